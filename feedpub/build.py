@@ -1,0 +1,107 @@
+"""``feedpub build``: catalog → feeds and pages → the writer → the state, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from . import catalog as catalog_module
+from .catalog import Catalog, Group
+from .config import Site
+from .errors import ArticleError, Problem
+from .feeds import FEED_FILES, Bodies, FeedSpec, render_all
+from .pages import Pages
+from .state import State
+from .text import url_path
+from .writer import Writer
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    articles: int
+    scheduled: int
+    drafts: int
+    feeds: int
+    written: int
+    unchanged: int
+    removed: int
+    seconds: float
+    feed_urls: tuple[str, ...]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def feed_specs(site: Site, catalog: Catalog) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
+    """The main feed, and one per tag and per author (each limited to ``feeds.limit``)."""
+    limit = site.feeds.limit
+    title = site.site.title
+    main = FeedSpec("", title, site.site.description, site.site.url, catalog.articles[:limit])
+    groups: dict[str, list[tuple[Group, FeedSpec]]] = {"tags": [], "authors": []}
+    for kind, label, members in (
+        ("tags", "Articles tagged", catalog.tags),
+        ("authors", "Articles by", catalog.authors),
+    ):
+        for group in members:
+            folder = f"{kind}/{group.slug}"
+            home = f"{site.site.url}{kind}/{url_path(group.slug)}/"
+            spec = FeedSpec(folder, f"{title}: {group.name}", f"{label} {group.name} in {title}",
+                            home, group.articles[:limit])
+            groups[kind].append((group, spec))
+    return main, groups
+
+
+def outputs(site: Site, catalog: Catalog) -> Iterator[tuple[str, bytes]]:
+    bodies = Bodies()
+    main, groups = feed_specs(site, catalog)
+    for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
+        yield from render_all(site, spec, bodies).items()
+    yield from Pages(site, catalog, bodies).render(main, groups)
+
+
+def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
+    """Publish every due article. With any article error nothing is written (ArticleError),
+    unless ``keep_going``: then the valid articles are published and the report has the errors.
+    """
+    started = time.perf_counter()
+    with State.open(site.state_dir) as state:
+        catalog = catalog_module.load(site, state, now)
+        if catalog.failed and not keep_going:
+            raise ArticleError(catalog.problems)
+        writer = Writer(site.output_dir, state.outputs())
+        feeds = 0
+        try:
+            for path, data in outputs(site, catalog):
+                if path.endswith(FEED_FILES):
+                    feeds += 1
+                writer.stage(path, data)
+        except BaseException:
+            writer.abort()
+            raise
+        with state.transaction():
+            report = writer.commit()
+            state.remember_articles(catalog.known(), now.isoformat())
+            state.replace_outputs(writer.outputs)
+    main_urls = tuple(site.site.url + name for name in FEED_FILES)
+    return BuildReport(
+        articles=len(catalog.articles),
+        scheduled=len(catalog.scheduled),
+        drafts=len(catalog.drafts),
+        feeds=feeds,
+        written=report.written,
+        unchanged=report.unchanged,
+        removed=report.removed,
+        seconds=time.perf_counter() - started,
+        feed_urls=main_urls,
+        problems=catalog.problems,
+    )
+
+
+def check(site: Site, now: datetime) -> Catalog:
+    """Read and validate everything as a build would, writing nothing."""
+    with State.open(site.state_dir, create=False) as state:
+        return catalog_module.load(site, state, now)

@@ -1,0 +1,205 @@
+"""The catalog: every article of a site, read, identified and sorted, with its tags and authors."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from .config import Site
+from .errors import Problem
+from .model import Article
+from .readers import is_article, read_article
+from .state import KnownArticle, State
+from .text import slugify, url_path
+
+# Ids feedpub assigns are UUIDs derived from an article's first sighting, so that a fresh
+# clone of a site builds the same feeds; once assigned they live in the state for good.
+ID_NAMESPACE = uuid.UUID("2f0b5a56-0c1c-4d7e-9a55-6a0e6a1f3c7d")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The articles of one tag or one author."""
+
+    name: str
+    slug: str
+    articles: tuple[Article, ...]
+
+
+@dataclass
+class Catalog:
+    """Published articles (newest first) and everything learnt while reading them."""
+
+    articles: list[Article]
+    scheduled: list[Article] = field(default_factory=list)
+    drafts: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    @property
+    def tags(self) -> list[Group]:
+        return _groups(self.articles, lambda a: a.tags)
+
+    @property
+    def authors(self) -> list[Group]:
+        return _groups(self.articles, lambda a: a.authors)
+
+    def known(self) -> list[KnownArticle]:
+        return [
+            KnownArticle(a.feed_id, a.relpath, a.content_hash, a.title, a.date.isoformat(),
+                         a.explicit_id is not None)
+            for a in self.articles
+        ]
+
+
+def _groups(
+    articles: Iterable[Article], names_of: Callable[[Article], tuple[str, ...]]
+) -> list[Group]:
+    spellings: dict[str, set[str]] = {}
+    members: dict[str, list[Article]] = {}
+    for article in articles:
+        for name in names_of(article):
+            slug = slugify(name)
+            if not slug:
+                continue
+            spellings.setdefault(slug, set()).add(name)
+            bucket = members.setdefault(slug, [])
+            if not bucket or bucket[-1] is not article:
+                bucket.append(article)
+    return [Group(min(spellings[s]), s, tuple(members[s])) for s in sorted(members)]
+
+
+def content_files(site: Site) -> list[Path]:
+    """Article files under content/, in a stable order; hidden folders and files are skipped."""
+    found: list[Path] = []
+    top = site.content_dir
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found.extend(Path(folder) / name for name in sorted(files) if is_article(Path(name)))
+    return found
+
+
+def page_path(article: Article) -> tuple[str, ...]:
+    return (f"{article.date.year:04d}", f"{article.date.month:02d}", article.slug)
+
+
+def load(site: Site, state: State, now: datetime) -> Catalog:
+    """Read every article, sort published from scheduled and drafts, give each its feed id.
+
+    ``now`` decides which scheduled articles are due. Nothing is written to the state here.
+    """
+    catalog = Catalog(articles=[])
+    everything: list[Article] = []
+    for path in content_files(site):
+        relpath = path.relative_to(site.root).as_posix()
+        article, problems = read_article(path, relpath, site)
+        catalog.problems.extend(problems)
+        catalog.files += 1
+        if article is not None:
+            everything.append(article)
+    for article in everything:
+        if article.draft:
+            catalog.drafts.append(article)
+        elif article.date > now:
+            catalog.scheduled.append(article)
+        else:
+            catalog.articles.append(article)
+    present = {a.relpath for a in everything}
+    catalog.articles = _identify(catalog.articles, state.known_articles(), present)
+    catalog.articles = [_place(site, a) for a in catalog.articles]
+    catalog.problems.extend(_clashes(catalog.articles))
+    catalog.articles.sort(key=lambda a: (a.date, a.feed_id), reverse=True)
+    catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
+    catalog.problems.sort(key=lambda p: (p.path, p.line))
+    return catalog
+
+
+def _identify(
+    articles: list[Article], known: list[KnownArticle], present: set[str]
+) -> list[Article]:
+    """Give each article its feed id: its own, the one the state remembers, or a new one.
+
+    An article without an explicit id keeps the id it was first published with when only its
+    title or body changed (same path), or when only its path changed (same body, or same title
+    and date, under a path that no longer exists).
+    """
+    taken = {k.id for k in known}
+    claimed: set[str] = set()
+    by_path = {k.path: k for k in known if not k.explicit}
+    gone = [k for k in known if not k.explicit and k.path not in present]
+    result: dict[int, Article] = {}
+    pending: list[int] = []
+    for index, article in enumerate(articles):
+        if article.explicit_id:
+            result[index] = replace(article, feed_id=article.explicit_id)
+        elif (row := by_path.get(article.relpath)) and row.id not in claimed:
+            claimed.add(row.id)
+            result[index] = replace(article, feed_id=row.id)
+        else:
+            pending.append(index)
+    for match in (
+        lambda k, a: k.content_hash == a.content_hash,
+        lambda k, a: k.title == a.title and k.date == a.date.isoformat(),
+    ):
+        still: list[int] = []
+        for index in pending:
+            article = articles[index]
+            row = next((k for k in gone if k.id not in claimed and match(k, article)), None)
+            if row is None:
+                still.append(index)
+                continue
+            claimed.add(row.id)
+            result[index] = replace(article, feed_id=row.id)
+        pending = still
+    for index in pending:
+        article = articles[index]
+        seed = f"{article.relpath}\n{article.title}\n{article.date.isoformat()}"
+        new_id = f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed)}"
+        counter = 1
+        while new_id in taken or new_id in claimed:
+            counter += 1
+            new_id = f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed + chr(10) + str(counter))}"
+        claimed.add(new_id)
+        result[index] = replace(article, feed_id=new_id)
+    return [result[i] for i in range(len(articles))]
+
+
+def _place(site: Site, article: Article) -> Article:
+    if article.url:
+        return replace(article, link=article.url, page=None)
+    segments = page_path(article)
+    return replace(
+        article,
+        link=site.site.url + url_path(*segments) + "/",
+        page="/".join(segments) + "/index.html",
+    )
+
+
+def _clashes(articles: list[Article]) -> list[Problem]:
+    problems: list[Problem] = []
+    for attribute, what, fix in (
+        ("feed_id", "id", "give one of them a new id"),
+        ("page", "page", "give one of them another 'slug'"),
+    ):
+        first: dict[str, Article] = {}
+        for article in sorted(articles, key=lambda a: a.relpath):
+            value = getattr(article, attribute)
+            if value is None:
+                continue
+            if value in first:
+                other = first[value]
+                problems.append(Problem(
+                    article.relpath, 1, "error",
+                    f"same {what} as {other.relpath} ({value}); {fix}",
+                ))
+            else:
+                first[value] = article
+    return problems

@@ -1,0 +1,279 @@
+"""Site settings: defaults < feedpub.toml < environment < flags, merged here once, then frozen."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError, Problem
+
+CONFIG_NAME = "feedpub.toml"
+STATE_DIR = ".feedpub"
+MAX_CONFIG_BYTES = 1_000_000
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL, like 'https://example.org/'")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or a fragment")
+    if any(c.isspace() for c in value):
+        raise ValueError("must not contain spaces")
+    return value.rstrip("/") + "/"
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a known timezone; use an IANA name like 'Europe/Berlin' or 'UTC'"
+        ) from None
+    return value
+
+
+def _check_language(value: str) -> str:
+    if not _LANGUAGE.match(value):
+        raise ValueError(f"{value!r} is not a language tag; use one like 'en' or 'en-GB'")
+    return value
+
+
+def _check_limit(value: int) -> int:
+    if not 1 <= value <= 100_000:
+        raise ValueError("must be between 1 and 100000")
+    return value
+
+
+def _check_output(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must name a folder, like 'public'")
+    return value
+
+
+def _setting(default: Any, check: Callable[[Any], Any] | None = None, doc: str = "") -> Any:
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    title: str = _setting("", doc="the publication's name, shown in feeds and pages")
+    url: str = _setting("", _check_url, "where public/ is served, e.g. https://example.org/")
+    description: str = _setting("", doc="one sentence about the publication")
+    language: str = _setting("en", _check_language, "language tag of the articles")
+    timezone: str = _setting("UTC", _check_timezone, "zone for dates written without one")
+    author: str = _setting("", doc="default author of articles that name none")
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    limit: int = _setting(50, _check_limit, "most items in each feed")
+    full_content: bool = _setting(True, doc="put whole articles into feeds, not only summaries")
+    output: str = _setting("public", _check_output, "folder the build writes, relative to the site")
+
+
+SECTIONS: dict[str, type] = {"site": SiteSettings, "feeds": FeedSettings}
+REQUIRED = {("site", "title"), ("site", "url")}
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site folder and its validated settings."""
+
+    root: Path
+    site: SiteSettings
+    feeds: FeedSettings
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    @property
+    def content_dir(self) -> Path:
+        return self.root / "content"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.root / self.feeds.output).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+
+def key_line(text: str, section: str, key: str | None = None) -> int:
+    """The line where ``[section]`` (or its ``key``) is set in TOML text; 0 if not found."""
+    current = ""
+    section_line = 0
+    header = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1).strip("\"'")
+            if current == section and not section_line:
+                section_line = number
+            continue
+        if key and current == section and re.match(rf"""^\s*["']?{re.escape(key)}["']?\s*=""", line):
+            return number
+    return section_line
+
+
+def _coerce(raw: object, kind: type, from_env: bool) -> Any:
+    if from_env and isinstance(raw, str):
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("must be true or false")
+        if kind is int:
+            try:
+                return int(raw.strip())
+            except ValueError:
+                raise ValueError("must be a whole number") from None
+        return raw
+    # bool is an int to Python, never to a user.
+    if kind is int and (isinstance(raw, bool) or not isinstance(raw, int)):
+        raise ValueError(f"must be a whole number, not {_toml_type(raw)}")
+    if kind is bool and not isinstance(raw, bool):
+        raise ValueError(f"must be true or false, not {_toml_type(raw)}")
+    if kind is str and not isinstance(raw, str):
+        raise ValueError(f"must be a string in quotes, not {_toml_type(raw)}")
+    return raw
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date" if hasattr(value, "isoformat") else type(value).__name__
+
+
+def env_name(section: str, key: str) -> str:
+    return f"FEEDPUB_{section.upper()}_{key.upper()}"
+
+
+def load(
+    root: Path | str,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[tuple[str, str], object] | None = None,
+) -> Site:
+    """Read ``root/feedpub.toml``, merge environment and flag overrides, validate, freeze.
+
+    Raises ConfigError listing every problem with the line it is on.
+    """
+    root = Path(root).resolve()
+    path = root / CONFIG_NAME
+    shown = CONFIG_NAME
+    env = os.environ if env is None else env
+    overrides = overrides or {}
+    if not root.is_dir():
+        raise ConfigError([Problem(str(root), 0, "error", "no such folder; pass --site DIR")])
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        message = f"no {CONFIG_NAME} in {root}; run 'feedpub init DIR' to start a site"
+        raise ConfigError([Problem(shown, 0, "error", message)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(shown, 0, "error", f"cannot read: {exc.strerror}")]) from None
+    if len(raw_bytes) > MAX_CONFIG_BYTES:
+        message = f"is {len(raw_bytes)} bytes; settings over {MAX_CONFIG_BYTES} bytes are refused"
+        raise ConfigError([Problem(shown, 0, "error", message)])
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw_bytes[: exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(shown, line, "error", "is not UTF-8; save it as UTF-8")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else 0
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        message = f"not valid TOML: {message}"
+        raise ConfigError([Problem(shown, line, "error", message)]) from None
+
+    problems: list[Problem] = []
+    sections: dict[str, Any] = {}
+    for name in data:
+        if name not in SECTIONS:
+            known = ", ".join(f"[{s}]" for s in SECTIONS)
+            message = f"unknown section [{name}]; known sections are {known}"
+            problems.append(Problem(shown, key_line(text, name), "error", message))
+    for name, kind in SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            message = f"'{name}' must be a table: write [{name}] on a line of its own"
+            problems.append(Problem(shown, key_line(text, name, name), "error", message))
+            table = {}
+        known = {f.name: f for f in fields(kind)}
+        for key in table:
+            if key not in known:
+                message = f"unknown setting '{key}' in [{name}]; known: {', '.join(known)}"
+                problems.append(Problem(shown, key_line(text, name, key), "error", message))
+        values: dict[str, Any] = {}
+        for key, spec in known.items():
+            kind_of = type(spec.default)
+            variable = env_name(name, key)
+            if (name, key) in overrides:
+                raw, where, line, from_env = overrides[(name, key)], f"option for {name}.{key}", 0, True
+            elif variable in env:
+                raw, where, line, from_env = env[variable], f"environment variable {variable}", 0, True
+            elif key in table:
+                raw, where, line, from_env = table[key], shown, key_line(text, name, key), False
+            else:
+                if (name, key) in REQUIRED:
+                    message = f"[{name}] {key} is required; add a line: {key} = \"...\""
+                    problems.append(Problem(shown, key_line(text, name), "error", message))
+                continue
+            try:
+                value = _coerce(raw, kind_of, from_env)
+                check = spec.metadata.get("check")
+                if check is not None:
+                    value = check(value)
+                if (name, key) in REQUIRED and not str(value).strip():
+                    raise ValueError("must not be empty")
+            except ValueError as exc:
+                problems.append(Problem(where, line, "error", f"[{name}] {key} {exc}"))
+                continue
+            values[key] = value
+        sections[name] = values
+    if problems:
+        raise ConfigError(problems)
+    site = Site(root=root, **{name: SECTIONS[name](**values) for name, values in sections.items()})
+    _check_output_folder(site, text)
+    return site
+
+
+def _check_output_folder(site: Site, text: str) -> None:
+    """The build replaces files in the output folder: it must not hold the site's sources."""
+    output = site.output_dir
+    protected = (site.content_dir, site.templates_dir, site.state_dir, site.config_path)
+    if site.root.is_relative_to(output) or any(
+        p.resolve().is_relative_to(output) or output.is_relative_to(p.resolve()) for p in protected
+    ):
+        message = (f"[feeds] output {site.feeds.output!r} overlaps the site's own files; "
+                   "use a folder of its own, like 'public'")
+        raise ConfigError([Problem(CONFIG_NAME, key_line(text, "feeds", "output"), "error", message)])

@@ -1,0 +1,142 @@
+"""Dates as editors write them: ISO 8601 and the common human forms.
+
+A date without a zone takes the site's timezone; a date without a time is midnight there.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_TIME = (
+    r"(?:(?:,|\s+at|\s*-)?\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
+    r"\s*(?P<ampm>[ap]\.?\s?m\.?)?)?"
+)
+_ZONE = r"(?:\s*(?P<zone>Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
+_HUMAN = [
+    # November 20, 2026 / Nov. 20 2026 / Friday, November 20, 2026, 3:30 PM
+    re.compile(
+        rf"^{_WEEKDAY}{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}}){_TIME}{_ZONE}$",
+        re.IGNORECASE,
+    ),
+    # 20 November 2026 / Friday 20 Nov 2026 14:30
+    re.compile(
+        rf"^{_WEEKDAY}(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(?P<year>\d{{4}}){_TIME}{_ZONE}$",
+        re.IGNORECASE,
+    ),
+    # 2026/11/20 14:30
+    re.compile(
+        rf"^(?P<year>\d{{4}})/(?P<nmonth>\d{{1,2}})/(?P<day>\d{{1,2}}){_TIME}{_ZONE}$",
+        re.IGNORECASE,
+    ),
+]
+FORMS_HELP = "use ISO 8601 (2026-11-20 or 2026-11-20T09:30:00+01:00) or a form like 'November 20, 2026'"
+
+
+def _zone(text: str | None, default: tzinfo) -> tzinfo:
+    if not text:
+        return default
+    if text.upper() in {"Z", "UTC", "GMT"}:
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    if offset >= timedelta(hours=24):
+        raise ValueError(f"zone offset {text!r} is out of range")
+    return timezone(sign * offset)
+
+
+def _localize(value: datetime, tz: tzinfo) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _human(text: str, tz: tzinfo) -> datetime | None:
+    for pattern in _HUMAN:
+        match = pattern.match(text)
+        if not match:
+            continue
+        parts = match.groupdict()
+        if parts.get("nmonth"):
+            month = int(parts["nmonth"])
+        else:
+            month = _MONTHS.get(parts["month"].lower(), 0)
+            if not month:
+                return None
+        hour = int(parts["hour"] or 0)
+        minute = int(parts["minute"] or 0)
+        ampm = (parts.get("ampm") or "").lower().replace(".", "").replace(" ", "")
+        if ampm:
+            if not 1 <= hour <= 12:
+                raise ValueError(f"hour {hour} does not fit {parts['ampm']!r}")
+            hour = hour % 12 + (12 if ampm == "pm" else 0)
+        return datetime(
+            int(parts["year"]),
+            month,
+            int(parts["day"]),
+            hour,
+            minute,
+            int(parts["second"] or 0),
+            tzinfo=_zone(parts["zone"], tz),
+        )
+    return None
+
+
+def parse_date(value: object, tz: tzinfo) -> datetime:
+    """Turn a front-matter value or a line of text into an aware datetime.
+
+    Raises ValueError with a message fit for the user when the value is not a date.
+    """
+    if isinstance(value, datetime):
+        return _localize(value, tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=tz)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date, got {type(value).__name__}; {FORMS_HELP}")
+    text = " ".join(value.replace("\u00a0", " ").split())
+    if not text:
+        raise ValueError(f"the date is empty; {FORMS_HELP}")
+    if len(text) > 64:
+        raise ValueError(f"{text[:40]!r}... is too long to be a date; {FORMS_HELP}")
+    try:
+        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        return _localize(datetime.fromisoformat(iso), tz)
+    except ValueError:
+        pass
+    try:
+        parsed = _human(text, tz)
+    except ValueError as exc:  # a day or hour out of range
+        raise ValueError(f"{text!r} is not a valid date ({exc}); {FORMS_HELP}") from None
+    if parsed is None:
+        raise ValueError(f"{text!r} is not a date; {FORMS_HELP}")
+    return parsed
+
+
+def looks_like_date(text: str, tz: tzinfo) -> datetime | None:
+    """The date a whole line spells, or None: for datelines in pasted web pages."""
+    try:
+        return parse_date(text, tz)
+    except ValueError:
+        return None

@@ -1,0 +1,54 @@
+"""feedpub's own errors. The core raises these; only cli.py turns them into exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding about one place in one file, printed as ``PATH:LINE: severity: message``."""
+
+    path: str
+    line: int
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class FeedpubError(Exception):
+    """Base class of every error feedpub reports to its user."""
+
+
+class ConfigError(FeedpubError):
+    """The site's settings are missing, malformed or invalid."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ArticleError(FeedpubError):
+    """One or more articles cannot be published."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class OutputError(FeedpubError):
+    """An output file cannot be written where it was asked to go."""
+
+
+class StateError(FeedpubError):
+    """The site state database is unreadable, too new, or locked."""
+
+
+class SiteError(FeedpubError):
+    """A site folder cannot be created or used as asked."""

@@ -1,0 +1,172 @@
+"""RSS 2.0, Atom 1.0 and JSON Feed 1.1 documents for a list of articles.
+
+feedgen's traps, and how this module steps around them: it stamps ``now()`` into
+``updated``/``lastBuildDate`` (we always set both from the newest article); it prepends
+entries (we add with ``order='append'``); it rejects naive datetimes (ours are all aware);
+it raises on XML control characters (the readers drop them); the RSS channel link is the last
+``link()`` call (the alternate link goes last). Its RFC 2822 date formatting switches the
+process locale to 'C' and back; feedpub never sets a locale and builds on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from feedgen.feed import FeedGenerator
+
+from . import __version__
+from .config import Site
+from .model import Article
+from .readers import render_html
+from .text import absolutize, first_paragraph_text, shorten, xml_safe
+
+GENERATOR_URI = "https://pypi.org/project/feedpub/"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed: where it lives, what it is called, and its articles (newest first)."""
+
+    folder: str  # "" for the site's main feeds, else e.g. "tags/news"
+    title: str
+    description: str
+    home: str  # the absolute URL of the page the feed stands for
+    articles: Sequence[Article]
+
+    def url(self, site: Site, name: str) -> str:
+        return site.site.url + (f"{self.folder}/" if self.folder else "") + name
+
+    def path(self, name: str) -> str:
+        return f"{self.folder}/{name}" if self.folder else name
+
+
+class Bodies:
+    """Each article's HTML rendered once per build, with its links made absolute."""
+
+    def __init__(self) -> None:
+        self._html: dict[str, str] = {}
+
+    def html(self, article: Article) -> str:
+        key = article.feed_id or article.relpath
+        cached = self._html.get(key)
+        if cached is None:
+            cached = absolutize(render_html(article), article.link)
+            self._html[key] = cached
+        return cached
+
+    def summary(self, article: Article) -> str:
+        if article.summary:
+            return article.summary
+        if article.body_format == "text":
+            return shorten(article.body.split("\n\n", 1)[0])
+        return shorten(first_paragraph_text(self.html(article)))
+
+
+def image_url(article: Article) -> str | None:
+    if not article.image:
+        return None
+    return urljoin(article.link, article.image)
+
+
+def _updated(articles: Sequence[Article]) -> datetime:
+    return max((a.modified for a in articles), default=EPOCH)
+
+
+def _generator(site: Site, spec: FeedSpec, bodies: Bodies, full: bool) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(spec.url(site, "atom.xml"))
+    fg.title(xml_safe(spec.title))
+    fg.subtitle(xml_safe(spec.description or spec.title))
+    fg.description(xml_safe(spec.description or spec.title))
+    fg.language(site.site.language)
+    fg.author({"name": site.site.author or site.site.title})
+    fg.generator("feedpub", __version__, GENERATOR_URI)
+    fg.load_extension("dc", atom=False, rss=True)
+    updated = _updated(spec.articles)
+    fg.updated(updated)
+    fg.lastBuildDate(updated)
+    for article in spec.articles:
+        entry = fg.add_entry(order="append")
+        entry.id(article.feed_id)
+        entry.title(article.title)
+        entry.link(href=article.link, rel="alternate")
+        entry.published(article.date)
+        entry.updated(article.modified)
+        for name in article.authors:
+            entry.author({"name": name})
+            entry.dc.dc_creator(name)
+        for tag in article.tags:
+            entry.category(term=tag, label=tag)
+        # summary() fills Atom's <summary> and RSS's <description>; content() fills Atom's
+        # <content> and RSS's <content:encoded>. (description() would overwrite <content>.)
+        summary = bodies.summary(article)
+        if summary:
+            entry.summary(summary)
+        if full:
+            entry.content(bodies.html(article), type="html")
+    # The RSS channel <link> is whichever link() came last: the page, after the self link.
+    fg.link(href=spec.url(site, "rss.xml"), rel="self")
+    fg.link(href=spec.home, rel="alternate")
+    return fg
+
+
+def rss(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+    fg = _generator(site, spec, bodies, site.feeds.full_content)
+    data: bytes = fg.rss_str(pretty=True)
+    return data
+
+
+def atom(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+    fg = _generator(site, spec, bodies, site.feeds.full_content)
+    # Atom's self link must point at the Atom document itself.
+    fg.link(href=spec.url(site, "atom.xml"), rel="self", replace=True)
+    fg.link(href=spec.home, rel="alternate")
+    data: bytes = fg.atom_str(pretty=True)
+    return data
+
+
+def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+    items = []
+    for article in spec.articles:
+        item: dict[str, object] = {"id": article.feed_id, "url": article.link, "title": article.title}
+        if site.feeds.full_content:
+            item["content_html"] = bodies.html(article)
+        else:
+            item["content_text"] = bodies.summary(article)
+        item["summary"] = bodies.summary(article)
+        if (image := image_url(article)) is not None:
+            item["image"] = image
+        item["date_published"] = article.date.isoformat()
+        if article.updated:
+            item["date_modified"] = article.modified.isoformat()
+        if article.authors:
+            item["authors"] = [{"name": name} for name in article.authors]
+        if article.tags:
+            item["tags"] = list(article.tags)
+        items.append(item)
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": spec.title,
+        "home_page_url": spec.home,
+        "feed_url": spec.url(site, "feed.json"),
+        "description": spec.description,
+        "language": site.site.language,
+        "authors": [{"name": site.site.author or site.site.title}],
+        "items": items,
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def render_all(site: Site, spec: FeedSpec, bodies: Bodies) -> dict[str, bytes]:
+    """The three documents of one feed, keyed by their path in the output folder."""
+    return {
+        spec.path("rss.xml"): rss(site, spec, bodies),
+        spec.path("atom.xml"): atom(site, spec, bodies),
+        spec.path("feed.json"): json_feed(site, spec, bodies),
+    }

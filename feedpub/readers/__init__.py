@@ -1,0 +1,50 @@
+"""Readers turn one article file into an Article, and its body into HTML when asked."""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from ..config import Site
+from ..errors import Problem
+from ..model import Article
+from .common import Findings, decode, read_bytes
+from .markdown import read_markdown
+from .plaintext import read_text
+
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+TEXT_SUFFIXES = {".txt"}
+SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES
+
+
+def is_article(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES and not path.name.startswith((".", "_", "#"))
+
+
+def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, list[Problem]]:
+    """Read one file; the problems list holds every error and warning found in it."""
+    found = Findings(relpath)
+    raw = read_bytes(path, found)
+    if raw is None:
+        return None, found.problems
+    text = decode(raw, found)
+    reader = read_markdown if path.suffix.lower() in MARKDOWN_SUFFIXES else read_text
+    article, problems = reader(path, relpath, text, site)
+    return article, found.problems + problems
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # CommonMark plus GFM tables; raw HTML is the author's to use.
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+def render_html(article: Article) -> str:
+    """The body as an HTML fragment (relative links still relative)."""
+    if article.body_format == "markdown":
+        return _markdown().render(article.body)
+    paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
+    return "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)

@@ -1,0 +1,257 @@
+"""What both readers share: decoding a file, and turning metadata into an Article."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from ..config import Site
+from ..dates import parse_date
+from ..errors import Problem
+from ..model import Article, BodyFormat
+from ..text import normalize_newlines, slugify, xml_safe
+
+MAX_ARTICLE_BYTES = 5_000_000
+MAX_TITLE = 500
+MAX_TAGS = 100
+MAX_NAME = 200
+FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
+FIELDS = (
+    "title date updated author authors tags summary slug id draft image url".split()
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A metadata value and the line it came from."""
+
+    value: Any
+    line: int
+
+
+class Findings:
+    """Problems found in one file."""
+
+    def __init__(self, relpath: str) -> None:
+        self.relpath = relpath
+        self.problems: list[Problem] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.relpath, line, "error", message))
+
+    def warning(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.relpath, line, "warning", message))
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def decode(raw: bytes, found: Findings) -> str:
+    """Bytes to text: BOM dropped, CRLF and CR made LF, invalid UTF-8 replaced with a warning,
+    characters XML cannot carry removed."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = normalize_newlines(raw[: exc.start].decode("utf-8", "replace")).count("\n") + 1
+        found.warning(line, "invalid UTF-8 replaced with U+FFFD; save the file as UTF-8")
+        text = raw.decode("utf-8", "replace")
+    return xml_safe(normalize_newlines(text))
+
+
+def read_bytes(path: Path, found: Findings) -> bytes | None:
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARTICLE_BYTES:
+            found.error(0, f"is {size} bytes; articles over {MAX_ARTICLE_BYTES} bytes are refused")
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        found.error(0, f"cannot read: {exc.strerror}")
+        return None
+
+
+def filename_date(path: Path) -> str | None:
+    match = FILENAME_DATE.match(path.name)
+    return match.group(1) if match else None
+
+
+def _text(item: Value, name: str, found: Findings, limit: int = MAX_TITLE) -> str | None:
+    value = item.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        found.error(item.line, f"'{name}' must be text, not {_kind(value)}")
+        return None
+    value = " ".join(value.split())
+    if len(value) > limit:
+        found.error(item.line, f"'{name}' is {len(value)} characters; keep it under {limit}")
+        return None
+    return value
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, datetime):
+        return "a date"
+    return type(value).__name__
+
+
+def _names(item: Value, name: str, found: Findings) -> tuple[str, ...]:
+    """A list field given as a YAML list or as comma-separated text."""
+    value = item.value
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        found.error(item.line, f"'{name}' must be a list or comma-separated text, not {_kind(value)}")
+        return ()
+    if len(value) > MAX_TAGS:
+        found.error(item.line, f"'{name}' has {len(value)} entries; keep it under {MAX_TAGS}")
+        return ()
+    names: list[str] = []
+    for entry in value:
+        text = _text(Value(entry, item.line), name, found, MAX_NAME)
+        if text and text not in names:
+            names.append(text)
+    return tuple(names)
+
+
+def _explicit_id(item: Value, found: Findings) -> str | None:
+    text = _text(item, "id", found)
+    if not text:
+        if text == "":
+            found.error(item.line, "'id' is empty; remove the line or give a UUID")
+        return None
+    try:
+        return f"urn:uuid:{UUID(text)}"
+    except ValueError:
+        pass
+    scheme = urlsplit(text).scheme
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme or "") and " " not in text:
+        return text
+    found.error(
+        item.line,
+        f"'id' {text!r} is neither a UUID nor an absolute URI; "
+        "use the UUID 'feedpub new' writes, or a URI such as 'tag:example.org,2026:slug'",
+    )
+    return None
+
+
+def _url(item: Value, name: str, found: Findings) -> str | None:
+    text = _text(item, name, found, 2000)
+    if text is None:
+        return None
+    if name == "url" and urlsplit(text).scheme not in {"http", "https"}:
+        found.error(item.line, f"'url' must be an absolute http(s) URL, not {text!r}")
+        return None
+    return text
+
+
+def make_article(
+    path: Path,
+    relpath: str,
+    meta: dict[str, Value],
+    body: str,
+    body_format: BodyFormat,
+    site: Site,
+    found: Findings,
+    inferred: tuple[str, ...] = (),
+) -> Article | None:
+    """Validate metadata into an Article; record every problem in ``found``; None on error."""
+    tz = site.tz
+    title = _text(meta["title"], "title", found) if "title" in meta else None
+    if "title" not in meta:
+        found.error(1, "no title; add one (front matter 'title:' or a 'Title:' line)")
+    elif not title:
+        found.error(meta["title"].line, "the title is empty")
+
+    date_item = meta.get("date")
+    if date_item is None and (prefix := filename_date(path)):
+        date_item = Value(prefix, 0)
+    date: datetime | None = None
+    if date_item is None:
+        found.error(1, "no date; add 'date: 2026-11-20' or start the file name with 2026-11-20-")
+    else:
+        try:
+            date = parse_date(date_item.value, tz)
+        except ValueError as exc:
+            found.error(date_item.line, f"'date': {exc}")
+    updated = None
+    if "updated" in meta:
+        try:
+            updated = parse_date(meta["updated"].value, tz)
+        except ValueError as exc:
+            found.error(meta["updated"].line, f"'updated': {exc}")
+
+    if "author" in meta and "authors" in meta:
+        found.warning(meta["authors"].line, "both 'author' and 'authors'; using 'authors'")
+    author_item = meta.get("authors") or meta.get("author")
+    authors = _names(author_item, "authors", found) if author_item else ()
+    if not authors and site.site.author:
+        authors = (site.site.author,)
+    tags = _names(meta["tags"], "tags", found) if "tags" in meta else ()
+
+    summary = None
+    if "summary" in meta:
+        summary = _text(meta["summary"], "summary", found, 2000) or None
+
+    stem = FILENAME_DATE.sub("", path.stem)
+    slug = slugify(stem) or slugify(title or "")
+    if "slug" in meta:
+        wanted = _text(meta["slug"], "slug", found, MAX_NAME)
+        if wanted is not None:
+            slug = slugify(wanted)
+            if slug != wanted:
+                found.warning(meta["slug"].line, f"slug {wanted!r} is not URL-safe; using {slug!r}")
+    if not slug and not found.failed:
+        found.error(meta.get("slug", Value(None, 1)).line, "cannot make a URL slug; add 'slug: some-words'")
+
+    explicit_id = _explicit_id(meta["id"], found) if "id" in meta else None
+    draft = False
+    if "draft" in meta:
+        draft_value = meta["draft"].value
+        if not isinstance(draft_value, bool):
+            found.error(meta["draft"].line, f"'draft' must be true or false, not {draft_value!r}")
+        else:
+            draft = draft_value
+    image = _url(meta["image"], "image", found) if "image" in meta else None
+    url = _url(meta["url"], "url", found) if "url" in meta else None
+
+    if found.failed or title is None or date is None:
+        return None
+    return Article(
+        source=path,
+        relpath=relpath,
+        title=title,
+        date=date,
+        updated=updated,
+        body=body,
+        body_format=body_format,
+        content_hash=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
+        authors=authors,
+        tags=tags,
+        summary=summary,
+        slug=slug,
+        explicit_id=explicit_id,
+        draft=draft,
+        image=image or None,
+        url=url or None,
+        inferred=inferred,
+    )

@@ -1,0 +1,113 @@
+"""Markdown articles: YAML front matter between ``---`` lines, then a CommonMark body."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import Site
+from ..errors import Problem
+from ..model import Article
+from .common import FIELDS, Findings, Value, make_article
+
+try:  # the C loader is several times faster; PyYAML without libyaml falls back to Python.
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+# Aliases let a few lines of YAML expand into billions of values; a front matter never
+# needs more than this many.
+MAX_VALUES = 10_000
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _count(value: Any, budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _count(key, budget)
+            _count(item, budget)
+    elif isinstance(value, list):
+        for item in value:
+            _count(item, budget)
+
+
+def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | None:
+    """(front matter, body, line where the body starts), or None with the problem recorded."""
+    if not text.startswith("---"):
+        found.error(1, "no front matter; start the file with a '---' line, 'title:' and 'date:', "
+                       "then '---'")
+        return None
+    first = FENCE.match(text)
+    if not first:
+        found.error(1, "the first line must be exactly '---'")
+        return None
+    close = CLOSE.search(text, first.end())
+    if not close:
+        found.error(1, "the front matter opened on line 1 is never closed; add a '---' line after it")
+        return None
+    front = text[first.end() : close.start()]
+    body = text[close.end() :].lstrip("\n")
+    body_line = text[: len(text) - len(body)].count("\n") + 1
+    return front, body, body_line
+
+
+def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
+    try:
+        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        found.error(line, f"front matter is not valid YAML: {problem}")
+        return None
+    except RecursionError:
+        found.error(2, "front matter is nested too deeply")
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        found.error(2, "front matter must be 'key: value' lines, not a list or a single value")
+        return None
+    try:
+        _count(data, [MAX_VALUES])
+    except (_TooBig, RecursionError):
+        found.error(2, f"front matter holds more than {MAX_VALUES} values (YAML aliases?); "
+                       "write plain values")
+        return None
+    lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in TOP_KEY.finditer(front)}
+    meta: dict[str, Value] = {}
+    for key, value in data.items():
+        line = lines.get(str(key), 2)
+        if key not in FIELDS:
+            found.warning(line, f"unknown front matter key {str(key)!r} is ignored; "
+                                f"known keys: {', '.join(FIELDS)}")
+            continue
+        meta[key] = Value(value, line)
+    return meta
+
+
+def read_markdown(
+    path: Path, relpath: str, text: str, site: Site
+) -> tuple[Article | None, list[Problem]]:
+    found = Findings(relpath)
+    parts = split_front_matter(text, found)
+    if parts is None:
+        return None, found.problems
+    front, body, _ = parts
+    meta = parse_front_matter(front, found)
+    if meta is None:
+        return None, found.problems
+    article = make_article(path, relpath, meta, body, "markdown", site, found)
+    return article, found.problems

@@ -1,0 +1,116 @@
+"""``feedpub init`` and ``feedpub new``: starting a site and starting an article."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from .config import CONFIG_NAME, SECTIONS, STATE_DIR, Site
+from .errors import SiteError
+from .text import slugify
+
+WELCOME = """\
+Welcome to your new site. This article lives in `content/`; edit it, or delete it once you
+have written your own with `feedpub new "A title"`.
+
+Run `feedpub build` to publish: the feeds and the web archive appear in `public/`.
+"""
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def settings_text(title: str) -> str:
+    """A feedpub.toml with every setting present, each with a comment saying what it does."""
+    chosen = {("site", "title"): title, ("site", "url"): "https://example.org/"}
+    lines = [
+        "# feedpub site settings. Every setting is shown with its default; values can also",
+        "# come from environment variables named FEEDPUB_<SECTION>_<KEY>, e.g. FEEDPUB_SITE_URL.",
+    ]
+    for section, kind in SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        for spec in fields(kind):
+            lines.append(f"# {spec.metadata['doc']}")
+            lines.append(f"{spec.name} = {_toml_value(chosen.get((section, spec.name), spec.default))}")
+    return "\n".join(lines) + "\n"
+
+
+def front_matter(values: dict[str, object]) -> str:
+    dumped = yaml.safe_dump(values, allow_unicode=True, sort_keys=False, width=1000)
+    return f"---\n{dumped}---\n"
+
+
+def init(folder: Path, now: datetime) -> list[Path]:
+    """Create a new site in ``folder``; refuse if a site is already there."""
+    config = folder / CONFIG_NAME
+    if config.exists():
+        raise SiteError(f"{config} already exists; refusing to overwrite a site")
+    if (folder / "content").exists() and any((folder / "content").iterdir()):
+        raise SiteError(f"{folder / 'content'} already holds files; refusing to overwrite them")
+    if folder.exists() and not folder.is_dir():
+        raise SiteError(f"{folder} exists and is not a folder")
+    try:
+        (folder / "content").mkdir(parents=True, exist_ok=True)
+        title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "My site"
+        welcome = folder / "content" / f"{now:%Y-%m-%d}-welcome.md"
+        meta = {"title": "Welcome", "date": now.strftime("%Y-%m-%d %H:%M"),
+                "id": str(uuid.uuid4()), "tags": ["news"]}
+        written = [
+            _create(config, settings_text(title)),
+            _create(welcome, front_matter(meta) + "\n" + WELCOME),
+            _create(folder / ".gitignore", f"/public/\n/{STATE_DIR}/\n"),
+        ]
+    except OSError as exc:
+        raise SiteError(f"cannot create the site in {folder}: {exc.strerror}") from None
+    return written
+
+
+def _create(path: Path, text: str) -> Path:
+    """Write a new file, never replacing one that exists."""
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def new_article(
+    site: Site, title: str, now: datetime, tags: tuple[str, ...] = (), author: str | None = None
+) -> Path:
+    """Write ``content/YYYY-MM-DD-<slug>.md`` as a draft with a fresh id; never overwrite."""
+    clean = " ".join(title.split())
+    if not clean:
+        raise SiteError("the title is empty; give the article a title")
+    if len(clean) > 500:
+        raise SiteError("the title is over 500 characters; shorten it")
+    slug = slugify(clean) or "article"
+    meta: dict[str, object] = {"title": clean, "date": now.strftime("%Y-%m-%d %H:%M")}
+    if author:
+        meta["author"] = author
+    if tags:
+        meta["tags"] = list(tags)
+    meta["id"] = str(uuid.uuid4())
+    # A new article waits as a draft: cron's `feedpub run` must not publish half a piece.
+    meta["draft"] = True
+    text = front_matter(meta) + "\nWrite here. Set `draft: false` (or remove it) to publish.\n"
+    site.content_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        path = site.content_dir / f"{now:%Y-%m-%d}-{slug}{suffix}.md"
+        try:
+            return _create(path, text)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise SiteError(f"cannot write {path}: {exc.strerror}") from None
+    raise SiteError(f"too many articles named {slug!r} today; choose another title")
+
+

@@ -1,0 +1,82 @@
+"""Small text helpers shared by the readers, feeds and pages."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import quote, urljoin, urlsplit
+
+# Characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) plus
+# the C1 controls and DEL, which XML allows but the W3C feed validator warns about.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SLUG_DROP = re.compile(r"[^\w\s-]")
+_SLUG_JOIN = re.compile(r"[\s_-]+")
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+# href/src/poster attributes inside tags; good enough for Markdown output and ordinary HTML.
+_URL_ATTR = re.compile(
+    r"""(<[A-Za-z][^<>]*?\s(?:href|src|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)')""",
+    re.IGNORECASE,
+)
+MAX_SLUG = 80
+
+
+def xml_safe(text: str) -> str:
+    """Drop the characters that XML cannot carry or validators flag; keep everything else."""
+    return _NOT_XML.sub("", text)
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def slugify(text: str) -> str:
+    """A path segment: lower-case letters, digits and hyphens, in any script; '' if none."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _SLUG_DROP.sub(" ", text)
+    text = _SLUG_JOIN.sub("-", text).strip("-")
+    return text[:MAX_SLUG].rstrip("-")
+
+
+def html_to_text(fragment: str) -> str:
+    """The readable words of an HTML fragment, on one line."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+def first_paragraph_text(fragment: str) -> str:
+    start = fragment.find("<p>")
+    if start >= 0:
+        end = fragment.find("</p>", start)
+        fragment = fragment[start + 3 : end if end >= 0 else None]
+    return html_to_text(fragment)
+
+
+def shorten(text: str, limit: int = 280) -> str:
+    """Cut at a word boundary, adding an ellipsis when anything was cut."""
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def url_path(*segments: str) -> str:
+    """A relative URL path from file-system segments, percent-encoded."""
+    return "/".join(quote(s, safe="") for s in segments if s)
+
+
+def absolutize(fragment: str, base: str) -> str:
+    """Resolve the relative links and image sources of an HTML fragment against ``base``."""
+
+    def fix(match: re.Match[str]) -> str:
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        raw = html.unescape(value)
+        if urlsplit(raw).scheme:
+            return match.group(0)
+        return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'
+
+    return _URL_ATTR.sub(fix, fragment)
