@@ -112,8 +112,30 @@ def main(ctx: click.Context, site_dir: Path, quiet: bool, verbose: bool) -> None
 pass_options = click.make_pass_decorator(Options)
 
 
+def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            options = ctx.find_object(Options)
+            if options is not None:
+                setattr(options, name, True)
+                if options.quiet and options.verbose:
+                    raise click.UsageError("--quiet and --verbose cannot be used together")
+
+    return callback
+
+
+def verbosity(command: F) -> F:
+    """-q and -v also after the command's name: `feedpub check -v` as well as `feedpub -v check`."""
+    command = click.option("-v", "--verbose", is_flag=True, expose_value=False,
+                           callback=_set_flag("verbose"), help="Print more.")(command)
+    command = click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                           callback=_set_flag("quiet"), help="Print only errors.")(command)
+    return command
+
+
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
+@verbosity
 @pass_options
 @reports_errors
 def init(options: Options, folder: Path) -> None:
@@ -128,6 +150,7 @@ def init(options: Options, folder: Path) -> None:
 @click.argument("title")
 @click.option("--tag", "tags", multiple=True, help="A tag for the article (repeatable).")
 @click.option("--author", help="The article's author (default: the site's author).")
+@verbosity
 @pass_options
 @reports_errors
 def new(options: Options, title: str, tags: tuple[str, ...], author: str | None) -> None:
@@ -140,6 +163,7 @@ def new(options: Options, title: str, tags: tuple[str, ...], author: str | None)
 @main.command()
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @now_option
+@verbosity
 @pass_options
 @reports_errors
 def check(options: Options, strict: bool, now: str | None) -> None:
@@ -171,6 +195,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
 @click.option("--keep-going", is_flag=True,
               help="Publish the valid articles even when others have errors (still exits 1).")
 @now_option
+@verbosity
 @pass_options
 @reports_errors
 def build(options: Options, keep_going: bool, now: str | None) -> None:
