@@ -145,10 +145,7 @@ def _identify(
             result[index] = replace(article, feed_id=row.id)
         else:
             pending.append(index)
-    for match in (
-        lambda k, a: k.content_hash == a.content_hash,
-        lambda k, a: k.title == a.title and k.date == a.date.isoformat(),
-    ):
+    for match in (_same_body, _same_title_and_date):
         still: list[int] = []
         for index in pending:
             article = articles[index]
@@ -170,6 +167,14 @@ def _identify(
         claimed.add(new_id)
         result[index] = replace(article, feed_id=new_id)
     return [result[i] for i in range(len(articles))]
+
+
+def _same_body(known: KnownArticle, article: Article) -> bool:
+    return known.content_hash == article.content_hash
+
+
+def _same_title_and_date(known: KnownArticle, article: Article) -> bool:
+    return known.title == article.title and known.date == article.date.isoformat()
 
 
 def _place(site: Site, article: Article) -> Article:

@@ -69,21 +69,19 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class NowType(click.ParamType):
-    name = "ISO-TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        """Checked here, so a bad time is a usage error; read in the site's zone later."""
+def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Checked here, so a bad time is a usage error (exit 2); read in the site's zone later."""
+    if value is not None:
         try:
             parse_date(value, UTC)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        return str(value)
+            raise click.BadParameter(str(exc), ctx, param) from None
+    return value
 
 
 def now_option(command: F) -> F:
     return click.option(
-        "--now", "now", type=NowType(), default=None,
+        "--now", "now", metavar="ISO-TIME", default=None, callback=_check_now,
         help="Act as if it were this time (ISO 8601; without a zone, the site's timezone).",
     )(command)
 

@@ -219,8 +219,8 @@ def load(
     sections: dict[str, Any] = {}
     for name in data:
         if name not in SECTIONS:
-            known = ", ".join(f"[{s}]" for s in SECTIONS)
-            message = f"unknown section [{name}]; known sections are {known}"
+            names = ", ".join(f"[{s}]" for s in SECTIONS)
+            message = f"unknown section [{name}]; known sections are {names}"
             problems.append(Problem(shown, key_line(text, name), "error", message))
     for name, kind in SECTIONS.items():
         table = data.get(name, {})

@@ -63,7 +63,7 @@ def init(folder: Path, now: datetime) -> list[Path]:
         (folder / "content").mkdir(parents=True, exist_ok=True)
         title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "My site"
         welcome = folder / "content" / f"{now:%Y-%m-%d}-welcome.md"
-        meta = {"title": "Welcome", "date": now.strftime("%Y-%m-%d %H:%M"),
+        meta: dict[str, object] = {"title": "Welcome", "date": now.strftime("%Y-%m-%d %H:%M"),
                 "id": str(uuid.uuid4()), "tags": ["news"]}
         written = [
             _create(config, settings_text(title)),

@@ -45,6 +45,6 @@ def _markdown() -> MarkdownIt:
 def render_html(article: Article) -> str:
     """The body as an HTML fragment (relative links still relative)."""
     if article.body_format == "markdown":
-        return _markdown().render(article.body)
+        return str(_markdown().render(article.body))
     paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
