@@ -46,7 +46,7 @@ class Writer:
             raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the output")
         path = self.root.joinpath(*pure.parts)
         # Resolving follows symlinks, so a link inside the output cannot lead the write out.
-        if not path.parent.resolve().is_relative_to(self.root) and path.parent.exists():
+        if not path.parent.resolve().is_relative_to(self.root):
             raise OutputError(f"refusing to write {relpath!r}: it leads outside {self.root}")
         return path
 
