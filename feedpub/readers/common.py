@@ -179,7 +179,7 @@ def make_article(
     title = _text(meta["title"], "title", found) if "title" in meta else None
     if "title" not in meta:
         found.error(1, "no title; add one (front matter 'title:' or a 'Title:' line)")
-    elif not title:
+    elif title == "":
         found.error(meta["title"].line, "the title is empty")
 
     date_item = meta.get("date")
