@@ -36,7 +36,8 @@ def environment(site: Site) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(packaged_templates()))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,
+        # Everything is escaped but plain-text templates (the digest's text part).
+        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
