@@ -14,9 +14,22 @@ from ..model import Article
 from .common import FIELDS, Findings, Value, make_article
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to Python.
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+def _timestamp(loader: Any, node: Any) -> Any:
+    """PyYAML raises a bare ValueError on a scalar shaped like a date that is none
+    (``2026-13-45``); keep it as text, so the date check reports it with its line."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader: type = type("FrontMatterLoader", (_Base,), {})
+yaml.add_constructor("tag:yaml.org,2002:timestamp", _timestamp, Loader=_Loader)
 
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -57,7 +70,9 @@ def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | Non
     if not close:
         found.error(1, "the front matter opened on line 1 is never closed; add a '---' line after it")
         return None
-    front = text[first.end() : close.start()]
+    # The front matter starts on line 2, after the fence's own newline; the line numbers
+    # reported for its keys and YAML errors count from there.
+    front = text[first.end() + 1 : close.start()]
     body = text[close.end() :].lstrip("\n")
     body_line = text[: len(text) - len(body)].count("\n") + 1
     return front, body, body_line
