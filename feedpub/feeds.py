@@ -22,7 +22,7 @@ from . import __version__
 from .config import Site
 from .model import Article
 from .readers import render_html
-from .text import absolutize, first_paragraph_text, shorten, xml_safe
+from .text import absolutize, first_paragraph_text, shorten, url_path, xml_safe
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,7 +40,9 @@ class FeedSpec:
     articles: Sequence[Article]
 
     def url(self, site: Site, name: str) -> str:
-        return site.site.url + (f"{self.folder}/" if self.folder else "") + name
+        # Percent-encoded like the page links: a self link must be the URL the file is served
+        # at, and a tag or author slug may be any script ("authors/zoë-okonkwo").
+        return site.site.url + url_path(*self.folder.split("/"), name)
 
     def path(self, name: str) -> str:
         return f"{self.folder}/{name}" if self.folder else name
