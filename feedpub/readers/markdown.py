@@ -28,7 +28,30 @@ def _timestamp(loader: Any, node: Any) -> Any:
         return loader.construct_scalar(node)
 
 
-_Loader: type = type("FrontMatterLoader", (_Base,), {})
+# Far more digits than any front matter number needs; Python refuses to print an int of
+# over 4300 digits (sys.get_int_max_str_digits), which a later check would try.
+MAX_INT_BITS = 10_000
+
+
+def _construct_object(loader: Any, node: Any, deep: bool = False) -> Any:
+    """A scalar PyYAML cannot build (``!!int abc``, a number of 5000 digits) raised a bare
+    ValueError, and a hex number too long to print raised one later; keep such a value as
+    text, so the checks report it with its line like any other wrong value."""
+    old_deep = loader.deep_construct
+    try:
+        data = yaml.constructor.BaseConstructor.construct_object(loader, node, deep)
+    except ValueError as exc:
+        loader.recursive_objects.pop(node, None)
+        loader.deep_construct = old_deep
+        if not isinstance(node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(None, None, str(exc), node.start_mark) from None
+        return loader.construct_scalar(node)
+    if isinstance(data, int) and data.bit_length() > MAX_INT_BITS:
+        return loader.construct_scalar(node)
+    return data
+
+
+_Loader: type = type("FrontMatterLoader", (_Base,), {"construct_object": _construct_object})
 yaml.add_constructor("tag:yaml.org,2002:timestamp", _timestamp, Loader=_Loader)
 
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
