@@ -24,6 +24,10 @@ def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL, like 'https://example.org/'")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
     if parts.query or parts.fragment:
         raise ValueError("must not have a query or a fragment")
     if any(c.isspace() for c in value):
@@ -34,7 +38,8 @@ def _check_url(value: str) -> str:
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A folder of the zone database ('Europe') raises IsADirectoryError, an OSError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"{value!r} is not a known timezone; use an IANA name like 'Europe/Berlin' or 'UTC'"
         ) from None
@@ -54,7 +59,7 @@ def _check_limit(value: int) -> int:
 
 
 def _check_output(value: str) -> str:
-    if not value.strip():
+    if not value.strip() or "\x00" in value:
         raise ValueError("must name a folder, like 'public'")
     return value
 
@@ -220,13 +225,18 @@ def load(
     for name in data:
         if name not in SECTIONS:
             names = ", ".join(f"[{s}]" for s in SECTIONS)
-            message = f"unknown section [{name}]; known sections are {names}"
-            problems.append(Problem(shown, key_line(text, name), "error", message))
+            if isinstance(data[name], dict):
+                message = f"unknown section [{name}]; known sections are {names}"
+                line = key_line(text, name)
+            else:
+                message = f"unknown setting '{name}' outside any section; settings go under {names}"
+                line = key_line(text, "", name)
+            problems.append(Problem(shown, line, "error", message))
     for name, kind in SECTIONS.items():
         table = data.get(name, {})
         if not isinstance(table, dict):
             message = f"'{name}' must be a table: write [{name}] on a line of its own"
-            problems.append(Problem(shown, key_line(text, name, name), "error", message))
+            problems.append(Problem(shown, key_line(text, "", name), "error", message))
             table = {}
         known = {f.name: f for f in fields(kind)}
         for key in table:
