@@ -63,10 +63,10 @@ def _zone(text: str | None, default: tzinfo) -> tzinfo:
         return timezone.utc
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    if offset >= timedelta(hours=24):
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours >= 24 or minutes >= 60:
         raise ValueError(f"zone offset {text!r} is out of range")
-    return timezone(sign * offset)
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def _localize(value: datetime, tz: tzinfo) -> datetime:
