@@ -1,0 +1,491 @@
+"""The build as a library: lasting ids, scheduling, the writer, the state, the wheel, the pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import html5lib
+import pytest
+from conftest import NOW, SETTINGS, MakeSite, article, load
+
+from feedpub.build import BuildReport, build, check
+from feedpub.errors import ArticleError, FeedpubError, OutputError, StateError
+from feedpub.state import SCHEMA_VERSION, State
+from feedpub.writer import TEMP_PREFIX, Writer
+
+REPO = Path(__file__).resolve().parent.parent
+ATOM = "{http://www.w3.org/2005/Atom}"
+LATER = NOW + timedelta(days=1)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) and its bytes, keyed by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def feed_ids(output: Path) -> dict[str, str]:
+    """Title -> feed id, read from atom.xml; RSS and JSON Feed must carry the same ids."""
+    atom = ET.parse(output / "atom.xml").getroot()
+    ids = {
+        entry.findtext(f"{ATOM}title", ""): entry.findtext(f"{ATOM}id", "")
+        for entry in atom.iter(f"{ATOM}entry")
+    }
+    rss = ET.parse(output / "rss.xml").getroot()
+    assert {i.findtext("title", ""): i.findtext("guid", "") for i in rss.iter("item")} == ids
+    items = json.loads((output / "feed.json").read_text(encoding="utf-8"))["items"]
+    assert {item["title"]: item["id"] for item in items} == ids
+    return ids
+
+
+def publish(root: Path, now: datetime = NOW, keep_going: bool = False) -> BuildReport:
+    return build(load(root), now, keep_going)
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / "content" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def state_rows(root: Path) -> list[tuple[str, str, str]]:
+    db = sqlite3.connect(root / ".feedpub" / "state.db")
+    try:
+        return db.execute("SELECT id, path, title FROM articles ORDER BY path").fetchall()
+    finally:
+        db.close()
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+HTTP_SETTINGS = SETTINGS.replace("https://news.example.org/", "http://news.example.org/")
+HELLO = article("Hello", body="The first body.")
+OTHER = article("Other", date="2026-11-21 09:00", body="Another body.")
+
+
+def rename(root: Path) -> str:
+    (root / "content" / "2026-11-20-hello.md").rename(root / "content" / "2026-11-20-greeting.md")
+    return "Hello"
+
+
+def move_to_folder(root: Path) -> str:
+    (root / "content" / "2026").mkdir()
+    (root / "content" / "2026-11-20-hello.md").rename(root / "content" / "2026" / "hello.md")
+    return "Hello"
+
+
+def retitle(root: Path) -> str:
+    write(root, "2026-11-20-hello.md", article("Hello, world", body="The first body."))
+    return "Hello, world"
+
+
+def edit_body(root: Path) -> str:
+    write(root, "2026-11-20-hello.md", article("Hello", body="The first body, corrected."))
+    return "Hello"
+
+
+def move_to_https(root: Path) -> str:
+    (root / "feedpub.toml").write_text(SETTINGS, encoding="utf-8")
+    return "Hello"
+
+
+def rename_and_retitle(root: Path) -> str:
+    """Beyond one change: the unchanged body still recognises the article."""
+    rename(root)
+    write(root, "2026-11-20-greeting.md", article("Greetings", body="The first body."))
+    return "Greetings"
+
+
+def rename_and_edit_body(root: Path) -> str:
+    """Beyond one change: the unchanged title and date still recognise the article."""
+    rename(root)
+    write(root, "2026-11-20-greeting.md", article("Hello", body="A new body."))
+    return "Hello"
+
+
+CHANGES: list[Callable[[Path], str]] = [
+    rename, move_to_folder, retitle, edit_body, move_to_https,
+    rename_and_retitle, rename_and_edit_body,
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
+def test_id_survives_the_change(make_site: MakeSite, change: Callable[[Path], str]) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO, "2026-11-21-other.md": OTHER},
+                     settings=HTTP_SETTINGS)
+    publish(root)
+    before = feed_ids(root / "public")
+    assert before["Hello"].startswith("urn:uuid:")
+    assert before["Hello"] != before["Other"]
+
+    title = change(root)
+    publish(root)
+    after = feed_ids(root / "public")
+    assert after == {title: before["Hello"], "Other": before["Other"]}
+    # ... and for good: the state now knows the article under its new name.
+    publish(root)
+    assert feed_ids(root / "public") == after
+
+
+def test_new_article_gets_its_own_id_next_to_a_renamed_one(make_site: MakeSite) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    publish(root)
+    (first,) = feed_ids(root / "public").values()
+    rename(root)
+    write(root, "2026-11-22-fresh.md", article("Fresh", date="2026-11-22", body="New."))
+    publish(root)
+    ids = feed_ids(root / "public")
+    assert ids["Hello"] == first
+    assert ids["Fresh"] not in {first, ""}
+
+
+EXPLICIT = "6f1c9a52-3c57-4d8e-a7c4-1d9f3f0b2e11"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [(EXPLICIT, f"urn:uuid:{EXPLICIT}"),
+     ("tag:news.example.org,2026:hello", "tag:news.example.org,2026:hello")],
+    ids=["uuid", "tag-uri"],
+)
+def test_explicit_id_wins(make_site: MakeSite, written: str, expected: str) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    publish(root)
+    (derived,) = feed_ids(root / "public").values()
+    assert derived != expected
+    write(root, "2026-11-20-hello.md", article("Hello", body="The first body.", id=written))
+    publish(root)
+    assert feed_ids(root / "public") == {"Hello": expected}
+    # Renamed and retitled at once: the explicit id still holds.
+    (root / "content" / "2026-11-20-hello.md").unlink()
+    write(root, "elsewhere.md", article("Renamed", body="Other.", id=written))
+    publish(root)
+    assert feed_ids(root / "public") == {"Renamed": expected}
+
+
+def test_same_id_twice_is_an_error_naming_both(make_site: MakeSite) -> None:
+    root = make_site({
+        "a.md": article("A", id=EXPLICIT),
+        "news/b.md": article("B", id=EXPLICIT),
+    })
+    with pytest.raises(ArticleError) as raised:
+        publish(root)
+    (problem,) = raised.value.problems
+    assert str(problem) == (
+        f"content/news/b.md:1: error: same id as content/a.md (urn:uuid:{EXPLICIT}); "
+        "give one of them a new id"
+    )
+    assert not (root / "public").exists()
+
+
+def test_clashing_pages_are_an_error_naming_both(make_site: MakeSite) -> None:
+    root = make_site({
+        "one/2026-11-20-notice.md": article("Notice one", date="2026-11-20"),
+        "two/2026-11-05-notice.md": article("Notice two", date="2026-11-05"),
+    })
+    with pytest.raises(ArticleError) as raised:
+        publish(root)
+    (problem,) = raised.value.problems
+    assert str(problem) == (
+        "content/two/2026-11-05-notice.md:1: error: same page as "
+        "content/one/2026-11-20-notice.md (2026/11/notice/index.html); "
+        "give one of them another 'slug'"
+    )
+    assert not (root / "public").exists()
+
+
+def test_ids_are_recorded_at_build_not_at_check(make_site: MakeSite) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    site = load(root)
+    catalog = check(site, NOW)
+    assert [a.title for a in catalog.articles] == ["Hello"]
+    assert not (root / ".feedpub").exists()
+
+    build(site, NOW)
+    ids = feed_ids(root / "public")
+    assert state_rows(root) == [(ids["Hello"], "content/2026-11-20-hello.md", "Hello")]
+
+    write(root, "2026-11-21-other.md", OTHER)
+    assert [a.title for a in check(site, NOW).articles] == ["Other", "Hello"]
+    assert state_rows(root) == [(ids["Hello"], "content/2026-11-20-hello.md", "Hello")]
+
+
+def test_state_file_is_private_and_versioned(make_site: MakeSite) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    publish(root)
+    path = root / ".feedpub" / "state.db"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    finally:
+        db.close()
+    assert SCHEMA_VERSION == 1
+
+
+# -- scheduling --------------------------------------------------------------------------------
+
+
+def test_future_article_appears_when_due_and_drafts_never(make_site: MakeSite) -> None:
+    root = make_site({
+        "2026-11-20-hello.md": HELLO,
+        "2026-12-01-soon.md": article("Soon", date="2026-12-01 08:00"),
+        "2026-11-19-draft.md": article("Draft", date="2026-11-19", draft="true"),
+    })
+    report = publish(root, NOW)
+    assert (report.articles, report.scheduled, report.drafts) == (1, 1, 1)
+    assert set(feed_ids(root / "public")) == {"Hello"}
+    assert not (root / "public" / "2026" / "12").exists()
+
+    report = publish(root, datetime(2026, 12, 1, 8, 0, tzinfo=NOW.tzinfo))
+    assert (report.articles, report.scheduled, report.drafts) == (2, 0, 1)
+    assert set(feed_ids(root / "public")) == {"Hello", "Soon"}
+    assert (root / "public" / "2026" / "12" / "soon" / "index.html").is_file()
+
+    publish(root, NOW + timedelta(days=3650))
+    assert "Draft" not in feed_ids(root / "public")
+    assert not (root / "public" / "2026" / "11" / "draft").exists()
+
+
+# -- the writer --------------------------------------------------------------------------------
+
+SITE_ARTICLES = {
+    "2026-11-20-hello.md": article("Hello", tags="[news, sport]"),
+    "2026-11-21-other.md": article("Other", date="2026-11-21", author="Ann"),
+}
+
+
+def test_building_twice_writes_nothing_the_second_time(make_site: MakeSite) -> None:
+    root = make_site(SITE_ARTICLES)
+    output = root / "public"
+    first = publish(root)
+    files = files_of(output)
+    assert first.written == len(files) > 10
+    assert (first.unchanged, first.removed) == (0, 0)
+
+    old = 1_000_000_000
+    for name in files:
+        os.utime(output / name, (old, old))
+    second = publish(root, LATER)
+    assert (second.written, second.unchanged, second.removed) == (0, len(files), 0)
+    assert files_of(output) == files
+    assert {name: (output / name).stat().st_mtime for name in files} == dict.fromkeys(files, old)
+
+
+def test_removed_pages_go_and_other_files_stay(make_site: MakeSite) -> None:
+    root = make_site(SITE_ARTICLES)
+    output = root / "public"
+    publish(root)
+    page = output / "2026" / "11" / "other" / "index.html"
+    assert page.is_file()
+    mine = {"CNAME": b"news.example.org\n", "2026/11/other/notes.txt": b"my notes",
+            "tags/news/extra.html": b"<p>extra</p>"}
+    for name, data in mine.items():
+        (output / name).write_bytes(data)
+
+    (root / "content" / "2026-11-21-other.md").unlink()
+    report = publish(root)
+    assert not page.exists()
+    assert not (output / "authors" / "ann").exists()
+    assert report.removed == 5  # the page, and the author's index page and three feeds
+    for name, data in mine.items():
+        assert (output / name).read_bytes() == data
+    assert set(feed_ids(output)) == {"Hello"}
+
+
+def test_hostile_slug_stays_inside_the_output(make_site: MakeSite, tmp_path: Path) -> None:
+    root = make_site({"2026-11-20-x.md": article("X", slug="../../etc/x")})
+    publish(root)
+    output = (root / "public").resolve()
+    assert (output / "2026" / "11" / "etc-x" / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    assert sorted(p.name for p in root.iterdir()) == [".feedpub", "content", "feedpub.toml",
+                                                      "public"]
+    for path in output.rglob("*"):
+        assert path.resolve().is_relative_to(output)
+
+
+BAD_PATHS = ["../x", "/abs", "a/../../b", "a/./b", "", "a//b", "a\\..\\b", "x\x00y"]
+
+
+@pytest.mark.parametrize("relpath", BAD_PATHS, ids=repr)
+def test_writer_refuses_paths_outside(tmp_path: Path, relpath: str) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    writer = Writer(output)
+    with pytest.raises(OutputError, match="refusing to write"):
+        writer.stage(relpath, b"data")
+    writer.commit()
+    assert files_of(tmp_path) == {}
+
+
+@pytest.mark.parametrize("relpath", ["link/x", "link/deeper/x"], ids=["in-link", "below-link"])
+def test_writer_refuses_a_path_through_a_symlink_outside(tmp_path: Path, relpath: str) -> None:
+    output = tmp_path / "out"
+    outside = tmp_path / "outside"
+    output.mkdir()
+    outside.mkdir()
+    (output / "link").symlink_to(outside, target_is_directory=True)
+    writer = Writer(output)
+    with pytest.raises(OutputError, match="leads outside"):
+        writer.stage(relpath, b"data")
+    writer.commit()
+    assert list(outside.iterdir()) == []
+
+
+def test_writer_follows_a_symlink_that_stays_inside(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    (output / "real").mkdir(parents=True)
+    (output / "alias").symlink_to(output / "real", target_is_directory=True)
+    writer = Writer(output)
+    writer.stage("alias/x", b"data")
+    assert writer.commit().written == 1
+    assert (output / "real" / "x").read_bytes() == b"data"
+
+
+BROKEN_TEMPLATES = {
+    "syntax": "{% extends 'base.html' %}{% block content %}{{ article.title }{% endblock %}",
+    "undefined": "{% extends 'base.html' %}{% block content %}{{ article.nope }}{% endblock %}",
+    "missing-parent": "{% extends 'nowhere.html' %}",
+}
+
+
+@pytest.mark.parametrize("template", BROKEN_TEMPLATES.values(), ids=BROKEN_TEMPLATES.keys())
+def test_failed_build_keeps_the_last_output(make_site: MakeSite, template: str) -> None:
+    root = make_site(SITE_ARTICLES)
+    output = root / "public"
+    publish(root)
+    before = files_of(output)
+    state_before = state_rows(root)
+    # Changes that would rewrite feeds, pages, and add new folders...
+    write(root, "2026-11-20-hello.md", article("Hello again", tags="[news, fresh]"))
+    write(root, "2026-11-22-third.md", article("Third", date="2026-11-22"))
+    # ... and an article page template that fails to render.
+    (root / "templates").mkdir()
+    (root / "templates" / "article.html").write_text(template, encoding="utf-8")
+    with pytest.raises(FeedpubError):
+        publish(root)
+    assert files_of(output) == before
+    assert not [p for p in output.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+    assert state_rows(root) == state_before
+
+
+def test_failed_first_build_leaves_no_files(make_site: MakeSite) -> None:
+    root = make_site(SITE_ARTICLES)
+    (root / "templates").mkdir()
+    (root / "templates" / "article.html").write_text(BROKEN_TEMPLATES["undefined"],
+                                                     encoding="utf-8")
+    with pytest.raises(FeedpubError, match=r"article\.html"):
+        publish(root)
+    output = root / "public"
+    assert not output.exists() or files_of(output) == {}
+
+
+# -- the state ---------------------------------------------------------------------------------
+
+
+def test_corrupt_state_is_a_clear_error(make_site: MakeSite) -> None:
+    root = make_site(SITE_ARTICLES)
+    (root / ".feedpub").mkdir()
+    path = root / ".feedpub" / "state.db"
+    path.write_bytes(random.Random(7).randbytes(8192))
+    with pytest.raises(StateError) as raised:
+        publish(root)
+    assert str(raised.value).startswith(f"{path}: not a usable feedpub state database (")
+    assert "restore it from a backup or move it away to start afresh" in str(raised.value)
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    assert not (root / "public").exists()
+    with pytest.raises(StateError, match="not a usable feedpub state database"):
+        check(load(root), NOW)
+
+
+def test_newer_state_is_refused(make_site: MakeSite) -> None:
+    root = make_site(SITE_ARTICLES)
+    (root / ".feedpub").mkdir()
+    path = root / ".feedpub" / "state.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StateError) as raised:
+        publish(root)
+    assert str(raised.value) == (
+        f"{path}: written by a newer feedpub (schema 99, this one knows 1); upgrade feedpub"
+    )
+    assert not (root / "public").exists()
+    with pytest.raises(StateError, match="newer"):
+        State.open(root / ".feedpub", create=False)
+
+
+# -- the package -------------------------------------------------------------------------------
+
+
+def test_wheel_contains_the_templates(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = tmp_path.glob("feedpub-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for name in ("base.html", "article.html", "index.html"):
+        assert f"feedpub/templates/{name}" in names
+    for template in (REPO / "templates").iterdir():
+        assert f"feedpub/templates/{template.name}" in names
+    assert "feedpub/py.typed" in names
+    assert "feedpub/cli.py" in names
+
+
+# -- the web pages -----------------------------------------------------------------------------
+
+TRICKY = {
+    "2026-11-25-tricky.md": article(
+        'Tom & Jerry <3 "quotes": a: b', date="2026-11-25 10:00",
+        tags="[Ärger & Co, 'x<y']", author="'Zoë \"Z\" O''Brien'",
+        body="A <b>bold</b> start & a [link](../x).\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+    ),
+}
+
+
+def test_pages_are_valid_html5_with_viewport_and_feed_links(tmp_path: Path) -> None:
+    root = tmp_path / "example"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copy(REPO / "feedpub.toml", root / "feedpub.toml")
+    for name, text in TRICKY.items():
+        write(root, name, text)
+    report = publish(root)
+    assert report.articles >= 5
+    pages = sorted((root / "public").rglob("*.html"))
+    assert len(pages) > report.articles
+    problems = []
+    for page in pages:
+        data = page.read_bytes()
+        name = page.relative_to(root / "public").as_posix()
+        try:
+            html5lib.HTMLParser(strict=True).parse(data)
+        except html5lib.html5parser.ParseError as exc:
+            problems.append(f"{name}: {exc}")
+        if b'<meta name="viewport"' not in data:
+            problems.append(f"{name}: no viewport")
+        if b'<link rel="alternate" type="application/rss+xml"' not in data:
+            problems.append(f"{name}: no RSS autodiscovery link")
+    assert problems == []
+    tricky = (root / "public" / "2026" / "11" / "tricky" / "index.html").read_text("utf-8")
+    assert "Tom &amp; Jerry &lt;3" in tricky
