@@ -3,7 +3,8 @@
 feedgen's traps, and how this module steps around them: it stamps ``now()`` into
 ``updated``/``lastBuildDate`` (we always set both from the newest article); it prepends
 entries (we add with ``order='append'``); it rejects naive datetimes (ours are all aware);
-it raises on XML control characters (the readers drop them); the RSS channel link is the last
+it raises on XML control characters (the readers drop them, and _clean() and Bodies drop the
+ones YAML escapes and character references bring back); the RSS channel link is the last
 ``link()`` call (the alternate link goes last). Its RFC 2822 date formatting switches the
 process locale to 'C' and back; feedpub never sets a locale and builds on one thread.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -58,22 +59,38 @@ class Bodies:
         key = article.feed_id or article.relpath
         cached = self._html.get(key)
         if cached is None:
-            cached = absolutize(render_html(article), article.link)
+            cached = xml_safe(absolutize(render_html(article), article.link))
             self._html[key] = cached
         return cached
 
     def summary(self, article: Article) -> str:
         if article.summary:
-            return article.summary
-        if article.body_format == "text":
-            return shorten(article.body.split("\n\n", 1)[0])
-        return shorten(first_paragraph_text(self.html(article)))
+            text = article.summary
+        elif article.body_format == "text":
+            text = shorten(article.body.split("\n\n", 1)[0])
+        else:
+            text = shorten(first_paragraph_text(self.html(article)))
+        return xml_safe(text)
 
 
 def image_url(article: Article) -> str | None:
     if not article.image:
         return None
     return urljoin(article.link, article.image)
+
+
+def _clean(article: Article) -> Article:
+    """The article without characters XML cannot carry in its title, authors and tags.
+
+    The readers drop them from the file, but YAML escapes ("\\x1b") bring them back, and
+    HTML character references (&#12;) do so in bodies; feedgen raises on them.
+    """
+    return replace(
+        article,
+        title=xml_safe(article.title),
+        authors=tuple(map(xml_safe, article.authors)),
+        tags=tuple(map(xml_safe, article.tags)),
+    )
 
 
 def _updated(articles: Sequence[Article]) -> datetime:
@@ -87,13 +104,13 @@ def _generator(site: Site, spec: FeedSpec, bodies: Bodies, full: bool) -> FeedGe
     fg.subtitle(xml_safe(spec.description or spec.title))
     fg.description(xml_safe(spec.description or spec.title))
     fg.language(site.site.language)
-    fg.author({"name": site.site.author or site.site.title})
+    fg.author({"name": xml_safe(site.site.author or site.site.title)})
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
-    for article in spec.articles:
+    for article in map(_clean, spec.articles):
         entry = fg.add_entry(order="append")
         entry.id(article.feed_id)
         entry.title(article.title)
@@ -135,7 +152,7 @@ def atom(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
 
 def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
     items = []
-    for article in spec.articles:
+    for article in map(_clean, spec.articles):
         item: dict[str, object] = {"id": article.feed_id, "url": article.link, "title": article.title}
         if site.feeds.full_content:
             item["content_html"] = bodies.html(article)
@@ -154,12 +171,12 @@ def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
         items.append(item)
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": spec.title,
+        "title": xml_safe(spec.title),
         "home_page_url": spec.home,
         "feed_url": spec.url(site, "feed.json"),
-        "description": spec.description,
+        "description": xml_safe(spec.description),
         "language": site.site.language,
-        "authors": [{"name": site.site.author or site.site.title}],
+        "authors": [{"name": xml_safe(site.site.author or site.site.title)}],
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
