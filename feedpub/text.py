@@ -20,6 +20,8 @@ _URL_ATTR = re.compile(
     re.IGNORECASE,
 )
 MAX_SLUG = 80
+# Slugs become folder names; ext4, XFS and APFS allow 255 bytes of UTF-8 in a name.
+MAX_SLUG_BYTES = 255
 
 
 def xml_safe(text: str) -> str:
@@ -35,8 +37,10 @@ def slugify(text: str) -> str:
     """A path segment: lower-case letters, digits and hyphens, in any script; '' if none."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _SLUG_DROP.sub(" ", text)
-    text = _SLUG_JOIN.sub("-", text).strip("-")
-    return text[:MAX_SLUG].rstrip("-")
+    text = _SLUG_JOIN.sub("-", text).strip("-")[:MAX_SLUG]
+    # Letters beyond the BMP take four bytes each: 80 of them do not fit in a file name.
+    text = text.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
+    return text.rstrip("-")
 
 
 def html_to_text(fragment: str) -> str:
