@@ -91,7 +91,9 @@ def _text(item: Value, name: str, found: Findings, limit: int = MAX_TITLE) -> st
     if not isinstance(value, str):
         found.error(item.line, f"'{name}' must be text, not {_kind(value)}")
         return None
-    value = " ".join(value.split())
+    # The file's text is cleaned as it is decoded, but YAML escapes ("\e", "\x00") bring
+    # characters XML cannot carry back into front matter values.
+    value = " ".join(xml_safe(value).split())
     if len(value) > limit:
         found.error(item.line, f"'{name}' is {len(value)} characters; keep it under {limit}")
         return None
