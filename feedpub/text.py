@@ -15,8 +15,10 @@ _SLUG_JOIN = re.compile(r"[\s_-]+")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 # href/src/poster attributes inside tags; good enough for Markdown output and ordinary HTML.
+# Every such attribute of a tag (<video src poster>), quoted or not (<a href=page.html>).
+_START_TAG = re.compile(r"<[A-Za-z][^<>]*>")
 _URL_ATTR = re.compile(
-    r"""(<[A-Za-z][^<>]*?\s(?:href|src|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)')""",
+    r"""(\s(?:href|src|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
     re.IGNORECASE,
 )
 MAX_SLUG = 80
@@ -77,10 +79,10 @@ def absolutize(fragment: str, base: str) -> str:
     """Resolve the relative links and image sources of an HTML fragment against ``base``."""
 
     def fix(match: re.Match[str]) -> str:
-        value = match.group(2) if match.group(2) is not None else match.group(3)
+        value = next(group for group in match.groups()[1:] if group is not None)
         raw = html.unescape(value)
         if urlsplit(raw).scheme:
             return match.group(0)
         return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'
 
-    return _URL_ATTR.sub(fix, fragment)
+    return _START_TAG.sub(lambda tag: _URL_ATTR.sub(fix, tag.group(0)), fragment)
