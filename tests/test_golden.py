@@ -1,0 +1,58 @@
+"""The example site's feeds, byte for byte, against tests/golden/.
+
+After an intended change, regenerate with `python tests/regen_golden.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+from golden_site import GOLDEN, GOLDEN_FILES, build_example
+
+REGEN = "python tests/regen_golden.py"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return build_example(tmp_path_factory.mktemp("golden"))
+
+
+@pytest.mark.parametrize("name", GOLDEN_FILES, ids=GOLDEN_FILES)
+def test_feed_matches_golden_file(fresh: dict[str, bytes], name: str) -> None:
+    golden = GOLDEN / name
+    if not golden.is_file():
+        pytest.fail(f"tests/golden/{name} is missing; run {REGEN}", pytrace=False)
+    expected = golden.read_bytes()
+    if fresh[name] != expected:
+        diff = difflib.unified_diff(
+            expected.decode("utf-8").splitlines(keepends=True),
+            fresh[name].decode("utf-8").splitlines(keepends=True),
+            fromfile=f"tests/golden/{name}",
+            tofile=f"fresh build/{name}",
+        )
+        pytest.fail(
+            f"{name} differs from its golden file; if the change is intended, run {REGEN}\n"
+            + "".join(diff),
+            pytrace=False,
+        )
+
+
+def test_golden_folder_holds_only_the_golden_files() -> None:
+    on_disk = sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*") if p.is_file())
+    assert on_disk == sorted(GOLDEN_FILES)
+
+
+def test_example_build_is_reproducible(fresh: dict[str, bytes], tmp_path: Path) -> None:
+    # A second fresh build elsewhere gives the same bytes: no paths, clocks or random ids leak.
+    assert build_example(tmp_path) == fresh
+
+
+def test_golden_feeds_hold_the_published_articles(fresh: dict[str, bytes]) -> None:
+    rss = fresh["rss.xml"].decode("utf-8")
+    assert rss.count("<item>") == 6
+    assert "Tom &amp; Jerry &lt;3 \"quotes\": the cafeteria's new menu" in rss
+    # The draft and the article scheduled for 2031 are not out yet.
+    assert "Our Town" not in rss
+    assert "class of 2031" not in rss
