@@ -36,7 +36,9 @@ class BuildReport:
         return any(p.severity == "error" for p in self.problems)
 
 
-def feed_specs(site: Site, catalog: Catalog) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
+def feed_specs(
+    site: Site, catalog: Catalog
+) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
     """The main feed, and one per tag and per author (each limited to ``feeds.limit``)."""
     limit = site.feeds.limit
     title = site.site.title
@@ -49,8 +51,13 @@ def feed_specs(site: Site, catalog: Catalog) -> tuple[FeedSpec, dict[str, list[t
         for group in members:
             folder = f"{kind}/{group.slug}"
             home = f"{site.site.url}{kind}/{url_path(group.slug)}/"
-            spec = FeedSpec(folder, f"{title}: {group.name}", f"{label} {group.name} in {title}",
-                            home, group.articles[:limit])
+            spec = FeedSpec(
+                folder,
+                f"{title}: {group.name}",
+                f"{label} {group.name} in {title}",
+                home,
+                group.articles[:limit],
+            )
             groups[kind].append((group, spec))
     return main, groups
 

@@ -54,8 +54,14 @@ class Catalog:
 
     def known(self) -> list[KnownArticle]:
         return [
-            KnownArticle(a.feed_id, a.relpath, a.content_hash, a.title, a.date.isoformat(),
-                         a.explicit_id is not None)
+            KnownArticle(
+                a.feed_id,
+                a.relpath,
+                a.content_hash,
+                a.title,
+                a.date.isoformat(),
+                a.explicit_id is not None,
+            )
             for a in self.articles
         ]
 
@@ -201,10 +207,14 @@ def _clashes(articles: list[Article]) -> list[Problem]:
                 continue
             if value in first:
                 other = first[value]
-                problems.append(Problem(
-                    article.relpath, 1, "error",
-                    f"same {what} as {other.relpath} ({value}); {fix}",
-                ))
+                problems.append(
+                    Problem(
+                        article.relpath,
+                        1,
+                        "error",
+                        f"same {what} as {other.relpath} ({value}); {fix}",
+                    )
+                )
             else:
                 first[value] = article
     return problems

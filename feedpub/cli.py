@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__, build as build_module, config, scaffold
+from . import __version__, config, scaffold
+from . import build as build_module
 from .dates import parse_date
 from .errors import ArticleError, ConfigError, FeedpubError, Problem
 
@@ -33,6 +34,11 @@ class Options:
             click.echo(message)
 
 
+def count(number: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _problems(problems: list[Problem], quiet: bool = False) -> None:
     for problem in problems:
         if problem.severity == "error" or not quiet:
@@ -51,10 +57,16 @@ def reports_errors(command: F) -> F:
             _problems(exc.problems)
             errors = sum(p.severity == "error" for p in exc.problems)
             what = "settings" if isinstance(exc, ConfigError) else "articles"
-            tail = "" if isinstance(exc, ConfigError) else (
-                "; nothing was written (fix them, or use --keep-going)"
-                if click.get_current_context().command.name == "build" else "")
-            raise click.ClickException(f"{errors} error{'s' * (errors != 1)} in the {what}{tail}") from None
+            tail = (
+                ""
+                if isinstance(exc, ConfigError)
+                else (
+                    "; nothing was written (fix them, or use --keep-going)"
+                    if click.get_current_context().command.name == "build"
+                    else ""
+                )
+            )
+            raise click.ClickException(f"{count(errors, 'error')} in the {what}{tail}") from None
         except FeedpubError as exc:
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -81,7 +93,11 @@ def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 def now_option(command: F) -> F:
     return click.option(
-        "--now", "now", metavar="ISO-TIME", default=None, callback=_check_now,
+        "--now",
+        "now",
+        metavar="ISO-TIME",
+        default=None,
+        callback=_check_now,
         help="Act as if it were this time (ISO 8601; without a zone, the site's timezone).",
     )(command)
 
@@ -93,11 +109,19 @@ def resolve_now(site: config.Site, raw: str | None) -> datetime:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--site", "site_dir", envvar="FEEDPUB_SITE", default=".", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The site folder (also FEEDPUB_SITE).")
+@click.option(
+    "--site",
+    "site_dir",
+    envvar="FEEDPUB_SITE",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The site folder (also FEEDPUB_SITE).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
-@click.option("-v", "--verbose", is_flag=True, help="Print more: inferred metadata, tracebacks of bugs.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print more: inferred metadata, tracebacks of bugs."
+)
 @click.version_option(__version__, prog_name="feedpub")
 @click.pass_context
 def main(ctx: click.Context, site_dir: Path, quiet: bool, verbose: bool) -> None:
@@ -124,10 +148,22 @@ def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], Non
 
 def verbosity(command: F) -> F:
     """-q and -v also after the command's name: `feedpub check -v` as well as `feedpub -v check`."""
-    command = click.option("-v", "--verbose", is_flag=True, expose_value=False,
-                           callback=_set_flag("verbose"), help="Print more.")(command)
-    command = click.option("-q", "--quiet", is_flag=True, expose_value=False,
-                           callback=_set_flag("quiet"), help="Print only errors.")(command)
+    command = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag("verbose"),
+        help="Print more.",
+    )(command)
+    command = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_flag("quiet"),
+        help="Print only errors.",
+    )(command)
     return command
 
 
@@ -173,25 +209,30 @@ def check(options: Options, strict: bool, now: str | None) -> None:
         everything = catalog.articles + catalog.scheduled + catalog.drafts
         for article in sorted(everything, key=lambda a: a.relpath):
             if article.body_format == "text":
-                click.echo(f"{article.relpath}: title {article.title!r}, "
-                           f"date {article.date.isoformat()}, "
-                           f"authors {', '.join(article.authors) or '(none)'}")
+                click.echo(
+                    f"{article.relpath}: title {article.title!r}, "
+                    f"date {article.date.isoformat()}, "
+                    f"authors {', '.join(article.authors) or '(none)'}"
+                )
                 for note in article.inferred:
                     click.echo(f"{article.relpath}:   {note}")
     errors = sum(p.severity == "error" for p in catalog.problems)
     warnings = len(catalog.problems) - errors
     options.say(
-        f"Checked {catalog.files} file{'s' * (catalog.files != 1)}: {len(catalog.articles)} published, "
-        f"{len(catalog.scheduled)} scheduled, {len(catalog.drafts)} draft{'s' * (len(catalog.drafts) != 1)}; "
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        f"Checked {count(catalog.files, 'file')}: {len(catalog.articles)} published, "
+        f"{len(catalog.scheduled)} scheduled, {count(len(catalog.drafts), 'draft')}; "
+        f"{count(errors, 'error')}, {count(warnings, 'warning')}"
     )
     if errors or (strict and warnings):
         sys.exit(1)
 
 
 @main.command()
-@click.option("--keep-going", is_flag=True,
-              help="Publish the valid articles even when others have errors (still exits 1).")
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Publish the valid articles even when others have errors (still exits 1).",
+)
 @now_option
 @verbosity
 @pass_options
@@ -202,16 +243,19 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     report = build_module.build(site, resolve_now(site, now), keep_going)
     _problems(report.problems, options.quiet)
     options.say(
-        f"Built {report.articles} article{'s' * (report.articles != 1)} "
-        f"({report.scheduled} scheduled, {report.drafts} draft{'s' * (report.drafts != 1)}): "
+        f"Built {count(report.articles, 'article')} "
+        f"({report.scheduled} scheduled, {count(report.drafts, 'draft')}): "
         f"{report.feeds} feeds, {report.written} files written, {report.unchanged} unchanged, "
         f"{report.removed} removed in {report.seconds:.2f} s"
     )
     output = site.output_dir
     shown = output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output
-    options.say(f"Feeds: {shown}/rss.xml, {shown}/atom.xml, {shown}/feed.json "
-                f"(served at {report.feed_urls[0]} ...)")
+    options.say(
+        f"Feeds: {shown}/rss.xml, {shown}/atom.xml, {shown}/feed.json "
+        f"(served at {report.feed_urls[0]} ...)"
+    )
     if report.failed:
         errors = sum(p.severity == "error" for p in report.problems)
         raise click.ClickException(
-            f"{errors} article error{'s' * (errors != 1)}; published the valid articles only")
+            f"{count(errors, 'article error')}; published the valid articles only"
+        )

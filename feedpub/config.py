@@ -134,7 +134,11 @@ def key_line(text: str, section: str, key: str | None = None) -> int:
             if current == section and not section_line:
                 section_line = number
             continue
-        if key and current == section and re.match(rf"""^\s*["']?{re.escape(key)}["']?\s*=""", line):
+        if (
+            key
+            and current == section
+            and re.match(rf"""^\s*["']?{re.escape(key)}["']?\s*=""", line)
+        ):
             return number
     return section_line
 
@@ -210,7 +214,9 @@ def load(
         text = raw_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw_bytes[: exc.start].count(b"\n") + 1
-        raise ConfigError([Problem(shown, line, "error", "is not UTF-8; save it as UTF-8")]) from None
+        raise ConfigError(
+            [Problem(shown, line, "error", "is not UTF-8; save it as UTF-8")]
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -248,14 +254,24 @@ def load(
             kind_of = type(spec.default)
             variable = env_name(name, key)
             if (name, key) in overrides:
-                raw, where, line, from_env = overrides[(name, key)], f"option for {name}.{key}", 0, True
+                raw, where, line, from_env = (
+                    overrides[(name, key)],
+                    f"option for {name}.{key}",
+                    0,
+                    True,
+                )
             elif variable in env:
-                raw, where, line, from_env = env[variable], f"environment variable {variable}", 0, True
+                raw, where, line, from_env = (
+                    env[variable],
+                    f"environment variable {variable}",
+                    0,
+                    True,
+                )
             elif key in table:
                 raw, where, line, from_env = table[key], shown, key_line(text, name, key), False
             else:
                 if (name, key) in REQUIRED:
-                    message = f"[{name}] {key} is required; add a line: {key} = \"...\""
+                    message = f'[{name}] {key} is required; add a line: {key} = "..."'
                     problems.append(Problem(shown, key_line(text, name), "error", message))
                 continue
             try:
@@ -284,6 +300,10 @@ def _check_output_folder(site: Site, text: str) -> None:
     if site.root.is_relative_to(output) or any(
         p.resolve().is_relative_to(output) or output.is_relative_to(p.resolve()) for p in protected
     ):
-        message = (f"[feeds] output {site.feeds.output!r} overlaps the site's own files; "
-                   "use a folder of its own, like 'public'")
-        raise ConfigError([Problem(CONFIG_NAME, key_line(text, "feeds", "output"), "error", message)])
+        message = (
+            f"[feeds] output {site.feeds.output!r} overlaps the site's own files; "
+            "use a folder of its own, like 'public'"
+        )
+        raise ConfigError(
+            [Problem(CONFIG_NAME, key_line(text, "feeds", "output"), "error", message)]
+        )

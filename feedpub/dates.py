@@ -6,7 +6,7 @@ A date without a zone takes the site's timezone; a date without a time is midnig
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 _MONTHS = {
     name: number
@@ -53,14 +53,16 @@ _HUMAN = [
         re.IGNORECASE,
     ),
 ]
-FORMS_HELP = "use ISO 8601 (2026-11-20 or 2026-11-20T09:30:00+01:00) or a form like 'November 20, 2026'"
+FORMS_HELP = (
+    "use ISO 8601 (2026-11-20 or 2026-11-20T09:30:00+01:00) or a form like 'November 20, 2026'"
+)
 
 
 def _zone(text: str | None, default: tzinfo) -> tzinfo:
     if not text:
         return default
     if text.upper() in {"Z", "UTC", "GMT"}:
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:])
@@ -104,7 +106,7 @@ def _human(text: str, tz: tzinfo) -> datetime | None:
     return None
 
 
-def parse_date(value: object, tz: tzinfo) -> datetime:
+def _parse(value: object, tz: tzinfo) -> datetime:
     """Turn a front-matter value or a line of text into an aware datetime.
 
     Raises ValueError with a message fit for the user when the value is not a date.
@@ -131,6 +133,22 @@ def parse_date(value: object, tz: tzinfo) -> datetime:
         raise ValueError(f"{text!r} is not a valid date ({exc}); {FORMS_HELP}") from None
     if parsed is None:
         raise ValueError(f"{text!r} is not a date; {FORMS_HELP}")
+    return parsed
+
+
+def parse_date(value: object, tz: tzinfo) -> datetime:
+    """Turn a front-matter value or a line of text into an aware datetime.
+
+    Raises ValueError with a message fit for the user when the value is not a date.
+    """
+    parsed = _parse(value, tz)
+    if parsed.year < 1000:
+        raise ValueError(f"{parsed.year} is too early: feeds need a four-digit year")
+    offset = parsed.utcoffset()
+    # Before standard time (e.g. Berlin until 1893) zones have offsets with seconds, which
+    # neither RFC 822 nor RFC 3339 can write: such moments are given in UTC instead.
+    if offset is not None and offset.seconds % 60:
+        parsed = parsed.astimezone(UTC)
     return parsed
 
 

@@ -153,7 +153,11 @@ def atom(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
 def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
     items = []
     for article in map(_clean, spec.articles):
-        item: dict[str, object] = {"id": article.feed_id, "url": article.link, "title": article.title}
+        item: dict[str, object] = {
+            "id": article.feed_id,
+            "url": article.link,
+            "title": article.title,
+        }
         if site.feeds.full_content:
             item["content_html"] = bodies.html(article)
         else:

@@ -53,9 +53,21 @@ def human_date(value: datetime) -> str:
 
 def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
     return [
-        {"type": "application/rss+xml", "title": f"{spec.title} (RSS)", "href": spec.url(site, "rss.xml")},
-        {"type": "application/atom+xml", "title": f"{spec.title} (Atom)", "href": spec.url(site, "atom.xml")},
-        {"type": "application/feed+json", "title": f"{spec.title} (JSON)", "href": spec.url(site, "feed.json")},
+        {
+            "type": "application/rss+xml",
+            "title": f"{spec.title} (RSS)",
+            "href": spec.url(site, "rss.xml"),
+        },
+        {
+            "type": "application/atom+xml",
+            "title": f"{spec.title} (Atom)",
+            "href": spec.url(site, "atom.xml"),
+        },
+        {
+            "type": "application/feed+json",
+            "title": f"{spec.title} (JSON)",
+            "href": spec.url(site, "feed.json"),
+        },
     ]
 
 
@@ -67,17 +79,19 @@ class Pages:
         self.catalog = catalog
         self.bodies = bodies
         self.env = environment(site)
-        self.env.globals.update({
-            "site": site.site,
-            "home": site.site.url,
-            "content": lambda a: Markup(bodies.html(a)),
-            "summary": bodies.summary,
-            "image": image_url,
-            "tag_url": lambda name: self.group_url("tags", name),
-            "author_url": lambda name: self.group_url("authors", name),
-            "archive_url": site.site.url + "archive/",
-            "tags_url": site.site.url + "tags/",
-        })
+        self.env.globals.update(
+            {
+                "site": site.site,
+                "home": site.site.url,
+                "content": lambda a: Markup(bodies.html(a)),
+                "summary": bodies.summary,
+                "image": image_url,
+                "tag_url": lambda name: self.group_url("tags", name),
+                "author_url": lambda name: self.group_url("authors", name),
+                "archive_url": site.site.url + "archive/",
+                "tags_url": site.site.url + "tags/",
+            }
+        )
 
     def group_url(self, kind: str, name: str) -> str | None:
         slug = slugify(name)
@@ -95,35 +109,62 @@ class Pages:
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {template}: {exc}") from None
 
-    def render(self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]) -> Iterator[tuple[str, bytes]]:
+    def render(
+        self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]
+    ) -> Iterator[tuple[str, bytes]]:
         site = self.site
         articles = self.catalog.articles
-        yield "index.html", self._page(
-            "index.html", articles=articles[: site.feeds.limit], feeds=feed_links(site, main),
-            page_title=site.site.title,
+        yield (
+            "index.html",
+            self._page(
+                "index.html",
+                articles=articles[: site.feeds.limit],
+                feeds=feed_links(site, main),
+                page_title=site.site.title,
+            ),
         )
-        yield "archive/index.html", self._page(
-            "archive.html", articles=articles, feeds=feed_links(site, main),
-            page_title=f"Archive · {site.site.title}",
+        yield (
+            "archive/index.html",
+            self._page(
+                "archive.html",
+                articles=articles,
+                feeds=feed_links(site, main),
+                page_title=f"Archive · {site.site.title}",
+            ),
         )
         for kind, label in (("tags", "Tag"), ("authors", "Author")):
             pairs = groups[kind]
-            yield f"{kind}/index.html", self._page(
-                "groups.html", kind=kind, groups=[g for g, _ in pairs], feeds=feed_links(site, main),
-                page_title=f"{label}s · {site.site.title}",
+            yield (
+                f"{kind}/index.html",
+                self._page(
+                    "groups.html",
+                    kind=kind,
+                    groups=[g for g, _ in pairs],
+                    feeds=feed_links(site, main),
+                    page_title=f"{label}s · {site.site.title}",
+                ),
             )
             for group, spec in pairs:
-                yield f"{spec.folder}/index.html", self._page(
-                    "list.html", heading=group.name, kind=kind, articles=group.articles,
-                    feeds=feed_links(site, spec) + feed_links(site, main),
-                    page_title=f"{group.name} · {site.site.title}",
+                yield (
+                    f"{spec.folder}/index.html",
+                    self._page(
+                        "list.html",
+                        heading=group.name,
+                        kind=kind,
+                        articles=group.articles,
+                        feeds=feed_links(site, spec) + feed_links(site, main),
+                        page_title=f"{group.name} · {site.site.title}",
+                    ),
                 )
         for article in articles:
             if article.page is None:
                 continue
-            yield article.page, self._page(
-                "article.html", article=article, feeds=feed_links(site, main),
-                page_title=f"{article.title} · {site.site.title}",
+            yield (
+                article.page,
+                self._page(
+                    "article.html",
+                    article=article,
+                    feeds=feed_links(site, main),
+                    page_title=f"{article.title} · {site.site.title}",
+                ),
             )
-
-

@@ -41,7 +41,9 @@ def settings_text(title: str) -> str:
         lines += ["", f"[{section}]"]
         for spec in fields(kind):
             lines.append(f"# {spec.metadata['doc']}")
-            lines.append(f"{spec.name} = {_toml_value(chosen.get((section, spec.name), spec.default))}")
+            lines.append(
+                f"{spec.name} = {_toml_value(chosen.get((section, spec.name), spec.default))}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -63,8 +65,12 @@ def init(folder: Path, now: datetime) -> list[Path]:
         (folder / "content").mkdir(parents=True, exist_ok=True)
         title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "My site"
         welcome = folder / "content" / f"{now:%Y-%m-%d}-welcome.md"
-        meta: dict[str, object] = {"title": "Welcome", "date": now.strftime("%Y-%m-%d %H:%M"),
-                "id": str(uuid.uuid4()), "tags": ["news"]}
+        meta: dict[str, object] = {
+            "title": "Welcome",
+            "date": now.strftime("%Y-%m-%d %H:%M"),
+            "id": str(uuid.uuid4()),
+            "tags": ["news"],
+        }
         written = [
             _create(config, settings_text(title)),
             _create(welcome, front_matter(meta) + "\n" + WELCOME),
@@ -112,5 +118,3 @@ def new_article(
         except OSError as exc:
             raise SiteError(f"cannot write {path}: {exc.strerror}") from None
     raise SiteError(f"too many articles named {slug!r} today; choose another title")
-
-

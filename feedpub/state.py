@@ -73,7 +73,9 @@ class State:
                 # The state will hold subscribers' addresses: readable by its owner only.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             except OSError as exc:
-                raise StateError(f"{path}: cannot create the state database: {exc.strerror}") from None
+                raise StateError(
+                    f"{path}: cannot create the state database: {exc.strerror}"
+                ) from None
         return cls._connect(str(path), path)
 
     @classmethod
@@ -133,8 +135,10 @@ class State:
                    content_hash = excluded.content_hash, title = excluded.title,
                    date = excluded.date, explicit = excluded.explicit,
                    last_seen = excluded.last_seen""",
-            [(a.id, a.path, a.content_hash, a.title, a.date, int(a.explicit), now, now)
-             for a in articles],
+            [
+                (a.id, a.path, a.content_hash, a.title, a.date, int(a.explicit), now, now)
+                for a in articles
+            ],
         )
 
     # -- outputs ---------------------------------------------------------------------------

@@ -249,3 +249,16 @@ def test_written_datetimes_parse_back(value: datetime, form: str) -> None:
         "slashes": f"{value.year:04d}/{value.month}/{value.day} {clock}",
     }[form]
     assert parse_date(text, BERLIN) == value.replace(tzinfo=BERLIN)
+
+
+def test_local_mean_time_offsets_become_utc() -> None:
+    # Berlin kept local mean time (+00:53:28) until 1893: no feed date format can write that.
+    parsed = parse_date("1850-01-01", ZoneInfo("Europe/Berlin"))
+    assert parsed.utcoffset() == timedelta(0)
+    assert parsed == datetime(1849, 12, 31, 23, 6, 32, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["0999-01-01", "0001-01-01 10:00"], ids=["999", "year-1"])
+def test_years_before_1000_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="four-digit year"):
+        parse_date(text, ZoneInfo("Europe/Berlin"))

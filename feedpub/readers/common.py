@@ -22,9 +22,7 @@ MAX_TITLE = 500
 MAX_TAGS = 100
 MAX_NAME = 200
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
-FIELDS = (
-    "title date updated author authors tags summary slug id draft image url".split()
-)
+FIELDS = "title date updated author authors tags summary slug id draft image url".split()  # noqa: SIM905 - the list of keys, readable on one line
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,9 @@ def _names(item: Value, name: str, found: Findings) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list):
-        found.error(item.line, f"'{name}' must be a list or comma-separated text, not {_kind(value)}")
+        found.error(
+            item.line, f"'{name}' must be a list or comma-separated text, not {_kind(value)}"
+        )
         return ()
     if len(value) > MAX_TAGS:
         found.error(item.line, f"'{name}' has {len(value)} entries; keep it under {MAX_TAGS}")
@@ -223,7 +223,9 @@ def make_article(
             if slug != wanted:
                 found.warning(meta["slug"].line, f"slug {wanted!r} is not URL-safe; using {slug!r}")
     if not slug and not found.failed:
-        found.error(meta.get("slug", Value(None, 1)).line, "cannot make a URL slug; add 'slug: some-words'")
+        found.error(
+            meta.get("slug", Value(None, 1)).line, "cannot make a URL slug; add 'slug: some-words'"
+        )
 
     explicit_id = _explicit_id(meta["id"], found) if "id" in meta else None
     draft = False

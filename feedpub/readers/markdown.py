@@ -82,8 +82,9 @@ def _count(value: Any, budget: list[int]) -> None:
 def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | None:
     """(front matter, body, line where the body starts), or None with the problem recorded."""
     if not text.startswith("---"):
-        found.error(1, "no front matter; start the file with a '---' line, 'title:' and 'date:', "
-                       "then '---'")
+        found.error(
+            1, "no front matter; start the file with a '---' line, 'title:' and 'date:', then '---'"
+        )
         return None
     first = FENCE.match(text)
     if not first:
@@ -91,7 +92,9 @@ def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | Non
         return None
     close = CLOSE.search(text, first.end())
     if not close:
-        found.error(1, "the front matter opened on line 1 is never closed; add a '---' line after it")
+        found.error(
+            1, "the front matter opened on line 1 is never closed; add a '---' line after it"
+        )
         return None
     # The front matter starts on line 2, after the fence's own newline; the line numbers
     # reported for its keys and YAML errors count from there.
@@ -103,7 +106,7 @@ def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | Non
 
 def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
     try:
-        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(front, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -121,16 +124,21 @@ def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
     try:
         _count(data, [MAX_VALUES])
     except (_TooBig, RecursionError):
-        found.error(2, f"front matter holds more than {MAX_VALUES} values (YAML aliases?); "
-                       "write plain values")
+        found.error(
+            2,
+            f"front matter holds more than {MAX_VALUES} values (YAML aliases?); write plain values",
+        )
         return None
     lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in TOP_KEY.finditer(front)}
     meta: dict[str, Value] = {}
     for key, value in data.items():
         line = lines.get(str(key), 2)
         if key not in FIELDS:
-            found.warning(line, f"unknown front matter key {str(key)!r} is ignored; "
-                                f"known keys: {', '.join(FIELDS)}")
+            found.warning(
+                line,
+                f"unknown front matter key {str(key)!r} is ignored; "
+                f"known keys: {', '.join(FIELDS)}",
+            )
             continue
         meta[key] = Value(value, line)
     return meta
