@@ -6,13 +6,19 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from datetime import time as clock_time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jinja2
+import jinja2.sandbox
+
 from .errors import ConfigError, Problem
+from .schedule import SCHEDULES, WEEKDAYS
 
 CONFIG_NAME = "feedpub.toml"
 STATE_DIR = ".feedpub"
@@ -64,8 +70,77 @@ def _check_output(value: str) -> str:
     return value
 
 
-def _setting(default: Any, check: Callable[[Any], Any] | None = None, doc: str = "") -> Any:
-    return field(default=default, metadata={"check": check, "doc": doc})
+def _check_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() or c in "<>" for c in address):
+        raise ValueError(f"{value!r} is not an address; write it as 'Name <editor@example.org>'")
+    return value
+
+
+def _check_optional_address(value: str) -> str:
+    return _check_address(value) if value else value
+
+
+def _check_schedule(value: str) -> str:
+    if value not in SCHEDULES:
+        raise ValueError(f"{value!r} is not a schedule; use one of {', '.join(SCHEDULES)}")
+    return value
+
+
+def _check_weekday(value: str) -> str:
+    if value.lower() not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a day of the week; use one like 'friday'")
+    return value.lower()
+
+
+def _check_time(value: str) -> str:
+    try:
+        parsed = clock_time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a time of day; use 24-hour 'HH:MM', like '08:00'"
+        ) from None
+    if parsed.tzinfo is not None:
+        raise ValueError("must not carry a zone: it is in the site's timezone")
+    return parsed.strftime("%H:%M")
+
+
+def _check_items(value: int) -> int:
+    if not 1 <= value <= 1000:
+        raise ValueError("must be between 1 and 1000")
+    return value
+
+
+def _check_days(value: int) -> int:
+    if not 0 <= value <= 36500:
+        raise ValueError("must be between 0 and 36500")
+    return value
+
+
+def _check_subject(value: str) -> str:
+    try:
+        jinja2.sandbox.SandboxedEnvironment().parse(value)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"is not a valid template: {exc.message}") from None
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _check_optional_url(value: str) -> str:
+    return _check_url(value).rstrip("/") if value else value
+
+
+def _setting(
+    default: Any, check: Callable[[Any], Any] | None = None, doc: str = "", key: str = ""
+) -> Any:
+    return field(default=default, metadata={"check": check, "doc": doc, "key": key})
+
+
+def setting_key(spec: Field[Any]) -> str:
+    """The name a setting has in feedpub.toml ('from' is a Python keyword)."""
+    return str(spec.metadata.get("key") or spec.name)
 
 
 @dataclass(frozen=True)
@@ -85,7 +160,35 @@ class FeedSettings:
     output: str = _setting("public", _check_output, "folder the build writes, relative to the site")
 
 
-SECTIONS: dict[str, type] = {"site": SiteSettings, "feeds": FeedSettings}
+DEFAULT_SUBJECT = "{{ newsletter.name }} #{{ issue.number }}: {{ issue.articles[0].title }}"
+
+
+@dataclass(frozen=True)
+class NewsletterSettings:
+    name: str = _setting("", doc="the newsletter's name (default: the site's title)")
+    from_: str = _setting("", _check_optional_address, "sender, as 'Name <address>'", "from")
+    reply_to: str = _setting("", _check_optional_address, "where replies go (optional)")
+    schedule: str = _setting("weekly", _check_schedule, "weekly, daily or manual")
+    day: str = _setting("friday", _check_weekday, "day of a weekly issue")
+    time: str = _setting("08:00", _check_time, "time of day of an issue, in the site's timezone")
+    min_items: int = _setting(1, _check_items, "fewest new articles that make an issue")
+    max_items: int = _setting(25, _check_items, "most articles in one issue; the rest wait")
+    lookback_days: int = _setting(14, _check_days, "the first issue takes articles this recent")
+    subject: str = _setting(DEFAULT_SUBJECT, _check_subject, "subject line (a Jinja2 template)")
+    tags: tuple[str, ...] = _setting((), doc="only articles with one of these tags (empty: all)")
+    exclude_tags: tuple[str, ...] = _setting((), doc="never articles with one of these tags")
+    unsubscribe_url: str = _setting("", _check_optional_url, "base of unsubscribe links")
+
+    @property
+    def at(self) -> clock_time:
+        return clock_time.fromisoformat(self.time)
+
+
+SECTIONS: dict[str, type] = {
+    "site": SiteSettings,
+    "feeds": FeedSettings,
+    "newsletter": NewsletterSettings,
+}
 REQUIRED = {("site", "title"), ("site", "url")}
 
 
@@ -96,6 +199,13 @@ class Site:
     root: Path
     site: SiteSettings
     feeds: FeedSettings
+    newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
+    # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
+    has_newsletter: bool = False
+
+    @property
+    def newsletter_name(self) -> str:
+        return self.newsletter.name or self.site.title
 
     @property
     def tz(self) -> ZoneInfo:
@@ -157,6 +267,8 @@ def _coerce(raw: object, kind: type, from_env: bool) -> Any:
                 return int(raw.strip())
             except ValueError:
                 raise ValueError("must be a whole number") from None
+        if kind is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
         return raw
     # bool is an int to Python, never to a user.
     if kind is int and (isinstance(raw, bool) or not isinstance(raw, int)):
@@ -165,6 +277,10 @@ def _coerce(raw: object, kind: type, from_env: bool) -> Any:
         raise ValueError(f"must be true or false, not {_toml_type(raw)}")
     if kind is str and not isinstance(raw, str):
         raise ValueError(f"must be a string in quotes, not {_toml_type(raw)}")
+    if kind is tuple:
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise ValueError(f'must be a list of strings, like ["news"], not {_toml_type(raw)}')
+        return tuple(raw)
     return raw
 
 
@@ -244,7 +360,7 @@ def load(
             message = f"'{name}' must be a table: write [{name}] on a line of its own"
             problems.append(Problem(shown, key_line(text, "", name), "error", message))
             table = {}
-        known = {f.name: f for f in fields(kind)}
+        known = {setting_key(f): f for f in fields(kind)}
         for key in table:
             if key not in known:
                 message = f"unknown setting '{key}' in [{name}]; known: {', '.join(known)}"
@@ -284,11 +400,15 @@ def load(
             except ValueError as exc:
                 problems.append(Problem(where, line, "error", f"[{name}] {key} {exc}"))
                 continue
-            values[key] = value
+            values[spec.name] = value
         sections[name] = values
     if problems:
         raise ConfigError(problems)
-    site = Site(root=root, **{name: SECTIONS[name](**values) for name, values in sections.items()})
+    site = Site(
+        root=root,
+        **{name: SECTIONS[name](**values) for name, values in sections.items()},
+        has_newsletter="newsletter" in data,
+    )
     _check_output_folder(site, text)
     return site
 

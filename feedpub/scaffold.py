@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import CONFIG_NAME, SECTIONS, STATE_DIR, Site
+from .config import CONFIG_NAME, SECTIONS, STATE_DIR, Site, setting_key
 from .errors import SiteError
 from .text import slugify
 
@@ -26,13 +26,20 @@ def _toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
 def settings_text(title: str) -> str:
     """A feedpub.toml with every setting present, each with a comment saying what it does."""
-    chosen = {("site", "title"): title, ("site", "url"): "https://example.org/"}
+    chosen: dict[tuple[str, str], object] = {
+        ("site", "title"): title,
+        ("site", "url"): "https://example.org/",
+        # A new site sends nothing until its editor picks a schedule.
+        ("newsletter", "schedule"): "manual",
+    }
     lines = [
         "# feedpub site settings. Every setting is shown with its default; values can also",
         "# come from environment variables named FEEDPUB_<SECTION>_<KEY>, e.g. FEEDPUB_SITE_URL.",
@@ -40,10 +47,9 @@ def settings_text(title: str) -> str:
     for section, kind in SECTIONS.items():
         lines += ["", f"[{section}]"]
         for spec in fields(kind):
+            key = setting_key(spec)
             lines.append(f"# {spec.metadata['doc']}")
-            lines.append(
-                f"{spec.name} = {_toml_value(chosen.get((section, spec.name), spec.default))}"
-            )
+            lines.append(f"{key} = {_toml_value(chosen.get((section, key), spec.default))}")
     return "\n".join(lines) + "\n"
 
 

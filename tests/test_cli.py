@@ -130,7 +130,8 @@ def test_init_creates_a_site_that_builds(runner: CliRunner, tmp_path: Path) -> N
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
                    len(lines))
         for spec in fields(kind):
-            (number,) = [i for i in range(start, end) if lines[i].startswith(f"{spec.name} = ")]
+            key = config.setting_key(spec)
+            (number,) = [i for i in range(start, end) if lines[i].startswith(f"{key} = ")]
             assert lines[number - 1] == f"# {spec.metadata['doc']}"
             assert spec.metadata["doc"]
 
@@ -361,7 +362,8 @@ CONFIG_ERRORS = [
     ("bad-type", SETTINGS + "[feeds]\nlimit = 'ten'\n",
      "feedpub.toml:9: error: [feeds] limit must be a whole number, not a string"),
     ("unknown-section", SETTINGS + "[smtpp]\nhost = 'x'\n",
-     "feedpub.toml:8: error: unknown section [smtpp]; known sections are [site], [feeds]"),
+     "feedpub.toml:8: error: unknown section [smtpp]; known sections are "
+     "[site], [feeds], [newsletter]"),
 ]
 
 
