@@ -1,11 +1,14 @@
 """The site state: one SQLite file, ``.feedpub/state.db``, schema versioned.
 
 It remembers what cannot be derived from the files again: the feed id each article was
-given when first published, and which output files the last build wrote.
+given when first published, which output files the last build wrote, and every newsletter
+issue with the articles it carried. An article id appears in at most one issue: the database
+itself refuses a second (a UNIQUE constraint), whatever the code above it does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -15,10 +18,11 @@ from pathlib import Path
 
 from .errors import StateError
 
-SCHEMA_VERSION = 1
 STATE_NAME = "state.db"
 
-_SCHEMA = """
+# Each entry upgrades the schema by one version; a new database runs them all.
+_MIGRATIONS = [
+    """
 CREATE TABLE articles (
     id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
@@ -34,7 +38,33 @@ CREATE TABLE outputs (
     path TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL
 );
-"""
+""",
+    """
+CREATE TABLE issues (
+    number INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ready', 'sent')),
+    subject TEXT NOT NULL,
+    note TEXT NOT NULL,
+    html TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sent TEXT
+);
+CREATE TABLE issue_articles (
+    issue INTEGER NOT NULL REFERENCES issues(number) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    article_id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    link TEXT NOT NULL,
+    date TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (issue, position)
+);
+""",
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -85,13 +115,16 @@ class State:
             db = sqlite3.connect(target, timeout=30, isolation_level=None)
             db.execute("PRAGMA foreign_keys = ON")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
+            if version < SCHEMA_VERSION:
                 with _transaction(db):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
+                    # Read again under the write lock: another process may have just upgraded.
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    for script in _MIGRATIONS[version:]:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            if version > SCHEMA_VERSION:
                 db.close()
                 raise StateError(
                     f"{shown}: written by a newer feedpub (schema {version}, this one knows "
@@ -141,6 +174,10 @@ class State:
             ],
         )
 
+    @property
+    def issues(self) -> Issues:
+        return Issues(self.db)
+
     # -- outputs ---------------------------------------------------------------------------
     def outputs(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, sha256 FROM outputs").fetchall())
@@ -148,6 +185,134 @@ class State:
     def replace_outputs(self, outputs: dict[str, str]) -> None:
         self.db.execute("DELETE FROM outputs")
         self.db.executemany("INSERT INTO outputs (path, sha256) VALUES (?, ?)", outputs.items())
+
+
+# -- newsletter issues -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssueItem:
+    """An article as an issue carried it (a snapshot: the issue stays as it went out)."""
+
+    article_id: str
+    title: str
+    link: str
+    date: str
+    authors: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    number: int
+    id: str
+    created: str
+    status: str
+    subject: str
+    note: str
+    html: str
+    text: str
+    sent: str | None
+    items: tuple[IssueItem, ...]
+
+
+def _issue_items(db: sqlite3.Connection, number: int) -> tuple[IssueItem, ...]:
+    rows = db.execute(
+        "SELECT article_id, title, link, date, authors, summary FROM issue_articles"
+        " WHERE issue = ? ORDER BY position",
+        (number,),
+    )
+    return tuple(IssueItem(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5]) for r in rows)
+
+
+class Issues:
+    """The issues part of the state."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def carried_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT article_id FROM issue_articles")}
+
+    def all(self) -> list[IssueRecord]:
+        numbers = [r[0] for r in self.db.execute("SELECT number FROM issues ORDER BY number")]
+        return [issue for n in numbers if (issue := self.get(n)) is not None]
+
+    def get(self, number: int) -> IssueRecord | None:
+        row = self.db.execute(
+            "SELECT number, id, created, status, subject, note, html, text, sent FROM issues"
+            " WHERE number = ?",
+            (number,),
+        ).fetchone()
+        if row is None:
+            return None
+        number, id_, created, status, subject, note, html, text, sent = row
+        return IssueRecord(
+            number,
+            id_,
+            created,
+            status,
+            subject,
+            note,
+            html,
+            text,
+            sent,
+            items=_issue_items(self.db, number),
+        )
+
+    def last(self) -> IssueRecord | None:
+        row = self.db.execute("SELECT max(number) FROM issues").fetchone()
+        return self.get(row[0]) if row[0] is not None else None
+
+    def next_number(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(number), 0) + 1 FROM issues").fetchone()[0])
+
+    def add(self, issue: IssueRecord) -> None:
+        """Record an issue and its articles; call inside a transaction.
+
+        Raises StateError if an article is already in another issue.
+        """
+        try:
+            self.db.execute(
+                "INSERT INTO issues (number, id, created, status, subject, note, html, text, sent)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    issue.number,
+                    issue.id,
+                    issue.created,
+                    issue.status,
+                    issue.subject,
+                    issue.note,
+                    issue.html,
+                    issue.text,
+                    issue.sent,
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO issue_articles (issue, position, article_id, title, link, date,"
+                " authors, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        issue.number,
+                        position,
+                        item.article_id,
+                        item.title,
+                        item.link,
+                        item.date,
+                        json.dumps(list(item.authors), ensure_ascii=False),
+                        item.summary,
+                    )
+                    for position, item in enumerate(issue.items, start=1)
+                ],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise StateError(f"cannot record issue {issue.number}: {exc}") from None
+
+    def mark_sent(self, number: int, when: str) -> None:
+        self.db.execute(
+            "UPDATE issues SET status = 'sent', sent = ? WHERE number = ?", (when, number)
+        )
+
+    def discard(self, number: int) -> None:
+        self.db.execute("DELETE FROM issues WHERE number = ?", (number,))
 
 
 @contextmanager
