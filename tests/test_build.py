@@ -427,7 +427,8 @@ def test_newer_state_is_refused(make_site: MakeSite) -> None:
     with pytest.raises(StateError) as raised:
         publish(root)
     assert str(raised.value) == (
-        f"{path}: written by a newer feedpub (schema 99, this one knows 1); upgrade feedpub"
+        f"{path}: written by a newer feedpub (schema 99, this one knows {SCHEMA_VERSION}); "
+        "upgrade feedpub"
     )
     assert not (root / "public").exists()
     with pytest.raises(StateError, match="newer"):
