@@ -12,8 +12,9 @@ from .catalog import Catalog, Group
 from .config import Site
 from .errors import ArticleError, Problem
 from .feeds import FEED_FILES, Bodies, FeedSpec, render_all
+from .issues import as_article, web_version
 from .pages import Pages
-from .state import State
+from .state import IssueRecord, State
 from .text import url_path
 from .writer import Writer
 
@@ -62,12 +63,26 @@ def feed_specs(
     return main, groups
 
 
-def outputs(site: Site, catalog: Catalog) -> Iterator[tuple[str, bytes]]:
+def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[tuple[str, bytes]]:
     bodies = Bodies()
     main, groups = feed_specs(site, catalog)
     for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
         yield from render_all(site, spec, bodies).items()
-    yield from Pages(site, catalog, bodies).render(main, groups)
+    pages = Pages(site, catalog, bodies)
+    yield from pages.render(main, groups)
+    if issues:
+        newest = [as_article(site, issue) for issue in reversed(issues)]
+        spec = FeedSpec(
+            "issues",
+            site.newsletter_name,
+            f"Every issue of {site.newsletter_name}",
+            f"{site.site.url}issues/",
+            newest[: site.feeds.limit],
+        )
+        yield from render_all(site, spec, bodies).items()
+        yield from pages.render_issues(spec, newest)
+        for issue in issues:
+            yield f"issues/{issue.number}/index.html", web_version(site, issue).encode()
 
 
 def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
@@ -76,24 +91,37 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
     """
     started = time.perf_counter()
     with State.open(site.state_dir) as state:
-        catalog = catalog_module.load(site, state, now)
-        if catalog.failed and not keep_going:
-            raise ArticleError(catalog.problems)
-        writer = Writer(site.output_dir, state.outputs())
-        feeds = 0
-        try:
-            for path, data in outputs(site, catalog):
-                if path.endswith(FEED_FILES):
-                    feeds += 1
-                writer.stage(path, data)
-        except BaseException:
-            writer.abort()
-            raise
-        with state.transaction():
-            report = writer.commit()
-            state.remember_articles(catalog.known(), now.isoformat())
-            state.replace_outputs(writer.outputs)
-    main_urls = tuple(site.site.url + name for name in FEED_FILES)
+        catalog = load_catalog(site, state, now, keep_going)
+        return publish(site, state, catalog, now, started)
+
+
+def load_catalog(site: Site, state: State, now: datetime, keep_going: bool = False) -> Catalog:
+    """The catalog as of ``now``; ArticleError if any article is broken, unless ``keep_going``."""
+    catalog = catalog_module.load(site, state, now)
+    if catalog.failed and not keep_going:
+        raise ArticleError(catalog.problems)
+    return catalog
+
+
+def publish(
+    site: Site, state: State, catalog: Catalog, now: datetime, started: float | None = None
+) -> BuildReport:
+    """Write every output for ``catalog`` (and the state's issues), then record it, atomically."""
+    started = time.perf_counter() if started is None else started
+    writer = Writer(site.output_dir, state.outputs())
+    feeds = 0
+    try:
+        for path, data in outputs(site, catalog, state.issues.all()):
+            if path.endswith(FEED_FILES):
+                feeds += 1
+            writer.stage(path, data)
+    except BaseException:
+        writer.abort()
+        raise
+    with state.transaction():
+        report = writer.commit()
+        state.remember_articles(catalog.known(), now.isoformat())
+        state.replace_outputs(writer.outputs)
     return BuildReport(
         articles=len(catalog.articles),
         scheduled=len(catalog.scheduled),
@@ -103,12 +131,14 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         unchanged=report.unchanged,
         removed=report.removed,
         seconds=time.perf_counter() - started,
-        feed_urls=main_urls,
+        feed_urls=tuple(site.site.url + name for name in FEED_FILES),
         problems=catalog.problems,
     )
 
 
-def check(site: Site, now: datetime) -> Catalog:
+def check(site: Site, now: datetime, state: State | None = None) -> Catalog:
     """Read and validate everything as a build would, writing nothing."""
-    with State.open(site.state_dir, create=False) as state:
+    if state is not None:
         return catalog_module.load(site, state, now)
+    with State.open(site.state_dir, create=False) as opened:
+        return catalog_module.load(site, opened, now)

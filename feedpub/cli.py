@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,10 +15,19 @@ import click
 
 from . import __version__, config, scaffold
 from . import build as build_module
+from . import issues as issues_module
+from . import run as run_module
+from . import status as status_module
 from .dates import parse_date
+from .delivery import issue_message, write_atomically
 from .errors import ArticleError, ConfigError, FeedpubError, Problem
+from .feeds import Bodies
+from .lock import LockBusy, SiteLock
+from .state import IssueRecord, State
+from .text import normalize_newlines, plural, xml_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_NOTE_BYTES = 100_000
 
 
 class Options:
@@ -34,15 +44,16 @@ class Options:
             click.echo(message)
 
 
-def count(number: int, noun: str) -> str:
-    """'1 article', '2 articles'."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _problems(problems: list[Problem], quiet: bool = False) -> None:
     for problem in problems:
         if problem.severity == "error" or not quiet:
             click.echo(str(problem), err=True)
+
+
+class Busy(click.ClickException):
+    """Another command holds the site: EX_TEMPFAIL, so cron wrappers know to try later."""
+
+    exit_code = 75
 
 
 def reports_errors(command: F) -> F:
@@ -57,16 +68,14 @@ def reports_errors(command: F) -> F:
             _problems(exc.problems)
             errors = sum(p.severity == "error" for p in exc.problems)
             what = "settings" if isinstance(exc, ConfigError) else "articles"
-            tail = (
-                ""
-                if isinstance(exc, ConfigError)
-                else (
-                    "; nothing was written (fix them, or use --keep-going)"
-                    if click.get_current_context().command.name == "build"
-                    else ""
-                )
-            )
-            raise click.ClickException(f"{count(errors, 'error')} in the {what}{tail}") from None
+            tail = ""
+            if isinstance(exc, ArticleError):
+                tail = "; nothing was written"
+                if click.get_current_context().command.name == "build":
+                    tail += " (fix them, or use --keep-going)"
+            raise click.ClickException(f"{plural(errors, 'error')} in the {what}{tail}") from None
+        except LockBusy as exc:
+            raise Busy(str(exc)) from None
         except FeedpubError as exc:
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -219,9 +228,9 @@ def check(options: Options, strict: bool, now: str | None) -> None:
     errors = sum(p.severity == "error" for p in catalog.problems)
     warnings = len(catalog.problems) - errors
     options.say(
-        f"Checked {count(catalog.files, 'file')}: {len(catalog.articles)} published, "
-        f"{len(catalog.scheduled)} scheduled, {count(len(catalog.drafts), 'draft')}; "
-        f"{count(errors, 'error')}, {count(warnings, 'warning')}"
+        f"Checked {plural(catalog.files, 'file')}: {len(catalog.articles)} published, "
+        f"{len(catalog.scheduled)} scheduled, {plural(len(catalog.drafts), 'draft')}; "
+        f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
     )
     if errors or (strict and warnings):
         sys.exit(1)
@@ -240,11 +249,12 @@ def check(options: Options, strict: bool, now: str | None) -> None:
 def build(options: Options, keep_going: bool, now: str | None) -> None:
     """Publish the feeds and the web archive into the output folder."""
     site = options.site()
-    report = build_module.build(site, resolve_now(site, now), keep_going)
+    with SiteLock(site.state_dir, "build"):
+        report = build_module.build(site, resolve_now(site, now), keep_going)
     _problems(report.problems, options.quiet)
     options.say(
-        f"Built {count(report.articles, 'article')} "
-        f"({report.scheduled} scheduled, {count(report.drafts, 'draft')}): "
+        f"Built {plural(report.articles, 'article')} "
+        f"({report.scheduled} scheduled, {plural(report.drafts, 'draft')}): "
         f"{report.feeds} feeds, {report.written} files written, {report.unchanged} unchanged, "
         f"{report.removed} removed in {report.seconds:.2f} s"
     )
@@ -257,5 +267,225 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     if report.failed:
         errors = sum(p.severity == "error" for p in report.problems)
         raise click.ClickException(
-            f"{count(errors, 'article error')}; published the valid articles only"
+            f"{plural(errors, 'article error')}; published the valid articles only"
         )
+
+
+def _warn(messages: list[str] | tuple[str, ...], options: Options) -> None:
+    if not options.quiet:
+        for text in messages:
+            click.echo(f"warning: {text}", err=True)
+
+
+def _read_note(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--note"
+        ) from None
+    if len(data) > MAX_NOTE_BYTES:
+        raise click.BadParameter(
+            f"{path} is {len(data)} bytes; an editor's note must stay under {MAX_NOTE_BYTES}",
+            param_hint="--note",
+        )
+    try:
+        return xml_safe(normalize_newlines(data.decode("utf-8-sig")))
+    except UnicodeDecodeError:
+        raise click.BadParameter(
+            f"{path} is not UTF-8; save it as UTF-8", param_hint="--note"
+        ) from None
+
+
+@main.group()
+def issue() -> None:
+    """Compose, preview, list, show and discard newsletter issues."""
+
+
+@issue.command("new")
+@click.option(
+    "--note",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A Markdown file: an editor's note shown above the articles.",
+)
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def issue_new(options: Options, note: Path | None, now: str | None) -> None:
+    """Compose the next issue from the articles no earlier issue carried, and record it."""
+    text = _read_note(note)
+    site = options.site()
+    moment = resolve_now(site, now)
+    with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
+        catalog = build_module.load_catalog(site, state, moment)
+        draft = issues_module.create(site, state, catalog, moment, text)
+        if draft is None:
+            last = state.issues.last()
+            since = f" since issue {last.number}" if last else ""
+            options.say(f"Nothing new{since}: no issue created")
+            return
+        build_module.publish(site, state, catalog, moment)
+    _warn(draft.digest.warnings, options)
+    waiting = f"; {draft.waiting} more wait for the next issue" if draft.waiting else ""
+    options.say(
+        f"Created issue {draft.number} with {plural(len(draft.articles), 'article')}"
+        f"{waiting}: {draft.digest.subject}"
+    )
+    options.say(f"Web version: {site.output_dir / 'issues' / str(draft.number) / 'index.html'}")
+
+
+@issue.command("preview")
+@click.argument("number", type=click.IntRange(min=1), required=False)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a web browser.")
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def issue_preview(
+    options: Options, number: int | None, open_browser: bool, now: str | None
+) -> None:
+    """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it."""
+    site = options.site()
+    moment = resolve_now(site, now)
+    with State.open(site.state_dir) as state:
+        if number is not None:
+            record = state.issues.get(number)
+            if record is None:
+                raise click.ClickException(
+                    f"there is no issue {number}; 'feedpub issue list' shows them"
+                )
+            warnings: tuple[str, ...] = ()
+        else:
+            catalog = build_module.load_catalog(site, state, moment)
+            bodies = Bodies()
+            draft = issues_module.compose(site, state, catalog, moment, "", bodies)
+            if draft is None:
+                options.say("Nothing new: the next issue would be empty")
+                return
+            record = draft.record(bodies)
+            warnings = draft.digest.warnings
+    paths = preview_files(site, record)
+    _warn(warnings, options)
+    for path in paths:
+        click.echo(path)
+    if open_browser:
+        click.launch(str(paths[0]))
+
+
+def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
+    folder = site.state_dir / "preview"
+    stem = folder / f"issue-{record.number}"
+    files = {
+        stem.with_suffix(".html"): record.html.encode(),
+        stem.with_suffix(".txt"): record.text.encode(),
+        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
+    }
+    for path, data in files.items():
+        write_atomically(path, data)
+    return list(files)
+
+
+@issue.command("list")
+@verbosity
+@pass_options
+@reports_errors
+def issue_list(options: Options) -> None:
+    """List the issues: number, date, status, articles."""
+    site = options.site()
+    with State.open(site.state_dir, create=False) as state:
+        records = state.issues.all()
+    if not records:
+        options.say("No issues yet")
+        return
+    click.echo(f"{'#':>4}  {'created':16}  {'status':6}  {'articles':>8}  subject")
+    for record in records:
+        created = datetime.fromisoformat(record.created).astimezone(site.tz)
+        click.echo(
+            f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {record.status:6}  "
+            f"{len(record.items):>8}  {record.subject}"
+        )
+
+
+@issue.command("show")
+@click.argument("number", type=click.IntRange(min=1))
+@verbosity
+@pass_options
+@reports_errors
+def issue_show(options: Options, number: int) -> None:
+    """Show issue NUMBER: subject, status, and each article's title and id."""
+    site = options.site()
+    with State.open(site.state_dir, create=False) as state:
+        record = state.issues.get(number)
+    if record is None:
+        raise click.ClickException(f"there is no issue {number}; 'feedpub issue list' shows them")
+    created = datetime.fromisoformat(record.created).astimezone(site.tz)
+    click.echo(f"Issue {record.number}: {record.subject}")
+    click.echo(
+        f"Created {created:%Y-%m-%d %H:%M %Z}; status {record.status}"
+        + (f" ({record.sent})" if record.sent else "")
+    )
+    for position, item in enumerate(record.items, start=1):
+        click.echo(f"{position:>3}. {item.title}  [{item.article_id}]")
+
+
+@issue.command("discard")
+@click.argument("number", type=click.IntRange(min=1))
+@verbosity
+@pass_options
+@reports_errors
+def issue_discard(options: Options, number: int) -> None:
+    """Discard issue NUMBER if nothing was sent for it; its articles wait again."""
+    site = options.site()
+    with SiteLock(site.state_dir, "issue discard"), State.open(site.state_dir) as state:
+        record = issues_module.discard(state, number)
+    options.say(
+        f"Discarded issue {number}; its {plural(len(record.items), 'article')} "
+        "will go into the next issue"
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def status(options: Options, as_json: bool, now: str | None) -> None:
+    """Articles published, scheduled and waiting; the last issue; when the next is due."""
+    site = options.site()
+    moment = resolve_now(site, now)
+    with State.open(site.state_dir, create=False) as state:
+        catalog = build_module.check(site, moment, state)
+        info = status_module.status(site, state, catalog, moment)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    for line in status_module.lines(info):
+        click.echo(line)
+
+
+@main.command()
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def run(options: Options, now: str | None) -> None:
+    """The cron entry point: build, compose the issue that is due, hand it over for delivery."""
+    site = options.site()
+    report = run_module.run(site, resolve_now(site, now))
+    _warn(report.warnings, options)
+    if report.build is not None:
+        _problems(report.build.problems, options.quiet)
+        options.say(
+            f"Built {plural(report.build.articles, 'article')}: "
+            f"{plural(report.build.written, 'file')} written"
+        )
+    if report.created is not None:
+        options.say(f"Created issue {report.created}")
+    for number, path in report.delivered:
+        options.say(f"Issue {number} written to the outbox: {path}")
+    for note in report.notes:
+        options.say(note)

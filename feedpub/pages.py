@@ -14,6 +14,7 @@ from .catalog import Catalog, Group
 from .config import Site
 from .errors import FeedpubError
 from .feeds import Bodies, FeedSpec, image_url
+from .model import Article
 from .text import slugify, url_path
 
 
@@ -108,6 +109,19 @@ class Pages:
             ) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {template}: {exc}") from None
+
+    def render_issues(self, spec: FeedSpec, issues: list[Article]) -> Iterator[tuple[str, bytes]]:
+        """The list of newsletter issues, newest first (each issue's page is its email)."""
+        yield (
+            "issues/index.html",
+            self._page(
+                "issues.html",
+                issues=issues,
+                feeds=feed_links(self.site, spec),
+                page_title=f"{spec.title} · {self.site.site.title}",
+                heading=spec.title,
+            ),
+        )
 
     def render(
         self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]

@@ -86,3 +86,8 @@ def absolutize(fragment: str, base: str) -> str:
         return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'
 
     return _START_TAG.sub(lambda tag: _URL_ATTR.sub(fix, tag.group(0)), fragment)
+
+
+def plural(number: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

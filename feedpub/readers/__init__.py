@@ -42,9 +42,13 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
+def markdown_to_html(text: str) -> str:
+    return str(_markdown().render(text))
+
+
 def render_html(article: Article) -> str:
     """The body as an HTML fragment (relative links still relative)."""
     if article.body_format == "markdown":
-        return str(_markdown().render(article.body))
+        return markdown_to_html(article.body)
     paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)

@@ -1,0 +1,184 @@
+"""The newsletter digest: one HTML email (inlined CSS) and its plain-text twin per issue.
+
+Rendered once, when an issue is composed, and stored with it; delivery only swaps the
+unsubscribe placeholder for each recipient's own link.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import textwrap
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import jinja2
+import jinja2.sandbox
+from markupsafe import Markup
+from premailer import Premailer
+
+from .config import Site
+from .errors import FeedpubError
+from .feeds import Bodies, image_url
+from .model import Article
+from .pages import environment
+from .readers import markdown_to_html
+from .text import html_to_text, shorten
+
+# Delivery replaces this with each recipient's own link; a URL, so escaping leaves it whole.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
+GMAIL_CLIP_BYTES = 102 * 1024
+ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
+
+
+class DigestError(FeedpubError):
+    """The digest cannot be rendered."""
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """What the digest templates see as ``issue``."""
+
+    number: int
+    date: datetime
+    articles: Sequence[Article]
+
+
+@dataclass(frozen=True)
+class Digest:
+    subject: str
+    html: str
+    text: str
+    warnings: tuple[str, ...]
+
+
+def wrap72(text: str) -> str:
+    """Wrap each paragraph at 72 columns without breaking URLs or words."""
+    paragraphs = text.split("\n")
+    return "\n".join(
+        textwrap.fill(p, width=72, break_long_words=False, break_on_hyphens=False) if p else ""
+        for p in paragraphs
+    )
+
+
+def issue_id(number: int, articles: Sequence[Article]) -> str:
+    """A stable id for the issues feed: derived from what makes the issue, not from the URL."""
+    first = articles[0].feed_id if articles else ""
+    return f"urn:uuid:{uuid.uuid5(ISSUE_NAMESPACE, f'{number}:{first}')}"
+
+
+def issue_url(site: Site, number: int) -> str:
+    return f"{site.site.url}issues/{number}/"
+
+
+def subject_line(site: Site, issue: IssueView) -> str:
+    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    context = {
+        "newsletter": {"name": site.newsletter_name},
+        "site": site.site,
+        "issue": issue,
+    }
+    try:
+        subject = env.from_string(site.newsletter.subject).render(**context)
+    except jinja2.TemplateError as exc:
+        raise DigestError(f"[newsletter] subject cannot be rendered: {exc}") from None
+    # A header is one line.
+    return " ".join(subject.split())
+
+
+def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None = None) -> Digest:
+    """Render the digest's subject, HTML (CSS inlined) and text for ``issue``."""
+    bodies = bodies or Bodies()
+    env = environment(site)
+    env.filters["wrap72"] = wrap72
+    subject = subject_line(site, issue)
+    note_html = Markup(markdown_to_html(note)) if note.strip() else None
+    titles = " · ".join(a.title for a in issue.articles)
+    context = {
+        "site": site.site,
+        "newsletter": {"name": site.newsletter_name},
+        "issue": issue,
+        "subject": subject,
+        "note_html": note_html,
+        "note_text": note.strip(),
+        "preheader": shorten(html_to_text(note_html) if note_html else titles, 140),
+        "summary": bodies.summary,
+        "image": image_url,
+        "image_alt": lambda a: a.title,
+        "web_url": issue_url(site, issue.number),
+        "feed_url": site.site.url + "rss.xml",
+        "issues_feed_url": site.site.url + "issues/rss.xml",
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+    }
+    try:
+        raw_html = env.get_template("digest.html").render(**context)
+        text = env.get_template("digest.txt").render(**context)
+    except jinja2.TemplateError as exc:
+        raise DigestError(f"digest template: {exc}") from None
+    html, warnings = inline_css(raw_html)
+    if len(html.encode()) > GMAIL_CLIP_BYTES:
+        warnings.append(
+            f"the HTML is {len(html.encode()) // 1024} KB: Gmail clips messages over 102 KB; "
+            "lower [newsletter] max_items or shorten the summaries"
+        )
+    return Digest(subject, html, text, tuple(warnings))
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"CSS: {record.getMessage()}")
+
+
+def inline_css(html: str) -> tuple[str, list[str]]:
+    """Move the CSS into style attributes, as mail clients need; media queries stay in <style>.
+
+    The network is never used; what the CSS parser warns about comes back as warnings.
+    """
+    handler = _Collect()
+    inliner = Premailer(
+        html,
+        allow_network=False,
+        allow_loading_external_files=False,
+        keep_style_tags=False,
+        strip_important=False,
+        disable_validation=True,
+        cssutils_logging_handler=handler,
+        cssutils_logging_level=logging.WARNING,
+    )
+    try:
+        inlined = inliner.transform(pretty_print=False)
+    except Exception as exc:  # premailer raises many kinds on broken CSS or markup
+        raise DigestError(f"cannot inline the digest's CSS: {exc}") from None
+    return str(inlined), handler.messages
+
+
+def message(
+    site: Site,
+    subject: str,
+    html: str,
+    text: str,
+    created: datetime,
+    message_id: str,
+    to: str | None = None,
+) -> EmailMessage:
+    """A complete email: multipart/alternative, the text part first, then the HTML."""
+    newsletter = site.newsletter
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
+    msg["To"] = to or msg["From"]
+    if newsletter.reply_to:
+        msg["Reply-To"] = newsletter.reply_to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(created)
+    msg["Message-ID"] = message_id
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg

@@ -1,0 +1,196 @@
+"""Newsletter issues: compose each from exactly the published articles no earlier issue carried.
+
+Tracking is by feed id, never by date: an article backdated or added late still goes into the
+next issue, and an article that went out once never goes out again (the state refuses it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .catalog import Catalog
+from .config import Site
+from .digest import UNSUBSCRIBE_PLACEHOLDER, Digest, IssueView, issue_id, issue_url, render
+from .errors import FeedpubError
+from .feeds import Bodies
+from .model import Article
+from .schedule import is_due, next_moment
+from .state import IssueItem, IssueRecord, State
+from .text import slugify
+
+
+class IssueError(FeedpubError):
+    """An issue cannot be made, found or changed as asked."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A composed issue before (or without) being recorded."""
+
+    number: int
+    created: datetime
+    articles: tuple[Article, ...]
+    note: str
+    digest: Digest
+    waiting: int  # articles left for later issues (over max_items)
+
+    def record(self, bodies: Bodies) -> IssueRecord:
+        items = tuple(
+            IssueItem(
+                article_id=a.feed_id,
+                title=a.title,
+                link=a.link,
+                date=a.date.isoformat(),
+                authors=a.authors,
+                summary=bodies.summary(a),
+            )
+            for a in self.articles
+        )
+        return IssueRecord(
+            number=self.number,
+            id=issue_id(self.number, self.articles),
+            created=self.created.isoformat(),
+            status="ready",
+            subject=self.digest.subject,
+            note=self.note,
+            html=self.digest.html,
+            text=self.digest.text,
+            sent=None,
+            items=items,
+        )
+
+
+def _wanted(site: Site, article: Article) -> bool:
+    tags = {slugify(t) for t in article.tags}
+    only = {slugify(t) for t in site.newsletter.tags}
+    never = {slugify(t) for t in site.newsletter.exclude_tags}
+    return (not only or bool(tags & only)) and not tags & never
+
+
+def waiting(site: Site, state: State, catalog: Catalog, now: datetime) -> list[Article]:
+    """Published articles no issue carried yet, oldest first, that the newsletter wants.
+
+    Before the first issue only the last ``lookback_days`` count, so that a new newsletter on
+    an old archive does not flood its readers.
+    """
+    carried = state.issues.carried_ids()
+    first = state.issues.last() is None
+    since = now - timedelta(days=site.newsletter.lookback_days)
+    chosen = [
+        a
+        for a in catalog.articles
+        if a.feed_id not in carried and _wanted(site, a) and (not first or a.date >= since)
+    ]
+    chosen.sort(key=lambda a: (a.date, a.feed_id))
+    return chosen
+
+
+def _newest_first(article: Article) -> tuple[float, str]:
+    return (-article.date.timestamp(), article.feed_id)
+
+
+def compose(
+    site: Site,
+    state: State,
+    catalog: Catalog,
+    now: datetime,
+    note: str = "",
+    bodies: Bodies | None = None,
+) -> Draft | None:
+    """The next issue from what waits (at most ``max_items``, oldest first); None if nothing."""
+    bodies = bodies or Bodies()
+    candidates = waiting(site, state, catalog, now)
+    if not candidates:
+        return None
+    # The oldest are chosen first (the rest wait); the digest shows them newest first.
+    articles = tuple(sorted(candidates[: site.newsletter.max_items], key=_newest_first))
+    number = state.issues.next_number()
+    created = now.astimezone(site.tz)
+    digest = render(site, IssueView(number, created, articles), note, bodies)
+    return Draft(number, created, articles, note, digest, len(candidates) - len(articles))
+
+
+def create(
+    site: Site, state: State, catalog: Catalog, now: datetime, note: str = ""
+) -> Draft | None:
+    """Compose the next issue and record it, with its articles, in one transaction."""
+    bodies = Bodies()
+    with state.transaction():
+        draft = compose(site, state, catalog, now, note, bodies)
+        if draft is not None:
+            state.issues.add(draft.record(bodies))
+    return draft
+
+
+def discard(state: State, number: int) -> IssueRecord:
+    """Forget an issue nothing was sent for; its articles wait for the next issue again."""
+    with state.transaction():
+        issue = state.issues.get(number)
+        if issue is None:
+            raise IssueError(f"there is no issue {number}; 'feedpub issue list' shows them")
+        if issue.status != "ready":
+            raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
+        state.issues.discard(number)
+    return issue
+
+
+@dataclass(frozen=True)
+class Due:
+    due: bool
+    moment: datetime | None  # the scheduled moment it is (or was last) due for
+    next: datetime | None
+    reason: str
+
+
+def due(site: Site, state: State, now: datetime) -> Due:
+    """Whether the schedule calls for an issue now, and why (not)."""
+    newsletter = site.newsletter
+    if not site.has_newsletter:
+        return Due(False, None, None, "no [newsletter] in feedpub.toml")
+    last = state.issues.last()
+    last_created = datetime.fromisoformat(last.created) if last else None
+    args = (newsletter.schedule, newsletter.day, newsletter.at, now, site.tz)
+    is_it, moment = is_due(*args, last_created)
+    upcoming = next_moment(*args)
+    if newsletter.schedule == "manual":
+        return Due(False, None, None, "the schedule is manual: run 'feedpub issue new'")
+    if is_it:
+        return Due(True, moment, upcoming, f"due since {moment:%Y-%m-%d %H:%M %Z}")
+    assert last is not None  # not due with no issue means no moment, handled above
+    return Due(
+        False,
+        moment,
+        upcoming,
+        f"issue {last.number} went out for this period; next due {upcoming:%Y-%m-%d %H:%M %Z}",
+    )
+
+
+def as_article(site: Site, issue: IssueRecord) -> Article:
+    """An issue as an entry of the issues feed: its subject, web version and article list."""
+    lines = [issue.note.strip(), ""] if issue.note.strip() else []
+    for item in issue.items:
+        title = item.title.replace("[", "\\[").replace("]", "\\]")
+        lines.append(f"- [{title}](<{item.link}>): {item.summary}")
+    body = "\n".join(lines) + "\n"
+    created = datetime.fromisoformat(issue.created)
+    return Article(
+        source=site.state_dir,
+        relpath=f"issues/{issue.number}",
+        title=issue.subject,
+        date=created,
+        body=body,
+        body_format="markdown",
+        content_hash="",
+        authors=(site.newsletter_name,),
+        feed_id=issue.id,
+        link=issue_url(site, issue.number),
+        page=f"issues/{issue.number}/index.html",
+    )
+
+
+def web_version(site: Site, issue: IssueRecord) -> str:
+    """The issue's email as a web page; its unsubscribe link leads to the general page."""
+    return issue.html.replace(
+        UNSUBSCRIBE_PLACEHOLDER, site.newsletter.unsubscribe_url or site.site.url
+    )

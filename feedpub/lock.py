@@ -1,0 +1,60 @@
+"""One acting command per site: an advisory lock on ``.feedpub/lock``.
+
+The lock is an ``flock`` on the file, held for the life of the open file: the kernel drops it
+when its process dies, however it dies, so a lock left by a killed process is simply free
+again; the holder's description in the file is only there to name it in the message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from .errors import FeedpubError
+
+LOCK_NAME = "lock"
+
+
+class LockBusy(FeedpubError):
+    """Another feedpub command holds the site's lock."""
+
+
+class SiteLock:
+    def __init__(self, state_dir: Path, command: str) -> None:
+        self.path = state_dir / LOCK_NAME
+        self.command = command
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise LockBusy(
+                f"the site is busy: {holder} holds {self.path}; try again when it has finished"
+            ) from None
+        description = f"feedpub {self.command} (pid {os.getpid()} on {socket.gethostname()})"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, description.encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> SiteLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()

@@ -1,0 +1,76 @@
+"""``feedpub status``: what is published, what waits, and when the next issue is due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .catalog import Catalog
+from .config import Site
+from .issues import due, waiting
+from .state import State
+
+
+def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[str, Any]:
+    """The site's status as plain data (what ``--json`` prints)."""
+    records = state.issues.all()
+    last = records[-1] if records else None
+    when = due(site, state, now)
+    return {
+        "now": now.isoformat(),
+        "articles": {
+            "published": len(catalog.articles),
+            "scheduled": len(catalog.scheduled),
+            "drafts": len(catalog.drafts),
+            "errors": sum(p.severity == "error" for p in catalog.problems),
+        },
+        "next_scheduled_article": catalog.scheduled[0].date.isoformat()
+        if catalog.scheduled
+        else None,
+        "newsletter": site.has_newsletter,
+        "waiting": len(waiting(site, state, catalog, now)) if site.has_newsletter else 0,
+        "last_issue": None
+        if last is None
+        else {
+            "number": last.number,
+            "created": last.created,
+            "status": last.status,
+            "articles": len(last.items),
+        },
+        "issue_due": when.due,
+        "next_issue_due": when.next.isoformat() if when.next else None,
+        "reason": when.reason,
+        "unfinished_issues": [r.number for r in records if r.status != "sent"],
+    }
+
+
+def lines(info: dict[str, Any]) -> list[str]:
+    """The status for people."""
+    articles = info["articles"]
+    out = [
+        f"Articles: {articles['published']} published, {articles['scheduled']} scheduled, "
+        f"{articles['drafts']} drafts"
+        + (f", {articles['errors']} with errors" if articles["errors"] else "")
+    ]
+    if info["next_scheduled_article"]:
+        out.append(f"Next scheduled article: {info['next_scheduled_article']}")
+    if not info["newsletter"]:
+        out.append("Newsletter: none (add a [newsletter] section to feedpub.toml)")
+        return out
+    out.append(f"Waiting for the next issue: {info['waiting']} articles")
+    last = info["last_issue"]
+    out.append(
+        "Last issue: none yet"
+        if last is None
+        else f"Last issue: #{last['number']}, {last['created']}, {last['status']}, "
+        f"{last['articles']} articles"
+    )
+    if info["issue_due"]:
+        out.append(f"Next issue: due now ({info['reason']})")
+    elif info["next_issue_due"]:
+        out.append(f"Next issue due: {info['next_issue_due']}")
+    else:
+        out.append(f"Next issue: {info['reason']}")
+    unfinished = info["unfinished_issues"]
+    out.append("Unfinished deliveries: " + (", ".join(f"#{n}" for n in unfinished) or "none"))
+    return out
