@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from . import catalog as catalog_module
 from .catalog import Catalog, Group
 from .config import Site
-from .errors import ArticleError, Problem
+from .errors import ArticleError, OutputError, Problem
 from .feeds import FEED_FILES, Bodies, FeedSpec, render_all
 from .issues import as_article, web_version
 from .pages import Pages
@@ -63,6 +65,22 @@ def feed_specs(
     return main, groups
 
 
+def static_files(site: Site) -> Iterator[tuple[str, bytes]]:
+    """Everything under static/ (images, a favicon, robots.txt), copied as it is."""
+    top = site.static_dir
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise OutputError(f"cannot read {path}: {exc.strerror}") from None
+            yield path.relative_to(top).as_posix(), data
+
+
 def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[tuple[str, bytes]]:
     bodies = Bodies()
     main, groups = feed_specs(site, catalog)
@@ -70,6 +88,7 @@ def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator
         yield from render_all(site, spec, bodies).items()
     pages = Pages(site, catalog, bodies)
     yield from pages.render(main, groups)
+    yield from static_files(site)
     if issues:
         newest = [as_article(site, issue) for issue in reversed(issues)]
         spec = FeedSpec(

@@ -216,6 +216,10 @@ class Site:
         return self.root / "content"
 
     @property
+    def static_dir(self) -> Path:
+        return self.root / "static"
+
+    @property
     def templates_dir(self) -> Path:
         return self.root / "templates"
 
@@ -416,7 +420,13 @@ def load(
 def _check_output_folder(site: Site, text: str) -> None:
     """The build replaces files in the output folder: it must not hold the site's sources."""
     output = site.output_dir
-    protected = (site.content_dir, site.templates_dir, site.state_dir, site.config_path)
+    protected = (
+        site.content_dir,
+        site.templates_dir,
+        site.static_dir,
+        site.state_dir,
+        site.config_path,
+    )
     if site.root.is_relative_to(output) or any(
         p.resolve().is_relative_to(output) or output.is_relative_to(p.resolve()) for p in protected
     ):

@@ -20,8 +20,9 @@ import html5lib
 import pytest
 from conftest import NOW, SETTINGS, MakeSite, article, load
 
+from feedpub import config
 from feedpub.build import BuildReport, build, check
-from feedpub.errors import ArticleError, FeedpubError, OutputError, StateError
+from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.state import SCHEMA_VERSION, State
 from feedpub.writer import TEMP_PREFIX, Writer
 
@@ -491,3 +492,35 @@ def test_pages_are_valid_html5_with_viewport_and_feed_links(tmp_path: Path) -> N
     assert problems == []
     tricky = (root / "public" / "2026" / "11" / "tricky" / "index.html").read_text("utf-8")
     assert "Tom &amp; Jerry &lt;3" in tricky
+
+
+# -- static files ------------------------------------------------------------------------------
+
+
+def test_static_files_are_copied_as_they_are(make_site: MakeSite) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    (root / "static" / "images").mkdir(parents=True)
+    picture = bytes(range(256)) * 4
+    (root / "static" / "images" / "a.png").write_bytes(picture)
+    (root / "static" / ".hidden").write_text("no", encoding="utf-8")
+    publish(root)
+    assert (root / "public" / "images" / "a.png").read_bytes() == picture
+    assert not (root / "public" / ".hidden").exists()
+    (root / "static" / "images" / "a.png").unlink()
+    publish(root)
+    assert not (root / "public" / "images").exists()
+
+
+def test_a_static_file_cannot_replace_a_page(make_site: MakeSite) -> None:
+    root = make_site({"2026-11-20-hello.md": HELLO})
+    (root / "static").mkdir()
+    (root / "static" / "index.html").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError, match=r"two outputs want the same file 'index\.html'"):
+        publish(root)
+    assert not (root / "public" / "index.html").exists()
+
+
+def test_output_inside_static_is_refused(make_site: MakeSite) -> None:
+    root = make_site({}, extra='[feeds]\noutput = "static/out"\n')
+    with pytest.raises(ConfigError, match="overlaps the site's own files"):
+        config.load(root, env={})
