@@ -14,6 +14,12 @@ def _at(day: date, at: time, tz: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+def _utc(value: datetime) -> datetime:
+    # Aware datetimes with the same tzinfo compare by wall clock, ignoring fold: in a repeated
+    # hour the second 02:15 would count as earlier than the first 02:30. Instants compare in UTC.
+    return value.astimezone(UTC)
+
+
 def _step(schedule: str) -> int:
     return 7 if schedule == "weekly" else 1
 
@@ -34,7 +40,7 @@ def latest_moment(
         return None
     day = _anchor(schedule, weekday, now.astimezone(tz).date())
     moment = _at(day, at, tz)
-    if moment > now:
+    if _utc(moment) > _utc(now):
         moment = _at(day - timedelta(days=_step(schedule)), at, tz)
     return moment
 
@@ -47,7 +53,7 @@ def next_moment(
         return None
     day = _anchor(schedule, weekday, now.astimezone(tz).date())
     moment = _at(day, at, tz)
-    while moment <= now:
+    while _utc(moment) <= _utc(now):
         day += timedelta(days=_step(schedule))
         moment = _at(day, at, tz)
     return moment
@@ -66,4 +72,4 @@ def is_due(
     moment = latest_moment(schedule, weekday, at, now, tz)
     if moment is None:
         return False, None
-    return (last_issue is None or last_issue < moment), moment
+    return (last_issue is None or _utc(last_issue) < _utc(moment)), moment
