@@ -266,10 +266,13 @@ class Issues:
         return int(self.db.execute("SELECT coalesce(max(number), 0) + 1 FROM issues").fetchone()[0])
 
     def add(self, issue: IssueRecord) -> None:
-        """Record an issue and its articles; call inside a transaction.
+        """Record an issue and its articles, all or nothing (in a transaction or not).
 
         Raises StateError if an article is already in another issue.
         """
+        # Without a transaction open, each INSERT would commit on its own: a refused article
+        # would leave the issue recorded with none. The savepoint makes the two one step.
+        self.db.execute("SAVEPOINT add_issue")
         try:
             self.db.execute(
                 "INSERT INTO issues (number, id, created, status, subject, note, html, text, sent)"
@@ -303,8 +306,13 @@ class Issues:
                     for position, item in enumerate(issue.items, start=1)
                 ],
             )
-        except sqlite3.IntegrityError as exc:
-            raise StateError(f"cannot record issue {issue.number}: {exc}") from None
+        except BaseException as exc:
+            self.db.execute("ROLLBACK TO add_issue")
+            self.db.execute("RELEASE add_issue")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise StateError(f"cannot record issue {issue.number}: {exc}") from None
+            raise
+        self.db.execute("RELEASE add_issue")
 
     def mark_sent(self, number: int, when: str) -> None:
         self.db.execute(
