@@ -150,6 +150,9 @@ def inline_css(html: str) -> tuple[str, list[str]]:
         keep_style_tags=False,
         strip_important=False,
         disable_validation=True,
+        # premailer copies CSS widths into width attributes, turning the card's width="600"
+        # (for Outlook, which ignores max-width) into "100%" and adding height="auto".
+        disable_basic_attributes=["width", "height"],
         cssutils_logging_handler=handler,
         cssutils_logging_level=logging.WARNING,
     )
