@@ -27,7 +27,7 @@ from .feeds import Bodies, image_url
 from .model import Article
 from .pages import environment
 from .readers import markdown_to_html
-from .text import html_to_text, shorten
+from .text import absolutize, html_to_text, shorten
 
 # Delivery replaces this with each recipient's own link; a URL, so escaping leaves it whole.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
@@ -96,7 +96,8 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
     env = environment(site)
     env.filters["wrap72"] = wrap72
     subject = subject_line(site, issue)
-    note_html = Markup(markdown_to_html(note)) if note.strip() else None
+    # An email has no base URL: the note's relative links and images point into the site.
+    note_html = Markup(absolutize(markdown_to_html(note), site.site.url)) if note.strip() else None
     titles = " · ".join(a.title for a in issue.articles)
     context = {
         "site": site.site,
