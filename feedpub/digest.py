@@ -7,7 +7,9 @@ unsubscribe placeholder for each recipient's own link.
 from __future__ import annotations
 
 import email.policy
+import html as html_module
 import logging
+import re
 import textwrap
 import uuid
 from collections.abc import Sequence
@@ -15,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
+import cssutils  # type: ignore[import-untyped]
 import jinja2
 import jinja2.sandbox
 from markupsafe import Markup
@@ -33,6 +37,9 @@ from .text import absolutize, html_to_text, shorten
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
+# After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
+_STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(r'\bhref="([^"]*)"')
 
 
 class DigestError(FeedpubError):
@@ -138,13 +145,32 @@ class _Collect(logging.Handler):
         self.messages.append(f"CSS: {record.getMessage()}")
 
 
+class _Offline(Premailer):  # type: ignore[misc]  # premailer ships no types
+    """premailer whose CSS parser fetches nothing.
+
+    premailer's allow_network covers <link> only: cssutils, which parses the <style> blocks,
+    loads what an @import names by itself, over the network or from any local path.
+    """
+
+    def __init__(self, html: str, **options: Any) -> None:
+        super().__init__(html, **options)
+        self.imports: list[str] = []
+
+    def _parse_css_string(self, css_body: str, validate: bool = True) -> Any:
+        parser = cssutils.CSSParser(fetcher=self._refuse, validate=validate)
+        return parser.parseString(css_body)
+
+    def _refuse(self, url: str) -> None:
+        self.imports.append(url)
+
+
 def inline_css(html: str) -> tuple[str, list[str]]:
     """Move the CSS into style attributes, as mail clients need; media queries stay in <style>.
 
     The network is never used; what the CSS parser warns about comes back as warnings.
     """
     handler = _Collect()
-    inliner = Premailer(
+    inliner = _Offline(
         html,
         allow_network=False,
         allow_loading_external_files=False,
@@ -158,10 +184,19 @@ def inline_css(html: str) -> tuple[str, list[str]]:
         cssutils_logging_level=logging.WARNING,
     )
     try:
-        inlined = inliner.transform(pretty_print=False)
+        inlined = str(inliner.transform(pretty_print=False))
     except Exception as exc:  # premailer raises many kinds on broken CSS or markup
         raise DigestError(f"cannot inline the digest's CSS: {exc}") from None
-    return str(inlined), handler.messages
+    external = list(inliner.imports)
+    for tag in _STYLESHEET.findall(inlined):
+        href = _HREF.search(tag)
+        external.append(html_module.unescape(href[1]) if href else tag)
+    if external:
+        raise DigestError(
+            f"the digest template loads the stylesheet {external[0]}, which mail clients do not "
+            "load (and feedpub does not fetch); put its rules into the template's <style> block"
+        )
+    return inlined, handler.messages
 
 
 def message(
