@@ -9,6 +9,7 @@ from .catalog import Catalog
 from .config import Site
 from .issues import due, waiting
 from .state import State
+from .text import plural
 
 
 def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def lines(info: dict[str, Any]) -> list[str]:
     articles = info["articles"]
     out = [
         f"Articles: {articles['published']} published, {articles['scheduled']} scheduled, "
-        f"{articles['drafts']} drafts"
+        f"{plural(articles['drafts'], 'draft')}"
         + (f", {articles['errors']} with errors" if articles["errors"] else "")
     ]
     if info["next_scheduled_article"]:
@@ -57,13 +58,13 @@ def lines(info: dict[str, Any]) -> list[str]:
     if not info["newsletter"]:
         out.append("Newsletter: none (add a [newsletter] section to feedpub.toml)")
         return out
-    out.append(f"Waiting for the next issue: {info['waiting']} articles")
+    out.append(f"Waiting for the next issue: {plural(info['waiting'], 'article')}")
     last = info["last_issue"]
     out.append(
         "Last issue: none yet"
         if last is None
         else f"Last issue: #{last['number']}, {last['created']}, {last['status']}, "
-        f"{last['articles']} articles"
+        f"{plural(last['articles'], 'article')}"
     )
     if info["issue_due"]:
         out.append(f"Next issue: due now ({info['reason']})")
