@@ -1,4 +1,8 @@
-"""The example site's feeds, built with a fixed clock: what tests/golden/ holds.
+"""The example site built with a fixed clock: what tests/golden/ holds.
+
+Its feeds, built at NOW, and its first newsletter issue, composed at ISSUE_NOW as
+`feedpub issue new --now 2026-11-27T08:00:00-06:00` does on a fresh clone: the digest's HTML
+and text as recorded in the state, and the issues feed.
 
 tests/test_golden.py compares a fresh build with the golden files, and tests/regen_golden.py
 rewrites them; both call build_example() so they cannot drift apart.
@@ -11,28 +15,33 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedpub import config
-from feedpub.build import build
+from feedpub import config, issues
+from feedpub.build import build, load_catalog, publish
+from feedpub.config import Site
 from feedpub.feeds import FEED_FILES
+from feedpub.state import IssueRecord, State
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # The example site's own zone; a Friday, after every article but the one scheduled for 2031.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+# The same Friday's issue, at 08:00 in the site's zone.
+ISSUE_NOW = datetime.fromisoformat("2026-11-27T08:00:00-06:00")
 # What a site folder is made of. The top-level templates/ is the packaged default; copying it
 # keeps the build identical to `feedpub build` run in the repository.
-SITE_PARTS = ("feedpub.toml", "content", "templates")
+SITE_PARTS = ("feedpub.toml", "content", "templates", "static")
 # The main feeds, one tag's and one author's.
 FOLDERS = ("", "tags/student-life", "authors/priya-raman")
-GOLDEN_FILES = tuple(
+FEED_GOLDEN = tuple(
     f"{folder}/{name}" if folder else name for folder in FOLDERS for name in FEED_FILES
 )
+ISSUE_GOLDEN = ("issue-1/digest.html", "issue-1/digest.txt", "issues/rss.xml")
+GOLDEN_FILES = FEED_GOLDEN + ISSUE_GOLDEN
 
 
-def build_example(workdir: Path) -> dict[str, bytes]:
-    """Copy the example site into ``workdir``, build it at NOW with a fresh state (no
-    .feedpub/, so ids are derived as on a fresh clone), and return the golden files' bytes."""
-    root = workdir / "example"
+def copy_example(root: Path) -> Site:
+    """The example site copied into ``root``, with a fresh state (no .feedpub/, so ids are
+    derived as on a fresh clone)."""
     root.mkdir(parents=True)
     for name in SITE_PARTS:
         source = REPO / name
@@ -40,6 +49,32 @@ def build_example(workdir: Path) -> dict[str, bytes]:
             shutil.copytree(source, root / name)
         elif source.is_file():
             shutil.copyfile(source, root / name)
-    site = config.load(root, env={})
+    return config.load(root, env={})
+
+
+def example_issue(root: Path) -> tuple[Site, IssueRecord]:
+    """Issue 1 of the example site in a copy at ``root``, recorded and published (web version,
+    issues feed) as `feedpub issue new --now ISSUE_NOW` does."""
+    site = copy_example(root)
+    with State.open(site.state_dir) as state:
+        catalog = load_catalog(site, state, ISSUE_NOW)
+        draft = issues.create(site, state, catalog, ISSUE_NOW)
+        if draft is None:
+            raise RuntimeError("the example site has no articles for its first issue")
+        publish(site, state, catalog, ISSUE_NOW)
+        record = state.issues.get(draft.number)
+    assert record is not None and record.number == 1
+    return site, record
+
+
+def build_example(workdir: Path) -> dict[str, bytes]:
+    """Build the example site's feeds and first issue in copies under ``workdir``, and return
+    the golden files' bytes."""
+    site = copy_example(workdir / "example")
     build(site, NOW)
-    return {name: (site.output_dir / name).read_bytes() for name in GOLDEN_FILES}
+    files = {name: (site.output_dir / name).read_bytes() for name in FEED_GOLDEN}
+    issue_site, record = example_issue(workdir / "example-issue")
+    files["issue-1/digest.html"] = record.html.encode()
+    files["issue-1/digest.txt"] = record.text.encode()
+    files["issues/rss.xml"] = (issue_site.output_dir / "issues" / "rss.xml").read_bytes()
+    return files

@@ -1,6 +1,6 @@
 """Rewrite tests/golden/ from a fresh build of the example site.
 
-Run from anywhere after an intended change to the feeds or the example site:
+Run from anywhere after an intended change to the feeds, the digest or the example site:
 
     python tests/regen_golden.py
 

@@ -1,4 +1,5 @@
-"""The example site's feeds, byte for byte, against tests/golden/.
+"""The example site's feeds and first issue (digest HTML, text, issues feed), byte for byte,
+against tests/golden/.
 
 After an intended change, regenerate with `python tests/regen_golden.py` and review the diff.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+import feedparser
 import pytest
 from golden_site import GOLDEN, GOLDEN_FILES, build_example
+
+from feedpub.digest import UNSUBSCRIBE_PLACEHOLDER
 
 REGEN = "python tests/regen_golden.py"
 
@@ -20,7 +24,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", GOLDEN_FILES, ids=GOLDEN_FILES)
-def test_feed_matches_golden_file(fresh: dict[str, bytes], name: str) -> None:
+def test_matches_golden_file(fresh: dict[str, bytes], name: str) -> None:
     golden = GOLDEN / name
     if not golden.is_file():
         pytest.fail(f"tests/golden/{name} is missing; run {REGEN}", pytrace=False)
@@ -56,3 +60,28 @@ def test_golden_feeds_hold_the_published_articles(fresh: dict[str, bytes]) -> No
     # The draft and the article scheduled for 2031 are not out yet.
     assert "Our Town" not in rss
     assert "class of 2031" not in rss
+
+
+def test_golden_issue_carries_the_published_articles(fresh: dict[str, bytes]) -> None:
+    text = fresh["issue-1/digest.txt"].decode("utf-8")
+    html = fresh["issue-1/digest.html"].decode("utf-8")
+    assert text.startswith("The Ledger Weekly · Issue #1 · November 27, 2026\n")
+    assert text.count("Read it: https://ledger.millbrook.example/") == 6
+    assert '\n2. Tom & Jerry <3 "quotes": the cafeteria\'s new menu\n' in text
+    assert "Tom &amp; Jerry &lt;3" in html
+    # The draft and the article scheduled for 2031 wait; the unsubscribe link is per recipient.
+    for digest in (text, html):
+        assert "Our Town" not in digest
+        assert "class of 2031" not in digest
+        assert UNSUBSCRIBE_PLACEHOLDER in digest
+
+
+def test_golden_issues_feed_has_issue_one(fresh: dict[str, bytes]) -> None:
+    feed = feedparser.parse(fresh["issues/rss.xml"])
+    assert not feed.bozo
+    [entry] = feed.entries
+    assert entry.title == (
+        "The Ledger Weekly #1: "
+        "Winter concert brings 180 performers, a signing choir and a premiere"
+    )
+    assert entry.link == "https://ledger.millbrook.example/issues/1/"
