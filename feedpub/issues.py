@@ -71,16 +71,27 @@ def _wanted(site: Site, article: Article) -> bool:
 def waiting(site: Site, state: State, catalog: Catalog, now: datetime) -> list[Article]:
     """Published articles no issue carried yet, oldest first, that the newsletter wants.
 
-    Before the first issue only the last ``lookback_days`` count, so that a new newsletter on
-    an old archive does not flood its readers.
+    The archive never floods the newsletter: before the first issue only articles dated within
+    the last ``lookback_days`` count; after it, an article dated before the first issue's window
+    goes out only if feedpub first published it after the first issue (it was added late or
+    backdated).
     """
     carried = state.issues.carried_ids()
-    first = state.issues.last() is None
-    since = now - timedelta(days=site.newsletter.lookback_days)
+    first = state.issues.first()
+    started = datetime.fromisoformat(first.created) if first else None
+    window = (started or now) - timedelta(days=site.newsletter.lookback_days)
+    first_seen = state.first_published() if started else {}
+
+    def recent(article: Article) -> bool:
+        if article.date >= window:
+            return True
+        if started is None:
+            return False
+        seen = first_seen.get(article.feed_id)
+        return seen is None or seen > started
+
     chosen = [
-        a
-        for a in catalog.articles
-        if a.feed_id not in carried and _wanted(site, a) and (not first or a.date >= since)
+        a for a in catalog.articles if a.feed_id not in carried and _wanted(site, a) and recent(a)
     ]
     chosen.sort(key=lambda a: (a.date, a.feed_id))
     return chosen
@@ -119,6 +130,9 @@ def create(
     with state.transaction():
         draft = compose(site, state, catalog, now, note, bodies)
         if draft is not None:
+            # The ids the issue carries must be the ones the state keeps for these articles,
+            # even if no build follows before a file is renamed.
+            state.remember_articles(catalog.known(), now.isoformat())
             state.issues.add(draft.record(bodies))
     return draft
 

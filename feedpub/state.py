@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .errors import StateError
@@ -178,6 +179,11 @@ class State:
     def issues(self) -> Issues:
         return Issues(self.db)
 
+    def first_published(self) -> dict[str, datetime]:
+        """When feedpub first published each article it knows, by feed id."""
+        rows = self.db.execute("SELECT id, first_published FROM articles")
+        return {row[0]: datetime.fromisoformat(row[1]) for row in rows}
+
     # -- outputs ---------------------------------------------------------------------------
     def outputs(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT path, sha256 FROM outputs").fetchall())
@@ -257,6 +263,10 @@ class Issues:
             sent,
             items=_issue_items(self.db, number),
         )
+
+    def first(self) -> IssueRecord | None:
+        row = self.db.execute("SELECT min(number) FROM issues").fetchone()
+        return self.get(row[0]) if row[0] is not None else None
 
     def last(self) -> IssueRecord | None:
         row = self.db.execute("SELECT max(number) FROM issues").fetchone()

@@ -280,9 +280,9 @@ def test_discard_refuses(make_site: MakeSite, number: int, message: str) -> None
     assert before[0].status == "sent"
 
 
-def test_the_first_issue_only_takes_recent_articles(make_site: MakeSite) -> None:
-    """lookback_days limits the first issue only (so says waiting()); older articles are not
-    carried by it, and once it exists they wait like any other article no issue carried."""
+def test_the_archive_never_floods_the_newsletter(make_site: MakeSite) -> None:
+    """Before the first issue only the last lookback_days count; after it, older articles go
+    out only if they were added after the first issue (late or backdated)."""
     root = make_site(
         {
             "old.md": article("Old", "2026-11-01 09:00"),
@@ -296,7 +296,13 @@ def test_the_first_issue_only_takes_recent_articles(make_site: MakeSite) -> None
     assert waiting(site, NOW) == ["On the edge", "Recent"]
     first = make_issue(site, NOW)
     assert first is not None and titles(first) == ["Recent", "On the edge"]
-    assert waiting(site, NOW + QUARTER) == ["Old", "Just outside"]
+    assert waiting(site, NOW + QUARTER) == []
+    (root / "content" / "late.md").write_text(
+        article("Backdated, added late", "2026-10-01 09:00"), encoding="utf-8"
+    )
+    assert waiting(site, NOW + 2 * QUARTER) == ["Backdated, added late"]
+    second = make_issue(site, NOW + 2 * QUARTER)
+    assert second is not None and titles(second) == ["Backdated, added late"]
 
 
 def test_max_items_overflow_waits_oldest_first(make_site: MakeSite) -> None:

@@ -1,0 +1,5 @@
+"""``python -m feedpub``: the same as the ``feedpub`` command."""
+
+from .cli import main
+
+main()
