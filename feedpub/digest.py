@@ -170,6 +170,29 @@ def inline_css(html: str) -> tuple[str, list[str]]:
     The network is never used; what the CSS parser warns about comes back as warnings.
     """
     handler = _Collect()
+    # cssutils logs through one process-wide logger that prints to stderr; for this call it
+    # logs into a private one whose messages come back as warnings, then it gets its own back.
+    private = logging.Logger("feedpub.css", logging.WARNING)
+    private.addHandler(handler)
+    previous = cssutils.log._log
+    cssutils.log.setLog(private)
+    try:
+        inlined, imports = _inline(html)
+    finally:
+        cssutils.log.setLog(previous)
+    external = list(imports)
+    for tag in _STYLESHEET.findall(inlined):
+        href = _HREF.search(tag)
+        external.append(html_module.unescape(href[1]) if href else tag)
+    if external:
+        raise DigestError(
+            f"the digest template loads the stylesheet {external[0]}, which mail clients do not "
+            "load (and feedpub does not fetch); put its rules into the template's <style> block"
+        )
+    return inlined, handler.messages
+
+
+def _inline(html: str) -> tuple[str, list[str]]:
     inliner = _Offline(
         html,
         allow_network=False,
@@ -180,23 +203,12 @@ def inline_css(html: str) -> tuple[str, list[str]]:
         # premailer copies CSS widths into width attributes, turning the card's width="600"
         # (for Outlook, which ignores max-width) into "100%" and adding height="auto".
         disable_basic_attributes=["width", "height"],
-        cssutils_logging_handler=handler,
-        cssutils_logging_level=logging.WARNING,
     )
     try:
         inlined = str(inliner.transform(pretty_print=False))
     except Exception as exc:  # premailer raises many kinds on broken CSS or markup
         raise DigestError(f"cannot inline the digest's CSS: {exc}") from None
-    external = list(inliner.imports)
-    for tag in _STYLESHEET.findall(inlined):
-        href = _HREF.search(tag)
-        external.append(html_module.unescape(href[1]) if href else tag)
-    if external:
-        raise DigestError(
-            f"the digest template loads the stylesheet {external[0]}, which mail clients do not "
-            "load (and feedpub does not fetch); put its rules into the template's <style> block"
-        )
-    return inlined, handler.messages
+    return inlined, list(inliner.imports)
 
 
 def message(

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import NOW, SETTINGS, load
 
-from feedpub import issues
+from feedpub import digest, issues
 from feedpub.build import load_catalog
 from feedpub.cli import main
 from feedpub.config import Site
@@ -711,3 +711,17 @@ def test_hostile_title_round_trips(hostile: Composed, title: str) -> None:
     index = hostile.titles.index(title) + 1
     assert f"\n{index}. {title}\n" in hostile.record.text
     assert f"\nSummary of {title}\n" in hostile.record.text
+
+
+def test_css_warnings_come_back_as_warnings(capfd: pytest.CaptureFixture[str]) -> None:
+    html = (
+        "<html><head><style>p { color red; } p { color: blue; }</style></head>"
+        "<body><p>x</p></body></html>"
+    )
+    inlined, warnings = digest.inline_css(html)
+    assert 'style="color:blue"' in inlined
+    assert any(w.startswith("CSS: ") and "color red" in w for w in warnings), warnings
+    captured = capfd.readouterr()
+    assert "color red" not in captured.err
+    # The parser's own logger is given back: a second call collects its own warnings only.
+    assert digest.inline_css(html)[1] == warnings
