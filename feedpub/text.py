@@ -45,9 +45,21 @@ def slugify(text: str) -> str:
     return text.rstrip("-")
 
 
+_INLINE = frozenset(
+    "a abbr b bdi bdo cite code del dfn em i ins kbd mark q s samp small span strong sub sup "
+    "time u var".split()
+)
+
+
+def _tag_gap(match: re.Match[str]) -> str:
+    # An inline tag joins its neighbours ("<a>x</a>:" is "x:"); any other tag separates them.
+    words = match.group(0).strip("</>").split(None, 1)
+    return "" if words and words[0].lower() in _INLINE else " "
+
+
 def html_to_text(fragment: str) -> str:
     """The readable words of an HTML fragment, on one line."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(_tag_gap, fragment))).strip()
 
 
 def first_paragraph_text(fragment: str) -> str:
