@@ -149,6 +149,16 @@ def discard(state: State, number: int) -> IssueRecord:
     return issue
 
 
+# The scheduled moment a run found too little waiting for: that period passes without an issue,
+# rather than sending one mid-week as soon as an article arrives.
+PASSED_KEY = "newsletter_passed_moment"
+
+
+def pass_moment(state: State, moment: datetime) -> None:
+    with state.transaction():
+        state.set_meta(PASSED_KEY, moment.isoformat())
+
+
 @dataclass(frozen=True)
 class Due:
     due: bool
@@ -169,6 +179,15 @@ def due(site: Site, state: State, now: datetime) -> Due:
     upcoming = next_moment(*args)
     if newsletter.schedule == "manual":
         return Due(False, None, None, "the schedule is manual: run 'feedpub issue new'")
+    passed = state.meta(PASSED_KEY)
+    if is_it and moment is not None and passed and datetime.fromisoformat(passed) >= moment:
+        return Due(
+            False,
+            moment,
+            upcoming,
+            f"too little was waiting at {moment:%Y-%m-%d %H:%M %Z}; "
+            f"next due {upcoming:%Y-%m-%d %H:%M %Z}",
+        )
     if is_it:
         return Due(True, moment, upcoming, f"due since {moment:%Y-%m-%d %H:%M %Z}")
     assert last is not None  # not due with no issue means no moment, handled above

@@ -10,7 +10,7 @@ from pathlib import Path
 from .build import BuildReport, load_catalog, publish
 from .config import Site
 from .delivery import to_outbox
-from .issues import create, due, waiting
+from .issues import create, due, pass_moment, waiting
 from .lock import SiteLock
 from .state import State
 from .text import plural
@@ -38,6 +38,8 @@ def run(site: Site, now: datetime) -> RunReport:
             count = len(waiting(site, state, catalog, now))
             wanted = site.newsletter.min_items
             if count < wanted:
+                assert when.moment is not None
+                pass_moment(state, when.moment)
                 report.notes.append(
                     f"no new issue: {when.reason}, but {plural(count, 'article')} waiting "
                     f"and [newsletter] min_items is {wanted}"

@@ -64,6 +64,34 @@ CREATE TABLE issue_articles (
     PRIMARY KEY (issue, position)
 );
 """,
+    """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE subscribers (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+    added TEXT NOT NULL,
+    changed TEXT NOT NULL,
+    hard_failures INTEGER NOT NULL
+);
+CREATE TABLE deliveries (
+    issue INTEGER NOT NULL REFERENCES issues(number) ON DELETE CASCADE,
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id),
+    status TEXT NOT NULL
+        CHECK (status IN ('pending', 'sending', 'sent', 'deferred', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL,
+    next_attempt TEXT,
+    last_reply TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (issue, subscriber)
+);
+CREATE INDEX deliveries_status ON deliveries(issue, status);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -178,6 +206,17 @@ class State:
     @property
     def issues(self) -> Issues:
         return Issues(self.db)
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def first_published(self) -> dict[str, datetime]:
         """When feedpub first published each article it knows, by feed id."""

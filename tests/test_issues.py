@@ -356,8 +356,16 @@ def test_min_items_holds_back_a_scheduled_issue(make_site: MakeSite) -> None:
     assert all_issues(site) == []
     assert not (site.state_dir / "outbox").exists()
 
+    # The period passed without an issue: a third article does not make one mid-week ...
     (root / "content" / "c.md").write_text(article("Charlie", "2026-11-27 08:10"))
     report = run.run(site, FRIDAY + QUARTER)
+    assert (report.created, report.notes) == (
+        None,
+        ["no new issue: too little was waiting at 2026-11-27 08:00 CET; "
+         "next due 2026-12-04 08:00 CET"],
+    )
+    # ... but next Friday's moment does.
+    report = run.run(site, FRIDAY + timedelta(days=7))
     assert (report.created, report.notes) == (1, [])
     assert titles(all_issues(site)[0]) == ["Charlie", "Bravo", "Alpha"]
 
