@@ -184,10 +184,79 @@ class NewsletterSettings:
         return clock_time.fromisoformat(self.time)
 
 
+SECURITIES = ("starttls", "ssl", "none")
+
+
+def _check_security(value: str) -> str:
+    if value not in SECURITIES:
+        raise ValueError(f"{value!r} is not one of {', '.join(SECURITIES)}")
+    return value
+
+
+def _check_port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (0: the usual one)")
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(
+            f"{value!r} is not the name of an environment variable: name the variable that "
+            "holds the password (like 'SMTP_PASSWORD'), never the password itself"
+        )
+    return value
+
+
+def _check_timeout(value: int) -> int:
+    if not 1 <= value <= 3600:
+        raise ValueError("must be between 1 and 3600 seconds")
+    return value
+
+
+def _check_connections(value: int) -> int:
+    if not 1 <= value <= 64:
+        raise ValueError("must be between 1 and 64")
+    return value
+
+
+def _check_rate(value: int) -> int:
+    if not 0 <= value <= 100_000:
+        raise ValueError("must be between 0 (no limit) and 100000 messages a second")
+    return value
+
+
+def _check_attempts(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise ValueError("must be between 1 and 100")
+    return value
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = _setting("", doc="the relay, e.g. email-smtp.eu-west-1.amazonaws.com")
+    port: int = _setting(0, _check_port, "0: 587 for starttls, 465 for ssl, 25 for none")
+    security: str = _setting("starttls", _check_security, "starttls, ssl or none")
+    allow_insecure: bool = _setting(False, doc="allow security = none towards a remote host")
+    username: str = _setting("", doc="login name at the relay (empty: no login)")
+    password_env: str = _setting(
+        "", _check_env_name, "the environment variable that holds the password"
+    )
+    timeout: int = _setting(30, _check_timeout, "seconds to wait for the relay")
+    connections: int = _setting(2, _check_connections, "parallel connections")
+    rate: int = _setting(0, _check_rate, "messages a second across connections; 0: no limit")
+    max_attempts: int = _setting(5, _check_attempts, "tries for a message the relay defers")
+
+    @property
+    def real_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
     "newsletter": NewsletterSettings,
+    "smtp": SmtpSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -200,8 +269,11 @@ class Site:
     site: SiteSettings
     feeds: FeedSettings
     newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
+    # Without an [smtp] section (and host) messages go to the outbox folder instead.
+    has_smtp: bool = False
 
     @property
     def newsletter_name(self) -> str:
@@ -412,6 +484,7 @@ def load(
         root=root,
         **{name: SECTIONS[name](**values) for name, values in sections.items()},
         has_newsletter="newsletter" in data,
+        has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
     return site

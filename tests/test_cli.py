@@ -363,7 +363,7 @@ CONFIG_ERRORS = [
      "feedpub.toml:9: error: [feeds] limit must be a whole number, not a string"),
     ("unknown-section", SETTINGS + "[smtpp]\nhost = 'x'\n",
      "feedpub.toml:8: error: unknown section [smtpp]; known sections are "
-     "[site], [feeds], [newsletter]"),
+     "[site], [feeds], [newsletter], [smtp]"),
 ]
 
 
