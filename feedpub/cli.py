@@ -13,17 +13,18 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__, config, scaffold
+from . import __version__, config, delivery, scaffold
 from . import build as build_module
 from . import issues as issues_module
 from . import run as run_module
 from . import status as status_module
 from .dates import parse_date
-from .delivery import issue_message, write_atomically
+from .delivery import SendReport, issue_message, write_atomically
 from .errors import ArticleError, ConfigError, FeedpubError, Problem
 from .feeds import Bodies
 from .lock import LockBusy, SiteLock
 from .state import IssueRecord, State
+from .subscribers import MAX_IMPORT_BYTES, STATUSES, Subscribers, export_csv, import_text
 from .text import normalize_newlines, plural, xml_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -485,7 +486,225 @@ def run(options: Options, now: str | None) -> None:
         )
     if report.created is not None:
         options.say(f"Created issue {report.created}")
-    for number, path in report.delivered:
-        options.say(f"Issue {number} written to the outbox: {path}")
     for note in report.notes:
         options.say(note)
+    failed = [send for send in report.sends if send.error]
+    for send in report.sends:
+        _say_send(options, send)
+    if failed:
+        raise click.ClickException(f"issue {failed[0].issue}: {failed[0].error}")
+
+
+def _say_send(options: Options, send: SendReport) -> None:
+    where = "sent" if send.finished else "not finished"
+    options.say(
+        f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
+        f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
+        f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {where}"
+    )
+    for address, reply in send.failures:
+        options.say(f"  failed: {address}: {reply}")
+
+
+def _progress(options: Options) -> tuple[Callable[[int], None] | None, Callable[[int], None]]:
+    """A progress bar on a terminal, nothing otherwise: (advance, begin)."""
+    bar: list[Any] = []
+
+    def begin(total: int) -> None:
+        if options.quiet or not sys.stdout.isatty() or not total:
+            return
+        bar.append(click.progressbar(length=total, label="Sending", file=sys.stdout))
+        bar[0].__enter__()
+
+    def advance(count: int) -> None:
+        if bar:
+            bar[0].update(count)
+
+    return advance, begin
+
+
+@main.command()
+@click.argument("number", type=click.IntRange(min=1), required=False)
+@click.option("--dry-run", is_flag=True, help="Report what would be sent; send nothing.")
+@click.option(
+    "--test", "test_address", metavar="ADDRESS", help="Send one copy to ADDRESS; record nothing."
+)
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def send(
+    options: Options, number: int | None, dry_run: bool, test_address: str | None, now: str | None
+) -> None:
+    """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
+    site = options.site()
+    moment = resolve_now(site, now)
+    with State.open(site.state_dir) as state:
+        if number is None:
+            open_issues = delivery.unfinished(state)
+            if not open_issues:
+                options.say("Nothing to send: every issue is sent")
+                return
+            number = open_issues[0]
+        record = state.issues.get(number)
+        if record is None:
+            raise click.ClickException(
+                f"there is no issue {number}; 'feedpub issue list' shows them"
+            )
+        if dry_run:
+            info = delivery.plan(state, record)
+            options.say(
+                f"Issue {number} ({record.status}): would send to "
+                f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
+                f"{info['waiting']} deferred until later"
+            )
+            options.say(
+                "To: the relay "
+                + (
+                    f"{site.smtp.host}:{site.smtp.real_port}"
+                    if site.has_smtp
+                    else "(none: the outbox folder)"
+                )
+            )
+            return
+    if test_address is not None:
+        path = delivery.send_test(site, record, test_address)
+        options.say(
+            f"Sent a test copy of issue {number} to {test_address}" + (f" ({path})" if path else "")
+        )
+        return
+    advance, begin = _progress(options)
+    with SiteLock(site.state_dir, "send"):
+        report = delivery.send_issue(site, number, moment, advance, begin)
+    _say_send(options, report)
+    if report.error:
+        raise click.ClickException(report.error)
+
+
+@main.group()
+def subscribers() -> None:
+    """Add, remove, list, import and export the newsletter's subscribers."""
+
+
+@subscribers.command("add")
+@click.argument("address")
+@click.option("--name", default="", help="The subscriber's name, used in the To header.")
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_add(options: Options, address: str, name: str) -> None:
+    """Add ADDRESS as an active subscriber (again, if it had unsubscribed)."""
+    site = options.site()
+    with State.open(site.state_dir) as state, state.transaction():
+        subscriber, added = Subscribers(state.db).add(address, name, datetime.now(site.tz))
+    options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
+
+
+@subscribers.command("remove")
+@click.argument("address")
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_remove(options: Options, address: str) -> None:
+    """Unsubscribe ADDRESS (for unsubscribe requests that arrive by email)."""
+    site = options.site()
+    with State.open(site.state_dir) as state, state.transaction():
+        subscriber = Subscribers(state.db).set_status(
+            address, "unsubscribed", datetime.now(site.tz)
+        )
+    options.say(f"Unsubscribed {subscriber.email}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only subscribers in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_list(options: Options, status: str | None, as_json: bool) -> None:
+    """List subscribers: address, name and status."""
+    site = options.site()
+    with State.open(site.state_dir, create=False) as state:
+        people = [
+            {"email": s.email, "name": s.name, "status": s.status}
+            for s in Subscribers(state.db).iter(status)
+        ]
+    if as_json:
+        click.echo(json.dumps(people, ensure_ascii=False, indent=2))
+        return
+    for person in people:
+        click.echo(f"{person['email']}\t{person['name']}\t{person['status']}")
+    options.say(f"{plural(len(people), 'subscriber')}")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_import(options: Options, file: Path) -> None:
+    """Import FILE: CSV with an 'email' column (and optional 'name'), or one address a line."""
+    site = options.site()
+    text = _read_import(file)
+    with State.open(site.state_dir) as state, state.transaction():
+        report = import_text(Subscribers(state.db), text, datetime.now(site.tz))
+    for line, problem in report.invalid:
+        click.echo(f"{file}:{line}: error: {problem}", err=True)
+    options.say(
+        f"Imported {file}: {report.added} added, {report.present} already present, "
+        f"{len(report.invalid)} invalid"
+    )
+
+
+def _read_import(file: Path) -> str:
+    try:
+        size = file.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise click.ClickException(
+                f"{file} is {size} bytes; split it into files under {MAX_IMPORT_BYTES} bytes"
+            )
+        data = file.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise click.ClickException(f"{file}:{line}: not UTF-8; save the file as UTF-8") from None
+
+
+@subscribers.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_export(options: Options, file: Path | None) -> None:
+    """Write every subscriber as CSV (email, name, status) to FILE, or to standard output."""
+    site = options.site()
+    with State.open(site.state_dir, create=False) as state:
+        text = export_csv(Subscribers(state.db))
+    if file is None:
+        click.echo(text, nl=False)
+        return
+    delivery.write_private(file, text.encode())
+    options.say(f"Wrote {file}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@verbosity
+@pass_options
+@reports_errors
+def serve(options: Options, host: str, port: int) -> None:
+    """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
+    site = options.site()
+    from .web import serve as serve_forever
+
+    serve_forever(site, host, port, options.say)

@@ -1,32 +1,85 @@
-"""Handing an issue over for delivery. For now every issue goes to the outbox folder,
-``.feedpub/outbox/<n>/``, as a complete email a person or a mail tool can send."""
+"""Delivery: each issue to every active subscriber exactly once, with exact bookkeeping.
+
+Every recipient has a row in ``deliveries``. A connection claims one row (status ``sending``,
+committed), makes one SMTP transaction, and records the answer (committed). A process killed at
+any moment leaves at most one row in ``sending`` per connection; the next run puts those back to
+``pending`` and sends them again. So nobody is lost, and the only possible duplicates are the
+messages that were in flight at the kill, at most one per connection. An issue is ``sent`` when
+every row is final, and only then do its articles count as gone out.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from datetime import datetime
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from .config import Site
-from .digest import UNSUBSCRIBE_PLACEHOLDER, message
+from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
+from .errors import FeedpubError
 from .state import IssueRecord, State
+from .text import slugify
+from .tokens import load_secret, make_token
+from .transport import (
+    ConnectionLost,
+    Fatal,
+    OutboxTransport,
+    Refused,
+    SmtpTransport,
+    Transport,
+    check_smtp,
+)
 
 OUTBOX = "outbox"
+BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
+RECONNECTS = 3  # consecutive lost connections one worker tolerates before it gives up
+FINAL = ("sent", "failed", "skipped")
 
 
-def message_id(site: Site, issue: IssueRecord, recipient: str = "") -> str:
-    """The same for an issue and recipient on every try, so a resent copy is a duplicate."""
-    host = urlsplit(site.site.url).hostname or "feedpub.invalid"
-    who = f".{recipient}" if recipient else ""
-    return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host}>"
+class DeliveryError(FeedpubError):
+    """An issue cannot be sent as asked."""
+
+
+# -- messages ----------------------------------------------------------------------------------
+def host_of(site: Site) -> str:
+    return urlsplit(site.site.url).hostname or "feedpub.invalid"
+
+
+def list_id(site: Site) -> str:
+    """RFC 2919 List-Id: stable for the newsletter, whatever its display name becomes later."""
+    return f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
+
+
+def unsubscribe_base(site: Site) -> str:
+    return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
+
+
+def unsubscribe_link(site: Site, token: str) -> str:
+    base = unsubscribe_base(site)
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}{urlencode({'t': token})}"
+
+
+def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
+    """The same for an issue and recipient on every try, so a resent copy is a duplicate; it
+    carries a hash of the address, never the address."""
+    who = f".{hashlib.sha256(key.encode()).hexdigest()[:20]}" if key else ""
+    return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host_of(site)}>"
 
 
 def issue_message(
     site: Site, issue: IssueRecord, to: str | None = None, unsubscribe: str | None = None
 ) -> EmailMessage:
-    link = unsubscribe or site.newsletter.unsubscribe_url or site.site.url
+    """The issue as one complete email (previews, --test copies)."""
+    link = unsubscribe or unsubscribe_base(site)
     return message(
         site,
         issue.subject,
@@ -38,6 +91,413 @@ def issue_message(
     )
 
 
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    email: str
+    name: str
+    key: str
+
+    @property
+    def envelope(self) -> str:
+        """The address for the SMTP envelope: the domain in its ASCII (IDNA) form."""
+        local = self.email.rsplit("@", 1)[0]
+        return f"{local}@{self.key.rsplit('@', 1)[1]}"
+
+
+def to_header(recipient: Recipient) -> str:
+    """The To header: RFC 2047 encodes a non-ASCII name; an address whose local part is not
+    ASCII (which Python's email package cannot encode) is written for SMTPUTF8 as it is."""
+    if recipient.envelope.isascii():
+        return formataddr((recipient.name, recipient.envelope))
+    if not recipient.name:
+        return recipient.envelope
+    quoted = recipient.name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{recipient.envelope}>'
+
+
+def personal_message(
+    site: Site, issue: IssueRecord, recipient: Recipient, secret: bytes
+) -> EmailMessage:
+    """The issue for one recipient: their own To, Message-ID and unsubscribe link."""
+    token = make_token(secret, list_id(site), recipient.key)
+    link = unsubscribe_link(site, token)
+    msg = message(
+        site,
+        issue.subject,
+        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
+        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
+        datetime.fromisoformat(issue.created),
+        message_id(site, issue, recipient.key),
+        to_header(recipient),
+    )
+    msg["List-Id"] = f"{site.newsletter_name} <{list_id(site)}>"
+    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
+    targets = [f"<{link}>"]
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
+    msg["List-Unsubscribe"] = ", ".join(targets)
+    # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return msg
+
+
+def message_bytes(msg: EmailMessage, recipient: Recipient) -> bytes:
+    """The message as sent: plain SMTP, or SMTPUTF8 (RFC 6531) for an address whose local part
+    is not ASCII."""
+    return msg.as_bytes(policy=POLICY if recipient.envelope.isascii() else UTF8_POLICY)
+
+
+# -- bookkeeping -------------------------------------------------------------------------------
+@dataclass
+class SendReport:
+    issue: int
+    recipients: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    finished: bool = False
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+def start(state: State, issue: IssueRecord, now: datetime) -> int:
+    """Make the delivery rows of an issue once: one per subscriber active when it starts.
+
+    Rows a killed run left in ``sending`` go back to ``pending``. Returns the number of rows.
+    """
+    stamp = now.isoformat()
+    with state.transaction():
+        started = state.db.execute(
+            "SELECT count(*) FROM deliveries WHERE issue = ?", (issue.number,)
+        ).fetchone()[0]
+        if not started:
+            state.db.execute(
+                "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+                " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM subscribers"
+                " WHERE status = 'active'",
+                (issue.number, stamp),
+            )
+        state.db.execute(
+            "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
+            " AND status = 'sending'",
+            (stamp, issue.number),
+        )
+    return int(
+        state.db.execute(
+            "SELECT count(*) FROM deliveries WHERE issue = ?", (issue.number,)
+        ).fetchone()[0]
+    )
+
+
+def counts(state: State, number: int) -> dict[str, int]:
+    rows = state.db.execute(
+        "SELECT status, count(*) FROM deliveries WHERE issue = ? GROUP BY status", (number,)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def finish_if_done(state: State, number: int, now: datetime) -> bool:
+    """Mark the issue sent when every delivery row is final."""
+    with state.transaction():
+        open_rows = state.db.execute(
+            "SELECT count(*) FROM deliveries WHERE issue = ? AND status NOT IN (?, ?, ?)",
+            (number, *FINAL),
+        ).fetchone()[0]
+        if open_rows:
+            return False
+        state.issues.mark_sent(number, now.isoformat())
+    return True
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a deferred message waits: 5 minutes, doubling, at most 6 hours."""
+    wait: timedelta = timedelta(minutes=5) * 2 ** min(max(attempts - 1, 0), 10)
+    return min(wait, timedelta(hours=6))
+
+
+class Pacer:
+    """At most ``rate`` messages a second across all connections (0: no limit)."""
+
+    def __init__(
+        self,
+        rate: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = self.clock()
+            slot = max(now, self.next)
+            self.next = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+class _Worker:
+    """One connection's loop: claim a row, send, record; until no row is left."""
+
+    def __init__(self, job: _Job, transport: Transport) -> None:
+        self.job = job
+        self.transport = transport
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # a bug, or the disk: stop every connection, say why
+            self.job.fail(f"unexpected {type(exc).__name__}: {exc}")
+
+    def _run(self) -> None:
+        job = self.job
+        state = State.open(job.site.state_dir)
+        try:
+            lost = 0
+            while not job.stop.is_set():
+                recipient = self.claim(state)
+                if recipient is None:
+                    return
+                try:
+                    data = message_bytes(
+                        personal_message(job.site, job.issue, recipient, job.secret), recipient
+                    )
+                except (ValueError, UnicodeError) as exc:  # an address no header can carry
+                    self.record(state, recipient, "failed", 1, None, f"cannot write: {exc}")
+                    job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
+                    continue
+                job.pacer.wait()
+                try:
+                    self.transport.send(job.sender, recipient.envelope, data)
+                except Refused as refusal:
+                    self.refused(state, recipient, refusal)
+                except ConnectionLost as exc:
+                    self.record(state, recipient, "pending", 0, None, str(exc))
+                    self.transport.close()
+                    lost += 1
+                    if lost > RECONNECTS:
+                        job.fail(f"the connection keeps dropping: {exc}")
+                        return
+                except Fatal as exc:
+                    self.record(state, recipient, "pending", 0, None, str(exc))
+                    job.fail(str(exc))
+                    return
+                else:
+                    lost = 0
+                    self.record(state, recipient, "sent", 1, None, "250")
+                    job.tick("sent")
+        finally:
+            self.transport.close()
+            state.close()
+
+    def claim(self, state: State) -> Recipient | None:
+        job = self.job
+        while True:
+            with state.transaction():
+                row = state.db.execute(
+                    "SELECT d.subscriber, s.email, s.name, s.email_key, s.status"
+                    " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
+                    " WHERE d.issue = ? AND (d.status = 'pending' OR"
+                    " (d.status = 'deferred' AND d.next_attempt <= ?))"
+                    " ORDER BY d.subscriber LIMIT 1",
+                    (job.issue.number, job.stamp),
+                ).fetchone()
+                if row is None:
+                    return None
+                # Who unsubscribed (or bounced) while the issue was sending is not sent to.
+                status = "sending" if row[4] == "active" else "skipped"
+                state.db.execute(
+                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
+                    " AND subscriber = ?",
+                    (status, job.stamp, job.issue.number, row[0]),
+                )
+            if status == "sending":
+                return Recipient(row[0], row[1], row[2], row[3])
+            job.tick("skipped")
+
+    def record(
+        self,
+        state: State,
+        recipient: Recipient,
+        status: str,
+        attempt: int,
+        next_attempt: str | None,
+        reply: str,
+    ) -> None:
+        with state.transaction():
+            state.db.execute(
+                "UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt = ?,"
+                " last_reply = ?, updated = ? WHERE issue = ? AND subscriber = ?",
+                (
+                    status,
+                    attempt,
+                    next_attempt,
+                    reply[:500],
+                    self.job.stamp,
+                    self.job.issue.number,
+                    recipient.id,
+                ),
+            )
+
+    def refused(self, state: State, recipient: Recipient, refusal: Refused) -> None:
+        job = self.job
+        reply = f"{refusal.code} {refusal.text}"
+        if refusal.temporary:
+            attempts = (
+                state.db.execute(
+                    "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
+                    (job.issue.number, recipient.id),
+                ).fetchone()[0]
+                + 1
+            )
+            if attempts < job.site.smtp.max_attempts:
+                later = (job.now + backoff(attempts)).isoformat()
+                self.record(state, recipient, "deferred", 1, later, reply)
+                job.tick("deferred")
+                return
+        self.record(state, recipient, "failed", 1, None, reply)
+        if not refusal.temporary:
+            with state.transaction():
+                state.db.execute(
+                    "UPDATE subscribers SET hard_failures = hard_failures + 1,"
+                    " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
+                    " WHERE id = ?",
+                    (BOUNCE_AFTER, recipient.id),
+                )
+        job.tick("failed", (recipient.email, reply))
+
+
+@dataclass
+class _Job:
+    site: Site
+    issue: IssueRecord
+    now: datetime
+    secret: bytes
+    sender: str
+    pacer: Pacer
+    progress: Callable[[int], None] | None
+    report: SendReport
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def stamp(self) -> str:
+        return self.now.isoformat()
+
+    def tick(self, outcome: str, failure: tuple[str, str] | None = None) -> None:
+        with self.lock:
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            if failure:
+                self.report.failures.append(failure)
+        if self.progress is not None:
+            self.progress(1)
+
+    def fail(self, error: str) -> None:
+        with self.lock:
+            self.report.error = self.report.error or error
+        self.stop.set()
+
+
+def transports(site: Site, issue: IssueRecord) -> list[Transport]:
+    """One transport per connection: SMTP when [smtp] names a host, else the outbox folder."""
+    if not site.has_smtp:
+        folder = site.state_dir / OUTBOX / str(issue.number)
+        return [OutboxTransport(folder)]
+    smtp = site.smtp
+    password = ""
+    if smtp.password_env:
+        password = os.environ.get(smtp.password_env, "")
+        if not password:
+            raise DeliveryError(
+                f"[smtp] password_env names {smtp.password_env}, which is not set; "
+                f"export {smtp.password_env}=... before sending"
+            )
+    check_smtp(smtp)
+    return [SmtpTransport(smtp, password) for _ in range(smtp.connections)]
+
+
+def sender_address(site: Site) -> str:
+    address = parseaddr(site.newsletter.from_)[1]
+    if not address:
+        if site.has_smtp:
+            raise DeliveryError(
+                '[newsletter] from is not set; add from = "Name <address>" before sending'
+            )
+        return f"newsletter@{host_of(site)}"
+    return address
+
+
+def send_issue(
+    site: Site,
+    number: int,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    started: Callable[[int], None] | None = None,
+    pacer: Pacer | None = None,
+    make_transports: Callable[[Site, IssueRecord], list[Transport]] = transports,
+) -> SendReport:
+    """Send issue ``number`` to every recipient not yet final; resume what a crash left.
+
+    The caller holds the site lock. ``progress`` is called once per recipient dealt with;
+    ``started`` once with the number of recipients left.
+    """
+    clock = time.perf_counter()
+    with State.open(site.state_dir) as state:
+        issue = state.issues.get(number)
+        if issue is None:
+            raise DeliveryError(f"there is no issue {number}; 'feedpub issue list' shows them")
+        report = SendReport(issue=number)
+        if issue.status == "sent":
+            report.finished = True
+            return report
+        report.recipients = start(state, issue, now)
+        left = state.db.execute(
+            "SELECT count(*) FROM deliveries WHERE issue = ? AND (status = 'pending' OR"
+            " (status = 'deferred' AND next_attempt <= ?))",
+            (number, now.isoformat()),
+        ).fetchone()[0]
+    if started is not None:
+        started(int(left))
+    job = _Job(
+        site=site,
+        issue=issue,
+        now=now,
+        secret=load_secret(site.state_dir),
+        sender=sender_address(site),
+        pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
+        progress=progress,
+        report=report,
+    )
+    workers = [_Worker(job, transport) for transport in make_transports(site, issue)]
+    threads = [
+        threading.Thread(target=w.run, name=f"feedpub-send-{i}") for i, w in enumerate(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with State.open(site.state_dir) as state:
+        report.finished = finish_if_done(state, number, now)
+    report.seconds = time.perf_counter() - clock
+    return report
+
+
+def unfinished(state: State) -> list[int]:
+    return [issue.number for issue in state.issues.all() if issue.status != "sent"]
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temp = path.with_name(f".{path.name}.tmp")
@@ -45,10 +505,48 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
-def to_outbox(site: Site, state: State, issue: IssueRecord, now: datetime) -> Path:
-    """Write the issue's email into the outbox and record the issue as sent."""
-    path = site.state_dir / OUTBOX / str(issue.number) / f"issue-{issue.number}.eml"
-    write_atomically(path, issue_message(site, issue).as_bytes())
-    with state.transaction():
-        state.issues.mark_sent(issue.number, now.isoformat())
-    return path
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (it holds subscribers' addresses)."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
+
+
+def plan(state: State, issue: IssueRecord) -> dict[str, int]:
+    """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
+    rows = counts(state, issue.number)
+    if not rows and issue.status != "sent":
+        active = state.db.execute(
+            "SELECT count(*) FROM subscribers WHERE status = 'active'"
+        ).fetchone()[0]
+        return {"to_send": int(active), "done": 0, "waiting": 0}
+    return {
+        "to_send": rows.get("pending", 0) + rows.get("sending", 0),
+        "done": sum(rows.get(s, 0) for s in FINAL),
+        "waiting": rows.get("deferred", 0),
+    }
+
+
+def send_test(site: Site, issue: IssueRecord, address: str) -> Path | None:
+    """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any."""
+    from .subscribers import normalize
+
+    email, key = normalize(address)
+    recipient = Recipient(0, email, "", key)
+    data = message_bytes(
+        personal_message(site, issue, recipient, load_secret(site.state_dir)), recipient
+    )
+    if site.has_smtp:
+        transport = transports(site, issue)[0]
+        try:
+            transport.send(sender_address(site), recipient.envelope, data)
+        except (Refused, ConnectionLost, Fatal) as exc:
+            raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
+        finally:
+            transport.close()
+        return None
+    folder = site.state_dir / OUTBOX / "test"
+    OutboxTransport(folder).send(sender_address(site), recipient.envelope, data)
+    return folder

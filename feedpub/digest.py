@@ -36,6 +36,10 @@ from .text import absolutize, html_to_text, shorten
 # Delivery replaces this with each recipient's own link; a URL, so escaping leaves it whole.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
 GMAIL_CLIP_BYTES = 102 * 1024
+# Headers may run to RFC 5322's 998 characters: folded at 78, the email package would RFC 2047
+# encode a long unbreakable value such as List-Unsubscribe's <https://...?t=token> and break it.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+UTF8_POLICY = email.policy.SMTPUTF8.clone(max_line_length=998)
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
 # After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
 _STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
@@ -222,7 +226,7 @@ def message(
 ) -> EmailMessage:
     """A complete email: multipart/alternative, the text part first, then the HTML."""
     newsletter = site.newsletter
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
     msg["To"] = to or msg["From"]
     if newsletter.reply_to:

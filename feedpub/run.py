@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from .build import BuildReport, load_catalog, publish
 from .config import Site
-from .delivery import to_outbox
+from .delivery import SendReport, send_issue, unfinished
 from .issues import create, due, pass_moment, waiting
 from .lock import SiteLock
 from .state import State
@@ -20,12 +20,17 @@ from .text import plural
 class RunReport:
     build: BuildReport | None = None
     created: int | None = None
-    delivered: list[tuple[int, Path]] = field(default_factory=list)
+    sends: list[SendReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
-def run(site: Site, now: datetime) -> RunReport:
+def run(
+    site: Site,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    begin: Callable[[int], None] | None = None,
+) -> RunReport:
     """One cron tick. Holds the site lock throughout (LockBusy if another command has it)."""
     started = time.perf_counter()
     report = RunReport()
@@ -50,7 +55,6 @@ def run(site: Site, now: datetime) -> RunReport:
                     report.created = draft.number
                     report.warnings.extend(draft.digest.warnings)
         report.build = publish(site, state, catalog, now, started)
-        for issue in state.issues.all():
-            if issue.status == "ready":
-                report.delivered.append((issue.number, to_outbox(site, state, issue, now)))
+        for number in unfinished(state):
+            report.sends.append(send_issue(site, number, now, progress, begin))
     return report

@@ -143,6 +143,11 @@ class State:
         try:
             db = sqlite3.connect(target, timeout=30, isolation_level=None)
             db.execute("PRAGMA foreign_keys = ON")
+            if path is not None:
+                # Readers (the unsubscribe endpoint, status) never wait for a sending run, and
+                # each delivery's commit stays cheap; a killed process loses nothing committed.
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
                 with _transaction(db):

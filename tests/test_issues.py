@@ -23,6 +23,7 @@ from feedpub.errors import ArticleError, StateError
 from feedpub.issues import Draft, IssueError
 from feedpub.model import Article
 from feedpub.state import IssueItem, IssueRecord, State
+from feedpub.subscribers import Subscribers
 
 BASE = {
     "name": "Test Weekly",
@@ -475,8 +476,9 @@ def test_run_every_quarter_hour_all_friday_makes_one_issue(make_site: MakeSite) 
     reports = [(midnight + n * QUARTER, run.run(site, midnight + n * QUARTER)) for n in range(96)]
     made = [(now, report.created) for now, report in reports if report.created is not None]
     assert made == [(FRIDAY, 2)]
-    delivered = [(now, report.delivered) for now, report in reports if report.delivered]
-    assert delivered == [(FRIDAY, [(2, site.state_dir / "outbox" / "2" / "issue-2.eml")])]
+    handed = [(now, [send.issue for send in report.sends]) for now, report in reports
+              if report.sends]
+    assert handed == [(FRIDAY, [2])]
     records = all_issues(site)
     assert [(r.number, r.status) for r in records] == [(1, "sent"), (2, "sent")]
     assert records[1].created == "2026-11-27T08:00:00+01:00"
@@ -586,26 +588,32 @@ def test_run_hands_unfinished_issues_to_the_outbox(make_site: MakeSite) -> None:
     assert make_issue(site, NOW + QUARTER) is not None
     assert [(r.number, r.status) for r in all_issues(site)] == [(1, "ready"), (2, "ready")]
 
+    with State.open(site.state_dir) as opened, opened.transaction():
+        people = Subscribers(opened.db)
+        people.add("ann@example.org", "Ann", NOW)
+        people.add("bob@example.org", "", NOW)
     later = NOW + timedelta(hours=1)
     report = run.run(site, later)
     outbox = site.state_dir / "outbox"
     assert report.created is None  # issue 2 was made after Friday's 08:00
-    assert report.delivered == [
-        (1, outbox / "1" / "issue-1.eml"),
-        (2, outbox / "2" / "issue-2.eml"),
-    ]
+    assert [(s.issue, s.sent, s.finished) for s in report.sends] == [(1, 2, True), (2, 2, True)]
     records = all_issues(site)
     assert [(r.status, r.sent) for r in records] == [("sent", later.isoformat())] * 2
     for record in records:
-        data = (outbox / str(record.number) / f"issue-{record.number}.eml").read_bytes()
+        folder = outbox / str(record.number)
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "ann@example.org.eml", "bob@example.org.eml"
+        ]
+        data = (folder / "ann@example.org.eml").read_bytes()
         message = email.message_from_bytes(data, policy=email.policy.default)
         assert message["Subject"] == record.subject
         assert message["From"] == "Test Gazette <news@news.example.org>"
+        assert message["To"] == "Ann <ann@example.org>"
         assert message.get_body(("plain",)) is not None
         assert message.get_body(("html",)) is not None
         assert UNSUBSCRIBE_PLACEHOLDER.encode() not in data
 
-    assert run.run(site, later + QUARTER).delivered == []  # handed over once
+    assert run.run(site, later + QUARTER).sends == []  # handed over once
 
 
 def test_run_with_article_errors_makes_no_issue(make_site: MakeSite) -> None:

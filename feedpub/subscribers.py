@@ -1,0 +1,185 @@
+"""Subscribers: validated, unique regardless of case, kept in the site state.
+
+The state holds personal data: commands print no more of it than they are asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import FeedpubError
+
+STATUSES = ("active", "unsubscribed", "bounced")
+MAX_IMPORT_BYTES = 50_000_000
+MAX_NAME = 200
+
+
+class SubscriberError(FeedpubError):
+    """A subscriber cannot be added, found or changed as asked."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+
+
+def normalize(address: str) -> tuple[str, str]:
+    """(the address to send to, its key for uniqueness). Raises SubscriberError if invalid.
+
+    Internationalised domains are accepted; the key is the lower-cased ASCII form, so that
+    Jane@Example.org and jane@example.org are one subscriber.
+    """
+    text = address.strip()
+    if len(text) > 320:
+        raise SubscriberError(f"{text[:40]!r}... is too long for an email address")
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"{text!r} is not a valid address: {exc}") from None
+    key = (valid.ascii_email or valid.normalized).lower()
+    return valid.normalized, key
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME:
+        raise SubscriberError(f"the name is {len(name)} characters; keep it under {MAX_NAME}")
+    if any(ord(c) < 32 or c in "\x7f" for c in name):
+        raise SubscriberError("the name holds control characters")
+    return name
+
+
+class Subscribers:
+    """The subscribers table of an open state."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def add(self, address: str, name: str, now: datetime) -> tuple[Subscriber, bool]:
+        """Add (or re-activate) a subscriber; (subscriber, True if it was new or inactive)."""
+        email, key = normalize(address)
+        name = _clean_name(name)
+        row = self.db.execute(
+            "SELECT id, status FROM subscribers WHERE email_key = ?", (key,)
+        ).fetchone()
+        stamp = now.isoformat()
+        if row is None:
+            cursor = self.db.execute(
+                "INSERT INTO subscribers (email, email_key, name, status, added, changed,"
+                " hard_failures) VALUES (?, ?, ?, 'active', ?, ?, 0)",
+                (email, key, name, stamp, stamp),
+            )
+            return Subscriber(int(cursor.lastrowid or 0), email, name, "active"), True
+        if row[1] == "active":
+            return self.get(key), False
+        self.db.execute(
+            "UPDATE subscribers SET status = 'active', hard_failures = 0, changed = ?,"
+            " name = CASE WHEN ? != '' THEN ? ELSE name END WHERE id = ?",
+            (stamp, name, name, row[0]),
+        )
+        return self.get(key), True
+
+    def get(self, address_or_key: str) -> Subscriber:
+        key = address_or_key.lower()
+        if "@" in key:
+            with contextlib.suppress(SubscriberError):  # not valid now: look it up as written
+                key = normalize(address_or_key)[1]
+        row = self.db.execute(
+            "SELECT id, email, name, status FROM subscribers WHERE email_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise SubscriberError(f"{address_or_key!r} is not a subscriber")
+        return Subscriber(*row)
+
+    def set_status(self, address_or_key: str, status: str, now: datetime) -> Subscriber:
+        subscriber = self.get(address_or_key)
+        self.db.execute(
+            "UPDATE subscribers SET status = ?, changed = ? WHERE id = ?",
+            (status, now.isoformat(), subscriber.id),
+        )
+        return Subscriber(subscriber.id, subscriber.email, subscriber.name, status)
+
+    def iter(self, status: str | None = None) -> Iterator[Subscriber]:
+        query = "SELECT id, email, name, status FROM subscribers"
+        args: tuple[str, ...] = ()
+        if status:
+            query += " WHERE status = ?"
+            args = (status,)
+        for row in self.db.execute(query + " ORDER BY id", args):
+            yield Subscriber(*row)
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            row = self.db.execute("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
+        else:
+            row = self.db.execute("SELECT count(*) FROM subscribers")
+        return int(row.fetchone()[0])
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    present: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_import(text: str) -> Iterator[tuple[int, str, str]]:
+    """(line, address, name) from CSV with an 'email' column (and optional 'name'), or from
+    one address per line. Blank lines and lines starting with '#' are skipped."""
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    if "email" in header:
+        reader = csv.reader(io.StringIO(text))
+        seen_header = False
+        for row in reader:
+            number = reader.line_num
+            if not row or not any(cell.strip() for cell in row) or row[0].startswith("#"):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            cells = dict(zip(header, row, strict=False))
+            yield number, cells.get("email", "").strip(), cells.get("name", "").strip()
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield number, line, ""
+
+
+def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
+    """Add every valid address in ``text``; report added, already present and invalid lines."""
+    report = ImportReport()
+    for number, address, name in parse_import(text):
+        try:
+            _, added = subscribers.add(address, name, now)
+        except SubscriberError as exc:
+            report.invalid.append((number, str(exc)))
+            continue
+        if added:
+            report.added += 1
+        else:
+            report.present += 1
+    return report
+
+
+def export_csv(subscribers: Subscribers) -> str:
+    """Every subscriber as CSV with a header: email, name, status."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name", "status"])
+    for subscriber in subscribers.iter():
+        writer.writerow([subscriber.email, subscriber.name, subscriber.status])
+    return out.getvalue()

@@ -1,0 +1,77 @@
+"""Unsubscribe tokens: the address, and an HMAC binding it to the list, with a site secret.
+
+The secret comes from ``FEEDPUB_SECRET`` or from ``.feedpub/secret``, created (mode 0600) on
+first use; it is never written to feedpub.toml, printed or logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import FeedpubError
+
+SECRET_FILE = "secret"
+SECRET_ENV = "FEEDPUB_SECRET"
+MAX_TOKEN = 2000
+
+
+class TokenError(FeedpubError):
+    """An unsubscribe token is malformed or forged."""
+
+
+def load_secret(state_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
+    env = os.environ if env is None else env
+    if env.get(SECRET_ENV):
+        return env[SECRET_ENV].encode()
+    path = state_dir / SECRET_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, list_id: str, key: str) -> bytes:
+    return hmac.new(secret, f"unsubscribe\n{list_id}\n{key}".encode(), hashlib.sha256).digest()
+
+
+def make_token(secret: bytes, list_id: str, key: str) -> str:
+    return f"{_b64(key.encode())}.{_b64(_mac(secret, list_id, key))}"
+
+
+def read_token(secret: bytes, list_id: str, token: str) -> str:
+    """The subscriber key a token stands for; TokenError if it is malformed or forged."""
+    if not token or len(token) > MAX_TOKEN or token.count(".") != 1:
+        raise TokenError("this unsubscribe link is incomplete or damaged")
+    encoded_key, encoded_mac = token.split(".")
+    try:
+        key = _unb64(encoded_key).decode()
+        mac = _unb64(encoded_mac)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise TokenError("this unsubscribe link is incomplete or damaged") from None
+    if not hmac.compare_digest(mac, _mac(secret, list_id, key)):
+        raise TokenError("this unsubscribe link is not valid for this newsletter")
+    return key

@@ -1,0 +1,141 @@
+"""The unsubscribe endpoint: a small WSGI app (``feedpub.web:app``) and ``feedpub serve``.
+
+``GET /unsubscribe?t=TOKEN`` shows a page with a button; ``POST /unsubscribe`` with the token
+(in the query, as RFC 8058's one-click requests send it, or in the form) unsubscribes at once
+and answers 200. A bad or forged token gets a 400 page and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from . import config
+from .config import Site
+from .delivery import list_id
+from .errors import FeedpubError
+from .pages import environment
+from .state import State
+from .subscribers import SubscriberError, Subscribers
+from .tokens import TokenError, load_secret, read_token
+
+StartResponse = Callable[..., Any]
+MAX_BODY = 10_000
+HEADERS = [
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    # The token in the address must not travel on to other sites.
+    ("Referrer-Policy", "no-referrer"),
+]
+REASONS = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    413: "413 Content Too Large",
+}
+
+
+class UnsubscribeApp:
+    def __init__(self, site: Site, clock: Callable[[], datetime] | None = None) -> None:
+        self.site = site
+        self.clock = clock or (lambda: datetime.now(site.tz))
+        self.template = environment(site).get_template("unsubscribe.html")
+
+    def page(
+        self,
+        start: StartResponse,
+        status: int,
+        state: str,
+        token: str = "",
+        extra: list[tuple[str, str]] | None = None,
+    ) -> list[bytes]:
+        body = self.template.render(
+            state=state, token=token, site=self.site.site, name=self.site.newsletter_name
+        ).encode()
+        start(REASONS[status], [*HEADERS, ("Content-Length", str(len(body))), *(extra or [])])
+        return [body]
+
+    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if not path.rstrip("/").endswith("/unsubscribe"):
+            return self.page(start, 404, "missing")
+        method = environ.get("REQUEST_METHOD", "GET")
+        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=20)
+        token = (query.get("t") or [""])[0]
+        if method in ("GET", "HEAD"):
+            if self.subscriber_key(token) is None:
+                return self.page(start, 400, "invalid")
+            return self.page(start, 200, "confirm", token)
+        if method != "POST":
+            return self.page(start, 405, "invalid", extra=[("Allow", "GET, HEAD, POST")])
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            return self.page(start, 413, "invalid")
+        form = parse_qs(
+            environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else "",
+            max_num_fields=20,
+        )
+        token = token or (form.get("t") or [""])[0]
+        key = self.subscriber_key(token)
+        if key is None:
+            return self.page(start, 400, "invalid")
+        with State.open(self.site.state_dir) as state, state.transaction():
+            people = Subscribers(state.db)
+            try:
+                if people.get(key).status == "active":
+                    people.set_status(key, "unsubscribed", self.clock())
+            except SubscriberError:
+                pass  # removed since: there is nothing to send to, which is what they asked
+        return self.page(start, 200, "done")
+
+    def subscriber_key(self, token: str) -> str | None:
+        try:
+            return read_token(load_secret(self.site.state_dir), list_id(self.site), token)
+        except TokenError:
+            return None
+
+
+class _LazyApp:
+    """``feedpub.web:app``: the site comes from FEEDPUB_SITE (default: the working folder),
+    loaded at the first request so that importing never fails."""
+
+    def __init__(self) -> None:
+        self.app: UnsubscribeApp | None = None
+
+    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        if self.app is None:
+            self.app = UnsubscribeApp(config.load(os.environ.get("FEEDPUB_SITE", ".")))
+        return self.app(environ, start)
+
+
+app = _LazyApp()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The request line holds the token: log the outcome only.
+        self.log_message("%s %s", self.command, code)
+
+
+def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
+    """Run the endpoint with the standard library's server until interrupted."""
+    try:
+        server = make_server(host, port, UnsubscribeApp(site), handler_class=_QuietHandler)
+    except OSError as exc:
+        raise FeedpubError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    say(f"Serving http://{host}:{server.server_port}/unsubscribe (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
