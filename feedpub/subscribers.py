@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +56,8 @@ def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     if len(name) > MAX_NAME:
         raise SubscriberError(f"the name is {len(name)} characters; keep it under {MAX_NAME}")
-    if any(ord(c) < 32 or c in "\x7f" for c in name):
+    # Cc: C0, DEL and C1 (U+0080-U+009F; U+009B is a terminal's CSI, like ESC [).
+    if any(unicodedata.category(c) == "Cc" for c in name):
         raise SubscriberError("the name holds control characters")
     return name
 
