@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterator
@@ -136,16 +137,42 @@ class ImportReport:
     invalid: list[tuple[int, str]] = field(default_factory=list)
 
 
-def parse_import(text: str) -> Iterator[tuple[int, str, str]]:
-    """(line, address, name) from CSV with an 'email' column (and optional 'name'), or from
-    one address per line. Blank lines and lines starting with '#' are skipped."""
-    lines = text.splitlines()
+@dataclass(frozen=True)
+class ImportRow:
+    """One subscriber's line of an import file (``problem``: why it cannot be read)."""
+
+    line: int
+    email: str
+    name: str = ""
+    problem: str = ""
+
+
+def _lines(text: str) -> list[str]:
+    """The lines as an editor numbers them: only \\n, \\r\\n and \\r end one (str.splitlines()
+    also ends lines at form feeds, U+0085 and U+2028, which shifts every later number)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def parse_import(text: str) -> Iterator[ImportRow]:
+    """The rows of CSV with an 'email' column (and optional 'name'), or of one address per
+    line. Blank lines and lines starting with '#' are skipped."""
+    lines = _lines(text)
     first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
-    header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    except csv.Error:
+        header = []
     if "email" in header:
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(line + "\n" for line in lines)
         seen_header = False
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field over the size limit: report it, read on
+                yield ImportRow(reader.line_num, "", problem=f"not readable as CSV: {exc}")
+                continue
             number = reader.line_num
             if not row or not any(cell.strip() for cell in row) or row[0].startswith("#"):
                 continue
@@ -153,22 +180,25 @@ def parse_import(text: str) -> Iterator[tuple[int, str, str]]:
                 seen_header = True
                 continue
             cells = dict(zip(header, row, strict=False))
-            yield number, cells.get("email", "").strip(), cells.get("name", "").strip()
+            yield ImportRow(number, cells.get("email", "").strip(), cells.get("name", "").strip())
         return
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if line and not line.startswith("#"):
-            yield number, line, ""
+            yield ImportRow(number, line)
 
 
 def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
     """Add every valid address in ``text``; report added, already present and invalid lines."""
     report = ImportReport()
-    for number, address, name in parse_import(text):
+    for row in parse_import(text):
+        if row.problem:
+            report.invalid.append((row.line, row.problem))
+            continue
         try:
-            _, added = subscribers.add(address, name, now)
+            _, added = subscribers.add(row.email, row.name, now)
         except SubscriberError as exc:
-            report.invalid.append((number, str(exc)))
+            report.invalid.append((row.line, str(exc)))
             continue
         if added:
             report.added += 1
