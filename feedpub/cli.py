@@ -669,7 +669,9 @@ def _read_import(file: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        # exc.object: what was decoded, which after a byte order mark is not all of data.
+        before = exc.object[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        line = before.count(b"\n") + 1
         raise click.ClickException(f"{file}:{line}: not UTF-8; save the file as UTF-8") from None
 
 
