@@ -654,6 +654,11 @@ def subscribers_import(options: Options, file: Path) -> None:
         f"Imported {file}: {report.added} added, {report.present} already present, "
         f"{len(report.invalid)} invalid"
     )
+    if report.invalid:  # like build --keep-going: the good lines are in, and still exit 1
+        raise click.ClickException(
+            f"{plural(len(report.invalid), 'invalid line')} in {file}; "
+            "the other lines were imported"
+        )
 
 
 def _read_import(file: Path) -> str:
