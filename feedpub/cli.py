@@ -24,7 +24,14 @@ from .errors import ArticleError, ConfigError, FeedpubError, Problem
 from .feeds import Bodies
 from .lock import LockBusy, SiteLock
 from .state import IssueRecord, State
-from .subscribers import MAX_IMPORT_BYTES, STATUSES, Subscribers, export_csv, import_text
+from .subscribers import (
+    MAX_IMPORT_BYTES,
+    STATUSES,
+    ImportFormatError,
+    Subscribers,
+    export_csv,
+    import_text,
+)
 from .text import normalize_newlines, plural, xml_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -646,8 +653,11 @@ def subscribers_import(options: Options, file: Path) -> None:
     """Import FILE: CSV with an 'email' column (and optional 'name'), or one address a line."""
     site = options.site()
     text = _read_import(file)
-    with State.open(site.state_dir) as state, state.transaction():
-        report = import_text(Subscribers(state.db), text, datetime.now(site.tz))
+    try:
+        with State.open(site.state_dir) as state, state.transaction():
+            report = import_text(Subscribers(state.db), text, datetime.now(site.tz))
+    except ImportFormatError as exc:
+        raise click.ClickException(f"{file}:{exc.line}: {exc}; nothing was imported") from None
     for line, problem in report.invalid:
         click.echo(f"{file}:{line}: error: {problem}", err=True)
     options.say(

@@ -130,6 +130,14 @@ class Subscribers:
         return int(row.fetchone()[0])
 
 
+class ImportFormatError(SubscriberError):
+    """An import file is neither CSV with an 'email' column nor one address per line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 @dataclass
 class ImportReport:
     added: int = 0
@@ -155,13 +163,25 @@ def _lines(text: str) -> list[str]:
 
 def parse_import(text: str) -> Iterator[ImportRow]:
     """The rows of CSV with an 'email' column (and optional 'name'), or of one address per
-    line. Blank lines and lines starting with '#' are skipped."""
+    line. Blank lines and lines starting with '#' are skipped. Raises ImportFormatError when
+    the first line is neither an address nor a header with an 'email' column."""
     lines = _lines(text)
-    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    start, first = next(
+        ((n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.startswith("#")),
+        (0, ""),
+    )
     try:
         header = [h.strip().lower() for h in next(csv.reader([first]), [])]
     except csv.Error:
         header = []
+    if first and "email" not in header and (len(header) > 1 or "@" not in first):
+        # Columns without an 'email' one (another name, semicolons, no header at all): read
+        # as one address per line, every line would be 'invalid' and the real problem unsaid.
+        raise ImportFormatError(
+            start,
+            "neither an address nor a CSV header with an 'email' column; start the file with "
+            "a header line such as 'email,name', or list one address a line",
+        )
     if "email" in header:
         reader = csv.reader(line + "\n" for line in lines)
         seen_header = False
