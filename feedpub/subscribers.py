@@ -69,8 +69,11 @@ class Subscribers:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def add(self, address: str, name: str, now: datetime) -> tuple[Subscriber, bool]:
-        """Add (or re-activate) a subscriber; (subscriber, True if it was new or inactive)."""
+    def add(
+        self, address: str, name: str, now: datetime, reactivate: bool = True
+    ) -> tuple[Subscriber, bool]:
+        """Add (or, with ``reactivate``, re-activate) a subscriber; (subscriber, True if it was
+        new or re-activated)."""
         email, key = normalize(address)
         name = _clean_name(name)
         row = self.db.execute(
@@ -84,7 +87,7 @@ class Subscribers:
                 (email, key, name, stamp, stamp),
             )
             return Subscriber(int(cursor.lastrowid or 0), email, name, "active"), True
-        if row[1] == "active":
+        if row[1] == "active" or not reactivate:
             return self.get(key), False
         self.db.execute(
             "UPDATE subscribers SET status = 'active', hard_failures = 0, changed = ?,"
@@ -209,14 +212,16 @@ def parse_import(text: str) -> Iterator[ImportRow]:
 
 
 def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
-    """Add every valid address in ``text``; report added, already present and invalid lines."""
+    """Add every valid address in ``text``; report added, already present (in any status: an
+    import never re-activates anyone) and invalid lines."""
     report = ImportReport()
     for row in parse_import(text):
         if row.problem:
             report.invalid.append((row.line, row.problem))
             continue
         try:
-            _, added = subscribers.add(row.email, row.name, now)
+            # A list imported again must not undo an unsubscribe (or a bounce) since.
+            _, added = subscribers.add(row.email, row.name, now, reactivate=False)
         except SubscriberError as exc:
             report.invalid.append((row.line, str(exc)))
             continue
