@@ -70,12 +70,19 @@ class Subscribers:
         self.db = db
 
     def add(
-        self, address: str, name: str, now: datetime, reactivate: bool = True
+        self,
+        address: str,
+        name: str,
+        now: datetime,
+        reactivate: bool = True,
+        status: str = "active",
     ) -> tuple[Subscriber, bool]:
         """Add (or, with ``reactivate``, re-activate) a subscriber; (subscriber, True if it was
-        new or re-activated)."""
+        new or re-activated). A new subscriber gets ``status``."""
         email, key = normalize(address)
         name = _clean_name(name)
+        if status not in STATUSES:
+            raise SubscriberError(f"status {status!r} is not one of {', '.join(STATUSES)}")
         row = self.db.execute(
             "SELECT id, status FROM subscribers WHERE email_key = ?", (key,)
         ).fetchone()
@@ -83,10 +90,10 @@ class Subscribers:
         if row is None:
             cursor = self.db.execute(
                 "INSERT INTO subscribers (email, email_key, name, status, added, changed,"
-                " hard_failures) VALUES (?, ?, ?, 'active', ?, ?, 0)",
-                (email, key, name, stamp, stamp),
+                " hard_failures) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (email, key, name, status, stamp, stamp),
             )
-            return Subscriber(int(cursor.lastrowid or 0), email, name, "active"), True
+            return Subscriber(int(cursor.lastrowid or 0), email, name, status), True
         if row[1] == "active" or not reactivate:
             return self.get(key), False
         self.db.execute(
@@ -155,6 +162,7 @@ class ImportRow:
     line: int
     email: str
     name: str = ""
+    status: str = "active"
     problem: str = ""
 
 
@@ -165,9 +173,10 @@ def _lines(text: str) -> list[str]:
 
 
 def parse_import(text: str) -> Iterator[ImportRow]:
-    """The rows of CSV with an 'email' column (and optional 'name'), or of one address per
-    line. Blank lines and lines starting with '#' are skipped. Raises ImportFormatError when
-    the first line is neither an address nor a header with an 'email' column."""
+    """The rows of CSV with an 'email' column (and optional 'name' and 'status'), or of one
+    address per line. Blank lines and lines starting with '#' are skipped. Raises
+    ImportFormatError when the first line is neither an address nor a header with an 'email'
+    column."""
     lines = _lines(text)
     start, first = next(
         ((n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.startswith("#")),
@@ -203,7 +212,13 @@ def parse_import(text: str) -> Iterator[ImportRow]:
                 seen_header = True
                 continue
             cells = dict(zip(header, row, strict=False))
-            yield ImportRow(number, cells.get("email", "").strip(), cells.get("name", "").strip())
+            yield ImportRow(
+                number,
+                cells.get("email", "").strip(),
+                cells.get("name", "").strip(),
+                # export_csv writes it: a backup imported again keeps who unsubscribed.
+                cells.get("status", "").strip().lower() or "active",
+            )
         return
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -221,7 +236,9 @@ def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportRep
             continue
         try:
             # A list imported again must not undo an unsubscribe (or a bounce) since.
-            _, added = subscribers.add(row.email, row.name, now, reactivate=False)
+            _, added = subscribers.add(
+                row.email, row.name, now, reactivate=False, status=row.status
+            )
         except SubscriberError as exc:
             report.invalid.append((row.line, str(exc)))
             continue
