@@ -703,7 +703,10 @@ def subscribers_export(options: Options, file: Path | None) -> None:
     if file is None:
         click.echo(text, nl=False)
         return
-    delivery.write_private(file, text.encode())
+    try:
+        delivery.write_private(file, text.encode())
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc.strerror}") from None
     options.say(f"Wrote {file}")
 
 
