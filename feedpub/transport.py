@@ -95,17 +95,20 @@ class SmtpTransport:
                 )
             else:
                 connection = smtplib.SMTP(s.host, s.real_port, timeout=s.timeout)
+            try:
                 if s.security == "starttls":
                     connection.ehlo()
                     if not connection.has_extn("starttls"):
-                        connection.close()
                         raise Fatal(
                             f'{where} does not offer STARTTLS; use security = "ssl" or another port'
                         )
                     connection.starttls(context=context)
                     connection.ehlo()
-            if s.username:
-                connection.login(s.username, self.password)
+                if s.username:
+                    connection.login(s.username, self.password)
+            except BaseException:
+                connection.close()  # a refused login or STARTTLS must not leave the socket open
+                raise
         except smtplib.SMTPAuthenticationError as exc:
             raise Fatal(
                 f"{where} refused the username or password ({exc.smtp_code}); check "
