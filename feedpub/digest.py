@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-import cssutils  # type: ignore[import-untyped]
+import cssutils
 import jinja2
 import jinja2.sandbox
 from markupsafe import Markup

@@ -290,7 +290,7 @@ def test_check_reports_article_errors(
 WARNING_ARTICLE = article("Hello", colour="red")
 WARNING_LINE = (
     "content/w.md:4: warning: unknown front matter key 'colour' is ignored; known keys: "
-    "title, date, updated, author, authors, tags, summary, slug, id, draft, image, url"
+    "title, date, updated, author, authors, tags, categories, summary, slug, id, draft, image, url"
 )
 
 

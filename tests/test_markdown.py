@@ -724,8 +724,8 @@ def test_title_whitespace_is_collapsed(test_site: Site) -> None:
         ("```python\nx = 1 < 2\n```",
          '<pre><code class="language-python">x = 1 &lt; 2\n</code></pre>\n'),
         ("| a | b |\n|---|--:|\n| 1 | 2 |",
-         "<table>\n<thead>\n<tr>\n<th>a</th>\n<th style=\"text-align:right\">b</th>\n</tr>\n"
-         "</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td style=\"text-align:right\">2</td>\n</tr>\n"
+         "<table>\n<thead>\n<tr>\n<th>a</th>\n<th style=\"text-align: right\">b</th>\n</tr>\n"
+         "</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td style=\"text-align: right\">2</td>\n</tr>\n"
          "</tbody>\n</table>\n"),
         ('<div class="note">\nRaw <b>HTML</b>\n</div>',
          '<div class="note">\nRaw <b>HTML</b>\n</div>\n'),
@@ -828,3 +828,15 @@ def test_any_bytes_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, r
     result, problems = read_article(path, "b/story.md", site_in(root))
     check_outcome(result, problems, "b/story.md")
     assert result is not None
+
+
+def test_categories_join_the_tags(tmp_path: Path, test_site: Site) -> None:
+    path = tmp_path / "c.md"
+    path.write_text(
+        "---\ntitle: T\ndate: 2026-11-20\ntags: [news, arts]\ncategories: [Arts, sports]\n---\n"
+        "Body.\n",
+        encoding="utf-8",
+    )
+    found, problems = read_article(path, "content/c.md", test_site)
+    assert problems == []
+    assert found is not None and found.tags == ("news", "arts", "Arts", "sports")

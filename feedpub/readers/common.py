@@ -22,7 +22,9 @@ MAX_TITLE = 500
 MAX_TAGS = 100
 MAX_NAME = 200
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
-FIELDS = "title date updated author authors tags summary slug id draft image url".split()
+FIELDS = (
+    "title date updated author authors tags categories summary slug id draft image url".split()
+)
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,10 @@ def make_article(
     if not authors and site.site.author:
         authors = (site.site.author,)
     tags = _names(meta["tags"], "tags", found) if "tags" in meta else ()
+    # Pelican's and Hugo's categories: tags by another name, so that their sites move over.
+    if "categories" in meta:
+        extra = _names(meta["categories"], "categories", found)
+        tags += tuple(t for t in extra if t not in tags)
 
     summary = None
     if "summary" in meta:
