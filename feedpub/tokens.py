@@ -26,23 +26,47 @@ class TokenError(FeedpubError):
     """An unsubscribe token is malformed or forged."""
 
 
+class SecretError(FeedpubError):
+    """The site's secret file cannot be used."""
+
+
 def load_secret(state_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
     env = os.environ if env is None else env
     if env.get(SECRET_ENV):
         return env[SECRET_ENV].encode()
     path = state_dir / SECRET_FILE
     try:
-        return path.read_bytes().strip()
+        return _read_secret(path)
     except FileNotFoundError:
         pass
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_hex(32).encode()
+    # Written whole into a file of its own, then linked into place: a process reading the
+    # secret file (or making it) at the same moment never finds it empty.
+    temp = state_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(8)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(value)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:  # another process made it first: use theirs
+            return _read_secret(path)
+    finally:
+        temp.unlink()
+    return value
+
+
+def _read_secret(path: Path) -> bytes:
+    value = path.read_bytes().strip()
+    if not value:
+        # An empty HMAC key would make links anyone can compute from the public List-Id.
+        raise SecretError(
+            f"{path} holds no secret; delete it and feedpub makes a new one (unsubscribe "
+            "links already sent stop working), or set FEEDPUB_SECRET"
+        )
     return value
 
 
