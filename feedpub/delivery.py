@@ -309,8 +309,8 @@ class _Worker:
                 row = state.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
-                    " WHERE d.issue = ? AND (d.status = 'pending' OR"
-                    " (d.status = 'deferred' AND d.next_attempt <= ?))"
+                    " WHERE d.issue = ? AND (d.status = 'pending' OR (d.status = 'deferred'"
+                    " AND julianday(d.next_attempt) <= julianday(?)))"
                     " ORDER BY d.subscriber LIMIT 1",
                     (job.issue.number, job.stamp),
                 ).fetchone()
@@ -463,9 +463,11 @@ def send_issue(
             report.finished = True
             return report
         report.recipients = start(state, issue, now)
+        # Moments compare as moments (julianday), not as text: the same time written with
+        # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
         left = state.db.execute(
             "SELECT count(*) FROM deliveries WHERE issue = ? AND (status = 'pending' OR"
-            " (status = 'deferred' AND next_attempt <= ?))",
+            " (status = 'deferred' AND julianday(next_attempt) <= julianday(?)))",
             (number, now.isoformat()),
         ).fetchone()[0]
     if started is not None:
