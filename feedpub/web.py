@@ -8,6 +8,7 @@ and answers 200. A bad or forged token gets a 400 page and changes nothing.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -133,9 +134,15 @@ def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
     except OSError as exc:
         raise FeedpubError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     say(f"Serving http://{host}:{server.server_port}/unsubscribe (Ctrl-C stops)")
+    # The server runs in a thread of its own: Python raises KeyboardInterrupt in the main
+    # thread only, so Ctrl-C never lands inside a request, where wsgiref's handler would
+    # catch it, log a traceback and serve on.
+    thread = threading.Thread(target=server.serve_forever, name="feedpub-serve", daemon=True)
+    thread.start()
     try:
-        server.serve_forever()
+        thread.join()
     except KeyboardInterrupt:
         pass
     finally:
+        server.shutdown()  # lets the request being answered finish
         server.server_close()
