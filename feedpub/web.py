@@ -26,6 +26,7 @@ from .tokens import TokenError, load_secret, read_token
 
 StartResponse = Callable[..., Any]
 MAX_BODY = 10_000
+MAX_FIELDS = 20  # in the query or the form; parse_qs raises ValueError beyond
 HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"),
     ("Cache-Control", "no-store"),
@@ -67,7 +68,10 @@ class UnsubscribeApp:
         if not path.rstrip("/").endswith("/unsubscribe"):
             return self.page(start, 404, "missing")
         method = environ.get("REQUEST_METHOD", "GET")
-        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=20)
+        try:
+            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=MAX_FIELDS)
+        except ValueError:  # over MAX_FIELDS: no link feedpub wrote
+            return self.page(start, 400, "invalid")
         token = (query.get("t") or [""])[0]
         if method in ("GET", "HEAD"):
             if self.subscriber_key(token) is None:
@@ -81,11 +85,15 @@ class UnsubscribeApp:
             length = 0
         if length > MAX_BODY:
             return self.page(start, 413, "invalid")
-        form = parse_qs(
-            environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else "",
-            max_num_fields=20,
-        )
-        token = token or (form.get("t") or [""])[0]
+        if not token:  # one-click requests carry it in the query, whatever their body
+            try:
+                form = parse_qs(
+                    environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else "",
+                    max_num_fields=MAX_FIELDS,
+                )
+            except ValueError:
+                return self.page(start, 400, "invalid")
+            token = (form.get("t") or [""])[0]
         key = self.subscriber_key(token)
         if key is None:
             return self.page(start, 400, "invalid")
