@@ -83,6 +83,8 @@ class UnsubscribeApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if length < 0:  # read(-1) would read everything, past MAX_BODY
+            return self.page(start, 400, "invalid")
         if length > MAX_BODY:
             return self.page(start, 413, "invalid")
         if not token:  # one-click requests carry it in the query, whatever their body
