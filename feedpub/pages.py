@@ -80,6 +80,8 @@ class Pages:
         self.catalog = catalog
         self.bodies = bodies
         self.env = environment(site)
+        self._urls: dict[tuple[str, str], str | None] = {}
+        self._cards: dict[str, Markup] = {}
         self.env.globals.update(
             {
                 "site": site.site,
@@ -87,7 +89,8 @@ class Pages:
                 "content": lambda a: Markup(bodies.html(a)),
                 "summary": bodies.summary,
                 "image": image_url,
-                "tag_url": lambda name: self.group_url("tags", name),
+                "card": self.card,
+            "tag_url": lambda name: self.group_url("tags", name),
                 "author_url": lambda name: self.group_url("authors", name),
                 "archive_url": site.site.url + "archive/",
                 "tags_url": site.site.url + "tags/",
@@ -95,12 +98,25 @@ class Pages:
         )
 
     def group_url(self, kind: str, name: str) -> str | None:
-        slug = slugify(name)
-        return f"{self.site.site.url}{kind}/{url_path(slug)}/" if slug else None
+        key = (kind, name)
+        if key not in self._urls:
+            slug = slugify(name)
+            self._urls[key] = f"{self.site.site.url}{kind}/{url_path(slug)}/" if slug else None
+        return self._urls[key]
+
+    def card(self, article: Article) -> Markup:
+        """An article's summary block for lists, rendered once per build."""
+        key = article.feed_id or article.relpath
+        if key not in self._cards:
+            self._cards[key] = Markup(self._render("card.html", article=article))
+        return self._cards[key]
 
     def _page(self, template: str, **context: object) -> bytes:
+        return self._render(template, **context).encode()
+
+    def _render(self, template: str, **context: object) -> str:
         try:
-            return self.env.get_template(template).render(**context).encode()
+            return self.env.get_template(template).render(**context)
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"template {exc.name!r} not found in templates/") from None
         except jinja2.TemplateSyntaxError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
 
 # Characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) plus
@@ -35,6 +36,7 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+@lru_cache(maxsize=65536)  # every tag and author name is slugged on every page that shows it
 def slugify(text: str) -> str:
     """A path segment: lower-case letters, digits and hyphens, in any script; '' if none."""
     text = unicodedata.normalize("NFKC", text).lower()
