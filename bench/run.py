@@ -632,7 +632,8 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def describe(bench: Bench, command: str, seconds: float, loads: tuple[float, float]) -> str:
+def source() -> str:
+    """The measured feedpub: its commit, and whether feedpub/ differs from it."""
     git = ["git", "-C", str(REPO)]
     commit = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -641,7 +642,13 @@ def describe(bench: Bench, command: str, seconds: float, loads: tuple[float, flo
         [*git, "status", "--porcelain", "--", "feedpub"], capture_output=True, text=True,
         check=False,
     ).stdout.strip()  # fmt: skip
-    source = f"commit {commit}" + (" with uncommitted changes in feedpub/" if changed else "")
+    return f"commit {commit or '?'}" + (" with uncommitted changes in feedpub/" if changed else "")
+
+
+def describe(
+    bench: Bench, command: str, seconds: float, sources: tuple[str, str], loads: tuple[float, float]
+) -> str:
+    measured = sources[0] if sources[0] == sources[1] else f"{sources[0]}; at the end {sources[1]}"
     peers = "peers skipped"
     if bench.peers is not None:
         hugo = bench.peers.hugo_version or "Hugo not installed"
@@ -649,7 +656,7 @@ def describe(bench: Bench, command: str, seconds: float, loads: tuple[float, flo
         peers = f"{hugo}, Pelican {pelican}"
     return (
         f"`{command}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: feedpub "
-        f"{metadata.version('feedpub')} ({source}), Python {platform.python_version()}, "
+        f"{metadata.version('feedpub')} ({measured}), Python {platform.python_version()}, "
         f"{platform.system()} on {os.cpu_count()} CPUs; {peers}. Load average "
         f"{loads[0]:.1f} at the start, {loads[1]:.1f} at the end; the whole run took "
         f"{seconds / 60:.1f} min.\n\n"
@@ -722,7 +729,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     command = shlex.join(["python", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
-    load = os.getloadavg()[0]
+    load, started = os.getloadavg()[0], source()
     try:
         bench = Bench(args)
         bench.all()
@@ -733,7 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = table(bench.rows)
     RESULTS.write_text(
         "# Benchmark results\n\n"
-        + describe(bench, command, seconds, (load, os.getloadavg()[0]))
+        + describe(bench, command, seconds, (started, source()), (load, os.getloadavg()[0]))
         + "\n"
         + text
         + "\n",
