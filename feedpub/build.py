@@ -82,7 +82,7 @@ def static_files(site: Site) -> Iterator[tuple[str, bytes]]:
 
 
 def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[tuple[str, bytes]]:
-    bodies = Bodies()
+    bodies = Bodies(site)
     main, groups = feed_specs(site, catalog)
     for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
         yield from render_all(site, spec, bodies).items()
@@ -141,6 +141,7 @@ def publish(
         report = writer.commit()
         state.remember_articles(catalog.known(), now.isoformat())
         state.replace_outputs(writer.outputs)
+        state.update_content_cache(catalog.cache_rows, catalog.present)
     return BuildReport(
         articles=len(catalog.articles),
         scheduled=len(catalog.scheduled),

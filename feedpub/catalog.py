@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -9,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from . import __version__
 from .config import Site
 from .errors import Problem
-from .model import Article
+from .model import Article, article_from_json, article_to_json
 from .readers import is_article, read_article
 from .state import KnownArticle, State
 from .text import slugify, url_path
@@ -39,6 +42,9 @@ class Catalog:
     drafts: list[Article] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    # Content cache entries to store (files read afresh), and every file seen.
+    cache_rows: list[tuple[str, int, int, str, bytes]] = field(default_factory=list)
+    present: set[str] = field(default_factory=set)
 
     @property
     def failed(self) -> bool:
@@ -93,6 +99,28 @@ def content_files(site: Site) -> list[Path]:
     return found
 
 
+def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
+    """Only the metadata is kept: the body is read again when an output needs it."""
+    data = {
+        "article": article_to_json(article) if article is not None else None,
+        "problems": [[p.path, p.line, p.severity, p.message] for p in problems],
+    }
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _from_cache(blob: bytes, path: Path) -> tuple[Article | None, list[Problem]]:
+    data = json.loads(blob)
+    article = article_from_json(data["article"], path) if data["article"] else None
+    return article, [Problem(*p) for p in data["problems"]]
+
+
+def reader_fingerprint(site: Site) -> str:
+    """What reading a file depends on besides the file: a cached result is kept only while
+    this stays the same."""
+    parts = (__version__, site.site.timezone, site.site.author)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 def page_path(article: Article) -> tuple[str, ...]:
     return (f"{article.date.year:04d}", f"{article.date.month:02d}", article.slug)
 
@@ -104,11 +132,25 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     """
     catalog = Catalog(articles=[])
     everything: list[Article] = []
+    cache = state.content_cache()
+    reader = reader_fingerprint(site)
     for path in content_files(site):
         relpath = path.relative_to(site.root).as_posix()
-        article, problems = read_article(path, relpath, site)
-        catalog.problems.extend(problems)
+        catalog.present.add(relpath)
         catalog.files += 1
+        try:
+            info = path.stat()
+        except OSError:
+            info = None
+        hit = cache.get(relpath)
+        if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
+            article, problems = _from_cache(hit[3], path)
+        else:
+            article, problems = read_article(path, relpath, site)
+            if info is not None:
+                data = _to_cache(article, problems)
+                catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
+        catalog.problems.extend(problems)
         if article is not None:
             everything.append(article)
     for article in everything:

@@ -368,7 +368,7 @@ def issue_preview(
             warnings: tuple[str, ...] = ()
         else:
             catalog = build_module.load_catalog(site, state, moment)
-            bodies = Bodies()
+            bodies = Bodies(site)
             draft = issues_module.compose(site, state, catalog, moment, "", bodies)
             if draft is None:
                 options.say("Nothing new: the next issue would be empty")

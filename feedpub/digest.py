@@ -103,7 +103,7 @@ def subject_line(site: Site, issue: IssueView) -> str:
 
 def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None = None) -> Digest:
     """Render the digest's subject, HTML (CSS inlined) and text for ``issue``."""
-    bodies = bodies or Bodies()
+    bodies = bodies or Bodies(site)
     env = environment(site)
     env.filters["wrap72"] = wrap72
     subject = subject_line(site, issue)

@@ -12,6 +12,7 @@ process locale to 'C' and back; feedpub never sets a locale and builds on one th
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -50,24 +51,35 @@ class FeedSpec:
 
 
 class Bodies:
-    """Each article's HTML rendered once per build, with its links made absolute."""
+    """Each article's HTML with its links made absolute, rendered at most once while it is in
+    use: feeds share their newest articles, and the cache is bounded so that a large site's
+    bodies never sit in memory all at once."""
 
-    def __init__(self) -> None:
-        self._html: dict[str, str] = {}
+    LIMIT = 4096
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._html: OrderedDict[str, str] = OrderedDict()
 
     def html(self, article: Article) -> str:
         key = article.feed_id or article.relpath
         cached = self._html.get(key)
         if cached is None:
-            cached = xml_safe(absolutize(render_html(article), article.link))
+            cached = xml_safe(absolutize(render_html(article, self.site), article.link))
             self._html[key] = cached
+            if len(self._html) > self.LIMIT:
+                self._html.popitem(last=False)
+        else:
+            self._html.move_to_end(key)
         return cached
 
     def summary(self, article: Article) -> str:
+        if article.lead:
+            return article.lead
         if article.summary:
             text = article.summary
         elif article.body_format == "text":
-            text = shorten(article.body.split("\n\n", 1)[0])
+            text = shorten((article.body or "").split("\n\n", 1)[0])
         else:
             text = shorten(first_paragraph_text(self.html(article)))
         return xml_safe(text)

@@ -110,7 +110,7 @@ def compose(
     bodies: Bodies | None = None,
 ) -> Draft | None:
     """The next issue from what waits (at most ``max_items``, oldest first); None if nothing."""
-    bodies = bodies or Bodies()
+    bodies = bodies or Bodies(site)
     candidates = waiting(site, state, catalog, now)
     if not candidates:
         return None
@@ -126,7 +126,7 @@ def create(
     site: Site, state: State, catalog: Catalog, now: datetime, note: str = ""
 ) -> Draft | None:
     """Compose the next issue and record it, with its articles, in one transaction."""
-    bodies = Bodies()
+    bodies = Bodies(site)
     with state.transaction():
         draft = compose(site, state, catalog, now, note, bodies)
         if draft is not None:

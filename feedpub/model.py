@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 BodyFormat = Literal["markdown", "text"]
 
@@ -18,7 +18,8 @@ class Article:
     relpath: str
     title: str
     date: datetime
-    body: str
+    # None when the article came from the content cache: readers.load_body reads it on demand.
+    body: str | None
     body_format: BodyFormat
     content_hash: str
     updated: datetime | None = None
@@ -34,9 +35,45 @@ class Article:
     feed_id: str = ""
     link: str = ""
     page: str | None = None
+    # A hash of the file (and its path): what outputs showing the article depend on.
+    fingerprint: str = ""
+    # The summary, or the start of the first paragraph: what lists and feeds show.
+    lead: str = ""
     # What a plain-text reader inferred, for ``feedpub check -v``.
     inferred: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def modified(self) -> datetime:
         return self.updated if self.updated and self.updated > self.date else self.date
+
+
+_DATES = ("date", "updated")
+_TUPLES = ("authors", "tags", "inferred")
+
+
+def article_to_json(article: Article) -> dict[str, Any]:
+    """The article as JSON data (for the content cache), without its body."""
+    data: dict[str, Any] = {}
+    for spec in fields(Article):
+        value = getattr(article, spec.name)
+        if spec.name in _DATES:
+            value = value.isoformat() if value is not None else None
+        elif spec.name == "source":
+            value = str(value)
+        elif spec.name in _TUPLES:
+            value = list(value)
+        elif spec.name == "body":
+            value = None
+        data[spec.name] = value
+    return data
+
+
+def article_from_json(data: dict[str, Any], source: Path) -> Article:
+    values = dict(data)
+    for name in _DATES:
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    for name in _TUPLES:
+        values[name] = tuple(values.get(name) or ())
+    values["source"] = source
+    return Article(**values)

@@ -92,6 +92,16 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_status ON deliveries(issue, status);
 """,
+    """
+CREATE TABLE content_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    reader TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+ALTER TABLE outputs RENAME COLUMN sha256 TO key;
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -230,11 +240,34 @@ class State:
 
     # -- outputs ---------------------------------------------------------------------------
     def outputs(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT path, sha256 FROM outputs").fetchall())
+        """Each output file the last build wrote, with the key of what it was made from."""
+        return dict(self.db.execute("SELECT path, key FROM outputs").fetchall())
 
     def replace_outputs(self, outputs: dict[str, str]) -> None:
         self.db.execute("DELETE FROM outputs")
-        self.db.executemany("INSERT INTO outputs (path, sha256) VALUES (?, ?)", outputs.items())
+        self.db.executemany("INSERT INTO outputs (path, key) VALUES (?, ?)", outputs.items())
+
+    # -- content cache ---------------------------------------------------------------------
+    def content_cache(self) -> dict[str, tuple[int, int, str, bytes]]:
+        """path -> (size, mtime_ns, reader fingerprint, pickled article and problems)."""
+        rows = self.db.execute("SELECT path, size, mtime_ns, reader, data FROM content_cache")
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def update_content_cache(
+        self, rows: list[tuple[str, int, int, str, bytes]], present: set[str]
+    ) -> None:
+        """Store fresh entries and forget files that are gone; call inside a transaction."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO content_cache (path, size, mtime_ns, reader, data)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        gone = [
+            (path,)
+            for (path,) in self.db.execute("SELECT path FROM content_cache")
+            if path not in present
+        ]
+        self.db.executemany("DELETE FROM content_cache WHERE path = ?", gone)
 
 
 # -- newsletter issues -----------------------------------------------------------------------

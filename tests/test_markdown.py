@@ -696,7 +696,7 @@ def test_right_to_left_and_astral_characters_are_kept(test_site: Site, text: str
     assert result.title == text
     assert result.body == text + "\n"
     assert result.tags == (text,)
-    assert text in render_html(result)
+    assert text in render_html(result, test_site)
 
 
 def test_title_with_markup_characters_is_kept_exactly(test_site: Site) -> None:
@@ -739,12 +739,12 @@ def test_title_whitespace_is_collapsed(test_site: Site) -> None:
 )
 def test_render_html(test_site: Site, body: str, html: str) -> None:
     result = read_ok(test_site, article(body=body))
-    assert render_html(result) == html
+    assert render_html(result, test_site) == html
 
 
 def test_render_keeps_relative_links_relative(test_site: Site) -> None:
     result = read_ok(test_site, article(body="![A photo](images/a.png)"))
-    assert render_html(result) == '<p><img src="images/a.png" alt="A photo" /></p>\n'
+    assert render_html(result, test_site) == '<p><img src="images/a.png" alt="A photo" /></p>\n'
 
 
 # Property tests
@@ -771,7 +771,7 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
         assert result.title
         assert result.date.tzinfo is not None
         assert "\x00" not in result.body
-        render_html(result)
+        render_html(result, site_in(result.source.parent))
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

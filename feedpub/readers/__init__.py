@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+from dataclasses import replace
 from pathlib import Path
 
 import cmarkgfm
@@ -11,6 +13,7 @@ from cmarkgfm.cmark import Options
 from ..config import Site
 from ..errors import Problem
 from ..model import Article
+from ..text import first_paragraph_text, shorten, xml_safe
 from .common import Findings, decode, read_bytes
 from .markdown import read_markdown
 from .plaintext import read_text
@@ -33,7 +36,28 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
     text = decode(raw, found)
     reader = read_markdown if path.suffix.lower() in MARKDOWN_SUFFIXES else read_text
     article, problems = reader(path, relpath, text, site)
+    if article is not None:
+        fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
+        article = replace(article, fingerprint=fingerprint, lead=lead_of(article))
     return article, found.problems + problems
+
+
+def lead_of(article: Article) -> str:
+    """The summary, or the first paragraph as plain text cut at a word boundary."""
+    if article.summary:
+        return xml_safe(article.summary)
+    body = article.body or ""
+    if article.body_format == "text":
+        return xml_safe(shorten(body.split("\n\n", 1)[0]))
+    return xml_safe(shorten(first_paragraph_text(markdown_to_html(body))))
+
+
+def load_body(article: Article, site: Site) -> str:
+    """The article's body, read again from its file when it came from the content cache."""
+    if article.body is not None:
+        return article.body
+    again, _ = read_article(article.source, article.relpath, site)
+    return (again.body or "") if again is not None else ""
 
 
 # Table alignment as style="text-align: ..." (HTML5), not the obsolete align attribute.
@@ -49,9 +73,10 @@ def markdown_to_html(text: str) -> str:
     return html_text
 
 
-def render_html(article: Article) -> str:
+def render_html(article: Article, site: Site) -> str:
     """The body as an HTML fragment (relative links still relative)."""
+    body = load_body(article, site)
     if article.body_format == "markdown":
-        return markdown_to_html(article.body)
-    paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
+        return markdown_to_html(body)
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
