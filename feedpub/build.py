@@ -7,15 +7,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
+from . import __version__
 from . import catalog as catalog_module
 from .catalog import Catalog, Group
 from .config import Site
 from .errors import ArticleError, OutputError, Problem
-from .feeds import FEED_FILES, Bodies, FeedSpec, render_all
+from .feeds import FEED_FILES, Bodies, FeedSpec, atom, json_feed, rss
 from .issues import as_article, web_version
-from .pages import Pages
+from .pages import Output, Pages, article_key, fingerprint, templates_fingerprint
 from .state import IssueRecord, State
 from .text import url_path
 from .writer import Writer
@@ -65,7 +67,7 @@ def feed_specs(
     return main, groups
 
 
-def static_files(site: Site) -> Iterator[tuple[str, bytes]]:
+def static_files(site: Site) -> Iterator[Output]:
     """Everything under static/ (images, a favicon, robots.txt), copied as it is."""
     top = site.static_dir
     for folder, dirs, files in os.walk(top):
@@ -75,18 +77,42 @@ def static_files(site: Site) -> Iterator[tuple[str, bytes]]:
                 continue
             path = Path(folder) / name
             try:
-                data = path.read_bytes()
+                info = path.stat()
             except OSError as exc:
                 raise OutputError(f"cannot read {path}: {exc.strerror}") from None
-            yield path.relative_to(top).as_posix(), data
+            key = fingerprint("static", str(info.st_size), str(info.st_mtime_ns))
+            yield path.relative_to(top).as_posix(), key, partial(_read_static, path)
 
 
-def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[tuple[str, bytes]]:
+def _read_static(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Iterator[Output]:
+    key = fingerprint(
+        base,
+        "feed",
+        spec.folder,
+        spec.title,
+        spec.description,
+        spec.home,
+        *map(article_key, spec.articles),
+    )
+    for name, render in ((FEED_FILES[0], rss), (FEED_FILES[1], atom), (FEED_FILES[2], json_feed)):
+        yield spec.path(name), f"{key}:{name}", partial(render, site, spec, bodies)
+
+
+def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[Output]:
+    """Every output file as (path, key of its inputs, render); rendering waits to be asked."""
+    base = fingerprint(__version__, repr(site), templates_fingerprint(site))
     bodies = Bodies(site)
     main, groups = feed_specs(site, catalog)
     for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
-        yield from render_all(site, spec, bodies).items()
-    pages = Pages(site, catalog, bodies)
+        yield from feed_outputs(site, spec, bodies, base)
+    pages = Pages(site, catalog, bodies, base)
     yield from pages.render(main, groups)
     yield from static_files(site)
     if issues:
@@ -98,10 +124,18 @@ def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator
             f"{site.site.url}issues/",
             newest[: site.feeds.limit],
         )
-        yield from render_all(site, spec, bodies).items()
+        yield from feed_outputs(site, spec, bodies, base)
         yield from pages.render_issues(spec, newest)
         for issue in issues:
-            yield f"issues/{issue.number}/index.html", web_version(site, issue).encode()
+            yield (
+                f"issues/{issue.number}/index.html",
+                fingerprint(base, "issue", issue.html, site.newsletter.unsubscribe_url),
+                partial(_web_version, site, issue),
+            )
+
+
+def _web_version(site: Site, issue: IssueRecord) -> bytes:
+    return web_version(site, issue).encode()
 
 
 def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
@@ -130,10 +164,10 @@ def publish(
     writer = Writer(site.output_dir, state.outputs())
     feeds = 0
     try:
-        for path, data in outputs(site, catalog, state.issues.all()):
+        for path, key, render in outputs(site, catalog, state.issues.all()):
             if path.endswith(FEED_FILES):
                 feeds += 1
-            writer.stage(path, data)
+            writer.offer(path, key, render)
     except BaseException:
         writer.abort()
         raise

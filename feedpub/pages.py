@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -75,8 +76,9 @@ def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
 class Pages:
     """Renders every page of the archive; ``render`` yields (path, bytes)."""
 
-    def __init__(self, site: Site, catalog: Catalog, bodies: Bodies) -> None:
+    def __init__(self, site: Site, catalog: Catalog, bodies: Bodies, base: str = "") -> None:
         self.site = site
+        self.base = base
         self.catalog = catalog
         self.bodies = bodies
         self.env = environment(site)
@@ -126,75 +128,101 @@ class Pages:
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template {template}: {exc}") from None
 
-    def render_issues(self, spec: FeedSpec, issues: list[Article]) -> Iterator[tuple[str, bytes]]:
+    def render_issues(self, spec: FeedSpec, issues: list[Article]) -> Iterator[Output]:
         """The list of newsletter issues, newest first (each issue's page is its email)."""
-        yield (
+        yield self._output(
             "issues/index.html",
-            self._page(
-                "issues.html",
-                issues=issues,
-                feeds=feed_links(self.site, spec),
-                page_title=f"{spec.title} · {self.site.site.title}",
-                heading=spec.title,
-            ),
+            [spec.folder, *(a.fingerprint for a in issues)],
+            "issues.html",
+            issues=issues,
+            feeds=feed_links(self.site, spec),
+            page_title=f"{spec.title} · {self.site.site.title}",
+            heading=spec.title,
         )
+
+    def _output(
+        self, path: str, depends: Iterable[str], template: str, **context: object
+    ) -> Output:
+        """(path, key, render): the key names everything the page shows, so that an unchanged
+        page is not rendered again."""
+        key = fingerprint(self.base, template, *depends)
+        return path, key, lambda: self._page(template, **context)
 
     def render(
         self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]
-    ) -> Iterator[tuple[str, bytes]]:
+    ) -> Iterator[Output]:
         site = self.site
         articles = self.catalog.articles
-        yield (
+        newest = articles[: site.feeds.limit]
+        yield self._output(
             "index.html",
-            self._page(
-                "index.html",
-                articles=articles[: site.feeds.limit],
-                feeds=feed_links(site, main),
-                page_title=site.site.title,
-            ),
+            map(article_key, newest),
+            "index.html",
+            articles=newest,
+            feeds=feed_links(site, main),
+            page_title=site.site.title,
         )
-        yield (
+        yield self._output(
             "archive/index.html",
-            self._page(
-                "archive.html",
-                articles=articles,
-                feeds=feed_links(site, main),
-                page_title=f"Archive · {site.site.title}",
-            ),
+            map(article_key, articles),
+            "archive.html",
+            articles=articles,
+            feeds=feed_links(site, main),
+            page_title=f"Archive · {site.site.title}",
         )
         for kind, label in (("tags", "Tag"), ("authors", "Author")):
             pairs = groups[kind]
-            yield (
+            yield self._output(
                 f"{kind}/index.html",
-                self._page(
-                    "groups.html",
-                    kind=kind,
-                    groups=[g for g, _ in pairs],
-                    feeds=feed_links(site, main),
-                    page_title=f"{label}s · {site.site.title}",
-                ),
+                [f"{g.name}:{len(g.articles)}" for g, _ in pairs],
+                "groups.html",
+                kind=kind,
+                groups=[g for g, _ in pairs],
+                feeds=feed_links(site, main),
+                page_title=f"{label}s · {site.site.title}",
             )
             for group, spec in pairs:
-                yield (
+                yield self._output(
                     f"{spec.folder}/index.html",
-                    self._page(
-                        "list.html",
-                        heading=group.name,
-                        kind=kind,
-                        articles=group.articles,
-                        feeds=feed_links(site, spec) + feed_links(site, main),
-                        page_title=f"{group.name} · {site.site.title}",
-                    ),
+                    [kind, group.name, *map(article_key, group.articles)],
+                    "list.html",
+                    heading=group.name,
+                    kind=kind,
+                    articles=group.articles,
+                    feeds=feed_links(site, spec) + feed_links(site, main),
+                    page_title=f"{group.name} · {site.site.title}",
                 )
         for article in articles:
             if article.page is None:
                 continue
-            yield (
+            yield self._output(
                 article.page,
-                self._page(
-                    "article.html",
-                    article=article,
-                    feeds=feed_links(site, main),
-                    page_title=f"{article.title} · {site.site.title}",
-                ),
+                [article_key(article)],
+                "article.html",
+                article=article,
+                feeds=feed_links(site, main),
+                page_title=f"{article.title} · {site.site.title}",
             )
+
+
+# What a build's output is made from: a path, the key of its inputs, and how to render it.
+Output = tuple[str, str, Callable[[], bytes]]
+
+
+def fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def article_key(article: Article) -> str:
+    return f"{article.fingerprint}:{article.feed_id}:{article.link}"
+
+
+def templates_fingerprint(site: Site) -> str:
+    """Every template a page could use: the site's own and the packaged ones."""
+    parts: list[str] = []
+    for folder in (site.templates_dir, packaged_templates()):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    parts.append(f"{path.relative_to(folder)}:{path.read_bytes().hex()}")
+    return fingerprint(*parts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -33,8 +34,20 @@ class Writer:
         self._staged: list[tuple[Path, Path]] = []
         self._unchanged = 0
 
-    def target(self, relpath: str) -> Path:
-        """The absolute path for ``relpath``, refusing anything outside the output folder."""
+    def offer(self, relpath: str, key: str, render: Callable[[], bytes]) -> None:
+        """Stage ``relpath`` unless the last build wrote it from the same inputs (``key``) and
+        it is still there: then it is not even rendered."""
+        if relpath in self.outputs:
+            raise OutputError(f"two outputs want the same file {relpath!r}")
+        pure = self._plain(relpath)
+        if self.previous.get(relpath) == key and self.root.joinpath(*pure.parts).is_file():
+            self.outputs[relpath] = key
+            self._unchanged += 1
+            return
+        self.stage(relpath, render(), key)
+
+    @staticmethod
+    def _plain(relpath: str) -> PurePosixPath:
         pure = PurePosixPath(relpath)
         if (
             not relpath
@@ -44,17 +57,21 @@ class Writer:
             or "\x00" in relpath
         ):
             raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the output")
-        path = self.root.joinpath(*pure.parts)
+        return pure
+
+    def target(self, relpath: str) -> Path:
+        """The absolute path for ``relpath``, refusing anything outside the output folder."""
+        path = self.root.joinpath(*self._plain(relpath).parts)
         # Resolving follows symlinks, so a link inside the output cannot lead the write out.
         if not path.parent.resolve().is_relative_to(self.root):
             raise OutputError(f"refusing to write {relpath!r}: it leads outside {self.root}")
         return path
 
-    def stage(self, relpath: str, data: bytes) -> None:
+    def stage(self, relpath: str, data: bytes, key: str | None = None) -> None:
         if relpath in self.outputs:
             raise OutputError(f"two outputs want the same file {relpath!r}")
         path = self.target(relpath)
-        self.outputs[relpath] = hashlib.sha256(data).hexdigest()
+        self.outputs[relpath] = key or hashlib.sha256(data).hexdigest()
         try:
             if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
                 self._unchanged += 1
