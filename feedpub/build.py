@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -9,18 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, snapshot
 from . import catalog as catalog_module
 from .catalog import Catalog, Group
-from .config import Site
+from .config import FEED_FILES, Site, packaged_templates
 from .errors import ArticleError, OutputError, Problem
-from .feeds import FEED_FILES, Bodies, FeedSpec, atom, json_feed, rss
-from .issues import as_article, web_version
-from .pages import Output, Pages, article_key, fingerprint, templates_fingerprint
 from .state import IssueRecord, State
 from .text import url_path
 from .writer import Writer
+
+# Rendering needs feedgen, lxml, Jinja2 and premailer; they are imported when something is
+# rendered, so that a build with nothing to do starts and ends quickly.
+if TYPE_CHECKING:
+    from .feeds import Bodies, FeedSpec
+    from .pages import Output
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,16 @@ class BuildReport:
         return any(p.severity == "error" for p in self.problems)
 
 
+def fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def feed_specs(
     site: Site, catalog: Catalog
 ) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
     """The main feed, and one per tag and per author (each limited to ``feeds.limit``)."""
+    from .feeds import FeedSpec
+
     limit = site.feeds.limit
     title = site.site.title
     main = FeedSpec("", title, site.site.description, site.site.url, catalog.articles[:limit])
@@ -92,6 +103,9 @@ def _read_static(path: Path) -> bytes:
 
 
 def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Iterator[Output]:
+    from .feeds import atom, json_feed, rss
+    from .pages import article_key
+
     key = fingerprint(
         base,
         "feed",
@@ -107,6 +121,10 @@ def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Itera
 
 def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[Output]:
     """Every output file as (path, key of its inputs, render); rendering waits to be asked."""
+    from .feeds import Bodies, FeedSpec
+    from .issues import as_article
+    from .pages import Pages, templates_fingerprint
+
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
     bodies = Bodies(site)
     main, groups = feed_specs(site, catalog)
@@ -135,6 +153,8 @@ def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator
 
 
 def _web_version(site: Site, issue: IssueRecord) -> bytes:
+    from .issues import web_version
+
     return web_version(site, issue).encode()
 
 
@@ -144,8 +164,40 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
     """
     started = time.perf_counter()
     with State.open(site.state_dir) as state:
+        current = snapshot.take(site, state, packaged_templates())
+        last = snapshot.Snapshot.load(state.meta(snapshot.META_KEY))
+        if last is not None and last.still_valid(current, now):
+            previous = state.outputs()
+            if snapshot.outputs_present(site, previous):
+                return BuildReport(
+                    articles=last.articles,
+                    scheduled=last.scheduled,
+                    drafts=last.drafts,
+                    feeds=last.feeds,
+                    written=0,
+                    unchanged=len(previous),
+                    removed=0,
+                    seconds=time.perf_counter() - started,
+                    feed_urls=tuple(site.site.url + name for name in FEED_FILES),
+                    problems=last.problems,
+                )
         catalog = load_catalog(site, state, now, keep_going)
-        return publish(site, state, catalog, now, started)
+        report = publish(site, state, catalog, now, started)
+        if not catalog.failed:
+            # Taken again: publishing may have changed nothing it covers, but be exact.
+            until = catalog.scheduled[0].date.isoformat() if catalog.scheduled else None
+            record = snapshot.Snapshot(
+                current,
+                until,
+                report.articles,
+                report.scheduled,
+                report.drafts,
+                report.feeds,
+                report.problems,
+            )
+            with state.transaction():
+                state.set_meta(snapshot.META_KEY, record.dump())
+        return report
 
 
 def load_catalog(site: Site, state: State, now: datetime, keep_going: bool = False) -> Catalog:

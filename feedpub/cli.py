@@ -9,19 +9,15 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, config, delivery, scaffold
+from . import __version__, config, scaffold
 from . import build as build_module
-from . import issues as issues_module
-from . import run as run_module
-from . import status as status_module
 from .dates import parse_date
-from .delivery import SendReport, issue_message, write_atomically
 from .errors import ArticleError, ConfigError, FeedpubError, Problem
-from .feeds import Bodies
+from .lazy import lazy_import
 from .lock import LockBusy, SiteLock
 from .state import IssueRecord, State
 from .subscribers import (
@@ -33,6 +29,16 @@ from .subscribers import (
     import_text,
 )
 from .text import normalize_newlines, plural, xml_safe
+
+if TYPE_CHECKING:
+    from .delivery import SendReport
+
+# Loaded on first use: premailer, feedgen and the mail modules take longer to import than a
+# build with nothing to do takes to run.
+issues_module = lazy_import("feedpub.issues")
+run_module = lazy_import("feedpub.run")
+status_module = lazy_import("feedpub.status")
+delivery = lazy_import("feedpub.delivery")
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000
@@ -368,7 +374,7 @@ def issue_preview(
             warnings: tuple[str, ...] = ()
         else:
             catalog = build_module.load_catalog(site, state, moment)
-            bodies = Bodies(site)
+            bodies = lazy_import("feedpub.feeds").Bodies(site)
             draft = issues_module.compose(site, state, catalog, moment, "", bodies)
             if draft is None:
                 options.say("Nothing new: the next issue would be empty")
@@ -389,10 +395,10 @@ def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
     files = {
         stem.with_suffix(".html"): record.html.encode(),
         stem.with_suffix(".txt"): record.text.encode(),
-        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
+        stem.with_suffix(".eml"): delivery.issue_message(site, record).as_bytes(),
     }
     for path, data in files.items():
-        write_atomically(path, data)
+        delivery.write_atomically(path, data)
     return list(files)
 
 

@@ -14,13 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jinja2
-import jinja2.sandbox
-
 from .errors import ConfigError, Problem
 from .schedule import SCHEDULES, WEEKDAYS
 
 CONFIG_NAME = "feedpub.toml"
+FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 STATE_DIR = ".feedpub"
 MAX_CONFIG_BYTES = 1_000_000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -119,6 +117,8 @@ def _check_days(value: int) -> int:
 
 
 def _check_subject(value: str) -> str:
+    import jinja2.sandbox  # here, not at the top: a build that changes nothing never needs it
+
     try:
         jinja2.sandbox.SandboxedEnvironment().parse(value)
     except jinja2.TemplateSyntaxError as exc:
@@ -306,6 +306,14 @@ class Site:
     @property
     def config_path(self) -> Path:
         return self.root / CONFIG_NAME
+
+
+def packaged_templates() -> Path:
+    """The default templates: inside the installed package, or at the top of a source tree."""
+    inside = Path(__file__).resolve().parent / "templates"
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parent.parent / "templates"
 
 
 def key_line(text: str, section: str, key: str | None = None) -> int:

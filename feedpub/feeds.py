@@ -28,7 +28,6 @@ from .text import absolutize, first_paragraph_text, shorten, url_path, xml_safe
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
+from .build import fingerprint
 from .catalog import Catalog, Group
-from .config import Site
+from .config import Site, packaged_templates
 from .errors import FeedpubError
 from .feeds import Bodies, FeedSpec, image_url
 from .model import Article
@@ -21,14 +19,6 @@ from .text import slugify, url_path
 
 class TemplateError(FeedpubError):
     """A template is missing or broken."""
-
-
-def packaged_templates() -> Path:
-    """The default templates: inside the installed package, or at the top of a source tree."""
-    inside = Path(str(resources.files("feedpub"))) / "templates"
-    if inside.is_dir():
-        return inside
-    return Path(__file__).resolve().parent.parent / "templates"
 
 
 def environment(site: Site) -> jinja2.Environment:
@@ -92,7 +82,7 @@ class Pages:
                 "summary": bodies.summary,
                 "image": image_url,
                 "card": self.card,
-            "tag_url": lambda name: self.group_url("tags", name),
+                "tag_url": lambda name: self.group_url("tags", name),
                 "author_url": lambda name: self.group_url("authors", name),
                 "archive_url": site.site.url + "archive/",
                 "tags_url": site.site.url + "tags/",
@@ -207,10 +197,6 @@ class Pages:
 
 # What a build's output is made from: a path, the key of its inputs, and how to render it.
 Output = tuple[str, str, Callable[[], bytes]]
-
-
-def fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def article_key(article: Article) -> str:

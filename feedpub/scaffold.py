@@ -7,8 +7,6 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from .config import CONFIG_NAME, SECTIONS, STATE_DIR, Site, setting_key
 from .errors import SiteError
 from .text import slugify
@@ -54,6 +52,8 @@ def settings_text(title: str) -> str:
 
 
 def front_matter(values: dict[str, object]) -> str:
+    import yaml  # here: `feedpub build` never writes front matter
+
     dumped = yaml.safe_dump(values, allow_unicode=True, sort_keys=False, width=1000)
     return f"---\n{dumped}---\n"
 

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
-
 from .errors import FeedpubError
 
 STATUSES = ("active", "unsubscribed", "bounced")
@@ -46,8 +44,10 @@ def normalize(address: str) -> tuple[str, str]:
     if len(text) > 320:
         raise SubscriberError(f"{text[:40]!r}... is too long for an email address")
     try:
+        from email_validator import validate_email  # here: most commands never need it
+
         valid = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
+    except ValueError as exc:  # EmailNotValidError is a ValueError
         raise SubscriberError(f"{text!r} is not a valid address: {exc}") from None
     key = (valid.ascii_email or valid.normalized).lower()
     return valid.normalized, key

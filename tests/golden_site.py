@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 
 from feedpub import config, issues
 from feedpub.build import build, load_catalog, publish
-from feedpub.config import Site
-from feedpub.feeds import FEED_FILES
+from feedpub.config import FEED_FILES, Site
 from feedpub.state import IssueRecord, State
 
 REPO = Path(__file__).resolve().parent.parent

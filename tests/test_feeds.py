@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feedpub.build import build
+from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
-from feedpub.feeds import FEED_FILES
 
 SITE_URL = "https://news.example.org/"
 ATOM = "{http://www.w3.org/2005/Atom}"

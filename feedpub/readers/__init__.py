@@ -7,16 +7,11 @@ import html
 from dataclasses import replace
 from pathlib import Path
 
-import cmarkgfm
-from cmarkgfm.cmark import Options
-
 from ..config import Site
 from ..errors import Problem
 from ..model import Article
 from ..text import first_paragraph_text, shorten, xml_safe
 from .common import Findings, decode, read_bytes
-from .markdown import read_markdown
-from .plaintext import read_text
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 TEXT_SUFFIXES = {".txt"}
@@ -34,7 +29,11 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
     if raw is None:
         return None, found.problems
     text = decode(raw, found)
-    reader = read_markdown if path.suffix.lower() in MARKDOWN_SUFFIXES else read_text
+    # Imported here: a build whose files are all in the content cache reads none of them.
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        from .markdown import read_markdown as reader
+    else:
+        from .plaintext import read_text as reader
     article, problems = reader(path, relpath, text, site)
     if article is not None:
         fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
@@ -60,15 +59,16 @@ def load_body(article: Article, site: Site) -> str:
     return (again.body or "") if again is not None else ""
 
 
-# Table alignment as style="text-align: ..." (HTML5), not the obsolete align attribute.
-_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES
-
-
 def markdown_to_html(text: str) -> str:
     """CommonMark plus GFM tables, by GitHub's cmark-gfm (C). Raw HTML is the author's to use,
     so it passes through (CMARK_OPT_UNSAFE); no other GFM extension changes the text."""
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    # Table alignment as style="text-align: ..." (HTML5), not the obsolete align attribute.
+    options = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES
     html_text: str = cmarkgfm.markdown_to_html_with_extensions(
-        text, options=_OPTIONS, extensions=["table"]
+        text, options=options, extensions=["table"]
     )
     return html_text
 

@@ -22,9 +22,7 @@ MAX_TITLE = 500
 MAX_TAGS = 100
 MAX_NAME = 200
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
-FIELDS = (
-    "title date updated author authors tags categories summary slug id draft image url".split()
-)
+FIELDS = "title date updated author authors tags categories summary slug id draft image url".split()
 
 
 @dataclass(frozen=True)

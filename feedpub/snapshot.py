@@ -1,0 +1,103 @@
+"""What a build's output depends on, seen through file metadata only.
+
+When every input file has the size and modification time it had at the last build, the
+settings and the issues are the same, no scheduled article has fallen due, and every output
+file the last build wrote is still there, a build has nothing to do: it looks at metadata and
+stops, without reading a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Site
+from .errors import Problem
+from .state import State
+
+META_KEY = "build_snapshot"
+
+
+def _walk(top: Path, parts: list[str], label: str) -> None:
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            parts.append(f"{label}:{folder}:missing")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=True):
+                stack.append(Path(entry.path))
+                continue
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            parts.append(f"{label}:{entry.path}:{info.st_size}:{info.st_mtime_ns}")
+
+
+def take(site: Site, state: State, templates: Path) -> str:
+    """A hash of everything a build reads, by metadata: content, templates, static files,
+    settings and the newsletter issues."""
+    parts = [__version__, repr(site)]
+    for label, folder in (
+        ("content", site.content_dir),
+        ("templates", site.templates_dir),
+        ("packaged", templates),
+        ("static", site.static_dir),
+    ):
+        _walk(folder, parts, label)
+    issues = state.db.execute(
+        "SELECT number, status, length(html), length(subject) FROM issues ORDER BY number"
+    ).fetchall()
+    parts.append(repr(issues))
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass
+class Snapshot:
+    """What the last complete build saw, and what it reported."""
+
+    hash: str
+    until: str | None  # the earliest scheduled article: the output changes then
+    articles: int
+    scheduled: int
+    drafts: int
+    feeds: int
+    problems: list[Problem] = field(default_factory=list)
+
+    def dump(self) -> str:
+        data: dict[str, Any] = dict(self.__dict__)
+        data["problems"] = [[p.path, p.line, p.severity, p.message] for p in self.problems]
+        return json.dumps(data)
+
+    @classmethod
+    def load(cls, text: str | None) -> Snapshot | None:
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            data["problems"] = [Problem(*p) for p in data["problems"]]
+            return cls(**data)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def still_valid(self, current: str, now: datetime) -> bool:
+        return self.hash == current and (
+            self.until is None or now < datetime.fromisoformat(self.until)
+        )
+
+
+def outputs_present(site: Site, outputs: dict[str, str]) -> bool:
+    root = str(site.output_dir)
+    return bool(outputs) and all(os.path.isfile(os.path.join(root, path)) for path in outputs)
