@@ -11,6 +11,7 @@ what each row measures.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import multiprocessing
 import os
@@ -633,7 +634,8 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def source() -> str:
-    """The measured feedpub: its commit, and whether feedpub/ differs from it."""
+    """The measured feedpub: its commit, whether feedpub/ differs from it, and a digest of its
+    files, which tells whether they changed while the bench ran."""
     git = ["git", "-C", str(REPO)]
     commit = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -642,13 +644,29 @@ def source() -> str:
         [*git, "status", "--porcelain", "--", "feedpub"], capture_output=True, text=True,
         check=False,
     ).stdout.strip()  # fmt: skip
-    return f"commit {commit or '?'}" + (" with uncommitted changes in feedpub/" if changed else "")
+    spec = importlib.util.find_spec("feedpub")
+    digest = hashlib.sha256()
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return (
+        f"commit {commit or '?'}"
+        + (" with uncommitted changes in feedpub/" if changed else "")
+        + f", files {digest.hexdigest()[:10]}"
+    )
 
 
 def describe(
     bench: Bench, command: str, seconds: float, sources: tuple[str, str], loads: tuple[float, float]
 ) -> str:
-    measured = sources[0] if sources[0] == sources[1] else f"{sources[0]}; at the end {sources[1]}"
+    measured = sources[0]
+    if sources[1] != sources[0]:
+        measured += (
+            f"; at the end {sources[1]}. **feedpub changed during the run: its rows mix the two "
+            "versions**"
+        )
     peers = "peers skipped"
     if bench.peers is not None:
         hugo = bench.peers.hugo_version or "Hugo not installed"
