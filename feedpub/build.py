@@ -122,7 +122,6 @@ def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Itera
 def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[Output]:
     """Every output file as (path, key of its inputs, render); rendering waits to be asked."""
     from .feeds import Bodies, FeedSpec
-    from .issues import as_article
     from .pages import Pages, templates_fingerprint
 
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
@@ -134,6 +133,8 @@ def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator
     yield from pages.render(main, groups)
     yield from static_files(site)
     if issues:
+        from .issues import as_article
+
         newest = [as_article(site, issue) for issue in reversed(issues)]
         spec = FeedSpec(
             "issues",

@@ -15,7 +15,7 @@ from . import __version__
 from .config import Site
 from .errors import Problem
 from .model import Article, article_from_json, article_to_json
-from .readers import is_article, read_article
+from .readers import is_article_name, read_article
 from .state import KnownArticle, State
 from .text import slugify, url_path
 
@@ -95,7 +95,8 @@ def content_files(site: Site) -> list[Path]:
     top = site.content_dir
     for folder, dirs, files in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found.extend(Path(folder) / name for name in sorted(files) if is_article(Path(name)))
+        base = Path(folder)
+        found.extend(base / name for name in sorted(files) if is_article_name(name))
     return found
 
 
@@ -134,8 +135,9 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     everything: list[Article] = []
     cache = state.content_cache()
     reader = reader_fingerprint(site)
+    root = len(str(site.root)) + 1
     for path in content_files(site):
-        relpath = path.relative_to(site.root).as_posix()
+        relpath = str(path)[root:].replace(os.sep, "/")
         catalog.present.add(relpath)
         catalog.files += 1
         try:
@@ -161,8 +163,8 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         else:
             catalog.articles.append(article)
     present = {a.relpath for a in everything}
-    catalog.articles = _identify(catalog.articles, state.known_articles(), present)
-    catalog.articles = [_place(site, a) for a in catalog.articles]
+    ids = _identify(catalog.articles, state.known_articles(), present)
+    catalog.articles = [_place(site, a, i) for a, i in zip(catalog.articles, ids, strict=True)]
     catalog.problems.extend(_clashes(catalog.articles))
     catalog.articles.sort(key=lambda a: (a.date, a.feed_id), reverse=True)
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
@@ -170,39 +172,52 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     return catalog
 
 
-def _identify(
-    articles: list[Article], known: list[KnownArticle], present: set[str]
-) -> list[Article]:
-    """Give each article its feed id: its own, the one the state remembers, or a new one.
+def _identify(articles: list[Article], known: list[KnownArticle], present: set[str]) -> list[str]:
+    """Each article's feed id: its own, the one the state remembers, or a new one.
 
     An article without an explicit id keeps the id it was first published with when only its
     title or body changed (same path), or when only its path changed (same body, or same title
-    and date, under a path that no longer exists).
+    and date, under a path that no longer exists). Every lookup is a dictionary's: no step
+    grows with the square of the number of articles, however many files were renamed.
     """
     taken = {k.id for k in known}
     claimed: set[str] = set()
     by_path = {k.path: k for k in known if not k.explicit}
     gone = [k for k in known if not k.explicit and k.path not in present]
-    result: dict[int, Article] = {}
+    by_body: dict[str, list[KnownArticle]] = {}
+    by_title: dict[tuple[str, str], list[KnownArticle]] = {}
+    for old in gone:
+        by_body.setdefault(old.content_hash, []).append(old)
+        by_title.setdefault((old.title, old.date), []).append(old)
+    ids: list[str] = [""] * len(articles)
     pending: list[int] = []
     for index, article in enumerate(articles):
         if article.explicit_id:
-            result[index] = replace(article, feed_id=article.explicit_id)
+            ids[index] = article.explicit_id
         elif (row := by_path.get(article.relpath)) and row.id not in claimed:
             claimed.add(row.id)
-            result[index] = replace(article, feed_id=row.id)
+            ids[index] = row.id
         else:
             pending.append(index)
-    for match in (_same_body, _same_title_and_date):
+
+    def first_free(rows: list[KnownArticle]) -> KnownArticle | None:
+        return next((r for r in rows if r.id not in claimed), None)
+
+    def same_body(article: Article) -> list[KnownArticle]:
+        return by_body.get(article.content_hash, [])
+
+    def same_title_and_date(article: Article) -> list[KnownArticle]:
+        return by_title.get((article.title, article.date.isoformat()), [])
+
+    for lookup in (same_body, same_title_and_date):
         still: list[int] = []
         for index in pending:
-            article = articles[index]
-            row = next((k for k in gone if k.id not in claimed and match(k, article)), None)
-            if row is None:
+            found = first_free(lookup(articles[index]))
+            if found is None:
                 still.append(index)
                 continue
-            claimed.add(row.id)
-            result[index] = replace(article, feed_id=row.id)
+            claimed.add(found.id)
+            ids[index] = found.id
         pending = still
     for index in pending:
         article = articles[index]
@@ -213,24 +228,17 @@ def _identify(
             counter += 1
             new_id = f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, seed + chr(10) + str(counter))}"
         claimed.add(new_id)
-        result[index] = replace(article, feed_id=new_id)
-    return [result[i] for i in range(len(articles))]
+        ids[index] = new_id
+    return ids
 
 
-def _same_body(known: KnownArticle, article: Article) -> bool:
-    return known.content_hash == article.content_hash
-
-
-def _same_title_and_date(known: KnownArticle, article: Article) -> bool:
-    return known.title == article.title and known.date == article.date.isoformat()
-
-
-def _place(site: Site, article: Article) -> Article:
+def _place(site: Site, article: Article, feed_id: str) -> Article:
     if article.url:
-        return replace(article, link=article.url, page=None)
+        return replace(article, feed_id=feed_id, link=article.url, page=None)
     segments = page_path(article)
     return replace(
         article,
+        feed_id=feed_id,
         link=site.site.url + url_path(*segments) + "/",
         page="/".join(segments) + "/index.html",
     )

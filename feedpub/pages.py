@@ -82,6 +82,8 @@ class Pages:
                 "summary": bodies.summary,
                 "image": image_url,
                 "card": self.card,
+                # Lists show this many articles with their summaries, the rest as plain links.
+                "site_limit": site.feeds.limit,
                 "tag_url": lambda name: self.group_url("tags", name),
                 "author_url": lambda name: self.group_url("authors", name),
                 "archive_url": site.site.url + "archive/",
@@ -182,6 +184,7 @@ class Pages:
                     feeds=feed_links(site, spec) + feed_links(site, main),
                     page_title=f"{group.name} · {site.site.title}",
                 )
+        main_links = feed_links(site, main)
         for article in articles:
             if article.page is None:
                 continue
@@ -190,7 +193,7 @@ class Pages:
                 [article_key(article)],
                 "article.html",
                 article=article,
-                feeds=feed_links(site, main),
+                feeds=main_links,
                 page_title=f"{article.title} · {site.site.title}",
             )
 

@@ -84,9 +84,12 @@ def shorten(text: str, limit: int = 280) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def url_path(*segments: str) -> str:
     """A relative URL path from file-system segments, percent-encoded."""
-    return "/".join(quote(s, safe="") for s in segments if s)
+    return "/".join(s if _URL_SAFE.fullmatch(s) else quote(s, safe="") for s in segments if s)
 
 
 def absolutize(fragment: str, base: str) -> str:

@@ -29,6 +29,7 @@ class WriteReport:
 class Writer:
     def __init__(self, output_dir: Path, previous: dict[str, str] | None = None) -> None:
         self.root = output_dir.resolve()
+        self._root = str(self.root)
         self.previous = previous or {}
         self.outputs: dict[str, str] = {}
         self._staged: list[tuple[Path, Path]] = []
@@ -39,8 +40,11 @@ class Writer:
         it is still there: then it is not even rendered."""
         if relpath in self.outputs:
             raise OutputError(f"two outputs want the same file {relpath!r}")
-        pure = self._plain(relpath)
-        if self.previous.get(relpath) == key and self.root.joinpath(*pure.parts).is_file():
+        if (
+            self.previous.get(relpath) == key
+            and self._plain(relpath) is not None
+            and os.path.isfile(os.path.join(self._root, relpath))
+        ):
             self.outputs[relpath] = key
             self._unchanged += 1
             return
@@ -48,16 +52,15 @@ class Writer:
 
     @staticmethod
     def _plain(relpath: str) -> PurePosixPath:
-        pure = PurePosixPath(relpath)
         if (
             not relpath
-            or pure.is_absolute()
+            or relpath.startswith("/")
             or any(part in {"", ".", ".."} for part in relpath.split("/"))
             or "\\" in relpath
             or "\x00" in relpath
         ):
             raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the output")
-        return pure
+        return PurePosixPath(relpath)
 
     def target(self, relpath: str) -> Path:
         """The absolute path for ``relpath``, refusing anything outside the output folder."""

@@ -18,8 +18,9 @@ TEXT_SUFFIXES = {".txt"}
 SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES
 
 
-def is_article(path: Path) -> bool:
-    return path.suffix.lower() in SUFFIXES and not path.name.startswith((".", "_", "#"))
+def is_article_name(name: str) -> bool:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return suffix in SUFFIXES and not name.startswith((".", "_", "#"))
 
 
 def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, list[Problem]]:
