@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -53,9 +54,29 @@ def host_of(site: Site) -> str:
     return urlsplit(site.site.url).hostname or "feedpub.invalid"
 
 
+LIST_ID_FILE = "list-id"
+
+
 def list_id(site: Site) -> str:
-    """RFC 2919 List-Id: stable for the newsletter, whatever its display name becomes later."""
-    return f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
+    """RFC 2919 List-Id, made from the newsletter's name and the site's host when first needed
+    and kept in ``.feedpub/list-id``: renaming the newsletter or moving the site later changes
+    neither it nor the unsubscribe links already sent, whose tokens are bound to it."""
+    path = site.state_dir / LIST_ID_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
+    site.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text(encoding="utf-8").strip() or value
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
 
 
 def unsubscribe_base(site: Site) -> str:
@@ -462,6 +483,10 @@ def send_issue(
         if issue.status == "sent":
             report.finished = True
             return report
+        # Settings are checked before anything is recorded: a send that cannot start must not
+        # fix its list of recipients (who subscribes before the retry still gets the issue).
+        connections = make_transports(site, issue)
+        sender = sender_address(site)
         report.recipients = start(state, issue, now)
         # Moments compare as moments (julianday), not as text: the same time written with
         # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
@@ -477,12 +502,12 @@ def send_issue(
         issue=issue,
         now=now,
         secret=load_secret(site.state_dir),
-        sender=sender_address(site),
+        sender=sender,
         pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
         progress=progress,
         report=report,
     )
-    workers = [_Worker(job, transport) for transport in make_transports(site, issue)]
+    workers = [_Worker(job, transport) for transport in connections]
     threads = [
         threading.Thread(target=w.run, name=f"feedpub-send-{i}") for i, w in enumerate(workers)
     ]
@@ -508,12 +533,16 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (it holds subscribers' addresses)."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temp, path)
+    """Write a file only its owner can read (it holds subscribers' addresses). The temporary
+    file is new and unpredictable (mkstemp: O_EXCL, mode 0600), never one already there."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def plan(state: State, issue: IssueRecord) -> dict[str, int]:

@@ -30,7 +30,11 @@ class SecretError(FeedpubError):
     """The site's secret file cannot be used."""
 
 
-def load_secret(state_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
+def load_secret(
+    state_dir: Path, env: Mapping[str, str] | None = None, create: bool = True
+) -> bytes:
+    """The site's secret. Without ``create`` a missing one is a SecretError: the unsubscribe
+    endpoint must check links against the secret they were made with, never a new one."""
     env = os.environ if env is None else env
     if env.get(SECRET_ENV):
         return env[SECRET_ENV].encode()
@@ -38,7 +42,11 @@ def load_secret(state_dir: Path, env: Mapping[str, str] | None = None) -> bytes:
     try:
         return _read_secret(path)
     except FileNotFoundError:
-        pass
+        if not create:
+            raise SecretError(
+                f"{path} does not exist and {SECRET_ENV} is not set: copy the secret the "
+                "newsletter is sent with, or set the variable"
+            ) from None
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_hex(32).encode()
     # Written whole into a file of its own, then linked into place: a process reading the

@@ -22,7 +22,7 @@ from .errors import FeedpubError
 from .pages import environment
 from .state import State
 from .subscribers import SubscriberError, Subscribers
-from .tokens import TokenError, load_secret, read_token
+from .tokens import SecretError, TokenError, load_secret, read_token
 
 StartResponse = Callable[..., Any]
 MAX_BODY = 10_000
@@ -74,7 +74,7 @@ class UnsubscribeApp:
             return self.page(start, 400, "invalid")
         token = (query.get("t") or [""])[0]
         if method in ("GET", "HEAD"):
-            if self.subscriber_key(token) is None:
+            if self.subscriber_key(token, environ.get("wsgi.errors")) is None:
                 return self.page(start, 400, "invalid")
             return self.page(start, 200, "confirm", token)
         if method != "POST":
@@ -96,7 +96,7 @@ class UnsubscribeApp:
             except ValueError:
                 return self.page(start, 400, "invalid")
             token = (form.get("t") or [""])[0]
-        key = self.subscriber_key(token)
+        key = self.subscriber_key(token, environ.get("wsgi.errors"))
         if key is None:
             return self.page(start, 400, "invalid")
         with State.open(self.site.state_dir) as state, state.transaction():
@@ -108,9 +108,16 @@ class UnsubscribeApp:
                 pass  # removed since: there is nothing to send to, which is what they asked
         return self.page(start, 200, "done")
 
-    def subscriber_key(self, token: str) -> str | None:
+    def subscriber_key(self, token: str, errors: Any = None) -> str | None:
         try:
-            return read_token(load_secret(self.site.state_dir), list_id(self.site), token)
+            secret = load_secret(self.site.state_dir, create=False)
+        except SecretError as exc:
+            # No link can be checked: say so in the server's log, answer as for a bad link.
+            if errors is not None:
+                errors.write(f"feedpub: {exc}\n")
+            return None
+        try:
+            return read_token(secret, list_id(self.site), token)
         except TokenError:
             return None
 
