@@ -102,6 +102,10 @@ CREATE TABLE content_cache (
 );
 ALTER TABLE outputs RENAME COLUMN sha256 TO key;
 """,
+    """
+DROP INDEX deliveries_status;
+CREATE INDEX deliveries_claim ON deliveries(issue, status, subscriber);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
