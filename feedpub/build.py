@@ -215,15 +215,9 @@ def publish(
     """Write every output for ``catalog`` (and the state's issues), then record it, atomically."""
     started = time.perf_counter() if started is None else started
     writer = Writer(site.output_dir, state.outputs())
-    feeds = 0
-    try:
-        for path, key, render in outputs(site, catalog, state.issues.all()):
-            if path.endswith(FEED_FILES):
-                feeds += 1
-            writer.offer(path, key, render)
-    except BaseException:
-        writer.abort()
-        raise
+    produced = list(outputs(site, catalog, state.issues.all()))
+    feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
+    writer.offer_all(produced)
     with state.transaction():
         report = writer.commit()
         state.remember_articles(catalog.known(), now.isoformat())

@@ -9,8 +9,9 @@ alone, and files an earlier build wrote that this one no longer produces are rem
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +31,8 @@ class Writer:
     def __init__(self, output_dir: Path, previous: dict[str, str] | None = None) -> None:
         self.root = output_dir.resolve()
         self._root = str(self.root)
+        self._checked: set[Path] = set()
+        self._made: set[Path] = set()
         self.previous = previous or {}
         self.outputs: dict[str, str] = {}
         self._staged: list[tuple[Path, Path]] = []
@@ -66,28 +69,100 @@ class Writer:
         """The absolute path for ``relpath``, refusing anything outside the output folder."""
         path = self.root.joinpath(*self._plain(relpath).parts)
         # Resolving follows symlinks, so a link inside the output cannot lead the write out.
-        if not path.parent.resolve().is_relative_to(self.root):
+        if not self._inside(path.parent):
             raise OutputError(f"refusing to write {relpath!r}: it leads outside {self.root}")
         return path
+
+    def _inside(self, folder: Path) -> bool:
+        """Whether ``folder`` resolves inside the output; a folder found inside once (and made,
+        if it was missing) is not resolved again during this build."""
+        if folder in self._checked:
+            return True
+        parent = folder.parent
+        # Inside a folder already found inside, a folder that is not a link is inside too: one
+        # lstat instead of resolving every component again.
+        if (parent in self._checked or parent == self.root) and not folder.is_symlink():
+            self._checked.add(folder)
+            return True
+        if not folder.resolve().is_relative_to(self.root):
+            return False
+        # Its real path runs through its parents' real paths: they are inside as well.
+        while folder != self.root and folder not in self._checked:
+            self._checked.add(folder)
+            folder = folder.parent
+        return True
 
     def stage(self, relpath: str, data: bytes, key: str | None = None) -> None:
         if relpath in self.outputs:
             raise OutputError(f"two outputs want the same file {relpath!r}")
-        path = self.target(relpath)
         self.outputs[relpath] = key or hashlib.sha256(data).hexdigest()
         try:
+            staged = self._prepare(relpath, data)
+        except OutputError:
+            self.abort()
+            raise
+        self._note(staged)
+
+    def _note(self, staged: tuple[Path, Path] | None) -> None:
+        if staged is None:
+            self._unchanged += 1
+        else:
+            self._staged.append(staged)
+
+    def _prepare(self, relpath: str, data: bytes) -> tuple[Path, Path] | None:
+        """Write ``data`` next to its target as a temporary file; None if the target already
+        holds exactly these bytes."""
+        path = self.target(relpath)
+        try:
             if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-                self._unchanged += 1
-                return
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.parent.resolve().is_relative_to(self.root):
-                raise OutputError(f"refusing to write {relpath!r}: it leads outside {self.root}")
+                return None
+            if path.parent not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Made just now: resolve again, in case a link appeared in between.
+                self._checked.discard(path.parent)
+                if not self._inside(path.parent):
+                    raise OutputError(
+                        f"refusing to write {relpath!r}: it leads outside {self.root}"
+                    )
+                self._made.add(path.parent)
             temp = path.with_name(TEMP_PREFIX + path.name)
             temp.write_bytes(data)
         except OSError as exc:
-            self.abort()
             raise OutputError(f"cannot write {path}: {exc.strerror}") from None
-        self._staged.append((temp, path))
+        return temp, path
+
+    def offer_all(self, outputs: Iterable[tuple[str, str, Callable[[], bytes]]]) -> int:
+        """Offer every output; those to render are rendered by as many processes as there are
+        cores when there are enough of them to be worth it. Returns how many were offered."""
+        todo: list[tuple[str, str, Callable[[], bytes]]] = []
+        offered = 0
+        for relpath, key, render in outputs:
+            offered += 1
+            if relpath in self.outputs:
+                raise OutputError(f"two outputs want the same file {relpath!r}")
+            if (
+                self.previous.get(relpath) == key
+                and self._plain(relpath) is not None
+                and os.path.isfile(os.path.join(self._root, relpath))
+            ):
+                self.outputs[relpath] = key
+                self._unchanged += 1
+                continue
+            self.outputs[relpath] = key
+            todo.append((relpath, key, render))
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        try:
+            if workers > 1 and len(todo) >= PARALLEL_FROM and _can_fork():
+                for staged in _render_in_processes(self, todo, workers):
+                    self._note(staged)
+            else:
+                for relpath, _, render in todo:
+                    self._note(self._prepare(relpath, render()))
+        except BaseException:
+            self.abort()
+            _remove_temporaries(self.root)
+            raise
+        return offered
 
     def abort(self) -> None:
         for temp, _ in self._staged:
@@ -115,6 +190,46 @@ class Writer:
                 removed += 1
                 _prune_empty(path.parent, self.root)
         return WriteReport(written=written, unchanged=self._unchanged, removed=removed)
+
+
+PARALLEL_FROM = 400  # below this many pages one process is quicker than starting others
+MAX_WORKERS = 8
+# The work list of the processes rendering in parallel. They are forked, so they inherit it
+# (closures over the site and catalog could not be sent to them); set only while they run.
+_WORK: tuple[Writer, list[tuple[str, str, Callable[[], bytes]]]] | None = None
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _render_share(share: tuple[int, int]) -> list[tuple[Path, Path] | None]:
+    assert _WORK is not None
+    writer, todo = _WORK
+    first, step = share
+    return [writer._prepare(relpath, render()) for relpath, _, render in todo[first::step]]
+
+
+def _render_in_processes(
+    writer: Writer, todo: list[tuple[str, str, Callable[[], bytes]]], workers: int
+) -> list[tuple[Path, Path] | None]:
+    global _WORK
+    _WORK = (writer, todo)
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            shares = pool.map(_render_share, [(i, workers) for i in range(workers)])
+    finally:
+        _WORK = None
+    return [staged for share in shares for staged in share]
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Temporary files a failed parallel render left behind (their names were not sent back)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                (Path(folder) / name).unlink(missing_ok=True)
 
 
 def _prune_empty(folder: Path, root: Path) -> None:
