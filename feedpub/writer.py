@@ -38,21 +38,6 @@ class Writer:
         self._staged: list[tuple[Path, Path]] = []
         self._unchanged = 0
 
-    def offer(self, relpath: str, key: str, render: Callable[[], bytes]) -> None:
-        """Stage ``relpath`` unless the last build wrote it from the same inputs (``key``) and
-        it is still there: then it is not even rendered."""
-        if relpath in self.outputs:
-            raise OutputError(f"two outputs want the same file {relpath!r}")
-        if (
-            self.previous.get(relpath) == key
-            and self._plain(relpath) is not None
-            and os.path.isfile(os.path.join(self._root, relpath))
-        ):
-            self.outputs[relpath] = key
-            self._unchanged += 1
-            return
-        self.stage(relpath, render(), key)
-
     @staticmethod
     def _plain(relpath: str) -> PurePosixPath:
         if (
@@ -140,16 +125,16 @@ class Writer:
             offered += 1
             if relpath in self.outputs:
                 raise OutputError(f"two outputs want the same file {relpath!r}")
+            self.outputs[relpath] = key
+            # Written by the last build from the same inputs and still there: not rendered.
             if (
                 self.previous.get(relpath) == key
                 and self._plain(relpath) is not None
                 and os.path.isfile(os.path.join(self._root, relpath))
             ):
-                self.outputs[relpath] = key
                 self._unchanged += 1
-                continue
-            self.outputs[relpath] = key
-            todo.append((relpath, key, render))
+            else:
+                todo.append((relpath, key, render))
         workers = min(os.cpu_count() or 1, MAX_WORKERS)
         try:
             if workers > 1 and len(todo) >= PARALLEL_FROM and _can_fork():
