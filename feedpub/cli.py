@@ -414,12 +414,18 @@ def issue_list(options: Options) -> None:
     if not records:
         options.say("No issues yet")
         return
-    click.echo(f"{'#':>4}  {'created':16}  {'status':6}  {'articles':>8}  subject")
+    with State.open(site.state_dir, create=False) as state:
+        progress = {r.number: state.issues.progress(r.number) for r in records}
+    click.echo(
+        f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  subject"
+    )
     for record in records:
         created = datetime.fromisoformat(record.created).astimezone(site.tz)
+        done, total, _ = progress[record.number]
+        status = record.status if record.status == "sent" or not total else "sending"
         click.echo(
-            f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {record.status:6}  "
-            f"{len(record.items):>8}  {record.subject}"
+            f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {status:7}  "
+            f"{len(record.items):>8}  {f'{done}/{total}':>10}  {record.subject}"
         )
 
 

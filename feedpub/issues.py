@@ -17,7 +17,7 @@ from .feeds import Bodies
 from .model import Article
 from .schedule import is_due, next_moment
 from .state import IssueItem, IssueRecord, State
-from .text import slugify
+from .text import plural, slugify
 
 
 class IssueError(FeedpubError):
@@ -145,6 +145,12 @@ def discard(state: State, number: int) -> IssueRecord:
             raise IssueError(f"there is no issue {number}; 'feedpub issue list' shows them")
         if issue.status != "ready":
             raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
+        _, _, attempted = state.issues.progress(number)
+        if attempted:
+            raise IssueError(
+                f"issue {number} is being sent (tried for {plural(attempted, 'recipient')}); "
+                "finish it with 'feedpub send' instead"
+            )
         state.issues.discard(number)
     return issue
 

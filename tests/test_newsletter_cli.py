@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -202,16 +203,47 @@ def test_issue_preview_of_a_missing_issue(runner: CliRunner, site: Path) -> None
 
 
 def test_issue_list(runner: CliRunner, site: Path) -> None:
+    for address in ("ann@example.org", "bob@example.org"):
+        assert_clean_exit(invoke(runner, "--site", site, "subscribers", "add", address), 0)
     assert_clean_exit(invoke(runner, "--site", site, "run", "--now", NOW_ARG), 0)
     (site / "content" / "charlie.md").write_text(article("Charlie", "2026-11-27 12:05"))
     assert_clean_exit(invoke(runner, "--site", site, "issue", "new", "--now", LATER_ARG), 0)
     result = invoke(runner, "--site", site, "issue", "list")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines() == [
-        "   #  created           status  articles  subject",
-        "   1  2026-11-27 12:00  sent           2  Test Weekly #1: Bravo",
-        "   2  2026-11-27 12:15  ready          1  Test Weekly #2: Charlie",
+        "   #  created           status   articles  deliveries  subject",
+        "   1  2026-11-27 12:00  sent            2         2/2  Test Weekly #1: Bravo",
+        "   2  2026-11-27 12:15  ready           1         0/0  Test Weekly #2: Charlie",
     ]
+
+
+def test_an_issue_being_sent_is_listed_as_such_and_cannot_be_discarded(
+    runner: CliRunner, site: Path
+) -> None:
+    for address in ("ann@example.org", "bob@example.org"):
+        assert_clean_exit(invoke(runner, "--site", site, "subscribers", "add", address), 0)
+    assert_clean_exit(invoke(runner, "--site", site, "issue", "new", "--now", NOW_ARG), 0)
+    db = sqlite3.connect(state_dir(site) / "state.db")
+    try:
+        db.execute(
+            "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+            " last_reply, updated) SELECT 1, id, CASE WHEN id = 1 THEN 'sent' ELSE 'pending'"
+            " END, 0, NULL, '', '' FROM subscribers"
+        )
+        db.commit()
+    finally:
+        db.close()
+    listed = invoke(runner, "--site", site, "issue", "list")
+    assert listed.stdout.splitlines()[1].startswith(
+        "   1  2026-11-27 12:00  sending         2         1/2"
+    )
+    result = invoke(runner, "--site", site, "issue", "discard", "1")
+    assert_clean_exit(result, 1)
+    assert result.stderr == (
+        "Error: issue 1 is being sent (tried for 1 recipient); "
+        "finish it with 'feedpub send' instead\n"
+    )
+    assert [r.number for r in issues_of(site)] == [1]
 
 
 def test_issue_list_without_a_state(runner: CliRunner, site: Path) -> None:
@@ -292,9 +324,7 @@ def test_issue_discard_refuses_a_sent_issue(runner: CliRunner, site: Path) -> No
 
 
 def test_status(runner: CliRunner, make_site: MakeSite) -> None:
-    root = make_site(
-        {**ARTICLES, "soon.md": article("Soon", "2026-12-01 09:00")}, extra=NEWSLETTER
-    )
+    root = make_site({**ARTICLES, "soon.md": article("Soon", "2026-12-01 09:00")}, extra=NEWSLETTER)
     before = invoke(runner, "--site", root, "status", "--now", NOW_ARG)
     assert_clean_exit(before, 0)
     assert before.stdout.splitlines() == [
@@ -390,13 +420,23 @@ def test_run(runner: CliRunner, site: Path) -> None:
     ("extra", "articles", "reason"),
     [
         ("", ARTICLES, "no new issue: no [newsletter] in feedpub.toml"),
-        (NEWSLETTER.replace('"weekly"', '"manual"'), ARTICLES,
-         "no new issue: the schedule is manual: run 'feedpub issue new'"),
-        (NEWSLETTER + "min_items = 3\n", ARTICLES,
-         "no new issue: due since 2026-11-27 08:00 CET, but 2 articles waiting "
-         "and [newsletter] min_items is 3"),
-        (NEWSLETTER, {}, "no new issue: due since 2026-11-27 08:00 CET, but 0 articles waiting "
-         "and [newsletter] min_items is 1"),
+        (
+            NEWSLETTER.replace('"weekly"', '"manual"'),
+            ARTICLES,
+            "no new issue: the schedule is manual: run 'feedpub issue new'",
+        ),
+        (
+            NEWSLETTER + "min_items = 3\n",
+            ARTICLES,
+            "no new issue: due since 2026-11-27 08:00 CET, but 2 articles waiting "
+            "and [newsletter] min_items is 3",
+        ),
+        (
+            NEWSLETTER,
+            {},
+            "no new issue: due since 2026-11-27 08:00 CET, but 0 articles waiting "
+            "and [newsletter] min_items is 1",
+        ),
     ],
     ids=["no-newsletter", "manual", "min-items", "nothing-waiting"],
 )
@@ -547,8 +587,12 @@ BUSY = re.compile(
 
 def test_two_runs_at_once_make_one_issue(site: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
-    subprocess.run([str(FEEDPUB), "--site", str(site), "subscribers", "add", "ann@example.org"],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [str(FEEDPUB), "--site", str(site), "subscribers", "add", "ann@example.org"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     args = [str(FEEDPUB), "--site", str(site), "run", "--now", NOW_ARG]
     procs = [
         subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
