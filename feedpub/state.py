@@ -207,7 +207,12 @@ class State:
         return [KnownArticle(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
     def remember_articles(self, articles: Iterable[KnownArticle], now: str) -> None:
-        """Record (or refresh) published articles; call inside a transaction."""
+        """Record published articles that are new or changed; call inside a transaction.
+
+        ``last_seen`` is when the row last changed: a build that changed nothing of an article
+        writes nothing for it."""
+        known = set(self.known_articles())
+        changed = [a for a in articles if a not in known]
         self.db.executemany(
             """INSERT INTO articles (id, path, content_hash, title, date, explicit,
                                      first_published, last_seen)
@@ -218,7 +223,7 @@ class State:
                    last_seen = excluded.last_seen""",
             [
                 (a.id, a.path, a.content_hash, a.title, a.date, int(a.explicit), now, now)
-                for a in articles
+                for a in changed
             ],
         )
 
@@ -248,8 +253,15 @@ class State:
         return dict(self.db.execute("SELECT path, key FROM outputs").fetchall())
 
     def replace_outputs(self, outputs: dict[str, str]) -> None:
-        self.db.execute("DELETE FROM outputs")
-        self.db.executemany("INSERT INTO outputs (path, key) VALUES (?, ?)", outputs.items())
+        """Make the recorded outputs ``outputs``, writing only the rows that differ."""
+        before = self.outputs()
+        self.db.executemany(
+            "DELETE FROM outputs WHERE path = ?", [(p,) for p in before if p not in outputs]
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO outputs (path, key) VALUES (?, ?)",
+            [(p, k) for p, k in outputs.items() if before.get(p) != k],
+        )
 
     # -- content cache ---------------------------------------------------------------------
     def content_cache(self) -> dict[str, tuple[int, int, str, bytes]]:
