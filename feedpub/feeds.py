@@ -23,8 +23,8 @@ from feedgen.feed import FeedGenerator
 from . import __version__
 from .config import Site
 from .model import Article
-from .readers import render_html
-from .text import absolutize, first_paragraph_text, shorten, url_path, xml_safe
+from .readers import lead_of, render_html
+from .text import absolutize, url_path, xml_safe
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,15 +73,9 @@ class Bodies:
         return cached
 
     def summary(self, article: Article) -> str:
-        if article.lead:
-            return article.lead
-        if article.summary:
-            text = article.summary
-        elif article.body_format == "text":
-            text = shorten((article.body or "").split("\n\n", 1)[0])
-        else:
-            text = shorten(first_paragraph_text(self.html(article)))
-        return xml_safe(text)
+        # The readers set ``lead``; an article made otherwise (an issue in the issues feed)
+        # gets it the same way.
+        return article.lead or lead_of(article)
 
 
 def image_url(article: Article) -> str | None:
@@ -195,12 +189,3 @@ def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def render_all(site: Site, spec: FeedSpec, bodies: Bodies) -> dict[str, bytes]:
-    """The three documents of one feed, keyed by their path in the output folder."""
-    return {
-        spec.path("rss.xml"): rss(site, spec, bodies),
-        spec.path("atom.xml"): atom(site, spec, bodies),
-        spec.path("feed.json"): json_feed(site, spec, bodies),
-    }
