@@ -390,6 +390,8 @@ def issue_preview(
 
 
 def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
+    from .transport import write_atomically
+
     folder = site.state_dir / "preview"
     stem = folder / f"issue-{record.number}"
     files = {
@@ -398,7 +400,7 @@ def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
         stem.with_suffix(".eml"): delivery.issue_message(site, record).as_bytes(),
     }
     for path, data in files.items():
-        delivery.write_atomically(path, data)
+        write_atomically(path, data)
     return list(files)
 
 

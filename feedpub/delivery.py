@@ -654,13 +654,6 @@ def unfinished(state: State) -> list[int]:
     return [issue.number for issue in state.issues.all() if issue.status != "sent"]
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
-
-
 def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner can read (it holds subscribers' addresses). The temporary
     file is new and unpredictable (mkstemp: O_EXCL, mode 0600), never one already there."""

@@ -158,6 +158,14 @@ class SmtpTransport:
             connection.close()
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file under .feedpub/ whole or not at all (its folders made private)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    temp.replace(path)
+
+
 class OutboxTransport:
     """Messages as .eml files in a folder, one per recipient; for a site without [smtp]."""
 
@@ -166,11 +174,7 @@ class OutboxTransport:
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
         name = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
-        path = self.folder / f"{name}.eml"
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_bytes(data)
-        temp.replace(path)
+        write_atomically(self.folder / f"{name}.eml", data)
 
     def close(self) -> None:
         pass
