@@ -15,6 +15,7 @@ from . import __version__
 from .config import Site
 from .errors import Problem
 from .model import Article, article_from_json, article_to_json
+from .parallel import fork_map, workers_for
 from .readers import is_article_name, read_article
 from .state import KnownArticle, State
 from .text import slugify, url_path
@@ -122,6 +123,12 @@ def reader_fingerprint(site: Site) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
+# Below this many files to read, one process is quicker than starting others.
+PARALLEL_READ_FROM = 300
+# A file read afresh: its article (if any), its problems, and its content cache entry.
+Read = tuple[Article | None, list[Problem], bytes | None]
+
+
 def page_path(article: Article) -> tuple[str, ...]:
     return (f"{article.date.year:04d}", f"{article.date.month:02d}", article.slug)
 
@@ -136,6 +143,10 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     cache = state.content_cache()
     reader = reader_fingerprint(site)
     root = len(str(site.root)) + 1
+    # Files whose cached result is current are decoded here; the others are read afresh, by
+    # one process per core when there are enough of them. Results keep the files' order.
+    results: list[tuple[Article | None, list[Problem]] | None] = []
+    unread: list[tuple[int, Path, str, os.stat_result | None]] = []
     for path in content_files(site):
         relpath = str(path)[root:].replace(os.sep, "/")
         catalog.present.add(relpath)
@@ -146,12 +157,27 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
             info = None
         hit = cache.get(relpath)
         if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
-            article, problems = _from_cache(hit[3], path)
+            results.append(_from_cache(hit[3], path))
         else:
-            article, problems = read_article(path, relpath, site)
-            if info is not None:
-                data = _to_cache(article, problems)
-                catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
+            unread.append((len(results), path, relpath, info))
+            results.append(None)
+
+    def read(item: tuple[int, Path, str, os.stat_result | None]) -> Read:
+        _, path, relpath, info = item
+        article, problems = read_article(path, relpath, site)
+        data = _to_cache(article, problems) if info is not None else None
+        # The body stays behind (it is read again when a page needs it): the results of
+        # 100,000 files must fit in memory together.
+        return (replace(article, body=None) if article else None), problems, data
+
+    done = fork_map(read, unread, workers_for(len(unread), PARALLEL_READ_FROM))
+    for (index, _, relpath, info), (article, problems, data) in zip(unread, done, strict=True):
+        results[index] = article, problems
+        if info is not None and data is not None:
+            catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
+    for result in results:
+        assert result is not None
+        article, problems = result
         catalog.problems.extend(problems)
         if article is not None:
             everything.append(article)

@@ -17,7 +17,9 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 # href/src/poster attributes inside tags; good enough for Markdown output and ordinary HTML.
 # Every such attribute of a tag (<video src poster>), quoted or not (<a href=page.html>).
-_START_TAG = re.compile(r"<[A-Za-z][^<>]*>")
+# Only start tags that have such an attribute are looked into (most tags have none).
+_START_TAG = re.compile(r"<[A-Za-z](?=[^<>]*\s(?:href|src|poster)\s*=)[^<>]*>", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _URL_ATTR = re.compile(
     r"""(\s(?:href|src|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
     re.IGNORECASE,
@@ -98,7 +100,7 @@ def absolutize(fragment: str, base: str) -> str:
     def fix(match: re.Match[str]) -> str:
         value = next(group for group in match.groups()[1:] if group is not None)
         raw = html.unescape(value)
-        if urlsplit(raw).scheme:
+        if _SCHEME.match(raw) or urlsplit(raw).scheme:
             return match.group(0)
         return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'
 

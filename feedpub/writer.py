@@ -9,15 +9,16 @@ alone, and files an earlier build wrote that this one no longer produces are rem
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
+from .parallel import fork_map, workers_for
 
 TEMP_PREFIX = ".feedpub-tmp-"
+PARALLEL_FROM = 400  # below this many pages one process is quicker than starting others
 
 
 @dataclass(frozen=True)
@@ -135,19 +136,23 @@ class Writer:
                 self._unchanged += 1
             else:
                 todo.append((relpath, key, render))
-        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        workers = workers_for(len(todo), PARALLEL_FROM)
         try:
-            if workers > 1 and len(todo) >= PARALLEL_FROM and _can_fork():
-                for staged in _render_in_processes(self, todo, workers):
+            if workers > 1:
+                for staged in fork_map(self._render, todo, workers):
                     self._note(staged)
             else:
-                for relpath, _, render in todo:
-                    self._note(self._prepare(relpath, render()))
+                for output in todo:
+                    self._note(self._render(output))
         except BaseException:
             self.abort()
             _remove_temporaries(self.root)
             raise
         return offered
+
+    def _render(self, output: tuple[str, str, Callable[[], bytes]]) -> tuple[Path, Path] | None:
+        relpath, _, render = output
+        return self._prepare(relpath, render())
 
     def abort(self) -> None:
         for temp, _ in self._staged:
@@ -175,38 +180,6 @@ class Writer:
                 removed += 1
                 _prune_empty(path.parent, self.root)
         return WriteReport(written=written, unchanged=self._unchanged, removed=removed)
-
-
-PARALLEL_FROM = 400  # below this many pages one process is quicker than starting others
-MAX_WORKERS = 8
-# The work list of the processes rendering in parallel. They are forked, so they inherit it
-# (closures over the site and catalog could not be sent to them); set only while they run.
-_WORK: tuple[Writer, list[tuple[str, str, Callable[[], bytes]]]] | None = None
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _render_share(share: tuple[int, int]) -> list[tuple[Path, Path] | None]:
-    assert _WORK is not None
-    writer, todo = _WORK
-    first, step = share
-    return [writer._prepare(relpath, render()) for relpath, _, render in todo[first::step]]
-
-
-def _render_in_processes(
-    writer: Writer, todo: list[tuple[str, str, Callable[[], bytes]]], workers: int
-) -> list[tuple[Path, Path] | None]:
-    global _WORK
-    _WORK = (writer, todo)
-    try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(workers) as pool:
-            shares = pool.map(_render_share, [(i, workers) for i in range(workers)])
-    finally:
-        _WORK = None
-    return [staged for share in shares for staged in share]
 
 
 def _remove_temporaries(root: Path) -> None:

@@ -75,8 +75,9 @@ def test_site(tmp_path: Path) -> Site:
     )
 
 
-def article(title: str = "Hello", date: str = "2026-11-20 09:00", body: str = "Body text.",
-            **extra: str) -> str:
+def article(
+    title: str = "Hello", date: str = "2026-11-20 09:00", body: str = "Body text.", **extra: str
+) -> str:
     """A Markdown article's text with the given front matter."""
     lines = ["---", f"title: {title!r}", f"date: {date}"]
     lines += [f"{key}: {value}" for key, value in extra.items()]

@@ -121,15 +121,21 @@ def rename_and_edit_body(root: Path) -> str:
 
 
 CHANGES: list[Callable[[Path], str]] = [
-    rename, move_to_folder, retitle, edit_body, move_to_https,
-    rename_and_retitle, rename_and_edit_body,
+    rename,
+    move_to_folder,
+    retitle,
+    edit_body,
+    move_to_https,
+    rename_and_retitle,
+    rename_and_edit_body,
 ]
 
 
 @pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
 def test_id_survives_the_change(make_site: MakeSite, change: Callable[[Path], str]) -> None:
-    root = make_site({"2026-11-20-hello.md": HELLO, "2026-11-21-other.md": OTHER},
-                     settings=HTTP_SETTINGS)
+    root = make_site(
+        {"2026-11-20-hello.md": HELLO, "2026-11-21-other.md": OTHER}, settings=HTTP_SETTINGS
+    )
     publish(root)
     before = feed_ids(root / "public")
     assert before["Hello"].startswith("urn:uuid:")
@@ -161,8 +167,10 @@ EXPLICIT = "6f1c9a52-3c57-4d8e-a7c4-1d9f3f0b2e11"
 
 @pytest.mark.parametrize(
     ("written", "expected"),
-    [(EXPLICIT, f"urn:uuid:{EXPLICIT}"),
-     ("tag:news.example.org,2026:hello", "tag:news.example.org,2026:hello")],
+    [
+        (EXPLICIT, f"urn:uuid:{EXPLICIT}"),
+        ("tag:news.example.org,2026:hello", "tag:news.example.org,2026:hello"),
+    ],
     ids=["uuid", "tag-uri"],
 )
 def test_explicit_id_wins(make_site: MakeSite, written: str, expected: str) -> None:
@@ -181,10 +189,12 @@ def test_explicit_id_wins(make_site: MakeSite, written: str, expected: str) -> N
 
 
 def test_same_id_twice_is_an_error_naming_both(make_site: MakeSite) -> None:
-    root = make_site({
-        "a.md": article("A", id=EXPLICIT),
-        "news/b.md": article("B", id=EXPLICIT),
-    })
+    root = make_site(
+        {
+            "a.md": article("A", id=EXPLICIT),
+            "news/b.md": article("B", id=EXPLICIT),
+        }
+    )
     with pytest.raises(ArticleError) as raised:
         publish(root)
     (problem,) = raised.value.problems
@@ -196,10 +206,12 @@ def test_same_id_twice_is_an_error_naming_both(make_site: MakeSite) -> None:
 
 
 def test_clashing_pages_are_an_error_naming_both(make_site: MakeSite) -> None:
-    root = make_site({
-        "one/2026-11-20-notice.md": article("Notice one", date="2026-11-20"),
-        "two/2026-11-05-notice.md": article("Notice two", date="2026-11-05"),
-    })
+    root = make_site(
+        {
+            "one/2026-11-20-notice.md": article("Notice one", date="2026-11-20"),
+            "two/2026-11-05-notice.md": article("Notice two", date="2026-11-05"),
+        }
+    )
     with pytest.raises(ArticleError) as raised:
         publish(root)
     (problem,) = raised.value.problems
@@ -245,11 +257,13 @@ def test_state_file_is_private_and_versioned(make_site: MakeSite) -> None:
 
 
 def test_future_article_appears_when_due_and_drafts_never(make_site: MakeSite) -> None:
-    root = make_site({
-        "2026-11-20-hello.md": HELLO,
-        "2026-12-01-soon.md": article("Soon", date="2026-12-01 08:00"),
-        "2026-11-19-draft.md": article("Draft", date="2026-11-19", draft="true"),
-    })
+    root = make_site(
+        {
+            "2026-11-20-hello.md": HELLO,
+            "2026-12-01-soon.md": article("Soon", date="2026-12-01 08:00"),
+            "2026-11-19-draft.md": article("Draft", date="2026-11-19", draft="true"),
+        }
+    )
     report = publish(root, NOW)
     assert (report.articles, report.scheduled, report.drafts) == (1, 1, 1)
     assert set(feed_ids(root / "public")) == {"Hello"}
@@ -296,8 +310,11 @@ def test_removed_pages_go_and_other_files_stay(make_site: MakeSite) -> None:
     publish(root)
     page = output / "2026" / "11" / "other" / "index.html"
     assert page.is_file()
-    mine = {"CNAME": b"news.example.org\n", "2026/11/other/notes.txt": b"my notes",
-            "tags/news/extra.html": b"<p>extra</p>"}
+    mine = {
+        "CNAME": b"news.example.org\n",
+        "2026/11/other/notes.txt": b"my notes",
+        "tags/news/extra.html": b"<p>extra</p>",
+    }
     for name, data in mine.items():
         (output / name).write_bytes(data)
 
@@ -317,8 +334,12 @@ def test_hostile_slug_stays_inside_the_output(make_site: MakeSite, tmp_path: Pat
     output = (root / "public").resolve()
     assert (output / "2026" / "11" / "etc-x" / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
-    assert sorted(p.name for p in root.iterdir()) == [".feedpub", "content", "feedpub.toml",
-                                                      "public"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".feedpub",
+        "content",
+        "feedpub.toml",
+        "public",
+    ]
     for path in output.rglob("*"):
         assert path.resolve().is_relative_to(output)
 
@@ -391,8 +412,9 @@ def test_failed_build_keeps_the_last_output(make_site: MakeSite, template: str) 
 def test_failed_first_build_leaves_no_files(make_site: MakeSite) -> None:
     root = make_site(SITE_ARTICLES)
     (root / "templates").mkdir()
-    (root / "templates" / "article.html").write_text(BROKEN_TEMPLATES["undefined"],
-                                                     encoding="utf-8")
+    (root / "templates" / "article.html").write_text(
+        BROKEN_TEMPLATES["undefined"], encoding="utf-8"
+    )
     with pytest.raises(FeedpubError, match=r"article\.html"):
         publish(root)
     output = root / "public"
@@ -442,7 +464,10 @@ def test_newer_state_is_refused(make_site: MakeSite) -> None:
 def test_wheel_contains_the_templates(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(REPO)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = tmp_path.glob("feedpub-*.whl")
@@ -460,8 +485,10 @@ def test_wheel_contains_the_templates(tmp_path: Path) -> None:
 
 TRICKY = {
     "2026-11-25-tricky.md": article(
-        'Tom & Jerry <3 "quotes": a: b', date="2026-11-25 10:00",
-        tags="[Ärger & Co, 'x<y']", author="'Zoë \"Z\" O''Brien'",
+        'Tom & Jerry <3 "quotes": a: b',
+        date="2026-11-25 10:00",
+        tags="[Ärger & Co, 'x<y']",
+        author="'Zoë \"Z\" O''Brien'",
         body="A <b>bold</b> start & a [link](../x).\n\n| a | b |\n|---|---|\n| 1 | 2 |",
     ),
 }

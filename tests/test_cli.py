@@ -74,11 +74,15 @@ USAGE_ERRORS = [
     (["build", "--bogus"], "Error: No such option '--bogus'."),
     (["new"], "Error: Missing argument 'TITLE'."),
     (["init"], "Error: Missing argument 'FOLDER'."),
-    (["build", "--now", "garbage"],
-     "Error: Invalid value for '--now': 'garbage' is not a date; use ISO 8601 "
-     "(2026-11-20 or 2026-11-20T09:30:00+01:00) or a form like 'November 20, 2026'"),
-    (["check", "--now", "2026-02-30"],
-     "Error: Invalid value for '--now': '2026-02-30' is not a date; use ISO 8601"),
+    (
+        ["build", "--now", "garbage"],
+        "Error: Invalid value for '--now': 'garbage' is not a date; use ISO 8601 "
+        "(2026-11-20 or 2026-11-20T09:30:00+01:00) or a form like 'November 20, 2026'",
+    ),
+    (
+        ["check", "--now", "2026-02-30"],
+        "Error: Invalid value for '--now': '2026-02-30' is not a date; use ISO 8601",
+    ),
     (["-q", "-v", "check"], "Error: --quiet and --verbose cannot be used together"),
     (["check", "-q", "-v"], "Error: --quiet and --verbose cannot be used together"),
     (["-q", "build", "-v"], "Error: --quiet and --verbose cannot be used together"),
@@ -116,7 +120,8 @@ def test_init_creates_a_site_that_builds(runner: CliRunner, tmp_path: Path) -> N
         f"Next: edit {folder / 'feedpub.toml'}, then run: feedpub --site {folder} build",
     ]
     assert (folder / ".gitignore").read_text(encoding="utf-8").splitlines() == [
-        "/public/", "/.feedpub/",
+        "/public/",
+        "/.feedpub/",
     ]
 
     site = config.load(folder, env={})
@@ -127,8 +132,9 @@ def test_init_creates_a_site_that_builds(runner: CliRunner, tmp_path: Path) -> N
     lines = (folder / "feedpub.toml").read_text(encoding="utf-8").splitlines()
     for section, kind in config.SECTIONS.items():
         start = lines.index(f"[{section}]")
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
-                   len(lines))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines)
+        )
         for spec in fields(kind):
             key = config.setting_key(spec)
             (number,) = [i for i in range(start, end) if lines[i].startswith(f"{key} = ")]
@@ -237,11 +243,13 @@ def test_new_refuses_an_empty_title(runner: CliRunner, make_site: MakeSite, titl
 
 
 def test_check_clean_site(runner: CliRunner, make_site: MakeSite) -> None:
-    root = make_site({
-        "2026-11-20-a.md": article("A"),
-        "later.md": article("Later", date="2027-01-01"),
-        "draft.md": article("Draft", draft="true"),
-    })
+    root = make_site(
+        {
+            "2026-11-20-a.md": article("A"),
+            "later.md": article("Later", date="2027-01-01"),
+            "draft.md": article("Draft", draft="true"),
+        }
+    )
     result = invoke(runner, "--site", root, "check", "--now", NOW_ARG)
     assert_clean_exit(result, 0)
     assert result.stdout == (
@@ -253,21 +261,42 @@ def test_check_clean_site(runner: CliRunner, make_site: MakeSite) -> None:
 
 
 ARTICLE_ERRORS = [
-    ("no-title", "---\ndate: 2026-11-20\n---\nbody\n",
-     "content/x.md:1: error: no title; add one (front matter 'title:' or a 'Title:' line)"),
-    ("no-front-matter", "just text\n",
-     "content/x.md:1: error: no front matter; start the file with a '---' line, 'title:' and "
-     "'date:', then '---'"),
-    ("bad-draft", "---\ntitle: X\ndate: 2026-11-20\ndraft: maybe\n---\nbody\n",
-     "content/x.md:4: error: 'draft' must be true or false, not 'maybe'"),
-    ("bad-yaml", "---\ntitle: [X\ndate: 2026-11-20\n---\nbody\n",
-     "content/x.md:3: error: front matter is not valid YAML: did not find expected ',' or ']'"),
-    ("bad-date", "---\ntitle: X\ndate: next week\n---\nbody\n",
-     "content/x.md:3: error: 'date': 'next week' is not a date; use ISO 8601"),
-    ("impossible-date", "---\ntitle: X\ndate: 2026-13-45\n---\nbody\n",
-     "content/x.md:3: error: 'date': '2026-13-45' is not a date; use ISO 8601"),
-    ("bad-id", "---\ntitle: X\ndate: 2026-11-20\nid: not an id\n---\nbody\n",
-     "content/x.md:4: error: 'id' 'not an id' is neither a UUID nor an absolute URI"),
+    (
+        "no-title",
+        "---\ndate: 2026-11-20\n---\nbody\n",
+        "content/x.md:1: error: no title; add one (front matter 'title:' or a 'Title:' line)",
+    ),
+    (
+        "no-front-matter",
+        "just text\n",
+        "content/x.md:1: error: no front matter; start the file with a '---' line, 'title:' and "
+        "'date:', then '---'",
+    ),
+    (
+        "bad-draft",
+        "---\ntitle: X\ndate: 2026-11-20\ndraft: maybe\n---\nbody\n",
+        "content/x.md:4: error: 'draft' must be true or false, not 'maybe'",
+    ),
+    (
+        "bad-yaml",
+        "---\ntitle: [X\ndate: 2026-11-20\n---\nbody\n",
+        "content/x.md:3: error: front matter is not valid YAML: did not find expected ',' or ']'",
+    ),
+    (
+        "bad-date",
+        "---\ntitle: X\ndate: next week\n---\nbody\n",
+        "content/x.md:3: error: 'date': 'next week' is not a date; use ISO 8601",
+    ),
+    (
+        "impossible-date",
+        "---\ntitle: X\ndate: 2026-13-45\n---\nbody\n",
+        "content/x.md:3: error: 'date': '2026-13-45' is not a date; use ISO 8601",
+    ),
+    (
+        "bad-id",
+        "---\ntitle: X\ndate: 2026-11-20\nid: not an id\n---\nbody\n",
+        "content/x.md:4: error: 'id' 'not an id' is neither a UUID nor an absolute URI",
+    ),
 ]
 
 
@@ -351,19 +380,34 @@ def test_check_without_verbose_hides_inferred_metadata(
 
 
 CONFIG_ERRORS = [
-    ("bad-toml", SETTINGS + "[feeds\n",
-     "feedpub.toml:8: error: not valid TOML: Expected ']' at the end of a table declaration"),
-    ("unknown-key", SETTINGS + "colour = 'red'\n",
-     "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
-     "description, language, timezone, author"),
-    ("bad-url", SETTINGS.replace('"https://news.example.org/"', '"news.example.org"'),
-     "feedpub.toml:3: error: [site] url must be an absolute http:// or https:// URL, "
-     "like 'https://example.org/'"),
-    ("bad-type", SETTINGS + "[feeds]\nlimit = 'ten'\n",
-     "feedpub.toml:9: error: [feeds] limit must be a whole number, not a string"),
-    ("unknown-section", SETTINGS + "[smtpp]\nhost = 'x'\n",
-     "feedpub.toml:8: error: unknown section [smtpp]; known sections are "
-     "[site], [feeds], [newsletter], [smtp]"),
+    (
+        "bad-toml",
+        SETTINGS + "[feeds\n",
+        "feedpub.toml:8: error: not valid TOML: Expected ']' at the end of a table declaration",
+    ),
+    (
+        "unknown-key",
+        SETTINGS + "colour = 'red'\n",
+        "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
+        "description, language, timezone, author",
+    ),
+    (
+        "bad-url",
+        SETTINGS.replace('"https://news.example.org/"', '"news.example.org"'),
+        "feedpub.toml:3: error: [site] url must be an absolute http:// or https:// URL, "
+        "like 'https://example.org/'",
+    ),
+    (
+        "bad-type",
+        SETTINGS + "[feeds]\nlimit = 'ten'\n",
+        "feedpub.toml:9: error: [feeds] limit must be a whole number, not a string",
+    ),
+    (
+        "unknown-section",
+        SETTINGS + "[smtpp]\nhost = 'x'\n",
+        "feedpub.toml:8: error: unknown section [smtpp]; known sections are "
+        "[site], [feeds], [newsletter], [smtp]",
+    ),
 ]
 
 
@@ -438,8 +482,15 @@ def test_build_success(runner: CliRunner, make_site: MakeSite) -> None:
         "(served at https://news.example.org/rss.xml ...)"
     )
     assert result.stderr == ""
-    for name in ("rss.xml", "atom.xml", "feed.json", "index.html", "tags/news/rss.xml",
-                 "2026/11/budget/index.html", "2026/11/play/index.html"):
+    for name in (
+        "rss.xml",
+        "atom.xml",
+        "feed.json",
+        "index.html",
+        "tags/news/rss.xml",
+        "2026/11/budget/index.html",
+        "2026/11/play/index.html",
+    ):
         assert (output / name).is_file(), name
 
     again = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
@@ -461,9 +512,7 @@ BAD = "---\ndate: 2026-11-22\n---\nNo title here.\n"
 BAD_LINE = "content/bad.md:1: error: no title; add one (front matter 'title:' or a 'Title:' line)"
 
 
-def test_build_with_a_broken_article_writes_nothing(
-    runner: CliRunner, make_site: MakeSite
-) -> None:
+def test_build_with_a_broken_article_writes_nothing(runner: CliRunner, make_site: MakeSite) -> None:
     root = make_site({**GOOD, "bad.md": BAD})
     result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
     assert_clean_exit(result, 1)
@@ -483,7 +532,8 @@ def test_later_build_with_a_broken_article_keeps_the_output(
     before = files_of(root / "public")
     # A change that would rewrite every feed, and a broken article next to it.
     (root / "content" / "2026-11-20-budget.md").write_text(
-        article("Budget vote, updated"), encoding="utf-8")
+        article("Budget vote, updated"), encoding="utf-8"
+    )
     (root / "content" / "bad.md").write_text(BAD, encoding="utf-8")
     result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
     assert_clean_exit(result, 1)

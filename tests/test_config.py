@@ -241,8 +241,11 @@ def test_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
     [
         (MINIMAL + "\n[newsletters]\nday = 5\n", 5, "unknown section [newsletters]"),
         (MINIMAL + "[feeds]\nlimt = 3\n", 5, "unknown setting 'limt' in [feeds]"),
-        ('[site]\ntitle = "T"\ntitel = "U"\nurl = "https://example.org/"\n', 3,
-         "unknown setting 'titel' in [site]"),
+        (
+            '[site]\ntitle = "T"\ntitel = "U"\nurl = "https://example.org/"\n',
+            3,
+            "unknown setting 'titel' in [site]",
+        ),
         ('titel = "T"\n' + MINIMAL, 1, "'titel'"),
     ],
     ids=["section", "feeds-key", "site-key", "top-level-key"],
@@ -266,30 +269,62 @@ def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        (MINIMAL + '[feeds]\nlimit = "20"\n', 5,
-         "[feeds] limit must be a whole number, not a string"),
-        (MINIMAL + "[feeds]\nlimit = true\n", 5,
-         "[feeds] limit must be a whole number, not a boolean"),
+        (
+            MINIMAL + '[feeds]\nlimit = "20"\n',
+            5,
+            "[feeds] limit must be a whole number, not a string",
+        ),
+        (
+            MINIMAL + "[feeds]\nlimit = true\n",
+            5,
+            "[feeds] limit must be a whole number, not a boolean",
+        ),
         (MINIMAL + "[feeds]\nlimit = 2.5\n", 5, "[feeds] limit must be a whole number"),
-        ('[site]\ntitle = 42\nurl = "https://example.org/"\n', 2,
-         "[site] title must be a string in quotes, not a number"),
-        (MINIMAL + 'author = { name = "Desk" }\n', 4,
-         "[site] author must be a string in quotes, not a table"),
-        (MINIMAL + 'description = ["a", "b"]\n', 4,
-         "[site] description must be a string in quotes, not a list"),
-        (MINIMAL + '[feeds]\nfull_content = "yes"\n', 5,
-         "[feeds] full_content must be true or false, not a string"),
-        (MINIMAL + "[feeds]\nfull_content = 1\n", 5,
-         "[feeds] full_content must be true or false, not a number"),
-        (MINIMAL + "timezone = 2026-11-20\n", 4,
-         "[site] timezone must be a string in quotes, not a date"),
+        (
+            '[site]\ntitle = 42\nurl = "https://example.org/"\n',
+            2,
+            "[site] title must be a string in quotes, not a number",
+        ),
+        (
+            MINIMAL + 'author = { name = "Desk" }\n',
+            4,
+            "[site] author must be a string in quotes, not a table",
+        ),
+        (
+            MINIMAL + 'description = ["a", "b"]\n',
+            4,
+            "[site] description must be a string in quotes, not a list",
+        ),
+        (
+            MINIMAL + '[feeds]\nfull_content = "yes"\n',
+            5,
+            "[feeds] full_content must be true or false, not a string",
+        ),
+        (
+            MINIMAL + "[feeds]\nfull_content = 1\n",
+            5,
+            "[feeds] full_content must be true or false, not a number",
+        ),
+        (
+            MINIMAL + "timezone = 2026-11-20\n",
+            4,
+            "[site] timezone must be a string in quotes, not a date",
+        ),
         ('site = "Gazette"\n', 1, "'site' must be a table"),
         ("feeds = 50\n" + MINIMAL, 1, "'feeds' must be a table"),
     ],
     ids=[
-        "limit-string", "limit-true", "limit-float", "title-number", "author-table",
-        "description-list", "full-content-string", "full-content-number", "timezone-date",
-        "site-string", "feeds-number",
+        "limit-string",
+        "limit-true",
+        "limit-float",
+        "title-number",
+        "author-table",
+        "description-list",
+        "full-content-string",
+        "full-content-number",
+        "timezone-date",
+        "site-string",
+        "feeds-number",
     ],
 )
 def test_wrong_type_names_key_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -331,9 +366,22 @@ def test_feeds_setting_in_the_site_section_is_unknown(tmp_path: Path) -> None:
         ('title = "  "', "[site] title", "must not be empty"),
     ],
     ids=[
-        "url-ftp", "url-no-host", "url-no-scheme", "url-space-host", "url-space-path",
-        "url-query", "url-bad-port", "tz-unknown", "tz-relative-path", "tz-absolute-path",
-        "tz-folder", "tz-empty", "lang-word", "lang-underscore", "lang-one-letter", "title-blank",
+        "url-ftp",
+        "url-no-host",
+        "url-no-scheme",
+        "url-space-host",
+        "url-space-path",
+        "url-query",
+        "url-bad-port",
+        "tz-unknown",
+        "tz-relative-path",
+        "tz-absolute-path",
+        "tz-folder",
+        "tz-empty",
+        "lang-word",
+        "lang-underscore",
+        "lang-one-letter",
+        "title-blank",
     ],
 )
 def test_bad_site_value_names_key_and_line(
@@ -360,8 +408,14 @@ def test_bad_site_value_names_key_and_line(
         ('output = "   "', "must name a folder"),
         ('output = "pub\\u0000lic"', "must name a folder"),
     ],
-    ids=["limit-zero", "limit-negative", "limit-billion", "output-empty", "output-blank",
-         "output-nul"],
+    ids=[
+        "limit-zero",
+        "limit-negative",
+        "limit-billion",
+        "output-empty",
+        "output-blank",
+        "output-nul",
+    ],
 )
 def test_bad_feeds_value_names_key_and_line(tmp_path: Path, line_text: str, words: str) -> None:
     problem = only_problem(write(tmp_path, MINIMAL + "\n[feeds]\n" + line_text + "\n"))
@@ -381,7 +435,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = '[site]\ntitle = 1\nurl = "ftp://x.org"\nlanguage = "?"\n[feeds]\nlimit = 0\n'
     problems = problems_of(write(tmp_path, text))
     assert sorted((p.line, p.message.split()[1]) for p in problems) == [
-        (2, "title"), (3, "url"), (4, "language"), (6, "limit"),
+        (2, "title"),
+        (3, "url"),
+        (4, "language"),
+        (6, "limit"),
     ]
 
 
@@ -446,8 +503,17 @@ def test_bad_env_value_names_the_variable(
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("false", False), ("FALSE", False), ("0", False), ("no", False), (" off ", False),
-     ("true", True), ("1", True), ("Yes", True), ("on", True)],
+    [
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+        ("no", False),
+        (" off ", False),
+        ("true", True),
+        ("1", True),
+        ("Yes", True),
+        ("on", True),
+    ],
     ids=["false", "FALSE", "0", "no", "off-spaced", "true", "1", "Yes", "on"],
 )
 def test_env_boolean(tmp_path: Path, value: str, expected: bool) -> None:
@@ -489,8 +555,15 @@ def test_unrelated_env_variables_are_ignored(tmp_path: Path) -> None:
         (True, False, True, 40),
         (False, False, True, 40),
     ],
-    ids=["default", "file", "env-over-file", "env-over-default", "override-over-all",
-         "override-over-file", "override-over-default"],
+    ids=[
+        "default",
+        "file",
+        "env-over-file",
+        "env-over-default",
+        "override-over-all",
+        "override-over-file",
+        "override-over-default",
+    ],
 )
 def test_precedence(
     tmp_path: Path, in_file: bool, in_env: bool, in_overrides: bool, expected: int
@@ -525,10 +598,30 @@ def test_override_hides_a_bad_file_value(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "output",
-    [".", "./", "..", "content", "content/public", "templates", ".feedpub", "feedpub.toml",
-     "public/..", "../site"],
-    ids=["dot", "dot-slash", "parent", "content", "inside-content", "templates", "state",
-         "config-file", "back-to-root", "root-by-parent"],
+    [
+        ".",
+        "./",
+        "..",
+        "content",
+        "content/public",
+        "templates",
+        ".feedpub",
+        "feedpub.toml",
+        "public/..",
+        "../site",
+    ],
+    ids=[
+        "dot",
+        "dot-slash",
+        "parent",
+        "content",
+        "inside-content",
+        "templates",
+        "state",
+        "config-file",
+        "back-to-root",
+        "root-by-parent",
+    ],
 )
 def test_output_overlapping_the_site_is_an_error(tmp_path: Path, output: str) -> None:
     problem = only_problem(write(tmp_path, MINIMAL + f'\n[feeds]\noutput = "{output}"\n'))

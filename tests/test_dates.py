@@ -13,8 +13,20 @@ from feedpub.dates import FORMS_HELP, looks_like_date, parse_date
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Written out rather than from strftime, which follows the process locale.
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 CHICAGO = ZoneInfo("America/Chicago")
 
 
@@ -39,8 +51,18 @@ def offset(hours: float) -> timedelta:
         ("2026-11-20\u00a009:30", datetime(2026, 11, 20, 9, 30, tzinfo=BERLIN)),
     ],
     ids=[
-        "date", "minutes-T", "minutes-space", "seconds", "fraction", "plus-one", "minus-five",
-        "Z", "lower-z", "basic", "padded", "nbsp",
+        "date",
+        "minutes-T",
+        "minutes-space",
+        "seconds",
+        "fraction",
+        "plus-one",
+        "minus-five",
+        "Z",
+        "lower-z",
+        "basic",
+        "padded",
+        "nbsp",
     ],
 )
 def test_iso_forms(text: str, expected: datetime) -> None:
@@ -74,8 +96,14 @@ def test_written_zone_is_kept_not_replaced(text: str, utc_offset: timedelta) -> 
         ("2026-07-01", offset(2)),
         ("2026-12-01", offset(1)),
     ],
-    ids=["before-spring-forward", "after-spring-forward", "before-fall-back", "after-fall-back",
-         "summer", "winter"],
+    ids=[
+        "before-spring-forward",
+        "after-spring-forward",
+        "before-fall-back",
+        "after-fall-back",
+        "summer",
+        "winter",
+    ],
 )
 def test_naive_takes_the_site_zone_across_dst(text: str, utc_offset: timedelta) -> None:
     parsed = parse_date(text, BERLIN)
@@ -124,10 +152,27 @@ def test_same_text_in_different_site_zones() -> None:
         ),
     ],
     ids=[
-        "month-day-year", "abbrev", "abbrev-dot-pm-dots", "pm-caps", "midnight-am", "noon-pm",
-        "weekday", "weekday-abbrev", "ordinal-at", "sept", "day-month-year-time",
-        "day-abbrev-year", "weekday-day-first-seconds", "slashes", "slashes-short-time",
-        "upper-case", "extra-spaces", "zone-utc", "zone-gmt", "zone-compact", "zone-colon",
+        "month-day-year",
+        "abbrev",
+        "abbrev-dot-pm-dots",
+        "pm-caps",
+        "midnight-am",
+        "noon-pm",
+        "weekday",
+        "weekday-abbrev",
+        "ordinal-at",
+        "sept",
+        "day-month-year-time",
+        "day-abbrev-year",
+        "weekday-day-first-seconds",
+        "slashes",
+        "slashes-short-time",
+        "upper-case",
+        "extra-spaces",
+        "zone-utc",
+        "zone-gmt",
+        "zone-compact",
+        "zone-colon",
     ],
 )
 def test_human_forms(text: str, expected: datetime) -> None:
@@ -196,9 +241,29 @@ def test_aware_datetime_keeps_its_own_zone() -> None:
         (b"2026-11-20", "expected a date, got bytes"),
     ],
     ids=[
-        "garbage", "feb-30-human", "feb-30-iso", "month-13", "unknown-month", "pm-13", "am-0",
-        "hour-25", "zone-hours", "zone-minutes", "year-0", "day-first-slashes", "relative",
-        "empty", "blank", "long", "very-long", "int", "float", "none", "bool", "list", "dict",
+        "garbage",
+        "feb-30-human",
+        "feb-30-iso",
+        "month-13",
+        "unknown-month",
+        "pm-13",
+        "am-0",
+        "hour-25",
+        "zone-hours",
+        "zone-minutes",
+        "year-0",
+        "day-first-slashes",
+        "relative",
+        "empty",
+        "blank",
+        "long",
+        "very-long",
+        "int",
+        "float",
+        "none",
+        "bool",
+        "list",
+        "dict",
         "bytes",
     ],
 )

@@ -157,26 +157,32 @@ def check_rss(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
         content = element.findtext(CONTENT_ENCODED)
         assert_absolute_links(description, f"{where} {guid.text} <description>")
         assert_absolute_links(content, f"{where} {guid.text} <content:encoded>")
-        items.append(Item(
-            id=guid.text,
-            title=item_title,
-            link=link or "",
-            published=rfc822(element.findtext("pubDate"), f"{where} {guid.text} <pubDate>"),
-            authors=tuple(e.text or "" for e in element.findall(DC_CREATOR)),
-            tags=tuple(e.text or "" for e in element.findall("category")),
-            content=content,
-            summary=description,
-        ))
+        items.append(
+            Item(
+                id=guid.text,
+                title=item_title,
+                link=link or "",
+                published=rfc822(element.findtext("pubDate"), f"{where} {guid.text} <pubDate>"),
+                authors=tuple(e.text or "" for e in element.findall(DC_CREATOR)),
+                tags=tuple(e.text or "" for e in element.findall("category")),
+                content=content,
+                summary=description,
+            )
+        )
     assert_unique_ids(items, where)
     assert_feedparser_happy(data)
-    return Feed(title, rfc822(updated, f"{where} <lastBuildDate>") if updated else None,
-                tuple(items))
+    return Feed(
+        title, rfc822(updated, f"{where} <lastBuildDate>") if updated else None, tuple(items)
+    )
 
 
 def _alternates(element: etree._Element) -> list[str | None]:
     # A link without rel is an alternate link (RFC 4287, 4.2.7.2).
-    return [link.get("href") for link in element.findall(f"{ATOM}link")
-            if link.get("rel", "alternate") == "alternate"]
+    return [
+        link.get("href")
+        for link in element.findall(f"{ATOM}link")
+        if link.get("rel", "alternate") == "alternate"
+    ]
 
 
 def check_atom(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
@@ -212,16 +218,18 @@ def check_atom(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
         html = content.text if content is not None else None
         assert_absolute_links(html, f"{where} {entry_id} <content>")
         assert_absolute_links(summary, f"{where} {entry_id} <summary>")
-        items.append(Item(
-            id=entry_id,
-            title=entry_title,
-            link=alternates[0] or "",
-            published=published,
-            authors=tuple(e.text or "" for e in entry.findall(f"{ATOM}author/{ATOM}name")),
-            tags=tuple(e.get("term") or "" for e in entry.findall(f"{ATOM}category")),
-            content=html,
-            summary=summary,
-        ))
+        items.append(
+            Item(
+                id=entry_id,
+                title=entry_title,
+                link=alternates[0] or "",
+                published=published,
+                authors=tuple(e.text or "" for e in entry.findall(f"{ATOM}author/{ATOM}name")),
+                tags=tuple(e.get("term") or "" for e in entry.findall(f"{ATOM}category")),
+                content=html,
+                summary=summary,
+            )
+        )
         assert entry_updated <= updated
     assert_unique_ids(items, where)
     assert_feedparser_happy(data)
@@ -243,16 +251,18 @@ def check_json(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
         content = entry.get("content_html")
         assert content is not None or "content_text" in entry, f"{where}: {entry['id']}"
         assert_absolute_links(content, f"{where} {entry['id']} content_html")
-        items.append(Item(
-            id=entry["id"],
-            title=entry["title"],
-            link=entry["url"],
-            published=rfc3339(entry["date_published"], f"{where} {entry['id']} date_published"),
-            authors=tuple(a["name"] for a in entry.get("authors", [])),
-            tags=tuple(entry.get("tags", [])),
-            content=content,
-            summary=entry.get("summary"),
-        ))
+        items.append(
+            Item(
+                id=entry["id"],
+                title=entry["title"],
+                link=entry["url"],
+                published=rfc3339(entry["date_published"], f"{where} {entry['id']} date_published"),
+                authors=tuple(a["name"] for a in entry.get("authors", [])),
+                tags=tuple(entry.get("tags", [])),
+                content=content,
+                summary=entry.get("summary"),
+            )
+        )
     assert_unique_ids(items, where)
     return Feed(document["title"], None, tuple(items))
 
@@ -295,8 +305,11 @@ def feed_bytes(output: Path) -> dict[str, bytes]:
 
 
 def all_bytes(output: Path) -> dict[str, bytes]:
-    return {p.relative_to(output).as_posix(): p.read_bytes()
-            for p in sorted(output.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(output).as_posix(): p.read_bytes()
+        for p in sorted(output.rglob("*"))
+        if p.is_file()
+    }
 
 
 def write_site(root: Path, articles: dict[str, str | bytes], extra: str = "") -> Path:
@@ -323,23 +336,37 @@ def q(text: str) -> str:
 
 NEWSROOM: dict[str, str | bytes] = {
     "2026-11-20-tricky.md": article(
-        TRICKY, "2026-11-20 09:00", "See [the other story](../other/).\n\n![a photo](pic.png)",
-        author=q(TRICKY), tags=f"[{q(TRICKY)}, news]",
+        TRICKY,
+        "2026-11-20 09:00",
+        "See [the other story](../other/).\n\n![a photo](pic.png)",
+        author=q(TRICKY),
+        tags=f"[{q(TRICKY)}, news]",
     ),
     "makerspace.md": article(
-        "Library opens a makerspace", "2026-11-10 08:00", "Saws and **glue**.",
-        updated="2026-11-25 10:00", authors='["Zoë Okonkwo", "Ann Lee"]',
-        tags='[news, "student life"]', id="tag:news.example.org,2026:makerspace",
+        "Library opens a makerspace",
+        "2026-11-10 08:00",
+        "Saws and **glue**.",
+        updated="2026-11-25 10:00",
+        authors='["Zoë Okonkwo", "Ann Lee"]',
+        tags='[news, "student life"]',
+        id="tag:news.example.org,2026:makerspace",
     ),
     "club-fair.txt": (
         "Title: Thirty-one clubs, one gym\nDate: November 5, 2026\nAuthor: Ann Lee\n"
         "Tags: clubs, student life\n\nThe gym was loud.\n\nThe chess team won.\n"
     ),
     "old.md": article("An old story", "2025-01-15 12:00", "From last year."),
-    "draft.md": article("Secret draft", "2026-11-01 10:00", "Not yet.", draft="true",
-                        author="Ann Lee", tags="[news]"),
-    "scheduled.md": article("Scheduled post", "2026-12-24 10:00", "Merry.",
-                            author="Ann Lee", tags="[news]"),
+    "draft.md": article(
+        "Secret draft",
+        "2026-11-01 10:00",
+        "Not yet.",
+        draft="true",
+        author="Ann Lee",
+        tags="[news]",
+    ),
+    "scheduled.md": article(
+        "Scheduled post", "2026-12-24 10:00", "Merry.", author="Ann Lee", tags="[news]"
+    ),
 }
 MAKERSPACE = "Library opens a makerspace"
 CLUBS = "Thirty-one clubs, one gym"
@@ -387,13 +414,27 @@ def test_feed_is_valid_and_lists_articles_newest_first(
 # What the main feed says of each article: id (None: derived, a urn:uuid), link, date,
 # authors, tags.
 NEWSROOM_ITEMS = {
-    TRICKY: (None, "2026/11/tricky/", datetime(2026, 11, 20, 9, 0, tzinfo=TZ),
-             (TRICKY,), (TRICKY, "news")),
-    MAKERSPACE: ("tag:news.example.org,2026:makerspace", "2026/11/makerspace/",
-                 datetime(2026, 11, 10, 8, 0, tzinfo=TZ), ("Zoë Okonkwo", "Ann Lee"),
-                 ("news", "student life")),
-    CLUBS: (None, "2026/11/club-fair/", datetime(2026, 11, 5, 0, 0, tzinfo=TZ), ("Ann Lee",),
-            ("clubs", "student life")),
+    TRICKY: (
+        None,
+        "2026/11/tricky/",
+        datetime(2026, 11, 20, 9, 0, tzinfo=TZ),
+        (TRICKY,),
+        (TRICKY, "news"),
+    ),
+    MAKERSPACE: (
+        "tag:news.example.org,2026:makerspace",
+        "2026/11/makerspace/",
+        datetime(2026, 11, 10, 8, 0, tzinfo=TZ),
+        ("Zoë Okonkwo", "Ann Lee"),
+        ("news", "student life"),
+    ),
+    CLUBS: (
+        None,
+        "2026/11/club-fair/",
+        datetime(2026, 11, 5, 0, 0, tzinfo=TZ),
+        ("Ann Lee",),
+        ("clubs", "student life"),
+    ),
     # No author: the site's; no tags.
     OLD: (None, "2025/01/old/", datetime(2025, 1, 15, 12, 0, tzinfo=TZ), ("Desk",), ()),
 }
@@ -471,21 +512,22 @@ def dated(day: int) -> str:
 
 @pytest.mark.parametrize("kind", FORMATS)
 @pytest.mark.parametrize("folder", ["", "tags/news", "authors/desk"], ids=["main", "tag", "author"])
-def test_feeds_hold_at_most_limit_items(
-    make_site: MakeSite, kind: str, folder: str
-) -> None:
-    root = make_site({f"{day}.md": dated(day) for day in range(1, 6)},
-                     extra="\n[feeds]\nlimit = 3\n")
+def test_feeds_hold_at_most_limit_items(make_site: MakeSite, kind: str, folder: str) -> None:
+    root = make_site(
+        {f"{day}.md": dated(day) for day in range(1, 6)}, extra="\n[feeds]\nlimit = 3\n"
+    )
     feed = read_feed(publish(root), folder, kind)
     assert feed.titles == ["Story 5", "Story 4", "Story 3"]
 
 
 @pytest.mark.parametrize("kind", FORMATS)
 def test_scheduled_article_appears_once_due(make_site: MakeSite, kind: str) -> None:
-    root = make_site({
-        "now.md": dated(20),
-        "later.md": article("Later", "2026-12-24 10:00", "Soon.", tags="[news]"),
-    })
+    root = make_site(
+        {
+            "now.md": dated(20),
+            "later.md": article("Later", "2026-12-24 10:00", "Soon.", tags="[news]"),
+        }
+    )
     assert read_feed(publish(root), "tags/news", kind).titles == ["Story 20"]
     output = publish(root, datetime(2026, 12, 24, 10, 0, tzinfo=TZ))
     assert read_feed(output, "", kind).titles == ["Later", "Story 20"]
@@ -521,8 +563,11 @@ def test_feed_updated_without_updates_is_newest_date(make_site: MakeSite) -> Non
 # --- text that must come through exactly -------------------------------------------------------
 
 
-@pytest.mark.parametrize("folder", ["", "tags/tom-jerry-3-quotes", "authors/tom-jerry-3-quotes"],
-                         ids=["main", "tag", "author"])
+@pytest.mark.parametrize(
+    "folder",
+    ["", "tags/tom-jerry-3-quotes", "authors/tom-jerry-3-quotes"],
+    ids=["main", "tag", "author"],
+)
 @pytest.mark.parametrize("kind", ["rss", "atom"])
 def test_special_characters_survive_feedparser(newsroom: Path, folder: str, kind: str) -> None:
     name = CHECKS[kind][0]
@@ -534,8 +579,11 @@ def test_special_characters_survive_feedparser(newsroom: Path, folder: str, kind
         assert parsed.feed.title == f"Test Gazette: {TRICKY}"
 
 
-@pytest.mark.parametrize("folder", ["", "tags/tom-jerry-3-quotes", "authors/tom-jerry-3-quotes"],
-                         ids=["main", "tag", "author"])
+@pytest.mark.parametrize(
+    "folder",
+    ["", "tags/tom-jerry-3-quotes", "authors/tom-jerry-3-quotes"],
+    ids=["main", "tag", "author"],
+)
 def test_special_characters_survive_json(newsroom: Path, folder: str) -> None:
     document = json.loads((newsroom / folder / "feed.json").read_bytes())
     item = next(i for i in document["items"] if i["title"] == TRICKY)
@@ -557,9 +605,11 @@ class Hostile:
     raw: tuple[tuple[str, bytes], ...] = ()  # placeholders in the text replaced by raw bytes
 
     def file(self) -> bytes:
-        text = (f"---\ntitle: {self.title_yaml}\ndate: 2026-11-20 09:00\n"
-                f"author: {self.title_yaml}\ntags: [{self.title_yaml}, hostile]\n"
-                f"summary: {self.title_yaml}\n---\n\n{self.body}\n")
+        text = (
+            f"---\ntitle: {self.title_yaml}\ndate: 2026-11-20 09:00\n"
+            f"author: {self.title_yaml}\ntags: [{self.title_yaml}, hostile]\n"
+            f"summary: {self.title_yaml}\n---\n\n{self.body}\n"
+        )
         if self.crlf:
             text = text.replace("\n", "\r\n")
         data = self.prefix + text.encode("utf-8")
@@ -581,22 +631,37 @@ HOSTILE = {
         "Bell rings here",
     ),
     "cdata-end": Hostile(
-        '"Ends ]]> here"', "Text ]]> more\n\n```\n]]>\n```\n\n<![CDATA[ x ]]>", "Ends ]]> here",
+        '"Ends ]]> here"',
+        "Text ]]> more\n\n```\n]]>\n```\n\n<![CDATA[ x ]]>",
+        "Ends ]]> here",
     ),
     "byte-order-marks": Hostile(
-        '"\ufeffMarked \ufeffwords"', "\ufeffBody \ufeff text.", "\ufeffMarked \ufeffwords",
+        '"\ufeffMarked \ufeffwords"',
+        "\ufeffBody \ufeff text.",
+        "\ufeffMarked \ufeffwords",
         prefix=b"\xef\xbb\xbf",
     ),
     "crlf": Hostile(
-        '"Windows line ends"', "One\ntwo.\n\nThree\rfour.", "Windows line ends", crlf=True,
+        '"Windows line ends"',
+        "One\ntwo.\n\nThree\rfour.",
+        "Windows line ends",
+        crlf=True,
     ),
     "invalid-utf-8": Hostile(
-        '"Caf@E9@ au lait @FF@"', "Bad @C328@ bytes @EDA080@ here.", "Caf\ufffd au lait \ufffd",
-        raw=(("@E9@", b"\xe9"), ("@FF@", b"\xff"), ("@C328@", b"\xc3\x28"),
-             ("@EDA080@", b"\xed\xa0\x80")),
+        '"Caf@E9@ au lait @FF@"',
+        "Bad @C328@ bytes @EDA080@ here.",
+        "Caf\ufffd au lait \ufffd",
+        raw=(
+            ("@E9@", b"\xe9"),
+            ("@FF@", b"\xff"),
+            ("@C328@", b"\xc3\x28"),
+            ("@EDA080@", b"\xed\xa0\x80"),
+        ),
     ),
     "right-to-left": Hostile(
-        '"مرحبا \u202eevil\u202c שלום"', "نص عربي \u200f and עברית.", "مرحبا \u202eevil\u202c שלום",
+        '"مرحبا \u202eevil\u202c שלום"',
+        "نص عربي \u200f and עברית.",
+        "مرحبا \u202eevil\u202c שלום",
     ),
     "astral-emoji": Hostile(
         '"Party 🎉 𝄞 𠀀 time"',
@@ -612,7 +677,9 @@ HOSTILE = {
         '"\x01]]>\ufeff<script>مرحبا🎉 @FF@"',
         "\x00]]>\ufeff\r<script>x</script> @C328@ 🎉",
         "]]>\ufeff<script>مرحبا🎉 \ufffd",
-        prefix=b"\xef\xbb\xbf", crlf=True, raw=(("@FF@", b"\xff"), ("@C328@", b"\xc3\x28")),
+        prefix=b"\xef\xbb\xbf",
+        crlf=True,
+        raw=(("@FF@", b"\xff"), ("@C328@", b"\xc3\x28")),
     ),
 }
 
@@ -650,22 +717,29 @@ LINKS = {
     "html-upper-case": ('<IMG SRC="upper.png">', ARTICLE_URL + "upper.png"),
     "html-video-poster": ('<video poster="poster.jpg"></video>', ARTICLE_URL + "poster.jpg"),
     # The second URL attribute of one tag.
-    "html-src-then-poster": ('<video src="clip.mp4" poster="still.jpg"></video>',
-                             ARTICLE_URL + "still.jpg"),
+    "html-src-then-poster": (
+        '<video src="clip.mp4" poster="still.jpg"></video>',
+        ARTICLE_URL + "still.jpg",
+    ),
 }
 
 
 def html_urls(fragment: str) -> set[str]:
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    return {value for element in root.iter() for attribute in ("href", "src", "poster")
-            if (value := element.get(attribute)) is not None}
+    return {
+        value
+        for element in root.iter()
+        for attribute in ("href", "src", "poster")
+        if (value := element.get(attribute)) is not None
+    }
 
 
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     body = "\n\n".join(markdown for markdown, _ in LINKS.values())
-    root = write_site(tmp_path_factory.mktemp("links"),
-                      {"hello.md": article("Hello", "2026-11-20 09:00", body)})
+    root = write_site(
+        tmp_path_factory.mktemp("links"), {"hello.md": article("Hello", "2026-11-20 09:00", body)}
+    )
     return publish(root)
 
 
@@ -682,9 +756,12 @@ def test_relative_links_become_absolute(
 
 def test_summary_only_feeds(make_site: MakeSite) -> None:
     root = make_site(
-        {"a.md": article("Hello", body="First paragraph here.\n\nSecond [one](../x/).",
-                         tags="[news]"),
-         "b.md": article("With summary", "2026-11-21 09:00", "Body.", summary="Told short.")},
+        {
+            "a.md": article(
+                "Hello", body="First paragraph here.\n\nSecond [one](../x/).", tags="[news]"
+            ),
+            "b.md": article("With summary", "2026-11-21 09:00", "Body.", summary="Told short."),
+        },
         extra="\n[feeds]\nfull_content = false\n",
     )
     output = publish(root)
@@ -694,7 +771,8 @@ def test_summary_only_feeds(make_site: MakeSite) -> None:
         atom = etree.fromstring((output / folder / "atom.xml").read_bytes())
         assert atom.find(f".//{ATOM}content") is None
         assert [i.content for i in read_feed(output, folder, "json").items] == [None] * len(
-            rss.findall(".//item"))
+            rss.findall(".//item")
+        )
     summaries = {
         kind: [item.summary for item in read_feed(output, "", kind).items] for kind in FORMATS
     }
@@ -737,8 +815,10 @@ TEXT = st.text()  # every code point but surrogates, controls included
 def test_any_text_gives_well_formed_feeds_or_an_article_error(
     title: str, author: str, tag: str, body: str
 ) -> None:
-    text = (f"---\ntitle: {q(title)}\ndate: 2026-11-20 09:00\nauthor: {q(author)}\n"
-            f"tags: [{q(tag)}]\n---\n\n{body}\n")
+    text = (
+        f"---\ntitle: {q(title)}\ndate: 2026-11-20 09:00\nauthor: {q(author)}\n"
+        f"tags: [{q(tag)}]\n---\n\n{body}\n"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = write_site(Path(tmp) / "site", {"post.md": text.encode("utf-8")})
         try:

@@ -362,8 +362,10 @@ def test_min_items_holds_back_a_scheduled_issue(make_site: MakeSite) -> None:
     report = run.run(site, FRIDAY + QUARTER)
     assert (report.created, report.notes) == (
         None,
-        ["no new issue: too little was waiting at 2026-11-27 08:00 CET; "
-         "next due 2026-12-04 08:00 CET"],
+        [
+            "no new issue: too little was waiting at 2026-11-27 08:00 CET; "
+            "next due 2026-12-04 08:00 CET"
+        ],
     )
     # ... but next Friday's moment does.
     report = run.run(site, FRIDAY + timedelta(days=7))
@@ -372,9 +374,7 @@ def test_min_items_holds_back_a_scheduled_issue(make_site: MakeSite) -> None:
 
 
 def test_min_items_does_not_hold_back_an_issue_made_by_hand(make_site: MakeSite) -> None:
-    root = make_site(
-        {"a.md": article("Alpha", "2026-11-20 09:00")}, extra=newsletter(min_items=3)
-    )
+    root = make_site({"a.md": article("Alpha", "2026-11-20 09:00")}, extra=newsletter(min_items=3))
     site = load(root)
     draft = make_issue(site, NOW)
     assert draft is not None and titles(draft) == ["Alpha"]
@@ -419,7 +419,15 @@ def _item(article_id: str, title: str = "Another") -> IssueItem:
 
 def _record(number: int, items: tuple[IssueItem, ...]) -> IssueRecord:
     return IssueRecord(
-        number, f"urn:uuid:issue-{number}", NOW.isoformat(), "ready", "S", "", "<p>", "t", None,
+        number,
+        f"urn:uuid:issue-{number}",
+        NOW.isoformat(),
+        "ready",
+        "S",
+        "",
+        "<p>",
+        "t",
+        None,
         items,
     )
 
@@ -476,8 +484,9 @@ def test_run_every_quarter_hour_all_friday_makes_one_issue(make_site: MakeSite) 
     reports = [(midnight + n * QUARTER, run.run(site, midnight + n * QUARTER)) for n in range(96)]
     made = [(now, report.created) for now, report in reports if report.created is not None]
     assert made == [(FRIDAY, 2)]
-    handed = [(now, [send.issue for send in report.sends]) for now, report in reports
-              if report.sends]
+    handed = [
+        (now, [send.issue for send in report.sends]) for now, report in reports if report.sends
+    ]
     assert handed == [(FRIDAY, [2])]
     records = all_issues(site)
     assert [(r.number, r.status) for r in records] == [(1, "sent"), (2, "sent")]
@@ -602,7 +611,8 @@ def test_run_hands_unfinished_issues_to_the_outbox(make_site: MakeSite) -> None:
     for record in records:
         folder = outbox / str(record.number)
         assert sorted(p.name for p in folder.iterdir()) == [
-            "ann@example.org.eml", "bob@example.org.eml"
+            "ann@example.org.eml",
+            "bob@example.org.eml",
         ]
         data = (folder / "ann@example.org.eml").read_bytes()
         message = email.message_from_bytes(data, policy=email.policy.default)

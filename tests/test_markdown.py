@@ -144,8 +144,14 @@ def test_date_forms_in_front_matter(test_site: Site, date: str) -> None:
         ({}, ("Site Desk",)),
         ({"authors": ""}, ("Site Desk",)),
     ],
-    ids=["author", "authors-list", "authors-text", "author-commas-dedup", "site-default",
-         "authors-empty"],
+    ids=[
+        "author",
+        "authors-list",
+        "authors-text",
+        "author-commas-dedup",
+        "site-default",
+        "authors-empty",
+    ],
 )
 def test_authors(test_site: Site, extra: dict[str, str], expected: tuple[str, ...]) -> None:
     site = dataclasses.replace(
@@ -179,8 +185,16 @@ def test_author_and_authors_warns_and_uses_authors(test_site: Site) -> None:
         ("", ()),
         ("[]", ()),
     ],
-    ids=["list", "comma-text", "spacing-dedup", "block-list", "numbers", "single", "empty",
-         "empty-list"],
+    ids=[
+        "list",
+        "comma-text",
+        "spacing-dedup",
+        "block-list",
+        "numbers",
+        "single",
+        "empty",
+        "empty-list",
+    ],
 )
 def test_tags(test_site: Site, tags: str, expected: tuple[str, ...]) -> None:
     assert read_ok(test_site, article(tags=tags)).tags == expected
@@ -272,7 +286,8 @@ def test_missing_title_and_date_are_both_reported(test_site: Site) -> None:
     result, problems = read(test_site, "---\nsummary: x\n---\nBody\n", "hello.md")
     assert result is None
     assert [(p.line, p.message.split(";")[0]) for p in problems] == [
-        (1, "no title"), (1, "no date"),
+        (1, "no title"),
+        (1, "no date"),
     ]
 
 
@@ -330,7 +345,9 @@ def test_several_unknown_keys_each_warned_on_their_line(test_site: Site) -> None
     result, problems = read(test_site, text)
     assert result is not None
     assert [(p.severity, p.line, p.message.split("'")[1]) for p in problems] == [
-        ("warning", 2, "foo"), ("warning", 4, "bar"), ("warning", 6, "baz"),
+        ("warning", 2, "foo"),
+        ("warning", 4, "bar"),
+        ("warning", 6, "baz"),
     ]
 
 
@@ -355,8 +372,11 @@ def test_front_matter_that_is_not_a_mapping(test_site: Site, front: str) -> None
         ("---\ntitle: Hi\n\tdate: 2026-11-20\n---\nBody\n", 3, "tab"),
         ("---\ntitle: Hi\ndate: 2026-11-20\n  summary: x\nslug: [a\n---\nBody\n", 4, ""),
         ("---\n\n\n\ntitle: Hi\ndate: 2026-11-20\n@tag: x\n---\nBody\n", 7, "cannot start"),
-        ("---\r\ntitle: Hi\r\ndate: 2026-11-20\r\nfoo: bar: baz\r\n---\r\nBody\r\n", 4,
-         "mapping values"),
+        (
+            "---\r\ntitle: Hi\r\ndate: 2026-11-20\r\nfoo: bar: baz\r\n---\r\nBody\r\n",
+            4,
+            "mapping values",
+        ),
     ],
     ids=["mapping-in-value", "tab-indent", "bad-indent", "reserved-char", "crlf"],
 )
@@ -448,10 +468,27 @@ def test_empty_front_matter_reports_missing_keys(test_site: Site) -> None:
         ("updated: [2026]", "updated", "'updated': expected a date, got list"),
     ],
     ids=[
-        "title-list", "title-mapping", "title-bool", "title-empty", "tags-mapping", "tags-bool",
-        "tags-nested", "authors-mapping", "author-entry-mapping", "draft-yes-text",
-        "draft-number", "draft-empty", "id-words", "id-number", "id-empty", "summary-list",
-        "slug-mapping", "url-relative", "url-ftp", "image-list", "updated-words",
+        "title-list",
+        "title-mapping",
+        "title-bool",
+        "title-empty",
+        "tags-mapping",
+        "tags-bool",
+        "tags-nested",
+        "authors-mapping",
+        "author-entry-mapping",
+        "draft-yes-text",
+        "draft-number",
+        "draft-empty",
+        "id-words",
+        "id-number",
+        "id-empty",
+        "summary-list",
+        "slug-mapping",
+        "url-relative",
+        "url-ftp",
+        "image-list",
+        "updated-words",
         "updated-list",
     ],
 )
@@ -638,10 +675,34 @@ def raw_article(title: str, body: str, **extra: str) -> str:
 
 @pytest.mark.parametrize(
     "char",
-    ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f", "\x85", "\x9f",
-     "\ufffe", "\uffff"],
-    ids=["nul", "soh", "backspace", "vt", "ff", "esc", "us", "del", "nel", "c1-end",
-         "fffe", "ffff"],
+    [
+        "\x00",
+        "\x01",
+        "\x08",
+        "\x0b",
+        "\x0c",
+        "\x1b",
+        "\x1f",
+        "\x7f",
+        "\x85",
+        "\x9f",
+        "\ufffe",
+        "\uffff",
+    ],
+    ids=[
+        "nul",
+        "soh",
+        "backspace",
+        "vt",
+        "ff",
+        "esc",
+        "us",
+        "del",
+        "nel",
+        "c1-end",
+        "fffe",
+        "ffff",
+    ],
 )
 def test_xml_control_characters_are_removed(test_site: Site, char: str) -> None:
     text = raw_article(f"A{char}B", f"One{char}two\tthree", summary=f"S{char}um")
@@ -716,26 +777,46 @@ def test_title_whitespace_is_collapsed(test_site: Site) -> None:
 @pytest.mark.parametrize(
     ("body", "html"),
     [
-        ("# Head\n\nSome *em* and **strong**.",
-         "<h1>Head</h1>\n<p>Some <em>em</em> and <strong>strong</strong>.</p>\n"),
-        ("A [link](https://example.org/a?b=1&c=2).",
-         '<p>A <a href="https://example.org/a?b=1&amp;c=2">link</a>.</p>\n'),
+        (
+            "# Head\n\nSome *em* and **strong**.",
+            "<h1>Head</h1>\n<p>Some <em>em</em> and <strong>strong</strong>.</p>\n",
+        ),
+        (
+            "A [link](https://example.org/a?b=1&c=2).",
+            '<p>A <a href="https://example.org/a?b=1&amp;c=2">link</a>.</p>\n',
+        ),
         ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"),
-        ("```python\nx = 1 < 2\n```",
-         '<pre><code class="language-python">x = 1 &lt; 2\n</code></pre>\n'),
-        ("| a | b |\n|---|--:|\n| 1 | 2 |",
-         "<table>\n<thead>\n<tr>\n<th>a</th>\n<th style=\"text-align: right\">b</th>\n</tr>\n"
-         "</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td style=\"text-align: right\">2</td>\n</tr>\n"
-         "</tbody>\n</table>\n"),
-        ('<div class="note">\nRaw <b>HTML</b>\n</div>',
-         '<div class="note">\nRaw <b>HTML</b>\n</div>\n'),
+        (
+            "```python\nx = 1 < 2\n```",
+            '<pre><code class="language-python">x = 1 &lt; 2\n</code></pre>\n',
+        ),
+        (
+            "| a | b |\n|---|--:|\n| 1 | 2 |",
+            '<table>\n<thead>\n<tr>\n<th>a</th>\n<th style="text-align: right">b</th>\n</tr>\n'
+            '</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td style="text-align: right">2</td>\n</tr>\n'
+            "</tbody>\n</table>\n",
+        ),
+        (
+            '<div class="note">\nRaw <b>HTML</b>\n</div>',
+            '<div class="note">\nRaw <b>HTML</b>\n</div>\n',
+        ),
         ("Inline <span>raw</span> html.", "<p>Inline <span>raw</span> html.</p>\n"),
         ("Tom & Jerry <3", "<p>Tom &amp; Jerry &lt;3</p>\n"),
         ("Visit https://example.org now.", "<p>Visit https://example.org now.</p>\n"),
         ("~~struck~~", "<p>~~struck~~</p>\n"),
     ],
-    ids=["heading-emphasis", "link", "list", "fenced-code", "pipe-table", "raw-block-html",
-         "raw-inline-html", "escaping", "no-linkify", "no-strikethrough"],
+    ids=[
+        "heading-emphasis",
+        "link",
+        "list",
+        "fenced-code",
+        "pipe-table",
+        "raw-block-html",
+        "raw-inline-html",
+        "escaping",
+        "no-linkify",
+        "no-strikethrough",
+    ],
 )
 def test_render_html(test_site: Site, body: str, html: str) -> None:
     result = read_ok(test_site, article(body=body))
@@ -798,9 +879,27 @@ def test_any_text_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, te
 
 FRONT_LINE = st.one_of(
     st.sampled_from(
-        ["title: Hi", "date: 2026-11-20", "date: 2026-02-30", "tags: [a, b]", "draft: yes",
-         "id: x", "- a", "  b", "? c", "&a x", "*a", "!!int z", "title: 1e999", "}", "[", "...",
-         "date: 2026-11-20 24:00:00", "updated: 1999-99-99", "title: !!binary aGk="]
+        [
+            "title: Hi",
+            "date: 2026-11-20",
+            "date: 2026-02-30",
+            "tags: [a, b]",
+            "draft: yes",
+            "id: x",
+            "- a",
+            "  b",
+            "? c",
+            "&a x",
+            "*a",
+            "!!int z",
+            "title: 1e999",
+            "}",
+            "[",
+            "...",
+            "date: 2026-11-20 24:00:00",
+            "updated: 1999-99-99",
+            "title: !!binary aGk=",
+        ]
     ),
     st.text(st.characters(blacklist_categories=["Cs"]), max_size=20),
 )

@@ -1,4 +1,5 @@
-"""Rendering in several processes: the same bytes as one process, and failures leave nothing."""
+"""Reading and rendering in several processes: the same results as one process, and failures
+leave nothing."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import NOW, MakeSite, article, load
 
-from feedpub import writer
-from feedpub.build import build
+from feedpub import catalog, writer
+from feedpub.build import build, check
+from feedpub.catalog import Catalog
 from feedpub.errors import FeedpubError
+from feedpub.state import State
 from feedpub.writer import TEMP_PREFIX
 
 COUNT = 120  # with three tags and three authors: several hundred outputs
@@ -65,3 +68,47 @@ def test_a_failure_in_a_worker_leaves_the_last_output(
         build(load(root), NOW)
     assert snapshot(root / "public") == before
     assert not [p for p in (root / "public").rglob(f"{TEMP_PREFIX}*")]
+
+
+def read(root: Path) -> Catalog:
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        return check(site, NOW, state)
+
+
+def test_reading_in_processes_finds_what_one_process_finds(
+    make_site: MakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = many()
+    files["broken.md"] = "---\ntitle: [unclosed\n---\nBody.\n"
+    files["warned.md"] = article("Warned", "2026-03-03 09:00").encode() + b"\xff\n"
+    files["later.md"] = article("Later", "2027-01-01 09:00")
+    serial = make_site(files, folder="serial")
+    parallel = make_site(files, folder="parallel")
+    monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 10**9)
+    one = read(serial)
+    monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 1)
+    monkeypatch.setattr(writer.os, "cpu_count", lambda: 2)
+    calls: list[int] = []
+    real = catalog.fork_map
+
+    def counted(function, items, workers):  # type: ignore[no-untyped-def]
+        calls.append(workers)
+        return real(function, items, workers)
+
+    monkeypatch.setattr(catalog, "fork_map", counted)
+    two = read(parallel)
+    assert calls == [2]
+    assert [(p.path, p.line, p.severity, p.message) for p in one.problems] == [
+        (p.path, p.line, p.severity, p.message) for p in two.problems
+    ]
+    assert any(p.path == "content/broken.md" and p.severity == "error" for p in two.problems)
+    assert any(p.path == "content/warned.md" and p.severity == "warning" for p in two.problems)
+    assert len(two.articles) == COUNT + 1 and [a.title for a in two.scheduled] == ["Later"]
+    strip = lambda a: (a.relpath, a.title, a.date, a.feed_id, a.lead, a.link, a.tags, a.authors)  # noqa: E731
+    assert [strip(a) for a in one.articles] == [strip(a) for a in two.articles]
+    assert [row[0] for row in one.cache_rows] == [row[0] for row in two.cache_rows]
+    # The entries name the file by its absolute path, which differs by the site's folder.
+    assert [row[4].replace(b"/serial/", b"/parallel/") for row in one.cache_rows] == [
+        row[4] for row in two.cache_rows
+    ]

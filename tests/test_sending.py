@@ -176,7 +176,10 @@ def start_relay() -> Iterator[Callable[..., Relay]]:
         # aiosmtpd 1.4 cannot listen on port 0 (it connects to its own port to start), so
         # take a free one first. server_hostname spares a reverse DNS lookup.
         controller = Controller(
-            handler, hostname="127.0.0.1", port=free_port(), server_hostname="localhost",
+            handler,
+            hostname="127.0.0.1",
+            port=free_port(),
+            server_hostname="localhost",
             **options,
         )
         controller.start()
@@ -203,9 +206,7 @@ def smtp_settings(port: int, connections: int = 2, extra: str = "") -> str:
     )
 
 
-def smtp_site(
-    make_site: MakeSite, port: int, connections: int = 2, extra: str = ""
-) -> Path:
+def smtp_site(make_site: MakeSite, port: int, connections: int = 2, extra: str = "") -> Path:
     return make_site(ARTICLES, extra=NEWSLETTER + smtp_settings(port, connections, extra))
 
 
@@ -263,8 +264,9 @@ def subscriber(root: Path, address: str) -> tuple[str, int]:
     return row[0], row[1]
 
 
-def invoke(runner: CliRunner, *args: str | Path, env: dict[str, str | None] | None = None
-           ) -> Result:
+def invoke(
+    runner: CliRunner, *args: str | Path, env: dict[str, str | None] | None = None
+) -> Result:
     return runner.invoke(main, [str(a) for a in args], prog_name="feedpub", env=env)
 
 
@@ -356,7 +358,11 @@ def test_a_full_send(
     report = send_issue(site, 1, NOW)
 
     assert (report.recipients, report.sent, report.deferred, report.failed, report.skipped) == (
-        300, 300, 0, 0, 0
+        300,
+        300,
+        0,
+        0,
+        0,
     )
     assert (report.finished, report.error, report.failures) == (True, None, [])
     assert status_counts(root) == {"sent": 300}
@@ -510,7 +516,10 @@ def test_deferred_and_failed_recipients(relay: Relay, make_site: MakeSite) -> No
     rows = deliveries(root)
     assert rows["busy-once@example.net"][:2] == ("sent", 2)
     assert rows["busy@example.net"] == (
-        "deferred", 2, (NOW + timedelta(minutes=15)).isoformat(), BUSY
+        "deferred",
+        2,
+        (NOW + timedelta(minutes=15)).isoformat(),
+        BUSY,
     )
 
     # The third try is the last (max_attempts = 3): a final failure, reported by address.
@@ -753,11 +762,10 @@ def test_two_runs_at_once_send_once(relay: Relay, make_site: MakeSite) -> None:
 # -- login and TLS -----------------------------------------------------------------------------
 
 
-def only_password(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                  auth_data: Any) -> AuthResult:
-    good = isinstance(auth_data, LoginPassword) and auth_data == (
-        b"mailer", PASSWORD.encode()
-    )
+def only_password(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    good = isinstance(auth_data, LoginPassword) and auth_data == (b"mailer", PASSWORD.encode())
     # handled=False: aiosmtpd itself answers a failure (535); True would leave it silent.
     return AuthResult(success=good, handled=False)
 
@@ -788,8 +796,9 @@ def test_login(
     )
     subscribe(root, readers(5))
     make_issue(root)
-    result = invoke(runner, "--site", root, "send", "--now", NOW_ARG,
-                    env={"RELAY_PASSWORD": password})
+    result = invoke(
+        runner, "--site", root, "send", "--now", NOW_ARG, env={"RELAY_PASSWORD": password}
+    )
     gc.collect()  # a socket left open shows (as a ResourceWarning) only once it is collected
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
@@ -824,9 +833,26 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
         check=True,
         capture_output=True,
     )
@@ -885,8 +911,16 @@ def test_tls_certificates_are_verified(
         ("localhost.example.org", False, True),
         ("mail.example.org", True, False),
     ],
-    ids=["ipv4-loopback", "localhost", "ipv6-loopback", "ipv6-bracketed", "remote-name",
-         "lan-address", "localhost-lookalike", "remote-allowed"],
+    ids=[
+        "ipv4-loopback",
+        "localhost",
+        "ipv6-loopback",
+        "ipv6-bracketed",
+        "remote-name",
+        "lan-address",
+        "localhost-lookalike",
+        "remote-allowed",
+    ],
 )
 def test_check_smtp(host: str, allow: bool, refused: bool) -> None:
     settings = SmtpSettings(host=host, security="none", allow_insecure=allow)

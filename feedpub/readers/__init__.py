@@ -56,6 +56,15 @@ def load_body(article: Article, site: Site) -> str:
     """The article's body, read again from its file when it came from the content cache."""
     if article.body is not None:
         return article.body
+    if article.body_format == "markdown":
+        # Only the body is wanted: the front matter was checked when the article was read,
+        # so it is cut off, not parsed again.
+        from .markdown import split_front_matter
+
+        found = Findings(article.relpath)
+        raw = read_bytes(article.source, found)
+        parts = split_front_matter(decode(raw, found), found) if raw is not None else None
+        return parts[1] if parts is not None else ""
     again, _ = read_article(article.source, article.relpath, site)
     return (again.body or "") if again is not None else ""
 

@@ -1,0 +1,53 @@
+"""Work shared out to forked processes, one per core, when there is enough of it.
+
+The processes are forked, so they inherit the work list and the function (closures over the
+site and catalog could not be pickled and sent to them); only the results travel back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_WORKERS = 8
+# The job of the processes running now; set only while they run.
+_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def workers_for(count: int, minimum: int) -> int:
+    """How many processes to use for ``count`` items: 1 below ``minimum`` (starting others
+    would cost more than it saves), on one core, or where processes cannot be forked."""
+    cores = min(os.cpu_count() or 1, MAX_WORKERS)
+    if cores < 2 or count < minimum or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return cores
+
+
+def fork_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[function(item) for item in items]``, computed by ``workers`` forked processes. An
+    exception in any of them is raised here once they have all stopped."""
+    global _JOB
+    if workers < 2:
+        return [function(item) for item in items]
+    _JOB = (function, items)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            shares = pool.map(_run_share, [(first, workers) for first in range(workers)])
+    finally:
+        _JOB = None
+    results: list[Any] = [None] * len(items)
+    for first, share in enumerate(shares):
+        results[first::workers] = share
+    return results
+
+
+def _run_share(share: tuple[int, int]) -> list[Any]:
+    assert _JOB is not None
+    function, items = _JOB
+    first, step = share
+    return [function(item) for item in items[first::step]]
