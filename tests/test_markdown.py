@@ -531,8 +531,11 @@ def test_bad_date_is_an_error_on_its_line(test_site: Site, date: str, words: str
         ("title: !!int abc", "abc"),
         ("title: !!float nope", "nope"),
         ("title: &t !!int twice\ntags: [*t, *t, !!float x]", "twice"),
+        ("title: !!bool maybe", "maybe"),
+        ("title: !!timestamp soon", "soon"),
+        ("title: !!int 0b", "0b"),
     ],
-    ids=["int-tag", "float-tag", "alias-to-bad-int"],
+    ids=["int-tag", "float-tag", "alias-to-bad-int", "bool-tag", "timestamp-tag", "empty-binary"],
 )
 def test_values_yaml_cannot_build_are_kept_as_text(
     test_site: Site, line_text: str, expected: str
@@ -892,6 +895,9 @@ FRONT_LINE = st.one_of(
             "&a x",
             "*a",
             "!!int z",
+            "!!bool z",
+            "title: !!timestamp z",
+            "tags: !!int [1]",
             "title: 1e999",
             "}",
             "[",
