@@ -29,6 +29,8 @@ def environment(site: Site) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         # Everything is escaped but plain-text templates (the digest's text part).
+        # Templates do not change while a build runs: no stat() of the file at each page.
+        auto_reload=False,
         autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
