@@ -72,6 +72,12 @@ class Bodies:
             self._html.move_to_end(key)
         return cached
 
+    def page_html(self, article: Article) -> str:
+        """The body for the article's own page, which is served at its link: relative links
+        resolve there as they would against the link, so they are left as written (and the
+        body, used once, is not kept)."""
+        return xml_safe(render_html(article, self.site))
+
     def summary(self, article: Article) -> str:
         # The readers set ``lead``; an article made otherwise (an issue in the issues feed)
         # gets it the same way.

@@ -80,7 +80,7 @@ class Pages:
             {
                 "site": site.site,
                 "home": site.site.url,
-                "content": lambda a: Markup(bodies.html(a)),
+                "content": lambda a: Markup(bodies.page_html(a)),
                 "summary": bodies.summary,
                 "image": image_url,
                 "card": self.card,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import stat
@@ -15,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import html5lib
 import pytest
@@ -519,6 +522,30 @@ def test_pages_are_valid_html5_with_viewport_and_feed_links(tmp_path: Path) -> N
     assert problems == []
     tricky = (root / "public" / "2026" / "11" / "tricky" / "index.html").read_text("utf-8")
     assert "Tom &amp; Jerry &lt;3" in tricky
+
+
+def test_a_page_links_where_its_feed_entry_links(make_site: MakeSite) -> None:
+    """Pages keep relative links as written (they are served at the article's link); resolved
+    against the page's address they reach what the feed's absolute links reach."""
+    body = (
+        "[up](../other/) [same](note.html) [root](/about/) [away](https://x.example/a) "
+        "[frag](#top)\n\n![pic](img/p.png)\n\n<video src=clip.mp4 poster='still.jpg'></video>"
+    )
+    root = make_site({"links.md": article("Links", "2026-11-20 09:00", body=body)})
+    build(load(root), NOW)
+    page_url = "https://news.example.org/2026/11/links/"
+    page = (root / "public" / "2026" / "11" / "links" / "index.html").read_text("utf-8")
+    feed = json.loads((root / "public" / "feed.json").read_bytes())
+    entry = feed["items"][0]
+    assert entry["url"] == page_url
+    pattern = re.compile(r"""\s(?:href|src|poster)=["']?([^"' >]+)""")
+    in_feed = pattern.findall(entry["content_html"])
+    start = page.index("<h1>Links</h1>")
+    in_page = pattern.findall(page[start : page.index("</article>", start)])
+    in_page = [u for u in in_page if "/tags/" not in u and "/authors/" not in u]
+    assert len(in_feed) == 8
+    assert [urljoin(page_url, html.unescape(u)) for u in in_page] == in_feed
+    assert "../other/" in in_page
 
 
 # -- static files ------------------------------------------------------------------------------
