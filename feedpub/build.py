@@ -220,7 +220,7 @@ def publish(
     writer.offer_all(produced)
     with state.transaction():
         report = writer.commit()
-        state.remember_articles(catalog.known(), now.isoformat())
+        state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
         state.replace_outputs(writer.outputs)
         state.update_content_cache(catalog.cache_rows, catalog.present)
     return BuildReport(

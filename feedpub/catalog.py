@@ -7,14 +7,14 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from . import __version__
 from .config import Site
 from .errors import Problem
-from .model import Article, article_from_json, article_to_json
+from .model import Article, article_from_json, article_to_json, evolve
 from .parallel import fork_map, workers_for
 from .readers import is_article_name, read_article
 from .state import KnownArticle, State
@@ -46,6 +46,8 @@ class Catalog:
     # Content cache entries to store (files read afresh), and every file seen.
     cache_rows: list[tuple[str, int, int, str, bytes]] = field(default_factory=list)
     present: set[str] = field(default_factory=set)
+    # The state's articles as they were when the catalog was read.
+    known_before: list[KnownArticle] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -111,7 +113,7 @@ def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
 
 
 def _from_cache(blob: bytes, path: Path) -> tuple[Article | None, list[Problem]]:
-    data = json.loads(blob)
+    data = json.loads(blob.decode())
     article = article_from_json(data["article"], path) if data["article"] else None
     return article, [Problem(*p) for p in data["problems"]]
 
@@ -168,7 +170,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         data = _to_cache(article, problems) if info is not None else None
         # The body stays behind (it is read again when a page needs it): the results of
         # 100,000 files must fit in memory together.
-        return (replace(article, body=None) if article else None), problems, data
+        return (evolve(article, body=None) if article else None), problems, data
 
     done = fork_map(read, unread, workers_for(len(unread), PARALLEL_READ_FROM))
     for (index, _, relpath, info), (article, problems, data) in zip(unread, done, strict=True):
@@ -189,7 +191,8 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         else:
             catalog.articles.append(article)
     present = {a.relpath for a in everything}
-    ids = _identify(catalog.articles, state.known_articles(), present)
+    catalog.known_before = state.known_articles()
+    ids = _identify(catalog.articles, catalog.known_before, present)
     catalog.articles = [_place(site, a, i) for a, i in zip(catalog.articles, ids, strict=True)]
     catalog.problems.extend(_clashes(catalog.articles))
     catalog.articles.sort(key=lambda a: (a.date, a.feed_id), reverse=True)
@@ -260,9 +263,9 @@ def _identify(articles: list[Article], known: list[KnownArticle], present: set[s
 
 def _place(site: Site, article: Article, feed_id: str) -> Article:
     if article.url:
-        return replace(article, feed_id=feed_id, link=article.url, page=None)
+        return evolve(article, feed_id=feed_id, link=article.url, page=None)
     segments = page_path(article)
-    return replace(
+    return evolve(
         article,
         feed_id=feed_id,
         link=site.site.url + url_path(*segments) + "/",

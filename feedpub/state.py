@@ -206,12 +206,18 @@ class State:
         )
         return [KnownArticle(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
-    def remember_articles(self, articles: Iterable[KnownArticle], now: str) -> None:
+    def remember_articles(
+        self,
+        articles: Iterable[KnownArticle],
+        now: str,
+        known_before: Iterable[KnownArticle] | None = None,
+    ) -> None:
         """Record published articles that are new or changed; call inside a transaction.
 
         ``last_seen`` is when the row last changed: a build that changed nothing of an article
-        writes nothing for it."""
-        known = set(self.known_articles())
+        writes nothing for it. ``known_before`` spares reading the rows again when the caller
+        read them under the same lock."""
+        known = set(self.known_articles() if known_before is None else known_before)
         changed = [a for a in articles if a not in known]
         self.db.executemany(
             """INSERT INTO articles (id, path, content_hash, title, date, explicit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -26,6 +27,7 @@ from conftest import NOW, SETTINGS, MakeSite, article, load
 from feedpub import config
 from feedpub.build import BuildReport, build, check
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
+from feedpub.model import article_from_json, article_to_json, evolve
 from feedpub.state import SCHEMA_VERSION, State
 from feedpub.writer import TEMP_PREFIX, Writer
 
@@ -578,3 +580,45 @@ def test_output_inside_static_is_refused(make_site: MakeSite) -> None:
     root = make_site({}, extra='[feeds]\noutput = "static/out"\n')
     with pytest.raises(ConfigError, match="overlaps the site's own files"):
         config.load(root, env={})
+
+
+def test_evolve_is_dataclasses_replace(make_site: MakeSite) -> None:
+    root = make_site({"a.md": article("A", tags="[x, y]")})
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        original = check(site, NOW, state).articles[0]
+    changes = {"feed_id": "urn:x", "link": "https://e.org/a/", "page": None, "body": None}
+    evolved = evolve(original, **changes)
+    assert evolved == dataclasses.replace(original, **changes)
+    assert evolved.__dict__ == dataclasses.replace(original, **changes).__dict__
+    assert hash(evolved) == hash(dataclasses.replace(original, **changes))
+    assert original.feed_id != "urn:x"  # the original is untouched
+    with pytest.raises(TypeError, match="no field 'titel'"):
+        evolve(original, titel="typo")
+
+
+def test_cached_articles_come_back_equal(make_site: MakeSite) -> None:
+    """The content cache's JSON gives back the article read from the file (without its body),
+    by the direct path for a complete entry and by __init__ for an entry missing a field."""
+    root = make_site(
+        {
+            "a.md": article("Ünïcode <b>", "2026-11-20 09:00", tags="[x, y]", author="Zoë"),
+            # A saved news page: the reader infers its fields ("inferred" is not empty).
+            "b.txt": (REPO / "content" / "cross-country-sectionals.txt").read_bytes(),
+        }
+    )
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        read = check(site, NOW, state).articles
+    assert len(read) == 2
+    for original in read:
+        data = json.loads(json.dumps(article_to_json(original)))
+        again = article_from_json(data, original.source)
+        assert again == dataclasses.replace(original, body=None)
+        assert type(again.date) is datetime and isinstance(again.tags, tuple)
+        if original.relpath.endswith(".txt"):
+            assert original.inferred
+        del data["inferred"]
+        assert article_from_json(data, original.source) == dataclasses.replace(
+            original, body=None, inferred=()
+        )
