@@ -41,8 +41,15 @@ def environment(site: Site) -> jinja2.Environment:
     return env
 
 
+MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
 def human_date(value: datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
+    """'March 4, 2026'. The names are spelled out rather than taken from strftime('%B'), which
+    is slower and would follow the locale of a program that imports feedpub."""
+    return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
 
 
 def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:

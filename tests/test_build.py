@@ -622,3 +622,11 @@ def test_cached_articles_come_back_equal(make_site: MakeSite) -> None:
         assert article_from_json(data, original.source) == dataclasses.replace(
             original, body=None, inferred=()
         )
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_human_date_spells_every_month(month: int) -> None:
+    from feedpub.pages import human_date
+
+    day = datetime(2026, month, 9, 23, 59)
+    assert human_date(day) == f"{day:%B} 9, 2026"  # feedpub never sets a locale: C's names
