@@ -59,6 +59,7 @@ class Bodies:
     def __init__(self, site: Site) -> None:
         self.site = site
         self._html: OrderedDict[str, str] = OrderedDict()
+        self._generator: tuple[FeedSpec, FeedGenerator] | None = None
 
     def html(self, article: Article) -> str:
         key = article.feed_id or article.relpath
@@ -71,6 +72,16 @@ class Bodies:
         else:
             self._html.move_to_end(key)
         return cached
+
+    def generator(self, spec: FeedSpec) -> FeedGenerator:
+        """The feed generator of ``spec``, made once for its RSS and Atom documents when they
+        are rendered one after the other (as the writer keeps them)."""
+        if self._generator is None or self._generator[0] is not spec:
+            self._generator = (
+                spec,
+                _generator(self.site, spec, self, self.site.feeds.full_content),
+            )
+        return self._generator[1]
 
     def page_html(self, article: Article) -> str:
         """The body for the article's own page, which is served at its link: relative links
@@ -140,24 +151,24 @@ def _generator(site: Site, spec: FeedSpec, bodies: Bodies, full: bool) -> FeedGe
             entry.summary(summary)
         if full:
             entry.content(bodies.html(article), type="html")
-    # The RSS channel <link> is whichever link() came last: the page, after the self link.
-    fg.link(href=spec.url(site, "rss.xml"), rel="self")
+    return fg
+
+
+def _links(fg: FeedGenerator, site: Site, spec: FeedSpec, name: str) -> FeedGenerator:
+    """A document's self link points at that document. The RSS channel <link> is whichever
+    link() came last: the page, after the self link."""
+    fg.link(href=spec.url(site, name), rel="self", replace=True)
     fg.link(href=spec.home, rel="alternate")
     return fg
 
 
 def rss(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
-    fg = _generator(site, spec, bodies, site.feeds.full_content)
-    data: bytes = fg.rss_str(pretty=True)
+    data: bytes = _links(bodies.generator(spec), site, spec, "rss.xml").rss_str(pretty=True)
     return data
 
 
 def atom(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
-    fg = _generator(site, spec, bodies, site.feeds.full_content)
-    # Atom's self link must point at the Atom document itself.
-    fg.link(href=spec.url(site, "atom.xml"), rel="self", replace=True)
-    fg.link(href=spec.home, rel="alternate")
-    data: bytes = fg.atom_str(pretty=True)
+    data: bytes = _links(bodies.generator(spec), site, spec, "atom.xml").atom_str(pretty=True)
     return data
 
 

@@ -28,26 +28,40 @@ def workers_for(count: int, minimum: int) -> int:
     return cores
 
 
-def fork_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """``[function(item) for item in items]``, computed by ``workers`` forked processes. An
-    exception in any of them is raised here once they have all stopped."""
+def fork_map(
+    function: Callable[[T], R], items: Sequence[T], workers: int, block: int = 1
+) -> list[R]:
+    """``[function(item) for item in items]``, computed by ``workers`` forked processes, each
+    taking every ``workers``-th run of ``block`` items (neighbours that share work, such as a
+    feed's three formats, stay in one process). An exception in any of them is raised here
+    once they have all stopped."""
     global _JOB
     if workers < 2:
         return [function(item) for item in items]
     _JOB = (function, items)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            shares = pool.map(_run_share, [(first, workers) for first in range(workers)])
+            shares = pool.map(_run_share, [(first, workers, block) for first in range(workers)])
     finally:
         _JOB = None
     results: list[Any] = [None] * len(items)
     for first, share in enumerate(shares):
-        results[first::workers] = share
+        for index, result in zip(_indices(len(items), first, workers, block), share, strict=True):
+            results[index] = result
     return results
 
 
-def _run_share(share: tuple[int, int]) -> list[Any]:
+def _indices(count: int, first: int, step: int, block: int) -> list[int]:
+    """The items of one share: blocks ``first``, ``first + step``, ... of ``block`` items."""
+    return [
+        index
+        for start in range(first * block, count, step * block)
+        for index in range(start, min(start + block, count))
+    ]
+
+
+def _run_share(share: tuple[int, int, int]) -> list[Any]:
     assert _JOB is not None
     function, items = _JOB
-    first, step = share
-    return [function(item) for item in items[first::step]]
+    first, step, block = share
+    return [function(items[index]) for index in _indices(len(items), first, step, block)]

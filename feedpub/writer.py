@@ -19,6 +19,9 @@ from .parallel import fork_map, workers_for
 
 TEMP_PREFIX = ".feedpub-tmp-"
 PARALLEL_FROM = 400  # below this many pages one process is quicker than starting others
+# Outputs come in runs that share work: a feed's RSS, Atom and JSON documents show the same
+# articles' bodies and RSS and Atom are made from one generator. A run stays in one process.
+RUN = 3
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ class Writer:
         workers = workers_for(len(todo), PARALLEL_FROM)
         try:
             if workers > 1:
-                for staged in fork_map(self._render, todo, workers):
+                for staged in fork_map(self._render, todo, workers, RUN):
                     self._note(staged)
             else:
                 for output in todo:

@@ -3,15 +3,17 @@ leave nothing."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from conftest import NOW, MakeSite, article, load
 
-from feedpub import catalog, writer
+from feedpub import catalog, feeds, writer
 from feedpub.build import build, check
 from feedpub.catalog import Catalog
 from feedpub.errors import FeedpubError
+from feedpub.parallel import fork_map
 from feedpub.state import State
 from feedpub.writer import TEMP_PREFIX
 
@@ -112,3 +114,40 @@ def test_reading_in_processes_finds_what_one_process_finds(
     assert [row[4].replace(b"/serial/", b"/parallel/") for row in one.cache_rows] == [
         row[4] for row in two.cache_rows
     ]
+
+
+def _pid_of(item: int) -> tuple[int, int]:
+    return item * item, os.getpid()
+
+
+@pytest.mark.parametrize(("count", "block"), [(0, 3), (1, 3), (10, 1), (10, 3), (11, 4)])
+def test_fork_map_keeps_order_and_runs_blocks_in_one_process(count: int, block: int) -> None:
+    items = list(range(count))
+    results = fork_map(_pid_of, items, 2, block)
+    assert [square for square, _ in results] == [i * i for i in items]
+    pids = [pid for _, pid in results]
+    assert os.getpid() not in pids
+    for start in range(0, count, block):
+        assert len(set(pids[start : start + block])) == 1
+
+
+def test_rss_and_atom_share_one_generator(
+    make_site: MakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_site(many(12))
+    made: list[str] = []
+    real = feeds._generator
+
+    def counting(site, spec, bodies, full):  # type: ignore[no-untyped-def]
+        made.append(spec.folder)
+        return real(site, spec, bodies, full)
+
+    monkeypatch.setattr(feeds, "_generator", counting)
+    report = build(load(root), NOW)
+    # One generator per feed (the site's, three tags, three authors), not one per document.
+    assert sorted(made) == sorted(set(made)) and len(made) == report.feeds // 3 == 7
+    for name in ("rss.xml", "atom.xml"):
+        text = (root / "public" / "tags" / "t1" / name).read_text("utf-8")
+        assert f'href="https://news.example.org/tags/t1/{name}" rel="self"' in text or (
+            f'rel="self" href="https://news.example.org/tags/t1/{name}"' in text
+        )
