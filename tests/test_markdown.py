@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from conftest import article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -985,3 +986,101 @@ def test_rendering_markdown_frees_its_memory() -> None:
     for _ in range(2000):
         markdown_to_html(LEAK_SAMPLE)
     assert resident_mib() - before < 20
+
+
+YAML_VALUE = st.one_of(
+    st.sampled_from(
+        [
+            "Hi",
+            "'quoted: yes'",
+            '"esc \\x41"',
+            "12",
+            "0x1F",
+            "1e3",
+            ".nan",
+            "-.inf",
+            "yes",
+            "No",
+            "~",
+            "null",
+            "",
+            "2026-11-20",
+            "2026-11-20 09:30:00+02:00",
+            "2026-13-45",
+            "!!int abc",
+            "!!str 12",
+            "!!bool maybe",
+            "!!binary aGk=",
+            "!!float x",
+            "!!null x",
+            "!!timestamp soon",
+            "!!set {a, b}",
+            "!!omap [a: 1]",
+            "&anchor value",
+            "*anchor",
+            "[a, b, 3]",
+            "[]",
+            "[a, [b]]",
+            "{a: 1}",
+            "[&x a, *x]",
+            "!!seq [a]",
+            "!foo bar",
+            "|\n  block text",
+            "\n  - one\n  - two",
+            "\n  - x: 1",
+        ]
+    ),
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=12),
+)
+YAML_KEY = st.sampled_from(["title", "tags", "date", "1", "? complex", "<<", "!!int 3", "*anchor"])
+
+
+def _general_loader() -> type:
+    from feedpub.readers import markdown as module
+
+    # The same loader without the flat-mapping shortcut: PyYAML's own construction.
+    return type(
+        "General",
+        (module._Loader,),
+        {"construct_document": yaml.constructor.BaseConstructor.construct_document},
+    )
+
+
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs=st.lists(st.tuples(YAML_KEY, YAML_VALUE), max_size=6))
+def test_flat_front_matter_shortcut_gives_what_pyyaml_gives(
+    pairs: list[tuple[str, str]],
+) -> None:
+    from feedpub.readers import markdown as module
+
+    text = "\n".join(f"{key}: {value}" for key, value in pairs)
+
+    def outcome(loader: type) -> str:
+        try:
+            return repr(yaml.load(text, Loader=loader))
+        except yaml.YAMLError as exc:
+            return f"error {type(exc).__name__}: {exc}"
+        except RecursionError:
+            return "recursion"
+
+    assert outcome(module._Loader) == outcome(_general_loader())
+
+
+def test_flat_front_matter_shortcut_is_taken_for_ordinary_front_matter() -> None:
+    from feedpub.readers import markdown as module
+
+    loader = module._Loader("title: Hi\ndate: 2026-11-20\ntags: [a, b]\n")
+    try:
+        node = loader.get_single_node()
+        assert module._flat_mapping(loader, node) == {
+            "title": "Hi",
+            "date": datetime(2026, 11, 20).date(),
+            "tags": ["a", "b"],
+        }
+    finally:
+        loader.dispose()
+    aliased = module._Loader("a: &x 1\nb: *x\n")
+    try:
+        assert module._flat_mapping(aliased, aliased.get_single_node()) is None
+    finally:
+        aliased.dispose()
