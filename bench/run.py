@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import json
 import multiprocessing
 import os
 import platform
@@ -127,22 +128,28 @@ def tail(log: Path, lines: int = 15) -> str:
 
 
 def measure(command: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Sample:
-    """Run ``command`` as a child process: its wall time and its peak RSS (with its children)."""
-    with log.open("wb") as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env
+    """Run ``command`` as a child process: its wall time and its peak RSS (with its children),
+    taken by bench/child.py, so that the bench's own size does not count."""
+    with log.open("wb") as output, tempfile.TemporaryDirectory(prefix="feedpub-bench-") as scratch:
+        result = Path(scratch) / "result.json"
+        launcher = subprocess.run(
+            [sys.executable, str(BENCH / "child.py"), str(result), *command],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
         )
-        # wait4 gives this child's own rusage, unlike RUSAGE_CHILDREN's running maximum.
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+        if launcher.returncode != 0 or not result.is_file():
+            raise BenchError(
+                f"could not start {shlex.join(command)}; the end of {log}:\n" + tail(log)
+            )
+        measured = json.loads(result.read_text(encoding="utf-8"))
+    if measured["exit"] != 0:
         raise BenchError(
-            f"{shlex.join(command)} exited with {process.returncode}; the end of {log}:\n"
-            + tail(log)
+            f"{shlex.join(command)} exited with {measured['exit']}; the end of {log}:\n" + tail(log)
         )
-    return Sample(seconds, usage.ru_maxrss)
+    return Sample(measured["seconds"], measured["peak_kib"])
 
 
 def run(command: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
