@@ -177,15 +177,21 @@ def _fold_fast(name: str, value: str) -> str:
 
 
 def _qp_segments(text: str) -> list[tuple[bool, str]]:
-    """The text's lines, quoted-printable encoded; a line that carries the unsubscribe link is
-    kept as it is (True) and encoded for each recipient."""
+    """The text's lines, quoted-printable encoded and joined with CRLF; a line that carries the
+    unsubscribe link is kept as it is (True) and encoded for each recipient."""
     # Like the email package, end the text with a line break.
     if not text.endswith("\n"):
         text += "\n"
-    return [
-        (True, line) if UNSUBSCRIBE_PLACEHOLDER in line else (False, _qp(line))
-        for line in text.split("\n")
-    ]
+    segments: list[tuple[bool, str]] = []
+    for line in text.split("\n"):
+        if UNSUBSCRIBE_PLACEHOLDER in line:
+            segments.append((True, line))
+        elif segments and not segments[-1][0]:
+            # Neighbouring lines that are the same for everyone are joined once, here.
+            segments[-1] = (False, segments[-1][1] + "\r\n" + _qp(line))
+        else:
+            segments.append((False, _qp(line)))
+    return segments
 
 
 def _qp(line: str) -> str:
