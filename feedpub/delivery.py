@@ -182,15 +182,19 @@ def _qp_segments(text: str) -> list[tuple[bool, str]]:
     # Like the email package, end the text with a line break.
     if not text.endswith("\n"):
         text += "\n"
+    # Neighbouring lines that are the same for everyone are joined once, here.
     segments: list[tuple[bool, str]] = []
+    run: list[str] = []
     for line in text.split("\n"):
         if UNSUBSCRIBE_PLACEHOLDER in line:
+            if run:
+                segments.append((False, "\r\n".join(run)))
+                run = []
             segments.append((True, line))
-        elif segments and not segments[-1][0]:
-            # Neighbouring lines that are the same for everyone are joined once, here.
-            segments[-1] = (False, segments[-1][1] + "\r\n" + _qp(line))
         else:
-            segments.append((False, _qp(line)))
+            run.append(_qp(line))
+    if run:
+        segments.append((False, "\r\n".join(run)))
     return segments
 
 
