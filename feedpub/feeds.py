@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -22,7 +22,7 @@ from feedgen.feed import FeedGenerator
 
 from . import __version__
 from .config import Site
-from .model import Article
+from .model import Article, evolve
 from .readers import lead_of, render_html
 from .text import absolutize, url_path, xml_safe
 
@@ -107,7 +107,7 @@ def _clean(article: Article) -> Article:
     The readers drop them from the file, but YAML escapes ("\\x1b") bring them back, and
     HTML character references (&#12;) do so in bodies; feedgen raises on them.
     """
-    return replace(
+    return evolve(
         article,
         title=xml_safe(article.title),
         authors=tuple(map(xml_safe, article.authors)),

@@ -54,9 +54,15 @@ def evolve(article: Article, **changes: Any) -> Article:
     unknown = changes.keys() - _FIELD_NAMES
     if unknown:
         raise TypeError(f"Article has no field {sorted(unknown)[0]!r}")
-    copy = object.__new__(Article)
-    copy.__dict__.update(article.__dict__, **changes)
-    return copy
+    return _assembled({**article.__dict__, **changes})
+
+
+def _assembled(values: dict[str, Any]) -> Article:
+    """An article from a value for every one of its fields, without ``__init__`` (frozen
+    dataclasses set each field through object.__setattr__ there)."""
+    article = object.__new__(Article)
+    article.__dict__.update(values)
+    return article
 
 
 _DATES = ("date", "updated")
@@ -91,9 +97,7 @@ def article_from_json(data: dict[str, Any], source: Path) -> Article:
     if values.keys() == _FIELD_NAMES:
         # Every field is there (the common case, cached by this version): set them directly,
         # which takes half the time of __init__ when a large site is decoded on each build.
-        article = object.__new__(Article)
-        article.__dict__.update(values)
-        return article
+        return _assembled(values)
     return Article(**values)
 
 

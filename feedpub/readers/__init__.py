@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..config import Site
 from ..errors import Problem
-from ..model import Article
+from ..model import Article, evolve
 from ..text import first_paragraph_text, shorten, xml_safe
 from .common import Findings, decode, read_bytes
 
@@ -40,7 +39,7 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
     article, problems = reader(path, relpath, text, site)
     if article is not None:
         fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
-        article = replace(article, fingerprint=fingerprint, lead=lead_of(article))
+        article = evolve(article, fingerprint=fingerprint, lead=lead_of(article))
     return article, found.problems + problems
 
 
