@@ -13,7 +13,6 @@ bound for a build's wall time that no Python implementation using these librarie
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -25,8 +24,7 @@ import jinja2
 import yaml
 
 from feedpub.readers import markdown, markdown_to_html  # the calls a build makes
-
-FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+from feedpub.readers.common import Findings
 
 
 def timed(label: str, step: Callable[[], object], results: dict[str, float]) -> object:
@@ -44,9 +42,13 @@ def main(argv: list[str]) -> int:
     results: dict[str, float] = {}
     texts = timed("read files", lambda: [p.read_text("utf-8") for p in files], results)
     assert isinstance(texts, list)
-    parts = [FRONT.match(text) for text in texts]
-    fronts = [m.group(1) if m else "" for m in parts]
-    bodies = [text[m.end() :] if m else text for text, m in zip(texts, parts, strict=True)]
+    # Split as a build splits them (the front matter, the body, the body's first line).
+    parts = [
+        markdown.split_front_matter(text, Findings(str(path)))
+        for text, path in zip(texts, files, strict=True)
+    ]
+    fronts = [part[0] if part else "" for part in parts]
+    bodies = [part[1] if part else text for text, part in zip(texts, parts, strict=True)]
     # feedpub's loader: PyYAML's C loader, flat mappings built without the general machinery.
     loader = markdown._Loader
     metas = timed(
