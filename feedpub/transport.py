@@ -12,10 +12,13 @@ import ipaddress
 import smtplib
 import ssl
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .config import SmtpSettings
 from .errors import FeedpubError
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 
 class Refused(Exception):
@@ -76,6 +79,33 @@ def _reply_text(raw: bytes | str) -> str:
     return " ".join(text.split())[:300]
 
 
+def dot_stuffed(data: bytes) -> bytes:
+    """``data`` with a dot added to every line that starts with one (RFC 5321 4.5.2), as
+    smtplib's ``_quote_periods`` does with a regular expression, six times slower on an issue."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+class _Smtp(smtplib.SMTP):
+    """smtplib's client, with DATA's dot-stuffing done by ``dot_stuffed``."""
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        if not isinstance(msg, bytes):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        stuffed = dot_stuffed(msg)
+        end = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
+        self.send(stuffed + end)
+        return self.getreply()
+
+
+class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpTransport:
     """One SMTP connection, opened on first use and reused; reopened after it breaks."""
 
@@ -90,11 +120,11 @@ class SmtpTransport:
         context = ssl.create_default_context()  # verifies the certificate and the host name
         try:
             if s.security == "ssl":
-                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                connection: smtplib.SMTP = _SmtpSsl(
                     s.host, s.real_port, timeout=s.timeout, context=context
                 )
             else:
-                connection = smtplib.SMTP(s.host, s.real_port, timeout=s.timeout)
+                connection = _Smtp(s.host, s.real_port, timeout=s.timeout)
             try:
                 if s.security == "starttls":
                     connection.ehlo()

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -35,6 +36,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner, Result
 from conftest import NOW, MakeSite, article, load
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedpub.build import load_catalog
 from feedpub.cli import main
@@ -53,7 +56,7 @@ from feedpub.issues import create
 from feedpub.state import IssueRecord, State
 from feedpub.subscribers import Subscribers
 from feedpub.tokens import load_secret, make_token
-from feedpub.transport import InsecureRelay, check_smtp
+from feedpub.transport import InsecureRelay, SmtpTransport, check_smtp, dot_stuffed
 from feedpub.web import UnsubscribeApp
 
 NOW_ARG = NOW.isoformat()
@@ -930,6 +933,34 @@ def test_check_smtp(host: str, allow: bool, refused: bool) -> None:
     else:
         check_smtp(settings)
     check_smtp(SmtpSettings(host=host, security="starttls"))  # encrypted: always fine
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.binary(max_size=200) | st.lists(st.sampled_from([b".", b"\r", b"\n", b"a"])).map(b"".join)
+)
+def test_dot_stuffing_matches_smtplib(data: bytes) -> None:
+    assert dot_stuffed(data) == smtplib._quote_periods(data)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\n. \r\nlast\r\n",
+        b".Subject: leading\r\n\r\nno line break at the end.",
+        b"Subject: only a dot\r\n\r\n.",
+    ],
+    ids=["dotted-lines", "leading-dot", "ends-with-a-dot"],
+)
+def test_lines_starting_with_a_dot_arrive_as_written(relay: Relay, data: bytes) -> None:
+    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=relay.port, security="none"), "")
+    try:
+        transport.send("news@example.org", "ann@example.net", data)
+        transport.send("news@example.org", "bob@example.net", data)
+    finally:
+        transport.close()
+    whole = data if data.endswith(b"\r\n") else data + b"\r\n"
+    assert relay.handler.received() == [("ann@example.net", whole), ("bob@example.net", whole)]
 
 
 @pytest.mark.parametrize(
