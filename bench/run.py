@@ -553,7 +553,7 @@ class Bench:
 
     def prepare_send(self, site: Path, corpus: Path, server: SmtpServer) -> Path:
         """Per subscriber count, the state right after 'feedpub issue new'; and the message
-        of the smtplib loop: the issue's preview .eml."""
+        of the smtplib loop: the bytes feedpub sends to the first subscriber."""
         write_site(site, corpus, NEWSLETTER_TOML + self.smtp_toml(server, 1))
         for count in self.subscribers:
             progress(f"preparing an issue for {count:,} subscribers")
@@ -565,13 +565,18 @@ class Bench:
             )
             log = self.logs / "send-prepare.log"
             run(self.feedpub_at(site, "subscribers", "import", str(addresses)), log)
-            run(self.feedpub_at(site, "issue", "preview", "--now", NOW), log)
             run(self.feedpub_at(site, "issue", "new", "--now", NOW), log)
             saved = self.state_copy(count)
             remove(saved)
             shutil.copytree(site / ".feedpub", saved)
+        # Without [smtp], 'feedpub send' writes each message to the outbox as it would send it.
+        remove(site / ".feedpub")
+        shutil.copytree(self.state_copy(min(self.subscribers)), site / ".feedpub")
+        write_site(site, corpus, NEWSLETTER_TOML)
+        run(self.feedpub_at(site, "send", "--now", NOW), self.logs / "send-prepare.log")
+        sent = site / ".feedpub" / "outbox" / "1" / "reader000000@example.com.eml"
         message = self.workdir / "issue.eml"
-        shutil.copyfile(site / ".feedpub" / "preview" / "issue-1.eml", message)
+        shutil.copyfile(sent, message)
         return message
 
     def state_copy(self, count: int) -> Path:
