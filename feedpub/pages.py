@@ -72,6 +72,15 @@ def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
     ]
 
 
+# The packaged templates of the pages that list articles. Those show each article as a line
+# (link, title, date) or a card (the same, its authors and its lead), never its body; while a
+# site overrides none of them, a list's key is made of only those, so that editing an
+# article's body does not render the archive and its tag and author lists again.
+LISTING_TEMPLATES = frozenset(
+    {"base.html", "_macros.html", "card.html", "index.html", "archive.html", "list.html"}
+)
+
+
 class Pages:
     """Renders every page of the archive; ``render`` yields (path, bytes)."""
 
@@ -80,6 +89,10 @@ class Pages:
         self.base = base
         self.catalog = catalog
         self.bodies = bodies
+        if LISTING_TEMPLATES.isdisjoint(own_templates(site)):
+            self.line_key, self.card_key = _once_each(line_key), _once_each(card_key)
+        else:  # a template of the site's own may show anything of an article
+            self.line_key = self.card_key = article_key
         self.env = environment(site)
         self._urls: dict[tuple[str, str], str | None] = {}
         self._cards: dict[str, Markup] = {}
@@ -157,7 +170,7 @@ class Pages:
         newest = articles[: site.feeds.limit]
         yield self._output(
             "index.html",
-            map(article_key, newest),
+            map(self.card_key, newest),
             "index.html",
             articles=newest,
             feeds=feed_links(site, main),
@@ -165,7 +178,7 @@ class Pages:
         )
         yield self._output(
             "archive/index.html",
-            map(article_key, articles),
+            map(self.line_key, articles),
             "archive.html",
             articles=articles,
             feeds=feed_links(site, main),
@@ -182,10 +195,16 @@ class Pages:
                 feeds=feed_links(site, main),
                 page_title=f"{label}s · {site.site.title}",
             )
+            limit = site.feeds.limit
             for group, spec in pairs:
                 yield self._output(
                     f"{spec.folder}/index.html",
-                    [kind, group.name, *map(article_key, group.articles)],
+                    [
+                        kind,
+                        group.name,
+                        *map(self.card_key, group.articles[:limit]),
+                        *map(self.line_key, group.articles[limit:]),
+                    ],
                     "list.html",
                     heading=group.name,
                     kind=kind,
@@ -212,7 +231,40 @@ Output = tuple[str, str, Callable[[], bytes]]
 
 
 def article_key(article: Article) -> str:
+    """Everything about an article: its file (and path), its id and its link."""
     return f"{article.fingerprint}:{article.feed_id}:{article.link}"
+
+
+def line_key(article: Article) -> str:
+    """What an article's line in a list shows."""
+    return f"{article.link}\x1f{article.title}\x1f{article.date.isoformat()}"
+
+
+def card_key(article: Article) -> str:
+    """What an article's card (card.html) shows."""
+    authors = "\x1e".join(article.authors)
+    return f"{line_key(article)}\x1f{authors}\x1f{article.lead}"
+
+
+def _once_each(key: Callable[[Article], str]) -> Callable[[Article], str]:
+    """``key``, computed once per article: an article is on several lists."""
+    known: dict[int, tuple[Article, str]] = {}  # the article is kept, so its id stays its own
+
+    def once(article: Article) -> str:
+        found = known.get(id(article))
+        if found is None:
+            found = known[id(article)] = article, key(article)
+        return found[1]
+
+    return once
+
+
+def own_templates(site: Site) -> set[str]:
+    """The names of the site's own templates (under templates/), as the loader sees them."""
+    top = site.templates_dir
+    if not top.is_dir():
+        return set()
+    return {path.relative_to(top).as_posix() for path in top.rglob("*") if path.is_file()}
 
 
 def templates_fingerprint(site: Site) -> str:

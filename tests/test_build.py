@@ -630,3 +630,91 @@ def test_human_date_spells_every_month(month: int) -> None:
 
     day = datetime(2026, month, 9, 23, 59)
     assert human_date(day) == f"{day:%B} 9, 2026"  # feedpub never sets a locale: C's names
+
+
+# -- rebuilds write what a full build writes ---------------------------------------------------
+
+REBUILT = {
+    "2026-11-10-oldest.md": article(
+        "Oldest", "2026-11-10 09:00", body="First words.\n\nMore.", tags="[news]", author="Ann"
+    ),
+    "2026-11-12-middle.md": article("Middle", "2026-11-12 09:00", tags="[news]", author="Ann"),
+    "2026-11-14-newer.md": article("Newer", "2026-11-14 09:00", tags="[news]", author="Bo"),
+    "2026-11-16-newest.md": article("Newest", "2026-11-16 09:00", tags="[news]", author="Ann"),
+}
+OLDEST = "2026-11-10-oldest.md"
+# Two items per feed and list: the oldest article is a line (not a card) on every list.
+SMALL_LISTS = "\n[feeds]\nlimit = 2\n"
+
+
+def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        path = root / "content" / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    return edit
+
+
+EDITS: dict[str, Callable[[Path], None]] = {
+    "body-end": _edit(OLDEST, "More.", "More, and more."),
+    "lead": _edit(OLDEST, "First words.", "Other first words."),
+    "title": _edit(OLDEST, "'Oldest'", "'Oldest, renamed'"),
+    "date": _edit(OLDEST, "2026-11-10 09:00", "2026-11-17 09:00"),
+    "tags": _edit(OLDEST, "[news]", "[news, sport]"),
+    "author": _edit(OLDEST, "author: Ann", "author: Cy"),
+    "newest-body": _edit("2026-11-16-newest.md", "Body text.", "Another body."),
+    "removed": lambda root: (root / "content" / OLDEST).unlink(),
+    "added": lambda root: write(root, "2026-11-11-added.md", article("Added", "2026-11-11 09:00")),
+}
+
+
+@pytest.mark.parametrize("own_list", [False, True], ids=["packaged-templates", "own-list"])
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_a_rebuild_writes_what_a_full_build_writes(
+    make_site: MakeSite, edit: Callable[[Path], None], own_list: bool
+) -> None:
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    if own_list:  # a list that shows whole articles: a body edit changes it
+        own = (REPO / "templates" / "list.html").read_text(encoding="utf-8")
+        shown = "{{ article.title }}</a>"
+        own = own.replace(shown, shown + "{{ content(article) }}")
+        (root / "templates").mkdir()
+        (root / "templates" / "list.html").write_text(own, encoding="utf-8")
+    publish(root)
+    edit(root)
+    publish(root, LATER)
+    # The same state (so the same ids), with no output and no content cache: all rendered anew.
+    again = root.with_name("again")
+    shutil.copytree(root, again)
+    shutil.rmtree(again / "public")
+    with sqlite3.connect(again / ".feedpub" / "state.db") as db:
+        db.execute("DELETE FROM content_cache")
+    db.close()
+    publish(again, LATER)
+    assert files_of(root / "public") == files_of(again / "public")
+
+
+def test_a_body_edit_leaves_the_lists_alone(make_site: MakeSite) -> None:
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    publish(root)
+    output = root / "public"
+    old = 1_000_000_000
+    for name in files_of(output):
+        os.utime(output / name, (old, old))
+    EDITS["body-end"](root)
+    report = publish(root, LATER)
+    rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
+    # Its page only: the archive, its tag's and author's lists show its line, which is the same.
+    assert rewritten == {"2026/11/oldest/index.html"}
+    assert report.written == 1
+    EDITS["lead"](root)
+    publish(root, LATER)
+    rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
+    # The lists show it as a line, not a card: still only its page.
+    assert rewritten == {"2026/11/oldest/index.html"}
+    EDITS["title"](root)
+    publish(root, LATER)
+    rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
+    assert {"archive/index.html", "tags/news/index.html", "authors/ann/index.html"} <= rewritten
