@@ -26,8 +26,10 @@ from conftest import NOW, SETTINGS, MakeSite, article, load
 
 from feedpub import config
 from feedpub.build import BuildReport, build, check
+from feedpub.catalog import content_files
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_json, article_to_json, evolve
+from feedpub.readers import is_article_name
 from feedpub.state import SCHEMA_VERSION, State
 from feedpub.writer import TEMP_PREFIX, Writer
 
@@ -718,3 +720,29 @@ def test_a_body_edit_leaves_the_lists_alone(make_site: MakeSite) -> None:
     publish(root, LATER)
     rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
     assert {"archive/index.html", "tags/news/index.html", "authors/ann/index.html"} <= rewritten
+
+
+def test_content_files_go_as_os_walk_goes(make_site: MakeSite) -> None:
+    names = [
+        "a.md", "A.md", "z.txt", "_skip.md", ".hidden.md", "#draft.md", "notes.rst",
+        "b/c.md", "b/d/e.md", "b/_drafts/x.md", "b/.git/y.md", "b2/f.md", "b-c/g.md",
+    ]  # fmt: skip
+    root = make_site({name: article(name) for name in names})
+    content = root / "content"
+    (content / "link").symlink_to(content / "b", target_is_directory=True)
+    (content / "broken.md").symlink_to(content / "nowhere.md")
+    expected: list[str] = []
+    for folder, dirs, files in os.walk(content):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        expected.extend(os.path.join(folder, n) for n in sorted(files) if is_article_name(n))
+    found = content_files(load(root))
+    assert [name for name, _ in found] == expected
+    assert len(expected) == 8  # a.md, A.md, z.txt, broken.md; c.md, e.md, f.md, g.md
+    for name, info in found:
+        if name.endswith("broken.md"):
+            assert info is None
+        else:
+            assert info is not None and (info.st_size, info.st_mtime_ns) == (
+                os.stat(name).st_size,
+                os.stat(name).st_mtime_ns,
+            )
