@@ -82,10 +82,12 @@ class _Cmark:
     cmarkgfm's own markdown_to_html_with_extensions frees neither the document tree nor the
     HTML string cmark-gfm returns: about 40 KB per call with this corpus, 2.5 GB for the
     pages of 100,000 articles. The two functions that free them are exported by the same
-    library but not declared in its bindings, so they are looked up here with cffi."""
+    library but not declared in its bindings, so they are looked up here with ctypes (cffi
+    would parse a declaration with pycparser first: 50 ms more at each start)."""
 
     def __init__(self) -> None:
-        import cffi
+        import ctypes
+
         from cmarkgfm import _cmark
 
         self.lib, self.ffi = _cmark.lib, _cmark.ffi
@@ -93,13 +95,14 @@ class _Cmark:
         self.table = self.lib.cmark_find_syntax_extension(b"table")
         # Table alignment as style="text-align: ..." (HTML5), not the obsolete align attribute.
         self.options = self.lib.CMARK_OPT_UNSAFE | self.lib.CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES
-        own = cffi.FFI()
-        own.cdef("void cmark_node_free(void *node); void free(void *ptr);")
-        self.own = own
-        self.freeing = own.dlopen(_cmark.__file__)
+        library = ctypes.CDLL(_cmark.__file__)
+        self.node_free, self.free = library.cmark_node_free, library.free
+        for function in (self.node_free, self.free):
+            function.argtypes, function.restype = [ctypes.c_void_p], None
 
-    def _pointer(self, cdata: Any) -> Any:
-        return self.own.cast("void *", int(self.ffi.cast("uintptr_t", cdata)))
+    def _pointer(self, cdata: Any) -> int:
+        address: int = int(self.ffi.cast("uintptr_t", cdata))
+        return address
 
     def to_html(self, text: str) -> str:
         lib = self.lib
@@ -116,9 +119,9 @@ class _Cmark:
                 try:
                     html_text: str = self.ffi.string(raw).decode("utf-8")
                 finally:
-                    self.freeing.free(self._pointer(raw))
+                    self.free(self._pointer(raw))
             finally:
-                self.freeing.cmark_node_free(self._pointer(root))
+                self.node_free(self._pointer(root))
         finally:
             lib.cmark_parser_free(parser)
         return html_text
