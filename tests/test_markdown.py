@@ -1085,3 +1085,9 @@ def test_flat_front_matter_shortcut_is_taken_for_ordinary_front_matter() -> None
         assert module._flat_mapping(aliased, aliased.get_single_node()) is None
     finally:
         aliased.dispose()
+
+
+@pytest.mark.parametrize("reference", ["&#xFFFE;", "&#xFFFF;", "&#xfffe;x&#xFFFF;"])
+def test_noncharacter_references_do_not_break_rendering(reference: str) -> None:
+    """cmark-gfm writes U+FFFE and U+FFFF as single bytes that are not UTF-8; they go."""
+    assert markdown_to_html(f"a {reference} b") in ("<p>a  b</p>\n", "<p>a x b</p>\n")

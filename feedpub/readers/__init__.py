@@ -117,7 +117,9 @@ class _Cmark:
                     root, self.options, lib.cmark_parser_get_syntax_extensions(parser)
                 )
                 try:
-                    html_text: str = self.ffi.string(raw).decode("utf-8")
+                    # cmark-gfm writes &#xFFFE; and &#xFFFF; as the single bytes FE and FF
+                    # (utf8proc's encoder), never valid UTF-8: dropped, as xml_safe would.
+                    html_text: str = self.ffi.string(raw).decode("utf-8", "ignore")
                 finally:
                     self.free(self._pointer(raw))
             finally:
