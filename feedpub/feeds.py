@@ -68,7 +68,7 @@ class Bodies:
         key = article.feed_id or article.relpath
         cached = self._html.get(key)
         if cached is None:
-            cached = xml_safe(absolutize(render_html(article, self.site), article.link))
+            cached = absolutize(render_html(article, self.site), article.link)
             self._html[key] = cached
             if len(self._html) > self.LIMIT:
                 self._html.popitem(last=False)
@@ -90,7 +90,7 @@ class Bodies:
         """The body for the article's own page, which is served at its link: relative links
         resolve there as they would against the link, so they are left as written (and the
         body, used once, is not kept)."""
-        return xml_safe(render_html(article, self.site))
+        return render_html(article, self.site)
 
     def summary(self, article: Article) -> str:
         # The readers set ``lead``; an article made otherwise (an issue in the issues feed)

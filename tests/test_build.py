@@ -31,6 +31,7 @@ from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError,
 from feedpub.model import article_from_json, article_to_json, evolve
 from feedpub.readers import is_article_name
 from feedpub.state import SCHEMA_VERSION, State
+from feedpub.text import _NOT_XML
 from feedpub.writer import TEMP_PREFIX, Writer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -746,3 +747,26 @@ def test_content_files_go_as_os_walk_goes(make_site: MakeSite) -> None:
                 os.stat(name).st_size,
                 os.stat(name).st_mtime_ns,
             )
+
+
+def test_pages_and_feeds_carry_no_character_xml_cannot(make_site: MakeSite) -> None:
+    """Raw control characters in a file are dropped when it is read; character references
+    bring them back in the HTML, and are dropped there (pages and feeds alike)."""
+    root = make_site(
+        {
+            "refs.md": article("Refs", body="form&#12;feed &#x85; C1, &#xFFFE; and &#1; &amp;"),
+            "raw.md": article("Raw", "2026-11-19 09:00", body="bell\x07 and C1\x85 raw"),
+            "2026-11-18-plain.txt": "Plain\n\nThe &#1; stays as written \x01 here.\n",
+        }
+    )
+    publish(root)
+    output = files_of(root / "public")
+    pages = {name: data.decode() for name, data in output.items() if name.endswith(".html")}
+    assert "form" in pages["2026/11/refs/index.html"]
+    assert "bell and C1 raw" in pages["2026/11/raw/index.html"]
+    for name, text in pages.items():
+        assert not _NOT_XML.search(text), name
+    ET.parse(root / "public" / "atom.xml")
+    ET.parse(root / "public" / "rss.xml")
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        assert not _NOT_XML.search(output[name].decode()), name
