@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import Site
 from .errors import Problem
-from .model import Article, article_from_json, article_to_json, evolve
+from .model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
 from .parallel import fork_map, workers_for
 from .readers import is_article_name, read_article
 from .state import KnownArticle, State
@@ -128,23 +128,27 @@ def content_files(site: Site) -> list[tuple[str, os.stat_result | None]]:
 
 def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     """Only the metadata is kept: the body is read again when an output needs it."""
-    data = {
-        "article": article_to_json(article) if article is not None else None,
-        "problems": [[p.path, p.line, p.severity, p.message] for p in problems],
-    }
+    data = [
+        article_to_row(article) if article is not None else None,
+        [[p.path, p.line, p.severity, p.message] for p in problems],
+    ]
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def _from_cache(blob: bytes, path: Path) -> tuple[Article | None, list[Problem]]:
-    data = json.loads(blob.decode())
-    article = article_from_json(data["article"], path) if data["article"] else None
-    return article, [Problem(*p) for p in data["problems"]]
+def _from_cache(blob: bytes, path: Path) -> tuple[Article | None, list[Problem]] | None:
+    """What ``_to_cache`` kept; None if the entry cannot be decoded (the file is read again)."""
+    try:
+        row, problems = json.loads(blob)
+        article = article_from_row(row, path) if row is not None else None
+        return article, [Problem(*p) for p in problems]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def reader_fingerprint(site: Site) -> str:
     """What reading a file depends on besides the file: a cached result is kept only while
     this stays the same."""
-    parts = (__version__, site.site.timezone, site.site.author)
+    parts = (__version__, CACHED_FIELDS, site.site.timezone, site.site.author)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -177,11 +181,12 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         catalog.present.add(relpath)
         catalog.files += 1
         hit = cache.get(relpath)
+        cached = None
         if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
-            results.append(_from_cache(hit[3], Path(name)))
-        else:
+            cached = _from_cache(hit[3], Path(name))
+        if cached is None:
             unread.append((len(results), Path(name), relpath, info))
-            results.append(None)
+        results.append(cached)
 
     def read(item: tuple[int, Path, str, os.stat_result | None]) -> Read:
         _, path, relpath, info = item

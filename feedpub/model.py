@@ -67,38 +67,41 @@ def _assembled(values: dict[str, Any]) -> Article:
 
 _DATES = ("date", "updated")
 _TUPLES = ("authors", "tags", "inferred")
+_PLACEMENT = {"feed_id": "", "link": "", "page": None}
+# What the content cache keeps of an article, in this order: not the body (read again from the
+# file when an output needs it), nor where the file is or what the catalog sets.
+CACHED_FIELDS = tuple(
+    f.name for f in fields(Article) if f.name not in {"source", "body", *_PLACEMENT}
+)
 
 
-def article_to_json(article: Article) -> dict[str, Any]:
-    """The article as JSON data (for the content cache), without its body."""
-    data: dict[str, Any] = {}
-    for spec in fields(Article):
-        value = getattr(article, spec.name)
-        if spec.name in _DATES:
+def article_to_row(article: Article) -> list[Any]:
+    """The article as a JSON array of CACHED_FIELDS (an array decodes in half the time of an
+    object with the same values)."""
+    row: list[Any] = []
+    for name in CACHED_FIELDS:
+        value = getattr(article, name)
+        if name in _DATES:
             value = value.isoformat() if value is not None else None
-        elif spec.name == "source":
-            value = str(value)
-        elif spec.name in _TUPLES:
+        elif name in _TUPLES:
             value = list(value)
-        elif spec.name == "body":
-            value = None
-        data[spec.name] = value
-    return data
+        row.append(value)
+    return row
 
 
-def article_from_json(data: dict[str, Any], source: Path) -> Article:
-    values = dict(data)
+def article_from_row(row: list[Any], source: Path) -> Article:
+    """The article ``article_to_row`` wrote (without its body), for the file ``source``;
+    ValueError if the row does not have one value per cached field."""
+    if len(row) != len(CACHED_FIELDS):
+        raise ValueError(f"a cached article has {len(row)} values, not {len(CACHED_FIELDS)}")
+    values = dict(zip(CACHED_FIELDS, row, strict=True))
     for name in _DATES:
-        if values.get(name) is not None:
+        if values[name] is not None:
             values[name] = datetime.fromisoformat(values[name])
     for name in _TUPLES:
-        values[name] = tuple(values.get(name) or ())
-    values["source"] = source
-    if values.keys() == _FIELD_NAMES:
-        # Every field is there (the common case, cached by this version): set them directly,
-        # which takes half the time of __init__ when a large site is decoded on each build.
-        return _assembled(values)
-    return Article(**values)
+        values[name] = tuple(values[name])
+    values.update(_PLACEMENT, source=source, body=None)
+    return _assembled(values)
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Article))
