@@ -31,17 +31,22 @@ def workers_for(count: int, minimum: int) -> int:
 def fork_map(
     function: Callable[[T], R], items: Sequence[T], workers: int, block: int = 1
 ) -> list[R]:
-    """``[function(item) for item in items]``, computed by ``workers`` forked processes, each
-    taking every ``workers``-th run of ``block`` items (neighbours that share work, such as a
-    feed's three formats, stay in one process). An exception in any of them is raised here
-    once they have all stopped."""
+    """``[function(item) for item in items]``, computed by this process and ``workers - 1``
+    forked ones, each taking every ``workers``-th run of ``block`` items (neighbours that share
+    work, such as a feed's three formats, stay in one process). This process works on the
+    first share rather than wait, and its results are not pickled. An exception in any share
+    is raised here once the others have stopped."""
     global _JOB
     if workers < 2:
         return [function(item) for item in items]
     _JOB = (function, items)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            shares = pool.map(_run_share, [(first, workers, block) for first in range(workers)])
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            others = pool.map_async(
+                _run_share, [(first, workers, block) for first in range(1, workers)]
+            )
+            own = _run_share((0, workers, block))
+            shares = [own, *others.get()]
     finally:
         _JOB = None
     results: list[Any] = [None] * len(items)
