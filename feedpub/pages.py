@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 
 import jinja2
 from markupsafe import Markup
@@ -212,18 +213,22 @@ class Pages:
                     feeds=feed_links(site, spec) + feed_links(site, main),
                     page_title=f"{group.name} · {site.site.title}",
                 )
+        # One page per article: the template's key is made once, and joined to each
+        # article's own (no hash per page, and no context until the page is rendered).
         main_links = feed_links(site, main)
+        template = fingerprint(self.base, "article.html")
         for article in articles:
-            if article.page is None:
-                continue
-            yield self._output(
-                article.page,
-                [article_key(article)],
-                "article.html",
-                article=article,
-                feeds=main_links,
-                page_title=f"{article.title} · {site.site.title}",
-            )
+            if article.page is not None:
+                key = f"{template}:{article_key(article)}"
+                yield article.page, key, partial(self._article_page, article, main_links)
+
+    def _article_page(self, article: Article, feeds: list[dict[str, str]]) -> bytes:
+        return self._page(
+            "article.html",
+            article=article,
+            feeds=feeds,
+            page_title=f"{article.title} · {self.site.site.title}",
+        )
 
 
 # What a build's output is made from: a path, the key of its inputs, and how to render it.
@@ -236,14 +241,16 @@ def article_key(article: Article) -> str:
 
 
 def line_key(article: Article) -> str:
-    """What an article's line in a list shows."""
-    return f"{article.link}\x1f{article.title}\x1f{article.date.isoformat()}"
+    """What an article's line in a list shows: its link, title and day (a list is in order
+    of time, and each key in the list's; the time of day is not shown)."""
+    day = article.date
+    return f"{article.link}\x1f{article.title}\x1f{day.year}-{day.month}-{day.day}"
 
 
 def card_key(article: Article) -> str:
-    """What an article's card (card.html) shows."""
-    authors = "\x1e".join(article.authors)
-    return f"{line_key(article)}\x1f{authors}\x1f{article.lead}"
+    """What an article's card (card.html) shows: the same, its time, authors and lead."""
+    shown = (article.link, article.title, article.date.isoformat(), *article.authors)
+    return "\x1f".join(shown) + f"\x1e{article.lead}"
 
 
 def _once_each(key: Callable[[Article], str]) -> Callable[[Article], str]:

@@ -678,6 +678,8 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "lead": _edit(OLDEST, "First words.", "Other first words."),
     "title": _edit(OLDEST, "'Oldest'", "'Oldest, renamed'"),
     "date": _edit(OLDEST, "2026-11-10 09:00", "2026-11-17 09:00"),
+    "time": _edit(OLDEST, "2026-11-10 09:00", "2026-11-10 23:30"),
+    "newest-time": _edit("2026-11-16-newest.md", "2026-11-16 09:00", "2026-11-16 10:15"),
     "tags": _edit(OLDEST, "[news]", "[news, sport]"),
     "author": _edit(OLDEST, "author: Ann", "author: Cy"),
     "newest-body": _edit("2026-11-16-newest.md", "Body text.", "Another body."),
