@@ -32,6 +32,7 @@ from lxml import etree
 from feedpub.build import build
 from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
+from feedpub.text import _NOT_XML, xml_safe
 
 SITE_URL = "https://news.example.org/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -835,3 +836,30 @@ def test_any_text_gives_well_formed_feeds_or_an_article_error(
                 assert_feedparser_happy(data)
             document = json.loads((output / folder / "feed.json").read_bytes())
             assert len(document["items"]) == 1
+
+
+# Every edge of the characters xml_safe drops, and ordinary text of each UTF-8 length.
+EDGES = [
+    *"\x00\x08\t\n\x0b\x0c\r\x0e\x1f ~\x7f\x80\x9f\xa0\xc2\xed\xef",
+    *"\ud7ff\ud800\udbff\udc00\udfff\ue000\ufdd0\ufffd\ufffe\uffff\U00010000\U0010ffff",
+    "a", "é", "€", "🎉",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(EDGES), min_size=500, max_size=900).map("".join)
+    | st.text(min_size=512, max_size=1500)
+    | st.text(max_size=40)
+)
+def test_xml_safe_drops_exactly_what_the_pattern_matches(text: str) -> None:
+    """Long texts are checked through their UTF-8 bytes first; the result is the same."""
+    assert xml_safe(text) == _NOT_XML.sub("", text)
+    assert xml_safe("a" * 600 + text) == "a" * 600 + _NOT_XML.sub("", text)
+
+
+@pytest.mark.parametrize("char", EDGES, ids=[f"U+{ord(c):04X}" for c in EDGES])
+def test_xml_safe_on_a_long_text_with_one_edge_character(char: str) -> None:
+    text = "Plain words é € " * 40 + char + " and more"
+    dropped = _NOT_XML.match(char) is not None
+    assert xml_safe(text) == (text.replace(char, "") if dropped else text)
