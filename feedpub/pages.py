@@ -58,16 +58,19 @@ def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
         {
             "type": "application/rss+xml",
             "title": f"{spec.title} (RSS)",
+            "label": "RSS",
             "href": spec.url(site, "rss.xml"),
         },
         {
             "type": "application/atom+xml",
             "title": f"{spec.title} (Atom)",
+            "label": "Atom",
             "href": spec.url(site, "atom.xml"),
         },
         {
             "type": "application/feed+json",
             "title": f"{spec.title} (JSON)",
+            "label": "JSON",
             "href": spec.url(site, "feed.json"),
         },
     ]
