@@ -119,11 +119,13 @@ def url_path(*segments: str) -> str:
 
 
 def absolutize(fragment: str, base: str) -> str:
-    """Resolve the relative links and image sources of an HTML fragment against ``base``."""
+    """Resolve the relative links and image sources of an HTML fragment against ``base``.
+    A rewritten link holds no character XML cannot carry, even where the attribute spelled
+    one as a character reference (href="a&#12;b"): the fragment stays as XML-safe as it was."""
 
     def fix(match: re.Match[str]) -> str:
         value = next(group for group in match.groups()[1:] if group is not None)
-        raw = html.unescape(value)
+        raw = xml_safe(html.unescape(value))
         if _SCHEME.match(raw) or urlsplit(raw).scheme:
             return match.group(0)
         return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'

@@ -769,7 +769,11 @@ def test_pages_and_feeds_carry_no_character_xml_cannot(make_site: MakeSite) -> N
     bring them back in the HTML, and are dropped there (pages and feeds alike)."""
     root = make_site(
         {
-            "refs.md": article("Refs", body="form&#12;feed &#x85; C1, &#xFFFE; and &#1; &amp;"),
+            "refs.md": article(
+                "Refs",
+                body="form&#12;feed &#x85; C1, &#xFFFE; and &#1; &amp; [a link](x&#12;y/)"
+                ' <img src="i&#12;.png" alt="">',
+            ),
             "raw.md": article("Raw", "2026-11-19 09:00", body="bell\x07 and C1\x85 raw"),
             "2026-11-18-plain.txt": "Plain\n\nThe &#1; stays as written \x01 here.\n",
         }
