@@ -221,7 +221,7 @@ def publish(
     with state.transaction():
         report = writer.commit()
         state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
-        state.replace_outputs(writer.outputs)
+        state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(catalog.cache_rows, catalog.present)
     return BuildReport(
         articles=len(catalog.articles),

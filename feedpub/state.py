@@ -258,9 +258,13 @@ class State:
         """Each output file the last build wrote, with the key of what it was made from."""
         return dict(self.db.execute("SELECT path, key FROM outputs").fetchall())
 
-    def replace_outputs(self, outputs: dict[str, str]) -> None:
-        """Make the recorded outputs ``outputs``, writing only the rows that differ."""
-        before = self.outputs()
+    def replace_outputs(
+        self, outputs: dict[str, str], recorded: dict[str, str] | None = None
+    ) -> None:
+        """Make the recorded outputs ``outputs``, writing only the rows that differ.
+        ``recorded`` spares reading the rows again when the caller read them under the same
+        lock."""
+        before = self.outputs() if recorded is None else recorded
         self.db.executemany(
             "DELETE FROM outputs WHERE path = ?", [(p,) for p in before if p not in outputs]
         )

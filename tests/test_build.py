@@ -789,3 +789,19 @@ def test_pages_and_feeds_carry_no_character_xml_cannot(make_site: MakeSite) -> N
     ET.parse(root / "public" / "rss.xml")
     for name in ("atom.xml", "rss.xml", "feed.json"):
         assert not _NOT_XML.search(output[name].decode()), name
+
+
+def test_the_state_records_exactly_the_outputs_written(make_site: MakeSite) -> None:
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    site = load(root)
+
+    def recorded() -> set[str]:
+        with State.open(site.state_dir) as state:
+            return set(state.outputs())
+
+    publish(root)
+    assert recorded() == set(files_of(root / "public"))
+    EDITS["removed"](root)
+    publish(root, LATER)
+    assert "2026/11/oldest/index.html" not in recorded()
+    assert recorded() == set(files_of(root / "public"))
