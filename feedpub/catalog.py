@@ -135,7 +135,7 @@ def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def _from_cache(blob: bytes, path: Path) -> tuple[Article | None, list[Problem]] | None:
+def _from_cache(blob: bytes, path: str) -> tuple[Article | None, list[Problem]] | None:
     """What ``_to_cache`` kept; None if the entry cannot be decoded (the file is read again)."""
     try:
         row, problems = json.loads(blob)
@@ -183,7 +183,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         hit = cache.get(relpath)
         cached = None
         if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
-            cached = _from_cache(hit[3], Path(name))
+            cached = _from_cache(hit[3], name)
         if cached is None:
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)

@@ -214,7 +214,7 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
     body = "\n".join(lines) + "\n"
     created = datetime.fromisoformat(issue.created)
     return Article(
-        source=site.state_dir,
+        source=str(site.state_dir),
         relpath=f"issues/{issue.number}",
         title=issue.subject,
         date=created,

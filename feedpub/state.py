@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import starmap
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import StateError
 
@@ -110,9 +112,9 @@ CREATE INDEX deliveries_claim ON deliveries(issue, status, subscriber);
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-@dataclass(frozen=True)
-class KnownArticle:
-    """What the state remembers of a published article."""
+class KnownArticle(NamedTuple):
+    """What the state remembers of a published article. A tuple: a build makes, hashes and
+    compares one per article (10,000 frozen dataclasses took 0.1 s of a rebuild)."""
 
     id: str
     path: str
@@ -201,10 +203,11 @@ class State:
 
     # -- articles --------------------------------------------------------------------------
     def known_articles(self) -> list[KnownArticle]:
+        # ``explicit`` comes as 0 or 1, which compare and hash as False and True.
         rows = self.db.execute(
-            "SELECT id, path, content_hash, title, date, explicit FROM articles ORDER BY rowid"
+            "SELECT id, path, content_hash, title, date, explicit != 0 FROM articles ORDER BY rowid"
         )
-        return [KnownArticle(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+        return list(starmap(KnownArticle, rows))
 
     def remember_articles(
         self,

@@ -44,13 +44,7 @@ class Writer:
 
     @staticmethod
     def _plain(relpath: str) -> PurePosixPath:
-        if (
-            not relpath
-            or relpath.startswith("/")
-            or any(part in {"", ".", ".."} for part in relpath.split("/"))
-            or "\\" in relpath
-            or "\x00" in relpath
-        ):
+        if not _is_plain(relpath):
             raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the output")
         return PurePosixPath(relpath)
 
@@ -133,7 +127,7 @@ class Writer:
             # Written by the last build from the same inputs and still there: not rendered.
             if (
                 self.previous.get(relpath) == key
-                and self._plain(relpath) is not None
+                and _is_plain(relpath)
                 and os.path.isfile(os.path.join(self._root, relpath))
             ):
                 self._unchanged += 1
@@ -183,6 +177,21 @@ class Writer:
                 removed += 1
                 _prune_empty(path.parent, self.root)
         return WriteReport(written=written, unchanged=self._unchanged, removed=removed)
+
+
+_NOT_NAMES = frozenset({"", ".", ".."})
+
+
+def _is_plain(relpath: str) -> bool:
+    """Whether ``relpath`` is a relative path of plain names joined by '/'. A string test:
+    making a PurePosixPath of each of 10,000 unchanged outputs took 0.04-0.07 s."""
+    return (
+        bool(relpath)
+        and relpath[0] != "/"
+        and "\\" not in relpath
+        and "\x00" not in relpath
+        and _NOT_NAMES.isdisjoint(relpath.split("/"))
+    )
 
 
 def _remove_temporaries(root: Path) -> None:

@@ -103,7 +103,7 @@ def test_every_front_matter_key(test_site: Site) -> None:
     assert result.body == "The board **voted** on Tuesday.\n"
     assert result.body_format == "markdown"
     assert result.relpath == RELPATH
-    assert result.source == test_site.root / "2026-11-19-budget.md"
+    assert result.source == str(test_site.root / "2026-11-19-budget.md")
     assert len(result.content_hash) == 64
 
 
@@ -857,7 +857,7 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
         assert result.title
         assert result.date.tzinfo is not None
         assert "\x00" not in result.body
-        render_html(result, site_in(result.source.parent))
+        render_html(result, site_in(Path(result.source).parent))
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -63,10 +63,10 @@ def load_body(article: Article, site: Site) -> str:
         from .markdown import split_front_matter
 
         found = Findings(article.relpath)
-        raw = read_bytes(article.source, found)
+        raw = read_bytes(Path(article.source), found)
         parts = split_front_matter(decode(raw, found), found) if raw is not None else None
         return parts[1] if parts is not None else ""
-    again, _ = read_article(article.source, article.relpath, site)
+    again, _ = read_article(Path(article.source), article.relpath, site)
     return (again.body or "") if again is not None else ""
 
 

@@ -245,7 +245,7 @@ def make_article(
     if found.failed or title is None or date is None:
         return None
     return Article(
-        source=path,
+        source=str(path),
         relpath=relpath,
         title=title,
         date=date,
