@@ -119,14 +119,20 @@ def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Itera
         yield spec.path(name), f"{key}:{name}", partial(render, site, spec, bodies)
 
 
-def outputs(site: Site, catalog: Catalog, issues: list[IssueRecord]) -> Iterator[Output]:
-    """Every output file as (path, key of its inputs, render); rendering waits to be asked."""
+Specs = tuple["FeedSpec", dict[str, list[tuple[Group, "FeedSpec"]]]]
+
+
+def outputs(
+    site: Site, catalog: Catalog, issues: list[IssueRecord], specs: Specs | None = None
+) -> Iterator[Output]:
+    """Every output file as (path, key of its inputs, render); rendering waits to be asked.
+    ``specs``: the catalog's feed_specs, when the caller has them."""
     from .feeds import Bodies, FeedSpec
     from .pages import Pages, templates_fingerprint
 
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
     bodies = Bodies(site)
-    main, groups = feed_specs(site, catalog)
+    main, groups = specs or feed_specs(site, catalog)
     for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
         yield from feed_outputs(site, spec, bodies, base)
     pages = Pages(site, catalog, bodies, base)
@@ -182,22 +188,28 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
                     feed_urls=tuple(site.site.url + name for name in FEED_FILES),
                     problems=last.problems,
                 )
-        catalog = load_catalog(site, state, now, keep_going)
-        report = publish(site, state, catalog, now, started)
-        if not catalog.failed:
-            # Taken again: publishing may have changed nothing it covers, but be exact.
+        from . import incremental
+
+        quick = incremental.rebuild(site, state, current.basis, now, started)
+        if quick is not None:
+            report, until = quick
+        else:
+            catalog = load_catalog(site, state, now, keep_going)
+            report = publish(site, state, catalog, now, started)
+            if catalog.failed:
+                return report
             until = catalog.scheduled[0].date.isoformat() if catalog.scheduled else None
-            record = snapshot.Snapshot(
-                current,
-                until,
-                report.articles,
-                report.scheduled,
-                report.drafts,
-                report.feeds,
-                report.problems,
-            )
-            with state.transaction():
-                state.set_meta(snapshot.META_KEY, record.dump())
+        record = snapshot.Snapshot(
+            current.hash,
+            until,
+            report.articles,
+            report.scheduled,
+            report.drafts,
+            report.feeds,
+            report.problems,
+        )
+        with state.transaction():
+            state.set_meta(snapshot.META_KEY, record.dump())
         return report
 
 
@@ -213,16 +225,26 @@ def publish(
     site: Site, state: State, catalog: Catalog, now: datetime, started: float | None = None
 ) -> BuildReport:
     """Write every output for ``catalog`` (and the state's issues), then record it, atomically."""
+    from . import incremental
+    from .pages import lists_show_lines_and_cards
+
     started = time.perf_counter() if started is None else started
+    basis = snapshot.basis(site, state, packaged_templates())
     writer = Writer(site.output_dir, state.outputs())
-    produced = list(outputs(site, catalog, state.issues.all()))
+    main, groups = specs = feed_specs(site, catalog)
+    produced = list(outputs(site, catalog, state.issues.all(), specs))
     feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
     writer.offer_all(produced)
+    memo = None
+    if not catalog.failed and lists_show_lines_and_cards(site):
+        every = [main, *(spec for pairs in groups.values() for _, spec in pairs)]
+        memo = incremental.Memo.of(basis, catalog, every, feeds)
     with state.transaction():
         report = writer.commit()
         state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
         state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(catalog.cache_rows, catalog.present)
+        incremental.record(state, memo)
     return BuildReport(
         articles=len(catalog.articles),
         scheduled=len(catalog.scheduled),

@@ -126,7 +126,7 @@ def content_files(site: Site) -> list[tuple[str, os.stat_result | None]]:
     return found
 
 
-def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
+def to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     """Only the metadata is kept: the body is read again when an output needs it."""
     data = [
         article_to_row(article) if article is not None else None,
@@ -135,8 +135,8 @@ def _to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def _from_cache(blob: bytes, path: str) -> tuple[Article | None, list[Problem]] | None:
-    """What ``_to_cache`` kept; None if the entry cannot be decoded (the file is read again)."""
+def from_cache(blob: bytes, path: str) -> tuple[Article | None, list[Problem]] | None:
+    """What ``to_cache`` kept; None if the entry cannot be decoded (the file is read again)."""
     try:
         row, problems = json.loads(blob)
         article = article_from_row(row, path) if row is not None else None
@@ -183,7 +183,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
         hit = cache.get(relpath)
         cached = None
         if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
-            cached = _from_cache(hit[3], name)
+            cached = from_cache(hit[3], name)
         if cached is None:
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)
@@ -191,7 +191,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     def read(item: tuple[int, Path, str, os.stat_result | None]) -> Read:
         _, path, relpath, info = item
         article, problems = read_article(path, relpath, site)
-        data = _to_cache(article, problems) if info is not None else None
+        data = to_cache(article, problems) if info is not None else None
         # The body stays behind (it is read again when a page needs it): the results of
         # 100,000 files must fit in memory together.
         return (evolve(article, body=None) if article else None), problems, data
@@ -218,7 +218,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     catalog.known_before = state.known_articles()
     ids = _identify(catalog.articles, catalog.known_before, present)
     for article, feed_id in zip(catalog.articles, ids, strict=True):
-        _place(site, article, feed_id)
+        place(site, article, feed_id)
     catalog.problems.extend(_clashes(catalog.articles))
     # By the instant (a timestamp: comparing datetimes in different zones is slower) and id.
     catalog.articles.sort(key=lambda a: (a.date.timestamp(), a.feed_id), reverse=True)
@@ -287,7 +287,7 @@ def _identify(articles: list[Article], known: list[KnownArticle], present: set[s
     return ids
 
 
-def _place(site: Site, article: Article, feed_id: str) -> None:
+def place(site: Site, article: Article, feed_id: str) -> None:
     """Give a published article its id, link and page. The article is one this load made
     and nothing else holds yet, so its fields are set in place rather than copied (10,000
     copies would take a tenth of a second on every build)."""

@@ -93,7 +93,7 @@ class Pages:
         self.base = base
         self.catalog = catalog
         self.bodies = bodies
-        if LISTING_TEMPLATES.isdisjoint(own_templates(site)):
+        if lists_show_lines_and_cards(site):
             self.line_key, self.card_key = _once_each(line_key), _once_each(card_key)
         else:  # a template of the site's own may show anything of an article
             self.line_key = self.card_key = article_key
@@ -216,9 +216,12 @@ class Pages:
                     feeds=feed_links(site, spec) + feed_links(site, main),
                     page_title=f"{group.name} · {site.site.title}",
                 )
-        # One page per article: the template's key is made once, and joined to each
-        # article's own (no hash per page, and no context until the page is rendered).
-        main_links = feed_links(site, main)
+        yield from self.article_pages(articles, main)
+
+    def article_pages(self, articles: Iterable[Article], main: FeedSpec) -> Iterator[Output]:
+        """One page per article: the template's key is made once, and joined to each article's
+        own (no hash per page, and no context until the page is rendered)."""
+        main_links = feed_links(self.site, main)
         template = fingerprint(self.base, "article.html")
         for article in articles:
             if article.page is not None:
@@ -267,6 +270,12 @@ def _once_each(key: Callable[[Article], str]) -> Callable[[Article], str]:
         return found[1]
 
     return once
+
+
+def lists_show_lines_and_cards(site: Site) -> bool:
+    """Whether every list is made by the packaged templates, which show an article as a line
+    or a card (``line_key``, ``card_key``): the site overrides none of them."""
+    return LISTING_TEMPLATES.isdisjoint(own_templates(site))
 
 
 def own_templates(site: Site) -> set[str]:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__
 from .config import Site
@@ -46,12 +46,23 @@ def _walk(top: Path, parts: list[str], label: str) -> None:
             parts.append(f"{label}:{entry.path}:{info.st_size}:{info.st_mtime_ns}")
 
 
-def take(site: Site, state: State, templates: Path) -> str:
-    """A hash of everything a build reads, by metadata: content, templates, static files,
-    settings and the newsletter issues."""
+class Taken(NamedTuple):
+    """What a build reads, by metadata: ``hash`` covers all of it, ``basis`` all but content/
+    (the settings, templates, static files and newsletter issues)."""
+
+    hash: str
+    basis: str
+
+
+def take(site: Site, state: State, templates: Path) -> Taken:
+    parts = [basis(site, state, templates)]
+    _walk(site.content_dir, parts, "content")
+    return Taken(_hash(parts), parts[0])
+
+
+def basis(site: Site, state: State, templates: Path) -> str:
     parts = [__version__, repr(site)]
     for label, folder in (
-        ("content", site.content_dir),
         ("templates", site.templates_dir),
         ("packaged", templates),
         ("static", site.static_dir),
@@ -61,6 +72,10 @@ def take(site: Site, state: State, templates: Path) -> str:
         "SELECT number, status, length(html), length(subject) FROM issues ORDER BY number"
     ).fetchall()
     parts.append(repr(issues))
+    return _hash(parts)
+
+
+def _hash(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -92,8 +107,8 @@ class Snapshot:
         except (ValueError, TypeError, KeyError):
             return None
 
-    def still_valid(self, current: str, now: datetime) -> bool:
-        return self.hash == current and (
+    def still_valid(self, current: Taken, now: datetime) -> bool:
+        return self.hash == current.hash and (
             self.until is None or now < datetime.fromisoformat(self.until)
         )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import starmap
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import StateError
 
@@ -110,6 +110,8 @@ CREATE INDEX deliveries_claim ON deliveries(issue, status, subscriber);
 """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+# Values bound in one statement: SQLite's smallest limit (older builds allow 999).
+_MAX_VARIABLES = 900
 
 
 class KnownArticle(NamedTuple):
@@ -202,12 +204,13 @@ class State:
             yield
 
     # -- articles --------------------------------------------------------------------------
-    def known_articles(self) -> list[KnownArticle]:
+    def known_articles(self, ids: Iterable[str] | None = None) -> list[KnownArticle]:
+        """Every article the state remembers, or those with one of ``ids``."""
         # ``explicit`` comes as 0 or 1, which compare and hash as False and True.
-        rows = self.db.execute(
-            "SELECT id, path, content_hash, title, date, explicit != 0 FROM articles ORDER BY rowid"
-        )
-        return list(starmap(KnownArticle, rows))
+        query = "SELECT id, path, content_hash, title, date, explicit != 0 FROM articles"
+        if ids is None:
+            return list(starmap(KnownArticle, self.db.execute(query + " ORDER BY rowid")))
+        return list(starmap(KnownArticle, self._where_in(query + " WHERE id", ids)))
 
     def remember_articles(
         self,
@@ -278,19 +281,38 @@ class State:
 
     # -- content cache ---------------------------------------------------------------------
     def content_cache(self) -> dict[str, tuple[int, int, str, bytes]]:
-        """path -> (size, mtime_ns, reader fingerprint, pickled article and problems)."""
+        """path -> (size, mtime_ns, reader fingerprint, the article and problems as JSON)."""
         rows = self.db.execute("SELECT path, size, mtime_ns, reader, data FROM content_cache")
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
+    def content_metadata(self) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, reader fingerprint): the content cache without its data."""
+        rows = self.db.execute("SELECT path, size, mtime_ns, reader FROM content_cache")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def content_data(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """path -> the cached article and problems as JSON, for those of ``paths`` it has."""
+        return dict(self._where_in("SELECT path, data FROM content_cache WHERE path", paths))
+
+    def _where_in(self, query: str, values: Iterable[str]) -> Iterator[Any]:
+        """The rows of ``query`` followed by "IN (values)", a statement per 900 values."""
+        wanted = list(values)
+        for start in range(0, len(wanted), _MAX_VARIABLES):
+            chunk = wanted[start : start + _MAX_VARIABLES]
+            yield from self.db.execute(f"{query} IN ({', '.join('?' * len(chunk))})", chunk)
+
     def update_content_cache(
-        self, rows: list[tuple[str, int, int, str, bytes]], present: set[str]
+        self, rows: list[tuple[str, int, int, str, bytes]], present: set[str] | None = None
     ) -> None:
-        """Store fresh entries and forget files that are gone; call inside a transaction."""
+        """Store fresh entries and forget files that are not ``present`` (when it is given,
+        else none); call inside a transaction."""
         self.db.executemany(
             "INSERT OR REPLACE INTO content_cache (path, size, mtime_ns, reader, data)"
             " VALUES (?, ?, ?, ?, ?)",
             rows,
         )
+        if present is None:
+            return
         gone = [
             (path,)
             for (path,) in self.db.execute("SELECT path FROM content_cache")

@@ -147,6 +147,14 @@ class Writer:
             raise
         return offered
 
+    def keep_previous(self) -> None:
+        """Keep, as they are, the outputs of the last build that were not offered: for a
+        caller that knows they did not change. Call after offering the others."""
+        for relpath, key in self.previous.items():
+            if relpath not in self.outputs:
+                self.outputs[relpath] = key
+                self._unchanged += 1
+
     def _render(self, output: tuple[str, str, Callable[[], bytes]]) -> tuple[Path, Path] | None:
         relpath, _, render = output
         return self._prepare(relpath, render())

@@ -24,9 +24,10 @@ import html5lib
 import pytest
 from conftest import NOW, SETTINGS, MakeSite, article, load
 
-from feedpub import config
+from feedpub import config, incremental, snapshot
 from feedpub.build import BuildReport, build, check
 from feedpub.catalog import content_files
+from feedpub.config import packaged_templates
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_row, article_to_row, evolve
 from feedpub.readers import is_article_name
@@ -683,6 +684,20 @@ EDITS: dict[str, Callable[[Path], None]] = {
     "tags": _edit(OLDEST, "[news]", "[news, sport]"),
     "author": _edit(OLDEST, "author: Ann", "author: Cy"),
     "newest-body": _edit("2026-11-16-newest.md", "Body text.", "Another body."),
+    "newest-body-end": _edit("2026-11-16-newest.md", "Body text.", "Body text.\n\nAnd more."),
+    "image": _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\nimage: a.png"),
+    "newest-updated": _edit(
+        "2026-11-16-newest.md",
+        "date: 2026-11-16 09:00",
+        "date: 2026-11-16 09:00\nupdated: 2026-11-18",
+    ),
+    "summary": _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\nsummary: Short."),
+    "draft": _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\ndraft: true"),
+    "slug": _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\nslug: other"),
+    "two-bodies": lambda root: (
+        _edit(OLDEST, "More.", "More, and more.")(root),
+        _edit("2026-11-16-newest.md", "Body text.", "Body text.\n\nAnd more.")(root),
+    ),
     "removed": lambda root: (root / "content" / OLDEST).unlink(),
     "added": lambda root: write(root, "2026-11-11-added.md", article("Added", "2026-11-11 09:00")),
 }
@@ -703,15 +718,121 @@ def test_a_rebuild_writes_what_a_full_build_writes(
     publish(root)
     edit(root)
     publish(root, LATER)
-    # The same state (so the same ids), with no output and no content cache: all rendered anew.
-    again = root.with_name("again")
-    shutil.copytree(root, again)
-    shutil.rmtree(again / "public")
-    with sqlite3.connect(again / ".feedpub" / "state.db") as db:
+    rebuilt, recorded = files_of(root / "public"), _recorded(root)
+    # The same site and state (so the same ids and keys), with no output, no content cache and
+    # no memo: all read and rendered anew.
+    shutil.rmtree(root / "public")
+    with sqlite3.connect(root / ".feedpub" / "state.db") as db:
         db.execute("DELETE FROM content_cache")
+        db.execute("DELETE FROM meta WHERE key = 'build_memo'")
     db.close()
-    publish(again, LATER)
-    assert files_of(root / "public") == files_of(again / "public")
+    publish(root, LATER)
+    assert files_of(root / "public") == rebuilt
+    assert _recorded(root) == recorded
+
+
+def _recorded(root: Path) -> tuple[object, ...]:
+    """What the state says of the outputs and the articles (not when it last saw them)."""
+    with sqlite3.connect(root / ".feedpub" / "state.db") as db:
+        outputs = db.execute("SELECT path, key FROM outputs ORDER BY path").fetchall()
+        articles = db.execute(
+            "SELECT id, path, content_hash, title, date, explicit FROM articles ORDER BY id"
+        ).fetchall()
+    db.close()
+    return outputs, articles
+
+
+FEEDS = ("rss.xml", "atom.xml", "feed.json")
+# Edits that change what no list shows: the rebuild renders the pages and feeds of the edited
+# articles from the last build's memo, without the catalog (and the files it writes).
+QUICK = {
+    "body-end": {"2026/11/oldest/index.html"},
+    "image": set(),  # in no feed, and its page does not show it
+    "newest-body-end": {"2026/11/newest/index.html"}
+    | {f"{folder}{name}" for folder in ("", "tags/news/", "authors/ann/") for name in FEEDS},
+    "newest-updated": {"2026/11/newest/index.html"}
+    | {f"{folder}{name}" for folder in ("", "tags/news/", "authors/ann/") for name in FEEDS},
+    "two-bodies": {"2026/11/oldest/index.html", "2026/11/newest/index.html"}
+    | {f"{folder}{name}" for folder in ("", "tags/news/", "authors/ann/") for name in FEEDS},
+}
+
+
+@pytest.mark.parametrize("edit", QUICK, ids=QUICK.keys())
+def test_a_body_edit_is_rebuilt_without_the_catalog(
+    make_site: MakeSite, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    first = publish(root)
+    before = files_of(root / "public")
+    EDITS[edit](root)
+
+    def no_catalog(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the catalog was read")
+
+    monkeypatch.setattr("feedpub.build.load_catalog", no_catalog)
+    report = publish(root, LATER)
+    after = files_of(root / "public")
+    assert {name for name in after if after[name] != before.get(name)} == QUICK[edit]
+    assert (report.written, report.removed) == (len(QUICK[edit]), 0)
+    assert report.written + report.unchanged == len(after)
+    assert (report.articles, report.feeds, report.problems) == (4, first.feeds, [])
+    # Nothing changed since: the next build only looks.
+    assert publish(root, LATER).written == 0
+
+
+@pytest.mark.parametrize("edit", ["title", "lead", "date", "tags", "added", "removed", "draft"])
+def test_other_edits_read_the_catalog(make_site: MakeSite, edit: str) -> None:
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    publish(root)
+    EDITS[edit](root)
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        basis = snapshot.take(site, state, packaged_templates()).basis
+        assert incremental.rebuild(site, state, basis, LATER, 0.0) is None
+        assert incremental.rebuild(site, state, "other", LATER, 0.0) is None
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as file:
+        file.write(data)
+
+
+def test_a_quick_rebuild_falls_back_when_it_cannot_tell(make_site: MakeSite) -> None:
+    """A missing output, an article that became due, a memo that is not one, an article
+    with a problem: each is built by reading the catalog, as a full build would."""
+    root = make_site(
+        {**REBUILT, "2026-11-28-due.md": article("Due", "2026-11-28 09:00")}, extra=SMALL_LISTS
+    )
+    archive = root / "public" / "archive" / "index.html"
+    publish(root)  # NOW: the last article is scheduled
+    EDITS["body-end"](root)
+    assert publish(root, LATER).articles == 5  # it is due now
+    assert "Due" in archive.read_text(encoding="utf-8")
+    archive.unlink()
+    _append(root / "content" / OLDEST, b"\nA paragraph.\n")  # else, only its page changes
+    assert publish(root, LATER).written == 2
+    assert "Due" in archive.read_text(encoding="utf-8")
+    # Built as of a moment before the newest article: it is scheduled again.
+    _append(root / "content" / OLDEST, b"\nAnother paragraph.\n")
+    assert publish(root, datetime(2026, 11, 15, tzinfo=NOW.tzinfo)).articles == 3
+    # A warning comes and goes with an edit: the report says so.
+    _append(root / "content" / OLDEST, b"\nA bad \xff byte.\n")
+    assert [p.path for p in publish(root, LATER).problems] == [f"content/{OLDEST}"]
+    path = root / "content" / OLDEST
+    path.write_bytes(path.read_bytes().replace(b"\xff", b"good"))
+    assert publish(root, LATER).problems == []
+    site = load(root)
+    for number, memo in enumerate(("{", '{"basis": 1}', "[]", "null", '{"ids": {}}')):
+        with State.open(site.state_dir) as state, state.transaction():
+            state.set_meta("build_memo", memo)
+        _append(root / "content" / OLDEST, f"\nMore, {number}.\n".encode())
+        assert publish(root, LATER).written == 1
+        with State.open(site.state_dir) as state:  # the full build recorded a memo again
+            assert incremental.Memo.load(state.meta("build_memo")) is not None
+    _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\nbroken: [")(root)
+    with pytest.raises(ArticleError) as caught:
+        publish(root, LATER)
+    assert OLDEST in str(caught.value)
 
 
 def test_a_body_edit_leaves_the_lists_alone(make_site: MakeSite) -> None:
