@@ -88,7 +88,18 @@ class Memo:
             data = json.loads(text)
             data["problems"] = [Problem(*p) for p in data["problems"]]
             data["feeds"] = [(f[0], f[1], f[2], f[3], list(f[4])) for f in data["feeds"]]
-            return cls(**data)
+            memo = cls(**data)
+            # What the rebuild relies on has the types it expects (a hand-edited state).
+            for moment in (memo.until, memo.newest):
+                if moment is not None:
+                    datetime.fromisoformat(moment)
+            if not (isinstance(memo.ids, dict) and isinstance(memo.basis, str)):
+                return None
+            if not all(isinstance(i, str) for i in memo.ids.values()):
+                return None
+            if not all(isinstance(p, str) for f in memo.feeds for p in (*f[:4], *f[4])):
+                return None
+            return memo
         except (ValueError, TypeError, KeyError, IndexError):
             return None
 

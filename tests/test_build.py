@@ -822,13 +822,26 @@ def test_a_quick_rebuild_falls_back_when_it_cannot_tell(make_site: MakeSite) -> 
     path.write_bytes(path.read_bytes().replace(b"\xff", b"good"))
     assert publish(root, LATER).problems == []
     site = load(root)
-    for number, memo in enumerate(("{", '{"basis": 1}', "[]", "null", '{"ids": {}}')):
+    with State.open(site.state_dir) as state:
+        good = json.loads(state.meta("build_memo") or "")
+    malformed = [
+        "{", '{"basis": 1}', "[]", "null", '{"ids": {}}',
+        json.dumps({**good, "until": "soon"}),
+        json.dumps({**good, "newest": 7}),
+        json.dumps({**good, "ids": []}),
+        json.dumps({**good, "ids": {path: 1 for path in good["ids"]}}),
+        json.dumps({**good, "feeds": [["", "t", "d", "h", [1]]]}),
+        json.dumps({**good, "feeds": [["", "t", "d"]]}),
+        json.dumps({**good, "problems": [["x"]]}),
+    ]  # fmt: skip
+    for number, memo in enumerate(malformed):
         with State.open(site.state_dir) as state, state.transaction():
             state.set_meta("build_memo", memo)
         _append(root / "content" / OLDEST, f"\nMore, {number}.\n".encode())
         assert publish(root, LATER).written == 1
         with State.open(site.state_dir) as state:  # the full build recorded a memo again
             assert incremental.Memo.load(state.meta("build_memo")) is not None
+            assert len(state.known_articles()) == 5  # and no article got an id of the memo's
     _edit(OLDEST, "date: 2026-11-10 09:00", "date: 2026-11-10 09:00\nbroken: [")(root)
     with pytest.raises(ArticleError) as caught:
         publish(root, LATER)
