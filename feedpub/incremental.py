@@ -99,6 +99,8 @@ class Memo:
                 return None
             if not all(isinstance(p, str) for f in memo.feeds for p in (*f[:4], *f[4])):
                 return None
+            if not memo.feeds or memo.feeds[0][0] != "":  # the site's main feed comes first
+                return None
             return memo
         except (ValueError, TypeError, KeyError, IndexError):
             return None
@@ -241,8 +243,9 @@ def _cached_articles(
     root = str(site.root)
     for relpath, data in state.content_data(relpaths).items():
         article = _decoded(data, os.path.join(root, relpath))
-        if article is None:
+        feed_id = memo.ids.get(relpath)
+        if article is None or feed_id is None:
             return None
-        place(site, article, memo.ids[relpath])
+        place(site, article, feed_id)
         found[relpath] = article
     return found if len(found) == len(relpaths) else None

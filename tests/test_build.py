@@ -660,6 +660,7 @@ REBUILT = {
     "2026-11-16-newest.md": article("Newest", "2026-11-16 09:00", tags="[news]", author="Ann"),
 }
 OLDEST = "2026-11-10-oldest.md"
+MIDDLE = "content/2026-11-12-middle.md"
 # Two items per feed and list: the oldest article is a line (not a card) on every list.
 SMALL_LISTS = "\n[feeds]\nlimit = 2\n"
 
@@ -832,6 +833,15 @@ def test_a_quick_rebuild_falls_back_when_it_cannot_tell(make_site: MakeSite) -> 
         json.dumps({**good, "ids": {path: 1 for path in good["ids"]}}),
         json.dumps({**good, "feeds": [["", "t", "d", "h", [1]]]}),
         json.dumps({**good, "feeds": [["", "t", "d"]]}),
+        json.dumps({**good, "feeds": []}),
+        json.dumps({**good, "feeds": good["feeds"][1:]}),
+        json.dumps(  # a feed with an article the memo has no id for
+            {
+                **good,
+                "ids": {p: i for p, i in good["ids"].items() if p != MIDDLE},
+                "feeds": [["", "t", "d", "h", [f"content/{OLDEST}", MIDDLE]]],
+            }
+        ),
         json.dumps({**good, "problems": [["x"]]}),
     ]  # fmt: skip
     for number, memo in enumerate(malformed):
