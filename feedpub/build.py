@@ -19,7 +19,7 @@ from .config import FEED_FILES, Site, packaged_templates
 from .errors import ArticleError, OutputError, Problem
 from .state import IssueRecord, State
 from .text import url_path
-from .writer import Writer
+from .writer import Writer, WriteReport
 
 # Rendering needs feedgen, lxml, Jinja2 and premailer; they are imported when something is
 # rendered, so that a build with nothing to do starts and ends quickly.
@@ -44,6 +44,31 @@ class BuildReport:
     @property
     def failed(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
+
+    @classmethod
+    def of(
+        cls,
+        site: Site,
+        wrote: WriteReport,
+        started: float,
+        counts: tuple[int, int, int, int],
+        problems: list[Problem],
+    ) -> BuildReport:
+        """The report of a build that started at ``started`` (perf_counter), wrote as
+        ``wrote`` says and published ``counts``: articles, scheduled, drafts, feed files."""
+        articles, scheduled, drafts, feeds = counts
+        return cls(
+            articles=articles,
+            scheduled=scheduled,
+            drafts=drafts,
+            feeds=feeds,
+            written=wrote.written,
+            unchanged=wrote.unchanged,
+            removed=wrote.removed,
+            seconds=time.perf_counter() - started,
+            feed_urls=tuple(site.site.url + name for name in FEED_FILES),
+            problems=problems,
+        )
 
 
 def fingerprint(*parts: str) -> str:
@@ -176,25 +201,17 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         if last is not None and last.still_valid(current, now):
             previous = state.outputs()
             if snapshot.outputs_present(site, previous):
-                return BuildReport(
-                    articles=last.articles,
-                    scheduled=last.scheduled,
-                    drafts=last.drafts,
-                    feeds=last.feeds,
-                    written=0,
-                    unchanged=len(previous),
-                    removed=0,
-                    seconds=time.perf_counter() - started,
-                    feed_urls=tuple(site.site.url + name for name in FEED_FILES),
-                    problems=last.problems,
-                )
+                counts = (last.articles, last.scheduled, last.drafts, last.feeds)
+                nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
+                return BuildReport.of(site, nothing, started, counts, last.problems)
         from . import incremental
 
-        quick = incremental.rebuild(site, state, current.basis, now, started)
+        files = catalog_module.content_files(site)
+        quick = incremental.rebuild(site, state, current.basis, now, started, files)
         if quick is not None:
             report, until = quick
         else:
-            catalog = load_catalog(site, state, now, keep_going)
+            catalog = load_catalog(site, state, now, keep_going, files)
             report = publish(site, state, catalog, now, started)
             if catalog.failed:
                 return report
@@ -213,9 +230,16 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         return report
 
 
-def load_catalog(site: Site, state: State, now: datetime, keep_going: bool = False) -> Catalog:
-    """The catalog as of ``now``; ArticleError if any article is broken, unless ``keep_going``."""
-    catalog = catalog_module.load(site, state, now)
+def load_catalog(
+    site: Site,
+    state: State,
+    now: datetime,
+    keep_going: bool = False,
+    files: catalog_module.Files | None = None,
+) -> Catalog:
+    """The catalog as of ``now``; ArticleError if any article is broken, unless ``keep_going``.
+    ``files``: content_files(site), when the caller has them."""
+    catalog = catalog_module.load(site, state, now, files)
     if catalog.failed and not keep_going:
         raise ArticleError(catalog.problems)
     return catalog
@@ -245,18 +269,8 @@ def publish(
         state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(catalog.cache_rows, catalog.present)
         incremental.record(state, memo)
-    return BuildReport(
-        articles=len(catalog.articles),
-        scheduled=len(catalog.scheduled),
-        drafts=len(catalog.drafts),
-        feeds=feeds,
-        written=report.written,
-        unchanged=report.unchanged,
-        removed=report.removed,
-        seconds=time.perf_counter() - started,
-        feed_urls=tuple(site.site.url + name for name in FEED_FILES),
-        problems=catalog.problems,
-    )
+    counts = (len(catalog.articles), len(catalog.scheduled), len(catalog.drafts), feeds)
+    return BuildReport.of(site, report, started, counts, catalog.problems)
 
 
 def check(site: Site, now: datetime, state: State | None = None) -> Catalog:

@@ -95,7 +95,7 @@ def _groups(
     return [Group(min(spellings[s]), s, tuple(members[s])) for s in sorted(members)]
 
 
-def content_files(site: Site) -> list[tuple[str, os.stat_result | None]]:
+def content_files(site: Site) -> Files:
     """Article files under content/ with their metadata (None when it cannot be read), in a
     stable order: a folder's files by name, then its folders by name, as ``os.walk`` goes.
     Hidden folders and files, those starting with '_' and links to folders are skipped."""
@@ -162,10 +162,14 @@ def page_path(article: Article) -> tuple[str, ...]:
     return (f"{article.date.year:04d}", f"{article.date.month:02d}", article.slug)
 
 
-def load(site: Site, state: State, now: datetime) -> Catalog:
+Files = list[tuple[str, os.stat_result | None]]
+
+
+def load(site: Site, state: State, now: datetime, files: Files | None = None) -> Catalog:
     """Read every article, sort published from scheduled and drafts, give each its feed id.
 
-    ``now`` decides which scheduled articles are due. Nothing is written to the state here.
+    ``now`` decides which scheduled articles are due; ``files``: content_files(site), when the
+    caller has them. Nothing is written to the state here.
     """
     catalog = Catalog(articles=[])
     everything: list[Article] = []
@@ -176,7 +180,7 @@ def load(site: Site, state: State, now: datetime) -> Catalog:
     # one process per core when there are enough of them. Results keep the files' order.
     results: list[tuple[Article | None, list[Problem]] | None] = []
     unread: list[tuple[int, Path, str, os.stat_result | None]] = []
-    for name, info in content_files(site):
+    for name, info in content_files(site) if files is None else files:
         relpath = name[root:].replace(os.sep, "/")
         catalog.present.add(relpath)
         catalog.files += 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +23,8 @@ from typing import Any
 
 from . import __version__, snapshot
 from .build import BuildReport, feed_outputs, fingerprint
-from .catalog import Catalog, content_files, from_cache, place, reader_fingerprint, to_cache
-from .config import FEED_FILES, Site
+from .catalog import Catalog, Files, from_cache, place, reader_fingerprint, to_cache
+from .config import Site
 from .errors import Problem
 from .feeds import Bodies, FeedSpec
 from .model import Article, evolve
@@ -124,10 +123,11 @@ def _same_but_body(old: Article, new: Article) -> bool:
 
 
 def rebuild(
-    site: Site, state: State, basis: str, now: datetime, started: float
+    site: Site, state: State, basis: str, now: datetime, started: float, files: Files
 ) -> tuple[BuildReport, str | None] | None:
     """Build after edits to articles' bodies only, as described above: the report and the
-    earliest scheduled date; None when this is not such a build (nothing is written then)."""
+    earliest scheduled date; None when this is not such a build (nothing is written then).
+    ``files``: content_files(site), which the catalog takes too when it is read instead."""
     memo = Memo.load(state.meta(META_KEY))
     if memo is None or memo.basis != basis or not lists_show_lines_and_cards(site):
         return None
@@ -135,7 +135,7 @@ def rebuild(
         return None
     if memo.newest is not None and now < datetime.fromisoformat(memo.newest):
         return None
-    changed = _changed_files(site, state)
+    changed = _changed_files(site, state, files)
     if not changed:
         return None
     edited: dict[str, Article] = {}
@@ -187,26 +187,14 @@ def rebuild(
         state.remember_articles(known, now.isoformat(), state.known_articles(ids))
         state.replace_outputs(writer.outputs, previous)
         state.update_content_cache(cache_rows)
-    report = BuildReport(
-        articles=memo.articles,
-        scheduled=memo.scheduled,
-        drafts=memo.drafts,
-        feeds=memo.feed_files,
-        written=written.written,
-        unchanged=written.unchanged,
-        removed=written.removed,
-        seconds=time.perf_counter() - started,
-        feed_urls=tuple(site.site.url + name for name in FEED_FILES),
-        problems=memo.problems,
-    )
-    return report, memo.until
+    counts = (memo.articles, memo.scheduled, memo.drafts, memo.feed_files)
+    return BuildReport.of(site, written, started, counts, memo.problems), memo.until
 
 
-def _changed_files(site: Site, state: State) -> list[tuple[str, str, Any]] | None:
+def _changed_files(site: Site, state: State, files: Files) -> list[tuple[str, str, Any]] | None:
     """The article files whose size or time differ from the content cache's, when the files
     are the ones it has (none added or gone) and there are at most MAX_CHANGED of them."""
     cached = state.content_metadata()
-    files = content_files(site)
     if len(files) != len(cached):
         return None
     reader = reader_fingerprint(site)

@@ -789,8 +789,9 @@ def test_other_edits_read_the_catalog(make_site: MakeSite, edit: str) -> None:
     site = load(root)
     with State.open(site.state_dir) as state:
         basis = snapshot.take(site, state, packaged_templates()).basis
-        assert incremental.rebuild(site, state, basis, LATER, 0.0) is None
-        assert incremental.rebuild(site, state, "other", LATER, 0.0) is None
+        files = content_files(site)
+        assert incremental.rebuild(site, state, basis, LATER, 0.0, files) is None
+        assert incremental.rebuild(site, state, "other", LATER, 0.0, files) is None
 
 
 def _append(path: Path, data: bytes) -> None:
