@@ -212,7 +212,7 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
             report, until = quick
         else:
             catalog = load_catalog(site, state, now, keep_going, files)
-            report = publish(site, state, catalog, now, started)
+            report = publish(site, state, catalog, now, started, current.basis)
             if catalog.failed:
                 return report
             until = catalog.scheduled[0].date.isoformat() if catalog.scheduled else None
@@ -246,14 +246,21 @@ def load_catalog(
 
 
 def publish(
-    site: Site, state: State, catalog: Catalog, now: datetime, started: float | None = None
+    site: Site,
+    state: State,
+    catalog: Catalog,
+    now: datetime,
+    started: float | None = None,
+    basis: str | None = None,
 ) -> BuildReport:
-    """Write every output for ``catalog`` (and the state's issues), then record it, atomically."""
+    """Write every output for ``catalog`` (and the state's issues), then record it, atomically.
+    ``basis``: snapshot.basis() as of ``catalog``, when the caller took it."""
     from . import incremental
     from .pages import lists_show_lines_and_cards
 
     started = time.perf_counter() if started is None else started
-    basis = snapshot.basis(site, state, packaged_templates())
+    if basis is None:
+        basis = snapshot.basis(site, state, packaged_templates())
     writer = Writer(site.output_dir, state.outputs())
     main, groups = specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
