@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import html5lib
@@ -25,9 +26,9 @@ import pytest
 from conftest import NOW, SETTINGS, MakeSite, article, load
 
 from feedpub import config, incremental, snapshot
-from feedpub.build import BuildReport, build, check
-from feedpub.catalog import content_files
-from feedpub.config import packaged_templates
+from feedpub.build import BuildReport, build, check, load_catalog
+from feedpub.catalog import Catalog, content_files
+from feedpub.config import Site, packaged_templates
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_row, article_to_row, evolve
 from feedpub.readers import is_article_name
@@ -779,6 +780,32 @@ def test_a_body_edit_is_rebuilt_without_the_catalog(
     assert (report.articles, report.feeds, report.problems) == (4, first.feeds, [])
     # Nothing changed since: the next build only looks.
     assert publish(root, LATER).written == 0
+
+
+@pytest.mark.parametrize("edited", [incremental.MAX_CHANGED, incremental.MAX_CHANGED + 1])
+def test_many_body_edits_read_the_catalog(
+    make_site: MakeSite, monkeypatch: pytest.MonkeyPatch, edited: int
+) -> None:
+    """Past MAX_CHANGED changed files, the build reads the catalog (which reads many files in
+    parallel) instead of rebuilding from the memo."""
+    days = [f"2026-11-{1 + n % 20:02d}" for n in range(edited + 2)]
+    names = [f"{day}-story-{n}.md" for n, day in enumerate(days)]
+    texts = {name: article(name, f"{day} 09:00") for name, day in zip(names, days, strict=True)}
+    root = make_site(texts)
+    publish(root)
+    for name in names[:edited]:
+        _append(root / "content" / name, b"\nA paragraph.\n")
+    reads: list[int] = []
+    original = load_catalog
+
+    def counted(site: Site, state: State, now: datetime, *rest: Any) -> Catalog:
+        reads.append(1)
+        return original(site, state, now, *rest)
+
+    monkeypatch.setattr("feedpub.build.load_catalog", counted)
+    report = publish(root, LATER)
+    assert len(reads) == (edited > incremental.MAX_CHANGED)
+    assert report.written >= edited  # the pages, and the feeds that carry them
 
 
 @pytest.mark.parametrize("edit", ["title", "lead", "date", "tags", "added", "removed", "draft"])
