@@ -126,6 +126,12 @@ def content_files(site: Site) -> Files:
     return found
 
 
+def relpath_of(site: Site, name: str) -> str:
+    """How the state and the content cache name the file ``name`` (from content_files): its
+    path from the site's folder, with '/' between the parts."""
+    return name[len(str(site.root)) + 1 :].replace(os.sep, "/")
+
+
 def to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     """Only the metadata is kept: the body is read again when an output needs it."""
     data = [
@@ -175,13 +181,12 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     everything: list[Article] = []
     cache = state.content_cache()
     reader = reader_fingerprint(site)
-    root = len(str(site.root)) + 1
     # Files whose cached result is current are decoded here; the others are read afresh, by
     # one process per core when there are enough of them. Results keep the files' order.
     results: list[tuple[Article | None, list[Problem]] | None] = []
     unread: list[tuple[int, Path, str, os.stat_result | None]] = []
     for name, info in content_files(site) if files is None else files:
-        relpath = name[root:].replace(os.sep, "/")
+        relpath = relpath_of(site, name)
         catalog.present.add(relpath)
         catalog.files += 1
         hit = cache.get(relpath)

@@ -23,7 +23,15 @@ from typing import Any
 
 from . import __version__, snapshot
 from .build import BuildReport, feed_outputs, fingerprint
-from .catalog import Catalog, Files, from_cache, place, reader_fingerprint, to_cache
+from .catalog import (
+    Catalog,
+    Files,
+    from_cache,
+    place,
+    reader_fingerprint,
+    relpath_of,
+    to_cache,
+)
 from .config import Site
 from .errors import Problem
 from .feeds import Bodies, FeedSpec
@@ -198,10 +206,9 @@ def _changed_files(site: Site, state: State, files: Files) -> list[tuple[str, st
     if len(files) != len(cached):
         return None
     reader = reader_fingerprint(site)
-    root = len(str(site.root)) + 1
     changed: list[tuple[str, str, Any]] = []
     for name, info in files:
-        relpath = name[root:].replace(os.sep, "/")
+        relpath = relpath_of(site, name)
         entry = cached.get(relpath)
         if entry is None or info is None or entry[2] != reader:
             return None
