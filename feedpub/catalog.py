@@ -297,8 +297,8 @@ def _identify(articles: list[Article], known: list[KnownArticle], present: set[s
 
 
 def place(site: Site, article: Article, feed_id: str) -> None:
-    """Give a published article its id, link and page. The article is one this load made
-    and nothing else holds yet, so its fields are set in place rather than copied (10,000
+    """Give a published article its id, link and page. The article is one the caller has just
+    made and nothing else holds yet, so its fields are set in place rather than copied (10,000
     copies would take a tenth of a second on every build)."""
     if article.url:
         placed = {"feed_id": feed_id, "link": article.url, "page": None}

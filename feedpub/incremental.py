@@ -182,17 +182,17 @@ def rebuild(
         spec = FeedSpec(folder, title, description, home, members)
         produced.extend(feed_outputs(site, spec, bodies, base))
     main = FeedSpec(*memo.feeds[0][:4], articles=[])  # its links, on every page
-    pages = Pages(site, Catalog(articles=list(edited.values())), bodies, base)
-    produced.extend(pages.article_pages(edited.values(), main))
+    catalog = Catalog(articles=list(edited.values()))  # the edited articles only
+    pages = Pages(site, catalog, bodies, base)
+    produced.extend(pages.article_pages(catalog.articles, main))
 
     writer = Writer(site.output_dir, previous)
     writer.offer_all(produced)
     writer.keep_previous()
-    ids = [a.feed_id for a in edited.values()]
+    ids = [a.feed_id for a in catalog.articles]
     with state.transaction():
         written = writer.commit()
-        known = Catalog(articles=list(edited.values())).known()
-        state.remember_articles(known, now.isoformat(), state.known_articles(ids))
+        state.remember_articles(catalog.known(), now.isoformat(), state.known_articles(ids))
         state.replace_outputs(writer.outputs, previous)
         state.update_content_cache(cache_rows)
     counts = (memo.articles, memo.scheduled, memo.drafts, memo.feed_files)
