@@ -34,7 +34,7 @@ from feedpub.model import article_from_row, article_to_row, evolve
 from feedpub.readers import is_article_name
 from feedpub.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
-from feedpub.writer import TEMP_PREFIX, Writer
+from feedpub.writer import TEMP_PREFIX, Writer, WriteReport
 
 REPO = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -390,6 +390,44 @@ def test_writer_follows_a_symlink_that_stays_inside(tmp_path: Path) -> None:
     writer.stage("alias/x", b"data")
     assert writer.commit().written == 1
     assert (output / "real" / "x").read_bytes() == b"data"
+
+
+def test_writer_replaces_a_link_even_to_the_same_bytes(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(b"data")
+    (output / "x.html").symlink_to(outside)
+    writer = Writer(output)
+    writer.stage("x.html", b"data")
+    assert writer.commit().written == 1
+    assert not (output / "x.html").is_symlink()
+    assert (output / "x.html").read_bytes() == b"data"
+    assert outside.read_bytes() == b"data"
+
+
+def test_writer_names_a_file_standing_where_a_folder_goes(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "a").write_bytes(b"not a folder")
+    writer = Writer(output)
+    with pytest.raises(OutputError, match=r"cannot write .*a/x\.html"):
+        writer.stage("a/x.html", b"data")
+    writer.commit()
+    assert files_of(tmp_path) == {"out/a": b"not a folder"}
+
+
+def test_writer_compares_files_in_folders_it_did_not_make(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    first = Writer(output)
+    for relpath in ("a/b/x.html", "a/y.html", "z.html"):
+        first.stage(relpath, b"data")
+    assert first.commit() == WriteReport(written=3, unchanged=0, removed=0)
+    again = Writer(output, dict(first.outputs))
+    for relpath in ("a/b/x.html", "a/y.html", "z.html"):
+        again.stage(relpath, b"data")
+    again.stage("a/b/new/w.html", b"data")
+    assert again.commit() == WriteReport(written=1, unchanged=3, removed=0)
 
 
 BROKEN_TEMPLATES = {
