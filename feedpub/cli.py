@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, config, scaffold
+from . import __version__, config
 from . import build as build_module
 from .dates import parse_date
 from .errors import ArticleError, ConfigError, FeedpubError, Problem
@@ -39,6 +39,7 @@ issues_module = lazy_import("feedpub.issues")
 run_module = lazy_import("feedpub.run")
 status_module = lazy_import("feedpub.status")
 delivery = lazy_import("feedpub.delivery")
+scaffold = lazy_import("feedpub.scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000

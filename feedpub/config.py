@@ -8,7 +8,6 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import time as clock_time
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,6 +68,10 @@ def _check_output(value: str) -> str:
 
 
 def _check_address(value: str) -> str:
+    # Imported here: email.utils (with socket) adds 20 ms to every start, and only a site with
+    # a newsletter has addresses to check.
+    from email.utils import parseaddr
+
     _, address = parseaddr(value)
     local, _, domain = address.rpartition("@")
     if not local or "." not in domain or any(c.isspace() or c in "<>" for c in address):

@@ -314,6 +314,57 @@ def test_building_twice_writes_nothing_the_second_time(make_site: MakeSite) -> N
     assert {name: (output / name).stat().st_mtime for name in files} == dict.fromkeys(files, old)
 
 
+# What a build with nothing to do must not import: each takes milliseconds of a run that has
+# under half a second, at 10,000 articles, for everything.
+NOT_FOR_NOTHING = (
+    "cmarkgfm",
+    "email.utils",
+    "feedgen",
+    "feedpub.feeds",
+    "feedpub.pages",
+    "feedpub.readers.markdown",
+    "feedpub.scaffold",
+    "jinja2",
+    "lxml",
+    "multiprocessing",
+    "premailer",
+    "yaml",
+)
+
+
+def test_a_build_with_nothing_to_do_imports_none_of_the_heavy_modules(
+    make_site: MakeSite,
+) -> None:
+    root = make_site(SITE_ARTICLES)
+    publish(root)
+    # A module of feedpub.lazy sits in sys.modules unloaded, as a _LazyModule, until used.
+    script = (
+        "import sys, feedpub.cli\n"
+        "feedpub.cli.main(['--site', sys.argv[1], '-q', 'build'], standalone_mode=False)\n"
+        "loaded = [n for n in sys.argv[2:] if n in sys.modules\n"
+        "          and type(sys.modules[n]).__name__ != '_LazyModule']\n"
+        "print(' '.join(sorted(loaded)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(root), *NOT_FOR_NOTHING],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
+    assert loaded.stdout.split() == []
+    # The same script does see them when there is work: the check can fail.
+    write(root, "2026-11-22-third.md", article("Third", date="2026-11-22"))
+    busy = subprocess.run(
+        [sys.executable, "-c", script, str(root), *NOT_FOR_NOTHING],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
+    assert {"feedgen", "jinja2", "yaml"} <= set(busy.stdout.split())
+
+
 def test_removed_pages_go_and_other_files_stay(make_site: MakeSite) -> None:
     root = make_site(SITE_ARTICLES)
     output = root / "public"
