@@ -175,8 +175,9 @@ class Writer:
 
     def abort(self) -> None:
         for temp, _ in self._staged:
-            Path(temp).unlink(missing_ok=True)
-            _prune_empty(Path(temp).parent, self.root)
+            staged = Path(temp)
+            staged.unlink(missing_ok=True)
+            _prune_empty(staged.parent, self.root)
         self._staged.clear()
 
     def commit(self) -> WriteReport:
