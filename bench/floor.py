@@ -23,11 +23,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
 import yaml
+from run import NOW, SITE_TOML  # the benchmark's site and moment (bench/ is the script's folder)
 
 from feedpub.readers import markdown, markdown_to_html  # the calls a build makes
 from feedpub.readers.common import Findings
@@ -125,11 +126,11 @@ def feedpub_outputs(corpus: Path) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory(prefix="feedpub-floor-") as folder:
         root = Path(folder)
-        (root / "feedpub.toml").write_text(SITE, encoding="utf-8")
+        (root / "feedpub.toml").write_text(SITE_TOML, encoding="utf-8")
         (root / "content").symlink_to(corpus.resolve(), target_is_directory=True)
         site = config.load(root)
         with State.open(site.state_dir) as state:
-            catalog = load(site, state, NOW)
+            catalog = load(site, state, datetime.fromisoformat(NOW))
         ready = {a.relpath: markdown_to_html(load_body(a, site)) for a in catalog.articles}
         # Pages and feeds both take their bodies through feeds.render_html.
         feeds.render_html = lambda article, _site: ready[article.relpath]
@@ -154,15 +155,6 @@ def _kind(relpath: str) -> str:
     if relpath[:1].isdigit():
         return "article pages, packaged template"
     return "lists and static files"
-
-
-SITE = """\
-[site]
-title = "Bench"
-url = "https://blog.example.com/"
-timezone = "UTC"
-"""
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 if __name__ == "__main__":
