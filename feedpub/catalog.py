@@ -136,7 +136,7 @@ def to_cache(article: Article | None, problems: list[Problem]) -> bytes:
     """Only the metadata is kept: the body is read again when an output needs it."""
     data = [
         article_to_row(article) if article is not None else None,
-        [[p.path, p.line, p.severity, p.message] for p in problems],
+        [p.row() for p in problems],
     ]
     return json.dumps(data, ensure_ascii=False).encode()
 

@@ -21,6 +21,10 @@ class Problem:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.severity}: {self.message}"
 
+    def row(self) -> list[str | int]:
+        """The problem as the state stores it in JSON; ``Problem(*row)`` makes it again."""
+        return [self.path, self.line, self.severity, self.message]
+
 
 class FeedpubError(Exception):
     """Base class of every error feedpub reports to its user."""

@@ -84,7 +84,7 @@ class Memo:
 
     def dump(self) -> str:
         data: dict[str, Any] = dict(self.__dict__)
-        data["problems"] = [[p.path, p.line, p.severity, p.message] for p in self.problems]
+        data["problems"] = [p.row() for p in self.problems]
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod

@@ -93,7 +93,7 @@ class Snapshot:
 
     def dump(self) -> str:
         data: dict[str, Any] = dict(self.__dict__)
-        data["problems"] = [[p.path, p.line, p.severity, p.message] for p in self.problems]
+        data["problems"] = [p.row() for p in self.problems]
         return json.dumps(data)
 
     @classmethod
