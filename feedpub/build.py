@@ -147,6 +147,12 @@ def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Itera
 Specs = tuple["FeedSpec", dict[str, list[tuple[Group, "FeedSpec"]]]]
 
 
+def every_feed(specs: Specs) -> list[FeedSpec]:
+    """The site's main feed, then each group's feed, from feed_specs()."""
+    main, groups = specs
+    return [main, *(spec for pairs in groups.values() for _, spec in pairs)]
+
+
 def outputs(
     site: Site, catalog: Catalog, issues: list[IssueRecord], specs: Specs | None = None
 ) -> Iterator[Output]:
@@ -157,9 +163,10 @@ def outputs(
 
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
     bodies = Bodies(site)
-    main, groups = specs or feed_specs(site, catalog)
-    for spec in [main] + [spec for pairs in groups.values() for _, spec in pairs]:
+    specs = specs or feed_specs(site, catalog)
+    for spec in every_feed(specs):
         yield from feed_outputs(site, spec, bodies, base)
+    main, groups = specs
     pages = Pages(site, catalog, bodies, base)
     yield from pages.render(main, groups)
     yield from static_files(site)
@@ -262,14 +269,13 @@ def publish(
     if basis is None:
         basis = snapshot.basis(site, state, packaged_templates())
     writer = Writer(site.output_dir, state.outputs())
-    main, groups = specs = feed_specs(site, catalog)
+    specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
     feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
     writer.offer_all(produced)
     memo = None
     if not catalog.failed and lists_show_lines_and_cards(site):
-        every = [main, *(spec for pairs in groups.values() for _, spec in pairs)]
-        memo = incremental.Memo.of(basis, catalog, every, feeds)
+        memo = incremental.Memo.of(basis, catalog, every_feed(specs), feeds)
     with state.transaction():
         report = writer.commit()
         state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
