@@ -143,12 +143,12 @@ def rebuild(
         return None
     if memo.newest is not None and now < datetime.fromisoformat(memo.newest):
         return None
-    changed = _changed_files(site, state, files)
+    reader = reader_fingerprint(site)
+    changed = _changed_files(site, state, files, reader)
     if not changed:
         return None
     edited: dict[str, Article] = {}
     cache_rows: list[tuple[str, int, int, str, bytes]] = []
-    reader = reader_fingerprint(site)
     before = state.content_data(relpath for _, relpath, _ in changed)
     for name, relpath, info in changed:
         feed_id = memo.ids.get(relpath)
@@ -199,13 +199,15 @@ def rebuild(
     return BuildReport.of(site, written, started, counts, memo.problems), memo.until
 
 
-def _changed_files(site: Site, state: State, files: Files) -> list[tuple[str, str, Any]] | None:
+def _changed_files(
+    site: Site, state: State, files: Files, reader: str
+) -> list[tuple[str, str, Any]] | None:
     """The article files whose size or time differ from the content cache's, when the files
-    are the ones it has (none added or gone) and there are at most MAX_CHANGED of them."""
+    are the ones it has (none added or gone), each cached by this ``reader``, and there are at
+    most MAX_CHANGED of them."""
     cached = state.content_metadata()
     if len(files) != len(cached):
         return None
-    reader = reader_fingerprint(site)
     changed: list[tuple[str, str, Any]] = []
     for name, info in files:
         relpath = relpath_of(site, name)
