@@ -50,6 +50,10 @@ class OutputError(FeedpubError):
     """An output file cannot be written where it was asked to go."""
 
 
+class WorkerError(FeedpubError):
+    """A worker process died (killed, out of memory) before it sent back its results."""
+
+
 class StateError(FeedpubError):
     """The site state database is unreadable, too new, or locked."""
 

@@ -3,6 +3,10 @@
 The lock is an ``flock`` on the file, held for the life of the open file: the kernel drops it
 when its process dies, however it dies, so a lock left by a killed process is simply free
 again; the holder's description in the file is only there to name it in the message.
+
+A forked process inherits the open file, and with it the lock: a worker left running by a
+killed build would keep the site locked until it finished. Every forked child closes its copy
+at once (the lock stays with the parent, which still has the file open).
 """
 
 from __future__ import annotations
@@ -10,12 +14,25 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
 from .errors import FeedpubError
 
 LOCK_NAME = "lock"
+# The file descriptors of the locks this process holds.
+_HELD: set[int] = set()
+
+
+def _close_in_child() -> None:
+    for fd in _HELD:
+        with suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
 
 
 class LockBusy(FeedpubError):
@@ -43,9 +60,11 @@ class SiteLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, description.encode(), 0)
         self._fd = fd
+        _HELD.add(fd)
 
     def release(self) -> None:
         if self._fd is not None:
+            _HELD.discard(self._fd)
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing drops the flock
             self._fd = None
