@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -14,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from . import __version__, snapshot
 from . import catalog as catalog_module
+from . import writer as writer_module
 from .catalog import Catalog, Group
 from .config import FEED_FILES, Site, packaged_templates
-from .errors import ArticleError, OutputError, Problem
+from .errors import ArticleError, OutputError, Problem, StateError
 from .state import IssueRecord, State
 from .text import url_path
 from .writer import Writer, WriteReport
@@ -203,9 +206,10 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
     """
     started = time.perf_counter()
     with State.open(site.state_dir) as state:
+        trusted = settle(site, state).trusted
         current = snapshot.take(site, state, packaged_templates())
         last = snapshot.Snapshot.load(state.meta(snapshot.META_KEY))
-        if last is not None and last.still_valid(current, now):
+        if trusted and last is not None and last.still_valid(current, now):
             previous = state.outputs()
             if snapshot.outputs_present(site, previous):
                 counts = (last.articles, last.scheduled, last.drafts, last.feeds)
@@ -214,7 +218,9 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         from . import incremental
 
         files = catalog_module.content_files(site)
-        quick = incremental.rebuild(site, state, current.basis, now, started, files)
+        quick = None
+        if trusted:
+            quick = incremental.rebuild(site, state, current.basis, now, started, files)
         if quick is not None:
             report, until = quick
         else:
@@ -268,7 +274,7 @@ def publish(
     started = time.perf_counter() if started is None else started
     if basis is None:
         basis = snapshot.basis(site, state, packaged_templates())
-    writer = Writer(site.output_dir, state.outputs())
+    writer = new_writer(site, state, state.outputs(), walk=True)
     specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
     feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
@@ -276,14 +282,94 @@ def publish(
     memo = None
     if not catalog.failed and lists_show_lines_and_cards(site):
         memo = incremental.Memo.of(basis, catalog, every_feed(specs), feeds)
-    with state.transaction():
-        report = writer.commit()
+
+    def record() -> None:
         state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
         state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(catalog.cache_rows, catalog.present)
         incremental.record(state, memo)
+
+    report = commit(site, state, writer, record)
     counts = (len(catalog.articles), len(catalog.scheduled), len(catalog.drafts), feeds)
-    return BuildReport.of(site, report, started, counts, catalog.problems)
+    problems = [*catalog.problems, *stray_problems(site, writer)]
+    return BuildReport.of(site, report, started, counts, problems)
+
+
+def settle(site: Site, state: State) -> writer_module.Settled:
+    """The output's trees put in the order the state describes (writer.settle), whatever a
+    killed build left; a first record of them kept in the state."""
+    home = writer_module.home_for(site.output_dir, site.state_dir)
+    recorded = writer_module.Trees.load(state.meta(writer_module.TREES_KEY))
+    settled = writer_module.settle(site.output_dir, home, recorded)
+    if settled.save and settled.trees is not None:
+        with _recording(state):
+            state.set_meta(writer_module.TREES_KEY, settled.trees.dump())
+    return settled
+
+
+def new_writer(site: Site, state: State, previous: dict[str, str], walk: bool) -> Writer:
+    """A writer for the site's output, with its trees in order."""
+    settled = settle(site, state)
+    return Writer(
+        site.output_dir,
+        previous,
+        trees=settled.trees,
+        trusted=settled.trusted,
+        home=writer_module.home_for(site.output_dir, site.state_dir),
+        walk=walk,
+    )
+
+
+def commit(site: Site, state: State, writer: Writer, record: Callable[[], None]) -> WriteReport:
+    """Complete the writer's new tree, then record the build (``record``: the state's writes)
+    and swap the new tree in, in one transaction: the swap comes after every write to the
+    state and before its commit, and is undone if the commit fails. A build killed after the
+    swap and before the commit is undone by the next build (writer.settle), so the output and
+    the state never disagree."""
+    report = writer.finish()
+    try:
+        with _recording(state):
+            record()
+            trees = writer.record()
+            if trees is not None:
+                state.set_meta(writer_module.TREES_KEY, trees.dump())
+            writer.swap()
+    except BaseException:
+        writer.abort()
+        raise
+    with suppress(OSError):  # the next build's settle finishes it
+        writer.done()
+    return report
+
+
+@contextmanager
+def _recording(state: State) -> Iterator[None]:
+    """A transaction on the state; a failure of SQLite as a StateError naming the file."""
+    try:
+        with state.transaction():
+            yield
+    except sqlite3.Error as exc:
+        if state.db.in_transaction:
+            with suppress(sqlite3.Error):
+                state.db.execute("ROLLBACK")
+        raise StateError(
+            f"{state.path or 'state'}: cannot record the build ({exc}); the output was left "
+            "as it was. Check that the file and its folder can be written, then build again"
+        ) from None
+
+
+def stray_problems(site: Site, writer: Writer) -> list[Problem]:
+    """A warning for each file in the output that the build did not make and removed."""
+    name = site.output_dir.name
+    return [
+        Problem(
+            f"{name}/{relpath}",
+            0,
+            "warning",
+            "not made by the build, so no longer in the output; put files of your own in static/",
+        )
+        for relpath in writer.strays
+    ]
 
 
 def check(site: Site, now: datetime, state: State | None = None) -> Catalog:

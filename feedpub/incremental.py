@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, snapshot
-from .build import BuildReport, feed_outputs, fingerprint
+from .build import BuildReport, commit, feed_outputs, fingerprint, new_writer, stray_problems
 from .catalog import (
     Catalog,
     Files,
@@ -39,7 +39,6 @@ from .model import Article, evolve
 from .pages import Output, Pages, lists_show_lines_and_cards, templates_fingerprint
 from .readers import read_article
 from .state import State
-from .writer import Writer
 
 META_KEY = "build_memo"
 # More changed files than this are read by a full build, which reads them in parallel.
@@ -186,17 +185,24 @@ def rebuild(
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.article_pages(catalog.articles, main))
 
-    writer = Writer(site.output_dir, previous)
+    # Only the top of the tree is looked through for files the build did not make: walking
+    # every folder would take a sixth of this build's time at 10,000 articles.
+    writer = new_writer(site, state, previous, walk=False)
+    if not writer.trusted:
+        return None
     writer.offer_all(produced)
     writer.keep_previous()
     ids = [a.feed_id for a in catalog.articles]
-    with state.transaction():
-        written = writer.commit()
+
+    def record() -> None:
         state.remember_articles(catalog.known(), now.isoformat(), state.known_articles(ids))
         state.replace_outputs(writer.outputs, previous)
         state.update_content_cache(cache_rows)
+
+    written = commit(site, state, writer, record)
     counts = (memo.articles, memo.scheduled, memo.drafts, memo.feed_files)
-    return BuildReport.of(site, written, started, counts, memo.problems), memo.until
+    problems = [*memo.problems, *stray_problems(site, writer)]
+    return BuildReport.of(site, written, started, counts, problems), memo.until
 
 
 def _changed_files(

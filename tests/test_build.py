@@ -34,7 +34,7 @@ from feedpub.model import article_from_row, article_to_row, evolve
 from feedpub.readers import is_article_name
 from feedpub.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
-from feedpub.writer import TEMP_PREFIX, Writer, WriteReport
+from feedpub.writer import TEMP_PREFIX, Trees, Writer, WriteReport
 
 REPO = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -358,7 +358,9 @@ def test_a_build_with_nothing_to_do_imports_none_of_the_heavy_modules(
     assert {"feedgen", "jinja2", "yaml"} <= heavy_modules_a_build_loads(root)
 
 
-def test_removed_pages_go_and_other_files_stay(make_site: MakeSite) -> None:
+def test_removed_pages_go_and_files_put_by_hand_go_too(make_site: MakeSite) -> None:
+    # The output is swapped in whole (it was once written file by file, which kept files put
+    # there by hand): it holds what the build makes, and files of one's own go in static/.
     root = make_site(SITE_ARTICLES)
     output = root / "public"
     publish(root)
@@ -377,9 +379,15 @@ def test_removed_pages_go_and_other_files_stay(make_site: MakeSite) -> None:
     assert not page.exists()
     assert not (output / "authors" / "ann").exists()
     assert report.removed == 5  # the page, and the author's index page and three feeds
-    for name, data in mine.items():
-        assert (output / name).read_bytes() == data
     assert set(feed_ids(output)) == {"Hello"}
+    # Neither now nor in the builds after it, when the trees have taken turns; each is named.
+    named: list[str] = []
+    for later in ("2026-11-22-third.md", "2026-11-23-fourth.md"):
+        assert not any((output / name).exists() for name in mine)
+        write(root, later, article(later, date=later[:10]))
+        named += [p.path for p in publish(root).problems]
+    assert not any((output / name).exists() for name in mine)
+    assert sorted(named) == ["public/2026/11/other", "public/CNAME", "public/tags/news/extra.html"]
 
 
 def test_hostile_slug_stays_inside_the_output(make_site: MakeSite, tmp_path: Path) -> None:
@@ -412,28 +420,49 @@ def test_writer_refuses_paths_outside(tmp_path: Path, relpath: str) -> None:
     assert files_of(tmp_path) == {}
 
 
+# The writer once wrote into the output folder itself, following links that stay inside and
+# refusing those leading out. It now makes a new tree beside it: a link in the output is left
+# with the old tree, never followed, and the new tree holds plain folders.
 @pytest.mark.parametrize("relpath", ["link/x", "link/deeper/x"], ids=["in-link", "below-link"])
-def test_writer_refuses_a_path_through_a_symlink_outside(tmp_path: Path, relpath: str) -> None:
+def test_writer_never_writes_through_a_link_in_the_output(tmp_path: Path, relpath: str) -> None:
     output = tmp_path / "out"
     outside = tmp_path / "outside"
     output.mkdir()
     outside.mkdir()
     (output / "link").symlink_to(outside, target_is_directory=True)
     writer = Writer(output)
-    with pytest.raises(OutputError, match="leads outside"):
-        writer.stage(relpath, b"data")
-    writer.commit()
-    assert list(outside.iterdir()) == []
-
-
-def test_writer_follows_a_symlink_that_stays_inside(tmp_path: Path) -> None:
-    output = tmp_path / "out"
-    (output / "real").mkdir(parents=True)
-    (output / "alias").symlink_to(output / "real", target_is_directory=True)
-    writer = Writer(output)
-    writer.stage("alias/x", b"data")
+    writer.stage(relpath, b"data")
     assert writer.commit().written == 1
-    assert (output / "real" / "x").read_bytes() == b"data"
+    assert list(outside.iterdir()) == []
+    assert not (output / "link").is_symlink()
+    assert (output / relpath).read_bytes() == b"data"
+
+
+def test_writer_refuses_a_link_in_its_own_tree_leading_out(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    first = Writer(output)
+    first.stage("a/x.html", b"one")
+    first.commit()
+    # A link where the spare tree will be written: the next build starts from it.
+    second = Writer(output, dict(first.outputs))
+    second.stage("a/x.html", b"two")
+    second.commit()
+    spare = tmp_path / ".out.spare"
+    shutil.rmtree(spare / "a")
+    (spare / "a").symlink_to(outside, target_is_directory=True)
+    third = Writer(
+        output,
+        dict(second.outputs),
+        trees=Trees(os.stat(output).st_ino, os.stat(spare).st_ino, ["a/x.html"]),
+    )
+    third.stage("a/x.html", b"three")
+    third.stage("b/y.html", b"new")
+    third.commit()
+    assert list(outside.iterdir()) == []
+    assert (output / "a" / "x.html").read_bytes() == b"three"
+    assert not (output / "a").is_symlink()
 
 
 def test_writer_replaces_a_link_even_to_the_same_bytes(tmp_path: Path) -> None:
@@ -453,12 +482,12 @@ def test_writer_replaces_a_link_even_to_the_same_bytes(tmp_path: Path) -> None:
 def test_writer_names_a_file_standing_where_a_folder_goes(tmp_path: Path) -> None:
     output = tmp_path / "out"
     output.mkdir()
-    (output / "a").write_bytes(b"not a folder")
+    (output / "old.html").write_bytes(b"old")
     writer = Writer(output)
-    with pytest.raises(OutputError, match=r"cannot write .*a/x\.html"):
+    writer.stage("a", b"a file")
+    with pytest.raises(OutputError, match=r"two outputs want 'a': one as a file, one as a folder"):
         writer.stage("a/x.html", b"data")
-    writer.commit()
-    assert files_of(tmp_path) == {"out/a": b"not a folder"}
+    assert files_of(tmp_path) == {"out/old.html": b"old"}
 
 
 def test_writer_compares_files_in_folders_it_did_not_make(tmp_path: Path) -> None:
