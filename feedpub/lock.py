@@ -57,8 +57,11 @@ class SiteLock:
                 f"the site is busy: {holder} holds {self.path}; try again when it has finished"
             ) from None
         description = f"feedpub {self.command} (pid {os.getpid()} on {socket.gethostname()})"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, description.encode(), 0)
+        # The description only names the holder to others: a full disk must not stop the
+        # command (the lock itself takes no space).
+        with suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, description.encode(), 0)
         self._fd = fd
         _HELD.add(fd)
 
