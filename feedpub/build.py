@@ -330,6 +330,10 @@ def commit(site: Site, state: State, writer: Writer, record: Callable[[], None])
     try:
         with _recording(state):
             record()
+            # The snapshot of what this build saw is written after this transaction, by
+            # build(): until then, none. A snapshot of the last build's inputs kept by a build
+            # killed in between would make a build from those inputs do nothing.
+            state.db.execute("DELETE FROM meta WHERE key = ?", (snapshot.META_KEY,))
             trees = writer.record()
             if trees is not None:
                 state.set_meta(writer_module.TREES_KEY, trees.dump())

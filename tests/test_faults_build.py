@@ -18,12 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SETTINGS, MakeSite, article
+from conftest import SETTINGS, TZ, MakeSite, article, load
 
+from feedpub import snapshot
+from feedpub.build import load_catalog, new_writer, outputs
+from feedpub.dates import parse_date
 from feedpub.lock import SiteLock
+from feedpub.state import State
 from feedpub.writer import TEMP_PREFIX, TREES_KEY
 
 NOW = "2026-11-27T12:00"
+NOW_TIME = parse_date(NOW, TZ)
 OLD, NEW = "Test Gazette", "Evening Gazette"
 DEADLINE = 60.0  # seconds: anything slower than this is taken as "waits for ever"
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
@@ -413,3 +418,53 @@ def test_an_output_folder_that_is_a_mount_point_is_a_clear_error(
     finally:
         subprocess.run(["umount", str(root / "public")], check=True)
     assert_clean_failure(done, "mount point")
+
+
+# -- the moments between the swap and the state's commit ---------------------------------------
+
+
+def swap_without_commit(root: Path, committed: bool) -> None:
+    """Do what a build does up to the swap, then stop as a killed process stops: the state's
+    transaction is committed only if ``committed`` (then the last step, keeping the tree
+    swapped out as the spare, is what is left undone)."""
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        catalog = load_catalog(site, state, NOW_TIME)
+        writer = new_writer(site, state, state.outputs(), walk=True)
+        writer.offer_all(outputs(site, catalog, []))
+        writer.finish()
+        # As build.commit does.
+        state.db.execute("BEGIN IMMEDIATE")
+        state.replace_outputs(writer.outputs, writer.previous)
+        state.db.execute("DELETE FROM meta WHERE key = ?", (snapshot.META_KEY,))
+        record = writer.record()
+        assert record is not None
+        state.set_meta(TREES_KEY, record.dump())
+        writer.swap()
+        if committed:
+            state.db.execute("COMMIT")
+    # Closing the connection of an open transaction rolls it back, as a kill does.
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
+def test_a_build_killed_around_its_commit_is_put_right(
+    make_site: MakeSite, committed: bool
+) -> None:
+    root = make_site(articles(5))
+    assert build(root).returncode == 0
+    old = tree(root / "public")
+    entitle(root, NEW)
+    swap_without_commit(root, committed)
+    new = tree(root / "public")
+    assert NEW in (root / "public" / "index.html").read_text("utf-8")
+    # The edit is taken back: the state (rolled back or not) must not think public/ is old
+    # when it is new, nor the other way round.
+    entitle(root, OLD)
+    assert build(root).returncode == 0
+    assert tree(root / "public") == old
+    assert leftovers(root) == []
+    entitle(root, NEW)
+    assert build(root).returncode == 0
+    assert tree(root / "public") == new
+    assert build(root).returncode == 0  # and once more, from the spare tree
+    assert tree(root / "public") == new
