@@ -236,7 +236,8 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
             report.scheduled,
             report.drafts,
             report.feeds,
-            report.problems,
+            # A file removed is said once, not again by every build that has nothing to do.
+            [p for p in report.problems if p.message != STRAY],
         )
         with state.transaction():
             state.set_meta(snapshot.META_KEY, record.dump())
@@ -362,6 +363,9 @@ def _recording(state: State) -> Iterator[None]:
         ) from None
 
 
+STRAY = "not made by the build, so no longer in the output; put files of your own in static/"
+
+
 def stray_problems(site: Site, writer: Writer) -> list[Problem]:
     """A warning for each file in the output that the build did not make and removed."""
     name = site.output_dir.name
@@ -370,7 +374,7 @@ def stray_problems(site: Site, writer: Writer) -> list[Problem]:
             f"{name}/{relpath}",
             0,
             "warning",
-            "not made by the build, so no longer in the output; put files of your own in static/",
+            STRAY,
         )
         for relpath in writer.strays
     ]

@@ -386,10 +386,16 @@ class Writer:
             if any(_is_file(self._live, p) for p in gone):
                 self._begin()
             if self._open:
-                for relpath in self._kept:
-                    if self._differs(relpath):
-                        self._touched.add(relpath)
-                        self._place(relpath, None)
+                # The kept outputs the tree may lack: all of them in a new tree, otherwise those
+                # the spare is behind at (a few; not a pass over 10,000 outputs).
+                kept = (
+                    self._kept
+                    if self._fresh
+                    else [p for p in self._behind if p in self.outputs and p not in self._touched]
+                )
+                for relpath in kept:
+                    self._touched.add(relpath)
+                    self._place(relpath, None)
                 for relpath in {*gone, *self._behind}:
                     if relpath not in self.outputs:
                         self._touched.add(relpath)

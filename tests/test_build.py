@@ -388,6 +388,7 @@ def test_removed_pages_go_and_files_put_by_hand_go_too(make_site: MakeSite) -> N
         named += [p.path for p in publish(root).problems]
     assert not any((output / name).exists() for name in mine)
     assert sorted(named) == ["public/2026/11/other", "public/CNAME", "public/tags/news/extra.html"]
+    assert publish(root).problems == []  # said once, not by every build after
 
 
 def test_hostile_slug_stays_inside_the_output(make_site: MakeSite, tmp_path: Path) -> None:
