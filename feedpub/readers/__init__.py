@@ -27,7 +27,7 @@ def is_article_name(name: str) -> bool:
 def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, list[Problem]]:
     """Read one file; the problems list holds every error and warning found in it."""
     found = Findings(relpath)
-    raw = read_bytes(path, found)
+    raw = read_bytes(path, found, site)
     if raw is None:
         return None, found.problems
     text = decode(raw, found)
@@ -63,7 +63,7 @@ def load_body(article: Article, site: Site) -> str:
         from .markdown import split_front_matter
 
         found = Findings(article.relpath)
-        raw = read_bytes(Path(article.source), found)
+        raw = read_bytes(Path(article.source), found, site)
         parts = split_front_matter(decode(raw, found), found) if raw is not None else None
         return parts[1] if parts is not None else ""
     again, _ = read_article(Path(article.source), article.relpath, site)

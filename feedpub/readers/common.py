@@ -16,6 +16,7 @@ from ..dates import parse_date
 from ..errors import Problem
 from ..model import Article, BodyFormat
 from ..text import normalize_newlines, slugify, xml_safe
+from ..tree import FileTooBig, Refused, of_site, read_input
 
 MAX_ARTICLE_BYTES = 5_000_000
 MAX_TITLE = 500
@@ -65,16 +66,24 @@ def decode(raw: bytes, found: Findings) -> str:
     return xml_safe(normalize_newlines(text))
 
 
-def read_bytes(path: Path, found: Findings) -> bytes | None:
+def read_bytes(path: Path, found: Findings, site: Site) -> bytes | None:
+    """The file's bytes, read as tree.read_input reads (never through a link out of the
+    site); None with the problem recorded."""
     try:
-        size = path.stat().st_size
-        if size > MAX_ARTICLE_BYTES:
-            found.error(0, f"is {size} bytes; articles over {MAX_ARTICLE_BYTES} bytes are refused")
-            return None
-        return path.read_bytes()
+        return read_input(str(path), of_site(site), MAX_ARTICLE_BYTES)
+    except FileTooBig as exc:
+        found.error(
+            0, f"is {exc.size} bytes; articles over {MAX_ARTICLE_BYTES} bytes are refused: split it"
+        )
+    except Refused:
+        found.error(
+            0,
+            "is a link out of the site's content/, static/ and templates/ folders; it is never "
+            "read: copy the file in instead, or remove the link",
+        )
     except OSError as exc:
         found.error(0, f"cannot read: {exc.strerror}")
-        return None
+    return None
 
 
 def filename_date(path: Path) -> str | None:
