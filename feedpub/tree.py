@@ -151,11 +151,11 @@ def walk(
             name = entry.name
             if name.startswith("."):
                 continue
+            link = entry.is_symlink()
             try:
-                link = entry.is_symlink()
                 is_dir = entry.is_dir()  # a link to a folder too: its name is a folder's
-            except OSError:
-                link, is_dir = False, False
+            except OSError:  # a link that loops, say: _follow says what it is
+                is_dir = False
             if is_dir and name.startswith(skip):
                 continue
             if not is_dir and not wanted(name):
