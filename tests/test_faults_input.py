@@ -369,3 +369,149 @@ def test_an_article_nested_as_deep_as_allowed_is_read(
     nest(deep, tree.MAX_DEPTH)
     assert assert_check_and_build_agree(runner, site, 0) == []
     assert (site / "public" / "2026" / "11" / "deep" / "index.html").is_file()
+
+
+# -- what one input may cost ----------------------------------------------------------------
+
+FRONT = "---\ntitle: Big\ndate: 2026-11-20\n---\n"
+MB = 1024  # ru_maxrss is in KiB
+
+
+def build_peak(root: Path, tmp_path: Path) -> tuple[int, str, int]:
+    """Build ``root`` in a child process: its exit code, stderr and peak RSS in KiB (of the
+    child and of any worker it waited for, as wait4 reports them)."""
+    err = tmp_path / "stderr.txt"
+    with open(err, "wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "feedpub", "--site", str(root), "build", "-q", "--now", NOW_ARG],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, err.read_text(encoding="utf-8"), usage.ru_maxrss
+
+
+HOSTILE = {
+    # 4.5 MB under the 5 MB size limit: 0.9, 1.6 and 1.1 GB before the budget of marks.
+    "'<' repeated": ("big.md", FRONT + "<" * 4_500_000, 5),
+    "'>' repeated": ("big.md", FRONT + ">" * 4_500_000, 5),
+    "'[' repeated": ("big.md", FRONT + "[" * 4_500_000, 5),
+    "one word a line": ("big.md", FRONT + "a\n" * 2_000_000, 200_001),
+    "a table of 750,000 rows": ("big.md", FRONT + "|a|b|\n|-|-|\n" + "|a|b|\n" * 750_000, 50_004),
+    "plain text, a line each": (
+        "big.txt",
+        "Title: Big\nDate: 2026-11-20\n\n" + "a\n\n" * 1_500_000,
+        200_001,
+    ),
+    "2 million tags": (
+        "big.md",
+        "---\ntitle: Big\ndate: 2026-11-20\ntags: [" + "a," * 2_000_000 + "]\n---\nx",
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "text", "line"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_an_article_built_to_cost_memory_is_refused_cheaply(
+    make_site: MakeSite, tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    root = make_site({name: text})
+    code, stderr, peak = build_peak(root, tmp_path)
+    assert code == 1
+    assert f"content/{name}:{line}: error: " in stderr, stderr
+    assert "Traceback" not in stderr and "unexpected" not in stderr
+    assert peak < 150 * MB, f"peak {peak // MB} MB"
+
+
+UNDER_BUDGET = {
+    # The costliest shapes found just under the budget (185 MB for the list, measured).
+    "a list of 199,000 items": "- a\n" * 199_000,
+    "199,000 block quotes": "> " * 199_000,
+    "199,000 emphases": "*a" * 199_000,
+    "199,000 headings": "# a\n" * 199_000,
+    "a table of 49,000 rows": "|a|b|\n|-|-|\n" + "|a|b|\n" * 49_000,
+}
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(body, id=key, marks=() if key.startswith("a list") else SLOW)
+        for key, body in UNDER_BUDGET.items()
+    ],
+)
+def test_an_article_just_under_the_budget_builds_in_bounded_memory(
+    make_site: MakeSite, tmp_path: Path, body: str
+) -> None:
+    root = make_site({"big.md": FRONT + body})
+    code, stderr, peak = build_peak(root, tmp_path)
+    assert code == 0, stderr
+    assert peak < 400 * MB, f"peak {peak // MB} MB"
+
+
+def test_five_megabytes_of_prose_are_within_the_budget(make_site: MakeSite, tmp_path: Path) -> None:
+    """A real long article (lines wrapped at 72, a link and some emphasis in each paragraph)
+    as big as the size limit allows is read and published."""
+    paragraph = (
+        "Words of an ordinary article, wrapped at seventy-two characters a line.\n" * 4
+    ) + ("It has *emphasis*, a [link](https://example.org/) and `code` now and then.\n\n")
+    body = paragraph * (4_900_000 // len(paragraph))
+    root = make_site({"long.md": FRONT + body})
+    code, stderr, peak = build_peak(root, tmp_path)
+    assert code == 0, stderr
+    assert peak < 400 * MB, f"peak {peak // MB} MB"
+
+
+SETTINGS_TOO_LONG = {
+    "title": ("site", "title", 300),
+    "description": ("site", "description", 2000),
+    "author": ("site", "author", 200),
+    "url": ("site", "url", 2000),
+    "language": ("site", "language", 35),
+    "newsletter name": ("newsletter", "name", 300),
+}
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "limit"), SETTINGS_TOO_LONG.values(), ids=SETTINGS_TOO_LONG.keys()
+)
+def test_a_setting_repeated_in_every_page_has_a_small_limit(
+    runner: CliRunner, make_site: MakeSite, section: str, key: str, limit: int
+) -> None:
+    """A 900 KB site title took 846 MB to build (327 MB with 300 articles, measured)."""
+    values = {
+        "url": "https://e.org/" + "a" * 900_000,
+        "language": "en" + "-abc" * 225_000,
+    }
+    value = values.get(key, "T" * 900_000)
+    settings = f'[site]\ntitle = "T"\nurl = "https://e.org/"\n[{section}]\n{key} = "{value}"\n'
+    settings = settings.replace('[site]\ntitle = "T"\nurl = "https://e.org/"\n[site]\n', "[site]\n")
+    if key == "title":
+        settings = f'[site]\ntitle = "{value}"\nurl = "https://e.org/"\n'
+    elif key == "url":
+        settings = f'[site]\ntitle = "T"\nurl = "{value}"\n'
+    root = make_site({"a.md": article("A")}, settings=settings)
+    result = invoke(runner, root, "check")
+    assert result.exit_code == 1
+    assert f"[{section}] {key} is {len(value)} characters; keep it under {limit}" in result.stderr
+    assert result.stderr.startswith("feedpub.toml:")
+
+
+@pytest.mark.parametrize("count", [300, pytest.param(5000, marks=SLOW)])
+def test_a_clean_build_is_unaffected(make_site: MakeSite, tmp_path: Path, count: int) -> None:
+    """Ordinary articles: every one published, in the memory they took before (85 MB for
+    5,000, measured before the budget)."""
+    paragraph = "A paragraph of an ordinary article, with *some* emphasis and a [link](/x/).\n\n"
+    articles = {
+        f"2026-11-{1 + i % 20:02d}-story-{i}.md": article(
+            f"Story {i}", body=paragraph * (5 + i % 10), tags=f"[t{i % 30}]"
+        )
+        for i in range(count)
+    }
+    root = make_site(articles)
+    code, stderr, peak = build_peak(root, tmp_path)
+    assert code == 0, stderr
+    assert len(list((root / "public" / "2026" / "11").iterdir())) == count
+    assert peak < 200 * MB, f"peak {peak // MB} MB"
