@@ -49,7 +49,7 @@ def take(site: Site, state: State, templates: Path) -> Taken:
 def basis(site: Site, state: State, templates: Path) -> str:
     parts = [__version__, repr(site)]
     allowed = tree.of_site(site)
-    packaged = tree.Roots((os.path.realpath(templates),), ())
+    packaged = tree.Roots.of([os.path.realpath(templates)])
     for label, folder, roots in (
         ("templates", site.templates_dir, allowed),
         ("packaged", templates, packaged),

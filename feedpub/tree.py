@@ -24,7 +24,7 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,36 +58,42 @@ class Tree:
 
 @dataclass(frozen=True)
 class Roots:
-    """Where a link may lead (the real paths of the input folders) and where never."""
+    """Where a link may lead (the real paths of the input folders) and where never, each as
+    the tuple of its parts: a path is inside a folder when it starts with the folder's parts
+    ('/site/static2' is not inside '/site/static'), compared without a call per read."""
 
-    inputs: tuple[str, ...]
-    never: tuple[str, ...]
+    inputs: tuple[tuple[str, ...], ...]
+    never: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, inputs: Iterable[str], never: Iterable[str] = ()) -> Roots:
+        return cls(tuple(_parts(p) for p in inputs), tuple(_parts(p) for p in never))
 
     def allows(self, real: str) -> bool:
+        """Whether the real path ``real`` may be read: inside an input folder, in no hidden
+        folder there, and not inside a folder it must never be."""
+        parts = _parts(real)
         for root in self.inputs:
-            if _within(real, root):
-                inside = real[len(root) :].split(os.sep)
-                return not any(part.startswith(".") for part in inside) and not any(
-                    _within(real, other) for other in self.never
+            if parts[: len(root)] == root:
+                return not any(part.startswith(".") for part in parts[len(root) :]) and not any(
+                    parts[: len(other)] == other for other in self.never
                 )
         return False
 
 
-def _within(path: str, root: str) -> bool:
-    # Both are real paths (no '..', no links, no trailing separator): comparing them part by
-    # part is what commonpath does, and is what makes '/site/static2' not inside '/site/static'.
-    return os.path.commonpath((path, root)) == root
+def _parts(real: str) -> tuple[str, ...]:
+    return tuple(real.rstrip(os.sep).split(os.sep))
 
 
 @functools.lru_cache(maxsize=64)
-def roots(root: Path, output: Path) -> Roots:
-    """The Roots of the site in folder ``root`` (config.Site.root) writing to ``output``."""
-    inputs = tuple(os.path.realpath(root / name) for name in ("content", "static", "templates"))
-    return Roots(inputs, (os.path.realpath(root / STATE_DIR), os.path.realpath(output)))
+def roots(root: Path, output: str) -> Roots:
+    """The Roots of the site in folder ``root`` (config.Site.root) with ``[feeds] output``."""
+    inputs = [os.path.realpath(root / name) for name in ("content", "static", "templates")]
+    return Roots.of(inputs, (os.path.realpath(root / STATE_DIR), os.path.realpath(root / output)))
 
 
 def of_site(site: Site) -> Roots:
-    return roots(site.root, site.output_dir)
+    return roots(site.root, site.feeds.output)
 
 
 def shown(path: str) -> str:
@@ -252,7 +258,7 @@ def read_input(path: str, allowed: Roots, limit: int | None = None) -> bytes:
         if not allowed.allows(real):
             raise Refused(errno.EACCES, "it is a link out of the site's input folders") from None
         fd = os.open(real, _OPEN)
-    with os.fdopen(fd, "rb") as file:
+    try:
         # Where the open file really is: a folder on the way may have become a link.
         try:
             opened = os.readlink(f"/proc/self/fd/{fd}")
@@ -263,12 +269,20 @@ def read_input(path: str, allowed: Roots, limit: int | None = None) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a file (a pipe, a socket or a device)")
-        if limit is None:
-            return file.read()
-        data = file.read(limit + 1)  # it may have grown since fstat
-        if max(info.st_size, len(data)) > limit:
-            raise FileTooBig(max(info.st_size, len(data)))
-        return data
+        if limit is not None and info.st_size > limit:
+            raise FileTooBig(info.st_size)
+        chunks = []
+        size = 0
+        # One read for most files; a file still growing is read until it ends (or passes
+        # the limit, which is then reported with what was read).
+        while chunk := os.read(fd, max(info.st_size - size, 0) + 65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise FileTooBig(size)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class FileTooBig(OSError):
