@@ -1006,16 +1006,18 @@ def test_content_files_go_as_os_walk_goes(make_site: MakeSite) -> None:
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
         expected.extend(os.path.join(folder, n) for n in sorted(files) if is_article_name(n))
     found = content_files(load(root))
-    assert [name for name, _ in found] == expected
-    assert len(expected) == 8  # a.md, A.md, z.txt, broken.md; c.md, e.md, f.md, g.md
-    for name, info in found:
-        if name.endswith("broken.md"):
-            assert info is None
-        else:
-            assert info is not None and (info.st_size, info.st_mtime_ns) == (
-                os.stat(name).st_size,
-                os.stat(name).st_mtime_ns,
-            )
+    # The broken link is not a file to read: it is reported, as is the folder link (not
+    # followed), instead of being left out silently.
+    expected.remove(str(content / "broken.md"))
+    assert [name for name, _ in found.files] == expected
+    assert len(expected) == 7  # a.md, A.md, z.txt; c.md, e.md, f.md, g.md
+    assert [(p.path, p.severity) for p in found.problems] == [
+        ("content/broken.md", "error"),
+        ("content/link", "warning"),
+    ]
+    for name, info in found.files:
+        real = os.stat(name)
+        assert (info.st_size, info.st_mtime_ns) == (real.st_size, real.st_mtime_ns)
 
 
 def test_pages_and_feeds_carry_no_character_xml_cannot(make_site: MakeSite) -> None:
