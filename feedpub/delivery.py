@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 from .config import Site
 from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
-from .errors import FeedpubError
+from .errors import FeedpubError, StateError
 from .state import IssueRecord, State
 from .text import slugify
 from .tokens import load_secret, make_token
@@ -386,6 +386,9 @@ class _Worker:
     def run(self) -> None:
         try:
             self._run()
+        except StateError as exc:  # busy, full or damaged: stop; send_issue raises it
+            self.job.state_error = self.job.state_error or exc
+            self.job.fail(str(exc))
         except Exception as exc:  # a bug, or the disk: stop every connection, say why
             self.job.fail(f"unexpected {type(exc).__name__}: {exc}")
 
@@ -550,6 +553,7 @@ class _Job:
     report: SendReport
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    state_error: StateError | None = None
 
     @property
     def stamp(self) -> str:
@@ -654,6 +658,9 @@ def send_issue(
         thread.start()
     for thread in threads:
         thread.join()
+    if job.state_error is not None:
+        # Every answer the relay gave before is recorded: the next run goes on from there.
+        raise job.state_error
     with State.open(site.state_dir) as state:
         report.finished = finish_if_done(state, number, now)
     report.seconds = time.perf_counter() - clock
