@@ -27,7 +27,8 @@ from urllib.parse import urlencode, urlsplit
 from .config import Site
 from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
 from .errors import FeedpubError, StateError
-from .state import IssueRecord, State
+from .oserrors import describe
+from .state import IssueRecord, State, create_file
 from .text import slugify
 from .tokens import load_secret, make_token
 from .transport import (
@@ -70,14 +71,12 @@ def list_id(site: Site) -> str:
     if kept:
         return kept
     value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    site.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text(encoding="utf-8").strip() or value
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
+        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
+        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
+    except OSError as exc:
+        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
+    return kept or value
 
 
 def unsubscribe_base(site: Site) -> str:

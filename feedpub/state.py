@@ -283,11 +283,11 @@ class State:
                 return None
         except (ValueError, TypeError):  # unreadable, or without a zone: nothing to compare
             return None
-        shown = then.astimezone(now.tzinfo)
+        shown = then.astimezone(now.tzinfo).isoformat(timespec="minutes")
         return (
-            f"the clock says {now:%Y-%m-%d %H:%M %Z}, before the last build's "
-            f"{shown:%Y-%m-%d %H:%M %Z}: is the system clock (or --now) right? Articles "
-            "published then stay published; the others wait for their time"
+            f"the clock says {now.isoformat(timespec='minutes')}, before the last build's "
+            f"{shown}: is the system clock (or --now) right? Articles published then stay "
+            "published; the others wait for their time"
         )
 
     def first_published(self) -> dict[str, datetime]:
@@ -601,6 +601,28 @@ def _create(state_dir: Path, path: Path) -> None:
         for leftover in (temp, *(Path(f"{temp}{end}") for end in ("-journal", "-wal", "-shm"))):
             with suppress(OSError):
                 leftover.unlink()
+
+
+def create_file(path: Path, data: bytes) -> bytes:
+    """Make the state folder's file ``path`` holding ``data``, whole or not at all (mode
+    0600), unless another process made it first: then what it holds. OSError if it cannot
+    be written (nothing is left behind then)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Written whole into a file of its own, then linked into place: a process reading the
+    # file (or making it) at the same moment never finds it empty, nor does a full disk.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(name, path)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_bytes()
+    finally:
+        os.unlink(name)
+    return data
 
 
 _HEADER = b"SQLite format 3\x00"
