@@ -537,6 +537,21 @@ def test_a_state_database_that_is_a_folder(site: Path) -> None:
     assert path.is_dir()
 
 
+def test_a_read_only_file_system_is_named(make_site: MakeSite) -> None:
+    root = make_site(ARTICLES, extra=NEWSLETTER)
+    with small_disk(root / ".feedpub", "1m") as folder:
+        assert invoke("--site", root, "subscribers", "add", ANN).exit_code == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        message = assert_clean_failure(invoke("--site", root, "subscribers", "add", BOB), 1)
+        assert message == (
+            f"cannot use the state database: {folder / STATE_NAME}: the file system is mounted "
+            "read-only; remount it read-write or move the site to a writable disk; the "
+            "database itself is not damaged (nothing was changed)"
+        )
+        subprocess.run(["mount", "-o", "remount,rw", str(folder)], check=True)
+        assert subscribers_of(root) == {ANN: "active"}
+
+
 @pytest.fixture
 def shared_site(make_site: MakeSite) -> Iterator[Path]:
     """A site another user (nobody) can reach: outside root's private pytest folder."""
