@@ -68,6 +68,9 @@ def list_id(site: Site) -> str:
         kept = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         kept = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
+        raise StateError(f"cannot read the List-Id: {what}") from None
     if kept:
         return kept
     value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"

@@ -57,7 +57,12 @@ def load_secret(
 
 
 def _read_secret(path: Path) -> bytes:
-    value = path.read_bytes().strip()
+    try:
+        value = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a folder, permissions: say which, and how to fix it
+        raise SecretError(f"cannot read the site's secret: {describe(exc, path)}") from None
     if not value:
         # An empty HMAC key would make links anyone can compute from the public List-Id.
         raise SecretError(

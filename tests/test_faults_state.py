@@ -792,6 +792,19 @@ def test_the_secret_and_the_list_id_on_a_full_disk(make_site: MakeSite) -> None:
         assert list_id(site) == (folder / "list-id").read_text().strip()
 
 
+@pytest.mark.parametrize("name", ["secret", "list-id"])
+def test_a_secret_or_list_id_that_is_a_folder(site: Path, name: str) -> None:
+    folder = state_path(site).parent
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).mkdir()
+    message = assert_clean_failure(invoke("--site", site, "run", "--now", NOW_ARG), 1)
+    what = "the site's secret" if name == "secret" else "the List-Id"
+    assert message == (
+        f"cannot read {what}: {folder / name} is a folder where feedpub keeps a file; move the "
+        "folder away (look inside first: what it holds may be yours)"
+    )
+
+
 # -- a clock set back (item 12) ------------------------------------------------------------
 
 
