@@ -201,15 +201,19 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
         catalog.problems.extend(problems)
         if article is not None:
             everything.append(article)
+    catalog.known_before = state.known_articles()
+    published = _published_before(catalog.known_before, everything, now)
     for article in everything:
         if article.draft:
             catalog.drafts.append(article)
-        elif article.date > now:
+        elif article.date > now and article.relpath not in published:
             catalog.scheduled.append(article)
         else:
             catalog.articles.append(article)
+    behind = state.clock_behind(now)
+    if behind:
+        catalog.problems.append(Problem(relpath_of(site, str(state.path)), 0, "warning", behind))
     present = {a.relpath for a in everything}
-    catalog.known_before = state.known_articles()
     ids = _identify(catalog.articles, catalog.known_before, present)
     for article, feed_id in zip(catalog.articles, ids, strict=True):
         place(site, article, feed_id)
@@ -219,6 +223,22 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
     catalog.problems.sort(key=lambda p: (p.path, p.line))
     return catalog
+
+
+def _published_before(
+    known: list[KnownArticle], articles: list[Article], now: datetime
+) -> set[str]:
+    """The files dated after ``now`` that an earlier build published as they are now: a clock
+    set back (or a --now earlier than the last build's) must not withdraw them."""
+    later = [a for a in articles if a.date > now]
+    if not later:
+        return set()
+    seen = {(k.path, k.content_hash, k.title, k.date) for k in known}
+    return {
+        a.relpath
+        for a in later
+        if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
+    }
 
 
 def _identify(articles: list[Article], known: list[KnownArticle], present: set[str]) -> list[str]:

@@ -16,7 +16,7 @@ import click
 from . import __version__, config
 from . import build as build_module
 from .dates import parse_date
-from .errors import ArticleError, ConfigError, FeedpubError, Problem
+from .errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
 from .lazy import lazy_import
 from .lock import LockBusy, SiteLock
 from .state import IssueRecord, State
@@ -66,7 +66,8 @@ def _problems(problems: list[Problem], quiet: bool = False) -> None:
 
 
 class Busy(click.ClickException):
-    """Another command holds the site: EX_TEMPFAIL, so cron wrappers know to try later."""
+    """Another command holds the site or its state database: EX_TEMPFAIL, so cron wrappers
+    know to try later."""
 
     exit_code = 75
 
@@ -89,7 +90,7 @@ def reports_errors(command: F) -> F:
                 if click.get_current_context().command.name == "build":
                     tail += " (fix them, or use --keep-going)"
             raise click.ClickException(f"{plural(errors, 'error')} in the {what}{tail}") from None
-        except LockBusy as exc:
+        except (LockBusy, StateBusy) as exc:
             raise Busy(str(exc)) from None
         except FeedpubError as exc:
             raise click.ClickException(str(exc)) from None

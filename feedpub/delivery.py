@@ -26,8 +26,9 @@ from urllib.parse import urlencode, urlsplit
 
 from .config import Site
 from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
-from .errors import FeedpubError
-from .state import IssueRecord, State
+from .errors import FeedpubError, StateError
+from .oserrors import describe
+from .state import IssueRecord, State, create_file
 from .text import slugify
 from .tokens import load_secret, make_token
 from .transport import (
@@ -67,17 +68,18 @@ def list_id(site: Site) -> str:
         kept = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         kept = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
+        raise StateError(f"cannot read the List-Id: {what}") from None
     if kept:
         return kept
     value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    site.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text(encoding="utf-8").strip() or value
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
+        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
+        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
+    except OSError as exc:
+        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
+    return kept or value
 
 
 def unsubscribe_base(site: Site) -> str:
@@ -386,6 +388,9 @@ class _Worker:
     def run(self) -> None:
         try:
             self._run()
+        except StateError as exc:  # busy, full or damaged: stop; send_issue raises it
+            self.job.state_error = self.job.state_error or exc
+            self.job.fail(str(exc))
         except Exception as exc:  # a bug, or the disk: stop every connection, say why
             self.job.fail(f"unexpected {type(exc).__name__}: {exc}")
 
@@ -550,6 +555,7 @@ class _Job:
     report: SendReport
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    state_error: StateError | None = None
 
     @property
     def stamp(self) -> str:
@@ -654,6 +660,9 @@ def send_issue(
         thread.start()
     for thread in threads:
         thread.join()
+    if job.state_error is not None:
+        # Every answer the relay gave before is recorded: the next run goes on from there.
+        raise job.state_error
     with State.open(site.state_dir) as state:
         report.finished = finish_if_done(state, number, now)
     report.seconds = time.perf_counter() - clock

@@ -10,16 +10,22 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
 from .errors import FeedpubError
+from .oserrors import describe
 
 LOCK_NAME = "lock"
 
 
 class LockBusy(FeedpubError):
     """Another feedpub command holds the site's lock."""
+
+
+class LockError(FeedpubError):
+    """The site's lock file cannot be made or opened."""
 
 
 class SiteLock:
@@ -29,8 +35,12 @@ class SiteLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            where = Path(exc.filename) if exc.filename else self.path
+            raise LockError(f"cannot take the site's lock: {describe(exc, where)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -40,13 +50,15 @@ class SiteLock:
                 f"the site is busy: {holder} holds {self.path}; try again when it has finished"
             ) from None
         description = f"feedpub {self.command} (pid {os.getpid()} on {socket.gethostname()})"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, description.encode(), 0)
+        with suppress(OSError):  # a full disk: the lock holds, only its holder goes unnamed
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, description.encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            with suppress(OSError):  # the next holder writes its own name over this one
+                os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
