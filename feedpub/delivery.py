@@ -313,7 +313,7 @@ class SendReport:
     failed: int = 0
     skipped: int = 0
     seconds: float = 0.0
-    started: bool = False  # the recipients are fixed (False: the relay was never reached)
+    started: bool = False  # this run reached the relay and began (False: it never did)
     finished: bool = False
     delivered: int = 0  # recipients the issue was sent to, in all runs
     undelivered: int = 0  # recipients it failed for, in all runs
