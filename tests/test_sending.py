@@ -629,7 +629,10 @@ def test_three_hard_failures_make_a_bounce(relay: Relay, make_site: MakeSite) ->
 )
 def test_a_dropped_connection_loses_no_one(relay: Relay, make_site: MakeSite, how: str) -> None:
     relay.handler.drops = {10: how, 41: how}
-    root = smtp_site(make_site, relay.port, connections=2)
+    # A 421 on a connection's first message is the relay refusing service, which stops the run
+    # (test_faults_sending); with two connections, which one's first message is DATA 10 or 41
+    # depends on how the threads are scheduled, so the 421 case uses one connection.
+    root = smtp_site(make_site, relay.port, connections=1 if how == "421" else 2)
     people = readers(80)
     subscribe(root, people)
     make_issue(root)
