@@ -11,10 +11,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, snapshot
+from . import __version__, snapshot, tree
 from . import catalog as catalog_module
 from . import writer as writer_module
 from .catalog import Catalog, Group
@@ -107,27 +106,26 @@ def feed_specs(
 
 
 def static_files(site: Site) -> Iterator[Output]:
-    """Everything under static/ (images, a favicon, robots.txt), copied as it is."""
-    top = site.static_dir
-    for folder, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(folder) / name
-            try:
-                info = path.stat()
-            except OSError as exc:
-                raise OutputError(f"cannot read {path}: {exc.strerror}") from None
-            key = fingerprint("static", str(info.st_size), str(info.st_mtime_ns))
-            yield path.relative_to(top).as_posix(), key, partial(_read_static, path)
+    """Everything under static/ (images, a favicon, robots.txt), copied as it is. What the walk
+    refuses (tree.walk: links out of the site, odd names) is left out; the catalog reports it
+    (catalog.static_problems), so that ``check`` says it too."""
+    top = str(site.static_dir)
+    allowed = tree.of_site(site)
+    for path, info in tree.walk(site.static_dir, "static", allowed).files:
+        key = fingerprint("static", str(info.st_size), str(info.st_mtime_ns))
+        relpath = path[len(top) + 1 :].replace(os.sep, "/")
+        yield relpath, key, partial(_read_static, path, allowed)
 
 
-def _read_static(path: Path) -> bytes:
+def _read_static(path: str, allowed: tree.Roots) -> bytes:
     try:
-        return path.read_bytes()
+        return tree.read_input(path, allowed)
+    except tree.Refused:
+        raise OutputError(
+            f"refusing to copy {tree.shown(path)}: it is a link out of the site's input folders"
+        ) from None
     except OSError as exc:
-        raise OutputError(f"cannot read {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot read {tree.shown(path)}: {exc.strerror}") from None
 
 
 def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Iterator[Output]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, tree
 from .config import Site
 from .errors import Problem
 from .model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
@@ -19,6 +19,7 @@ from .parallel import fork_map, workers_for
 from .readers import is_article_name, read_article
 from .state import KnownArticle, State
 from .text import slugify, url_path
+from .tree import Tree
 
 # Ids feedpub assigns are UUIDs derived from an article's first sighting, so that a fresh
 # clone of a site builds the same feeds; once assigned they live in the state for good.
@@ -95,35 +96,17 @@ def _groups(
     return [Group(min(spellings[s]), s, tuple(members[s])) for s in sorted(members)]
 
 
-def content_files(site: Site) -> Files:
-    """Article files under content/ with their metadata (None when it cannot be read), in a
-    stable order: a folder's files by name, then its folders by name, as ``os.walk`` goes.
-    Hidden folders and files, those starting with '_' and links to folders are skipped."""
-    found: list[tuple[str, os.stat_result | None]] = []
-    stack = [str(site.content_dir)]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            continue
-        folders: list[str] = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if not entry.name.startswith((".", "_")) and not entry.is_symlink():
-                    folders.append(entry.path)
-            elif is_article_name(entry.name):
-                try:
-                    info: os.stat_result | None = entry.stat()
-                except OSError:
-                    info = None
-                found.append((entry.path, info))
-        stack.extend(reversed(folders))  # the first folder is walked next
-    return found
+def content_files(site: Site) -> Tree:
+    """Article files under content/ with their metadata, in a stable order (a folder's files
+    by name, then its folders by name, as ``os.walk`` goes), and the problems of the walk
+    (tree.walk: links out of the site, odd names, loops). Hidden folders and files and those
+    starting with '_' are skipped."""
+    return tree.walk(site.content_dir, "content", tree.of_site(site), is_article_name, (".", "_"))
+
+
+def static_problems(site: Site) -> list[Problem]:
+    """What the build will refuse to copy from static/: check reports it as build does."""
+    return tree.walk(site.static_dir, "static", tree.of_site(site)).problems
 
 
 def relpath_of(site: Site, name: str) -> str:
@@ -161,14 +144,14 @@ def reader_fingerprint(site: Site) -> str:
 # Below this many files to read, one process is quicker than starting others.
 PARALLEL_READ_FROM = 300
 # A file read afresh: its article (if any), its problems, and its content cache entry.
-Read = tuple[Article | None, list[Problem], bytes | None]
+Read = tuple[Article | None, list[Problem], bytes]
 
 
 def page_path(article: Article) -> tuple[str, ...]:
     return (f"{article.date.year:04d}", f"{article.date.month:02d}", article.slug)
 
 
-Files = list[tuple[str, os.stat_result | None]]
+Files = Tree
 
 
 def load(site: Site, state: State, now: datetime, files: Files | None = None) -> Catalog:
@@ -184,23 +167,26 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     # Files whose cached result is current are decoded here; the others are read afresh, by
     # one process per core when there are enough of them. Results keep the files' order.
     results: list[tuple[Article | None, list[Problem]] | None] = []
-    unread: list[tuple[int, Path, str, os.stat_result | None]] = []
-    for name, info in content_files(site) if files is None else files:
+    unread: list[tuple[int, Path, str, os.stat_result]] = []
+    files = content_files(site) if files is None else files
+    catalog.problems.extend(files.problems)
+    catalog.problems.extend(static_problems(site))
+    for name, info in files.files:
         relpath = relpath_of(site, name)
         catalog.present.add(relpath)
         catalog.files += 1
         hit = cache.get(relpath)
         cached = None
-        if info is not None and hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
+        if hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
             cached = from_cache(hit[3], name)
         if cached is None:
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)
 
-    def read(item: tuple[int, Path, str, os.stat_result | None]) -> Read:
-        _, path, relpath, info = item
+    def read(item: tuple[int, Path, str, os.stat_result]) -> Read:
+        _, path, relpath, _ = item
         article, problems = read_article(path, relpath, site)
-        data = to_cache(article, problems) if info is not None else None
+        data = to_cache(article, problems)
         # The body stays behind (it is read again when a page needs it): the results of
         # 100,000 files must fit in memory together.
         return (evolve(article, body=None) if article else None), problems, data
@@ -208,23 +194,26 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     done = fork_map(read, unread, workers_for(len(unread), PARALLEL_READ_FROM))
     for (index, _, relpath, info), (article, problems, data) in zip(unread, done, strict=True):
         results[index] = article, problems
-        if info is not None and data is not None:
-            catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
+        catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
     for result in results:
         assert result is not None
         article, problems = result
         catalog.problems.extend(problems)
         if article is not None:
             everything.append(article)
+    catalog.known_before = state.known_articles()
+    published = _published_before(catalog.known_before, everything, now)
     for article in everything:
         if article.draft:
             catalog.drafts.append(article)
-        elif article.date > now:
+        elif article.date > now and article.relpath not in published:
             catalog.scheduled.append(article)
         else:
             catalog.articles.append(article)
+    behind = state.clock_behind(now)
+    if behind:
+        catalog.problems.append(Problem(relpath_of(site, str(state.path)), 0, "warning", behind))
     present = {a.relpath for a in everything}
-    catalog.known_before = state.known_articles()
     ids = _identify(catalog.articles, catalog.known_before, present)
     for article, feed_id in zip(catalog.articles, ids, strict=True):
         place(site, article, feed_id)
@@ -234,6 +223,22 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
     catalog.problems.sort(key=lambda p: (p.path, p.line))
     return catalog
+
+
+def _published_before(
+    known: list[KnownArticle], articles: list[Article], now: datetime
+) -> set[str]:
+    """The files dated after ``now`` that an earlier build published as they are now: a clock
+    set back (or a --now earlier than the last build's) must not withdraw them."""
+    later = [a for a in articles if a.date > now]
+    if not later:
+        return set()
+    seen = {(k.path, k.content_hash, k.title, k.date) for k in known}
+    return {
+        a.relpath
+        for a in later
+        if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
+    }
 
 
 def _identify(articles: list[Article], known: list[KnownArticle], present: set[str]) -> list[str]:

@@ -16,7 +16,7 @@ import click
 from . import __version__, config
 from . import build as build_module
 from .dates import parse_date
-from .errors import ArticleError, ConfigError, FeedpubError, Problem
+from .errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
 from .lazy import lazy_import
 from .lock import LockBusy, SiteLock
 from .state import IssueRecord, State
@@ -66,9 +66,23 @@ def _problems(problems: list[Problem], quiet: bool = False) -> None:
 
 
 class Busy(click.ClickException):
-    """Another command holds the site: EX_TEMPFAIL, so cron wrappers know to try later."""
+    """Another command holds the site or its state database: EX_TEMPFAIL, so cron wrappers
+    know to try later."""
 
     exit_code = 75
+
+
+class TryLater(click.ClickException):
+    """A send stopped by a condition that may pass (a throttling or absent relay): EX_TEMPFAIL,
+    so cron tries again; a permanent one (a wrong password) exits 1."""
+
+    exit_code = 75
+
+
+def _send_error(send: SendReport, prefix: str = "") -> click.ClickException:
+    assert send.error is not None
+    kind = TryLater if send.temporary else click.ClickException
+    return kind(prefix + send.error)
 
 
 def reports_errors(command: F) -> F:
@@ -89,7 +103,7 @@ def reports_errors(command: F) -> F:
                 if click.get_current_context().command.name == "build":
                     tail += " (fix them, or use --keep-going)"
             raise click.ClickException(f"{plural(errors, 'error')} in the {what}{tail}") from None
-        except LockBusy as exc:
+        except (LockBusy, StateBusy) as exc:
             raise Busy(str(exc)) from None
         except FeedpubError as exc:
             raise click.ClickException(str(exc)) from None
@@ -418,17 +432,24 @@ def issue_list(options: Options) -> None:
         options.say("No issues yet")
         return
     with State.open(site.state_dir, create=False) as state:
-        progress = {r.number: state.issues.progress(r.number) for r in records}
+        rows = {r.number: delivery.counts(state, r.number) for r in records}
     click.echo(
-        f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  subject"
+        f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  "
+        f"{'failed':>6}  subject"
     )
     for record in records:
         created = datetime.fromisoformat(record.created).astimezone(site.tz)
-        done, total, _ = progress[record.number]
-        status = record.status if record.status == "sent" or not total else "sending"
+        counts = rows[record.number]
+        total, sent = sum(counts.values()), counts.get("sent", 0)
+        # 'sent' only for an issue that reached someone: deliveries counts who got it.
+        if record.status == "sent":
+            status = "sent" if sent else "unsent"
+        else:
+            status = "sending" if total else "ready"
         click.echo(
             f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {status:7}  "
-            f"{len(record.items):>8}  {f'{done}/{total}':>10}  {record.subject}"
+            f"{len(record.items):>8}  {f'{sent}/{total}':>10}  {counts.get('failed', 0):>6}  "
+            f"{record.subject}"
         )
 
 
@@ -514,15 +535,16 @@ def run(options: Options, now: str | None) -> None:
     for send in report.sends:
         _say_send(options, send)
     if failed:
-        raise click.ClickException(f"issue {failed[0].issue}: {failed[0].error}")
+        raise _send_error(failed[0], f"issue {failed[0].issue}: ")
 
 
 def _say_send(options: Options, send: SendReport) -> None:
-    where = "sent" if send.finished else "not finished"
+    if send.error and not send.started:
+        return  # the relay was never reached: the error says it all
     options.say(
         f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
         f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
-        f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {where}"
+        f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {send.outcome}"
     )
     for address, reply in send.failures:
         options.say(f"  failed: {address}: {reply}")
@@ -600,7 +622,7 @@ def send(
         report = delivery.send_issue(site, number, moment, advance, begin)
     _say_send(options, report)
     if report.error:
-        raise click.ClickException(report.error)
+        raise _send_error(report)
 
 
 @main.group()

@@ -20,6 +20,8 @@ CONFIG_NAME = "feedpub.toml"
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 STATE_DIR = ".feedpub"
 MAX_CONFIG_BYTES = 1_000_000
+# The site's and the newsletter's name: in every page, feed and issue.
+MAX_TITLE = 300
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -135,6 +137,21 @@ def _check_optional_url(value: str) -> str:
     return _check_url(value).rstrip("/") if value else value
 
 
+def _at_most(limit: int, check: Callable[[str], str] | None = None) -> Callable[[str], str]:
+    """A check that a text setting is at most ``limit`` characters (then ``check``): such
+    settings are repeated in every page and feed, so one of 900 KB cost 846 MB to build."""
+
+    def checked(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(
+                f"is {len(value)} characters; keep it under {limit} (it is repeated in every "
+                "page and feed)"
+            )
+        return check(value) if check is not None else value
+
+    return checked
+
+
 def _setting(
     default: Any, check: Callable[[Any], Any] | None = None, doc: str = "", key: str = ""
 ) -> Any:
@@ -148,12 +165,16 @@ def setting_key(spec: Field[Any]) -> str:
 
 @dataclass(frozen=True)
 class SiteSettings:
-    title: str = _setting("", doc="the publication's name, shown in feeds and pages")
-    url: str = _setting("", _check_url, "where public/ is served, e.g. https://example.org/")
-    description: str = _setting("", doc="one sentence about the publication")
-    language: str = _setting("en", _check_language, "language tag of the articles")
+    title: str = _setting(
+        "", _at_most(MAX_TITLE), "the publication's name, shown in feeds and pages"
+    )
+    url: str = _setting(
+        "", _at_most(2000, _check_url), "where public/ is served, e.g. https://example.org/"
+    )
+    description: str = _setting("", _at_most(2000), "one sentence about the publication")
+    language: str = _setting("en", _at_most(35, _check_language), "language tag of the articles")
     timezone: str = _setting("UTC", _check_timezone, "zone for dates written without one")
-    author: str = _setting("", doc="default author of articles that name none")
+    author: str = _setting("", _at_most(200), "default author of articles that name none")
 
 
 @dataclass(frozen=True)
@@ -168,7 +189,9 @@ DEFAULT_SUBJECT = "{{ newsletter.name }} #{{ issue.number }}: {{ issue.articles[
 
 @dataclass(frozen=True)
 class NewsletterSettings:
-    name: str = _setting("", doc="the newsletter's name (default: the site's title)")
+    name: str = _setting(
+        "", _at_most(MAX_TITLE), "the newsletter's name (default: the site's title)"
+    )
     from_: str = _setting("", _check_optional_address, "sender, as 'Name <address>'", "from")
     reply_to: str = _setting("", _check_optional_address, "where replies go (optional)")
     schedule: str = _setting("weekly", _check_schedule, "weekly, daily or manual")

@@ -1,40 +1,51 @@
 """Delivery: each issue to every active subscriber exactly once, with exact bookkeeping.
 
-Every recipient has a row in ``deliveries``. A connection claims one row (status ``sending``,
-committed), makes one SMTP transaction, and records the answer (committed). A process killed at
-any moment leaves at most one row in ``sending`` per connection; the next run puts those back to
-``pending`` and sends them again. So nobody is lost, and the only possible duplicates are the
-messages that were in flight at the kill, at most one per connection. An issue is ``sent`` when
-every row is final, and only then do its articles count as gone out.
+Every recipient has a row in ``deliveries``, made once the relay has been reached. A connection
+claims one row (status ``sending``, committed), makes one SMTP transaction, and records the
+answer (committed). A process killed at any moment leaves at most one row in ``sending`` per
+connection; the next run puts those back to ``pending`` and sends them again. So nobody is
+lost, and the only possible duplicates are the messages that were in flight at the kill, at
+most one per connection.
+
+What the relay says decides whose problem it is. A refusal of one message (at RCPT TO, DATA or
+its end) or a connection lost during it is an attempt for that recipient: deferred with backoff
+(4xx, lost) up to ``max_attempts``, or failed (5xx). A condition of the relay (it cannot be
+reached, refuses the login, TLS or the sender, answers 421) stops the run and spends no one's
+attempts: the claimed row goes back as it was and the next run resumes. An issue is ``sent``
+when every row is final, and only then do its articles count as gone out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from .config import Site
 from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
-from .errors import FeedpubError
-from .state import IssueRecord, State
+from .errors import FeedpubError, StateError
+from .oserrors import describe
+from .state import IssueRecord, State, create_file
 from .text import slugify
 from .tokens import load_secret, make_token
 from .transport import (
     ConnectionLost,
-    Fatal,
     OutboxTransport,
     Refused,
+    RelayFailure,
     SmtpTransport,
     Transport,
     check_smtp,
@@ -42,7 +53,6 @@ from .transport import (
 
 OUTBOX = "outbox"
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
-RECONNECTS = 3  # consecutive lost connections one worker tolerates before it gives up
 FINAL = ("sent", "failed", "skipped")
 
 
@@ -67,17 +77,20 @@ def list_id(site: Site) -> str:
         kept = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         kept = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
+        raise StateError(f"cannot read the List-Id: {what}") from None
     if kept:
         return kept
     value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    site.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text(encoding="utf-8").strip() or value
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
+        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
+        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
+        if not kept:  # an empty file an older version left at a kill: written whole now
+            write_private(path, f"{value}\n".encode())
+    except OSError as exc:
+        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
+    return kept or value
 
 
 def unsubscribe_base(site: Site) -> str:
@@ -279,6 +292,9 @@ def message_bytes(msg: EmailMessage, recipient: Recipient) -> bytes:
 # -- bookkeeping -------------------------------------------------------------------------------
 @dataclass
 class SendReport:
+    """One send: what this run did (``sent`` ... ``skipped``) and where the issue stands
+    (``delivered`` ... ``finished``), so that nothing is called sent that reached no one."""
+
     issue: int
     recipients: int = 0
     sent: int = 0
@@ -286,31 +302,55 @@ class SendReport:
     failed: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    started: bool = False  # this run reached the relay and began (False: it never did)
     finished: bool = False
+    delivered: int = 0  # recipients the issue was sent to, in all runs
+    undelivered: int = 0  # recipients it failed for, in all runs
     failures: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    temporary: bool = False  # the error may pass by itself (a throttle, a relay away)
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def outcome(self) -> str:
+        """Where the issue stands, in words: 'sent' only when it reached everyone it was for."""
+        skipped = self.recipients - self.delivered - self.undelivered
+        if not self.finished:
+            return f"not finished: sent to {self.delivered} of {self.recipients} so far"
+        if not self.recipients:
+            return "finished: no one to send to"
+        if not self.undelivered:
+            return "sent"
+        tail = f", {self.undelivered} failed" + (f", {skipped} skipped" if skipped else "")
+        if not self.delivered:
+            return f"finished, but it reached no one: sent to 0 of {self.recipients}{tail}"
+        return f"finished: sent to {self.delivered} of {self.recipients}{tail}"
+
 
 def start(state: State, issue: IssueRecord, now: datetime) -> int:
-    """Make the delivery rows of an issue once: one per subscriber active when it starts.
+    """Make the delivery rows of an issue: one per subscriber active when it starts.
 
-    Rows a killed run left in ``sending`` go back to ``pending``. Returns the number of rows.
+    Until a first message has been tried, the list is not fixed: each start adds whoever
+    subscribed since (a send the relay refused at once must not leave them out). Rows a killed
+    run left in ``sending`` go back to ``pending``. Returns the number of rows.
     """
     stamp = now.isoformat()
     with state.transaction():
-        started = state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ?", (issue.number,)
-        ).fetchone()[0]
-        if not started:
+        tried = state.db.execute(
+            "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
+            " ('pending', 'skipped')) LIMIT 1",
+            (issue.number,),
+        ).fetchone()
+        if tried is None:
             state.db.execute(
                 "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
                 " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM subscribers"
-                " WHERE status = 'active'",
-                (issue.number, stamp),
+                " WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
+                " WHERE d.issue = ? AND d.subscriber = subscribers.id)",
+                (issue.number, stamp, issue.number),
             )
         state.db.execute(
             "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
@@ -342,6 +382,14 @@ def finish_if_done(state: State, number: int, now: datetime) -> bool:
             return False
         state.issues.mark_sent(number, now.isoformat())
     return True
+
+
+def _tally(state: State, report: SendReport) -> None:
+    """Fill in where the issue stands, from its rows."""
+    rows = counts(state, report.issue)
+    report.recipients = sum(rows.values())
+    report.delivered = rows.get("sent", 0)
+    report.undelivered = rows.get("failed", 0)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -376,6 +424,14 @@ class Pacer:
             self.sleep(slot - now)
 
 
+class _Claim(NamedTuple):
+    """A row a connection took, and how it was before (to give it back untouched)."""
+
+    recipient: Recipient
+    status: str
+    updated: str
+
+
 class _Worker:
     """One connection's loop: claim a row, send, record; until no row is left."""
 
@@ -386,7 +442,15 @@ class _Worker:
     def run(self) -> None:
         try:
             self._run()
-        except Exception as exc:  # a bug, or the disk: stop every connection, say why
+        except StateError as exc:  # busy, full or damaged: stop; send_issue raises it
+            self.job.state_error = self.job.state_error or exc
+            self.job.fail(str(exc))
+        except FeedpubError as exc:
+            self.job.fail(str(exc))
+        except sqlite3.OperationalError as exc:  # the disk (full, read-only): stop them all
+            where = self.job.site.state_dir / "state.db"
+            self.job.fail(f"cannot record deliveries in {where}: {exc}; fix that and run again")
+        except Exception as exc:  # a bug: stop every connection, say why
             self.job.fail(f"unexpected {type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
@@ -396,12 +460,12 @@ class _Worker:
         # one: one commit per message, and still never more than one in flight.
         accepted: Recipient | None = None
         try:
-            lost = 0
             while not job.stop.is_set():
-                recipient = self.claim(state, accepted)
+                claim = self.claim(state, accepted)
                 accepted = None
-                if recipient is None:
+                if claim is None:
                     return
+                recipient = claim.recipient
                 try:
                     data = job.prepared.render(recipient, job.secret)
                 except (ValueError, UnicodeError) as exc:  # an address no header can carry
@@ -414,27 +478,25 @@ class _Worker:
                 except Refused as refusal:
                     self.refused(state, recipient, refusal)
                 except ConnectionLost as exc:
-                    self.record(state, recipient, "pending", 0, None, str(exc))
-                    self.transport.close()
-                    lost += 1
-                    if lost > RECONNECTS:
-                        job.fail(f"the connection keeps dropping: {exc}")
-                        return
-                except Fatal as exc:
-                    self.record(state, recipient, "pending", 0, None, str(exc))
-                    job.fail(str(exc))
+                    # The message may have arrived: an attempt, so that a relay that takes
+                    # messages and drops the line sends each reader at most max_attempts.
+                    self.later(state, recipient, str(exc))
+                except RelayFailure as exc:
+                    self.give_back(state, claim)
+                    job.fail(stopped(exc), exc.temporary)
                     return
                 else:
-                    lost = 0
                     accepted = recipient
                     job.tick("sent")
         finally:
-            if accepted is not None:
-                self.record(state, accepted, "sent", 1, None, "250")
-            self.transport.close()
-            state.close()
+            try:
+                if accepted is not None:
+                    self.record(state, accepted, "sent", 1, None, "250")
+            finally:
+                self.transport.close()
+                state.close()
 
-    def claim(self, state: State, accepted: Recipient | None = None) -> Recipient | None:
+    def claim(self, state: State, accepted: Recipient | None = None) -> _Claim | None:
         job = self.job
         while True:
             with state.transaction():
@@ -445,14 +507,16 @@ class _Worker:
                 # as cheap at the last of 100,000 recipients as at the first.
                 row = (
                     state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status"
+                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
+                        " d.status, d.updated"
                         " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                         " WHERE d.issue = ? AND d.status = 'pending'"
                         " ORDER BY d.subscriber LIMIT 1",
                         (job.issue.number,),
                     ).fetchone()
                     or state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status"
+                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
+                        " d.status, d.updated"
                         " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                         " WHERE d.issue = ? AND d.status = 'deferred'"
                         " AND julianday(d.next_attempt) <= julianday(?)"
@@ -470,8 +534,20 @@ class _Worker:
                     (status, job.stamp, job.issue.number, row[0]),
                 )
             if status == "sending":
-                return Recipient(row[0], row[1], row[2], row[3])
+                return _Claim(Recipient(row[0], row[1], row[2], row[3]), row[5], row[6])
             job.tick("skipped")
+
+    def give_back(self, state: State, claim: _Claim) -> None:
+        """Put a claimed row back as it was: the relay, not the recipient, failed."""
+        try:
+            with state.transaction():
+                state.db.execute(
+                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
+                    " AND subscriber = ? AND status = 'sending'",
+                    (claim.status, claim.updated, self.job.issue.number, claim.recipient.id),
+                )
+        except sqlite3.Error:
+            pass  # left in 'sending', which the next run's start puts back to 'pending'
 
     def record(
         self,
@@ -509,32 +585,39 @@ class _Worker:
             ),
         )
 
-    def refused(self, state: State, recipient: Recipient, refusal: Refused) -> None:
+    def later(self, state: State, recipient: Recipient, reply: str) -> None:
+        """One more attempt spent: deferred with backoff, or failed once max_attempts are."""
         job = self.job
+        attempts = (
+            state.db.execute(
+                "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
+                (job.issue.number, recipient.id),
+            ).fetchone()[0]
+            + 1
+        )
+        if attempts < job.site.smtp.max_attempts:
+            self.record(
+                state, recipient, "deferred", 1, (job.now + backoff(attempts)).isoformat(), reply
+            )
+            job.tick("deferred")
+            return
+        self.record(state, recipient, "failed", 1, None, reply)
+        job.tick("failed", (recipient.email, reply))
+
+    def refused(self, state: State, recipient: Recipient, refusal: Refused) -> None:
         reply = f"{refusal.code} {refusal.text}"
         if refusal.temporary:
-            attempts = (
-                state.db.execute(
-                    "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
-                    (job.issue.number, recipient.id),
-                ).fetchone()[0]
-                + 1
+            self.later(state, recipient, reply)
+            return
+        with state.transaction():
+            self._set(state, recipient, "failed", 1, None, reply)
+            state.db.execute(
+                "UPDATE subscribers SET hard_failures = hard_failures + 1,"
+                " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
+                " WHERE id = ?",
+                (BOUNCE_AFTER, recipient.id),
             )
-            if attempts < job.site.smtp.max_attempts:
-                later = (job.now + backoff(attempts)).isoformat()
-                self.record(state, recipient, "deferred", 1, later, reply)
-                job.tick("deferred")
-                return
-        self.record(state, recipient, "failed", 1, None, reply)
-        if not refusal.temporary:
-            with state.transaction():
-                state.db.execute(
-                    "UPDATE subscribers SET hard_failures = hard_failures + 1,"
-                    " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
-                    " WHERE id = ?",
-                    (BOUNCE_AFTER, recipient.id),
-                )
-        job.tick("failed", (recipient.email, reply))
+        self.job.tick("failed", (recipient.email, reply))
 
 
 @dataclass
@@ -550,6 +633,7 @@ class _Job:
     report: SendReport
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    state_error: StateError | None = None
 
     @property
     def stamp(self) -> str:
@@ -563,9 +647,11 @@ class _Job:
         if self.progress is not None:
             self.progress(1)
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, temporary: bool = False) -> None:
         with self.lock:
-            self.report.error = self.report.error or error
+            if self.report.error is None:
+                self.report.error = error
+                self.report.temporary = temporary
         self.stop.set()
 
 
@@ -620,12 +706,25 @@ def send_issue(
         report = SendReport(issue=number)
         if issue.status == "sent":
             report.finished = True
+            _tally(state, report)
             return report
-        # Settings are checked before anything is recorded: a send that cannot start must not
-        # fix its list of recipients (who subscribes before the retry still gets the issue).
+        # Everything is checked, and the relay reached, before anything is recorded: a send
+        # that cannot start must not fix its list of recipients (who subscribes before the
+        # retry still gets the issue).
         connections = make_transports(site, issue)
         sender = sender_address(site)
-        report.recipients = start(state, issue, now)
+        prepared = PreparedIssue(site, issue)
+        secret = load_secret(site.state_dir)
+        try:
+            connections[0].open()
+        except RelayFailure as exc:
+            report.error, report.temporary = stopped(exc, started=False), exc.temporary
+            _tally(state, report)
+            report.seconds = time.perf_counter() - clock
+            return report
+        with _recording(site):
+            start(state, issue, now)
+        report.started = True
         # Moments compare as moments (julianday), not as text: the same time written with
         # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
         left = state.db.execute(
@@ -638,9 +737,9 @@ def send_issue(
     job = _Job(
         site=site,
         issue=issue,
-        prepared=PreparedIssue(site, issue),
+        prepared=prepared,
         now=now,
-        secret=load_secret(site.state_dir),
+        secret=secret,
         sender=sender,
         pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
         progress=progress,
@@ -654,10 +753,42 @@ def send_issue(
         thread.start()
     for thread in threads:
         thread.join()
-    with State.open(site.state_dir) as state:
+    if job.state_error is not None:
+        # Every answer the relay gave before is recorded: the next run goes on from there.
+        raise job.state_error
+    with State.open(site.state_dir) as state, _recording(site):
         report.finished = finish_if_done(state, number, now)
+        _tally(state, report)
     report.seconds = time.perf_counter() - clock
     return report
+
+
+@contextmanager
+def _recording(site: Site) -> Iterator[None]:
+    """State writes of a send: a full or read-only disk said as such, not as a bug."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        where = site.state_dir / "state.db"
+        raise DeliveryError(
+            f"cannot record deliveries in {where}: {exc}; fix that and run again"
+        ) from None
+
+
+def stopped(failure: RelayFailure, started: bool = True) -> str:
+    """Why a send stopped, and what happens next."""
+    if not started:
+        return (
+            f"{failure}; nothing was sent, the next run tries again"
+            if failure.temporary
+            else str(failure)
+        )
+    if failure.temporary:
+        return (
+            f"{failure}; sending stopped, no recipient's attempts were spent, "
+            "and the next run resumes"
+        )
+    return f"{failure}; sending stopped until that is fixed (no recipient's attempts were spent)"
 
 
 def unfinished(state: State) -> list[int]:
@@ -705,7 +836,7 @@ def send_test(site: Site, issue: IssueRecord, address: str) -> Path | None:
         transport = transports(site, issue)[0]
         try:
             transport.send(sender_address(site), recipient.envelope, data)
-        except (Refused, ConnectionLost, Fatal) as exc:
+        except (Refused, ConnectionLost, RelayFailure) as exc:
             raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
         finally:
             transport.close()

@@ -55,7 +55,11 @@ class WorkerError(FeedpubError):
 
 
 class StateError(FeedpubError):
-    """The site state database is unreadable, too new, or locked."""
+    """The site state database is unreadable, damaged, too new or cannot be written."""
+
+
+class StateBusy(StateError):
+    """Another process holds the state database's write lock longer than feedpub waits."""
 
 
 class SiteError(FeedpubError):

@@ -212,13 +212,14 @@ def _changed_files(
     are the ones it has (none added or gone), each cached by this ``reader``, and there are at
     most MAX_CHANGED of them."""
     cached = state.content_metadata()
-    if len(files) != len(cached):
+    # A walk with problems (a link refused, say) is read in full, so that they are reported.
+    if files.problems or len(files.files) != len(cached):
         return None
     changed: list[tuple[str, str, Any]] = []
-    for name, info in files:
+    for name, info in files.files:
         relpath = relpath_of(site, name)
         entry = cached.get(relpath)
-        if entry is None or info is None or entry[2] != reader:
+        if entry is None or entry[2] != reader:
             return None
         if entry[0] != info.st_size or entry[1] != info.st_mtime_ns:
             changed.append((name, relpath, info))

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import FeedpubError
+from .oserrors import describe
 
 LOCK_NAME = "lock"
 # The file descriptors of the locks this process holds.
@@ -39,6 +40,10 @@ class LockBusy(FeedpubError):
     """Another feedpub command holds the site's lock."""
 
 
+class LockError(FeedpubError):
+    """The site's lock file cannot be made or opened."""
+
+
 class SiteLock:
     def __init__(self, state_dir: Path, command: str) -> None:
         self.path = state_dir / LOCK_NAME
@@ -46,8 +51,12 @@ class SiteLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            where = Path(exc.filename) if exc.filename else self.path
+            raise LockError(f"cannot take the site's lock: {describe(exc, where)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -57,9 +66,7 @@ class SiteLock:
                 f"the site is busy: {holder} holds {self.path}; try again when it has finished"
             ) from None
         description = f"feedpub {self.command} (pid {os.getpid()} on {socket.gethostname()})"
-        # The description only names the holder to others: a full disk must not stop the
-        # command (the lock itself takes no space).
-        with suppress(OSError):
+        with suppress(OSError):  # a full disk: the lock holds, only its holder goes unnamed
             os.ftruncate(fd, 0)
             os.pwrite(fd, description.encode(), 0)
         self._fd = fd
@@ -68,7 +75,8 @@ class SiteLock:
     def release(self) -> None:
         if self._fd is not None:
             _HELD.discard(self._fd)
-            os.ftruncate(self._fd, 0)
+            with suppress(OSError):  # the next holder writes its own name over this one
+                os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 

@@ -57,4 +57,6 @@ def run(
         report.build = publish(site, state, catalog, now, started)
         for number in unfinished(state):
             report.sends.append(send_issue(site, number, now, progress, begin))
+            if report.sends[-1].error:
+                break  # the relay (or the outbox) failed: the next issue would fail the same way
     return report

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import __version__
+from . import __version__, tree
 from .config import Site
 from .errors import Problem
 from .state import State
@@ -24,26 +24,12 @@ from .state import State
 META_KEY = "build_snapshot"
 
 
-def _walk(top: Path, parts: list[str], label: str) -> None:
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            parts.append(f"{label}:{folder}:missing")
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=True):
-                stack.append(Path(entry.path))
-                continue
-            try:
-                info = entry.stat()
-            except OSError:
-                continue
-            parts.append(f"{label}:{entry.path}:{info.st_size}:{info.st_mtime_ns}")
+def _walk(top: Path, parts: list[str], label: str, allowed: tree.Roots) -> None:
+    """The metadata of the files a build would read from ``top``, walked as the build walks
+    (tree.walk: no folder link followed, so a loop cannot hang it), and the walk's problems."""
+    found = tree.walk(top, label, allowed)
+    parts.extend(f"{label}:{path}:{info.st_size}:{info.st_mtime_ns}" for path, info in found.files)
+    parts.extend(f"{label}:{problem}" for problem in found.problems)
 
 
 class Taken(NamedTuple):
@@ -56,18 +42,20 @@ class Taken(NamedTuple):
 
 def take(site: Site, state: State, templates: Path) -> Taken:
     parts = [basis(site, state, templates)]
-    _walk(site.content_dir, parts, "content")
+    _walk(site.content_dir, parts, "content", tree.of_site(site))
     return Taken(_hash(parts), parts[0])
 
 
 def basis(site: Site, state: State, templates: Path) -> str:
     parts = [__version__, repr(site)]
-    for label, folder in (
-        ("templates", site.templates_dir),
-        ("packaged", templates),
-        ("static", site.static_dir),
+    allowed = tree.of_site(site)
+    packaged = tree.Roots.of([os.path.realpath(templates)])
+    for label, folder, roots in (
+        ("templates", site.templates_dir, allowed),
+        ("packaged", templates, packaged),
+        ("static", site.static_dir, allowed),
     ):
-        _walk(folder, parts, label)
+        _walk(folder, parts, label, roots)
     issues = state.db.execute(
         "SELECT number, status, length(html), length(subject) FROM issues ORDER BY number"
     ).fetchall()

@@ -8,20 +8,30 @@ itself refuses a second (a UNIQUE constraint), whatever the code above it does.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import struct
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import starmap
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import StateError
+from .errors import StateBusy, StateError
+from .oserrors import describe, disk_full, unwritable
 
 STATE_NAME = "state.db"
+# How long a command waits for another process's write on the state to end before it gives
+# up with StateBusy (exit 75): a cron job's next tick tries again, losing nothing.
+BUSY_TIMEOUT = 10.0
+BUSY_TIMEOUT_ENV = "FEEDPUB_BUSY_TIMEOUT"
+# Meta key: the moment ("now") of the last build that recorded its articles.
+LAST_BUILD_KEY = "last_build"
 
 # Each entry upgrades the schema by one version; a new database runs them all.
 _MIGRATIONS = [
@@ -129,65 +139,65 @@ class KnownArticle(NamedTuple):
 class State:
     """An open state database. Use as a context manager, or call close()."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path | None) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path | None, busy_timeout: float = 0.0
+    ) -> None:
         self.db = connection
         self.path = path
+        self.busy_timeout = busy_timeout
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, state_dir: Path, create: bool = True) -> State:
+    def open(
+        cls, state_dir: Path, create: bool = True, busy_timeout: float | None = None
+    ) -> State:
         """Open (and with ``create``, make) ``state_dir/state.db``.
 
         Without ``create`` a missing database opens as an empty one in memory, so read-only
-        commands never leave files behind.
+        commands never leave files behind. ``busy_timeout``: seconds to wait for another
+        process's write (default: FEEDPUB_BUSY_TIMEOUT, else BUSY_TIMEOUT); then StateBusy.
+        A database that exists but is empty, cut short or damaged is a StateError, never
+        taken for a new site's.
         """
+        timeout = busy_timeout_from(os.environ) if busy_timeout is None else busy_timeout
         path = state_dir / STATE_NAME
-        if not path.exists():
-            if not create:
-                return cls._connect(":memory:", None)
-            try:
-                state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                # The state will hold subscribers' addresses: readable by its owner only.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            except OSError as exc:
+        if state_dir.exists() and not state_dir.is_dir():
+            raise StateError(describe(OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), path))
+        if not path.exists() and not path.is_symlink():
+            wal = Path(f"{path}-wal")
+            if wal.exists() and wal.stat().st_size:
                 raise StateError(
-                    f"{path}: cannot create the state database: {exc.strerror}"
-                ) from None
-        return cls._connect(str(path), path)
+                    f"{path} is missing but its write-ahead log {wal.name} is there: the "
+                    f"database was moved or deleted while in use; put it back (or restore it "
+                    f"from a backup) beside {wal.name}"
+                )
+            if not create:
+                return cls._connect(":memory:", None, timeout)
+            _create(state_dir, path)
+        _check_file(path)
+        return cls._connect(str(path), path, timeout)
 
     @classmethod
-    def _connect(cls, target: str, path: Path | None) -> State:
-        shown = path or "state"
+    def _connect(cls, target: str, path: Path | None, timeout: float) -> State:
+        shown = path or Path("state")
         try:
-            db = sqlite3.connect(target, timeout=30, isolation_level=None)
+            db = sqlite3.connect(target, timeout=timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise explain(exc, shown, timeout) from None
+        try:
             db.execute("PRAGMA foreign_keys = ON")
             if path is not None:
                 # Readers (the unsubscribe endpoint, status) never wait for a sending run, and
                 # each delivery's commit stays cheap; a killed process loses nothing committed.
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
-                with _transaction(db):
-                    # Read again under the write lock: another process may have just upgraded.
-                    version = db.execute("PRAGMA user_version").fetchone()[0]
-                    for script in _MIGRATIONS[version:]:
-                        for statement in script.split(";"):
-                            if statement.strip():
-                                db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
-            if version > SCHEMA_VERSION:
-                db.close()
-                raise StateError(
-                    f"{shown}: written by a newer feedpub (schema {version}, this one knows "
-                    f"{SCHEMA_VERSION}); upgrade feedpub"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"{shown}: not a usable feedpub state database ({exc}); "
-                "restore it from a backup or move it away to start afresh"
-            ) from None
-        return cls(db, path)
+            _migrate(db, shown, timeout)
+        except BaseException as exc:
+            db.close()
+            if isinstance(exc, sqlite3.Error) and translatable(exc):
+                raise explain(exc, shown, timeout) from None
+            raise
+        return cls(db, path, timeout)
 
     def close(self) -> None:
         self.db.close()
@@ -195,12 +205,20 @@ class State:
     def __enter__(self) -> State:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # Whatever read or wrote the state inside the block: a locked, full or damaged
+        # database is said as such, with the file and what to do.
+        if isinstance(exc, sqlite3.Error) and translatable(exc):
+            raise self.explain(exc) from None
+
+    def explain(self, exc: sqlite3.Error) -> StateError:
+        """``exc``, met using this state, as a StateError that says what to do."""
+        return explain(exc, self.path or Path("state"), self.busy_timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with _transaction(self.db):
+        with _transaction(self.db, self.path or Path("state"), self.busy_timeout):
             yield
 
     # -- articles --------------------------------------------------------------------------
@@ -218,11 +236,13 @@ class State:
         now: str,
         known_before: Iterable[KnownArticle] | None = None,
     ) -> None:
-        """Record published articles that are new or changed; call inside a transaction.
+        """Record published articles that are new or changed, and ``now`` as the last build's
+        moment; call inside a transaction.
 
         ``last_seen`` is when the row last changed: a build that changed nothing of an article
         writes nothing for it. ``known_before`` spares reading the rows again when the caller
         read them under the same lock."""
+        self.set_meta(LAST_BUILD_KEY, now)
         known = set(self.known_articles() if known_before is None else known_before)
         changed = [a for a in articles if a not in known]
         self.db.executemany(
@@ -252,6 +272,22 @@ class State:
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
+        )
+
+    def clock_behind(self, now: datetime) -> str | None:
+        """A warning when ``now`` is earlier than the last build's moment, else None."""
+        last = self.meta(LAST_BUILD_KEY)
+        try:
+            then = datetime.fromisoformat(last) if last else None
+            if then is None or now >= then:
+                return None
+        except (ValueError, TypeError):  # unreadable, or without a zone: nothing to compare
+            return None
+        shown = then.astimezone(now.tzinfo).isoformat(timespec="minutes")
+        return (
+            f"the clock says {now.isoformat(timespec='minutes')}, before the last build's "
+            f"{shown}: is the system clock (or --now) right? Articles published then stay "
+            "published; the others wait for their time"
         )
 
     def first_published(self) -> dict[str, datetime]:
@@ -445,8 +481,12 @@ class Issues:
                 ],
             )
         except BaseException as exc:
-            self.db.execute("ROLLBACK TO add_issue")
-            self.db.execute("RELEASE add_issue")
+            # A full disk or an I/O error may have ended the transaction already: undoing
+            # it again would hide the real error behind "no such savepoint".
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK TO add_issue")
+                    self.db.execute("RELEASE add_issue")
             if isinstance(exc, sqlite3.IntegrityError):
                 raise StateError(f"cannot record issue {issue.number}: {exc}") from None
             raise
@@ -471,11 +511,211 @@ class Issues:
 
 
 @contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
+def _transaction(db: sqlite3.Connection, path: Path, timeout: float) -> Iterator[None]:
+    """All or nothing. A write another process holds is waited for (``timeout``, SQLite's
+    busy handler); a failure of SQLite itself comes out as a StateError naming ``path``."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        if translatable(exc):
+            raise explain(exc, path, timeout) from None
+        raise
     try:
         yield
-    except BaseException:
-        db.execute("ROLLBACK")
+        db.execute("COMMIT")
+    except BaseException as exc:
+        # SQLite rolls a transaction back by itself on some errors (a full disk, an I/O
+        # error): a second ROLLBACK would fail, "no transaction is active", and hide why.
+        if db.in_transaction:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and translatable(exc):
+            raise explain(exc, path, timeout) from None
         raise
-    db.execute("COMMIT")
+
+
+def _migrate(db: sqlite3.Connection, path: Path, timeout: float) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version < SCHEMA_VERSION:
+        with _transaction(db, path, timeout):
+            # Read again under the write lock: another process may have just upgraded.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for script in _MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: written by a newer feedpub (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade feedpub"
+        )
+
+
+def busy_timeout_from(env: Mapping[str, str]) -> float:
+    """Seconds to wait for the state's write lock: FEEDPUB_BUSY_TIMEOUT, else BUSY_TIMEOUT."""
+    raw = env.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise StateError(
+            f"{BUSY_TIMEOUT_ENV}={raw!r} is not a number of seconds from 0 to 3600; "
+            f"unset it for the default ({BUSY_TIMEOUT:g} s)"
+        )
+    return value
+
+
+def _create(state_dir: Path, path: Path) -> None:
+    """Make a new state database whole, beside the final name, and link it into place: a
+    crash or a full disk never leaves an empty or half-made ``state.db``, so an empty one
+    is always damage, never a new site."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The state will hold subscribers' addresses: readable by its owner only (mkstemp).
+        fd, name = tempfile.mkstemp(prefix=f".{STATE_NAME}.", suffix=".new", dir=state_dir)
+        os.close(fd)
+    except OSError as exc:
+        raise StateError(
+            f"cannot create the state database: {describe(exc, Path(exc.filename or path))}"
+        ) from None
+    temp = Path(name)
+    try:
+        db = sqlite3.connect(temp, isolation_level=None)
+        try:
+            _migrate(db, path, 0)
+            db.execute("PRAGMA journal_mode = WAL")
+        finally:
+            db.close()
+        os.link(temp, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    except sqlite3.Error as exc:
+        raise explain(exc, path, 0) from None
+    except OSError as exc:
+        raise StateError(f"cannot create the state database: {describe(exc, path)}") from None
+    finally:
+        for leftover in (temp, *(Path(f"{temp}{end}") for end in ("-journal", "-wal", "-shm"))):
+            with suppress(OSError):
+                leftover.unlink()
+
+
+def create_file(path: Path, data: bytes) -> bytes:
+    """Make the state folder's file ``path`` holding ``data``, whole or not at all (mode
+    0600), unless another process made it first: then what it holds. OSError if it cannot
+    be written (nothing is left behind then)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Written whole into a file of its own, then linked into place: a process reading the
+    # file (or making it) at the same moment never finds it empty, nor does a full disk.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(name, path)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_bytes()
+    finally:
+        os.unlink(name)
+    return data
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a database file that is a folder, empty, or shorter than its header says."""
+    if path.is_dir():
+        raise StateError(describe(OSError(errno.EISDIR, os.strerror(errno.EISDIR)), path))
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise StateError(f"cannot read the state database: {describe(exc, path)}") from None
+    if size == 0:
+        raise StateError(
+            f"{path} is empty (0 bytes): the state database lost its content (a copy or a "
+            "restore cut short?); feedpub never leaves it empty, so this is not a new site. "
+            "Restore it from a backup"
+        )
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return  # SQLite says what it is not
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    pages, counter, valid_for = (struct.unpack(">I", header[n : n + 4])[0] for n in (28, 24, 92))
+    wal = Path(f"{path}-wal")
+    # The header's page count holds when its change counter matches; a write-ahead log with
+    # frames in it may still hold pages the file does not have yet.
+    if pages and counter == valid_for and size < pages * page_size:
+        with suppress(OSError):
+            if wal.exists() and wal.stat().st_size:
+                return
+        raise StateError(
+            f"{path} is cut short: {size} bytes where its header counts {pages} pages of "
+            f"{page_size} ({pages * page_size} bytes). {_DAMAGED_ADVICE.format(path=path)}"
+        )
+
+
+_DAMAGED_ADVICE = (
+    "Nothing was changed. Check it with: sqlite3 '{path}' 'PRAGMA integrity_check'; if that "
+    "reports errors, restore the file from a backup (sqlite3 '{path}' .recover can salvage "
+    "what is left)"
+)
+
+# SQLite's primary result codes (the low byte of sqlite_errorcode) that are about the file,
+# the disk or another process rather than a bug in feedpub.
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _PERM = 5, 6, 8, 10, 11, 13, 14, 3
+_NOTADB, _AUTH, _NOLFS, _PROTOCOL = 26, 23, 22, 15
+_SHORT_READ = _IOERR | (2 << 8)
+_TRANSLATED = {_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _PERM, _NOTADB}
+_TRANSLATED |= {_AUTH, _NOLFS, _PROTOCOL}
+
+
+def translatable(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is about the database file, the disk or another process."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _TRANSLATED
+
+
+def explain(exc: sqlite3.Error, path: Path, timeout: float) -> StateError:
+    """A StateError for ``exc``, met using the database ``path``: what is wrong, what to do."""
+    code = getattr(exc, "sqlite_errorcode", 0) or 0
+    primary = code & 0xFF
+    if primary in (_BUSY, _LOCKED):
+        return StateBusy(
+            f"{path} is busy: another process (a backup, a maintenance tool, another feedpub) "
+            f"has held a write on it for over {timeout:g} s; nothing was changed, try again "
+            f"when it has finished ({BUSY_TIMEOUT_ENV} sets how many seconds feedpub waits)"
+        )
+    if primary == _FULL or (primary == _IOERR and disk_full(path.parent)):
+        return StateError(
+            f"{path}: the disk is full: the change was not saved, the state is as it was "
+            f"before it; free some space on the file system of {path.parent} and try again"
+        )
+    if primary in (_CORRUPT, _NOTADB):
+        return StateError(f"{path} is damaged ({exc}). {_DAMAGED_ADVICE.format(path=path)}")
+    if code == _SHORT_READ and Path(f"{path}-shm").exists():
+        return StateError(
+            f"{path}: its write-ahead log {path.name}-wal is missing or cut short while "
+            f"another process has the database open (deleted or moved by a clean-up or a "
+            f"backup?); the latest changes are held by that process: let it finish, or stop "
+            f"it gently (not kill -9), so that it writes them back, then try again. Nothing "
+            f"was changed"
+        )
+    if primary in (_READONLY, _CANTOPEN, _PERM, _AUTH):
+        reason = unwritable(path) if path.name == STATE_NAME else None
+        if reason is not None:
+            return StateError(
+                f"cannot use the state database: {reason}; the database itself is not "
+                "damaged (nothing was changed)"
+            )
+    return StateError(
+        f"{path}: {exc} ({getattr(exc, 'sqlite_errorname', 'SQLite')}); check the file, its "
+        f"folder and the disk (dmesg). {_DAMAGED_ADVICE.format(path=path)}"
+    )

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import FeedpubError
+from .oserrors import describe
+from .state import create_file
 
 SECRET_FILE = "secret"
 SECRET_ENV = "FEEDPUB_SECRET"
@@ -47,28 +49,20 @@ def load_secret(
                 f"{path} does not exist and {SECRET_ENV} is not set: copy the secret the "
                 "newsletter is sent with, or set the variable"
             ) from None
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_hex(32).encode()
-    # Written whole into a file of its own, then linked into place: a process reading the
-    # secret file (or making it) at the same moment never finds it empty.
-    temp = state_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(value)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temp, path)
-        except FileExistsError:  # another process made it first: use theirs
-            return _read_secret(path)
-    finally:
-        temp.unlink()
-    return value
+        value = create_file(path, secrets.token_hex(32).encode()).strip()
+    except OSError as exc:
+        raise SecretError(f"cannot make the site's secret: {describe(exc, path)}") from None
+    return value or _read_secret(path)
 
 
 def _read_secret(path: Path) -> bytes:
-    value = path.read_bytes().strip()
+    try:
+        value = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a folder, permissions: say which, and how to fix it
+        raise SecretError(f"cannot read the site's secret: {describe(exc, path)}") from None
     if not value:
         # An empty HMAC key would make links anyone can compute from the public List-Id.
         raise SecretError(

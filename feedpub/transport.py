@@ -1,15 +1,20 @@
 """Where messages go: an SMTP relay (one connection reused for many messages), or the outbox.
 
 A transport's ``send`` either returns (the message was accepted) or raises one of:
-``Refused`` (the relay answered this message with a 4xx or 5xx code), ``ConnectionLost`` (the
-connection broke; the message may or may not have arrived) or ``Fatal`` (nothing can be sent
-this run: a wrong password, a refused TLS handshake, no relay at that address).
+``Refused`` (the relay answered this one message with a 4xx or 5xx code at RCPT TO, DATA or
+the end of the message), ``ConnectionLost`` (the connection broke or timed out once the
+recipient was named: the message may or may not have arrived) or ``RelayFailure`` (a condition
+of the relay, not of this recipient: it cannot be reached, its greeting is not 220, it refuses
+EHLO, TLS, the login or the sender, or it answers 421; nothing more goes through it this run).
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import ipaddress
 import smtplib
+import socket
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -35,11 +40,17 @@ class Refused(Exception):
 
 
 class ConnectionLost(Exception):
-    """The connection broke during a message."""
+    """The connection broke, or the relay stopped answering, during a message."""
 
 
-class Fatal(Exception):
-    """Nothing can be sent through this relay as configured."""
+class RelayFailure(Exception):
+    """Nothing more can be sent through this relay (or into this outbox) this run."""
+
+    def __init__(self, message: str, temporary: bool) -> None:
+        super().__init__(message)
+        # True: the relay may recover by itself (a throttle, a restart); False: someone must
+        # change something (the password, the certificate, the sender, a full disk).
+        self.temporary = temporary
 
 
 class InsecureRelay(FeedpubError):
@@ -47,6 +58,8 @@ class InsecureRelay(FeedpubError):
 
 
 class Transport(Protocol):
+    def open(self) -> None: ...
+
     def send(self, sender: str, recipient: str, data: bytes) -> None: ...
 
     def close(self) -> None: ...
@@ -86,6 +99,29 @@ def dot_stuffed(data: bytes) -> bytes:
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
+def _temporary(code: int) -> bool:
+    """A 4xx answer may pass by itself; a 5xx (or a garbled answer) will not."""
+    return 400 <= code < 500
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the socket timed out: smtplib reports a timeout as the server disconnecting
+    ("Connection unexpectedly closed: timed out"), with the timeout as the cause."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@functools.cache
+def _local_hostname() -> str:
+    """The name for EHLO, looked up once: smtplib looks it up (DNS) for every connection, and
+    a relay that drops connections makes many."""
+    return socket.getfqdn()
+
+
 class _Smtp(smtplib.SMTP):
     """smtplib's client, with DATA's dot-stuffing done by ``dot_stuffed``."""
 
@@ -96,6 +132,10 @@ class _Smtp(smtplib.SMTP):
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
+        return self.message(msg)
+
+    def message(self, msg: bytes) -> tuple[int, bytes]:
+        """The message after the relay's 354, and its answer."""
         stuffed = dot_stuffed(msg)
         end = b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"
         self.send(stuffed + end)
@@ -106,31 +146,46 @@ class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
     pass
 
 
+# The stages of one message, as named in messages.
+_MAIL, _RCPT, _DATA, _END = "MAIL FROM", "RCPT TO", "DATA", "the message"
+
+
 class SmtpTransport:
     """One SMTP connection, opened on first use and reused; reopened after it breaks."""
 
     def __init__(self, settings: SmtpSettings, password: str) -> None:
         self.settings = settings
         self.password = password
-        self.connection: smtplib.SMTP | None = None
+        self.connection: _Smtp | None = None
+        self.carried = 0  # transactions begun on the open connection
+        self.where = f"{settings.host}:{settings.real_port}"
 
-    def _connect(self) -> smtplib.SMTP:
+    def _slow(self, when: str) -> str:
+        return (
+            f"{self.where} did not answer within {self.settings.timeout} s {when}; raise "
+            "[smtp] timeout if the relay is this slow"
+        )
+
+    def _connect(self) -> _Smtp:
         s = self.settings
-        where = f"{s.host}:{s.real_port}"
+        where = self.where
         context = ssl.create_default_context()  # verifies the certificate and the host name
         try:
+            name = _local_hostname()
             if s.security == "ssl":
-                connection: smtplib.SMTP = _SmtpSsl(
-                    s.host, s.real_port, timeout=s.timeout, context=context
+                connection: _Smtp = _SmtpSsl(
+                    s.host, s.real_port, name, timeout=s.timeout, context=context
                 )
             else:
-                connection = _Smtp(s.host, s.real_port, timeout=s.timeout)
+                connection = _Smtp(s.host, s.real_port, name, timeout=s.timeout)
             try:
+                self._hello(connection)
                 if s.security == "starttls":
-                    connection.ehlo()
                     if not connection.has_extn("starttls"):
-                        raise Fatal(
-                            f'{where} does not offer STARTTLS; use security = "ssl" or another port'
+                        raise RelayFailure(
+                            f'{where} does not offer STARTTLS; use security = "ssl" or another '
+                            "port",
+                            temporary=False,
                         )
                     connection.starttls(context=context)
                     connection.ehlo()
@@ -140,43 +195,167 @@ class SmtpTransport:
                 connection.close()  # a refused login or STARTTLS must not leave the socket open
                 raise
         except smtplib.SMTPAuthenticationError as exc:
-            raise Fatal(
+            if _temporary(exc.smtp_code):
+                raise RelayFailure(
+                    f"{where} cannot check the login now ({exc.smtp_code} "
+                    f"{_reply_text(exc.smtp_error)})",
+                    temporary=True,
+                ) from None
+            raise RelayFailure(
                 f"{where} refused the username or password ({exc.smtp_code}); check "
-                f"[smtp] username and the variable {s.password_env or '(no password_env)'}"
+                f"[smtp] username and the variable {s.password_env or '(no password_env)'}",
+                temporary=False,
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise RelayFailure(
+                f"{where} offers no login (AUTH); remove [smtp] username, or use the port "
+                "that takes logins",
+                temporary=False,
+            ) from None
+        except smtplib.SMTPConnectError as exc:  # a greeting that is not 220
+            raise RelayFailure(
+                f"{where} greeted with {exc.smtp_code} {_reply_text(exc.smtp_error)} instead "
+                "of 220",
+                temporary=_temporary(exc.smtp_code),
+            ) from None
+        except smtplib.SMTPHeloError as exc:
+            raise RelayFailure(
+                f"{where} refused EHLO: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
+                temporary=_temporary(exc.smtp_code),
+            ) from None
+        except smtplib.SMTPResponseException as exc:  # STARTTLS refused
+            raise RelayFailure(
+                f"{where} refused STARTTLS: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
+                temporary=_temporary(exc.smtp_code),
             ) from None
         except ssl.SSLError as exc:
-            raise Fatal(f"the TLS handshake with {where} failed: {exc.reason or exc}") from None
+            raise RelayFailure(
+                f"the TLS handshake with {where} failed: {exc.reason or exc}", temporary=False
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise Fatal(f"cannot connect to {where}: {exc}") from None
+            if _timed_out(exc):
+                raise RelayFailure(self._slow("when connecting"), temporary=True) from None
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise RelayFailure(
+                    f"{where} closed the connection before it was ready", temporary=True
+                ) from None
+            raise RelayFailure(f"cannot connect to {where}: {exc}", temporary=True) from None
         return connection
 
-    def send(self, sender: str, recipient: str, data: bytes) -> None:
+    @staticmethod
+    def _hello(connection: _Smtp) -> None:
+        """EHLO, or HELO for an old relay; not after a 421, which closes the channel."""
+        code, reply = connection.ehlo()
+        if not 200 <= code <= 299 and code != 421:
+            code, reply = connection.helo()
+        if not 200 <= code <= 299:
+            raise smtplib.SMTPHeloError(code, reply)
+
+    def open(self) -> None:
+        """Connect now (if not connected): RelayFailure if the relay cannot be used."""
         if self.connection is None:
             self.connection = self._connect()
-        options = [] if recipient.isascii() and sender.isascii() else ["SMTPUTF8"]
+            self.carried = 0
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        used = self.connection is not None and self.carried > 0
         try:
-            self.connection.sendmail(sender, [recipient], data, mail_options=options)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            raise Refused(code, _reply_text(text)) from None
-        except smtplib.SMTPSenderRefused as exc:
-            if 400 <= exc.smtp_code < 500:
-                raise Refused(exc.smtp_code, _reply_text(exc.smtp_error)) from None
-            raise Fatal(
-                f"the relay refuses the sender {sender}: {exc.smtp_code} "
-                f"{_reply_text(exc.smtp_error)}"
-            ) from None
-        except smtplib.SMTPServerDisconnected as exc:
-            self.connection = None
-            raise ConnectionLost(f"the relay closed the connection: {exc}") from None
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:  # the service is closing the channel
-                self.close()
-                raise ConnectionLost(f"421 {_reply_text(exc.smtp_error)}") from None
-            raise Refused(exc.smtp_code, _reply_text(exc.smtp_error)) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            self.close()
-            raise ConnectionLost(str(exc) or type(exc).__name__) from None
+            self._transaction(sender, recipient, data)
+        except RelayFailure:
+            if not used:
+                raise
+            # A connection kept open may have been closed by the relay's idle timeout or its
+            # limit of messages per connection (often with a 421): a fresh one decides.
+            self._discard()
+            self._transaction(sender, recipient, data)
+
+    def _transaction(self, sender: str, recipient: str, data: bytes) -> None:
+        self.open()
+        connection = self.connection
+        assert connection is not None
+        self.carried += 1
+        options = []
+        if connection.has_extn("size"):
+            options.append(f"SIZE={len(data)}")
+        if not (recipient.isascii() and sender.isascii()):
+            if not connection.has_extn("smtputf8"):
+                # RFC 6531: 553 5.6.7 is the answer a relay gives to such an address.
+                raise Refused(
+                    553, "5.6.7 the relay does not offer SMTPUTF8, which this address needs"
+                )
+            options.append("SMTPUTF8")
+        stage = _MAIL
+        try:
+            code, reply = connection.mail(sender, options)
+            if code != 250:
+                self._refused_by_relay(stage, code, reply, f" the sender {sender}")
+            stage = _RCPT
+            code, reply = connection.rcpt(recipient)
+            if code not in (250, 251):
+                self._refused(stage, code, reply)
+            stage = _DATA
+            code, reply = connection.docmd("data")
+            if code != 354:
+                self._refused(stage, code, reply)
+            stage = _END
+            code, reply = connection.message(data)
+            if code != 250:
+                self._refused(stage, code, reply)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard()
+            raise self._broken(stage, exc) from None
+        finally:
+            connection.command_encoding = "ascii"  # SMTPUTF8 is for one transaction
+
+    def _broken(self, stage: str, exc: smtplib.SMTPException | OSError) -> Exception:
+        """What a connection that broke (or timed out) at ``stage`` means."""
+        # The message may be sent whole before the relay's close is seen: "during or after".
+        at = "during or after the message" if stage == _END else f"at {stage}"
+        if _timed_out(exc):
+            what = self._slow("after the message" if stage == _END else at)
+        elif isinstance(exc, smtplib.SMTPResponseException):  # a garbled answer
+            what = f"{self.where} answered {exc.smtp_code} {_reply_text(exc.smtp_error)} {at}"
+        else:
+            what = f"{self.where} closed the connection {at}, without a reply"
+        if stage == _MAIL:
+            # Nothing of this recipient's message has gone yet: a condition of the relay.
+            return RelayFailure(what, temporary=True)
+        return ConnectionLost(what)
+
+    def _refused_by_relay(self, stage: str, code: int, reply: bytes, what: str = "") -> None:
+        if code == 421:
+            self._discard()
+        else:
+            self._reset()
+        at = "after the message" if stage == _END else f"at {stage}"
+        raise RelayFailure(
+            f"{self.where} refused{what} {at}: {code} {_reply_text(reply)}",
+            temporary=code == 421 or _temporary(code),
+        )
+
+    def _refused(self, stage: str, code: int, reply: bytes) -> None:
+        if code == 421:  # the service is closing the channel: not this recipient's doing
+            self._refused_by_relay(stage, code, reply)
+        self._reset()
+        raise Refused(code, _reply_text(reply))
+
+    def _reset(self) -> None:
+        """RSET after a refusal, so the connection can carry the next message; a connection
+        that cannot take even that is dropped (the next message opens another)."""
+        if self.connection is None:
+            return
+        try:
+            code, _ = self.connection.rset()
+        except (smtplib.SMTPException, OSError):
+            code = 0
+        if code != 250:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Forget the connection without QUIT (it is broken, or the relay closed it)."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
 
     def close(self) -> None:
         connection, self.connection = self.connection, None
@@ -188,12 +367,28 @@ class SmtpTransport:
             connection.close()
 
 
+# What to do about an error writing a file, by errno.
+_FIXES = {
+    errno.ENOSPC: "free some space on that disk and run again",
+    errno.EDQUOT: "free some space (the disk quota is used up) and run again",
+    errno.EACCES: "make that folder writable by the user feedpub runs as, and run again",
+    errno.EPERM: "make that folder writable by the user feedpub runs as, and run again",
+    errno.EROFS: "it is on a read-only file system; remount it read-write and run again",
+}
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file under .feedpub/ whole or not at all (its folders made private)."""
+    """Write a file under .feedpub/ whole or not at all (its folders made private). The
+    temporary file is removed when writing fails; one a killed process left is overwritten by
+    the next write of the same file (its name is fixed)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    try:
+        temp.write_bytes(data)
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 class OutboxTransport:
@@ -202,9 +397,19 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def open(self) -> None:
+        pass  # the folder is made with the first message
+
     def send(self, sender: str, recipient: str, data: bytes) -> None:
         name = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
-        write_atomically(self.folder / f"{name}.eml", data)
+        path = self.folder / f"{name}.eml"
+        try:
+            write_atomically(path, data)
+        except OSError as exc:
+            fix = _FIXES.get(exc.errno or 0, "fix that and run again")
+            raise RelayFailure(
+                f"cannot write {path}: {exc.strerror or exc}; {fix}", temporary=False
+            ) from None
 
     def close(self) -> None:
         pass

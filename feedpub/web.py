@@ -2,7 +2,9 @@
 
 ``GET /unsubscribe?t=TOKEN`` shows a page with a button; ``POST /unsubscribe`` with the token
 (in the query, as RFC 8058's one-click requests send it, or in the form) unsubscribes at once
-and answers 200. A bad or forged token gets a 400 page and changes nothing.
+and answers 200. A bad or forged token gets a 400 page and changes nothing. While the state
+database is held by another process, a request waits up to ``busy_timeout`` seconds, then gets
+503 with Retry-After: nothing is recorded, and the client (or the reader) asks again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from . import config
 from .config import Site
 from .delivery import list_id
-from .errors import FeedpubError
+from .errors import FeedpubError, StateError
 from .pages import environment
 from .state import State
 from .subscribers import SubscriberError, Subscribers
@@ -40,13 +42,24 @@ REASONS = {
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     413: "413 Content Too Large",
+    503: "503 Service Unavailable",
 }
+# A web request waits this long for the state's write lock (a sending run holds it for a
+# moment per message; a backup may hold it longer), then answers 503.
+BUSY_TIMEOUT = 5.0
+RETRY_AFTER = 60  # seconds, in the 503's Retry-After
 
 
 class UnsubscribeApp:
-    def __init__(self, site: Site, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        clock: Callable[[], datetime] | None = None,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
         self.site = site
         self.clock = clock or (lambda: datetime.now(site.tz))
+        self.busy_timeout = busy_timeout
         self.template = environment(site).get_template("unsubscribe.html")
 
     def page(
@@ -99,14 +112,27 @@ class UnsubscribeApp:
         key = self.subscriber_key(token, environ.get("wsgi.errors"))
         if key is None:
             return self.page(start, 400, "invalid")
-        with State.open(self.site.state_dir) as state, state.transaction():
+        try:
+            self.unsubscribe(key)
+        except StateError as exc:
+            # Nothing was recorded: a 503 makes a one-click client ask again later, and shows a
+            # reader the button again; a 500 would look final and the request would be lost.
+            errors = environ.get("wsgi.errors")
+            if errors is not None:
+                errors.write(f"feedpub: {exc}\n")
+            retry = [("Retry-After", str(RETRY_AFTER))]
+            return self.page(start, 503, "busy", token, extra=retry)
+        return self.page(start, 200, "done")
+
+    def unsubscribe(self, key: str) -> None:
+        state_dir = self.site.state_dir
+        with State.open(state_dir, busy_timeout=self.busy_timeout) as state, state.transaction():
             people = Subscribers(state.db)
             try:
                 if people.get(key).status == "active":
                     people.set_status(key, "unsubscribed", self.clock())
             except SubscriberError:
                 pass  # removed since: there is nothing to send to, which is what they asked
-        return self.page(start, 200, "done")
 
     def subscriber_key(self, token: str, errors: Any = None) -> str | None:
         try:

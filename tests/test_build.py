@@ -553,12 +553,12 @@ def test_corrupt_state_is_a_clear_error(make_site: MakeSite) -> None:
     path.write_bytes(random.Random(7).randbytes(8192))
     with pytest.raises(StateError) as raised:
         publish(root)
-    assert str(raised.value).startswith(f"{path}: not a usable feedpub state database (")
-    assert "restore it from a backup or move it away to start afresh" in str(raised.value)
+    assert str(raised.value).startswith(f"{path} is damaged (file is not a database). ")
+    assert f"sqlite3 '{path}' 'PRAGMA integrity_check'" in str(raised.value)
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
     assert not (root / "public").exists()
-    with pytest.raises(StateError, match="not a usable feedpub state database"):
+    with pytest.raises(StateError, match="is damaged"):
         check(load(root), NOW)
 
 
@@ -953,9 +953,10 @@ def test_a_quick_rebuild_falls_back_when_it_cannot_tell(make_site: MakeSite) -> 
     _append(root / "content" / OLDEST, b"\nA paragraph.\n")  # else, only its page changes
     assert publish(root, LATER).written == 2
     assert "Due" in archive.read_text(encoding="utf-8")
-    # Built as of a moment before the newest article: it is scheduled again.
+    # Built as of a moment before the newest articles (a clock set back): they stay published.
     _append(root / "content" / OLDEST, b"\nAnother paragraph.\n")
-    assert publish(root, datetime(2026, 11, 15, tzinfo=NOW.tzinfo)).articles == 3
+    behind = publish(root, datetime(2026, 11, 15, tzinfo=NOW.tzinfo))
+    assert (behind.articles, [p.path for p in behind.problems]) == (5, [".feedpub/state.db"])
     # A warning comes and goes with an edit: the report says so.
     _append(root / "content" / OLDEST, b"\nA bad \xff byte.\n")
     assert [p.path for p in publish(root, LATER).problems] == [f"content/{OLDEST}"]
@@ -1036,16 +1037,18 @@ def test_content_files_go_as_os_walk_goes(make_site: MakeSite) -> None:
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
         expected.extend(os.path.join(folder, n) for n in sorted(files) if is_article_name(n))
     found = content_files(load(root))
-    assert [name for name, _ in found] == expected
-    assert len(expected) == 8  # a.md, A.md, z.txt, broken.md; c.md, e.md, f.md, g.md
-    for name, info in found:
-        if name.endswith("broken.md"):
-            assert info is None
-        else:
-            assert info is not None and (info.st_size, info.st_mtime_ns) == (
-                os.stat(name).st_size,
-                os.stat(name).st_mtime_ns,
-            )
+    # The broken link is not a file to read: it is reported, as is the folder link (not
+    # followed), instead of being left out silently.
+    expected.remove(str(content / "broken.md"))
+    assert [name for name, _ in found.files] == expected
+    assert len(expected) == 7  # a.md, A.md, z.txt; c.md, e.md, f.md, g.md
+    assert [(p.path, p.severity) for p in found.problems] == [
+        ("content/broken.md", "error"),
+        ("content/link", "warning"),
+    ]
+    for name, info in found.files:
+        real = os.stat(name)
+        assert (info.st_size, info.st_mtime_ns) == (real.st_size, real.st_mtime_ns)
 
 
 def test_pages_and_feeds_carry_no_character_xml_cannot(make_site: MakeSite) -> None:

@@ -32,7 +32,7 @@ def read(
     site: Site, text: str | bytes, name: str = "story.md", relpath: str = RELPATH
 ) -> tuple[Article | None, list[Problem]]:
     """Write the file into the site folder and read it; every problem names ``relpath``."""
-    path = site.root / name
+    path = site.content_dir / name  # where the walk finds articles: reads stay inside it
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     result, problems = read_article(path, relpath, site)
@@ -103,7 +103,7 @@ def test_every_front_matter_key(test_site: Site) -> None:
     assert result.body == "The board **voted** on Tuesday.\n"
     assert result.body_format == "markdown"
     assert result.relpath == RELPATH
-    assert result.source == str(test_site.root / "2026-11-19-budget.md")
+    assert result.source == str(test_site.content_dir / "2026-11-19-budget.md")
     assert len(result.content_hash) == 64
 
 
@@ -864,7 +864,8 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
 @given(body=st.text())
 def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, body: str) -> None:
     root = tmp_path_factory.mktemp("body")
-    path = root / "2026-11-20-story.md"
+    path = root / "content" / "2026-11-20-story.md"
+    path.parent.mkdir()
     path.write_bytes(("---\ntitle: Hi\ndate: 2026-11-20\n---\n" + body).encode("utf-8"))
     result, problems = read_article(path, "some/story.md", site_in(root))
     check_outcome(result, problems, "some/story.md")
@@ -876,7 +877,8 @@ def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, b
 @given(text=st.text())
 def test_any_text_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     root = tmp_path_factory.mktemp("whole")
-    path = root / "story.md"
+    path = root / "content" / "story.md"
+    path.parent.mkdir()
     path.write_bytes(text.encode("utf-8"))
     result, problems = read_article(path, "x/story.md", site_in(root))
     check_outcome(result, problems, "x/story.md")
@@ -930,7 +932,8 @@ def test_any_front_matter_lines(
 @given(raw=st.binary(max_size=300))
 def test_any_bytes_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> None:
     root = tmp_path_factory.mktemp("bytes")
-    path = root / "story.md"
+    path = root / "content" / "story.md"
+    path.parent.mkdir()
     path.write_bytes(b"---\ntitle: Hi\ndate: 2026-11-20\n---\n" + raw)
     result, problems = read_article(path, "b/story.md", site_in(root))
     check_outcome(result, problems, "b/story.md")
@@ -938,7 +941,8 @@ def test_any_bytes_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, r
 
 
 def test_categories_join_the_tags(tmp_path: Path, test_site: Site) -> None:
-    path = tmp_path / "c.md"
+    path = test_site.content_dir / "c.md"
+    path.parent.mkdir()
     path.write_text(
         "---\ntitle: T\ndate: 2026-11-20\ntags: [news, arts]\ncategories: [Arts, sports]\n---\n"
         "Body.\n",

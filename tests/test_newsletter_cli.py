@@ -211,9 +211,9 @@ def test_issue_list(runner: CliRunner, site: Path) -> None:
     result = invoke(runner, "--site", site, "issue", "list")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines() == [
-        "   #  created           status   articles  deliveries  subject",
-        "   1  2026-11-27 12:00  sent            2         2/2  Test Weekly #1: Bravo",
-        "   2  2026-11-27 12:15  ready           1         0/0  Test Weekly #2: Charlie",
+        "   #  created           status   articles  deliveries  failed  subject",
+        "   1  2026-11-27 12:00  sent            2         2/2       0  Test Weekly #1: Bravo",
+        "   2  2026-11-27 12:15  ready           1         0/0       0  Test Weekly #2: Charlie",
     ]
 
 
@@ -235,7 +235,7 @@ def test_an_issue_being_sent_is_listed_as_such_and_cannot_be_discarded(
         db.close()
     listed = invoke(runner, "--site", site, "issue", "list")
     assert listed.stdout.splitlines()[1].startswith(
-        "   1  2026-11-27 12:00  sending         2         1/2"
+        "   1  2026-11-27 12:00  sending         2         1/2       0"
     )
     result = invoke(runner, "--site", site, "issue", "discard", "1")
     assert_clean_exit(result, 1)
@@ -402,7 +402,7 @@ def test_run(runner: CliRunner, site: Path) -> None:
     assert lines[1] == "Created issue 1"
     assert re.fullmatch(
         r"Issue 1: 0 sent, 0 deferred, 0 failed, 0 skipped of 0 recipients in \d+\.\d s "
-        r"\(0 messages/s\); sent",
+        r"\(0 messages/s\); finished: no one to send to",
         lines[2],
     ), lines
     assert len(lines) == 3

@@ -566,7 +566,7 @@ def test_the_backoff_holds_whatever_zone_now_is_in(
 
 SUMMARY = re.compile(
     r"Issue 1: 1 sent, 1 deferred, 1 failed, 0 skipped of 3 recipients in \d+\.\d s "
-    r"\(\d+ messages/s\); not finished"
+    r"\(\d+ messages/s\); not finished: sent to 1 of 3 so far"
 )
 
 
@@ -629,18 +629,33 @@ def test_three_hard_failures_make_a_bounce(relay: Relay, make_site: MakeSite) ->
 )
 def test_a_dropped_connection_loses_no_one(relay: Relay, make_site: MakeSite, how: str) -> None:
     relay.handler.drops = {10: how, 41: how}
-    root = smtp_site(make_site, relay.port, connections=2)
+    # A 421 on a connection's first message is the relay refusing service, which stops the run
+    # (test_faults_sending); with two connections, which one's first message is DATA 10 or 41
+    # depends on how the threads are scheduled, so the 421 case uses one connection.
+    root = smtp_site(make_site, relay.port, connections=1 if how == "421" else 2)
     people = readers(80)
     subscribe(root, people)
     make_issue(root)
 
     report = send_issue(load(root), 1, NOW)
 
-    assert (report.sent, report.finished, report.error) == (80, True, None)
-    assert status_counts(root) == {"sent": 80}
-    assert issue_status(root) == "sent"
     dropped = relay.handler.dropped
     assert len(dropped) == 2
+    if how == "421":
+        # A 421 on a connection that has carried messages: the relay closes that connection
+        # (its limit per connection, say); a fresh one takes the message, and no one waits.
+        assert (report.sent, report.deferred, report.finished, report.error) == (80, 0, True, None)
+    else:
+        # A lost connection is one attempt for that recipient, who waits for the backoff;
+        # it stops no one else.
+        assert (report.sent, report.deferred, report.finished, report.error) == (78, 2, False, None)
+        rows = deliveries(root)
+        assert {a for a, row in rows.items() if row[0] == "deferred"} == set(dropped)
+        assert all(rows[a][1:3] == (1, (NOW + timedelta(minutes=5)).isoformat()) for a in dropped)
+        later = send_issue(load(root), 1, NOW + timedelta(minutes=5))
+        assert (later.sent, later.finished, later.error) == (2, True, None)
+    assert status_counts(root) == {"sent": 80}
+    assert issue_status(root) == "sent"
     copies = relay.handler.copies()
     assert set(copies) == {a for a, _ in people}  # none lost
     twice = {a for a, n in copies.items() if n > 1}
@@ -823,7 +838,7 @@ def test_login(
         )
     assert PASSWORD not in result.output
     assert relay.handler.count() == 0
-    assert set(status_counts(root)) <= {"pending"}
+    assert status_counts(root) == {}  # the relay refused: no list of recipients is fixed
     assert issue_status(root) == "ready"
 
 
@@ -898,7 +913,7 @@ def test_tls_certificates_are_verified(
         result.stderr,
     ), result.stderr
     assert relay.handler.count() == 0
-    assert set(status_counts(root)) == {"pending"}
+    assert status_counts(root) == {}  # the relay refused: no list of recipients is fixed
     assert issue_status(root) == "ready"
 
 

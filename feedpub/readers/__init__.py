@@ -12,7 +12,7 @@ from ..config import Site
 from ..errors import Problem
 from ..model import Article, evolve
 from ..text import first_paragraph_text, shorten, xml_safe
-from .common import Findings, decode, read_bytes
+from .common import Findings, decode, read_bytes, within_budget
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 TEXT_SUFFIXES = {".txt"}
@@ -27,12 +27,15 @@ def is_article_name(name: str) -> bool:
 def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, list[Problem]]:
     """Read one file; the problems list holds every error and warning found in it."""
     found = Findings(relpath)
-    raw = read_bytes(path, found)
+    raw = read_bytes(path, found, site)
     if raw is None:
         return None, found.problems
     text = decode(raw, found)
+    markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+    if not within_budget(text, markdown, found):
+        return None, found.problems
     # Imported here: a build whose files are all in the content cache reads none of them.
-    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+    if markdown:
         from .markdown import read_markdown as reader
     else:
         from .plaintext import read_text as reader
@@ -63,9 +66,10 @@ def load_body(article: Article, site: Site) -> str:
         from .markdown import split_front_matter
 
         found = Findings(article.relpath)
-        raw = read_bytes(Path(article.source), found)
+        raw = read_bytes(Path(article.source), found, site)
         parts = split_front_matter(decode(raw, found), found) if raw is not None else None
-        return parts[1] if parts is not None else ""
+        # Checked again: the file may have changed since it was read.
+        return parts[1] if parts is not None and within_budget(parts[1], True, found) else ""
     again, _ = read_article(Path(article.source), article.relpath, site)
     return (again.body or "") if again is not None else ""
 

@@ -16,8 +16,16 @@ from ..dates import parse_date
 from ..errors import Problem
 from ..model import Article, BodyFormat
 from ..text import normalize_newlines, slugify, xml_safe
+from ..tree import FileTooBig, Refused, of_site, read_input
 
 MAX_ARTICLE_BYTES = 5_000_000
+# Memory grows with an article's structure, not its size: cmark-gfm spends about 200-500
+# bytes on each node, and nearly every one of these characters can start one ('<' repeated
+# 4.5 million times took 0.9 GB, '>' 1.6 GB, one line each 1 GB); the plain-text reader
+# spends as much on each line. A budget of them bounds what one article can cost (about
+# 100 MB) and leaves room for any real article: five megabytes of prose has ~100,000.
+MAX_MARKS = 200_000
+MARKDOWN_MARKS = "\n\\`&_*[]<>!|"
 MAX_TITLE = 500
 MAX_TAGS = 100
 MAX_NAME = 200
@@ -65,16 +73,49 @@ def decode(raw: bytes, found: Findings) -> str:
     return xml_safe(normalize_newlines(text))
 
 
-def read_bytes(path: Path, found: Findings) -> bytes | None:
+def within_budget(text: str, markdown: bool, found: Findings) -> bool:
+    """Whether the text has at most MAX_MARKS line breaks (and, in Markdown, characters that
+    can open a node); the problem is recorded, with the line where the budget ran out."""
+    marks = MARKDOWN_MARKS if markdown else "\n"
+    if sum(map(text.count, marks)) <= MAX_MARKS:
+        return True
+    # Where it ran out: counted again, a line at a time, only for a file already refused
+    # (without splitting it: a list of a million lines would cost more than the check saves).
+    seen, start, line = 0, 0, 1
+    while True:
+        end = text.find("\n", start)
+        seen += sum(text.count(mark, start, len(text) if end < 0 else end) for mark in marks)
+        if end < 0 or seen + 1 > MAX_MARKS:
+            break
+        seen, start, line = seen + 1, end + 1, line + 1
+    what = "line breaks and characters that make Markdown structure" if markdown else "lines"
+    found.error(
+        line,
+        f"has more than {MAX_MARKS} {what} (the budget runs out here): each costs about 300 "
+        "bytes of memory to read; split the article, or put long listings and data in a file "
+        "under static/ and link to it",
+    )
+    return False
+
+
+def read_bytes(path: Path, found: Findings, site: Site) -> bytes | None:
+    """The file's bytes, read as tree.read_input reads (never through a link out of the
+    site); None with the problem recorded."""
     try:
-        size = path.stat().st_size
-        if size > MAX_ARTICLE_BYTES:
-            found.error(0, f"is {size} bytes; articles over {MAX_ARTICLE_BYTES} bytes are refused")
-            return None
-        return path.read_bytes()
+        return read_input(str(path), of_site(site), MAX_ARTICLE_BYTES)
+    except FileTooBig as exc:
+        found.error(
+            0, f"is {exc.size} bytes; articles over {MAX_ARTICLE_BYTES} bytes are refused: split it"
+        )
+    except Refused:
+        found.error(
+            0,
+            "is a link out of the site's content/, static/ and templates/ folders; it is never "
+            "read: copy the file in instead, or remove the link",
+        )
     except OSError as exc:
         found.error(0, f"cannot read: {exc.strerror}")
-        return None
+    return None
 
 
 def filename_date(path: Path) -> str | None:

@@ -115,6 +115,9 @@ TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
 # Aliases let a few lines of YAML expand into billions of values; a front matter never
 # needs more than this many.
 MAX_VALUES = 10_000
+# PyYAML builds every node before MAX_VALUES can be counted (about 200 bytes a character of a
+# flow list: 2 million tags took 870 MB): a front matter is refused above this size instead.
+MAX_FRONT_MATTER = 100_000
 
 
 class _TooBig(Exception):
@@ -160,6 +163,13 @@ def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | Non
 
 
 def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
+    if len(front) > MAX_FRONT_MATTER:
+        found.error(
+            2,
+            f"the front matter is {len(front)} characters; keep it under {MAX_FRONT_MATTER} "
+            "(the body goes after the closing '---')",
+        )
+        return None
     try:
         data = yaml.load(front, Loader=_Loader)
     except yaml.YAMLError as exc:
