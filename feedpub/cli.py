@@ -740,6 +740,16 @@ def subscribers_export(options: Options, file: Path | None) -> None:
 def serve(options: Options, host: str, port: int) -> None:
     """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
     site = options.site()
+    from .transport import is_loopback
     from .web import serve as serve_forever
 
+    if not is_loopback(host):
+        _warn(
+            [
+                f"--host {host} is reachable from other machines, and feedpub serve speaks plain "
+                "HTTP: put it behind a reverse proxy that terminates TLS (nginx, Caddy) and "
+                "listen on 127.0.0.1"
+            ],
+            options,
+        )
     serve_forever(site, host, port, options.say)
