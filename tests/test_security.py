@@ -1,0 +1,210 @@
+"""Hostile templates, settings and surroundings: a sandbox for every template, secrets never
+printed, settings that cannot exhaust the parser, times out of range, closed standard streams.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import MakeSite, article
+from test_newsletter_cli import FEEDPUB, assert_clean_exit, invoke
+
+ARTICLES = {
+    "2026-11-20-hello.md": article("Hello", tags="[news]"),
+    "2026-11-21-other.md": article("Other", date="2026-11-21"),
+}
+NOW_ARG = "2026-11-27T12:00"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FEEDPUB_"):
+            monkeypatch.delenv(name)
+
+
+def own_template(root: Path, name: str, text: str) -> Path:
+    path = root / "templates" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def in_block(body: str) -> str:
+    """An article page that extends the packaged base, with ``body`` on its line 3."""
+    return "{% extends 'base.html' %}\n{% block content %}\n" + body + "\n{% endblock %}\n"
+
+
+# -- templates run in a sandbox ----------------------------------------------------------------
+
+
+def test_a_template_cannot_run_a_command(runner: CliRunner, make_site: MakeSite) -> None:
+    root = make_site(ARTICLES)
+    marker = root / "ran"
+    own_template(
+        root,
+        "article.html",
+        in_block(f'{{{{ cycler.__init__.__globals__.os.popen("touch {marker}").read() }}}}'),
+    )
+    result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert not marker.exists()
+    assert result.stderr.startswith("Error: templates/article.html:3: error: ")
+    assert "unsafe" in result.stderr and "sandbox" in result.stderr
+    assert "Error: unexpected" not in result.stderr
+    assert not [p for p in (root / "public").rglob("*") if p.is_file()]
+
+
+BROKEN = {
+    "zero-division": ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+    "undefined": ("{{ nothing.here }}", "'nothing' is undefined"),
+    "recursion": (
+        "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+        "calls itself without end",
+    ),
+    "syntax": ("{{ article.title }", "template syntax: unexpected '}'"),
+    "type": ("{{ article.title + 1 }}", "TypeError: "),
+}
+
+
+@pytest.mark.parametrize(("body", "message"), BROKEN.values(), ids=BROKEN.keys())
+def test_a_broken_template_names_its_file_and_line(
+    runner: CliRunner, make_site: MakeSite, body: str, message: str
+) -> None:
+    root = make_site(ARTICLES)
+    own_template(root, "article.html", in_block(body))
+    result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith("Error: templates/article.html:3: error: "), result.stderr
+    assert message in result.stderr
+    assert "Error: unexpected" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_error_in_an_included_template_names_that_template(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(ARTICLES)
+    own_template(root, "article.html", in_block("{% include 'part.html' %}"))
+    own_template(root, "part.html", "fine\nstill fine\n{{ 1/0 }}\n")
+    result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith("Error: templates/part.html:3: error: ZeroDivisionError")
+
+
+COSTLY = {
+    "repeat-string": '{{ "x" * 3000000000 }}',
+    "repeat-twice": '{{ "x" * 100000 * 100000 }}',
+    "repeat-list": "{{ [0] * 3000000000 }}",
+    "power": "{{ 7 ** 3000000000 }}",
+    "percent-width": '{{ "%3000000000d" % 1 }}',
+    "format-width": '{{ "{:>3000000000}".format(1) }}',
+    "ljust": '{{ "x".ljust(3000000000) }}',
+    "center-filter": '{{ "x"|center(3000000000) }}',
+    "indent-filter": '{{ "a"|indent(3000000000, first=true) }}',
+    "format-filter": '{{ "%3000000000s"|format("x") }}',
+    "slice-filter": "{{ [1, 2]|slice(3000000000)|list }}",
+    "range": "{% for i in range(3000000000) %}{% endfor %}",
+    "lipsum": "{{ lipsum(3000000000) }}",
+    "doubling": (
+        '{% set ns = namespace(s="x") %}{% for i in range(40) %}'
+        "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}"
+    ),
+}
+
+
+def run_limited(*args: str | Path, seconds: float = 30) -> subprocess.CompletedProcess[str]:
+    """feedpub in a child process whose memory is capped: a bound that does not hold fails
+    the test instead of exhausting the machine."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+    return subprocess.run(
+        [str(FEEDPUB), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=seconds,
+        preexec_fn=cap,
+        check=False,
+    )
+
+
+MEMORY_CAP = 2 * 1024**3
+
+
+@pytest.mark.parametrize("body", COSTLY.values(), ids=COSTLY.keys())
+def test_a_template_cannot_make_a_huge_value(make_site: MakeSite, body: str) -> None:
+    """``"x"*3000000000`` used to take 8.8 GB and 71 s before failing without naming the
+    template."""
+    root = make_site(ARTICLES)
+    own_template(root, "article.html", in_block(body))
+    started = time.monotonic()
+    result = run_limited("--site", root, "build", "--now", NOW_ARG)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: templates/article.html:3: error: "), result.stderr
+    assert "at most" in result.stderr
+    assert "Error: unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_digest_templates_are_sandboxed_too(runner: CliRunner, make_site: MakeSite) -> None:
+    root = make_site(
+        ARTICLES, extra='[newsletter]\nname = "W"\nschedule = "manual"\nlookback_days = 30\n'
+    )
+    marker = root / "ran"
+    own_template(
+        root,
+        "digest.txt",
+        f'line one\n{{{{ cycler.__init__.__globals__.os.popen("touch {marker}").read() }}}}\n',
+    )
+    result = invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert not marker.exists()
+    assert result.stderr.startswith("Error: templates/digest.txt:2: error: "), result.stderr
+    assert "sandbox" in result.stderr
+
+
+def test_the_subject_template_is_bounded(make_site: MakeSite) -> None:
+    root = make_site(
+        ARTICLES,
+        extra='[newsletter]\nname = "W"\nschedule = "manual"\nlookback_days = 30\n'
+        "subject = '{{ \"x\" * 3000000000 }}'\n",
+    )
+    started = time.monotonic()
+    result = run_limited("--site", root, "issue", "new", "--now", NOW_ARG)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: [newsletter] subject cannot be rendered: ")
+    assert "at most" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["/etc/shadow", "../secret.html"], ids=["etc", "site-root"])
+def test_a_template_that_links_out_of_templates_is_refused(
+    runner: CliRunner, make_site: MakeSite, target: str
+) -> None:
+    root = make_site(ARTICLES)
+    (root / "secret.html").write_text("the server's secret", encoding="utf-8")
+    (root / "templates").mkdir()
+    (root / "templates" / "base.html").symlink_to(target)
+    result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith("Error: templates/base.html: error: a link to "), result.stderr
+    assert "outside templates/" in result.stderr
+    assert not [p for p in (root / "public").rglob("*") if p.is_file()]
+
+
+def test_a_link_inside_templates_is_followed(runner: CliRunner, make_site: MakeSite) -> None:
+    root = make_site(ARTICLES)
+    own_template(root, "shared/article.html", in_block("<p>own page {{ article.title }}</p>"))
+    (root / "templates" / "article.html").symlink_to("shared/article.html")
+    result = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    page = next((root / "public").rglob("hello/index.html")).read_text(encoding="utf-8")
+    assert "<p>own page Hello</p>" in page
