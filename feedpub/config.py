@@ -203,10 +203,21 @@ def _check_port(value: int) -> int:
 
 
 def _check_env_name(value: str) -> str:
+    # Whatever is here instead of a name is most likely the password itself: never shown.
     if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(
-            f"{value!r} is not the name of an environment variable: name the variable that "
-            "holds the password (like 'SMTP_PASSWORD'), never the password itself"
+            "must name an environment variable (letters, digits, _), not hold the password; "
+            "move the password into a variable"
+        )
+    return value
+
+
+def _check_username(value: str) -> str:
+    # smtplib encodes the login as ASCII, and its error would show the character and where.
+    if not value.isascii():
+        raise ValueError(
+            "must be ASCII: an SMTP login cannot carry other characters; use the account's "
+            "ASCII login name"
         )
     return value
 
@@ -241,7 +252,7 @@ class SmtpSettings:
     port: int = _setting(0, _check_port, "0: 587 for starttls, 465 for ssl, 25 for none")
     security: str = _setting("starttls", _check_security, "starttls, ssl or none")
     allow_insecure: bool = _setting(False, doc="allow security = none towards a remote host")
-    username: str = _setting("", doc="login name at the relay (empty: no login)")
+    username: str = _setting("", _check_username, "login name at the relay (empty: no login)")
     password_env: str = _setting(
         "", _check_env_name, "the environment variable that holds the password"
     )

@@ -4,16 +4,30 @@ printed, settings that cannot exhaust the parser, times out of range, closed sta
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import MakeSite, article
 from test_newsletter_cli import FEEDPUB, assert_clean_exit, invoke
+from test_sending import NOW_ARG as SEND_NOW
+from test_sending import (
+    Relay,
+    make_issue,
+    only_password,
+    readers,
+    smtp_site,
+    start_relay,  # noqa: F401 - a fixture
+    status_counts,
+    subscribe,
+)
+from test_sending import invoke as sending_invoke
 
 ARTICLES = {
     "2026-11-20-hello.md": article("Hello", tags="[news]"),
@@ -208,3 +222,74 @@ def test_a_link_inside_templates_is_followed(runner: CliRunner, make_site: MakeS
     assert_clean_exit(result, 0)
     page = next((root / "public").rglob("hello/index.html")).read_text(encoding="utf-8")
     assert "<p>own page Hello</p>" in page
+
+
+# -- secrets are never printed -----------------------------------------------------------------
+
+HELD_PASSWORD = "Tr0ub4dor&3"
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_a_password_in_password_env_is_refused_without_being_shown(
+    runner: CliRunner, make_site: MakeSite, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    smtp = '\n[smtp]\nhost = "relay.example.org"\nusername = "mailer"\n'
+    if where == "file":
+        smtp += f'password_env = "{HELD_PASSWORD}"\n'
+    else:
+        monkeypatch.setenv("FEEDPUB_SMTP_PASSWORD_ENV", HELD_PASSWORD)
+    root = make_site(ARTICLES, extra=smtp)
+    result = invoke(runner, "--site", root, "check")
+    assert_clean_exit(result, 1)
+    shown = (
+        "feedpub.toml:12" if where == "file" else "environment variable FEEDPUB_SMTP_PASSWORD_ENV"
+    )
+    assert result.stderr.startswith(
+        f"{shown}: error: [smtp] password_env must name an environment variable (letters, "
+        "digits, _), not hold the password; move the password into a variable\n"
+    )
+    assert HELD_PASSWORD not in result.output
+    assert "Tr0ub" not in result.output
+
+
+# aiosmtpd warns when a relay takes a login without TLS; this one does so on purpose.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("password", ["pässwörd-1", "naïve€"], ids=["latin", "euro"])
+def test_a_password_outside_ascii_is_refused_without_revealing_it(
+    runner: CliRunner,
+    start_relay: Callable[..., Relay],  # noqa: F811 - the fixture imported above
+    make_site: MakeSite,
+    password: str,
+) -> None:
+    relay = start_relay(auth_required=True, auth_require_tls=False, authenticator=only_password)
+    root = smtp_site(
+        make_site, relay.port, extra='username = "mailer"\npassword_env = "RELAY_PASSWORD"\n'
+    )
+    subscribe(root, readers(3))
+    make_issue(root)
+    result = sending_invoke(
+        runner, "--site", root, "-v", "send", "--now", SEND_NOW, env={"RELAY_PASSWORD": password}
+    )
+    gc.collect()
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "Error: [smtp] password_env: the password in RELAY_PASSWORD has characters outside "
+        "ASCII, which an SMTP login cannot carry; give the account an ASCII password\n"
+    )
+    for char in {c for c in password if not c.isascii()}:
+        assert char not in result.output
+    assert "position" not in result.output and "Traceback" not in result.output
+    assert relay.handler.count() == 0
+    assert set(status_counts(root)) <= {"pending"}
+
+
+def test_a_username_outside_ascii_is_a_settings_error(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(ARTICLES, extra='\n[smtp]\nhost = "relay.example.org"\nusername = "jörg"\n')
+    result = invoke(runner, "--site", root, "check")
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith(
+        "feedpub.toml:11: error: [smtp] username must be ASCII: an SMTP login cannot carry other "
+        "characters; use the account's ASCII login name\n"
+    )
