@@ -293,3 +293,36 @@ def test_a_username_outside_ascii_is_a_settings_error(
         "feedpub.toml:11: error: [smtp] username must be ASCII: an SMTP login cannot carry other "
         "characters; use the account's ASCII login name\n"
     )
+
+
+# -- settings that would exhaust the parser ----------------------------------------------------
+
+HUGE_SETTINGS = {
+    "long-integer": ("[feeds]\nlimit = " + "9" * 5000 + "\n", 9, "a number of 5000 digits"),
+    "deep-array": ("[x]\ndeep = " + "[" * 100_000 + "]" * 100_000 + "\n", 9, "nested"),
+    "deep-table": ("[x]\ndeep = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n", 9, "nested"),
+}
+
+
+@pytest.mark.parametrize(("tail", "line", "message"), HUGE_SETTINGS.values(), ids=HUGE_SETTINGS)
+def test_settings_that_would_exhaust_the_parser_are_a_clear_error(
+    runner: CliRunner, make_site: MakeSite, tail: str, line: int, message: str
+) -> None:
+    root = make_site(ARTICLES, extra=tail)
+    result = invoke(runner, "--site", root, "check")
+    assert_clean_exit(result, 1)
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"feedpub.toml:{line}: error: not valid TOML: "), first
+    assert message in first
+    assert "Error: unexpected" not in result.stderr
+    assert "RecursionError" not in result.stderr and "ValueError" not in result.stderr
+
+
+def test_a_huge_settings_file_is_refused_before_it_is_read(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(ARTICLES, extra="# " + "x" * 2_000_000 + "\n")
+    result = invoke(runner, "--site", root, "check")
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith("feedpub.toml: error: is 2")
+    assert "settings over 1000000 bytes are refused" in result.stderr
