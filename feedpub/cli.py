@@ -43,6 +43,7 @@ scaffold = lazy_import("feedpub.scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000
+MAX_NOW_YEAR = 9998
 
 
 class Options:
@@ -109,9 +110,16 @@ def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
     """Checked here, so a bad time is a usage error (exit 2); read in the site's zone later."""
     if value is not None:
         try:
-            parse_date(value, UTC)
+            moment = parse_date(value, UTC)
+            # A year of room: schedules step a week on, retries hours, zones a day.
+            if max(moment.year, moment.astimezone(UTC).year) > MAX_NOW_YEAR:
+                raise OverflowError
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
+        except OverflowError:
+            raise click.BadParameter(
+                f"{value} is too late: use a time before the year {MAX_NOW_YEAR + 1}", ctx, param
+            ) from None
     return value
 
 

@@ -326,3 +326,44 @@ def test_a_huge_settings_file_is_refused_before_it_is_read(
     assert_clean_exit(result, 1)
     assert result.stderr.startswith("feedpub.toml: error: is 2")
     assert "settings over 1000000 bytes are refused" in result.stderr
+
+
+# -- times out of range ------------------------------------------------------------------------
+
+NOW_COMMANDS = [
+    ["check"],
+    ["build"],
+    ["status"],
+    ["run"],
+    ["send"],
+    ["issue", "new"],
+    ["issue", "preview"],
+]
+
+
+@pytest.mark.parametrize("command", NOW_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59", "9999-01-01", "9999-12-31T23:59-05:00", "9998-12-31T13:00-12:00"]
+)
+def test_a_time_out_of_range_is_a_usage_error(
+    runner: CliRunner, make_site: MakeSite, command: list[str], moment: str
+) -> None:
+    root = make_site(
+        ARTICLES, extra='[newsletter]\nname = "W"\nschedule = "weekly"\nday = "friday"\n'
+    )
+    result = invoke(runner, "--site", root, *command, "--now", moment)
+    assert_clean_exit(result, 2)
+    assert "Invalid value for '--now': " in result.stderr
+    assert "too late" in result.stderr
+    assert "OverflowError" not in result.stderr
+
+
+@pytest.mark.parametrize("command", NOW_COMMANDS, ids=" ".join)
+def test_the_last_time_in_range_works(
+    runner: CliRunner, make_site: MakeSite, command: list[str]
+) -> None:
+    root = make_site(
+        ARTICLES, extra='[newsletter]\nname = "W"\nschedule = "weekly"\nday = "friday"\n'
+    )
+    result = invoke(runner, "--site", root, *command, "--now", "9998-12-30T23:59")
+    assert result.exit_code == 0, result.output
