@@ -96,6 +96,10 @@ def reports_errors(command: F) -> F:
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of the output left (`feedpub build | head -1`): the work is done, as
+            # output comes after it; click ends quietly with exit 1, like for its own output.
+            raise
         except Exception as exc:
             if options is not None and options.verbose:
                 traceback.print_exc()

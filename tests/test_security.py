@@ -367,3 +367,71 @@ def test_the_last_time_in_range_works(
     )
     result = invoke(runner, "--site", root, *command, "--now", "9998-12-30T23:59")
     assert result.exit_code == 0, result.output
+
+
+# -- closed standard streams -------------------------------------------------------------------
+
+
+def run_with_closed_reader(root: Path, *args: str, close: str = "stdout") -> tuple[int, bytes]:
+    """feedpub with its standard output (or both outputs) a pipe nobody reads any more, as in
+    `feedpub build | head -0`: (exit code, what it wrote to stderr if that stayed open)."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    os.close(out_read)  # the reader is gone before the first line
+    if close == "both":
+        os.close(err_read)
+    try:
+        child = subprocess.Popen(
+            [str(FEEDPUB), "--site", str(root), *args],
+            stdout=out_write,
+            stderr=err_write,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    code = child.wait(timeout=120)
+    err = b""
+    if close != "both":
+        with os.fdopen(err_read, "rb") as stream:
+            err = stream.read()
+    return code, err
+
+
+@pytest.mark.parametrize("close", ["stdout", "both"])
+def test_a_closed_standard_output_ends_quietly_after_the_work(
+    make_site: MakeSite, close: str
+) -> None:
+    root = make_site(ARTICLES)
+    code, err = run_with_closed_reader(root, "build", "--now", NOW_ARG, close=close)
+    assert code == 1
+    assert err == b""  # no traceback, no "unexpected", no "Exception ignored"
+    rss = (root / "public" / "rss.xml").read_text(encoding="utf-8")
+    assert "<title>Hello</title>" in rss and "<title>Other</title>" in rss
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check", "-v"], ["subscribers", "list"], ["subscribers", "export"], ["--help"]],
+    ids=" ".join,
+)
+def test_every_command_that_prints_stops_quietly_at_a_closed_output(
+    make_site: MakeSite, command: list[str]
+) -> None:
+    root = make_site(ARTICLES)
+    code, err = run_with_closed_reader(root, *command)
+    assert code in (0, 1)
+    assert b"Traceback" not in err and b"unexpected" not in err and b"Exception" not in err
+
+
+def test_a_closed_standard_input_is_read_as_empty(make_site: MakeSite) -> None:
+    root = make_site(ARTICLES)
+    result = subprocess.run(
+        f"{FEEDPUB} --site {root} subscribers import /dev/stdin <&-",
+        shell=True,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"Error: cannot read /dev/stdin: ")
+    assert b"Traceback" not in result.stderr and b"unexpected" not in result.stderr
