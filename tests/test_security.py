@@ -424,7 +424,7 @@ def test_every_command_that_prints_stops_quietly_at_a_closed_output(
     assert b"Traceback" not in err and b"unexpected" not in err and b"Exception" not in err
 
 
-def test_a_closed_standard_input_is_read_as_empty(make_site: MakeSite) -> None:
+def test_a_closed_standard_input_is_a_clear_error(make_site: MakeSite) -> None:
     root = make_site(ARTICLES)
     result = subprocess.run(
         f"{FEEDPUB} --site {root} subscribers import /dev/stdin <&-",
