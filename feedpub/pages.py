@@ -17,6 +17,8 @@ import jinja2.exceptions
 import jinja2.runtime
 import jinja2.sandbox
 import jinja2.utils
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.loaders import split_template_path
 from markupsafe import Markup
 
@@ -39,6 +41,7 @@ MAX_TEMPLATE_SIZE = 10_000_000
 # Jinja2's sandbox allows range(100000); a template needs far fewer.
 MAX_RANGE = 100_000
 _WIDTH = re.compile(r"\d{8,}")  # a width or precision in a format string, as in %3000000000d
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")  # a width from an argument: "{:{}}"
 
 
 def _too_big(size: int) -> jinja2.exceptions.SecurityError:
@@ -59,11 +62,44 @@ def _check_format(spec: object) -> None:
             _check_size(int(digits))
 
 
+class _BoundedCode(CodeGenerator):
+    """Jinja2's code, with the result of ``~`` checked like that of ``+``: a loop that doubles
+    a string with ``~`` stops at the bound instead of filling the memory."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class Sandbox(jinja2.sandbox.SandboxedEnvironment):
     """Jinja2's sandbox (no attribute starting with '_', no unsafe method: a template cannot
     reach Python's internals), also bounding what one operation may make."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _BoundedCode
+
+    @staticmethod
+    def sized(value: str) -> str:
+        _check_size(len(value))
+        return value
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        spec: str = value.__self__
+        _check_format(spec)
+        nested = _NESTED_SPEC.search(spec) is not None
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            if nested:  # a width given as an argument: "{:{}}".format(1, 3000000000)
+                for argument in (*args, *kwargs.values()):
+                    if isinstance(argument, int):
+                        _check_size(abs(argument))
+            return wrapped(*args, **kwargs)
+
+        return bounded
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -97,17 +133,10 @@ class Sandbox(jinja2.sandbox.SandboxedEnvironment):
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        method = __obj
-        owner = getattr(method, "__self__", None)
-        if owner is None and hasattr(method, "__wrapped__"):
-            # The sandbox's getattr hands str.format out wrapped: the string is the wrapped one's.
-            method = method.__wrapped__
-            owner = getattr(method, "__self__", None)
+        owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
-            name = getattr(method, "__name__", "")
-            if name in {"format", "format_map"}:
-                _check_format(owner)
-            elif name in {"center", "ljust", "rjust", "zfill", "expandtabs"}:
+            name = getattr(__obj, "__name__", "")
+            if name in {"center", "ljust", "rjust", "zfill", "expandtabs"}:
                 for value in (*args, *kwargs.values()):
                     if isinstance(value, int):
                         _check_size(value * (1 if name != "expandtabs" else len(owner)))

@@ -119,6 +119,8 @@ COSTLY = {
     "power": "{{ 7 ** 3000000000 }}",
     "percent-width": '{{ "%3000000000d" % 1 }}',
     "format-width": '{{ "{:>3000000000}".format(1) }}',
+    "nested-format-width": '{{ "{:>{}}".format(1, 3000000000) }}',
+    "format-map": '{{ "{x:>3000000000}".format_map({"x": 1}) }}',
     "ljust": '{{ "x".ljust(3000000000) }}',
     "center-filter": '{{ "x"|center(3000000000) }}',
     "indent-filter": '{{ "a"|indent(3000000000, first=true) }}',
@@ -129,6 +131,10 @@ COSTLY = {
     "doubling": (
         '{% set ns = namespace(s="x") %}{% for i in range(40) %}'
         "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}"
+    ),
+    "doubling-with-tilde": (
+        '{% set ns = namespace(s="x") %}{% for i in range(40) %}'
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"
     ),
 }
 
