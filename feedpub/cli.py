@@ -43,6 +43,7 @@ scaffold = lazy_import("feedpub.scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000
+MAX_NOW_YEAR = 9998
 
 
 class Options:
@@ -109,6 +110,10 @@ def reports_errors(command: F) -> F:
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of the output left (`feedpub build | head -1`): the work is done, as
+            # output comes after it; click ends quietly with exit 1, like for its own output.
+            raise
         except Exception as exc:
             if options is not None and options.verbose:
                 traceback.print_exc()
@@ -123,9 +128,16 @@ def _check_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
     """Checked here, so a bad time is a usage error (exit 2); read in the site's zone later."""
     if value is not None:
         try:
-            parse_date(value, UTC)
+            moment = parse_date(value, UTC)
+            # A year of room: schedules step a week on, retries hours, zones a day.
+            if max(moment.year, moment.astimezone(UTC).year) > MAX_NOW_YEAR:
+                raise OverflowError
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
+        except OverflowError:
+            raise click.BadParameter(
+                f"{value} is too late: use a time before the year {MAX_NOW_YEAR + 1}", ctx, param
+            ) from None
     return value
 
 
@@ -762,6 +774,16 @@ def subscribers_export(options: Options, file: Path | None) -> None:
 def serve(options: Options, host: str, port: int) -> None:
     """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
     site = options.site()
+    from .transport import is_loopback
     from .web import serve as serve_forever
 
+    if not is_loopback(host):
+        _warn(
+            [
+                f"--host {host} is reachable from other machines, and feedpub serve speaks plain "
+                "HTTP: put it behind a reverse proxy that terminates TLS (nginx, Caddy) and "
+                "listen on 127.0.0.1"
+            ],
+            options,
+        )
     serve_forever(site, host, port, options.say)

@@ -226,10 +226,21 @@ def _check_port(value: int) -> int:
 
 
 def _check_env_name(value: str) -> str:
+    # Whatever is here instead of a name is most likely the password itself: never shown.
     if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(
-            f"{value!r} is not the name of an environment variable: name the variable that "
-            "holds the password (like 'SMTP_PASSWORD'), never the password itself"
+            "must name an environment variable (letters, digits, _), not hold the password; "
+            "move the password into a variable"
+        )
+    return value
+
+
+def _check_username(value: str) -> str:
+    # smtplib encodes the login as ASCII, and its error would show the character and where.
+    if not value.isascii():
+        raise ValueError(
+            "must be ASCII: an SMTP login cannot carry other characters; use the account's "
+            "ASCII login name"
         )
     return value
 
@@ -264,7 +275,7 @@ class SmtpSettings:
     port: int = _setting(0, _check_port, "0: 587 for starttls, 465 for ssl, 25 for none")
     security: str = _setting("starttls", _check_security, "starttls, ssl or none")
     allow_insecure: bool = _setting(False, doc="allow security = none towards a remote host")
-    username: str = _setting("", doc="login name at the relay (empty: no login)")
+    username: str = _setting("", _check_username, "login name at the relay (empty: no login)")
     password_env: str = _setting(
         "", _check_env_name, "the environment variable that holds the password"
     )
@@ -451,6 +462,19 @@ def load(
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         message = f"not valid TOML: {message}"
         raise ConfigError([Problem(shown, line, "error", message)]) from None
+    except ValueError:  # an integer longer than Python converts (4300 digits)
+        line, digits = _longest_number(text)
+        message = (
+            f"not valid TOML: a number of {digits} digits; a setting's number has at most "
+            f"{MAX_DIGITS}"
+        )
+        raise ConfigError([Problem(shown, line, "error", message)]) from None
+    except RecursionError:  # tomllib parses each nested array or table with one more call
+        message = (
+            f"not valid TOML: arrays or tables nested more than {MAX_NESTING} deep; no setting "
+            "is nested at all"
+        )
+        raise ConfigError([Problem(shown, _deep_line(text), "error", message)]) from None
 
     problems: list[Problem] = []
     sections: dict[str, Any] = {}
@@ -522,6 +546,35 @@ def load(
     )
     _check_output_folder(site, text)
     return site
+
+
+MAX_DIGITS = 4300  # sys.get_int_max_str_digits()'s default
+MAX_NESTING = 100
+_NUMBER = re.compile(r"[0-9][0-9_]*")
+
+
+def _longest_number(text: str) -> tuple[int, int]:
+    """(line, digits) of the longest run of digits in ``text``, for the error about it."""
+    best = (0, 0)
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in _NUMBER.findall(line):
+            digits = len(found.replace("_", ""))
+            if digits > best[1]:
+                best = (number, digits)
+    return best
+
+
+def _deep_line(text: str) -> int:
+    """The line where brackets first nest deeper than MAX_NESTING (strings are not told apart:
+    this only places an error tomllib already found)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for char in line:
+            depth += char in "[{"
+            depth -= char in "]}"
+            if depth > MAX_NESTING:
+                return number
+    return 0
 
 
 def _check_output_folder(site: Site, text: str) -> None:

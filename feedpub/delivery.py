@@ -669,6 +669,12 @@ def transports(site: Site, issue: IssueRecord) -> list[Transport]:
                 f"[smtp] password_env names {smtp.password_env}, which is not set; "
                 f"export {smtp.password_env}=... before sending"
             )
+        if not password.isascii():  # smtplib's error would show the character and its place
+            raise DeliveryError(
+                f"[smtp] password_env: the password in {smtp.password_env} has characters "
+                "outside ASCII, which an SMTP login cannot carry; give the account an ASCII "
+                "password"
+            )
     check_smtp(smtp)
     return [SmtpTransport(smtp, password) for _ in range(smtp.connections)]
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import cssutils
 import jinja2
-import jinja2.sandbox
 from markupsafe import Markup
 from premailer import Premailer
 
@@ -29,7 +28,7 @@ from .config import Site
 from .errors import FeedpubError
 from .feeds import Bodies, image_url
 from .model import Article
-from .pages import environment
+from .pages import Sandbox, environment, template_error_text, template_problem
 from .readers import markdown_to_html
 from .text import absolutize, html_to_text, shorten
 
@@ -87,7 +86,7 @@ def issue_url(site: Site, number: int) -> str:
 
 
 def subject_line(site: Site, issue: IssueView) -> str:
-    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    env = Sandbox(undefined=jinja2.StrictUndefined)
     context = {
         "newsletter": {"name": site.newsletter_name},
         "site": site.site,
@@ -95,8 +94,9 @@ def subject_line(site: Site, issue: IssueView) -> str:
     }
     try:
         subject = env.from_string(site.newsletter.subject).render(**context)
-    except jinja2.TemplateError as exc:
-        raise DigestError(f"[newsletter] subject cannot be rendered: {exc}") from None
+    except Exception as exc:  # whatever its code raises: ZeroDivisionError, RecursionError...
+        problem = template_error_text(exc)
+        raise DigestError(f"[newsletter] subject cannot be rendered: {problem}") from None
     # A header is one line.
     return " ".join(subject.split())
 
@@ -127,10 +127,12 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
     }
     try:
-        raw_html = env.get_template("digest.html").render(**context)
-        text = env.get_template("digest.txt").render(**context)
-    except jinja2.TemplateError as exc:
-        raise DigestError(f"digest template: {exc}") from None
+        name = "digest.html"
+        raw_html = env.get_template(name).render(**context)
+        name = "digest.txt"
+        text = env.get_template(name).render(**context)
+    except Exception as exc:  # whatever a template's code raises, told with its file and line
+        raise DigestError(template_problem(exc, site, name)) from None
     html, warnings = inline_css(raw_html)
     if len(html.encode()) > GMAIL_CLIP_BYTES:
         warnings.append(

@@ -10,12 +10,12 @@ database is held by another process, a request waits up to ``busy_timeout`` seco
 from __future__ import annotations
 
 import os
-import threading
+import sys
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from . import config
 from .config import Site
@@ -26,6 +26,9 @@ from .state import State
 from .subscribers import SubscriberError, Subscribers
 from .tokens import SecretError, TokenError, load_secret, read_token
 
+if TYPE_CHECKING:
+    from waitress.wasyncore import _SocketMap
+
 StartResponse = Callable[..., Any]
 MAX_BODY = 10_000
 MAX_FIELDS = 20  # in the query or the form; parse_qs raises ValueError beyond
@@ -35,6 +38,14 @@ HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     # The token in the address must not travel on to other sites.
     ("Referrer-Policy", "no-referrer"),
+    # The page loads nothing but its own inline style, posts only to itself, and is never
+    # framed: a framed button is one click away from an unsubscribe the reader did not mean.
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers that predate it
 ]
 REASONS = {
     200: "200 OK",
@@ -164,28 +175,122 @@ class _LazyApp:
 app = _LazyApp()
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # The request line holds the token: log the outcome only.
-        self.log_message("%s %s", self.command, code)
+# waitress: requests are read by one loop that never waits for a slow client, and answered
+# by THREADS threads; a connection silent for CHANNEL_TIMEOUT seconds is closed.
+THREADS = 4
+CHANNEL_TIMEOUT = 30
+# After Ctrl-C, requests already under way get this long to finish.
+GRACE_SECONDS = 10
+
+
+def _logged(app: UnsubscribeApp) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """``app``, writing one line per request to stderr: the method and the status only, as
+    the address holds the reader's token."""
+
+    def logged(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        def start_and_log(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            when = time.strftime("%d/%b/%Y %H:%M:%S")
+            client = environ.get("REMOTE_ADDR", "-")
+            method = environ.get("REQUEST_METHOD", "-")
+            sys.stderr.write(f"{client} - - [{when}] {method} {status.split()[0]}\n")
+            sys.stderr.flush()
+            return start(status, headers, *rest)
+
+        return app(environ, start_and_log)
+
+    return logged
+
+
+class Server:
+    """The endpoint under waitress, bound to its port; ``run`` serves until ``stop`` or Ctrl-C."""
+
+    def __init__(
+        self, site: Site, host: str, port: int, channel_timeout: int = CHANNEL_TIMEOUT
+    ) -> None:
+        from waitress import wasyncore
+        from waitress.server import BaseWSGIServer, create_server
+
+        self.channels: _SocketMap = {}
+        self.stopping = False
+        try:
+            server = create_server(
+                _logged(UnsubscribeApp(site)),
+                map=self.channels,
+                host=host,
+                port=port,
+                threads=THREADS,
+                channel_timeout=channel_timeout,
+                # waitress looks for silent connections this often.
+                cleanup_interval=max(1, channel_timeout // 3),
+                ident="",  # no Server header: the version of nothing is anyone's business
+                max_request_body_size=1_000_000,  # the app refuses bodies over MAX_BODY itself
+                max_request_header_size=65_536,
+                clear_untrusted_proxy_headers=True,
+            )
+        except OSError as exc:
+            wasyncore.close_all(self.channels)  # waitress leaves the socket and its pipe open
+            raise FeedpubError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        except ValueError:  # waitress's word for a host it cannot resolve
+            wasyncore.close_all(self.channels)
+            raise FeedpubError(
+                f"cannot listen on {host}:{port}: no such address; use an address of this "
+                "machine, like 127.0.0.1"
+            ) from None
+        self.server = server
+        # Each address of the host ('localhost': 127.0.0.1 and ::1) has a listener of its own.
+        channels: list[object] = list(self.channels.values())  # typed as sockets by the stubs
+        self.listeners = [c for c in channels if isinstance(c, BaseWSGIServer)]
+        self.host, self.port = self.listeners[0].getsockname()[:2]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/unsubscribe"
+
+    def run(self, ready: Callable[[], None] = lambda: None) -> None:
+        """Serve; ``ready`` is called first, so that a Ctrl-C right after it stops cleanly."""
+        from waitress import wasyncore
+
+        try:
+            ready()
+            while self.channels and not self.stopping:
+                wasyncore.loop(timeout=0.5, map=self.channels, count=1)
+        except KeyboardInterrupt:
+            pass
+        self._finish(wasyncore)
+
+    def stop(self) -> None:
+        """Ask ``run``, in another thread, to finish the requests under way and return."""
+        self.stopping = True
+
+    def _finish(self, wasyncore: Any) -> None:
+        from waitress.channel import HTTPChannel
+
+        for listener in self.listeners:  # no new connections
+            wasyncore.dispatcher.close(listener)
+
+        def busy() -> bool:
+            return any(
+                isinstance(c, HTTPChannel) and (c.request or c.requests or c.total_outbufs_len)
+                for c in list(self.channels.values())
+            )
+
+        deadline = time.monotonic() + GRACE_SECONDS
+        try:
+            while busy() and time.monotonic() < deadline:
+                wasyncore.loop(timeout=0.1, map=self.channels, count=1)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now
+            pass
+        self.server.task_dispatcher.shutdown(timeout=1)
+        wasyncore.close_all(self.channels)
+
+
+def make_server(site: Site, host: str, port: int, channel_timeout: int = CHANNEL_TIMEOUT) -> Server:
+    return Server(site, host, port, channel_timeout)
 
 
 def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
-    """Run the endpoint with the standard library's server until interrupted."""
-    try:
-        server = make_server(host, port, UnsubscribeApp(site), handler_class=_QuietHandler)
-    except OSError as exc:
-        raise FeedpubError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    say(f"Serving http://{host}:{server.server_port}/unsubscribe (Ctrl-C stops)")
-    # The server runs in a thread of its own: Python raises KeyboardInterrupt in the main
-    # thread only, so Ctrl-C never lands inside a request, where wsgiref's handler would
-    # catch it, log a traceback and serve on.
-    thread = threading.Thread(target=server.serve_forever, name="feedpub-serve", daemon=True)
-    thread.start()
-    try:
-        thread.join()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.shutdown()  # lets the request being answered finish
-        server.server_close()
+    """Run the endpoint under waitress until interrupted (Ctrl-C finishes the requests under
+    way, then stops)."""
+    server = make_server(site, host, port)
+    server.run(ready=lambda: say(f"Serving {server.url} (Ctrl-C stops)"))

@@ -551,7 +551,9 @@ def test_an_outbox_on_a_full_disk(
         assert result.exit_code == 1, result.output
         clean(result.output)
         assert "No space left on device" in result.stderr or "disk is full" in result.stderr
-        assert result.stderr.startswith("Error: cannot "), result.stderr
+        # The outbox's file or the state's database, whichever the full disk stops first.
+        assert result.stderr.startswith("Error: "), result.stderr
+        assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
         # Nobody is marked sent who was not written whole, and nothing half-written is left.
         rows = deliveries(root)
         written = sorted(p.name for p in outbox.iterdir()) if outbox.exists() else []

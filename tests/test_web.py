@@ -703,7 +703,7 @@ def test_ctrl_c_during_a_request_finishes_it_and_stops(site: Site) -> None:
             answer = b""
             while chunk := client.recv(65536):
                 answer += chunk
-        assert answer.startswith(b"HTTP/1.0 200 OK\r\n"), answer[:200]
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer[:200]
         assert b"You are unsubscribed" in answer
         assert server.wait(timeout=20) == 0
     finally:
@@ -740,3 +740,160 @@ def test_without_the_secret_no_link_works_and_none_is_made(
     assert response.status == 400
     assert not (site.state_dir / "secret").exists()
     assert statuses(site)[ANN] == "active"
+
+
+# -- feedpub serve under load and exposure ---------------------------------------------------
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@pytest.fixture
+def served(site: Site) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`feedpub serve --port 0` as a child process: (port, process); stopped with Ctrl-C."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
+    server = subprocess.Popen(
+        [str(FEEDPUB), "--site", str(site.root), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        port = urlsplit(read_line(server.stdout).split()[1]).port
+        assert port
+        yield port, server
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+
+
+def test_a_half_sent_request_does_not_block_the_others(
+    site: Site, served: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    """wsgiref served one request at a time and waited for ever on a socket that sent half a
+    request: every other reader waited with it."""
+    port, _ = served
+    token = token_for(site, ANN)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+        slow.sendall(b"GET /unsubscribe?t=")  # and nothing more, for as long as it stays open
+        deadline = time.monotonic() + 10
+        while accept_queue(port):  # until the server has taken the slow connection
+            assert time.monotonic() < deadline, "the server did not accept"
+            time.sleep(0.01)
+        started = time.monotonic()
+        for _ in range(3):
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/unsubscribe?{q(token)}", timeout=5
+            ) as page:
+                assert page.status == 200
+        assert time.monotonic() - started < 5
+
+
+def test_a_connection_that_stays_silent_is_closed_after_the_channel_timeout(site: Site) -> None:
+    server = feedpub.web.make_server(site, "127.0.0.1", 0, channel_timeout=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as slow:
+            slow.sendall(b"POST /unsubscribe HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            assert slow.recv(100) == b""  # closed by the server, not by our own timeout
+            assert time.monotonic() - started < 10
+    finally:
+        server.stop()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def test_many_requests_at_once_are_answered_by_several_threads(
+    site: Site, served: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, _ = served
+    token = token_for(site, ANN)
+    results: list[int] = []
+
+    def fetch() -> None:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/unsubscribe?{q(token)}", timeout=10
+        ) as page:
+            results.append(page.status)
+
+    workers = [threading.Thread(target=fetch) for _ in range(20)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert results == [200] * 20
+    assert feedpub.web.THREADS > 1
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/unsubscribe?t=x", 400), ("/other", 404), ("/unsubscribe?t=good", 200)],
+    ids=["bad-token", "missing", "good"],
+)
+def test_every_response_forbids_framing_and_names_no_server_version(
+    site: Site, served: tuple[int, subprocess.Popen[bytes]], path: str, status: int
+) -> None:
+    port, _ = served
+    path = path.replace("good", token_for(site, ANN))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith(f"HTTP/1.0 {status} ")
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])
+    assert "Server" not in headers and "Via" not in headers
+    assert "Python" not in head and "WSGIServer" not in head and "waitress" not in head
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value
+    policy = [part.strip() for part in headers["Content-Security-Policy"].split(";")]
+    assert "frame-ancestors 'none'" in policy
+    assert "default-src 'none'" in policy
+
+
+def test_the_wsgi_app_itself_sends_the_security_headers(site: Site) -> None:
+    """So that gunicorn or any other server sends them too."""
+    for response in (call(UnsubscribeApp(site), query="t=x"), call(UnsubscribeApp(site), path="/")):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("localhost", False), ("::1", False), ("0.0.0.0", True)],
+)
+def test_serving_beyond_loopback_warns_to_put_a_proxy_with_tls_in_front(
+    site: Site, host: str, warned: bool
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
+    server = subprocess.Popen(
+        [str(FEEDPUB), "--site", str(site.root), "serve", "--host", host, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert read_line(server.stdout).startswith("Serving http://")
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    log = err.decode()
+    assert server.returncode == 0, log
+    assert "Traceback" not in log
+    if warned:
+        assert log.startswith(f"warning: --host {host} is reachable from other machines")
+        assert "behind a reverse proxy that terminates TLS" in log
+    else:
+        assert "warning" not in log
