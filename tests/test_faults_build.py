@@ -17,8 +17,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import disks
 import pytest
 from conftest import SETTINGS, TZ, MakeSite, article, load
+from disks import fill
 
 from feedpub import snapshot
 from feedpub.build import load_catalog, new_writer, outputs
@@ -346,22 +348,8 @@ def test_a_state_that_cannot_be_written_leaves_the_previous_output(make_site: Ma
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real tmpfs of 8 MiB, mounted on a folder for the site."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], check=True)
-    try:
+    with disks.small_disk(tmp_path / "disk", "8m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
-def fill(folder: Path, leave: int) -> Path:
-    """A file that takes all the free space of ``folder``'s file system but ``leave`` bytes."""
-    info = os.statvfs(folder)
-    filler = folder / "filler"
-    with open(filler, "wb") as file:
-        file.write(b"\0" * max(0, info.f_bavail * info.f_frsize - leave))
-    return filler
 
 
 # How much room the build finds: none (the state cannot grow), some (the tree cannot be

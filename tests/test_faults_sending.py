@@ -15,12 +15,14 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import NOW, MakeSite
+from disks import fill, small_disk
 from relay import (
     DROP,
     DROP_MID_DATA,
@@ -497,42 +499,14 @@ def test_an_issue_every_relay_answer_refused_is_not_called_sent(
 # -- the outbox on a full disk -----------------------------------------------------------------
 
 
-def mount_tmpfs(folder: Path, size: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
-        capture_output=True,
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-
-
-def umount(folder: Path) -> None:
-    subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
-def fill(folder: Path, leave: int) -> Path:
-    """Fill the file system of ``folder`` until only about ``leave`` bytes are free."""
-    filler = folder / "filler"
-    info = os.statvfs(folder)
-    room = info.f_bavail * info.f_frsize - leave
-    with filler.open("wb") as handle:
-        handle.write(b"\0" * max(room, 0))
-    return filler
-
-
 @pytest.mark.parametrize("where", ["outbox", "site"], ids=["outbox-is-tmpfs", "site-is-tmpfs"])
 def test_an_outbox_on_a_full_disk(
     runner: CliRunner, make_site: MakeSite, tmp_path: Path, where: str
 ) -> None:
     people = addresses(40)
-    mounted: Path | None = None
-    try:
+    with ExitStack() as mounts:
         if where == "site":
-            mount_tmpfs(tmp_path / "site", "4m")
-            mounted = tmp_path / "site"
+            mounted = mounts.enter_context(small_disk(tmp_path / "site", "4m"))
         root = make_site(ARTICLES, extra=NEWSLETTER)
         subscribe(root, readers(40))
         make_issue(root)
@@ -541,10 +515,8 @@ def test_an_outbox_on_a_full_disk(
         outbox = site.state_dir / "outbox" / "1"
         filler = None
         if where == "outbox":
-            mount_tmpfs(site.state_dir / "outbox", "64k")
-            mounted = site.state_dir / "outbox"
+            mounted = mounts.enter_context(small_disk(site.state_dir / "outbox", "64k"))
         else:
-            assert mounted is not None
             filler = fill(mounted, 64 * 1024)
 
         result = invoke(runner, "--site", root, "send", "--now", NOW_ARG)
@@ -582,9 +554,6 @@ def test_an_outbox_on_a_full_disk(
         assert again.stdout.endswith("; sent\n")
         assert sorted(os.listdir(outbox)) == sorted(f"{a}.eml" for a in people)
         assert status_counts(root) == {"sent": 40}
-    finally:
-        if mounted is not None:
-            umount(mounted)
 
 
 def test_an_empty_list_id_file_is_written_again(make_site: MakeSite) -> None:

@@ -29,6 +29,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW, MakeSite, article
+from disks import fill, small_disk
 
 from feedpub import config
 from feedpub.cli import main
@@ -693,31 +694,6 @@ def test_a_lock_nobody_may_create(shared_site: Path) -> None:
 
 
 # -- a full disk --------------------------------------------------------------------------
-
-
-@contextmanager
-def small_disk(folder: Path, size: str = "2m") -> Iterator[Path]:
-    """A real tmpfs of ``size`` mounted on ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
-        check=True,
-    )
-    try:
-        yield folder
-    finally:
-        if subprocess.run(["umount", str(folder)], check=False).returncode:
-            subprocess.run(["umount", "-l", str(folder)], check=True)  # still in use: detach
-            raise AssertionError(f"{folder} was still in use at the end of the test")
-
-
-def fill(folder: Path, leave: int) -> Path:
-    """Take all but about ``leave`` bytes of the file system holding ``folder``."""
-    filler = folder / "filler"
-    info = os.statvfs(folder)
-    with filler.open("wb") as handle:
-        handle.write(b"\0" * max(info.f_bavail * info.f_frsize - leave, 0))
-    return filler
 
 
 def full_message(path: Path) -> str:
