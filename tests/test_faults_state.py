@@ -30,6 +30,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW, MakeSite, article
 from disks import fill, small_disk
+from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG
 
 from feedpub import config
 from feedpub.cli import main
@@ -41,19 +42,6 @@ from feedpub.tokens import SecretError, load_secret, make_token
 from feedpub.transport import OutboxTransport
 from feedpub.web import UnsubscribeApp
 
-NOW_ARG = NOW.isoformat()  # Friday 2026-11-27 12:00 in Berlin
-NEWSLETTER = """
-[newsletter]
-name = "Test Weekly"
-from = "Test Gazette <news@news.example.org>"
-schedule = "weekly"
-day = "friday"
-time = "08:00"
-"""
-ARTICLES = {
-    "alpha.md": article("Alpha", "2026-11-20 09:00"),
-    "bravo.md": article("Bravo", "2026-11-24 09:00"),
-}
 ANN = "ann@example.org"
 BOB = "bob@example.org"
 BUSY_WAIT = 0.3  # seconds: the tests' FEEDPUB_BUSY_TIMEOUT
