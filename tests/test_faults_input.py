@@ -3,6 +3,7 @@ built to make one file cost a lot of memory. Real symlinks, real pipes, real sub
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -377,19 +378,33 @@ FRONT = "---\ntitle: Big\ndate: 2026-11-20\n---\n"
 MB = 1024  # ru_maxrss is in KiB
 
 
+# Linux keeps a process's peak resident size across exec, and a child forked (or vforked) from
+# pytest starts with pytest's size, hundreds of megabytes late in a run: the build is started
+# from this small process instead, so the peak wait4 reports is the build's own (as
+# bench/child.py does for the benchmarks).
+SPAWNER = """
+import json, os, sys
+out = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=out)
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]))
+"""
+
+
 def build_peak(root: Path, tmp_path: Path) -> tuple[int, str, int]:
     """Build ``root`` in a child process: its exit code, stderr and peak RSS in KiB (of the
     child and of any worker it waited for, as wait4 reports them)."""
     err = tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "feedpub", "--site", str(root), "build", "-q"]
     with open(err, "wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "feedpub", "--site", str(root), "build", "-q", "--now", NOW_ARG],
-            stdout=subprocess.DEVNULL,
+        done = subprocess.run(
+            [sys.executable, "-c", SPAWNER, *command, "--now", NOW_ARG],
+            stdout=subprocess.PIPE,
             stderr=stderr,
+            check=True,
         )
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, err.read_text(encoding="utf-8"), usage.ru_maxrss
+    code, peak = json.loads(done.stdout)
+    return int(code), err.read_text(encoding="utf-8"), int(peak)
 
 
 HOSTILE = {
