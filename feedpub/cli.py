@@ -86,6 +86,16 @@ def _send_error(send: SendReport, prefix: str = "") -> click.ClickException:
     return kind(prefix + send.error)
 
 
+def _check_reached(sends: list[SendReport]) -> None:
+    """An issue that reached no one is a failure for cron to see, though nothing is left."""
+    for send in sends:
+        if send.reached_no_one:
+            raise click.ClickException(
+                f"issue {send.issue} reached no one: the relay refused every recipient (the "
+                "replies are above); check the addresses, or the relay if it refuses them all"
+            )
+
+
 def reports_errors(command: F) -> F:
     """Turn feedpub's errors into click's: message on stderr, exit 1; bugs get a short note."""
 
@@ -548,6 +558,7 @@ def run(options: Options, now: str | None) -> None:
         _say_send(options, send)
     if failed:
         raise _send_error(failed[0], f"issue {failed[0].issue}: ")
+    _check_reached(report.sends)
 
 
 def _say_send(options: Options, send: SendReport) -> None:
@@ -635,6 +646,7 @@ def send(
     _say_send(options, report)
     if report.error:
         raise _send_error(report)
+    _check_reached([report])
 
 
 @main.group()

@@ -53,6 +53,10 @@ from .transport import (
 
 OUTBOX = "outbox"
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
+# Permanent refusals, before the relay has taken any message of a run, after which the relay is
+# taken to refuse everything (a "554 relaying denied" to a sender it does not know), not these
+# readers: as many as that would otherwise fail, and in three issues bounce, the whole list.
+REFUSES_EVERYTHING = 25
 FINAL = ("sent", "failed", "skipped")
 
 
@@ -315,6 +319,11 @@ class SendReport:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def reached_no_one(self) -> bool:
+        """Finished with every recipient refused: done, but a failure for whoever runs it."""
+        return self.finished and not self.delivered and self.undelivered > 0
+
+    @property
     def outcome(self) -> str:
         """Where the issue stands, in words: 'sent' only when it reached everyone it was for."""
         skipped = self.recipients - self.delivered - self.undelivered
@@ -476,7 +485,8 @@ class _Worker:
                 try:
                     self.transport.send(job.sender, recipient.envelope, data)
                 except Refused as refusal:
-                    self.refused(state, recipient, refusal)
+                    if self.refused(state, claim, refusal):
+                        return
                 except ConnectionLost as exc:
                     # The message may have arrived: an attempt, so that a relay that takes
                     # messages and drops the line sends each reader at most max_attempts.
@@ -488,6 +498,8 @@ class _Worker:
                 else:
                     accepted = recipient
                     job.tick("sent")
+                    if job.held is not None:
+                        self.release_held(state)
         finally:
             try:
                 if accepted is not None:
@@ -604,11 +616,45 @@ class _Worker:
         self.record(state, recipient, "failed", 1, None, reply)
         job.tick("failed", (recipient.email, reply))
 
-    def refused(self, state: State, recipient: Recipient, refusal: Refused) -> None:
+    def refused(self, state: State, claim: _Claim, refusal: Refused) -> bool:
+        """Record a refusal; True if it shows the relay refuses everything (the run stops)."""
+        job = self.job
         reply = f"{refusal.code} {refusal.text}"
         if refusal.temporary:
-            self.later(state, recipient, reply)
-            return
+            self.later(state, claim.recipient, reply)
+            return False
+        with job.lock:
+            held = job.held
+            if held is not None:
+                # Nothing accepted yet this run: held back, the row still claimed (a kill puts
+                # it back to pending), until a message is accepted or too many are refused.
+                held.append((claim, reply))
+                if len(held) < REFUSES_EVERYTHING:
+                    return False
+                job.held = []
+        if held is None:
+            self.hard_failure(state, claim.recipient, reply)
+            return False
+        for refused in held:
+            self.give_back(state, refused[0])
+        job.fail(
+            f"the relay refused each of the first {len(held)} messages of this run and took none "
+            f"(the last: {reply}): it refuses this sender or this connection, not these readers, "
+            "so nothing was recorded against them; check [smtp] username, password_env and "
+            "the relay's settings for this sender, then run again"
+        )
+        return True
+
+    def release_held(self, state: State) -> None:
+        """The relay took a message: the refusals held back were about their readers."""
+        job = self.job
+        with job.lock:
+            held, job.held = job.held, None
+        for claim, reply in held or []:
+            self.hard_failure(state, claim.recipient, reply)
+
+    def hard_failure(self, state: State, recipient: Recipient, reply: str) -> None:
+        """A permanent refusal: the delivery failed, and one more hard failure for the reader."""
         with state.transaction():
             self._set(state, recipient, "failed", 1, None, reply)
             state.db.execute(
@@ -634,6 +680,8 @@ class _Job:
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     state_error: StateError | None = None
+    # Permanent refusals held back until the relay takes a message of this run (then None).
+    held: list[tuple[_Claim, str]] | None = field(default_factory=list)
 
     @property
     def stamp(self) -> str:
@@ -763,6 +811,15 @@ def send_issue(
         # Every answer the relay gave before is recorded: the next run goes on from there.
         raise job.state_error
     with State.open(site.state_dir) as state, _recording(site):
+        if job.held:
+            # Fewer refusals than REFUSES_EVERYTHING and nothing accepted: a run that went to
+            # its end records them as they came; a run the relay stopped gives them back.
+            worker = workers[0]
+            for claim, reply in job.held:
+                if job.stop.is_set():
+                    worker.give_back(state, claim)
+                else:
+                    worker.hard_failure(state, claim.recipient, reply)
         report.finished = finish_if_done(state, number, now)
         _tally(state, report)
     report.seconds = time.perf_counter() - clock

@@ -51,10 +51,12 @@ from test_sending import (
     smtp_site,
     status_counts,
     subscribe,
+    subscriber,
     wait_until,
 )
 
-from feedpub.delivery import list_id, send_issue
+from feedpub.delivery import REFUSES_EVERYTHING, list_id, send_issue
+from feedpub.state import State
 from feedpub.tokens import load_secret
 
 SENDER = "news@news.example.org"
@@ -489,11 +491,64 @@ def test_an_issue_every_relay_answer_refused_is_not_called_sent(
     subscribe(root, readers(3))
     make_issue(root)
     result = invoke(runner, "--site", root, "send", "--now", NOW_ARG)
-    assert result.exit_code == 0, result.output
+    # Finished, but a failure for cron to see.
+    assert result.exit_code == 1, result.output
     summary = result.stdout.splitlines()[0]
     assert summary.startswith("Issue 1: 0 sent, 0 deferred, 3 failed, 0 skipped of 3 recipients")
     assert summary.endswith("; finished, but it reached no one: sent to 0 of 3, 3 failed")
+    assert result.stderr == (
+        "Error: issue 1 reached no one: the relay refused every recipient (the replies are "
+        "above); check the addresses, or the relay if it refuses them all\n"
+    )
     assert listed(runner, root) == "unsent 2 0/3 3"
+
+
+@pytest.mark.parametrize("stage", ["rcpt", "data", "end"])
+@pytest.mark.parametrize("connections", [1, 3])
+def test_a_relay_that_refuses_everything_fails_no_reader(
+    runner: CliRunner, relays: Relays, make_site: MakeSite, stage: str, connections: int
+) -> None:
+    """A relay that refuses every message permanently ("554 5.7.1 relaying denied" to a sender
+    it does not know) is a condition of the relay: were each refusal a reader's hard failure,
+    three issues would mark the whole list bounced."""
+    relay = relays(at(stage, "554 5.7.1 relaying denied"))
+    root = smtp_site(make_site, relay.port, connections=connections)
+    subscribe(root, readers(REFUSES_EVERYTHING + 15))
+    make_issue(root)
+
+    result = invoke(runner, "--site", root, "send", "--now", NOW_ARG)
+    assert result.exit_code == 1, result.output
+    assert "the relay refused each of the first" in result.stderr, result.stderr
+    assert "554 5.7.1 relaying denied" in result.stderr
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    # No reader is failed or charged a hard failure; the list is not fixed either way.
+    assert set(status_counts(root)) <= {"pending"}
+    with State.open(load(root).state_dir) as state:
+        charged = state.db.execute("SELECT count(*) FROM subscribers WHERE hard_failures > 0")
+        assert charged.fetchone()[0] == 0
+
+    # Fixed: the next run sends everyone once.
+    relay.script = good
+    again = invoke(runner, "--site", root, "send", "--now", NOW_ARG)
+    assert again.exit_code == 0, again.output
+    assert relay.acknowledged() == Counter(addresses(REFUSES_EVERYTHING + 15))
+
+
+def test_refusals_before_the_first_accepted_message_count_once_one_is_accepted(
+    relays: Relays, make_site: MakeSite
+) -> None:
+    """The first readers' addresses are bad and the rest good: held back while nothing was
+    accepted, their refusals are recorded as soon as the relay takes a message."""
+    bad = set(addresses(REFUSES_EVERYTHING - 1))
+    relay = relays(at("rcpt", "550 5.1.1 no such user", bad))
+    root = smtp_site(make_site, relay.port, connections=1)
+    subscribe(root, readers(REFUSES_EVERYTHING + 5))
+    make_issue(root)
+    report = send_issue(load(root), 1, NOW)
+    assert (report.sent, report.failed, report.finished, report.error) == (6, len(bad), True, None)
+    rows = deliveries(root)
+    assert {a for a, row in rows.items() if row[0] == "failed"} == bad
+    assert all(subscriber(root, a) == ("active", 1) for a in bad)
 
 
 # -- the outbox on a full disk -----------------------------------------------------------------
