@@ -66,16 +66,10 @@ def _problems(problems: list[Problem], quiet: bool = False) -> None:
             click.echo(str(problem), err=True)
 
 
-class Busy(click.ClickException):
-    """Another command holds the site or its state database: EX_TEMPFAIL, so cron wrappers
-    know to try later."""
-
-    exit_code = 75
-
-
 class TryLater(click.ClickException):
-    """A send stopped by a condition that may pass (a throttling or absent relay): EX_TEMPFAIL,
-    so cron tries again; a permanent one (a wrong password) exits 1."""
+    """A condition that may pass: another command holds the site or its state database, or
+    the relay is throttling or absent. EX_TEMPFAIL, so cron wrappers know to try later; a
+    permanent failure (a wrong password) exits 1."""
 
     exit_code = 75
 
@@ -115,7 +109,7 @@ def reports_errors(command: F) -> F:
                     tail += " (fix them, or use --keep-going)"
             raise click.ClickException(f"{plural(errors, 'error')} in the {what}{tail}") from None
         except (LockBusy, StateBusy) as exc:
-            raise Busy(str(exc)) from None
+            raise TryLater(str(exc)) from None
         except FeedpubError as exc:
             raise click.ClickException(str(exc)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
