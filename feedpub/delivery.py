@@ -23,8 +23,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import quoprimime
@@ -456,9 +455,6 @@ class _Worker:
             self.job.fail(str(exc))
         except FeedpubError as exc:
             self.job.fail(str(exc))
-        except sqlite3.OperationalError as exc:  # the disk (full, read-only): stop them all
-            where = self.job.site.state_dir / "state.db"
-            self.job.fail(f"cannot record deliveries in {where}: {exc}; fix that and run again")
         except Exception as exc:  # a bug: stop every connection, say why
             self.job.fail(f"unexpected {type(exc).__name__}: {exc}")
 
@@ -776,8 +772,7 @@ def send_issue(
             _tally(state, report)
             report.seconds = time.perf_counter() - clock
             return report
-        with _recording(site):
-            start(state, issue, now)
+        start(state, issue, now)
         report.started = True
         # Moments compare as moments (julianday), not as text: the same time written with
         # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
@@ -810,7 +805,7 @@ def send_issue(
     if job.state_error is not None:
         # Every answer the relay gave before is recorded: the next run goes on from there.
         raise job.state_error
-    with State.open(site.state_dir) as state, _recording(site):
+    with State.open(site.state_dir) as state:
         if job.held:
             # Fewer refusals than REFUSES_EVERYTHING and nothing accepted: a run that went to
             # its end records them as they came; a run the relay stopped gives them back.
@@ -824,18 +819,6 @@ def send_issue(
         _tally(state, report)
     report.seconds = time.perf_counter() - clock
     return report
-
-
-@contextmanager
-def _recording(site: Site) -> Iterator[None]:
-    """State writes of a send: a full or read-only disk said as such, not as a bug."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        where = site.state_dir / "state.db"
-        raise DeliveryError(
-            f"cannot record deliveries in {where}: {exc}; fix that and run again"
-        ) from None
 
 
 def stopped(failure: RelayFailure, started: bool = True) -> str:
