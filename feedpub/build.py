@@ -347,14 +347,12 @@ def commit(site: Site, state: State, writer: Writer, record: Callable[[], None])
 
 @contextmanager
 def _recording(state: State) -> Iterator[None]:
-    """A transaction on the state; a failure of SQLite as a StateError naming the file."""
+    """A transaction on the state; a failure of SQLite that the state does not explain itself
+    (it rolled the transaction back already) as a StateError naming the file."""
     try:
         with state.transaction():
             yield
     except sqlite3.Error as exc:
-        if state.db.in_transaction:
-            with suppress(sqlite3.Error):
-                state.db.execute("ROLLBACK")
         raise StateError(
             f"{state.path or 'state'}: cannot record the build ({exc}); the output was left "
             "as it was. Check that the file and its folder can be written, then build again"
