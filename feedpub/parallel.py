@@ -48,14 +48,13 @@ def fork_map(
     items: Sequence[T],
     workers: int,
     block: int = 1,
-    name: Callable[[T], str] | None = None,
 ) -> list[R]:
     """``[function(item) for item in items]``, computed by this process and ``workers - 1``
     forked ones, each taking every ``workers``-th run of ``block`` items (neighbours that share
     work, such as a feed's three formats, stay in one process). This process works on the
     first share rather than wait, and its results are not pickled. An exception in any share
     is raised here once the others have stopped; a process that dies raises WorkerError,
-    naming the item it was on (``name(item)``; by default the item's first string or path).
+    naming the item it was on (the item's first string or path).
     """
     if workers < 2:
         return [function(item) for item in items]
@@ -77,7 +76,7 @@ def fork_map(
         shares: list[list[Any]] = [own]
         for first in range(1, workers):
             pid, read_end = children.pop(first)
-            shares.append(_collect(pid, read_end, progress, first, items, name or _name_of))
+            shares.append(_collect(pid, read_end, progress, first, items))
     finally:
         for pid, read_end in children.values():
             _stop(pid, read_end)
@@ -144,7 +143,6 @@ def _collect(
     progress: mmap.mmap,
     first: int,
     items: Sequence[Any],
-    name: Callable[[Any], str],
 ) -> list[Any]:
     """The results of the process ``pid``, read to the end of its pipe; WorkerError if it
     died, the exception it sent if its share failed."""
@@ -159,7 +157,7 @@ def _collect(
         ok, value = pickle.loads(b"".join(chunks))
     except Exception:
         (index,) = _SLOT.unpack_from(progress, first * _SLOT.size)
-        what = name(items[index - 1]) if index else "its share of the work"
+        what = _name_of(items[index - 1]) if index else "its share of the work"
         raise WorkerError(
             f"worker process {pid} {_how(status)} while working on {what}; nothing was "
             f"published. Build again; if it happens again, {what} may need more memory than "

@@ -138,9 +138,9 @@ def settle(output_dir: Path, home: Path, trees: Trees | None) -> Settled:
     try:
         found, found_next, found_spare = _ino(live), _ino(next_tree), _ino(spare)
         if trees is None:
-            _remove_tree(next_tree)
-            _remove_tree(spare)
-            _remove_tree(building)
+            _clear(next_tree)
+            _clear(spare)
+            _clear(building)
             if found is not None:
                 _remove_temporaries(live)
             return Settled(None if found is None else Trees(found, None, None), True, True)
@@ -150,20 +150,20 @@ def settle(output_dir: Path, home: Path, trees: Trees | None) -> Settled:
                 # swapped out; the new one goes with the rest of that build.
                 _exchange(next_tree, live)
                 found = trees.live
-            _remove_tree(next_tree)
+            _clear(next_tree)
             os.unlink(building)
         elif found_next is not None:
             if (found, found_next, found_spare) == (trees.live, trees.spare, None):
                 os.rename(next_tree, spare)  # killed after the commit, before this last step
                 found_spare = found_next
             else:
-                _remove_tree(next_tree)
+                _clear(next_tree)
         if found is None or found != trees.live:
             # The output folder was deleted or replaced: the state does not describe it.
-            _remove_tree(spare)
+            _clear(spare)
             return Settled(None if found is None else Trees(found, None, None), False)
         if found_spare is None or found_spare != trees.spare:
-            _remove_tree(spare)
+            _clear(spare)
             return Settled(Trees(trees.live, None, None), True)
         return Settled(trees, True)
     except OSError as exc:
@@ -197,8 +197,6 @@ class Writer:
         # parents, hashing) took about 0.1 ms of CPU apiece.
         self._live = str(self.live)
         self._next, self._spare, self._building = tree_paths(self.live, home or self.live.parent)
-        self.root = Path(self._next)
-        self._root = self._next
         self.previous = previous or {}
         self.trees = trees
         self.trusted = trusted
@@ -229,13 +227,13 @@ class Writer:
             os.makedirs(os.path.dirname(self._building), exist_ok=True)
             os.close(os.open(self._building, os.O_WRONLY | os.O_CREAT, 0o600))
             if os.path.lexists(self._next):
-                _remove_tree(self._next)
+                _clear(self._next)
             trees = self.trees
             if trees is not None and trees.behind is not None and _ino(self._spare) == trees.spare:
                 os.rename(self._spare, self._next)
                 self._behind = set(trees.behind)
             else:
-                _remove_tree(self._spare)
+                _clear(self._spare)
                 os.makedirs(os.path.dirname(self._next), exist_ok=True)
                 os.mkdir(self._next)
                 self._fresh = True
@@ -256,16 +254,16 @@ class Writer:
         the tree is replaced by a folder, never followed."""
         if not _is_plain(relpath):
             raise OutputError(f"refusing to write {relpath!r}: not a plain path inside the output")
-        return f"{self._root}/{relpath}"
+        return f"{self._next}/{relpath}"
 
     def _make(self, folder: str, relpath: str) -> None:
         """Make ``folder`` a plain folder of the next tree, its parents first. What stands in
         its place (a link, a file of an older build) is replaced, unless an output of this
         build is a file there."""
-        if folder == self._root:
+        if folder == self._next:
             return
         parent = os.path.dirname(folder)
-        if parent != self._root and parent not in self._made:
+        if parent != self._next and parent not in self._made:
             self._make(parent, relpath)
         if parent not in self._new:
             try:
@@ -288,7 +286,7 @@ class Writer:
         self._made.add(folder)
 
     def _refuse_clash(self, folder: str) -> None:
-        taken = folder[len(self._root) + 1 :]
+        taken = folder[len(self._next) + 1 :]
         if taken in self.outputs:
             raise OutputError(f"two outputs want {taken!r}: one as a file, one as a folder")
 
@@ -491,7 +489,7 @@ class Writer:
             if self._swapped:
                 self.unswap()
             if self._fresh:
-                _remove_tree(self._next)
+                _clear(self._next)
                 os.unlink(self._building)
                 return
             recorded = set(self.trees.behind or ()) if self.trees else set()
@@ -597,13 +595,6 @@ def _clear(path: str) -> None:
             shutil.rmtree(path)
         else:
             raise
-
-
-def _remove_tree(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 def _remove_temporaries(root: str) -> None:
