@@ -448,7 +448,7 @@ def issue_list(options: Options) -> None:
         options.say("No issues yet")
         return
     with State.open(site.state_dir, create=False) as state:
-        rows = {r.number: delivery.counts(state, r.number) for r in records}
+        rows = {r.number: state.issues.counts(r.number) for r in records}
     click.echo(
         f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  "
         f"{'failed':>6}  subject"

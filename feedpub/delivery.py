@@ -372,13 +372,6 @@ def start(state: State, issue: IssueRecord, now: datetime) -> int:
     )
 
 
-def counts(state: State, number: int) -> dict[str, int]:
-    rows = state.db.execute(
-        "SELECT status, count(*) FROM deliveries WHERE issue = ? GROUP BY status", (number,)
-    )
-    return {status: int(n) for status, n in rows}
-
-
 def finish_if_done(state: State, number: int, now: datetime) -> bool:
     """Mark the issue sent when every delivery row is final."""
     with state.transaction():
@@ -394,7 +387,7 @@ def finish_if_done(state: State, number: int, now: datetime) -> bool:
 
 def _tally(state: State, report: SendReport) -> None:
     """Fill in where the issue stands, from its rows."""
-    rows = counts(state, report.issue)
+    rows = state.issues.counts(report.issue)
     report.recipients = sum(rows.values())
     report.delivered = rows.get("sent", 0)
     report.undelivered = rows.get("failed", 0)
@@ -856,7 +849,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
-    rows = counts(state, issue.number)
+    rows = state.issues.counts(issue.number)
     if not rows and issue.status != "sent":
         active = state.db.execute(
             "SELECT count(*) FROM subscribers WHERE status = 'active'"

@@ -145,7 +145,8 @@ def discard(state: State, number: int) -> IssueRecord:
             raise IssueError(f"there is no issue {number}; 'feedpub issue list' shows them")
         if issue.status != "ready":
             raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
-        _, _, attempted = state.issues.progress(number)
+        counts = state.issues.counts(number)
+        attempted = sum(counts.values()) - counts.get("pending", 0)
         if attempted:
             raise IssueError(
                 f"issue {number} is being sent (tried for {plural(attempted, 'recipient')}); "

@@ -492,14 +492,12 @@ class Issues:
             raise
         self.db.execute("RELEASE add_issue")
 
-    def progress(self, number: int) -> tuple[int, int, int]:
-        """(deliveries final, deliveries in all, deliveries attempted) for issue ``number``."""
-        row = self.db.execute(
-            "SELECT count(*), sum(status IN ('sent', 'failed', 'skipped')),"
-            " sum(status != 'pending') FROM deliveries WHERE issue = ?",
-            (number,),
-        ).fetchone()
-        return int(row[1] or 0), int(row[0]), int(row[2] or 0)
+    def counts(self, number: int) -> dict[str, int]:
+        """How many deliveries of issue ``number`` are in each status."""
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM deliveries WHERE issue = ? GROUP BY status", (number,)
+        )
+        return {status: int(n) for status, n in rows}
 
     def mark_sent(self, number: int, when: str) -> None:
         self.db.execute(

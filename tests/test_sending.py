@@ -45,7 +45,6 @@ from feedpub.config import SmtpSettings
 from feedpub.delivery import (
     Pacer,
     SendReport,
-    counts,
     list_id,
     message_id,
     send_issue,
@@ -248,7 +247,7 @@ def deliveries(root: Path, number: int = 1) -> dict[str, tuple[str, int, str | N
 
 def status_counts(root: Path, number: int = 1) -> dict[str, int]:
     with State.open(load(root).state_dir) as state:
-        return counts(state, number)
+        return state.issues.counts(number)
 
 
 def issue_status(root: Path, number: int = 1) -> str:
