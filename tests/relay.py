@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 DROP = "drop"
 DROP_MID_DATA = "drop-mid-data"
 STALL = "stall"
-STAGES = ("greeting", "ehlo", "auth", "mail", "rcpt", "data", "end")
 GOOD = {
     "greeting": "220 relay.test ESMTP scripted",
     "auth": "235 2.7.0 authenticated",
@@ -298,10 +297,6 @@ class ScriptedRelay:
     def acknowledged(self) -> Counter[str]:
         with self.lock:
             return Counter(self.record.acknowledged)
-
-    def received(self) -> list[tuple[str, bytes]]:
-        with self.lock:
-            return list(self.record.received)
 
     def count(self) -> int:
         with self.lock:

@@ -17,20 +17,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import conftest
 import disks
 import pytest
-from conftest import SETTINGS, TZ, MakeSite, article, load
+from conftest import SETTINGS, MakeSite, article, load
 from disks import fill
 
 from feedpub import snapshot
 from feedpub.build import load_catalog, new_writer, outputs
-from feedpub.dates import parse_date
 from feedpub.lock import SiteLock
 from feedpub.state import State
 from feedpub.writer import TEMP_PREFIX, TREES_KEY
 
 NOW = "2026-11-27T12:00"
-NOW_TIME = parse_date(NOW, TZ)
 OLD, NEW = "Test Gazette", "Evening Gazette"
 DEADLINE = 60.0  # seconds: anything slower than this is taken as "waits for ever"
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
@@ -417,7 +416,7 @@ def swap_without_commit(root: Path, committed: bool) -> None:
     swapped out as the spare, is what is left undone)."""
     site = load(root)
     with State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, NOW_TIME)
+        catalog = load_catalog(site, state, conftest.NOW)
         writer = new_writer(site, state, state.outputs(), walk=True)
         writer.offer_all(outputs(site, catalog, []))
         writer.finish()

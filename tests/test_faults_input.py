@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from conftest import NOW, MakeSite, article, load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_build import files_of
 
 from feedpub import tree
 from feedpub.build import static_files
@@ -38,14 +39,6 @@ def problem_lines(result: Result) -> list[str]:
     return sorted(
         line for line in result.stderr.splitlines() if ": error: " in line or ": warning: " in line
     )
-
-
-def files_under(folder: Path) -> dict[str, bytes]:
-    if not folder.exists():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
 
 
 def assert_check_and_build_agree(runner: CliRunner, root: Path, code: int) -> list[str]:
@@ -103,7 +96,7 @@ def test_a_link_out_of_the_input_folders_is_refused_and_never_read(
     # Even when the build goes on, nothing the link leads to is published.
     result = invoke(runner, site, "build", "--keep-going")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    published = files_under(site / "public")
+    published = files_of(site / "public")
     assert "index.html" in published
     assert not any(SECRET in data for data in published.values())
     assert Path(link).name not in published and "2026/01/s/index.html" not in published

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import MakeSite, article
 from test_newsletter_cli import FEEDPUB, assert_clean_exit, invoke
-from test_sending import NOW_ARG as SEND_NOW
 from test_sending import (
+    NOW_ARG,
     Relay,
     make_issue,
     only_password,
@@ -28,19 +28,12 @@ from test_sending import (
     subscribe,
 )
 from test_sending import invoke as sending_invoke
+from test_web import clean_environment  # noqa: F401 - an autouse fixture
 
 ARTICLES = {
     "2026-11-20-hello.md": article("Hello", tags="[news]"),
     "2026-11-21-other.md": article("Other", date="2026-11-21"),
 }
-NOW_ARG = "2026-11-27T12:00"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FEEDPUB_"):
-            monkeypatch.delenv(name)
 
 
 def own_template(root: Path, name: str, text: str) -> Path:
@@ -274,7 +267,7 @@ def test_a_password_outside_ascii_is_refused_without_revealing_it(
     subscribe(root, readers(3))
     make_issue(root)
     result = sending_invoke(
-        runner, "--site", root, "-v", "send", "--now", SEND_NOW, env={"RELAY_PASSWORD": password}
+        runner, "--site", root, "-v", "send", "--now", NOW_ARG, env={"RELAY_PASSWORD": password}
     )
     gc.collect()
     assert result.exit_code == 1, result.output
