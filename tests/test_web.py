@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import NOW, MakeSite
 from test_newsletter_cli import ARTICLES, FEEDPUB, NOW_ARG, assert_clean_exit, invoke
+from test_sending import CHILD_ENV
 
 import feedpub.web
 from feedpub import config
@@ -605,15 +606,19 @@ def read_line(stream: Any, seconds: float = 20) -> str:
     return data.decode()
 
 
-def test_serve(site: Site) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
-    token = token_for(site, ANN)
-    server = subprocess.Popen(
-        [str(FEEDPUB), "--site", str(site.root), "serve", "--port", "0"],
+def spawn_serve(site: Site, *options: str) -> subprocess.Popen[bytes]:
+    """`feedpub serve --port 0` (with ``options``) as a child process, its output piped."""
+    return subprocess.Popen(
+        [str(FEEDPUB), "--site", str(site.root), "serve", *options, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=CHILD_ENV,
     )
+
+
+def test_serve(site: Site) -> None:
+    token = token_for(site, ANN)
+    server = spawn_serve(site)
     try:
         line = read_line(server.stdout)
         assert line.startswith("Serving http://127.0.0.1:")
@@ -681,14 +686,8 @@ def accept_queue(port: int) -> int:
 def test_ctrl_c_during_a_request_finishes_it_and_stops(site: Site) -> None:
     """wsgiref's handler catches every exception, KeyboardInterrupt too: Ctrl-C arriving while
     a request was answered used to give that request a 500 and leave the server running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
     token = token_for(site, ANN)
-    server = subprocess.Popen(
-        [str(FEEDPUB), "--site", str(site.root), "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    server = spawn_serve(site)
     try:
         port = urlsplit(read_line(server.stdout).split()[1]).port
         assert port
@@ -758,13 +757,7 @@ SECURITY_HEADERS = {
 @pytest.fixture
 def served(site: Site) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """`feedpub serve --port 0` as a child process: (port, process); stopped with Ctrl-C."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
-    server = subprocess.Popen(
-        [str(FEEDPUB), "--site", str(site.root), "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    server = spawn_serve(site)
     try:
         port = urlsplit(read_line(server.stdout).split()[1]).port
         assert port
@@ -873,13 +866,7 @@ def test_every_response_forbids_framing_and_names_no_server_version(
 def test_serving_beyond_loopback_warns_to_put_a_proxy_with_tls_in_front(
     site: Site, host: str, warned: bool
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
-    server = subprocess.Popen(
-        [str(FEEDPUB), "--site", str(site.root), "serve", "--host", host, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    server = spawn_serve(site, "--host", host)
     try:
         assert read_line(server.stdout).startswith("Serving http://")
     finally:
