@@ -30,8 +30,8 @@ import jinja2
 import yaml
 from run import NOW, SITE_TOML  # the benchmark's site and moment (bench/ is the script's folder)
 
-from feedpub.readers import markdown, markdown_to_html  # the calls a build makes
-from feedpub.readers.common import Findings
+from feedpub.content.readers import markdown, markdown_to_html
+from feedpub.content.readers.common import Findings
 
 RUNS = 3  # each step is timed this many times; the least time counts (a floor)
 
@@ -119,10 +119,11 @@ def feedpub_outputs(corpus: Path) -> dict[str, float]:
 
     The catalog is made first (not timed) in a throwaway site; every body's HTML is made
     before the clock starts and handed to feedpub in place of reading and rendering it."""
-    from feedpub import build, config, feeds
-    from feedpub.catalog import load
-    from feedpub.readers import load_body
-    from feedpub.state import State
+    from feedpub import config
+    from feedpub.content.catalog import load
+    from feedpub.content.readers import load_body
+    from feedpub.site import build, feeds
+    from feedpub.store.state import State
 
     with tempfile.TemporaryDirectory(prefix="feedpub-floor-") as folder:
         root = Path(folder)

@@ -1,5 +1,5 @@
 """``python -m feedpub``: the same as the ``feedpub`` command."""
 
-from .cli import main
+from feedpub.cli import main
 
 main()

@@ -13,14 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, config
-from . import build as build_module
-from .dates import parse_date
-from .errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
-from .lazy import lazy_import
-from .lock import LockBusy, SiteLock
-from .state import IssueRecord, State
-from .subscribers import (
+from feedpub import __version__, config
+from feedpub.dates import parse_date
+from feedpub.delivery.subscribers import (
     MAX_IMPORT_BYTES,
     STATUSES,
     ImportFormatError,
@@ -28,17 +23,22 @@ from .subscribers import (
     export_csv,
     import_text,
 )
-from .text import normalize_newlines, plural, xml_safe
+from feedpub.errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
+from feedpub.lazy import lazy_import
+from feedpub.lock import LockBusy, SiteLock
+from feedpub.site import build as build_module
+from feedpub.store.state import IssueRecord, State
+from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
-    from .delivery import SendReport
+    from feedpub.delivery.sending import SendReport
 
 # Loaded on first use: premailer, feedgen and the mail modules take longer to import than a
 # build with nothing to do takes to run.
-issues_module = lazy_import("feedpub.issues")
+issues_module = lazy_import("feedpub.newsletter.issues")
 run_module = lazy_import("feedpub.run")
-status_module = lazy_import("feedpub.status")
-delivery = lazy_import("feedpub.delivery")
+status_module = lazy_import("feedpub.newsletter.status")
+delivery = lazy_import("feedpub.delivery.sending")
 scaffold = lazy_import("feedpub.scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -405,7 +405,7 @@ def issue_preview(
             warnings: tuple[str, ...] = ()
         else:
             catalog = build_module.load_catalog(site, state, moment)
-            bodies = lazy_import("feedpub.feeds").Bodies(site)
+            bodies = lazy_import("feedpub.content.bodies").Bodies(site)
             draft = issues_module.compose(site, state, catalog, moment, "", bodies)
             if draft is None:
                 options.say("Nothing new: the next issue would be empty")
@@ -421,7 +421,7 @@ def issue_preview(
 
 
 def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
-    from .transport import write_atomically
+    from feedpub.delivery.transport import write_atomically
 
     folder = site.state_dir / "preview"
     stem = folder / f"issue-{record.number}"
@@ -780,8 +780,8 @@ def subscribers_export(options: Options, file: Path | None) -> None:
 def serve(options: Options, host: str, port: int) -> None:
     """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
     site = options.site()
-    from .transport import is_loopback
-    from .web import serve as serve_forever
+    from feedpub.delivery.transport import is_loopback
+    from feedpub.delivery.web import serve as serve_forever
 
     if not is_loopback(host):
         _warn(

@@ -13,12 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError, Problem
-from .schedule import SCHEDULES, WEEKDAYS
+from feedpub.errors import ConfigError, Problem
 
 CONFIG_NAME = "feedpub.toml"
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 STATE_DIR = ".feedpub"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SCHEDULES = ("weekly", "daily", "manual")
 MAX_CONFIG_BYTES = 1_000_000
 # The site's and the newsletter's name: in every page, feed and issue.
 MAX_TITLE = 300

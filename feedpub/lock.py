@@ -18,8 +18,8 @@ from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
-from .errors import FeedpubError
-from .oserrors import describe
+from feedpub.errors import FeedpubError
+from feedpub.oserrors import describe
 
 LOCK_NAME = "lock"
 # The file descriptors of the locks this process holds.

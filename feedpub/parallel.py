@@ -24,7 +24,7 @@ from contextlib import suppress
 from pathlib import PurePath
 from typing import Any, TypeVar
 
-from .errors import WorkerError
+from feedpub.errors import WorkerError
 
 T = TypeVar("T")
 R = TypeVar("R")

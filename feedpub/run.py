@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .build import BuildReport, load_catalog, publish
-from .config import Site
-from .delivery import SendReport, send_issue, unfinished
-from .issues import create, due, pass_moment, waiting
-from .lock import SiteLock
-from .state import State
-from .text import plural
+from feedpub.config import Site
+from feedpub.delivery.sending import SendReport, send_issue, unfinished
+from feedpub.lock import SiteLock
+from feedpub.newsletter.issues import create, due, pass_moment, waiting
+from feedpub.site.build import BuildReport, load_catalog, publish
+from feedpub.store.state import State
+from feedpub.text import plural
 
 
 @dataclass

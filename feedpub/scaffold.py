@@ -7,9 +7,9 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-from .config import CONFIG_NAME, SECTIONS, STATE_DIR, Site, setting_key
-from .errors import SiteError
-from .text import slugify
+from feedpub.config import CONFIG_NAME, SECTIONS, STATE_DIR, Site, setting_key
+from feedpub.errors import SiteError
+from feedpub.text import slugify
 
 WELCOME = """\
 Welcome to your new site. This article lives in `content/`; edit it, or delete it once you

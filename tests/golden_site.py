@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedpub import config, issues
-from feedpub.build import build, load_catalog, publish
+from feedpub import config
 from feedpub.config import FEED_FILES, Site
-from feedpub.state import IssueRecord, State
+from feedpub.newsletter import issues
+from feedpub.site.build import build, load_catalog, publish
+from feedpub.store.state import IssueRecord, State
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

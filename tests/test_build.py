@@ -25,16 +25,17 @@ import html5lib
 import pytest
 from conftest import NOW, SETTINGS, MakeSite, article, load
 
-from feedpub import config, incremental, snapshot
-from feedpub.build import BuildReport, build, check, load_catalog
-from feedpub.catalog import Catalog, content_files
+from feedpub import config
 from feedpub.config import Site, packaged_templates
+from feedpub.content.catalog import Catalog, content_files
+from feedpub.content.readers import is_article_name
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_row, article_to_row, evolve
-from feedpub.readers import is_article_name
-from feedpub.state import SCHEMA_VERSION, State
+from feedpub.site.build import BuildReport, build, check, load_catalog
+from feedpub.site.cache import incremental, snapshot
+from feedpub.site.writer import TEMP_PREFIX, Trees, Writer, WriteReport
+from feedpub.store.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
-from feedpub.writer import TEMP_PREFIX, Trees, Writer, WriteReport
 
 REPO = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -320,9 +321,9 @@ NOT_FOR_NOTHING = (
     "cmarkgfm",
     "email.utils",
     "feedgen",
-    "feedpub.feeds",
-    "feedpub.pages",
-    "feedpub.readers.markdown",
+    "feedpub.site.feeds",
+    "feedpub.site.pages",
+    "feedpub.content.readers.markdown",
     "feedpub.scaffold",
     "jinja2",
     "lxml",
@@ -756,7 +757,7 @@ def test_a_broken_cache_entry_is_read_again(make_site: MakeSite) -> None:
 
 @pytest.mark.parametrize("month", range(1, 13))
 def test_human_date_spells_every_month(month: int) -> None:
-    from feedpub.pages import human_date
+    from feedpub.templating import human_date
 
     day = datetime(2026, month, 9, 23, 59)
     assert human_date(day) == f"{day:%B} 9, 2026"  # feedpub never sets a locale: C's names
@@ -883,7 +884,7 @@ def test_a_body_edit_is_rebuilt_without_the_catalog(
     def no_catalog(*args: object, **kwargs: object) -> None:
         raise AssertionError("the catalog was read")
 
-    monkeypatch.setattr("feedpub.build.load_catalog", no_catalog)
+    monkeypatch.setattr("feedpub.site.build.load_catalog", no_catalog)
     report = publish(root, LATER)
     after = files_of(root / "public")
     assert {name for name in after if after[name] != before.get(name)} == QUICK[edit]
@@ -914,7 +915,7 @@ def test_many_body_edits_read_the_catalog(
         reads.append(1)
         return original(site, state, now, *rest)
 
-    monkeypatch.setattr("feedpub.build.load_catalog", counted)
+    monkeypatch.setattr("feedpub.site.build.load_catalog", counted)
     report = publish(root, LATER)
     assert len(reads) == (edited > incremental.MAX_CHANGED)
     assert report.written >= edited  # the pages, and the feeds that carry them

@@ -27,13 +27,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import NOW, SETTINGS, load
 
-from feedpub import digest, issues
-from feedpub.build import load_catalog
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery import issue_message
-from feedpub.digest import GMAIL_CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, DigestError
-from feedpub.state import IssueRecord, State
+from feedpub.delivery.sending import issue_message
+from feedpub.newsletter import digest, issues
+from feedpub.newsletter.digest import GMAIL_CLIP_BYTES, DigestError
+from feedpub.site.build import load_catalog
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 
 SITE_URL = "https://news.example.org/"
 UNSUBSCRIBE = "https://news.example.org/unsubscribe"

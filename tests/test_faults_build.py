@@ -23,11 +23,11 @@ import pytest
 from conftest import SETTINGS, MakeSite, article, load
 from disks import fill
 
-from feedpub import snapshot
-from feedpub.build import load_catalog, new_writer, outputs
 from feedpub.lock import SiteLock
-from feedpub.state import State
-from feedpub.writer import TEMP_PREFIX, TREES_KEY
+from feedpub.site.build import load_catalog, new_writer, outputs
+from feedpub.site.cache import snapshot
+from feedpub.site.writer import TEMP_PREFIX, TREES_KEY
+from feedpub.store.state import State
 
 NOW = "2026-11-27T12:00"
 OLD, NEW = "Test Gazette", "Evening Gazette"

@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_build import files_of
 
-from feedpub import tree
-from feedpub.build import static_files
-from feedpub.catalog import content_files
-from feedpub.catalog import load as load_catalog
 from feedpub.cli import main
+from feedpub.content import tree
+from feedpub.content.catalog import content_files
+from feedpub.content.catalog import load as load_catalog
 from feedpub.errors import OutputError
-from feedpub.state import State
+from feedpub.site.build import static_files
+from feedpub.store.state import State
 
 SECRET = b"hmac-secret-0f9e8d7c6b5a"
 NOW_ARG = NOW.isoformat()

@@ -55,9 +55,9 @@ from test_sending import (
     wait_until,
 )
 
-from feedpub.delivery import REFUSES_EVERYTHING, list_id, send_issue
-from feedpub.state import State
-from feedpub.tokens import load_secret
+from feedpub.delivery.sending import REFUSES_EVERYTHING, list_id, send_issue
+from feedpub.delivery.tokens import load_secret
+from feedpub.store.state import State
 
 SENDER = "news@news.example.org"
 Relays = Callable[..., ScriptedRelay]

@@ -34,13 +34,13 @@ from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG
 
 from feedpub import config
 from feedpub.cli import main
-from feedpub.delivery import list_id, send_issue
+from feedpub.delivery.sending import list_id, send_issue
+from feedpub.delivery.subscribers import Subscribers, normalize
+from feedpub.delivery.tokens import SecretError, load_secret, make_token
+from feedpub.delivery.transport import OutboxTransport
+from feedpub.delivery.web import UnsubscribeApp
 from feedpub.errors import StateBusy, StateError
-from feedpub.state import STATE_NAME, State
-from feedpub.subscribers import Subscribers, normalize
-from feedpub.tokens import SecretError, load_secret, make_token
-from feedpub.transport import OutboxTransport
-from feedpub.web import UnsubscribeApp
+from feedpub.store.state import STATE_NAME, State
 
 ANN = "ann@example.org"
 BOB = "bob@example.org"
@@ -567,8 +567,8 @@ def as_nobody(root: Path, *args: str) -> tuple[int, str]:
     lives where nobody may not read."""
     import email_validator  # noqa: F401
 
-    import feedpub.delivery
-    import feedpub.issues
+    import feedpub.delivery.sending
+    import feedpub.newsletter.issues
     import feedpub.run  # noqa: F401
 
     normalize(ANN)

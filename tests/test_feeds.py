@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedpub.build import build
 from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
+from feedpub.site.build import build
 from feedpub.text import _NOT_XML, xml_safe
 
 SITE_URL = "https://news.example.org/"

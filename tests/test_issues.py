@@ -16,14 +16,16 @@ import feedparser
 import pytest
 from conftest import NOW, TZ, MakeSite, article
 
-from feedpub import build, config, issues, run, state
+from feedpub import config, run
 from feedpub.config import Site
-from feedpub.digest import UNSUBSCRIBE_PLACEHOLDER
+from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, StateError
-from feedpub.issues import Draft, IssueError
 from feedpub.model import Article
-from feedpub.state import IssueItem, IssueRecord, State
-from feedpub.subscribers import Subscribers
+from feedpub.newsletter import issues
+from feedpub.newsletter.issues import Draft, IssueError
+from feedpub.site import build
+from feedpub.store import state
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueItem, IssueRecord, State
 
 BASE = {
     "name": "Test Weekly",

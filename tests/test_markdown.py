@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, Site, SiteSettings
+from feedpub.content.readers import markdown_to_html, read_article, render_html
+from feedpub.content.readers.common import MAX_ARTICLE_BYTES
+from feedpub.content.readers.markdown import MAX_VALUES
 from feedpub.errors import Problem
 from feedpub.model import Article
-from feedpub.readers import markdown_to_html, read_article, render_html
-from feedpub.readers.common import MAX_ARTICLE_BYTES
-from feedpub.readers.markdown import MAX_VALUES
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RELPATH = "news/story.md"
@@ -1041,7 +1041,7 @@ YAML_KEY = st.sampled_from(["title", "tags", "date", "1", "? complex", "<<", "!!
 
 
 def _general_loader() -> type:
-    from feedpub.readers import markdown as module
+    from feedpub.content.readers import markdown as module
 
     # The same loader without the flat-mapping shortcut: PyYAML's own construction.
     return type(
@@ -1056,7 +1056,7 @@ def _general_loader() -> type:
 def test_flat_front_matter_shortcut_gives_what_pyyaml_gives(
     pairs: list[tuple[str, str]],
 ) -> None:
-    from feedpub.readers import markdown as module
+    from feedpub.content.readers import markdown as module
 
     text = "\n".join(f"{key}: {value}" for key, value in pairs)
 
@@ -1072,7 +1072,7 @@ def test_flat_front_matter_shortcut_gives_what_pyyaml_gives(
 
 
 def test_flat_front_matter_shortcut_is_taken_for_ordinary_front_matter() -> None:
-    from feedpub.readers import markdown as module
+    from feedpub.content.readers import markdown as module
 
     loader = module._Loader("title: Hi\ndate: 2026-11-20\ntags: [a, b]\n")
     try:

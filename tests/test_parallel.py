@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from conftest import NOW, MakeSite, article, load
 
-from feedpub import catalog, feeds, writer
-from feedpub.build import build, check
-from feedpub.catalog import Catalog
+from feedpub.content import catalog
+from feedpub.content.catalog import Catalog
 from feedpub.errors import FeedpubError
 from feedpub.parallel import fork_map
-from feedpub.state import State
-from feedpub.writer import TEMP_PREFIX
+from feedpub.site import feeds, writer
+from feedpub.site.build import build, check
+from feedpub.site.writer import TEMP_PREFIX
+from feedpub.store.state import State
 
 COUNT = 120  # with three tags and three authors: several hundred outputs
 

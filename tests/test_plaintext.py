@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, Site, SiteSettings
+from feedpub.content.readers.plaintext import read_text
 from feedpub.errors import Problem
 from feedpub.model import Article
-from feedpub.readers.plaintext import read_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RELPATH = "news/article.txt"

@@ -9,13 +9,12 @@ from email.message import EmailMessage
 import pytest
 from conftest import NOW, MakeSite, article, load
 
-from feedpub.build import load_catalog
 from feedpub.config import Site
-from feedpub.delivery import PreparedIssue, Recipient, message_bytes, personal_message
-from feedpub.digest import UNSUBSCRIBE_PLACEHOLDER
-from feedpub.issues import create
-from feedpub.state import IssueRecord, State
-from feedpub.subscribers import normalize
+from feedpub.delivery.sending import PreparedIssue, Recipient, message_bytes, personal_message
+from feedpub.delivery.subscribers import normalize
+from feedpub.newsletter.issues import create
+from feedpub.site.build import load_catalog
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 
 NEWSLETTER = """
 [newsletter]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedpub.schedule import is_due, latest_moment, next_moment
+from feedpub.newsletter.schedule import is_due, latest_moment, next_moment
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHICAGO = ZoneInfo("America/Chicago")

@@ -39,10 +39,9 @@ from conftest import NOW, MakeSite, article, load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedpub.build import load_catalog
 from feedpub.cli import main
 from feedpub.config import SmtpSettings
-from feedpub.delivery import (
+from feedpub.delivery.sending import (
     Pacer,
     SendReport,
     list_id,
@@ -50,13 +49,13 @@ from feedpub.delivery import (
     send_issue,
     unsubscribe_link,
 )
-from feedpub.digest import UNSUBSCRIBE_PLACEHOLDER
-from feedpub.issues import create
-from feedpub.state import IssueRecord, State
-from feedpub.subscribers import Subscribers
-from feedpub.tokens import load_secret, make_token
-from feedpub.transport import InsecureRelay, SmtpTransport, check_smtp, dot_stuffed
-from feedpub.web import UnsubscribeApp
+from feedpub.delivery.subscribers import Subscribers
+from feedpub.delivery.tokens import load_secret, make_token
+from feedpub.delivery.transport import InsecureRelay, SmtpTransport, check_smtp, dot_stuffed
+from feedpub.delivery.web import UnsubscribeApp
+from feedpub.newsletter.issues import create
+from feedpub.site.build import load_catalog
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 
 NOW_ARG = NOW.isoformat()
 FEEDPUB = Path(sys.executable).parent / "feedpub"  # 'python -m feedpub.cli' runs nothing

@@ -19,9 +19,8 @@ from conftest import NOW, MakeSite
 from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG, assert_clean_exit, invoke
 
 from feedpub import config
-from feedpub.delivery import list_id
-from feedpub.state import State
-from feedpub.subscribers import (
+from feedpub.delivery.sending import list_id
+from feedpub.delivery.subscribers import (
     MAX_NAME,
     ImportFormatError,
     SubscriberError,
@@ -30,8 +29,9 @@ from feedpub.subscribers import (
     import_text,
     normalize,
 )
-from feedpub.tokens import load_secret, read_token
-from feedpub.transport import InsecureRelay, check_smtp
+from feedpub.delivery.tokens import load_secret, read_token
+from feedpub.delivery.transport import InsecureRelay, check_smtp
+from feedpub.store.state import State
 
 SMTP = """
 [smtp]

@@ -28,13 +28,13 @@ from conftest import NOW, MakeSite
 from test_newsletter_cli import ARTICLES, FEEDPUB, NOW_ARG, assert_clean_exit, invoke
 from test_sending import CHILD_ENV
 
+import feedpub.delivery.web
 import feedpub.web
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery import list_id
-from feedpub.state import State
-from feedpub.subscribers import Subscribers, normalize
-from feedpub.tokens import (
+from feedpub.delivery.sending import list_id
+from feedpub.delivery.subscribers import Subscribers, normalize
+from feedpub.delivery.tokens import (
     MAX_TOKEN,
     SecretError,
     TokenError,
@@ -42,7 +42,8 @@ from feedpub.tokens import (
     make_token,
     read_token,
 )
-from feedpub.web import MAX_BODY, UnsubscribeApp
+from feedpub.delivery.web import MAX_BODY, UnsubscribeApp
+from feedpub.store.state import State
 
 NAME = 'Ledger <b>&</b> "Weekly"'
 NEWSLETTER = f"""
@@ -552,7 +553,7 @@ def test_the_secret_never_shows(runner: CliRunner, site: Site) -> None:
         assert secret.encode() not in path.read_bytes()
 
 
-# -- feedpub.web:app -------------------------------------------------------------------------
+# -- feedpub.web:app ------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -795,7 +796,7 @@ def test_a_half_sent_request_does_not_block_the_others(
 
 
 def test_a_connection_that_stays_silent_is_closed_after_the_channel_timeout(site: Site) -> None:
-    server = feedpub.web.make_server(site, "127.0.0.1", 0, channel_timeout=1)
+    server = feedpub.delivery.web.make_server(site, "127.0.0.1", 0, channel_timeout=1)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -829,7 +830,7 @@ def test_many_requests_at_once_are_answered_by_several_threads(
     for worker in workers:
         worker.join(timeout=30)
     assert results == [200] * 20
-    assert feedpub.web.THREADS > 1
+    assert feedpub.delivery.web.THREADS > 1
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import STATE_DIR, Site
-from .errors import Problem, Severity
+from feedpub.config import STATE_DIR, Site
+from feedpub.errors import Problem, Severity
 
 # Deeper than any real site's folders, far shallower than the 4096 bytes a path may have.
 MAX_DEPTH = 100

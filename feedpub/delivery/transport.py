@@ -19,8 +19,8 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .config import SmtpSettings
-from .errors import FeedpubError
+from feedpub.config import SmtpSettings
+from feedpub.errors import FeedpubError
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12

@@ -71,11 +71,11 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
-from ..config import Site
-from ..dates import looks_like_date
-from ..errors import Problem
-from ..model import Article
-from .common import Findings, Value, filename_date, make_article
+from feedpub.config import Site
+from feedpub.content.readers.common import Findings, Value, filename_date, make_article
+from feedpub.dates import looks_like_date
+from feedpub.errors import Problem
+from feedpub.model import Article
 
 HEADER_KEYS = {
     "title": "title",

@@ -12,18 +12,16 @@ process locale to 'C' and back; feedpub never sets a locale and builds on one th
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
-from . import __version__
-from .config import Site
-from .model import Article, evolve
-from .readers import lead_of, render_html
-from .text import absolutize, url_path, xml_safe
+from feedpub import __version__
+from feedpub.config import Site
+from feedpub.content.bodies import Bodies, image_url
+from feedpub.model import Article, evolve
+from feedpub.text import url_path, xml_safe
 
 # feedgen brings lxml (75 ms to import): a rebuild that changes no feed does not load it.
 if TYPE_CHECKING:
@@ -52,29 +50,13 @@ class FeedSpec:
         return f"{self.folder}/{name}" if self.folder else name
 
 
-class Bodies:
-    """Each article's HTML with its links made absolute, rendered at most once while it is in
-    use: feeds share their newest articles, and the cache is bounded so that a large site's
-    bodies never sit in memory all at once."""
-
-    LIMIT = 4096
+class FeedBodies(Bodies):
+    """Bodies, and the feed generator of the feed being written, made once for its RSS and
+    Atom documents."""
 
     def __init__(self, site: Site) -> None:
-        self.site = site
-        self._html: OrderedDict[str, str] = OrderedDict()
+        super().__init__(site)
         self._generator: tuple[FeedSpec, FeedGenerator] | None = None
-
-    def html(self, article: Article) -> str:
-        key = article.feed_id or article.relpath
-        cached = self._html.get(key)
-        if cached is None:
-            cached = absolutize(render_html(article, self.site), article.link)
-            self._html[key] = cached
-            if len(self._html) > self.LIMIT:
-                self._html.popitem(last=False)
-        else:
-            self._html.move_to_end(key)
-        return cached
 
     def generator(self, spec: FeedSpec) -> FeedGenerator:
         """The feed generator of ``spec``, made once for its RSS and Atom documents when they
@@ -85,23 +67,6 @@ class Bodies:
                 _generator(self.site, spec, self, self.site.feeds.full_content),
             )
         return self._generator[1]
-
-    def page_html(self, article: Article) -> str:
-        """The body for the article's own page, which is served at its link: relative links
-        resolve there as they would against the link, so they are left as written (and the
-        body, used once, is not kept)."""
-        return render_html(article, self.site)
-
-    def summary(self, article: Article) -> str:
-        # The readers set ``lead``; an article made otherwise (an issue in the issues feed)
-        # gets it the same way.
-        return article.lead or lead_of(article)
-
-
-def image_url(article: Article) -> str | None:
-    if not article.image:
-        return None
-    return urljoin(article.link, article.image)
 
 
 def _clean(article: Article) -> Article:
@@ -122,7 +87,7 @@ def _updated(articles: Sequence[Article]) -> datetime:
     return max((a.modified for a in articles), default=EPOCH)
 
 
-def _generator(site: Site, spec: FeedSpec, bodies: Bodies, full: bool) -> FeedGenerator:
+def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> FeedGenerator:
     from feedgen.feed import FeedGenerator
 
     fg = FeedGenerator()
@@ -167,17 +132,17 @@ def _links(fg: FeedGenerator, site: Site, spec: FeedSpec, name: str) -> FeedGene
     return fg
 
 
-def rss(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+def rss(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
     data: bytes = _links(bodies.generator(spec), site, spec, "rss.xml").rss_str(pretty=True)
     return data
 
 
-def atom(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+def atom(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
     data: bytes = _links(bodies.generator(spec), site, spec, "atom.xml").atom_str(pretty=True)
     return data
 
 
-def json_feed(site: Site, spec: FeedSpec, bodies: Bodies) -> bytes:
+def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
     items = []
     for article in map(_clean, spec.articles):
         item: dict[str, object] = {

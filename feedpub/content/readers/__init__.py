@@ -8,11 +8,11 @@ import html
 from pathlib import Path
 from typing import Any
 
-from ..config import Site
-from ..errors import Problem
-from ..model import Article, evolve
-from ..text import first_paragraph_text, shorten, xml_safe
-from .common import Findings, decode, read_bytes, within_budget
+from feedpub.config import Site
+from feedpub.content.readers.common import Findings, decode, read_bytes, within_budget
+from feedpub.errors import Problem
+from feedpub.model import Article, evolve
+from feedpub.text import first_paragraph_text, shorten, xml_safe
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 TEXT_SUFFIXES = {".txt"}
@@ -36,9 +36,9 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
         return None, found.problems
     # Imported here: a build whose files are all in the content cache reads none of them.
     if markdown:
-        from .markdown import read_markdown as reader
+        from feedpub.content.readers.markdown import read_markdown as reader
     else:
-        from .plaintext import read_text as reader
+        from feedpub.content.readers.plaintext import read_text as reader
     article, problems = reader(path, relpath, text, site)
     if article is not None:
         fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
@@ -63,7 +63,7 @@ def load_body(article: Article, site: Site) -> str:
     if article.body_format == "markdown":
         # Only the body is wanted: the front matter was checked when the article was read,
         # so it is cut off, not parsed again.
-        from .markdown import split_front_matter
+        from feedpub.content.readers.markdown import split_front_matter
 
         found = Findings(article.relpath)
         raw = read_bytes(Path(article.source), found, site)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -13,21 +12,24 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from . import __version__, snapshot, tree
-from . import catalog as catalog_module
-from . import writer as writer_module
-from .catalog import Catalog, Group
-from .config import FEED_FILES, Site, packaged_templates
-from .errors import ArticleError, OutputError, Problem, StateError
-from .state import IssueRecord, State
-from .text import url_path
-from .writer import Writer, WriteReport
+from feedpub import __version__
+from feedpub.config import FEED_FILES, Site, packaged_templates
+from feedpub.content import catalog as catalog_module
+from feedpub.content import tree
+from feedpub.content.catalog import Catalog, Group
+from feedpub.errors import ArticleError, OutputError, Problem, StateError
+from feedpub.site import writer as writer_module
+from feedpub.site.cache import snapshot
+from feedpub.site.cache.keys import fingerprint
+from feedpub.site.writer import Writer, WriteReport
+from feedpub.store.state import IssueRecord, State
+from feedpub.text import url_path
 
 # Rendering needs feedgen, lxml, Jinja2 and premailer; they are imported when something is
 # rendered, so that a build with nothing to do starts and ends quickly.
 if TYPE_CHECKING:
-    from .feeds import Bodies, FeedSpec
-    from .pages import Output
+    from feedpub.site.feeds import FeedBodies, FeedSpec
+    from feedpub.site.pages import Output
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,12 @@ class BuildReport:
         )
 
 
-def fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
 
 def feed_specs(
     site: Site, catalog: Catalog
 ) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
     """The main feed, and one per tag and per author (each limited to ``feeds.limit``)."""
-    from .feeds import FeedSpec
+    from feedpub.site.feeds import FeedSpec
 
     limit = site.feeds.limit
     title = site.site.title
@@ -128,9 +127,9 @@ def _read_static(path: str, allowed: tree.Roots) -> bytes:
         raise OutputError(f"cannot read {tree.shown(path)}: {exc.strerror}") from None
 
 
-def feed_outputs(site: Site, spec: FeedSpec, bodies: Bodies, base: str) -> Iterator[Output]:
-    from .feeds import atom, json_feed, rss
-    from .pages import article_key
+def feed_outputs(site: Site, spec: FeedSpec, bodies: FeedBodies, base: str) -> Iterator[Output]:
+    from feedpub.site.feeds import atom, json_feed, rss
+    from feedpub.site.pages import article_key
 
     key = fingerprint(
         base,
@@ -159,11 +158,11 @@ def outputs(
 ) -> Iterator[Output]:
     """Every output file as (path, key of its inputs, render); rendering waits to be asked.
     ``specs``: the catalog's feed_specs, when the caller has them."""
-    from .feeds import Bodies, FeedSpec
-    from .pages import Pages, templates_fingerprint
+    from feedpub.site.feeds import FeedBodies
+    from feedpub.site.pages import Pages, templates_fingerprint
 
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
-    bodies = Bodies(site)
+    bodies = FeedBodies(site)
     specs = specs or feed_specs(site, catalog)
     for spec in every_feed(specs):
         yield from feed_outputs(site, spec, bodies, base)
@@ -172,30 +171,13 @@ def outputs(
     yield from pages.render(main, groups)
     yield from static_files(site)
     if issues:
-        from .issues import as_article
+        from feedpub.site import archive
 
-        newest = [as_article(site, issue) for issue in reversed(issues)]
-        spec = FeedSpec(
-            "issues",
-            site.newsletter_name,
-            f"Every issue of {site.newsletter_name}",
-            f"{site.site.url}issues/",
-            newest[: site.feeds.limit],
-        )
+        newest = archive.as_articles(site, issues)
+        spec = archive.issues_feed(site, newest)
         yield from feed_outputs(site, spec, bodies, base)
         yield from pages.render_issues(spec, newest)
-        for issue in issues:
-            yield (
-                f"issues/{issue.number}/index.html",
-                fingerprint(base, "issue", issue.html, site.newsletter.unsubscribe_url),
-                partial(_web_version, site, issue),
-            )
-
-
-def _web_version(site: Site, issue: IssueRecord) -> bytes:
-    from .issues import web_version
-
-    return web_version(site, issue).encode()
+        yield from archive.web_versions(site, issues, base)
 
 
 def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
@@ -213,7 +195,7 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
                 counts = (last.articles, last.scheduled, last.drafts, last.feeds)
                 nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
                 return BuildReport.of(site, nothing, started, counts, last.problems)
-        from . import incremental
+        from feedpub.site.cache import incremental
 
         files = catalog_module.content_files(site)
         quick = None
@@ -267,8 +249,8 @@ def publish(
 ) -> BuildReport:
     """Write every output for ``catalog`` (and the state's issues), then record it, atomically.
     ``basis``: snapshot.basis() as of ``catalog``, when the caller took it."""
-    from . import incremental
-    from .pages import lists_show_lines_and_cards
+    from feedpub.site.cache import incremental
+    from feedpub.site.pages import lists_show_lines_and_cards
 
     started = time.perf_counter() if started is None else started
     if basis is None:

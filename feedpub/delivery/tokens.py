@@ -15,9 +15,9 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import FeedpubError
-from .oserrors import describe
-from .state import create_file
+from feedpub.errors import FeedpubError
+from feedpub.oserrors import describe
+from feedpub.store.state import create_file
 
 SECRET_FILE = "secret"
 SECRET_ENV = "FEEDPUB_SECRET"

@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import __version__, tree
-from .config import Site
-from .errors import Problem
-from .state import State
+from feedpub import __version__
+from feedpub.config import Site
+from feedpub.content import tree
+from feedpub.errors import Problem
+from feedpub.store.state import State
 
 META_KEY = "build_snapshot"
 

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__, tree
-from .config import Site
-from .errors import Problem
-from .model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
-from .parallel import fork_map, workers_for
-from .readers import is_article_name, read_article
-from .state import KnownArticle, State
-from .text import slugify, url_path
-from .tree import Tree
+from feedpub import __version__
+from feedpub.config import Site
+from feedpub.content import tree
+from feedpub.content.readers import is_article_name, read_article
+from feedpub.content.tree import Tree
+from feedpub.errors import Problem
+from feedpub.model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
+from feedpub.parallel import fork_map, workers_for
+from feedpub.store.state import KnownArticle, State
+from feedpub.text import slugify, url_path
 
 # Ids feedpub assigns are UUIDs derived from an article's first sighting, so that a fresh
 # clone of a site builds the same feeds; once assigned they live in the state for good.

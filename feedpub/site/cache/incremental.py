@@ -21,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__, snapshot
-from .build import BuildReport, commit, feed_outputs, fingerprint, new_writer, stray_problems
-from .catalog import (
+from feedpub import __version__
+from feedpub.config import Site
+from feedpub.content.catalog import (
     Catalog,
     Files,
     from_cache,
@@ -32,13 +32,21 @@ from .catalog import (
     relpath_of,
     to_cache,
 )
-from .config import Site
-from .errors import Problem
-from .feeds import Bodies, FeedSpec
-from .model import Article, evolve
-from .pages import Output, Pages, lists_show_lines_and_cards, templates_fingerprint
-from .readers import read_article
-from .state import State
+from feedpub.content.readers import read_article
+from feedpub.errors import Problem
+from feedpub.model import Article, evolve
+from feedpub.site.build import (
+    BuildReport,
+    commit,
+    feed_outputs,
+    new_writer,
+    stray_problems,
+)
+from feedpub.site.cache import snapshot
+from feedpub.site.cache.keys import fingerprint
+from feedpub.site.feeds import FeedBodies, FeedSpec
+from feedpub.site.pages import Output, Pages, lists_show_lines_and_cards, templates_fingerprint
+from feedpub.store.state import State
 
 META_KEY = "build_memo"
 # More changed files than this are read by a full build, which reads them in parallel.
@@ -168,7 +176,7 @@ def rebuild(
         return None
 
     base = fingerprint(__version__, repr(site), templates_fingerprint(site))
-    bodies = Bodies(site)
+    bodies = FeedBodies(site)
     specs = [feed for feed in memo.feeds if not edited.keys().isdisjoint(feed[4])]
     others = _cached_articles(
         site, state, memo, {p for feed in specs for p in feed[4] if p not in edited}

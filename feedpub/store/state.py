@@ -22,8 +22,8 @@ from itertools import starmap
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import StateBusy, StateError
-from .oserrors import describe, disk_full, unwritable
+from feedpub.errors import StateBusy, StateError
+from feedpub.oserrors import describe, disk_full, unwritable
 
 STATE_NAME = "state.db"
 # How long a command waits for another process's write on the state to end before it gives
@@ -32,6 +32,9 @@ BUSY_TIMEOUT = 10.0
 BUSY_TIMEOUT_ENV = "FEEDPUB_BUSY_TIMEOUT"
 # Meta key: the moment ("now") of the last build that recorded its articles.
 LAST_BUILD_KEY = "last_build"
+# A stored issue's HTML carries this where each recipient's unsubscribe link goes: the digest
+# writes it, delivery replaces it. A URL, so escaping leaves it whole.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
 
 # Each entry upgrades the schema by one version; a new database runs them all.
 _MIGRATIONS = [

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SCHEDULES = ("weekly", "daily", "manual")
+from feedpub.config import WEEKDAYS
 
 
 def _at(day: date, at: time, tz: tzinfo) -> datetime:

@@ -11,12 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from ..config import Site
-from ..dates import parse_date
-from ..errors import Problem
-from ..model import Article, BodyFormat
-from ..text import normalize_newlines, slugify, xml_safe
-from ..tree import FileTooBig, Refused, of_site, read_input
+from feedpub.config import Site
+from feedpub.content.tree import FileTooBig, Refused, of_site, read_input
+from feedpub.dates import parse_date
+from feedpub.errors import Problem
+from feedpub.model import Article, BodyFormat
+from feedpub.text import normalize_newlines, slugify, xml_safe
 
 MAX_ARTICLE_BYTES = 5_000_000
 # Memory grows with an article's structure, not its size: cmark-gfm spends about 200-500

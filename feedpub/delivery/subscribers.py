@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .errors import FeedpubError
+from feedpub.errors import FeedpubError
 
 STATUSES = ("active", "unsubscribed", "bounced")
 MAX_IMPORT_BYTES = 50_000_000

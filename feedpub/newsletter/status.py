@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .catalog import Catalog
-from .config import Site
-from .issues import due, waiting
-from .state import State
-from .text import plural
+from feedpub.config import Site
+from feedpub.content.catalog import Catalog
+from feedpub.newsletter.issues import due, waiting
+from feedpub.store.state import State
+from feedpub.text import plural
 
 
 def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[str, Any]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .catalog import Catalog
-from .config import Site
-from .digest import UNSUBSCRIBE_PLACEHOLDER, Digest, IssueView, issue_id, issue_url, render
-from .errors import FeedpubError
-from .feeds import Bodies
-from .model import Article
-from .schedule import is_due, next_moment
-from .state import IssueItem, IssueRecord, State
-from .text import plural, slugify
+from feedpub.config import Site
+from feedpub.content.bodies import Bodies
+from feedpub.content.catalog import Catalog
+from feedpub.errors import FeedpubError
+from feedpub.model import Article
+from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
+from feedpub.newsletter.schedule import is_due, next_moment
+from feedpub.store.state import IssueItem, IssueRecord, State
+from feedpub.text import plural, slugify
 
 
 class IssueError(FeedpubError):
@@ -203,34 +203,4 @@ def due(site: Site, state: State, now: datetime) -> Due:
         moment,
         upcoming,
         f"issue {last.number} went out for this period; next due {upcoming:%Y-%m-%d %H:%M %Z}",
-    )
-
-
-def as_article(site: Site, issue: IssueRecord) -> Article:
-    """An issue as an entry of the issues feed: its subject, web version and article list."""
-    lines = [issue.note.strip(), ""] if issue.note.strip() else []
-    for item in issue.items:
-        title = item.title.replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"- [{title}](<{item.link}>): {item.summary}")
-    body = "\n".join(lines) + "\n"
-    created = datetime.fromisoformat(issue.created)
-    return Article(
-        source=str(site.state_dir),
-        relpath=f"issues/{issue.number}",
-        title=issue.subject,
-        date=created,
-        body=body,
-        body_format="markdown",
-        content_hash="",
-        authors=(site.newsletter_name,),
-        feed_id=issue.id,
-        link=issue_url(site, issue.number),
-        page=f"issues/{issue.number}/index.html",
-    )
-
-
-def web_version(site: Site, issue: IssueRecord) -> str:
-    """The issue's email as a web page; its unsubscribe link leads to the general page."""
-    return issue.html.replace(
-        UNSUBSCRIBE_PLACEHOLDER, site.newsletter.unsubscribe_url or site.site.url
     )

@@ -30,8 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputError
-from .parallel import fork_map, workers_for
+from feedpub.errors import OutputError
+from feedpub.parallel import fork_map, workers_for
 
 # What feedpub before whole-tree builds staged inside the output folder; a build removes any
 # it finds there (a killed build left them, and a web server served them).

@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
-from ..config import Site
-from ..errors import Problem
-from ..model import Article
-from .common import FIELDS, Findings, Value, make_article
+from feedpub.config import Site
+from feedpub.content.readers.common import FIELDS, Findings, Value, make_article
+from feedpub.errors import Problem
+from feedpub.model import Article
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to Python.
     _Base: Any = yaml.CSafeLoader

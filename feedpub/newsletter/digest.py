@@ -6,7 +6,6 @@ unsubscribe placeholder for each recipient's own link.
 
 from __future__ import annotations
 
-import email.policy
 import html as html_module
 import logging
 import re
@@ -15,8 +14,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 
 import cssutils
@@ -24,21 +21,16 @@ import jinja2
 from markupsafe import Markup
 from premailer import Premailer
 
-from .config import Site
-from .errors import FeedpubError
-from .feeds import Bodies, image_url
-from .model import Article
-from .pages import Sandbox, environment, template_error_text, template_problem
-from .readers import markdown_to_html
-from .text import absolutize, html_to_text, shorten
+from feedpub.config import Site
+from feedpub.content.bodies import Bodies, image_url
+from feedpub.content.readers import markdown_to_html
+from feedpub.errors import FeedpubError
+from feedpub.model import Article
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER
+from feedpub.templating import Sandbox, environment, template_error_text, template_problem
+from feedpub.text import absolutize, html_to_text, shorten
 
-# Delivery replaces this with each recipient's own link; a URL, so escaping leaves it whole.
-UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.feedpub.invalid/placeholder"
 GMAIL_CLIP_BYTES = 102 * 1024
-# Headers may run to RFC 5322's 998 characters: folded at 78, the email package would RFC 2047
-# encode a long unbreakable value such as List-Unsubscribe's <https://...?t=token> and break it.
-POLICY = email.policy.SMTP.clone(max_line_length=998)
-UTF8_POLICY = email.policy.SMTPUTF8.clone(max_line_length=998)
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
 # After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
 _STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
@@ -215,27 +207,3 @@ def _inline(html: str) -> tuple[str, list[str]]:
     except Exception as exc:  # premailer raises many kinds on broken CSS or markup
         raise DigestError(f"cannot inline the digest's CSS: {exc}") from None
     return inlined, list(inliner.imports)
-
-
-def message(
-    site: Site,
-    subject: str,
-    html: str,
-    text: str,
-    created: datetime,
-    message_id: str,
-    to: str | None = None,
-) -> EmailMessage:
-    """A complete email: multipart/alternative, the text part first, then the HTML."""
-    newsletter = site.newsletter
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
-    msg["To"] = to or msg["From"]
-    if newsletter.reply_to:
-        msg["Reply-To"] = newsletter.reply_to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(created)
-    msg["Message-ID"] = message_id
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg

@@ -33,14 +33,10 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-from .config import Site
-from .digest import POLICY, UNSUBSCRIBE_PLACEHOLDER, UTF8_POLICY, message
-from .errors import FeedpubError, StateError
-from .oserrors import describe
-from .state import IssueRecord, State, create_file
-from .text import slugify
-from .tokens import load_secret, make_token
-from .transport import (
+from feedpub.config import Site
+from feedpub.delivery.messages import POLICY, UTF8_POLICY, message
+from feedpub.delivery.tokens import load_secret, make_token
+from feedpub.delivery.transport import (
     ConnectionLost,
     OutboxTransport,
     Refused,
@@ -49,6 +45,10 @@ from .transport import (
     Transport,
     check_smtp,
 )
+from feedpub.errors import FeedpubError, StateError
+from feedpub.oserrors import describe
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State, create_file
+from feedpub.text import slugify
 
 OUTBOX = "outbox"
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
@@ -864,7 +864,7 @@ def plan(state: State, issue: IssueRecord) -> dict[str, int]:
 
 def send_test(site: Site, issue: IssueRecord, address: str) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any."""
-    from .subscribers import normalize
+    from feedpub.delivery.subscribers import normalize
 
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)

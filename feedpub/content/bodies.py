@@ -1,0 +1,52 @@
+"""Articles' bodies as HTML, rendered at most once while in use, and their images' URLs."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from urllib.parse import urljoin
+
+from feedpub.config import Site
+from feedpub.content.readers import lead_of, render_html
+from feedpub.model import Article
+from feedpub.text import absolutize
+
+
+class Bodies:
+    """Each article's HTML with its links made absolute, rendered at most once while it is in
+    use: feeds share their newest articles, and the cache is bounded so that a large site's
+    bodies never sit in memory all at once."""
+
+    LIMIT = 4096
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._html: OrderedDict[str, str] = OrderedDict()
+
+    def html(self, article: Article) -> str:
+        key = article.feed_id or article.relpath
+        cached = self._html.get(key)
+        if cached is None:
+            cached = absolutize(render_html(article, self.site), article.link)
+            self._html[key] = cached
+            if len(self._html) > self.LIMIT:
+                self._html.popitem(last=False)
+        else:
+            self._html.move_to_end(key)
+        return cached
+
+    def page_html(self, article: Article) -> str:
+        """The body for the article's own page, which is served at its link: relative links
+        resolve there as they would against the link, so they are left as written (and the
+        body, used once, is not kept)."""
+        return render_html(article, self.site)
+
+    def summary(self, article: Article) -> str:
+        # The readers set ``lead``; an article made otherwise (an issue in the issues feed)
+        # gets it the same way.
+        return article.lead or lead_of(article)
+
+
+def image_url(article: Article) -> str | None:
+    if not article.image:
+        return None
+    return urljoin(article.link, article.image)
