@@ -1,4 +1,7 @@
-"""Readers turn one article file into an Article, and its body into HTML when asked."""
+"""Readers turn one article file into an Article, and its body into HTML when asked.
+
+Part of content: may import the basics and the readers' own modules, nothing else.
+"""
 
 from __future__ import annotations
 
