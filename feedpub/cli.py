@@ -18,14 +18,21 @@ from feedpub.dates import parse_date
 from feedpub.delivery.subscribers import (
     MAX_IMPORT_BYTES,
     STATUSES,
-    ImportFormatError,
     Subscribers,
     export_csv,
     import_text,
 )
-from feedpub.errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
+from feedpub.errors import (
+    ArticleError,
+    ConfigError,
+    FeedpubError,
+    ImportFormatError,
+    LockBusy,
+    Problem,
+    StateBusy,
+)
 from feedpub.lazy import lazy_import
-from feedpub.lock import LockBusy, SiteLock
+from feedpub.lock import SiteLock
 from feedpub.site import build as build_module
 from feedpub.store.state import IssueRecord, State
 from feedpub.text import normalize_newlines, plural, xml_safe

@@ -26,12 +26,6 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.loaders import split_template_path
 
 from feedpub.config import Site, packaged_templates
-from feedpub.errors import FeedpubError
-
-
-class TemplateError(FeedpubError):
-    """A template is missing or broken."""
-
 
 # The most characters (or items) one operation of a template may make: a page is far smaller,
 # and ``"x" * 3000000000`` would take 8.8 GB before anything failed.

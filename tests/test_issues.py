@@ -19,10 +19,10 @@ from conftest import NOW, TZ, MakeSite, article
 from feedpub import config, run
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.errors import ArticleError, StateError
+from feedpub.errors import ArticleError, IssueError, StateError
 from feedpub.model import Article
 from feedpub.newsletter import issues
-from feedpub.newsletter.issues import Draft, IssueError
+from feedpub.newsletter.issues import Draft
 from feedpub.site import build
 from feedpub.store import state
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueItem, IssueRecord, State
