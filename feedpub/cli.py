@@ -367,20 +367,16 @@ def issue() -> None:
 @reports_errors
 def issue_new(options: Options, note: Path | None, now: str | None) -> None:
     """Compose the next issue from the articles no earlier issue carried, and record it."""
-    from feedpub.newsletter import issues as issues_module
+    from feedpub.run import issue_new as make_issue
 
     text = _read_note(note)
     site = options.site()
-    moment = resolve_now(site, now)
-    with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
-        catalog = build_module.load_catalog(site, state, moment)
-        draft = issues_module.create(site, state, catalog, moment, text)
-        if draft is None:
-            last = state.issues.last()
-            since = f" since issue {last.number}" if last else ""
-            options.say(f"Nothing new{since}: no issue created")
-            return
-        build_module.publish(site, state, catalog, moment)
+    made = make_issue(site, resolve_now(site, now), text)
+    draft = made.draft
+    if draft is None:
+        since = f" since issue {made.last}" if made.last else ""
+        options.say(f"Nothing new{since}: no issue created")
+        return
     _warn(draft.digest.warnings, options)
     waiting = f"; {draft.waiting} more wait for the next issue" if draft.waiting else ""
     options.say(

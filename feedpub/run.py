@@ -1,4 +1,5 @@
-"""``feedpub run``, the cron entry point: build, make the issue that is due, hand it over."""
+"""The orchestration the commands share: ``feedpub run``, the cron entry point (build, make the
+issue that is due, hand it over), and ``feedpub issue new``, which make an issue the same way."""
 
 from __future__ import annotations
 
@@ -10,10 +11,68 @@ from datetime import datetime
 from feedpub.config import Site
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
-from feedpub.newsletter.issues import create, due, pass_moment, waiting
+from feedpub.newsletter.issues import Draft, create, due, pass_moment, waiting
 from feedpub.site.build import BuildReport, load_catalog, publish
 from feedpub.store.state import State
 from feedpub.text import plural
+
+
+@dataclass
+class NewIssue:
+    """What making the next issue did: the issue made, or why none was, and the build that put
+    it in the site's archive."""
+
+    draft: Draft | None = None
+    build: BuildReport | None = None
+    last: int | None = None  # the last issue's number, when no issue was made
+    notes: list[str] = field(default_factory=list)
+
+
+def new_issue(
+    site: Site,
+    state: State,
+    now: datetime,
+    note: str = "",
+    when_due: bool = False,
+    started: float | None = None,
+) -> NewIssue:
+    """Compose the next issue from the articles no earlier issue carried, record it, and publish
+    the site so that its archive shows it. With ``when_due`` (the cron tick) only if the schedule
+    says one is due and [newsletter] min_items articles wait, and the site is published either
+    way. The caller holds the site lock."""
+    made = NewIssue()
+    catalog = load_catalog(site, state, now)
+    wanted = True
+    if when_due:
+        when = due(site, state, now)
+        if not when.due:
+            made.notes.append(f"no new issue: {when.reason}")
+            wanted = False
+        else:
+            count = len(waiting(site, state, catalog, now))
+            least = site.newsletter.min_items
+            if count < least:
+                assert when.moment is not None
+                pass_moment(state, when.moment)
+                made.notes.append(
+                    f"no new issue: {when.reason}, but {plural(count, 'article')} waiting "
+                    f"and [newsletter] min_items is {least}"
+                )
+                wanted = False
+    if wanted:
+        made.draft = create(site, state, catalog, now, note)
+    if made.draft is None and not when_due:
+        last = state.issues.last()
+        made.last = last.number if last else None
+        return made
+    made.build = publish(site, state, catalog, now, started)
+    return made
+
+
+def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
+    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held)."""
+    with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
+        return new_issue(site, state, now, note)
 
 
 @dataclass
@@ -35,26 +94,11 @@ def run(
     started = time.perf_counter()
     report = RunReport()
     with SiteLock(site.state_dir, "run"), State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, now)
-        when = due(site, state, now)
-        if not when.due:
-            report.notes.append(f"no new issue: {when.reason}")
-        else:
-            count = len(waiting(site, state, catalog, now))
-            wanted = site.newsletter.min_items
-            if count < wanted:
-                assert when.moment is not None
-                pass_moment(state, when.moment)
-                report.notes.append(
-                    f"no new issue: {when.reason}, but {plural(count, 'article')} waiting "
-                    f"and [newsletter] min_items is {wanted}"
-                )
-            else:
-                draft = create(site, state, catalog, now)
-                if draft is not None:
-                    report.created = draft.number
-                    report.warnings.extend(draft.digest.warnings)
-        report.build = publish(site, state, catalog, now, started)
+        made = new_issue(site, state, now, when_due=True, started=started)
+        report.build, report.notes = made.build, made.notes
+        if made.draft is not None:
+            report.created = made.draft.number
+            report.warnings.extend(made.draft.digest.warnings)
         for number in unfinished(state):
             report.sends.append(send_issue(site, number, now, progress, begin))
             if report.sends[-1].error:
