@@ -113,3 +113,7 @@ class ImportFormatError(SubscriberError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
         self.line = line
+
+
+class PluginError(FeedpubError):
+    """A plugin's hook added what it may not (a taken suffix or filter name, a bad name)."""
