@@ -33,7 +33,7 @@ from feedpub.errors import (
 )
 from feedpub.lock import SiteLock
 from feedpub.site import build as build_module
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.state import State
 from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
@@ -397,8 +397,7 @@ def issue_preview(
     options: Options, number: int | None, open_browser: bool, now: str | None
 ) -> None:
     """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it."""
-    from feedpub.content.bodies import Bodies
-    from feedpub.newsletter import issues as issues_module
+    from feedpub.run import next_issue, write_preview
 
     site = options.site()
     moment = resolve_now(site, now)
@@ -411,36 +410,17 @@ def issue_preview(
                 )
             warnings: tuple[str, ...] = ()
         else:
-            catalog = build_module.load_catalog(site, state, moment)
-            bodies = Bodies(site)
-            draft = issues_module.compose(site, state, catalog, moment, "", bodies)
-            if draft is None:
+            preview = next_issue(site, state, moment)
+            if preview is None:
                 options.say("Nothing new: the next issue would be empty")
                 return
-            record = draft.record(bodies)
-            warnings = draft.digest.warnings
-    paths = preview_files(site, record)
+            record, warnings = preview
+    paths = write_preview(site, record)
     _warn(warnings, options)
     for path in paths:
         click.echo(path)
     if open_browser:
         click.launch(str(paths[0]))
-
-
-def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
-    from feedpub.delivery.sending import issue_message
-    from feedpub.delivery.transport import write_atomically
-
-    folder = site.state_dir / "preview"
-    stem = folder / f"issue-{record.number}"
-    files = {
-        stem.with_suffix(".html"): record.html.encode(),
-        stem.with_suffix(".txt"): record.text.encode(),
-        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
-    }
-    for path, data in files.items():
-        write_atomically(path, data)
-    return list(files)
 
 
 @issue.command("list")

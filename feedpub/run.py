@@ -1,5 +1,6 @@
-"""The orchestration the commands share: ``feedpub run``, the cron entry point (build, make the
-issue that is due, hand it over), and ``feedpub issue new``, which make an issue the same way."""
+"""The orchestration behind the commands: ``feedpub run``, the cron entry point (build, make the
+issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way, and
+``feedpub issue preview``."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from feedpub.config import Site
-from feedpub.delivery.sending import SendReport, send_issue, unfinished
+from feedpub.content.bodies import Bodies
+from feedpub.delivery.sending import SendReport, issue_message, send_issue, unfinished
+from feedpub.delivery.transport import write_atomically
 from feedpub.lock import SiteLock
-from feedpub.newsletter.issues import Draft, create, due, pass_moment, waiting
+from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.site.build import BuildReport, load_catalog, publish
-from feedpub.store.state import State
+from feedpub.store.state import IssueRecord, State
 from feedpub.text import plural
 
 
@@ -67,6 +71,32 @@ def new_issue(
         return made
     made.build = publish(site, state, catalog, now, started)
     return made
+
+
+def next_issue(
+    site: Site, state: State, now: datetime
+) -> tuple[IssueRecord, tuple[str, ...]] | None:
+    """The issue ``issue new`` would make now, as it would be stored, and the digest's warnings;
+    None if it would be empty. Nothing is recorded."""
+    catalog = load_catalog(site, state, now)
+    bodies = Bodies(site)
+    draft = compose(site, state, catalog, now, "", bodies)
+    if draft is None:
+        return None
+    return draft.record(bodies), draft.digest.warnings
+
+
+def write_preview(site: Site, record: IssueRecord) -> list[Path]:
+    """The issue as HTML, text and the email itself in .feedpub/preview/, for ``issue preview``."""
+    stem = site.state_dir / "preview" / f"issue-{record.number}"
+    files = {
+        stem.with_suffix(".html"): record.html.encode(),
+        stem.with_suffix(".txt"): record.text.encode(),
+        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
+    }
+    for path, data in files.items():
+        write_atomically(path, data)
+    return list(files)
 
 
 def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
