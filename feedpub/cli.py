@@ -18,28 +18,30 @@ from feedpub.dates import parse_date
 from feedpub.delivery.subscribers import (
     MAX_IMPORT_BYTES,
     STATUSES,
-    ImportFormatError,
     Subscribers,
     export_csv,
     import_text,
 )
-from feedpub.errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
-from feedpub.lazy import lazy_import
-from feedpub.lock import LockBusy, SiteLock
+from feedpub.errors import (
+    ArticleError,
+    ConfigError,
+    FeedpubError,
+    ImportFormatError,
+    LockBusy,
+    Problem,
+    StateBusy,
+)
+from feedpub.lock import SiteLock
 from feedpub.site import build as build_module
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.state import State
 from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
     from feedpub.delivery.sending import SendReport
 
-# Loaded on first use: premailer, feedgen and the mail modules take longer to import than a
-# build with nothing to do takes to run.
-issues_module = lazy_import("feedpub.newsletter.issues")
-run_module = lazy_import("feedpub.run")
-status_module = lazy_import("feedpub.newsletter.status")
-delivery = lazy_import("feedpub.delivery.sending")
-scaffold = lazy_import("feedpub.scaffold")
+# The newsletter, delivery and scaffold modules are imported inside the commands that use
+# them: premailer, feedgen and the mail modules take longer to import than a build with
+# nothing to do takes to run.
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000
@@ -228,6 +230,8 @@ def verbosity(command: F) -> F:
 @reports_errors
 def init(options: Options, folder: Path) -> None:
     """Start a new site in FOLDER: settings, a welcome article, a .gitignore."""
+    from feedpub import scaffold
+
     written = scaffold.init(folder, datetime.now(UTC))
     for path in written:
         options.say(f"created {path}")
@@ -243,6 +247,8 @@ def init(options: Options, folder: Path) -> None:
 @reports_errors
 def new(options: Options, title: str, tags: tuple[str, ...], author: str | None) -> None:
     """Start an article titled TITLE: writes content/YYYY-MM-DD-<slug>.md as a draft."""
+    from feedpub import scaffold
+
     site = options.site()
     path = scaffold.new_article(site, title, datetime.now(site.tz), tags, author)
     click.echo(path.relative_to(site.root).as_posix() if path.is_relative_to(site.root) else path)
@@ -361,18 +367,16 @@ def issue() -> None:
 @reports_errors
 def issue_new(options: Options, note: Path | None, now: str | None) -> None:
     """Compose the next issue from the articles no earlier issue carried, and record it."""
+    from feedpub.run import issue_new as make_issue
+
     text = _read_note(note)
     site = options.site()
-    moment = resolve_now(site, now)
-    with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
-        catalog = build_module.load_catalog(site, state, moment)
-        draft = issues_module.create(site, state, catalog, moment, text)
-        if draft is None:
-            last = state.issues.last()
-            since = f" since issue {last.number}" if last else ""
-            options.say(f"Nothing new{since}: no issue created")
-            return
-        build_module.publish(site, state, catalog, moment)
+    made = make_issue(site, resolve_now(site, now), text)
+    draft = made.draft
+    if draft is None:
+        since = f" since issue {made.last}" if made.last else ""
+        options.say(f"Nothing new{since}: no issue created")
+        return
     _warn(draft.digest.warnings, options)
     waiting = f"; {draft.waiting} more wait for the next issue" if draft.waiting else ""
     options.say(
@@ -393,6 +397,8 @@ def issue_preview(
     options: Options, number: int | None, open_browser: bool, now: str | None
 ) -> None:
     """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it."""
+    from feedpub.run import next_issue, write_preview
+
     site = options.site()
     moment = resolve_now(site, now)
     with State.open(site.state_dir) as state:
@@ -404,35 +410,17 @@ def issue_preview(
                 )
             warnings: tuple[str, ...] = ()
         else:
-            catalog = build_module.load_catalog(site, state, moment)
-            bodies = lazy_import("feedpub.content.bodies").Bodies(site)
-            draft = issues_module.compose(site, state, catalog, moment, "", bodies)
-            if draft is None:
+            preview = next_issue(site, state, moment)
+            if preview is None:
                 options.say("Nothing new: the next issue would be empty")
                 return
-            record = draft.record(bodies)
-            warnings = draft.digest.warnings
-    paths = preview_files(site, record)
+            record, warnings = preview
+    paths = write_preview(site, record)
     _warn(warnings, options)
     for path in paths:
         click.echo(path)
     if open_browser:
         click.launch(str(paths[0]))
-
-
-def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
-    from feedpub.delivery.transport import write_atomically
-
-    folder = site.state_dir / "preview"
-    stem = folder / f"issue-{record.number}"
-    files = {
-        stem.with_suffix(".html"): record.html.encode(),
-        stem.with_suffix(".txt"): record.text.encode(),
-        stem.with_suffix(".eml"): delivery.issue_message(site, record).as_bytes(),
-    }
-    for path, data in files.items():
-        write_atomically(path, data)
-    return list(files)
 
 
 @issue.command("list")
@@ -498,6 +486,8 @@ def issue_show(options: Options, number: int) -> None:
 @reports_errors
 def issue_discard(options: Options, number: int) -> None:
     """Discard issue NUMBER if nothing was sent for it; its articles wait again."""
+    from feedpub.newsletter import issues as issues_module
+
     site = options.site()
     with SiteLock(site.state_dir, "issue discard"), State.open(site.state_dir) as state:
         record = issues_module.discard(state, number)
@@ -515,6 +505,8 @@ def issue_discard(options: Options, number: int) -> None:
 @reports_errors
 def status(options: Options, as_json: bool, now: str | None) -> None:
     """Articles published, scheduled and waiting; the last issue; when the next is due."""
+    from feedpub.newsletter import status as status_module
+
     site = options.site()
     moment = resolve_now(site, now)
     with State.open(site.state_dir, create=False) as state:
@@ -534,6 +526,8 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
 @reports_errors
 def run(options: Options, now: str | None) -> None:
     """The cron entry point: build, compose the issue that is due, hand it over for delivery."""
+    from feedpub import run as run_module
+
     site = options.site()
     report = run_module.run(site, resolve_now(site, now))
     _warn(report.warnings, options)
@@ -598,6 +592,8 @@ def send(
     options: Options, number: int | None, dry_run: bool, test_address: str | None, now: str | None
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
+    from feedpub.delivery import sending as delivery
+
     site = options.site()
     moment = resolve_now(site, now)
     with State.open(site.state_dir) as state:
@@ -752,6 +748,8 @@ def _read_import(file: Path) -> str:
 @reports_errors
 def subscribers_export(options: Options, file: Path | None) -> None:
     """Write every subscriber as CSV (email, name, status) to FILE, or to standard output."""
+    from feedpub.delivery.sending import write_private
+
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         text = export_csv(Subscribers(state.db))
@@ -759,7 +757,7 @@ def subscribers_export(options: Options, file: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        delivery.write_private(file, text.encode())
+        write_private(file, text.encode())
     except OSError as exc:
         raise click.ClickException(f"cannot write {file}: {exc.strerror}") from None
     options.say(f"Wrote {file}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -138,6 +139,69 @@ def _check_optional_url(value: str) -> str:
     return _check_url(value).rstrip("/") if value else value
 
 
+HOOK = "feedpub_plugin"
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A plugin the site uses: its module and version, part of every cache key (repr(site))."""
+
+    name: str
+    version: str
+
+
+def _check_plugins(names: tuple[str, ...]) -> tuple[Plugin, ...]:
+    """Each module imports and has the hook (plugins.py calls it) and a version."""
+    plugins: list[Plugin] = []
+    for name in names:
+        if not _MODULE_NAME.match(name):
+            raise ValueError(f"{name!r} is not a module name; write one like 'feedpub_rst'")
+        if name in (p.name for p in plugins):
+            raise ValueError(f"lists {name!r} twice; keep one")
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Not found: the module itself, or a package it is in; any other is its import.
+            if exc.name is None or not (name + ".").startswith(exc.name + "."):
+                raise ValueError(_import_failed(name, exc)) from None
+            raise ValueError(
+                f"{name!r}: no such module; install it (pip install ...) or remove it from the list"
+            ) from None
+        except Exception as exc:  # the plugin's own code: any failure is named
+            raise ValueError(_import_failed(name, exc)) from None
+        if not callable(getattr(module, HOOK, None)):
+            raise ValueError(
+                f"{name!r} has no function {HOOK}(registry); a plugin defines one (the README's "
+                "Plugins section shows how)"
+            )
+        version = getattr(module, "__version__", None) or _installed_version(name)
+        if not isinstance(version, str) or not version.strip():
+            raise ValueError(
+                f'{name!r} has no version; set one, like __version__ = "1.0", or install it as '
+                "a package (the version is part of the build's cache keys: a new one rebuilds)"
+            )
+        plugins.append(Plugin(name, version))
+    return tuple(plugins)
+
+
+def _installed_version(name: str) -> str | None:
+    """The version of the installed distribution that holds the module ``name``, if any."""
+    from importlib import metadata  # here: only a plugin without __version__ needs it
+
+    try:
+        return metadata.version(name.partition(".")[0])
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _import_failed(name: str, exc: BaseException) -> str:
+    return (
+        f"{name!r} cannot be imported: {type(exc).__name__}: {exc}; fix the plugin or remove "
+        "it from the list"
+    )
+
+
 def _at_most(limit: int, check: Callable[[str], str] | None = None) -> Callable[[str], str]:
     """A check that a text setting is at most ``limit`` characters (then ``check``): such
     settings are repeated in every page and feed, so one of 900 KB cost 846 MB to build."""
@@ -176,6 +240,9 @@ class SiteSettings:
     language: str = _setting("en", _at_most(35, _check_language), "language tag of the articles")
     timezone: str = _setting("UTC", _check_timezone, "zone for dates written without one")
     author: str = _setting("", _at_most(200), "default author of articles that name none")
+    plugins: tuple[Plugin, ...] = _setting(
+        (), _check_plugins, "modules that add readers and template filters (see the README)"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""feedpub's own errors. The core raises these; only cli.py turns them into exit codes."""
+"""feedpub's own errors, every kind defined here once under FeedpubError. The core raises
+them with the file, line or setting and the fix; only cli.py turns them into exit codes."""
 
 from __future__ import annotations
 
@@ -64,3 +65,55 @@ class StateBusy(StateError):
 
 class SiteError(FeedpubError):
     """A site folder cannot be created or used as asked."""
+
+
+class LockBusy(FeedpubError):
+    """Another feedpub command holds the site's lock."""
+
+
+class LockError(FeedpubError):
+    """The site's lock file cannot be made or opened."""
+
+
+class TemplateError(FeedpubError):
+    """A template is missing or broken."""
+
+
+class DigestError(FeedpubError):
+    """The digest cannot be rendered."""
+
+
+class IssueError(FeedpubError):
+    """An issue cannot be made, found or changed as asked."""
+
+
+class DeliveryError(FeedpubError):
+    """An issue cannot be sent as asked."""
+
+
+class InsecureRelay(FeedpubError):
+    """The settings would send mail unencrypted to a remote host."""
+
+
+class TokenError(FeedpubError):
+    """An unsubscribe token is malformed or forged."""
+
+
+class SecretError(FeedpubError):
+    """The site's secret file cannot be used."""
+
+
+class SubscriberError(FeedpubError):
+    """A subscriber cannot be added, found or changed as asked."""
+
+
+class ImportFormatError(SubscriberError):
+    """An import file is neither CSV with an 'email' column nor one address per line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class PluginError(FeedpubError):
+    """A plugin's hook added what it may not (a taken suffix or filter name, a bad name)."""

@@ -18,7 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 
-from feedpub.errors import FeedpubError
+from feedpub.errors import LockBusy, LockError
 from feedpub.oserrors import describe
 
 LOCK_NAME = "lock"
@@ -34,14 +34,6 @@ def _close_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_close_in_child)
-
-
-class LockBusy(FeedpubError):
-    """Another feedpub command holds the site's lock."""
-
-
-class LockError(FeedpubError):
-    """The site's lock file cannot be made or opened."""
 
 
 class SiteLock:

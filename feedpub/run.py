@@ -1,4 +1,6 @@
-"""``feedpub run``, the cron entry point: build, make the issue that is due, hand it over."""
+"""The orchestration behind the commands: ``feedpub run``, the cron entry point (build, make the
+issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way, and
+``feedpub issue preview``."""
 
 from __future__ import annotations
 
@@ -6,14 +8,101 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from feedpub.config import Site
-from feedpub.delivery.sending import SendReport, send_issue, unfinished
+from feedpub.content.bodies import Bodies
+from feedpub.delivery.sending import SendReport, issue_message, send_issue, unfinished
+from feedpub.delivery.transport import write_atomically
 from feedpub.lock import SiteLock
-from feedpub.newsletter.issues import create, due, pass_moment, waiting
+from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.site.build import BuildReport, load_catalog, publish
-from feedpub.store.state import State
+from feedpub.store.state import IssueRecord, State
 from feedpub.text import plural
+
+
+@dataclass
+class NewIssue:
+    """What making the next issue did: the issue made, or why none was, and the build that put
+    it in the site's archive."""
+
+    draft: Draft | None = None
+    build: BuildReport | None = None
+    last: int | None = None  # the last issue's number, when no issue was made
+    notes: list[str] = field(default_factory=list)
+
+
+def new_issue(
+    site: Site,
+    state: State,
+    now: datetime,
+    note: str = "",
+    when_due: bool = False,
+    started: float | None = None,
+) -> NewIssue:
+    """Compose the next issue from the articles no earlier issue carried, record it, and publish
+    the site so that its archive shows it. With ``when_due`` (the cron tick) only if the schedule
+    says one is due and [newsletter] min_items articles wait, and the site is published either
+    way. The caller holds the site lock."""
+    made = NewIssue()
+    catalog = load_catalog(site, state, now)
+    wanted = True
+    if when_due:
+        when = due(site, state, now)
+        if not when.due:
+            made.notes.append(f"no new issue: {when.reason}")
+            wanted = False
+        else:
+            count = len(waiting(site, state, catalog, now))
+            least = site.newsletter.min_items
+            if count < least:
+                assert when.moment is not None
+                pass_moment(state, when.moment)
+                made.notes.append(
+                    f"no new issue: {when.reason}, but {plural(count, 'article')} waiting "
+                    f"and [newsletter] min_items is {least}"
+                )
+                wanted = False
+    if wanted:
+        made.draft = create(site, state, catalog, now, note)
+    if made.draft is None and not when_due:
+        last = state.issues.last()
+        made.last = last.number if last else None
+        return made
+    made.build = publish(site, state, catalog, now, started)
+    return made
+
+
+def next_issue(
+    site: Site, state: State, now: datetime
+) -> tuple[IssueRecord, tuple[str, ...]] | None:
+    """The issue ``issue new`` would make now, as it would be stored, and the digest's warnings;
+    None if it would be empty. Nothing is recorded."""
+    catalog = load_catalog(site, state, now)
+    bodies = Bodies(site)
+    draft = compose(site, state, catalog, now, "", bodies)
+    if draft is None:
+        return None
+    return draft.record(bodies), draft.digest.warnings
+
+
+def write_preview(site: Site, record: IssueRecord) -> list[Path]:
+    """The issue as HTML, text and the email itself in .feedpub/preview/, for ``issue preview``."""
+    stem = site.state_dir / "preview" / f"issue-{record.number}"
+    files = {
+        stem.with_suffix(".html"): record.html.encode(),
+        stem.with_suffix(".txt"): record.text.encode(),
+        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
+    }
+    for path, data in files.items():
+        write_atomically(path, data)
+    return list(files)
+
+
+def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
+    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held)."""
+    with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
+        return new_issue(site, state, now, note)
 
 
 @dataclass
@@ -35,26 +124,11 @@ def run(
     started = time.perf_counter()
     report = RunReport()
     with SiteLock(site.state_dir, "run"), State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, now)
-        when = due(site, state, now)
-        if not when.due:
-            report.notes.append(f"no new issue: {when.reason}")
-        else:
-            count = len(waiting(site, state, catalog, now))
-            wanted = site.newsletter.min_items
-            if count < wanted:
-                assert when.moment is not None
-                pass_moment(state, when.moment)
-                report.notes.append(
-                    f"no new issue: {when.reason}, but {plural(count, 'article')} waiting "
-                    f"and [newsletter] min_items is {wanted}"
-                )
-            else:
-                draft = create(site, state, catalog, now)
-                if draft is not None:
-                    report.created = draft.number
-                    report.warnings.extend(draft.digest.warnings)
-        report.build = publish(site, state, catalog, now, started)
+        made = new_issue(site, state, now, when_due=True, started=started)
+        report.build, report.notes = made.build, made.notes
+        if made.draft is not None:
+            report.created = made.draft.number
+            report.warnings.extend(made.draft.digest.warnings)
         for number in unfinished(state):
             report.sends.append(send_issue(site, number, now, progress, begin))
             if report.sends[-1].error:

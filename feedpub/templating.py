@@ -2,7 +2,7 @@
 
 Every template feedpub renders (pages, the digest, the web app's pages) comes from here, so
 that none can reach Python's internals, read a file outside templates/, or fill the memory.
-Imports only the basics (config, errors).
+Imports only the basics (config, errors, plugins).
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.loaders import split_template_path
 
 from feedpub.config import Site, packaged_templates
-from feedpub.errors import FeedpubError
-
-
-class TemplateError(FeedpubError):
-    """A template is missing or broken."""
-
+from feedpub.plugins import registry
 
 # The most characters (or items) one operation of a template may make: a page is far smaller,
 # and ``"x" * 3000000000`` would take 8.8 GB before anything failed.
@@ -222,6 +217,7 @@ def environment(site: Site) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["human_date"] = human_date
+    env.filters.update(registry(site).filters)
     return env
 
 

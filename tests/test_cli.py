@@ -389,7 +389,7 @@ CONFIG_ERRORS = [
         "unknown-key",
         SETTINGS + "colour = 'red'\n",
         "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
-        "description, language, timezone, author",
+        "description, language, timezone, author, plugins",
     ),
     (
         "bad-url",

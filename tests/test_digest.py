@@ -30,8 +30,9 @@ from conftest import NOW, SETTINGS, load
 from feedpub.cli import main
 from feedpub.config import Site
 from feedpub.delivery.sending import issue_message
+from feedpub.errors import DigestError
 from feedpub.newsletter import digest, issues
-from feedpub.newsletter.digest import GMAIL_CLIP_BYTES, DigestError
+from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.site.build import load_catalog
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 

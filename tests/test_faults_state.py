@@ -36,10 +36,10 @@ from feedpub import config
 from feedpub.cli import main
 from feedpub.delivery.sending import list_id, send_issue
 from feedpub.delivery.subscribers import Subscribers, normalize
-from feedpub.delivery.tokens import SecretError, load_secret, make_token
+from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.transport import OutboxTransport
 from feedpub.delivery.web import UnsubscribeApp
-from feedpub.errors import StateBusy, StateError
+from feedpub.errors import SecretError, StateBusy, StateError
 from feedpub.store.state import STATE_NAME, State
 
 ANN = "ann@example.org"

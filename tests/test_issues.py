@@ -19,10 +19,10 @@ from conftest import NOW, TZ, MakeSite, article
 from feedpub import config, run
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.errors import ArticleError, StateError
+from feedpub.errors import ArticleError, IssueError, StateError
 from feedpub.model import Article
 from feedpub.newsletter import issues
-from feedpub.newsletter.issues import Draft, IssueError
+from feedpub.newsletter.issues import Draft
 from feedpub.site import build
 from feedpub.store import state
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueItem, IssueRecord, State
@@ -550,11 +550,8 @@ def _by_run(site: Site, now: datetime) -> None:
 
 
 def _by_issue_new(site: Site, now: datetime) -> None:
-    # What 'feedpub issue new' does: create, then publish the web version and feeds.
-    with State.open(site.state_dir) as opened:
-        catalog = build.load_catalog(site, opened, now)
-        assert issues.create(site, opened, catalog, now) is not None
-        build.publish(site, opened, catalog, now)
+    # What 'feedpub issue new' calls: create, then publish the web version and feeds.
+    assert run.issue_new(site, now).draft is not None
 
 
 @pytest.mark.parametrize("make", [_by_run, _by_issue_new], ids=["run", "issue-new"])
@@ -589,6 +586,19 @@ def test_web_version_and_issues_feeds(
             "https://news.example.org/issues/1/",
         ]
         assert [e.id for e in parsed.entries] == [r.id for r in reversed(records)]
+
+
+def test_issue_new_with_nothing_new_names_the_last_issue_and_builds_nothing(
+    make_site: MakeSite,
+) -> None:
+    root = make_site({"a.md": article("Alpha", "2026-11-20 09:00")}, extra=NEWSLETTER)
+    site = load(root)
+    first = run.issue_new(site, NOW, "A note")
+    assert first.draft is not None and first.draft.number == 1 and first.build is not None
+    assert (first.last, first.notes) == (None, [])
+    assert all_issues(site)[0].note == "A note"
+    again = run.issue_new(site, NOW + QUARTER)
+    assert (again.draft, again.last, again.build) == (None, 1, None)
 
 
 def test_run_hands_unfinished_issues_to_the_outbox(make_site: MakeSite) -> None:

@@ -20,7 +20,8 @@ from conftest import NOW, MakeSite, article
 
 from feedpub import config
 from feedpub.cli import MAX_NOTE_BYTES, main
-from feedpub.lock import LockBusy, SiteLock
+from feedpub.errors import LockBusy
+from feedpub.lock import SiteLock
 from feedpub.store.state import IssueRecord, State
 
 NOW_ARG = NOW.isoformat()  # Friday 2026-11-27 12:00 in Berlin

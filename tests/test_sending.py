@@ -51,8 +51,9 @@ from feedpub.delivery.sending import (
 )
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret, make_token
-from feedpub.delivery.transport import InsecureRelay, SmtpTransport, check_smtp, dot_stuffed
+from feedpub.delivery.transport import SmtpTransport, check_smtp, dot_stuffed
 from feedpub.delivery.web import UnsubscribeApp
+from feedpub.errors import InsecureRelay
 from feedpub.newsletter.issues import create
 from feedpub.site.build import load_catalog
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State

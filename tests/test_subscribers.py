@@ -22,15 +22,14 @@ from feedpub import config
 from feedpub.delivery.sending import list_id
 from feedpub.delivery.subscribers import (
     MAX_NAME,
-    ImportFormatError,
-    SubscriberError,
     Subscribers,
     export_csv,
     import_text,
     normalize,
 )
 from feedpub.delivery.tokens import load_secret, read_token
-from feedpub.delivery.transport import InsecureRelay, check_smtp
+from feedpub.delivery.transport import check_smtp
+from feedpub.errors import ImportFormatError, InsecureRelay, SubscriberError
 from feedpub.store.state import State
 
 SMTP = """

@@ -36,13 +36,12 @@ from feedpub.delivery.sending import list_id
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import (
     MAX_TOKEN,
-    SecretError,
-    TokenError,
     load_secret,
     make_token,
     read_token,
 )
 from feedpub.delivery.web import MAX_BODY, UnsubscribeApp
+from feedpub.errors import SecretError, TokenError
 from feedpub.store.state import State
 
 NAME = 'Ledger <b>&</b> "Weekly"'

@@ -43,7 +43,7 @@ class Bodies:
     def summary(self, article: Article) -> str:
         # The readers set ``lead``; an article made otherwise (an issue in the issues feed)
         # gets it the same way.
-        return article.lead or lead_of(article)
+        return article.lead or lead_of(article, self.site)
 
 
 def image_url(article: Article) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content import tree
-from feedpub.content.readers import is_article_name, read_article
+from feedpub.content.readers import article_names, read_article
 from feedpub.content.tree import Tree
 from feedpub.errors import Problem
 from feedpub.model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
@@ -102,7 +102,8 @@ def content_files(site: Site) -> Tree:
     by name, then its folders by name, as ``os.walk`` goes), and the problems of the walk
     (tree.walk: links out of the site, odd names, loops). Hidden folders and files and those
     starting with '_' are skipped."""
-    return tree.walk(site.content_dir, "content", tree.of_site(site), is_article_name, (".", "_"))
+    names = article_names(site)
+    return tree.walk(site.content_dir, "content", tree.of_site(site), names, (".", "_"))
 
 
 def static_problems(site: Site) -> list[Problem]:
@@ -138,7 +139,7 @@ def from_cache(blob: bytes, path: str) -> tuple[Article | None, list[Problem]] |
 def reader_fingerprint(site: Site) -> str:
     """What reading a file depends on besides the file: a cached result is kept only while
     this stays the same."""
-    parts = (__version__, CACHED_FIELDS, site.site.timezone, site.site.author)
+    parts = (__version__, CACHED_FIELDS, site.site.timezone, site.site.author, site.site.plugins)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 

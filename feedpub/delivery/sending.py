@@ -45,7 +45,7 @@ from feedpub.delivery.transport import (
     Transport,
     check_smtp,
 )
-from feedpub.errors import FeedpubError, StateError
+from feedpub.errors import DeliveryError, FeedpubError, StateError
 from feedpub.oserrors import describe
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State, create_file
 from feedpub.text import slugify
@@ -57,10 +57,6 @@ BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as 
 # readers: as many as that would otherwise fail, and in three issues bounce, the whole list.
 REFUSES_EVERYTHING = 25
 FINAL = ("sent", "failed", "skipped")
-
-
-class DeliveryError(FeedpubError):
-    """An issue cannot be sent as asked."""
 
 
 # -- messages ----------------------------------------------------------------------------------

@@ -15,15 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feedpub.errors import FeedpubError
+from feedpub.errors import ImportFormatError, SubscriberError
 
 STATUSES = ("active", "unsubscribed", "bounced")
 MAX_IMPORT_BYTES = 50_000_000
 MAX_NAME = 200
-
-
-class SubscriberError(FeedpubError):
-    """A subscriber cannot be added, found or changed as asked."""
 
 
 @dataclass(frozen=True)
@@ -138,14 +134,6 @@ class Subscribers:
         else:
             row = self.db.execute("SELECT count(*) FROM subscribers")
         return int(row.fetchone()[0])
-
-
-class ImportFormatError(SubscriberError):
-    """An import file is neither CSV with an 'email' column nor one address per line."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 @dataclass

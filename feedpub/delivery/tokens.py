@@ -15,21 +15,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from feedpub.errors import FeedpubError
+from feedpub.errors import SecretError, TokenError
 from feedpub.oserrors import describe
 from feedpub.store.state import create_file
 
 SECRET_FILE = "secret"
 SECRET_ENV = "FEEDPUB_SECRET"
 MAX_TOKEN = 2000
-
-
-class TokenError(FeedpubError):
-    """An unsubscribe token is malformed or forged."""
-
-
-class SecretError(FeedpubError):
-    """The site's secret file cannot be used."""
 
 
 def load_secret(

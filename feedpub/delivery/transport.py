@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from feedpub.config import SmtpSettings
-from feedpub.errors import FeedpubError
+from feedpub.errors import InsecureRelay
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
@@ -51,10 +51,6 @@ class RelayFailure(Exception):
         # True: the relay may recover by itself (a throttle, a restart); False: someone must
         # change something (the password, the certificate, the sender, a full disk).
         self.temporary = temporary
-
-
-class InsecureRelay(FeedpubError):
-    """The settings would send mail unencrypted to a remote host."""
 
 
 class Transport(Protocol):

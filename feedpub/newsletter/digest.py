@@ -24,7 +24,7 @@ from premailer import Premailer
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.readers import markdown_to_html
-from feedpub.errors import FeedpubError
+from feedpub.errors import DigestError
 from feedpub.model import Article
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
@@ -35,10 +35,6 @@ ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
 # After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
 _STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
 _HREF = re.compile(r'\bhref="([^"]*)"')
-
-
-class DigestError(FeedpubError):
-    """The digest cannot be rendered."""
 
 
 @dataclass(frozen=True)

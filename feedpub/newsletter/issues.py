@@ -12,16 +12,12 @@ from datetime import datetime, timedelta
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
 from feedpub.content.catalog import Catalog
-from feedpub.errors import FeedpubError
+from feedpub.errors import IssueError
 from feedpub.model import Article
 from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
 from feedpub.newsletter.schedule import is_due, next_moment
 from feedpub.store.state import IssueItem, IssueRecord, State
 from feedpub.text import plural, slugify
-
-
-class IssueError(FeedpubError):
-    """An issue cannot be made, found or changed as asked."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from markupsafe import Markup
 from feedpub.config import Site, packaged_templates
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
+from feedpub.errors import TemplateError
 from feedpub.model import Article
 from feedpub.site.cache.keys import fingerprint
 from feedpub.site.feeds import FeedSpec
-from feedpub.templating import TemplateError, environment, template_problem
+from feedpub.templating import environment, template_problem
 from feedpub.text import slugify, url_path
 
 

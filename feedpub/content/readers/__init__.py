@@ -1,30 +1,72 @@
 """Readers turn one article file into an Article, and its body into HTML when asked.
 
-Part of content: may import the basics and the readers' own modules, nothing else.
+The reader is chosen by the file's suffix: a site's plugins add readers for more suffixes
+(feedpub.plugins); feedpub's own take .md and .markdown (readers.markdown) and .txt
+(readers.plaintext). It may import the basics (plugins among them) and its own modules.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import html
+import importlib
+import posixpath
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
 
 from feedpub.config import Site
+from feedpub.content.readers.cmark import markdown_to_html as markdown_to_html
 from feedpub.content.readers.common import Findings, decode, read_bytes, within_budget
 from feedpub.errors import Problem
 from feedpub.model import Article, evolve
+from feedpub.plugins import BUILTIN_SUFFIXES, Reader, registry
 from feedpub.text import first_paragraph_text, shorten, xml_safe
 
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 TEXT_SUFFIXES = {".txt"}
 SUFFIXES = MARKDOWN_SUFFIXES | TEXT_SUFFIXES
+assert SUFFIXES == BUILTIN_SUFFIXES
+# feedpub's own readers, by the module that holds each. They are loaded the way a plugin is,
+# by name, when a file of theirs is first read or rendered: a build whose files all come from
+# the content cache imports neither (nor PyYAML).
+MARKDOWN = "feedpub.content.readers.markdown"
+PLAINTEXT = "feedpub.content.readers.plaintext"
 
 
-def is_article_name(name: str) -> bool:
+def is_article_name(name: str, suffixes: Collection[str] = SUFFIXES) -> bool:
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
-    return suffix in SUFFIXES and not name.startswith((".", "_", "#"))
+    return suffix in suffixes and not name.startswith((".", "_", "#"))
+
+
+def article_names(site: Site) -> Callable[[str], bool]:
+    """``is_article_name`` for the site: its plugins' suffixes count too."""
+    plugged = registry(site).readers
+    if not plugged:
+        return is_article_name
+    suffixes = SUFFIXES | plugged.keys()
+    return functools.partial(is_article_name, suffixes=suffixes)
+
+
+@functools.cache
+def builtin(module: str) -> Reader:
+    """The reader (READER) of one of feedpub's own reader modules."""
+    reader = importlib.import_module(module).READER
+    if not isinstance(reader, Reader):
+        raise TypeError(f"{module}.READER is not a Reader")
+    return reader
+
+
+def _plugged(relpath: str, site: Site) -> Reader | None:
+    return registry(site).readers.get(posixpath.splitext(relpath)[1].lower())
+
+
+def reader_of(article: Article, site: Site) -> Reader:
+    """The reader that read ``article``: a plugin's, by the file's suffix, or feedpub's own, by
+    its body's format (an issue in the issues feed is Markdown without a file)."""
+    plugged = _plugged(article.relpath, site)
+    if plugged is not None:
+        return plugged
+    return builtin(MARKDOWN if article.body_format == "markdown" else PLAINTEXT)
 
 
 def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, list[Problem]]:
@@ -34,111 +76,38 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
     if raw is None:
         return None, found.problems
     text = decode(raw, found)
-    markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+    suffix = path.suffix.lower()
+    markdown = suffix in MARKDOWN_SUFFIXES
     if not within_budget(text, markdown, found):
         return None, found.problems
-    # Imported here: a build whose files are all in the content cache reads none of them.
-    if markdown:
-        from feedpub.content.readers.markdown import read_markdown as reader
-    else:
-        from feedpub.content.readers.plaintext import read_text as reader
-    article, problems = reader(path, relpath, text, site)
+    reader = registry(site).readers.get(suffix) or builtin(MARKDOWN if markdown else PLAINTEXT)
+    article, problems = reader.read(path, relpath, text, site)
     if article is not None:
         fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
-        article = evolve(article, fingerprint=fingerprint, lead=lead_of(article))
+        article = evolve(article, fingerprint=fingerprint, lead=lead_of(article, site))
     return article, found.problems + problems
 
 
-def lead_of(article: Article) -> str:
+def lead_of(article: Article, site: Site) -> str:
     """The summary, or the first paragraph as plain text cut at a word boundary."""
     if article.summary:
         return xml_safe(article.summary)
     body = article.body or ""
-    if article.body_format == "text":
+    if article.body_format == "text" and _plugged(article.relpath, site) is None:
         return xml_safe(shorten(body.split("\n\n", 1)[0]))
-    return xml_safe(shorten(first_paragraph_text(markdown_to_html(body))))
+    return xml_safe(shorten(first_paragraph_text(reader_of(article, site).render(body))))
 
 
 def load_body(article: Article, site: Site) -> str:
     """The article's body, read again from its file when it came from the content cache."""
     if article.body is not None:
         return article.body
-    if article.body_format == "markdown":
-        # Only the body is wanted: the front matter was checked when the article was read,
-        # so it is cut off, not parsed again.
-        from feedpub.content.readers.markdown import split_front_matter
-
-        found = Findings(article.relpath)
-        raw = read_bytes(Path(article.source), found, site)
-        parts = split_front_matter(decode(raw, found), found) if raw is not None else None
-        # Checked again: the file may have changed since it was read.
-        return parts[1] if parts is not None and within_budget(parts[1], True, found) else ""
-    again, _ = read_article(Path(article.source), article.relpath, site)
-    return (again.body or "") if again is not None else ""
-
-
-def markdown_to_html(text: str) -> str:
-    """CommonMark plus GFM tables, by GitHub's cmark-gfm (C). Raw HTML is the author's to use,
-    so it passes through (CMARK_OPT_UNSAFE); no other GFM extension changes the text."""
-    return _cmark().to_html(text)
-
-
-class _Cmark:
-    """cmark-gfm through cmarkgfm's compiled bindings, freeing what they leave allocated.
-
-    cmarkgfm's own markdown_to_html_with_extensions frees neither the document tree nor the
-    HTML string cmark-gfm returns: about 40 KB per call with this corpus, 2.5 GB for the
-    pages of 100,000 articles. The two functions that free them are exported by the same
-    library but not declared in its bindings, so they are looked up here with ctypes (cffi
-    would parse a declaration with pycparser first: 50 ms more at each start)."""
-
-    def __init__(self) -> None:
-        import ctypes
-
-        from cmarkgfm import _cmark
-
-        self.lib, self.ffi = _cmark.lib, _cmark.ffi
-        self.lib.cmark_gfm_core_extensions_ensure_registered()
-        self.table = self.lib.cmark_find_syntax_extension(b"table")
-        # Table alignment as style="text-align: ..." (HTML5), not the obsolete align attribute.
-        self.options = self.lib.CMARK_OPT_UNSAFE | self.lib.CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES
-        library = ctypes.CDLL(_cmark.__file__)
-        self.node_free, self.free = library.cmark_node_free, library.free
-        for function in (self.node_free, self.free):
-            function.argtypes, function.restype = [ctypes.c_void_p], None
-
-    def _pointer(self, cdata: Any) -> int:
-        address: int = int(self.ffi.cast("uintptr_t", cdata))
-        return address
-
-    def to_html(self, text: str) -> str:
-        lib = self.lib
-        data = text.encode("utf-8")
-        parser = lib.cmark_parser_new(self.options)
-        try:
-            lib.cmark_parser_attach_syntax_extension(parser, self.table)
-            lib.cmark_parser_feed(parser, data, len(data))
-            root = lib.cmark_parser_finish(parser)
-            try:
-                raw = lib.cmark_render_html(
-                    root, self.options, lib.cmark_parser_get_syntax_extensions(parser)
-                )
-                try:
-                    # cmark-gfm writes &#xFFFE; and &#xFFFF; as the single bytes FE and FF
-                    # (utf8proc's encoder), never valid UTF-8: dropped, as xml_safe would.
-                    html_text: str = self.ffi.string(raw).decode("utf-8", "ignore")
-                finally:
-                    self.free(self._pointer(raw))
-            finally:
-                self.node_free(self._pointer(root))
-        finally:
-            lib.cmark_parser_free(parser)
-        return html_text
-
-
-@functools.cache
-def _cmark() -> _Cmark:
-    return _Cmark()
+    found = Findings(article.relpath)
+    path = Path(article.source)
+    raw = read_bytes(path, found, site)
+    if raw is None:
+        return ""
+    return reader_of(article, site).body(path, article.relpath, decode(raw, found), site)
 
 
 def render_html(article: Article, site: Site) -> str:
@@ -146,11 +115,9 @@ def render_html(article: Article, site: Site) -> str:
     XML cannot carry (text.xml_safe)."""
     from_file = article.body is None
     body = load_body(article, site)
-    if article.body_format == "markdown":
-        fragment = markdown_to_html(body)
-    else:
-        paragraphs = [p for p in body.split("\n\n") if p.strip()]
-        fragment = "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
+    plugged = _plugged(article.relpath, site)
+    fragment = (plugged or reader_of(article, site)).render(body)
     # A body read from its file went through decode(), which removed them; only a character
-    # reference (&#12;) can bring one back. Skipping the second pass saves 35 us a page.
-    return fragment if from_file and "&" not in body else xml_safe(fragment)
+    # reference (&#12;) can bring one back. Skipping the second pass saves 35 us a page. A
+    # plugin's renderer may make them from anything: its HTML always takes the pass.
+    return fragment if from_file and "&" not in body and plugged is None else xml_safe(fragment)

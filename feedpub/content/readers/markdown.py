@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from feedpub.config import Site
-from feedpub.content.readers.common import FIELDS, Findings, Value, make_article
+from feedpub.content.readers.cmark import markdown_to_html
+from feedpub.content.readers.common import FIELDS, Findings, Value, make_article, within_budget
 from feedpub.errors import Problem
 from feedpub.model import Article
 
@@ -222,3 +223,26 @@ def read_markdown(
         return None, found.problems
     article = make_article(path, relpath, meta, body, "markdown", site, found)
     return article, found.problems
+
+
+class MarkdownReader:
+    """feedpub's reader of .md and .markdown files (plugins.Reader)."""
+
+    def read(
+        self, path: Path, relpath: str, text: str, site: Site
+    ) -> tuple[Article | None, list[Problem]]:
+        return read_markdown(path, relpath, text, site)
+
+    def body(self, path: Path, relpath: str, text: str, site: Site) -> str:
+        # Only the body is wanted: the front matter was checked when the article was read,
+        # so it is cut off, not parsed again.
+        found = Findings(relpath)
+        parts = split_front_matter(text, found)
+        # Checked again: the file may have changed since it was read.
+        return parts[1] if parts is not None and within_budget(parts[1], True, found) else ""
+
+    def render(self, body: str) -> str:
+        return markdown_to_html(body)
+
+
+READER = MarkdownReader()

@@ -66,13 +66,20 @@ Web page
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
 from feedpub.config import Site
-from feedpub.content.readers.common import Findings, Value, filename_date, make_article
+from feedpub.content.readers.common import (
+    Findings,
+    Value,
+    filename_date,
+    make_article,
+    within_budget,
+)
 from feedpub.dates import looks_like_date
 from feedpub.errors import Problem
 from feedpub.model import Article
@@ -456,3 +463,26 @@ def _is_leftover(text: str) -> bool:
     while end > start and not folded[end - 1].isalnum():
         end -= 1
     return " ".join(folded[start:end].split()) in _LEFTOVERS
+
+
+class PlainTextReader:
+    """feedpub's reader of .txt files (plugins.Reader)."""
+
+    def read(
+        self, path: Path, relpath: str, text: str, site: Site
+    ) -> tuple[Article | None, list[Problem]]:
+        return read_text(path, relpath, text, site)
+
+    def body(self, path: Path, relpath: str, text: str, site: Site) -> str:
+        # Read whole again: which lines are the body depends on the header found above it.
+        if not within_budget(text, False, Findings(relpath)):
+            return ""
+        article, _ = read_text(path, relpath, text, site)
+        return (article.body or "") if article is not None else ""
+
+    def render(self, body: str) -> str:
+        paragraphs = [p for p in body.split("\n\n") if p.strip()]
+        return "".join(f"<p>{html.escape(p, quote=False)}</p>\n" for p in paragraphs)
+
+
+READER = PlainTextReader()
