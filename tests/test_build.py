@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 
 import html5lib
 import pytest
-from conftest import NOW, SETTINGS, MakeSite, article, load
+from helpers import NOW, REPO, SETTINGS, MakeSite, article, files_of, load, publish
 
 from feedpub import config
 from feedpub.config import Site, packaged_templates
@@ -31,24 +31,14 @@ from feedpub.content.catalog import Catalog, content_files
 from feedpub.content.readers import is_article_name
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_row, article_to_row, evolve
-from feedpub.site.build import BuildReport, build, check, load_catalog
+from feedpub.site.build import build, check, load_catalog
 from feedpub.site.cache import incremental, snapshot
 from feedpub.site.writer import TEMP_PREFIX, Trees, Writer, WriteReport
 from feedpub.store.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
 
-REPO = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
 LATER = NOW + timedelta(days=1)
-
-
-def files_of(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (hidden ones too) and its bytes, keyed by relative path."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def feed_ids(output: Path) -> dict[str, str]:
@@ -63,10 +53,6 @@ def feed_ids(output: Path) -> dict[str, str]:
     items = json.loads((output / "feed.json").read_text(encoding="utf-8"))["items"]
     assert {item["title"]: item["id"] for item in items} == ids
     return ids
-
-
-def publish(root: Path, now: datetime = NOW, keep_going: bool = False) -> BuildReport:
-    return build(load(root), now, keep_going)
 
 
 def write(root: Path, name: str, text: str) -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, SETTINGS, load
+from helpers import NOW, SETTINGS, load
 
 from feedpub.cli import main
 from feedpub.config import Site

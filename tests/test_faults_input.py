@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite, article, load
+from helpers import NOW, NOW_ARG, MakeSite, article, files_of, load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_build import files_of
 
 from feedpub.cli import main
 from feedpub.content import tree
@@ -27,7 +26,6 @@ from feedpub.site.build import static_files
 from feedpub.store.state import State
 
 SECRET = b"hmac-secret-0f9e8d7c6b5a"
-NOW_ARG = NOW.isoformat()
 
 
 def invoke(runner: CliRunner, root: Path, *args: str) -> Result:

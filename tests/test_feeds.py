@@ -23,15 +23,14 @@ from urllib.parse import quote, urlsplit
 import feedparser
 import lxml.html
 import pytest
-from conftest import NOW, SETTINGS, TZ, MakeSite, article, load
 from golden_site import build_example
+from helpers import NOW, SETTINGS, TZ, MakeSite, article, load, publish
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
-from feedpub.site.build import build
 from feedpub.text import _NOT_XML, xml_safe
 
 SITE_URL = "https://news.example.org/"
@@ -322,10 +321,10 @@ def write_site(root: Path, articles: dict[str, str | bytes], extra: str = "") ->
     return root
 
 
-def publish(root: Path, now: datetime = NOW) -> Path:
-    site = load(root)
-    build(site, now)
-    return site.output_dir
+def build_output(root: Path, now: datetime = NOW) -> Path:
+    """Build the site at ``root``; its output folder."""
+    publish(root, now)
+    return load(root).output_dir
 
 
 def q(text: str) -> str:
@@ -394,7 +393,7 @@ FEED_IDS = [
 
 @pytest.fixture(scope="module")
 def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return publish(write_site(tmp_path_factory.mktemp("newsroom"), NEWSROOM))
+    return build_output(write_site(tmp_path_factory.mktemp("newsroom"), NEWSROOM))
 
 
 def test_newsroom_has_exactly_the_expected_feeds(newsroom: Path) -> None:
@@ -517,7 +516,7 @@ def test_feeds_hold_at_most_limit_items(make_site: MakeSite, kind: str, folder: 
     root = make_site(
         {f"{day}.md": dated(day) for day in range(1, 6)}, extra="\n[feeds]\nlimit = 3\n"
     )
-    feed = read_feed(publish(root), folder, kind)
+    feed = read_feed(build_output(root), folder, kind)
     assert feed.titles == ["Story 5", "Story 4", "Story 3"]
 
 
@@ -529,17 +528,17 @@ def test_scheduled_article_appears_once_due(make_site: MakeSite, kind: str) -> N
             "later.md": article("Later", "2026-12-24 10:00", "Soon.", tags="[news]"),
         }
     )
-    assert read_feed(publish(root), "tags/news", kind).titles == ["Story 20"]
-    output = publish(root, datetime(2026, 12, 24, 10, 0, tzinfo=TZ))
+    assert read_feed(build_output(root), "tags/news", kind).titles == ["Story 20"]
+    output = build_output(root, datetime(2026, 12, 24, 10, 0, tzinfo=TZ))
     assert read_feed(output, "", kind).titles == ["Later", "Story 20"]
     assert read_feed(output, "tags/news", kind).titles == ["Later", "Story 20"]
 
 
 def test_building_twice_gives_identical_files(make_site: MakeSite) -> None:
     root = make_site(NEWSROOM)
-    first = all_bytes(publish(root))
+    first = all_bytes(build_output(root))
     assert len(first) > 3 * len(NEWSROOM_FEEDS)  # the feeds and the pages
-    assert all_bytes(publish(root)) == first
+    assert all_bytes(build_output(root)) == first
 
 
 @pytest.mark.parametrize(
@@ -550,12 +549,12 @@ def test_building_twice_gives_identical_files(make_site: MakeSite) -> None:
 def test_feeds_do_not_depend_on_the_clock(make_site: MakeSite, later: timedelta) -> None:
     # Same published set, another "now": the feeds must not change by a byte.
     root = make_site(NEWSROOM)
-    first = feed_bytes(publish(root))
-    assert feed_bytes(publish(root, NOW + later)) == first
+    first = feed_bytes(build_output(root))
+    assert feed_bytes(build_output(root, NOW + later)) == first
 
 
 def test_feed_updated_without_updates_is_newest_date(make_site: MakeSite) -> None:
-    output = publish(make_site({"a.md": dated(3), "b.md": dated(9), "c.md": dated(6)}))
+    output = build_output(make_site({"a.md": dated(3), "b.md": dated(9), "c.md": dated(6)}))
     newest = datetime(2026, 11, 9, 9, 0, tzinfo=TZ)
     assert read_feed(output, "", "rss").updated == newest
     assert read_feed(output, "", "atom").updated == newest
@@ -687,7 +686,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("case", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_article_gives_well_formed_feeds(make_site: MakeSite, case: Hostile) -> None:
-    output = publish(make_site({"hostile.md": case.file()}))
+    output = build_output(make_site({"hostile.md": case.file()}))
     feeds = check_all(output)
     # Main, the 'hostile' tag, and the title's own tag and author (when it makes a slug).
     assert len(feeds) >= 3 * 2
@@ -741,7 +740,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_site(
         tmp_path_factory.mktemp("links"), {"hello.md": article("Hello", "2026-11-20 09:00", body)}
     )
-    return publish(root)
+    return build_output(root)
 
 
 @pytest.mark.parametrize("kind", FORMATS)
@@ -765,7 +764,7 @@ def test_summary_only_feeds(make_site: MakeSite) -> None:
         },
         extra="\n[feeds]\nfull_content = false\n",
     )
-    output = publish(root)
+    output = build_output(root)
     for folder in ("", "tags/news"):
         rss = etree.fromstring((output / folder / "rss.xml").read_bytes())
         assert rss.find(f".//{CONTENT_ENCODED}") is None
@@ -798,7 +797,7 @@ def test_full_content_feeds_carry_the_body(newsroom: Path) -> None:
 )
 def test_long_non_ascii_tags_and_authors_get_feeds(make_site: MakeSite, name: str) -> None:
     root = make_site({"a.md": article("Hello", author=q(name), tags=f"[{q(name)}]")})
-    feeds = check_all(publish(root))
+    feeds = check_all(build_output(root))
     assert len(feeds) == 3 * 3
     for feed in feeds.values():
         assert feed.titles == ["Hello"]
@@ -823,7 +822,7 @@ def test_any_text_gives_well_formed_feeds_or_an_article_error(
     with tempfile.TemporaryDirectory() as tmp:
         root = write_site(Path(tmp) / "site", {"post.md": text.encode("utf-8")})
         try:
-            output = publish(root)
+            output = build_output(root)
         except ArticleError as exc:
             assert exc.problems and all(p.path == "content/post.md" for p in exc.problems)
             event("refused with an ArticleError")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import NOW, TZ, MakeSite, article
+from helpers import NOW, TZ, MakeSite, article
 
 from feedpub import config, run
 from feedpub.config import Site

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import article
+from helpers import article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import NOW, MakeSite, article, load
+from helpers import NOW, MakeSite, article, load
 
 from feedpub.content import catalog
 from feedpub.content.catalog import Catalog

@@ -24,9 +24,7 @@ from wsgiref.util import setup_testing_defaults
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, MakeSite
-from test_newsletter_cli import ARTICLES, FEEDPUB, NOW_ARG, assert_clean_exit, invoke
-from test_sending import CHILD_ENV
+from helpers import ARTICLES, CHILD_ENV, FEEDPUB, NOW, NOW_ARG, MakeSite, assert_clean_exit, invoke
 
 import feedpub.delivery.web
 import feedpub.web
@@ -56,13 +54,6 @@ ANN = "ann@example.org"
 BOB = "bob@example.org"
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FEEDPUB_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
