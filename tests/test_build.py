@@ -691,7 +691,12 @@ def test_evolve_is_dataclasses_replace(make_site: MakeSite) -> None:
     site = load(root)
     with State.open(site.state_dir) as state:
         original = check(site, NOW, state).articles[0]
-    changes = {"feed_id": "urn:x", "link": "https://e.org/a/", "page": None, "body": None}
+    changes: dict[str, Any] = {
+        "feed_id": "urn:x",
+        "link": "https://e.org/a/",
+        "page": None,
+        "body": None,
+    }
     evolved = evolve(original, **changes)
     assert evolved == dataclasses.replace(original, **changes)
     assert evolved.__dict__ == dataclasses.replace(original, **changes).__dict__
@@ -775,7 +780,7 @@ def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
     return edit
 
 
-EDITS: dict[str, Callable[[Path], None]] = {
+EDITS: dict[str, Callable[[Path], object]] = {
     "body-end": _edit(OLDEST, "More.", "More, and more."),
     "lead": _edit(OLDEST, "First words.", "Other first words."),
     "title": _edit(OLDEST, "'Oldest'", "'Oldest, renamed'"),

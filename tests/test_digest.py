@@ -418,6 +418,7 @@ def test_at_most_600_pixels_wide(doc: lxml.html.HtmlElement) -> None:
 
 
 def test_hidden_preheader_comes_first(doc: lxml.html.HtmlElement) -> None:
+    assert doc.body is not None
     first = doc.body[0]
     style = first.get("style", "").replace(" ", "")
     assert "display:none" in style and "max-height:0" in style

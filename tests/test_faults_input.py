@@ -348,9 +348,9 @@ def test_an_article_nested_thousands_deep_is_reported(
 ) -> None:
     nest(deep, depth)
     lines = assert_check_and_build_agree(runner, site, 1)
-    deep = "content/" + "d/" * tree.MAX_DEPTH + "d"
+    shown = "content/" + "d/" * tree.MAX_DEPTH + "d"
     assert lines == [
-        f"{deep}: error: is nested more than {tree.MAX_DEPTH} folders deep; its files are left "
+        f"{shown}: error: is nested more than {tree.MAX_DEPTH} folders deep; its files are left "
         "out: move them into a shallower folder"
     ]
 

@@ -102,7 +102,7 @@ def assert_absolute_links(fragment: str | None, where: str) -> None:
         for attribute in ("href", "src", "poster"):
             value = element.get(attribute)
             if value is not None:
-                assert_absolute(value, f"{where} <{element.tag} {attribute}>")
+                assert_absolute(value, f"{where} <{element.tag!s} {attribute}>")
 
 
 def assert_feedparser_happy(data: bytes) -> feedparser.FeedParserDict:

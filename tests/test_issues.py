@@ -48,8 +48,10 @@ def newsletter(**settings: object) -> str:
 NEWSLETTER = newsletter()
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=TZ)  # type: ignore[misc]
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=TZ)
 
 
 def load(root: Path) -> Site:

@@ -622,6 +622,7 @@ def test_file_just_under_the_limit_is_read(test_site: Site) -> None:
     head = article(body="")
     body = "word " * ((MAX_ARTICLE_BYTES - len(head) - 10) // 5)
     result = read_ok(test_site, article(body=body))
+    assert result.body is not None
     assert len(result.body) > MAX_ARTICLE_BYTES - 100
 
 
@@ -638,6 +639,7 @@ def test_unreadable_path_is_an_error(test_site: Site) -> None:
 def test_byte_order_mark_is_dropped(test_site: Site) -> None:
     result = read_ok(test_site, b"\xef\xbb\xbf" + article(title="Hi").encode())
     assert result.title == "Hi"
+    assert result.body is not None
     assert "\ufeff" not in result.body
 
 
@@ -657,6 +659,7 @@ def test_invalid_utf8_is_replaced_with_a_warning(test_site: Site) -> None:
     result, problems = read(test_site, raw)
     assert result is not None
     assert result.title == "Caf\ufffd"
+    assert result.body is not None
     assert "Bad \ufffd\ufffd byte." in result.body
     assert len(problems) == 1
     assert (problems[0].severity, problems[0].line) == ("warning", 2)
@@ -856,6 +859,7 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
         assert isinstance(result, Article)
         assert result.title
         assert result.date.tzinfo is not None
+        assert result.body is not None
         assert "\x00" not in result.body
         render_html(result, site_in(Path(result.source).parent))
 

@@ -582,8 +582,8 @@ def test_two_runs_at_once_make_one_issue(site: Path) -> None:
     ]
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        outcomes.append((proc.returncode, out.decode(), err.decode()))
+        stdout, stderr = proc.communicate(timeout=120)
+        outcomes.append((proc.returncode, stdout.decode(), stderr.decode()))
     made = [o for o in outcomes if o[0] == 0 and "Created issue 1\n" in o[1]]
     others = [o for o in outcomes if o not in made]
     assert len(made) == 1, outcomes

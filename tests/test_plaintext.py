@@ -53,6 +53,7 @@ def warnings(problems: list[Problem]) -> list[Problem]:
 
 
 def paragraphs(article: Article) -> list[str]:
+    assert article.body is not None
     return article.body.split("\n\n")
 
 
@@ -218,6 +219,7 @@ def test_web_page_article(site: Site) -> None:
         "Construction starts in the spring and should take a year.",
         '"We waited a long time," said a neighbour.',
     ]
+    assert article.body is not None
     for gone in ("News", "Riverside Courier", "Back To Top", "By", "approves new"):
         assert gone not in article.body
     assert article.inferred == (
@@ -575,6 +577,7 @@ def check_result(text: str, article: Article | None, problems: list[Problem]) ->
     else:
         assert not errors(problems)
         assert article.title.strip()
+        assert article.body is not None
         assert "\r" not in article.body
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from wsgiref.util import setup_testing_defaults
 from zoneinfo import ZoneInfo
@@ -535,8 +535,8 @@ def test_two_runs_at_once_send_once(relay: Relay, make_site: MakeSite) -> None:
     procs = [feedpub(root, "run", "--now", NOW_ARG) for _ in range(2)]
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        outcomes.append((proc.returncode, out.decode(), err.decode()))
+        stdout, stderr = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, stdout.decode(), stderr.decode()))
     senders = [o for o in outcomes if o[0] == 0 and "Created issue 1\n" in o[1]]
     assert len(senders) == 1, outcomes
     assert re.search(r"^Issue 1: 40 sent, .* of 40 recipients in .*; sent$", senders[0][1], re.M)
@@ -840,7 +840,7 @@ def test_the_pacer_spaces_messages_across_threads(rate: int) -> None:
 
 
 def test_no_rate_means_no_waiting() -> None:
-    def fail(*args: object) -> float:
+    def fail(*args: object) -> NoReturn:
         raise AssertionError("a pacer without a rate must not read the clock or sleep")
 
     pacer = Pacer(0, clock=fail, sleep=fail)

@@ -41,6 +41,7 @@ from feedpub.delivery.tokens import (
     read_token,
 )
 from feedpub.delivery.web import MAX_BODY, UnsubscribeApp
+from feedpub.errors import ConfigError
 from feedpub.store.state import State
 
 NAME = 'Ledger <b>&</b> "Weekly"'
@@ -570,7 +571,7 @@ def test_the_module_app_imports_without_a_site(
     tmp_path: Path, lazy_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FEEDPUB_SITE", str(tmp_path / "nowhere"))
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(ConfigError):
         call(lazy_app, query="t=x")
     assert lazy_app.app is None  # the next request tries again
 
