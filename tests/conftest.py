@@ -1,5 +1,5 @@
 """Shared fixtures: a CLI runner, a factory for small sites in tmp_path, an SMTP relay on
-127.0.0.1 and a clean environment. Plain helpers are in helpers.py."""
+127.0.0.1, a clean environment, and the Hypothesis profiles. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from helpers import SETTINGS, MakeSite, Recorder, Relay, free_port, write_articles
+from hypothesis import settings
 
 from feedpub.config import FeedSettings, Site, SiteSettings
+
+# Property tests run few examples while developing and many in CI: .ci/run sets
+# HYPOTHESIS_PROFILE=thorough. A test whose examples are costly takes a share of the profile's
+# number (helpers.examples). No deadline: examples read and write real files on a machine shared
+# with other work, where a slow example is not a failure.
+settings.register_profile("quick", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 @pytest.fixture(autouse=True)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from feedpub import config
 from feedpub.cli import main
@@ -90,6 +91,12 @@ def files_of(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def examples(share: float) -> int:
+    """``share`` of the Hypothesis profile's examples (at least 10), for a property test whose
+    examples are costly (a whole build each, long texts)."""
+    return max(10, round(settings().max_examples * share))
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -277,9 +277,7 @@ def test_a_folder_with_an_odd_name_is_reported_not_entered(runner: CliRunner, si
 NAME_BYTES = st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b)
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=NAME_BYTES)
 def test_any_file_name_is_read_or_refused_on_one_printable_line(
     tmp_path: Path, name: bytes

@@ -24,7 +24,7 @@ import feedparser
 import lxml.html
 import pytest
 from golden_site import build_example
-from helpers import NOW, SETTINGS, TZ, MakeSite, article, load, publish
+from helpers import NOW, SETTINGS, TZ, MakeSite, article, examples, load, publish
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -808,9 +808,8 @@ def test_long_non_ascii_tags_and_authors_get_feeds(make_site: MakeSite, name: st
 TEXT = st.text()  # every code point but surrogates, controls included
 
 
-@settings(
-    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+# Each example builds a site: a tenth of the profile's examples.
+@settings(max_examples=examples(0.1), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(title=TEXT, author=TEXT, tag=TEXT, body=TEXT)
 def test_any_text_gives_well_formed_feeds_or_an_article_error(
     title: str, author: str, tag: str, body: str
@@ -845,7 +844,7 @@ EDGES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(0.25))  # long texts: a quarter of the profile's examples
 @given(
     st.lists(st.sampled_from(EDGES), min_size=500, max_size=900).map("".join)
     | st.text(min_size=512, max_size=1500)

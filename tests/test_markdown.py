@@ -864,7 +864,7 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
         render_html(result, site_in(Path(result.source).parent))
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.text())
 def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, body: str) -> None:
     root = tmp_path_factory.mktemp("body")
@@ -877,7 +877,7 @@ def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, b
     assert errors(problems) == []
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text())
 def test_any_text_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     root = tmp_path_factory.mktemp("whole")
@@ -919,7 +919,7 @@ FRONT_LINE = st.one_of(
 )
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(FRONT_LINE, max_size=8), body=st.text(max_size=50))
 def test_any_front_matter_lines(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str], body: str
@@ -932,7 +932,7 @@ def test_any_front_matter_lines(
     check_outcome(result, problems, "f/story.md")
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(raw=st.binary(max_size=300))
 def test_any_bytes_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> None:
     root = tmp_path_factory.mktemp("bytes")
@@ -1055,7 +1055,7 @@ def _general_loader() -> type:
     )
 
 
-@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(pairs=st.lists(st.tuples(YAML_KEY, YAML_VALUE), max_size=6))
 def test_flat_front_matter_shortcut_gives_what_pyyaml_gives(
     pairs: list[tuple[str, str]],

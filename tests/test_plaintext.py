@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, Site, SiteSettings
@@ -586,14 +586,12 @@ def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     return new_site(tmp_path_factory.mktemp("site"))
 
 
-@settings(deadline=None, max_examples=200)
 @given(text=st.text())
 def test_any_text_reads_without_exceptions(shared_site: Site, text: str) -> None:
     article, problems = read(shared_site, text)
     check_result(text, article, problems)
 
 
-@settings(deadline=None, max_examples=200)
 @given(lines=st.lists(LINES, max_size=20), name=st.sampled_from(["a.txt", "2025-03-03-a.txt"]))
 def test_any_lines_read_without_exceptions(shared_site: Site, lines: list[str], name: str) -> None:
     text = "\n".join(lines)

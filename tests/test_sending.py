@@ -50,7 +50,7 @@ from helpers import (
     subscriber,
     wait_until,
 )
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub.config import SmtpSettings
@@ -718,7 +718,6 @@ def test_check_smtp(host: str, allow: bool, refused: bool) -> None:
     check_smtp(SmtpSettings(host=host, security="starttls"))  # encrypted: always fine
 
 
-@settings(max_examples=500, deadline=None)
 @given(
     st.binary(max_size=200) | st.lists(st.sampled_from([b".", b"\r", b"\n", b"a"])).map(b"".join)
 )
