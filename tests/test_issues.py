@@ -532,15 +532,19 @@ def test_run_without_a_newsletter_only_builds(make_site: MakeSite) -> None:
     assert all_issues(site) == []
 
 
-def test_run_with_a_manual_schedule_makes_no_issue(make_site: MakeSite) -> None:
+@pytest.mark.parametrize(
+    "now",
+    [FRIDAY, NOW, FRIDAY + timedelta(days=7)],
+    ids=["the-scheduled-moment", "later-that-day", "a-week-later"],
+)
+def test_run_with_a_manual_schedule_makes_no_issue(make_site: MakeSite, now: datetime) -> None:
     root = make_site(
         {"a.md": article("Alpha", "2026-11-20 09:00")}, extra=newsletter(schedule="manual")
     )
     site = load(root)
-    for now in [FRIDAY, NOW, FRIDAY + timedelta(days=7)]:
-        report = run.run(site, now)
-        assert report.created is None
-        assert report.notes == ["no new issue: the schedule is manual: run 'feedpub issue new'"]
+    report = run.run(site, now)
+    assert report.created is None
+    assert report.notes == ["no new issue: the schedule is manual: run 'feedpub issue new'"]
     assert all_issues(site) == []
 
 
