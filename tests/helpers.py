@@ -33,6 +33,7 @@ from feedpub import config
 from feedpub.cli import main
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
+from feedpub.errors import Problem
 from feedpub.newsletter.issues import create
 from feedpub.site.build import BuildReport, build, load_catalog
 from feedpub.store.state import IssueRecord, State
@@ -52,6 +53,9 @@ language = "en"
 timezone = "Europe/Berlin"
 author = "Desk"
 """
+
+SITE_URL = "https://news.example.org/"  # SETTINGS' url
+ATOM = "{http://www.w3.org/2005/Atom}"  # the namespace of Atom's elements, for ElementTree
 
 MakeSite = Callable[..., Path]
 
@@ -74,6 +78,14 @@ def write_articles(root: Path, articles: dict[str, str | bytes]) -> None:
             path.write_bytes(text)
         else:
             path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def warnings(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "warning"]
 
 
 def load(root: Path) -> Site:
@@ -154,6 +166,8 @@ MAIL_ARTICLES: dict[str, str | bytes] = {
     "alpha.md": article("Alpha", "2026-11-20 09:00"),
     "cafe.md": article("Café budget vote", "2026-11-24 09:00", body="Über the *budget*."),
 }
+# RFC 8058's one-click unsubscribe body.
+ONE_CLICK = b"List-Unsubscribe=One-Click"
 PASSWORD = "s3cret-Pa55word"  # the relay accepts this one only
 
 

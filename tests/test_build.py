@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 
 import html5lib
 import pytest
-from helpers import NOW, REPO, SETTINGS, MakeSite, article, files_of, load, publish
+from helpers import ATOM, NOW, REPO, SETTINGS, MakeSite, article, files_of, load, publish
 
 from feedpub import config
 from feedpub.config import Site, packaged_templates
@@ -37,7 +37,6 @@ from feedpub.site.writer import TEMP_PREFIX, Trees, Writer, WriteReport
 from feedpub.store.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
 
-ATOM = "{http://www.w3.org/2005/Atom}"
 LATER = NOW + timedelta(days=1)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, SETTINGS, load
+from helpers import NOW, SETTINGS, SITE_URL, load
 
 from feedpub.cli import main
 from feedpub.config import Site
@@ -35,7 +35,6 @@ from feedpub.newsletter.digest import GMAIL_CLIP_BYTES, DigestError
 from feedpub.site.build import load_catalog
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 
-SITE_URL = "https://news.example.org/"
 UNSUBSCRIBE = "https://news.example.org/unsubscribe"
 NEWSLETTER = f"""
 [newsletter]

@@ -24,7 +24,7 @@ import feedparser
 import lxml.html
 import pytest
 from golden_site import build_example
-from helpers import NOW, SETTINGS, TZ, MakeSite, article, examples, load, publish
+from helpers import ATOM, NOW, SETTINGS, SITE_URL, TZ, MakeSite, article, examples, load, publish
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -33,8 +33,6 @@ from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
 from feedpub.text import _NOT_XML, xml_safe
 
-SITE_URL = "https://news.example.org/"
-ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

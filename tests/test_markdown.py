@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from helpers import article
+from helpers import article, errors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,14 +38,6 @@ def read(
     result, problems = read_article(path, relpath, site)
     assert all(p.path == relpath for p in problems), problems
     return result, problems
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def warnings(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "warning"]
 
 
 def read_ok(site: Site, text: str | bytes, name: str = "story.md") -> Article:

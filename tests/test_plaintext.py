@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import errors
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,14 +43,6 @@ def read_ok(site: Site, text: str, name: str = "article.txt") -> Article:
     assert [p for p in problems if p.severity == "error"] == []
     assert article is not None
     return article
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def warnings(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "warning"]
 
 
 def paragraphs(article: Article) -> list[str]:

@@ -30,6 +30,7 @@ from helpers import MAIL_NEWSLETTER as NEWSLETTER
 from helpers import (
     NOW,
     NOW_ARG,
+    ONE_CLICK,
     PASSWORD,
     MakeSite,
     Relay,
@@ -102,9 +103,6 @@ def wsgi(app: UnsubscribeApp, method: str, query: str = "", body: bytes = b"") -
 
     page = b"".join(app(environ, start_response)).decode()
     return statuses[0], page
-
-
-ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 # -- a full send -----------------------------------------------------------------------------

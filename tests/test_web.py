@@ -24,7 +24,17 @@ from wsgiref.util import setup_testing_defaults
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import ARTICLES, CHILD_ENV, FEEDPUB, NOW, NOW_ARG, MakeSite, assert_clean_exit, invoke
+from helpers import (
+    ARTICLES,
+    CHILD_ENV,
+    FEEDPUB,
+    NOW,
+    NOW_ARG,
+    ONE_CLICK,
+    MakeSite,
+    assert_clean_exit,
+    invoke,
+)
 
 import feedpub.delivery.web
 import feedpub.web
@@ -53,7 +63,6 @@ schedule = "manual"
 """
 ANN = "ann@example.org"
 BOB = "bob@example.org"
-ONE_CLICK = b"List-Unsubscribe=One-Click"
 FORM = "application/x-www-form-urlencoded"
 
 
