@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,19 @@ import feedparser
 import lxml.html
 import pytest
 from golden_site import build_example
-from helpers import ATOM, NOW, SETTINGS, SITE_URL, TZ, MakeSite, article, examples, load, publish
+from helpers import (
+    ATOM,
+    NOW,
+    SETTINGS,
+    SITE_URL,
+    TZ,
+    MakeSite,
+    article,
+    examples,
+    load,
+    publish,
+    write_articles,
+)
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -313,9 +324,7 @@ def all_bytes(output: Path) -> dict[str, bytes]:
 def write_site(root: Path, articles: dict[str, str | bytes], extra: str = "") -> Path:
     (root / "content").mkdir(parents=True)
     (root / "feedpub.toml").write_text(SETTINGS + extra, encoding="utf-8")
-    for name, text in articles.items():
-        data = text if isinstance(text, bytes) else textwrap.dedent(text).encode("utf-8")
-        (root / "content" / name).write_bytes(data)
+    write_articles(root, articles)
     return root
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from helpers import NOW, TZ, MakeSite, article
+from helpers import NOW, TZ, MakeSite, article, load
 
-from feedpub import config, run
+from feedpub import run
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, StateError
@@ -52,10 +52,6 @@ def at(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
 ) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=TZ)
-
-
-def load(root: Path) -> Site:
-    return config.load(root, env={})
 
 
 def make_issue(site: Site, now: datetime, note: str = "") -> Draft | None:
