@@ -883,7 +883,12 @@ def test_serving_beyond_loopback_warns_to_put_a_proxy_with_tls_in_front(
         assert read_line(server.stdout).startswith("Serving http://")
     finally:
         server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=20)
+        try:
+            _, err = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # fail, but leave no server running after the test
+            server.kill()
+            server.communicate()
+            raise
     log = err.decode()
     assert server.returncode == 0, log
     assert "Traceback" not in log
