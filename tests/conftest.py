@@ -1,35 +1,36 @@
-"""Shared fixtures: a CLI runner and a factory for small sites in tmp_path."""
+"""Shared fixtures: a CLI runner, a factory for small sites in tmp_path, an SMTP relay on
+127.0.0.1, a clean environment, and the Hypothesis profiles. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
-from datetime import datetime
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from click.testing import CliRunner
+from helpers import SETTINGS, MakeSite, Recorder, Relay, free_port, write_articles
+from hypothesis import settings
 
-from feedpub import config
 from feedpub.config import FeedSettings, Site, SiteSettings
 
-REPO = Path(__file__).resolve().parent.parent
-TZ = ZoneInfo("Europe/Berlin")
-# A fixed clock for everything that depends on the time.
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=TZ)
+# Property tests run few examples while developing and many in CI: .ci/run sets
+# HYPOTHESIS_PROFILE=thorough. A test whose examples are costly takes a share of the profile's
+# number (helpers.examples). No deadline: examples read and write real files on a machine shared
+# with other work, where a slow example is not a failure.
+settings.register_profile("quick", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
-SETTINGS = """\
-[site]
-title = "Test Gazette"
-url = "https://news.example.org/"
-description = "A site for tests"
-language = "en"
-timezone = "Europe/Berlin"
-author = "Desk"
-"""
 
-MakeSite = Callable[..., Path]
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FEEDPUB_* setting (or secret) of the machine running the tests leaks in."""
+    for name in list(os.environ):
+        if name.startswith("FEEDPUB_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -53,13 +54,7 @@ def make_site(tmp_path: Path) -> MakeSite:
         root = tmp_path / folder
         (root / "content").mkdir(parents=True, exist_ok=True)
         (root / "feedpub.toml").write_text(settings + extra, encoding="utf-8")
-        for name, text in (articles or {}).items():
-            path = root / "content" / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(text, bytes):
-                path.write_bytes(text)
-            else:
-                path.write_text(textwrap.dedent(text), encoding="utf-8")
+        write_articles(root, articles or {})
         return root
 
     return make
@@ -75,14 +70,26 @@ def test_site(tmp_path: Path) -> Site:
     )
 
 
-def article(
-    title: str = "Hello", date: str = "2026-11-20 09:00", body: str = "Body text.", **extra: str
-) -> str:
-    """A Markdown article's text with the given front matter."""
-    lines = ["---", f"title: {title!r}", f"date: {date}"]
-    lines += [f"{key}: {value}" for key, value in extra.items()]
-    return "\n".join(lines) + "\n---\n\n" + body + "\n"
+@pytest.fixture
+def start_relay() -> Iterator[Callable[..., Relay]]:
+    """start_relay(**aiosmtpd SMTP options) -> a running relay on 127.0.0.1; stopped after."""
+    running: list[Controller] = []
 
+    def start(**options: Any) -> Relay:
+        handler = Recorder()
+        # aiosmtpd 1.4 cannot listen on port 0 (it connects to its own port to start), so
+        # take a free one first. server_hostname spares a reverse DNS lookup.
+        controller = Controller(
+            handler,
+            hostname="127.0.0.1",
+            port=free_port(),
+            server_hostname="localhost",
+            **options,
+        )
+        controller.start()
+        running.append(controller)
+        return Relay(handler, controller.port, controller)
 
-def load(root: Path) -> Site:
-    return config.load(root, env={})
+    yield start
+    for controller in running:
+        controller.stop()

@@ -1,8 +1,9 @@
 """The example site built with a fixed clock: what tests/golden/ holds.
 
-Its feeds, built at NOW, and its first newsletter issue, composed at ISSUE_NOW as
-`feedpub issue new --now 2026-11-27T08:00:00-06:00` does on a fresh clone: the digest's HTML
-and text as recorded in the state, and the issues feed.
+Its feeds and every HTML page (under pages/), built at NOW, and its first newsletter issue,
+composed at ISSUE_NOW as `feedpub issue new --now 2026-11-27T08:00:00-06:00` does on a fresh
+clone: the digest's HTML and text as recorded in the state, the issues feed, and the archive's
+pages about the issue (pages/issues/).
 
 tests/test_golden.py compares a fresh build with the golden files, and tests/regen_golden.py
 rewrites them; both call build_example() so they cannot drift apart.
@@ -36,7 +37,20 @@ FEED_GOLDEN = tuple(
     f"{folder}/{name}" if folder else name for folder in FOLDERS for name in FEED_FILES
 )
 ISSUE_GOLDEN = ("issue-1/digest.html", "issue-1/digest.txt", "issues/rss.xml")
-GOLDEN_FILES = FEED_GOLDEN + ISSUE_GOLDEN
+# Every HTML page of the build, under this folder of tests/golden/. Which pages there are is
+# read from the build, not listed here: the golden folder holds the last regenerated set, and
+# tests/test_golden.py checks that a fresh build makes exactly that set.
+PAGES = "pages"
+
+
+def golden_pages() -> tuple[str, ...]:
+    """The pages' golden files on disk, as keys of build_example()."""
+    folder = GOLDEN / PAGES
+    found = (p.relative_to(GOLDEN).as_posix() for p in folder.rglob("*.html") if p.is_file())
+    return tuple(sorted(found))
+
+
+GOLDEN_FILES = FEED_GOLDEN + ISSUE_GOLDEN + golden_pages()
 
 
 def copy_example(root: Path) -> Site:
@@ -67,14 +81,24 @@ def example_issue(root: Path) -> tuple[Site, IssueRecord]:
     return site, record
 
 
+def html_pages(output: Path, under: str = "") -> dict[str, bytes]:
+    """Every HTML page under ``output``/``under``, keyed pages/<path in output>."""
+    return {
+        f"{PAGES}/{page.relative_to(output).as_posix()}": page.read_bytes()
+        for page in sorted((output / under).rglob("*.html"))
+    }
+
+
 def build_example(workdir: Path) -> dict[str, bytes]:
-    """Build the example site's feeds and first issue in copies under ``workdir``, and return
-    the golden files' bytes."""
+    """Build the example site's feeds, pages and first issue in copies under ``workdir``, and
+    return the golden files' bytes."""
     site = copy_example(workdir / "example")
     build(site, NOW)
     files = {name: (site.output_dir / name).read_bytes() for name in FEED_GOLDEN}
+    files.update(html_pages(site.output_dir))
     issue_site, record = example_issue(workdir / "example-issue")
     files["issue-1/digest.html"] = record.html.encode()
     files["issue-1/digest.txt"] = record.text.encode()
     files["issues/rss.xml"] = (issue_site.output_dir / "issues" / "rss.xml").read_bytes()
+    files.update(html_pages(issue_site.output_dir, "issues"))
     return files

@@ -23,7 +23,7 @@ from urllib.parse import urljoin
 
 import html5lib
 import pytest
-from conftest import NOW, SETTINGS, MakeSite, article, load
+from helpers import ATOM, NOW, REPO, SETTINGS, MakeSite, article, files_of, load, publish
 
 from feedpub import config
 from feedpub.config import Site, packaged_templates
@@ -31,24 +31,13 @@ from feedpub.content.catalog import Catalog, content_files
 from feedpub.content.readers import is_article_name
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
 from feedpub.model import article_from_row, article_to_row, evolve
-from feedpub.site.build import BuildReport, build, check, load_catalog
+from feedpub.site.build import build, check, load_catalog
 from feedpub.site.cache import incremental, snapshot
 from feedpub.site.writer import TEMP_PREFIX, Trees, Writer, WriteReport
 from feedpub.store.state import SCHEMA_VERSION, State
 from feedpub.text import _NOT_XML
 
-REPO = Path(__file__).resolve().parent.parent
-ATOM = "{http://www.w3.org/2005/Atom}"
 LATER = NOW + timedelta(days=1)
-
-
-def files_of(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (hidden ones too) and its bytes, keyed by relative path."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def feed_ids(output: Path) -> dict[str, str]:
@@ -63,10 +52,6 @@ def feed_ids(output: Path) -> dict[str, str]:
     items = json.loads((output / "feed.json").read_text(encoding="utf-8"))["items"]
     assert {item["title"]: item["id"] for item in items} == ids
     return ids
-
-
-def publish(root: Path, now: datetime = NOW, keep_going: bool = False) -> BuildReport:
-    return build(load(root), now, keep_going)
 
 
 def write(root: Path, name: str, text: str) -> Path:
@@ -702,7 +687,12 @@ def test_evolve_is_dataclasses_replace(make_site: MakeSite) -> None:
     site = load(root)
     with State.open(site.state_dir) as state:
         original = check(site, NOW, state).articles[0]
-    changes = {"feed_id": "urn:x", "link": "https://e.org/a/", "page": None, "body": None}
+    changes: dict[str, Any] = {
+        "feed_id": "urn:x",
+        "link": "https://e.org/a/",
+        "page": None,
+        "body": None,
+    }
     evolved = evolve(original, **changes)
     assert evolved == dataclasses.replace(original, **changes)
     assert evolved.__dict__ == dataclasses.replace(original, **changes).__dict__
@@ -786,7 +776,7 @@ def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
     return edit
 
 
-EDITS: dict[str, Callable[[Path], None]] = {
+EDITS: dict[str, Callable[[Path], object]] = {
     "body-end": _edit(OLDEST, "More.", "More, and more."),
     "lead": _edit(OLDEST, "First words.", "Other first words."),
     "title": _edit(OLDEST, "'Oldest'", "'Oldest, renamed'"),

@@ -12,41 +12,26 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from click.testing import CliRunner, Result
-from conftest import NOW, SETTINGS, TZ, MakeSite, article
+from click.testing import CliRunner
+from helpers import (
+    NOW_ARG,
+    REPO,
+    SETTINGS,
+    TZ,
+    MakeSite,
+    article,
+    assert_clean_exit,
+    files_of,
+    invoke,
+)
 
 from feedpub import __version__, config
 from feedpub.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
-NOW_ARG = NOW.isoformat()
 SUMMARY = re.compile(
     r"^Built (\d+) articles? \((\d+) scheduled, (\d+) drafts?\): (\d+) feeds, (\d+) files written, "
     r"(\d+) unchanged, (\d+) removed in \d+\.\d\d s$"
 )
-
-
-def invoke(runner: CliRunner, *args: str | Path) -> Result:
-    return runner.invoke(main, [str(a) for a in args], prog_name="feedpub")
-
-
-def files_of(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` and its bytes, keyed by relative path."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def assert_clean_exit(result: Result, code: int) -> None:
-    """The exit code is ``code`` and no Python exception escaped (no traceback)."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    if code == 0:
-        assert result.exception is None
-    else:
-        assert isinstance(result.exception, SystemExit)
 
 
 # -- the group -------------------------------------------------------------------------------

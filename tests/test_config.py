@@ -570,13 +570,18 @@ def test_precedence(
 ) -> None:
     text = MINIMAL + ("[feeds]\nlimit = 20\n" if in_file else "")
     env = {"FEEDPUB_FEEDS_LIMIT": "30"} if in_env else {}
-    overrides = {("feeds", "limit"): 40} if in_overrides else None
+    overrides: dict[tuple[str, str], object] | None = (
+        {("feeds", "limit"): 40} if in_overrides else None
+    )
     site = load(write(tmp_path, text), env=env, overrides=overrides)
     assert site.feeds.limit == expected
 
 
 def test_override_given_as_text_is_converted(tmp_path: Path) -> None:
-    overrides = {("feeds", "limit"): "25", ("feeds", "full_content"): "no"}
+    overrides: dict[tuple[str, str], object] = {
+        ("feeds", "limit"): "25",
+        ("feeds", "full_content"): "no",
+    }
     site = load(write(tmp_path, MINIMAL), overrides=overrides)
     assert (site.feeds.limit, site.feeds.full_content) == (25, False)
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub.dates import FORMS_HELP, looks_like_date, parse_date
@@ -285,7 +285,6 @@ def test_looks_like_date() -> None:
     assert looks_like_date("Feb 30, 2026", BERLIN) is None
 
 
-@settings(deadline=None, max_examples=150)
 @given(st.text())
 def test_any_text_is_an_aware_datetime_or_a_value_error(text: str) -> None:
     try:
@@ -298,7 +297,6 @@ def test_any_text_is_an_aware_datetime_or_a_value_error(text: str) -> None:
     assert parsed.utcoffset() is not None
 
 
-@settings(deadline=None, max_examples=150)
 @given(
     st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9998, 12, 31)),
     st.sampled_from(["iso", "human", "day-first", "slashes"]),

@@ -25,7 +25,7 @@ from typing import Any
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, SETTINGS, load
+from helpers import NOW, SETTINGS, SITE_URL, load
 
 from feedpub.cli import main
 from feedpub.config import Site
@@ -36,7 +36,6 @@ from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.site.build import load_catalog
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
 
-SITE_URL = "https://news.example.org/"
 UNSUBSCRIBE = "https://news.example.org/unsubscribe"
 NEWSLETTER = f"""
 [newsletter]
@@ -419,6 +418,7 @@ def test_at_most_600_pixels_wide(doc: lxml.html.HtmlElement) -> None:
 
 
 def test_hidden_preheader_comes_first(doc: lxml.html.HtmlElement) -> None:
+    assert doc.body is not None
     first = doc.body[0]
     style = first.get("style", "").replace(" ", "")
     assert "display:none" in style and "max-height:0" in style

@@ -17,11 +17,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import conftest
 import disks
+import helpers
 import pytest
-from conftest import SETTINGS, MakeSite, article, load
 from disks import fill
+from helpers import SETTINGS, MakeSite, article, load
 
 from feedpub.lock import SiteLock
 from feedpub.site.build import load_catalog, new_writer, outputs
@@ -416,7 +416,7 @@ def swap_without_commit(root: Path, committed: bool) -> None:
     swapped out as the spare, is what is left undone)."""
     site = load(root)
     with State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, conftest.NOW)
+        catalog = load_catalog(site, state, helpers.NOW)
         writer = new_writer(site, state, state.outputs(), walk=True)
         writer.offer_all(outputs(site, catalog, []))
         writer.finish()

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite, article, load
+from helpers import NOW, NOW_ARG, MakeSite, article, files_of, load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_build import files_of
 
 from feedpub.cli import main
 from feedpub.content import tree
@@ -27,7 +26,6 @@ from feedpub.site.build import static_files
 from feedpub.store.state import State
 
 SECRET = b"hmac-secret-0f9e8d7c6b5a"
-NOW_ARG = NOW.isoformat()
 
 
 def invoke(runner: CliRunner, root: Path, *args: str) -> Result:
@@ -279,9 +277,7 @@ def test_a_folder_with_an_odd_name_is_reported_not_entered(runner: CliRunner, si
 NAME_BYTES = st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b)
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=NAME_BYTES)
 def test_any_file_name_is_read_or_refused_on_one_printable_line(
     tmp_path: Path, name: bytes
@@ -350,9 +346,9 @@ def test_an_article_nested_thousands_deep_is_reported(
 ) -> None:
     nest(deep, depth)
     lines = assert_check_and_build_agree(runner, site, 1)
-    deep = "content/" + "d/" * tree.MAX_DEPTH + "d"
+    shown = "content/" + "d/" * tree.MAX_DEPTH + "d"
     assert lines == [
-        f"{deep}: error: is nested more than {tree.MAX_DEPTH} folders deep; its files are left "
+        f"{shown}: error: is nested more than {tree.MAX_DEPTH} folders deep; its files are left "
         "out: move them into a shallower folder"
     ]
 

@@ -21,24 +21,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, MakeSite
 from disks import fill, small_disk
-from relay import (
-    DROP,
-    DROP_MID_DATA,
-    STALL,
-    Moment,
-    Script,
-    ScriptedRelay,
-    absent_port,
-    at,
-    first_connections,
-    good,
-)
-from test_sending import (
-    ARTICLES,
-    NEWSLETTER,
+from helpers import MAIL_ARTICLES as ARTICLES
+from helpers import MAIL_NEWSLETTER as NEWSLETTER
+from helpers import (
+    NOW,
     NOW_ARG,
+    MakeSite,
     deliveries,
     feedpub,
     invoke,
@@ -53,6 +42,18 @@ from test_sending import (
     subscribe,
     subscriber,
     wait_until,
+)
+from relay import (
+    DROP,
+    DROP_MID_DATA,
+    STALL,
+    Moment,
+    Script,
+    ScriptedRelay,
+    absent_port,
+    at,
+    first_connections,
+    good,
 )
 
 from feedpub.delivery.sending import REFUSES_EVERYTHING, list_id, send_issue

@@ -28,9 +28,8 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite, article
 from disks import fill, small_disk
-from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG
+from helpers import ARTICLES, NEWSLETTER, NOW, NOW_ARG, MakeSite, article
 
 from feedpub import config
 from feedpub.cli import main
@@ -47,13 +46,6 @@ BOB = "bob@example.org"
 BUSY_WAIT = 0.3  # seconds: the tests' FEEDPUB_BUSY_TIMEOUT
 # What no message about the state may say of data that may well be intact (item 11).
 DISCARDING = ("afresh", "move it away", "delete it")
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("FEEDPUB_"):
-            monkeypatch.delenv(name)
 
 
 def invoke(*args: str | Path, busy: float = BUSY_WAIT) -> Result:

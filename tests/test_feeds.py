@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,19 +22,28 @@ from urllib.parse import quote, urlsplit
 import feedparser
 import lxml.html
 import pytest
-from conftest import NOW, SETTINGS, TZ, MakeSite, article, load
 from golden_site import build_example
+from helpers import (
+    ATOM,
+    NOW,
+    SETTINGS,
+    SITE_URL,
+    TZ,
+    MakeSite,
+    article,
+    examples,
+    load,
+    publish,
+    write_articles,
+)
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
-from feedpub.site.build import build
 from feedpub.text import _NOT_XML, xml_safe
 
-SITE_URL = "https://news.example.org/"
-ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -103,7 +111,7 @@ def assert_absolute_links(fragment: str | None, where: str) -> None:
         for attribute in ("href", "src", "poster"):
             value = element.get(attribute)
             if value is not None:
-                assert_absolute(value, f"{where} <{element.tag} {attribute}>")
+                assert_absolute(value, f"{where} <{element.tag!s} {attribute}>")
 
 
 def assert_feedparser_happy(data: bytes) -> feedparser.FeedParserDict:
@@ -316,16 +324,14 @@ def all_bytes(output: Path) -> dict[str, bytes]:
 def write_site(root: Path, articles: dict[str, str | bytes], extra: str = "") -> Path:
     (root / "content").mkdir(parents=True)
     (root / "feedpub.toml").write_text(SETTINGS + extra, encoding="utf-8")
-    for name, text in articles.items():
-        data = text if isinstance(text, bytes) else textwrap.dedent(text).encode("utf-8")
-        (root / "content" / name).write_bytes(data)
+    write_articles(root, articles)
     return root
 
 
-def publish(root: Path, now: datetime = NOW) -> Path:
-    site = load(root)
-    build(site, now)
-    return site.output_dir
+def build_output(root: Path, now: datetime = NOW) -> Path:
+    """Build the site at ``root``; its output folder."""
+    publish(root, now)
+    return load(root).output_dir
 
 
 def q(text: str) -> str:
@@ -394,7 +400,7 @@ FEED_IDS = [
 
 @pytest.fixture(scope="module")
 def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return publish(write_site(tmp_path_factory.mktemp("newsroom"), NEWSROOM))
+    return build_output(write_site(tmp_path_factory.mktemp("newsroom"), NEWSROOM))
 
 
 def test_newsroom_has_exactly_the_expected_feeds(newsroom: Path) -> None:
@@ -517,7 +523,7 @@ def test_feeds_hold_at_most_limit_items(make_site: MakeSite, kind: str, folder: 
     root = make_site(
         {f"{day}.md": dated(day) for day in range(1, 6)}, extra="\n[feeds]\nlimit = 3\n"
     )
-    feed = read_feed(publish(root), folder, kind)
+    feed = read_feed(build_output(root), folder, kind)
     assert feed.titles == ["Story 5", "Story 4", "Story 3"]
 
 
@@ -529,17 +535,17 @@ def test_scheduled_article_appears_once_due(make_site: MakeSite, kind: str) -> N
             "later.md": article("Later", "2026-12-24 10:00", "Soon.", tags="[news]"),
         }
     )
-    assert read_feed(publish(root), "tags/news", kind).titles == ["Story 20"]
-    output = publish(root, datetime(2026, 12, 24, 10, 0, tzinfo=TZ))
+    assert read_feed(build_output(root), "tags/news", kind).titles == ["Story 20"]
+    output = build_output(root, datetime(2026, 12, 24, 10, 0, tzinfo=TZ))
     assert read_feed(output, "", kind).titles == ["Later", "Story 20"]
     assert read_feed(output, "tags/news", kind).titles == ["Later", "Story 20"]
 
 
 def test_building_twice_gives_identical_files(make_site: MakeSite) -> None:
     root = make_site(NEWSROOM)
-    first = all_bytes(publish(root))
+    first = all_bytes(build_output(root))
     assert len(first) > 3 * len(NEWSROOM_FEEDS)  # the feeds and the pages
-    assert all_bytes(publish(root)) == first
+    assert all_bytes(build_output(root)) == first
 
 
 @pytest.mark.parametrize(
@@ -550,12 +556,12 @@ def test_building_twice_gives_identical_files(make_site: MakeSite) -> None:
 def test_feeds_do_not_depend_on_the_clock(make_site: MakeSite, later: timedelta) -> None:
     # Same published set, another "now": the feeds must not change by a byte.
     root = make_site(NEWSROOM)
-    first = feed_bytes(publish(root))
-    assert feed_bytes(publish(root, NOW + later)) == first
+    first = feed_bytes(build_output(root))
+    assert feed_bytes(build_output(root, NOW + later)) == first
 
 
 def test_feed_updated_without_updates_is_newest_date(make_site: MakeSite) -> None:
-    output = publish(make_site({"a.md": dated(3), "b.md": dated(9), "c.md": dated(6)}))
+    output = build_output(make_site({"a.md": dated(3), "b.md": dated(9), "c.md": dated(6)}))
     newest = datetime(2026, 11, 9, 9, 0, tzinfo=TZ)
     assert read_feed(output, "", "rss").updated == newest
     assert read_feed(output, "", "atom").updated == newest
@@ -687,7 +693,7 @@ HOSTILE = {
 
 @pytest.mark.parametrize("case", HOSTILE.values(), ids=HOSTILE.keys())
 def test_hostile_article_gives_well_formed_feeds(make_site: MakeSite, case: Hostile) -> None:
-    output = publish(make_site({"hostile.md": case.file()}))
+    output = build_output(make_site({"hostile.md": case.file()}))
     feeds = check_all(output)
     # Main, the 'hostile' tag, and the title's own tag and author (when it makes a slug).
     assert len(feeds) >= 3 * 2
@@ -741,7 +747,7 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_site(
         tmp_path_factory.mktemp("links"), {"hello.md": article("Hello", "2026-11-20 09:00", body)}
     )
-    return publish(root)
+    return build_output(root)
 
 
 @pytest.mark.parametrize("kind", FORMATS)
@@ -765,7 +771,7 @@ def test_summary_only_feeds(make_site: MakeSite) -> None:
         },
         extra="\n[feeds]\nfull_content = false\n",
     )
-    output = publish(root)
+    output = build_output(root)
     for folder in ("", "tags/news"):
         rss = etree.fromstring((output / folder / "rss.xml").read_bytes())
         assert rss.find(f".//{CONTENT_ENCODED}") is None
@@ -798,7 +804,7 @@ def test_full_content_feeds_carry_the_body(newsroom: Path) -> None:
 )
 def test_long_non_ascii_tags_and_authors_get_feeds(make_site: MakeSite, name: str) -> None:
     root = make_site({"a.md": article("Hello", author=q(name), tags=f"[{q(name)}]")})
-    feeds = check_all(publish(root))
+    feeds = check_all(build_output(root))
     assert len(feeds) == 3 * 3
     for feed in feeds.values():
         assert feed.titles == ["Hello"]
@@ -809,9 +815,8 @@ def test_long_non_ascii_tags_and_authors_get_feeds(make_site: MakeSite, name: st
 TEXT = st.text()  # every code point but surrogates, controls included
 
 
-@settings(
-    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+# Each example builds a site: a tenth of the profile's examples.
+@settings(max_examples=examples(0.1), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(title=TEXT, author=TEXT, tag=TEXT, body=TEXT)
 def test_any_text_gives_well_formed_feeds_or_an_article_error(
     title: str, author: str, tag: str, body: str
@@ -823,7 +828,7 @@ def test_any_text_gives_well_formed_feeds_or_an_article_error(
     with tempfile.TemporaryDirectory() as tmp:
         root = write_site(Path(tmp) / "site", {"post.md": text.encode("utf-8")})
         try:
-            output = publish(root)
+            output = build_output(root)
         except ArticleError as exc:
             assert exc.problems and all(p.path == "content/post.md" for p in exc.problems)
             event("refused with an ArticleError")
@@ -846,7 +851,7 @@ EDGES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(0.25))  # long texts: a quarter of the profile's examples
 @given(
     st.lists(st.sampled_from(EDGES), min_size=500, max_size=900).map("".join)
     | st.text(min_size=512, max_size=1500)

@@ -1,5 +1,5 @@
-"""The example site's feeds and first issue (digest HTML, text, issues feed), byte for byte,
-against tests/golden/.
+"""The example site's feeds, HTML pages and first issue (digest HTML, text, issues feed, the
+archive's pages), byte for byte, against tests/golden/.
 
 After an intended change, regenerate with `python tests/regen_golden.py` and review the diff.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from golden_site import GOLDEN, GOLDEN_FILES, build_example
+from golden_site import GOLDEN, GOLDEN_FILES, PAGES, build_example, golden_pages
 
 from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER
 
@@ -46,6 +46,18 @@ def test_matches_golden_file(fresh: dict[str, bytes], name: str) -> None:
 def test_golden_folder_holds_only_the_golden_files() -> None:
     on_disk = sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*") if p.is_file())
     assert on_disk == sorted(GOLDEN_FILES)
+
+
+def test_golden_pages_are_every_page_of_the_build(fresh: dict[str, bytes]) -> None:
+    built = sorted(name for name in fresh if name.startswith(f"{PAGES}/"))
+    assert len(built) > 20  # the home page, archive, tag and author lists, articles, issues
+    if built != list(golden_pages()):
+        pytest.fail(
+            f"the build's HTML pages are not the golden ones; run {REGEN}\n"
+            f"new: {sorted(set(built) - set(golden_pages()))}\n"
+            f"gone: {sorted(set(golden_pages()) - set(built))}",
+            pytrace=False,
+        )
 
 
 def test_example_build_is_reproducible(fresh: dict[str, bytes], tmp_path: Path) -> None:

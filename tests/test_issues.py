@@ -14,9 +14,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import NOW, TZ, MakeSite, article
+from helpers import NOW, TZ, MakeSite, article, load
 
-from feedpub import config, run
+from feedpub import run
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, IssueError, StateError
@@ -48,12 +48,10 @@ def newsletter(**settings: object) -> str:
 NEWSLETTER = newsletter()
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=TZ)  # type: ignore[misc]
-
-
-def load(root: Path) -> Site:
-    return config.load(root, env={})
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=TZ)
 
 
 def make_issue(site: Site, now: datetime, note: str = "") -> Draft | None:
@@ -530,15 +528,19 @@ def test_run_without_a_newsletter_only_builds(make_site: MakeSite) -> None:
     assert all_issues(site) == []
 
 
-def test_run_with_a_manual_schedule_makes_no_issue(make_site: MakeSite) -> None:
+@pytest.mark.parametrize(
+    "now",
+    [FRIDAY, NOW, FRIDAY + timedelta(days=7)],
+    ids=["the-scheduled-moment", "later-that-day", "a-week-later"],
+)
+def test_run_with_a_manual_schedule_makes_no_issue(make_site: MakeSite, now: datetime) -> None:
     root = make_site(
         {"a.md": article("Alpha", "2026-11-20 09:00")}, extra=newsletter(schedule="manual")
     )
     site = load(root)
-    for now in [FRIDAY, NOW, FRIDAY + timedelta(days=7)]:
-        report = run.run(site, now)
-        assert report.created is None
-        assert report.notes == ["no new issue: the schedule is manual: run 'feedpub issue new'"]
+    report = run.run(site, now)
+    assert report.created is None
+    assert report.notes == ["no new issue: the schedule is manual: run 'feedpub issue new'"]
     assert all_issues(site) == []
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import article
+from helpers import article, errors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,14 +38,6 @@ def read(
     result, problems = read_article(path, relpath, site)
     assert all(p.path == relpath for p in problems), problems
     return result, problems
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def warnings(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "warning"]
 
 
 def read_ok(site: Site, text: str | bytes, name: str = "story.md") -> Article:
@@ -622,6 +614,7 @@ def test_file_just_under_the_limit_is_read(test_site: Site) -> None:
     head = article(body="")
     body = "word " * ((MAX_ARTICLE_BYTES - len(head) - 10) // 5)
     result = read_ok(test_site, article(body=body))
+    assert result.body is not None
     assert len(result.body) > MAX_ARTICLE_BYTES - 100
 
 
@@ -638,6 +631,7 @@ def test_unreadable_path_is_an_error(test_site: Site) -> None:
 def test_byte_order_mark_is_dropped(test_site: Site) -> None:
     result = read_ok(test_site, b"\xef\xbb\xbf" + article(title="Hi").encode())
     assert result.title == "Hi"
+    assert result.body is not None
     assert "\ufeff" not in result.body
 
 
@@ -657,6 +651,7 @@ def test_invalid_utf8_is_replaced_with_a_warning(test_site: Site) -> None:
     result, problems = read(test_site, raw)
     assert result is not None
     assert result.title == "Caf\ufffd"
+    assert result.body is not None
     assert "Bad \ufffd\ufffd byte." in result.body
     assert len(problems) == 1
     assert (problems[0].severity, problems[0].line) == ("warning", 2)
@@ -856,11 +851,12 @@ def check_outcome(result: Article | None, problems: list[Problem], relpath: str)
         assert isinstance(result, Article)
         assert result.title
         assert result.date.tzinfo is not None
+        assert result.body is not None
         assert "\x00" not in result.body
         render_html(result, site_in(Path(result.source).parent))
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.text())
 def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, body: str) -> None:
     root = tmp_path_factory.mktemp("body")
@@ -873,7 +869,7 @@ def test_any_body_of_a_valid_article(tmp_path_factory: pytest.TempPathFactory, b
     assert errors(problems) == []
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text())
 def test_any_text_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     root = tmp_path_factory.mktemp("whole")
@@ -915,7 +911,7 @@ FRONT_LINE = st.one_of(
 )
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(FRONT_LINE, max_size=8), body=st.text(max_size=50))
 def test_any_front_matter_lines(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str], body: str
@@ -928,7 +924,7 @@ def test_any_front_matter_lines(
     check_outcome(result, problems, "f/story.md")
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(raw=st.binary(max_size=300))
 def test_any_bytes_as_the_whole_file(tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> None:
     root = tmp_path_factory.mktemp("bytes")
@@ -1051,7 +1047,7 @@ def _general_loader() -> type:
     )
 
 
-@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(pairs=st.lists(st.tuples(YAML_KEY, YAML_VALUE), max_size=6))
 def test_flat_front_matter_shortcut_gives_what_pyyaml_gives(
     pairs: list[tuple[str, str]],

@@ -15,45 +15,27 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite, article
+from click.testing import CliRunner
+from helpers import (
+    ARTICLES,
+    FEEDPUB,
+    NEWSLETTER,
+    NOW,
+    NOW_ARG,
+    MakeSite,
+    article,
+    assert_clean_exit,
+    invoke,
+)
 
 from feedpub import config
-from feedpub.cli import MAX_NOTE_BYTES, main
+from feedpub.cli import MAX_NOTE_BYTES
 from feedpub.errors import LockBusy
 from feedpub.lock import SiteLock
 from feedpub.store.state import IssueRecord, State
 
-NOW_ARG = NOW.isoformat()  # Friday 2026-11-27 12:00 in Berlin
 LATER_ARG = (NOW + timedelta(minutes=15)).isoformat()
 NEXT_WEEK_ARG = (NOW + timedelta(days=7)).isoformat()
-NEWSLETTER = """
-[newsletter]
-name = "Test Weekly"
-from = "Test Gazette <news@news.example.org>"
-schedule = "weekly"
-day = "friday"
-time = "08:00"
-"""
-ARTICLES = {
-    "alpha.md": article("Alpha", "2026-11-20 09:00"),
-    "bravo.md": article("Bravo", "2026-11-24 09:00"),
-}
-FEEDPUB = Path(sys.executable).parent / "feedpub"  # 'python -m feedpub.cli' runs nothing
-
-
-def invoke(runner: CliRunner, *args: str | Path) -> Result:
-    return runner.invoke(main, [str(a) for a in args], prog_name="feedpub")
-
-
-def assert_clean_exit(result: Result, code: int) -> None:
-    """The exit code is ``code`` and no Python exception escaped (no traceback)."""
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    if code == 0:
-        assert result.exception is None
-    else:
-        assert isinstance(result.exception, SystemExit)
 
 
 def issues_of(root: Path) -> list[IssueRecord]:
@@ -601,8 +583,8 @@ def test_two_runs_at_once_make_one_issue(site: Path) -> None:
     ]
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        outcomes.append((proc.returncode, out.decode(), err.decode()))
+        stdout, stderr = proc.communicate(timeout=120)
+        outcomes.append((proc.returncode, stdout.decode(), stderr.decode()))
     made = [o for o in outcomes if o[0] == 0 and "Created issue 1\n" in o[1]]
     others = [o for o in outcomes if o not in made]
     assert len(made) == 1, outcomes

@@ -4,20 +4,25 @@ leave nothing."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from conftest import NOW, MakeSite, article, load
+from helpers import NOW, MakeSite, article, load
 
 from feedpub.content import catalog
 from feedpub.content.catalog import Catalog
 from feedpub.errors import FeedpubError
+from feedpub.model import Article
 from feedpub.parallel import fork_map
 from feedpub.site import feeds, writer
 from feedpub.site.build import build, check
 from feedpub.site.writer import TEMP_PREFIX
 from feedpub.store.state import State
 
+T = TypeVar("T")
+R = TypeVar("R")
 COUNT = 120  # with three tags and three authors: several hundred outputs
 
 
@@ -46,7 +51,7 @@ def test_parallel_and_serial_write_the_same_bytes(
     monkeypatch.setattr(writer, "PARALLEL_FROM", 10**9)
     build(load(serial), NOW)
     monkeypatch.setattr(writer, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(writer.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     report = build(load(parallel), NOW)
     assert report.written == len(snapshot(parallel / "public"))
     assert snapshot(serial / "public") == snapshot(parallel / "public")
@@ -57,7 +62,7 @@ def test_a_failure_in_a_worker_leaves_the_last_output(
 ) -> None:
     root = make_site(many())
     monkeypatch.setattr(writer, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(writer.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     build(load(root), NOW)
     before = snapshot(root / "public")
     (root / "templates").mkdir()
@@ -91,13 +96,12 @@ def test_reading_in_processes_finds_what_one_process_finds(
     monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 10**9)
     one = read(serial)
     monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 1)
-    monkeypatch.setattr(writer.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     calls: list[int] = []
-    real = catalog.fork_map
 
-    def counted(function, items, workers):  # type: ignore[no-untyped-def]
+    def counted(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
         calls.append(workers)
-        return real(function, items, workers)
+        return fork_map(function, items, workers)
 
     monkeypatch.setattr(catalog, "fork_map", counted)
     two = read(parallel)
@@ -108,7 +112,10 @@ def test_reading_in_processes_finds_what_one_process_finds(
     assert any(p.path == "content/broken.md" and p.severity == "error" for p in two.problems)
     assert any(p.path == "content/warned.md" and p.severity == "warning" for p in two.problems)
     assert len(two.articles) == COUNT + 1 and [a.title for a in two.scheduled] == ["Later"]
-    strip = lambda a: (a.relpath, a.title, a.date, a.feed_id, a.lead, a.link, a.tags, a.authors)  # noqa: E731
+
+    def strip(a: Article) -> tuple[object, ...]:
+        return (a.relpath, a.title, a.date, a.feed_id, a.lead, a.link, a.tags, a.authors)
+
     assert [strip(a) for a in one.articles] == [strip(a) for a in two.articles]
     assert [row[0] for row in one.cache_rows] == [row[0] for row in two.cache_rows]
     assert [row[4] for row in one.cache_rows] == [row[4] for row in two.cache_rows]

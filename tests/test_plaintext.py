@@ -7,7 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from helpers import errors
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, Site, SiteSettings
@@ -44,15 +45,8 @@ def read_ok(site: Site, text: str, name: str = "article.txt") -> Article:
     return article
 
 
-def errors(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def warnings(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "warning"]
-
-
 def paragraphs(article: Article) -> list[str]:
+    assert article.body is not None
     return article.body.split("\n\n")
 
 
@@ -218,6 +212,7 @@ def test_web_page_article(site: Site) -> None:
         "Construction starts in the spring and should take a year.",
         '"We waited a long time," said a neighbour.',
     ]
+    assert article.body is not None
     for gone in ("News", "Riverside Courier", "Back To Top", "By", "approves new"):
         assert gone not in article.body
     assert article.inferred == (
@@ -575,6 +570,7 @@ def check_result(text: str, article: Article | None, problems: list[Problem]) ->
     else:
         assert not errors(problems)
         assert article.title.strip()
+        assert article.body is not None
         assert "\r" not in article.body
 
 
@@ -583,14 +579,12 @@ def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     return new_site(tmp_path_factory.mktemp("site"))
 
 
-@settings(deadline=None, max_examples=200)
 @given(text=st.text())
 def test_any_text_reads_without_exceptions(shared_site: Site, text: str) -> None:
     article, problems = read(shared_site, text)
     check_result(text, article, problems)
 
 
-@settings(deadline=None, max_examples=200)
 @given(lines=st.lists(LINES, max_size=20), name=st.sampled_from(["a.txt", "2025-03-03-a.txt"]))
 def test_any_lines_read_without_exceptions(shared_site: Site, lines: list[str], name: str) -> None:
     text = "\n".join(lines)

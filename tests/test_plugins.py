@@ -13,7 +13,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
-from conftest import SETTINGS, MakeSite, article
+from helpers import SETTINGS, MakeSite, article
 
 from feedpub import config
 from feedpub.cli import main

@@ -7,7 +7,7 @@ import email.policy
 from email.message import EmailMessage
 
 import pytest
-from conftest import NOW, MakeSite, article, load
+from helpers import NOW, MakeSite, article, load
 
 from feedpub.config import Site
 from feedpub.delivery.sending import PreparedIssue, Recipient, message_bytes, personal_message

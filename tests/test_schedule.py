@@ -21,8 +21,10 @@ SECOND = timedelta(seconds=1)
 Clock = Callable[[datetime, tzinfo], datetime]
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def site_time(instant: datetime, tz: tzinfo) -> datetime:

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import MakeSite, article
-from test_newsletter_cli import FEEDPUB, assert_clean_exit, invoke
-from test_sending import (
+from helpers import (
+    FEEDPUB,
     NOW_ARG,
+    MakeSite,
     Relay,
+    article,
+    assert_clean_exit,
+    invoke,
     make_issue,
     only_password,
     readers,
     smtp_site,
-    start_relay,  # noqa: F401 - a fixture
     status_counts,
     subscribe,
 )
-from test_sending import invoke as sending_invoke
-from test_web import clean_environment  # noqa: F401 - an autouse fixture
 
 ARTICLES = {
     "2026-11-20-hello.md": article("Hello", tags="[news]"),
@@ -256,7 +256,7 @@ def test_a_password_in_password_env_is_refused_without_being_shown(
 @pytest.mark.parametrize("password", ["pässwörd-1", "naïve€"], ids=["latin", "euro"])
 def test_a_password_outside_ascii_is_refused_without_revealing_it(
     runner: CliRunner,
-    start_relay: Callable[..., Relay],  # noqa: F811 - the fixture imported above
+    start_relay: Callable[..., Relay],
     make_site: MakeSite,
     password: str,
 ) -> None:
@@ -266,7 +266,7 @@ def test_a_password_outside_ascii_is_refused_without_revealing_it(
     )
     subscribe(root, readers(3))
     make_issue(root)
-    result = sending_invoke(
+    result = invoke(
         runner, "--site", root, "-v", "send", "--now", NOW_ARG, env={"RELAY_PASSWORD": password}
     )
     gc.collect()

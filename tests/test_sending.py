@@ -4,9 +4,6 @@ unsubscribe, login and TLS failures, the pacer, --dry-run and --test."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import gc
 import io
 import os
@@ -14,32 +11,49 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
-import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from wsgiref.util import setup_testing_defaults
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite, article, load
-from hypothesis import given, settings
+from click.testing import CliRunner
+from helpers import MAIL_ARTICLES as ARTICLES
+from helpers import MAIL_NEWSLETTER as NEWSLETTER
+from helpers import (
+    NOW,
+    NOW_ARG,
+    ONE_CLICK,
+    PASSWORD,
+    MakeSite,
+    Relay,
+    article,
+    deliveries,
+    feedpub,
+    invoke,
+    issue_status,
+    load,
+    make_issue,
+    only_password,
+    parse,
+    readers,
+    smtp_settings,
+    smtp_site,
+    status_counts,
+    subscribe,
+    subscriber,
+    wait_until,
+)
+from hypothesis import given
 from hypothesis import strategies as st
 
-from feedpub.cli import main
 from feedpub.config import SmtpSettings
 from feedpub.delivery.sending import (
     Pacer,
@@ -49,148 +63,17 @@ from feedpub.delivery.sending import (
     send_issue,
     unsubscribe_link,
 )
-from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.transport import SmtpTransport, check_smtp, dot_stuffed
 from feedpub.delivery.web import UnsubscribeApp
 from feedpub.errors import InsecureRelay
-from feedpub.newsletter.issues import create
-from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, State
 
-NOW_ARG = NOW.isoformat()
-FEEDPUB = Path(sys.executable).parent / "feedpub"  # 'python -m feedpub.cli' runs nothing
-# Child processes must not pick up settings or a secret from the developer's environment.
-CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("FEEDPUB_")}
-NEWSLETTER = """
-[newsletter]
-name = "Test Weekly"
-from = "Test Gazette <news@news.example.org>"
-reply_to = "Letters <letters@news.example.org>"
-schedule = "weekly"
-day = "friday"
-time = "08:00"
-"""
-ARTICLES: dict[str, str | bytes] = {
-    "alpha.md": article("Alpha", "2026-11-20 09:00"),
-    "cafe.md": article("Café budget vote", "2026-11-24 09:00", body="Über the *budget*."),
-}
 BUSY = "450 4.2.0 mailbox busy"
 GONE = "550 5.1.1 no such user"
-PASSWORD = "s3cret-Pa55word"  # the relay accepts this one only
 
 
 # -- the relay -------------------------------------------------------------------------------
-
-
-class Recorder:
-    """An aiosmtpd handler that keeps every message it accepts, per recipient, and answers as
-    told: refusals at RCPT, connections dropped at chosen DATA commands, a slow DATA."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[tuple[str, bytes]] = []
-        self.rcpt_attempts: Counter[str] = Counter()
-        # address -> (reply, how many times; None: always)
-        self.refuse: dict[str, tuple[str, int | None]] = {}
-        # DATA command number (from 1) -> "received" (kept, then the connection drops with no
-        # reply), "lost" (dropped before it is kept) or "421" (the relay closes the channel)
-        self.drops: dict[int, str] = {}
-        self.dropped: list[str] = []
-        self.data_commands = 0
-        self.delay = 0.0
-        self.on_message: Callable[[int], None] | None = None
-
-    async def handle_RCPT(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        with self.lock:
-            self.rcpt_attempts[address] += 1
-            tries = self.rcpt_attempts[address]
-            rule = self.refuse.get(address)
-        if rule is not None and (rule[1] is None or tries <= rule[1]):
-            return rule[0]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content
-        assert isinstance(data, bytes)
-        with self.lock:
-            self.data_commands += 1
-            number = self.data_commands
-            drop = self.drops.get(number)
-            if drop not in ("lost", "421"):
-                self.messages.extend((rcpt, data) for rcpt in envelope.rcpt_tos)
-            if drop is not None:
-                self.dropped.extend(envelope.rcpt_tos)
-        if self.on_message is not None:
-            self.on_message(number)
-        if drop == "421":
-            return "421 4.3.2 service shutting down"
-        if drop is not None:
-            # Gone without a reply: the client cannot know whether the message arrived.
-            assert server.transport is not None
-            server.transport.abort()
-            return "250 OK"
-        if self.delay:
-            await asyncio.sleep(self.delay)  # a slow relay, so that a kill lands mid-stream
-        return "250 OK"
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.messages)
-
-    def copies(self) -> Counter[str]:
-        with self.lock:
-            return Counter(rcpt for rcpt, _ in self.messages)
-
-    def received(self) -> list[tuple[str, bytes]]:
-        with self.lock:
-            return list(self.messages)
-
-
-@dataclass
-class Relay:
-    handler: Recorder
-    port: int
-    controller: Controller = field(repr=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def start_relay() -> Iterator[Callable[..., Relay]]:
-    """start_relay(**aiosmtpd SMTP options) -> a running relay on 127.0.0.1; stopped after."""
-    running: list[Controller] = []
-
-    def start(**options: Any) -> Relay:
-        handler = Recorder()
-        # aiosmtpd 1.4 cannot listen on port 0 (it connects to its own port to start), so
-        # take a free one first. server_hostname spares a reverse DNS lookup.
-        controller = Controller(
-            handler,
-            hostname="127.0.0.1",
-            port=free_port(),
-            server_hostname="localhost",
-            **options,
-        )
-        controller.start()
-        running.append(controller)
-        return Relay(handler, controller.port, controller)
-
-    yield start
-    for controller in running:
-        controller.stop()
 
 
 @pytest.fixture
@@ -199,110 +82,6 @@ def relay(start_relay: Callable[..., Relay]) -> Relay:
 
 
 # -- sites, subscribers, state ---------------------------------------------------------------
-
-
-def smtp_settings(port: int, connections: int = 2, extra: str = "") -> str:
-    return (
-        f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        f"connections = {connections}\n{extra}"
-    )
-
-
-def smtp_site(make_site: MakeSite, port: int, connections: int = 2, extra: str = "") -> Path:
-    return make_site(ARTICLES, extra=NEWSLETTER + smtp_settings(port, connections, extra))
-
-
-def readers(count: int) -> list[tuple[str, str]]:
-    return [(f"reader{i:03}@example.net", f"Reader {i}") for i in range(count)]
-
-
-def subscribe(root: Path, people: list[tuple[str, str]]) -> None:
-    site = load(root)
-    with State.open(site.state_dir) as state, state.transaction():
-        book = Subscribers(state.db)
-        for address, name in people:
-            book.add(address, name, NOW)
-
-
-def make_issue(root: Path, now: datetime = NOW) -> IssueRecord:
-    site = load(root)
-    with State.open(site.state_dir) as state:
-        draft = create(site, state, load_catalog(site, state, now), now)
-        assert draft is not None
-        record = state.issues.get(draft.number)
-    assert record is not None
-    return record
-
-
-def deliveries(root: Path, number: int = 1) -> dict[str, tuple[str, int, str | None, str]]:
-    """address -> (status, attempts, next_attempt, last_reply) of one issue's rows."""
-    with State.open(load(root).state_dir) as state:
-        rows = state.db.execute(
-            "SELECT s.email, d.status, d.attempts, d.next_attempt, d.last_reply"
-            " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber WHERE d.issue = ?",
-            (number,),
-        ).fetchall()
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
-
-
-def status_counts(root: Path, number: int = 1) -> dict[str, int]:
-    with State.open(load(root).state_dir) as state:
-        return state.issues.counts(number)
-
-
-def issue_status(root: Path, number: int = 1) -> str:
-    with State.open(load(root).state_dir) as state:
-        record = state.issues.get(number)
-    assert record is not None
-    return record.status
-
-
-def subscriber(root: Path, address: str) -> tuple[str, int]:
-    """(status, hard failures)."""
-    with State.open(load(root).state_dir) as state:
-        row = state.db.execute(
-            "SELECT status, hard_failures FROM subscribers WHERE email = ?", (address,)
-        ).fetchone()
-    return row[0], row[1]
-
-
-def invoke(
-    runner: CliRunner, *args: str | Path, env: dict[str, str | None] | None = None
-) -> Result:
-    return runner.invoke(main, [str(a) for a in args], prog_name="feedpub", env=env)
-
-
-def feedpub(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(FEEDPUB), "--site", str(root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=CHILD_ENV,
-    )
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    proc: subprocess.Popen[bytes] | None = None,
-    timeout: float = 30,
-) -> None:
-    """Poll ``condition`` until it holds (bounded); fail at once if ``proc`` exits first."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"feedpub exited ({proc.returncode}) too soon: {out!r} {err!r}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.002)
-
-
-def parse(raw: bytes) -> EmailMessage:
-    # An SMTPUTF8 message has raw UTF-8 headers (RFC 6532), which the bytes parser cannot read.
-    text = raw.decode("ascii" if raw.isascii() else "utf-8")
-    msg = email.message_from_string(text, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
 
 
 # -- the unsubscribe endpoint, called as a WSGI app ------------------------------------------
@@ -325,9 +104,6 @@ def wsgi(app: UnsubscribeApp, method: str, query: str = "", body: bytes = b"") -
 
     page = b"".join(app(environ, start_response)).decode()
     return statuses[0], page
-
-
-ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 # -- a full send -----------------------------------------------------------------------------
@@ -758,8 +534,8 @@ def test_two_runs_at_once_send_once(relay: Relay, make_site: MakeSite) -> None:
     procs = [feedpub(root, "run", "--now", NOW_ARG) for _ in range(2)]
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        outcomes.append((proc.returncode, out.decode(), err.decode()))
+        stdout, stderr = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, stdout.decode(), stderr.decode()))
     senders = [o for o in outcomes if o[0] == 0 and "Created issue 1\n" in o[1]]
     assert len(senders) == 1, outcomes
     assert re.search(r"^Issue 1: 40 sent, .* of 40 recipients in .*; sent$", senders[0][1], re.M)
@@ -777,14 +553,6 @@ def test_two_runs_at_once_send_once(relay: Relay, make_site: MakeSite) -> None:
 
 
 # -- login and TLS -----------------------------------------------------------------------------
-
-
-def only_password(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
-    good = isinstance(auth_data, LoginPassword) and auth_data == (b"mailer", PASSWORD.encode())
-    # handled=False: aiosmtpd itself answers a failure (535); True would leave it silent.
-    return AuthResult(success=good, handled=False)
 
 
 def state_bytes(root: Path) -> bytes:
@@ -949,7 +717,6 @@ def test_check_smtp(host: str, allow: bool, refused: bool) -> None:
     check_smtp(SmtpSettings(host=host, security="starttls"))  # encrypted: always fine
 
 
-@settings(max_examples=500, deadline=None)
 @given(
     st.binary(max_size=200) | st.lists(st.sampled_from([b".", b"\r", b"\n", b"a"])).map(b"".join)
 )
@@ -1071,7 +838,7 @@ def test_the_pacer_spaces_messages_across_threads(rate: int) -> None:
 
 
 def test_no_rate_means_no_waiting() -> None:
-    def fail(*args: object) -> float:
+    def fail(*args: object) -> NoReturn:
         raise AssertionError("a pacer without a rate must not read the clock or sleep")
 
     pacer = Pacer(0, clock=fail, sleep=fail)

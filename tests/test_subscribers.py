@@ -8,15 +8,13 @@ import email
 import email.policy
 import io
 import json
-import os
 import stat
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW, MakeSite
-from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG, assert_clean_exit, invoke
+from helpers import ARTICLES, NEWSLETTER, NOW, NOW_ARG, MakeSite, assert_clean_exit, invoke
 
 from feedpub import config
 from feedpub.delivery.sending import list_id
@@ -37,14 +35,6 @@ SMTP = """
 host = "smtp.example.org"
 """
 UNSET = "FEEDPUB_TEST_SMTP_PASSWORD"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No FEEDPUB_* setting (or secret) of the machine running the tests leaks in."""
-    for name in list(os.environ):
-        if name.startswith("FEEDPUB_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
