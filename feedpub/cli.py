@@ -27,7 +27,8 @@ from feedpub.errors import ArticleError, ConfigError, FeedpubError, Problem, Sta
 from feedpub.lazy import lazy_import
 from feedpub.lock import LockBusy, SiteLock
 from feedpub.site import build as build_module
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
@@ -398,10 +399,6 @@ def issue_preview(
     with State.open(site.state_dir) as state:
         if number is not None:
             record = state.issues.get(number)
-            if record is None:
-                raise click.ClickException(
-                    f"there is no issue {number}; 'feedpub issue list' shows them"
-                )
             warnings: tuple[str, ...] = ()
         else:
             catalog = build_module.load_catalog(site, state, moment)
@@ -479,8 +476,6 @@ def issue_show(options: Options, number: int) -> None:
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         record = state.issues.get(number)
-    if record is None:
-        raise click.ClickException(f"there is no issue {number}; 'feedpub issue list' shows them")
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     click.echo(
@@ -608,10 +603,6 @@ def send(
                 return
             number = open_issues[0]
         record = state.issues.get(number)
-        if record is None:
-            raise click.ClickException(
-                f"there is no issue {number}; 'feedpub issue list' shows them"
-            )
         if dry_run:
             info = delivery.plan(state, record)
             options.say(

@@ -64,3 +64,11 @@ class StateBusy(StateError):
 
 class SiteError(FeedpubError):
     """A site folder cannot be created or used as asked."""
+
+
+class NoSuchIssue(FeedpubError):
+    """The state has no issue of that number."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"there is no issue {number}; 'feedpub issue list' shows them")
+        self.number = number

@@ -33,7 +33,8 @@ from feedpub.delivery.sending import issue_message
 from feedpub.newsletter import digest, issues
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES, DigestError
 from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 
 SITE_URL = "https://news.example.org/"
 UNSUBSCRIBE = "https://news.example.org/unsubscribe"

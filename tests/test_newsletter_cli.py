@@ -21,7 +21,8 @@ from conftest import NOW, MakeSite, article
 from feedpub import config
 from feedpub.cli import MAX_NOTE_BYTES, main
 from feedpub.lock import LockBusy, SiteLock
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
 NOW_ARG = NOW.isoformat()  # Friday 2026-11-27 12:00 in Berlin
 LATER_ARG = (NOW + timedelta(minutes=15)).isoformat()

@@ -14,7 +14,8 @@ from feedpub.delivery.sending import PreparedIssue, Recipient, message_bytes, pe
 from feedpub.delivery.subscribers import normalize
 from feedpub.newsletter.issues import create
 from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 
 NEWSLETTER = """
 [newsletter]

@@ -55,7 +55,8 @@ from feedpub.delivery.transport import InsecureRelay, SmtpTransport, check_smtp,
 from feedpub.delivery.web import UnsubscribeApp
 from feedpub.newsletter.issues import create
 from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 
 NOW_ARG = NOW.isoformat()
 FEEDPUB = Path(sys.executable).parent / "feedpub"  # 'python -m feedpub.cli' runs nothing

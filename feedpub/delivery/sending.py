@@ -47,7 +47,8 @@ from feedpub.delivery.transport import (
 )
 from feedpub.errors import FeedpubError, StateError
 from feedpub.oserrors import describe
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State, create_file
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State, create_file
 from feedpub.text import slugify
 
 OUTBOX = "outbox"
@@ -744,8 +745,6 @@ def send_issue(
     clock = time.perf_counter()
     with State.open(site.state_dir) as state:
         issue = state.issues.get(number)
-        if issue is None:
-            raise DeliveryError(f"there is no issue {number}; 'feedpub issue list' shows them")
         report = SendReport(issue=number)
         if issue.status == "sent":
             report.finished = True
