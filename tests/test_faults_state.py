@@ -218,7 +218,7 @@ def test_a_send_stopped_by_a_locked_state_resumes_without_loss(
     more = [f"reader{n}@example.org" for n in range(30)]
     with State.open(loaded.state_dir) as state, state.transaction():
         for address in more:
-            Subscribers(state.db).add(address, "", NOW)
+            Subscribers(state).add(address, "", NOW)
     assert invoke("--site", site, "issue", "new", "--now", NOW_ARG).exit_code == 0
     outbox = loaded.state_dir / "outbox" / "1"
     with ExitStack() as stack:

@@ -603,7 +603,7 @@ def test_run_hands_unfinished_issues_to_the_outbox(make_site: MakeSite) -> None:
     assert [(r.number, r.status) for r in all_issues(site)] == [(1, "ready"), (2, "ready")]
 
     with State.open(site.state_dir) as opened, opened.transaction():
-        people = Subscribers(opened.db)
+        people = Subscribers(opened)
         people.add("ann@example.org", "Ann", NOW)
         people.add("bob@example.org", "", NOW)
     later = NOW + timedelta(hours=1)

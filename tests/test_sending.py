@@ -219,7 +219,7 @@ def readers(count: int) -> list[tuple[str, str]]:
 def subscribe(root: Path, people: list[tuple[str, str]]) -> None:
     site = load(root)
     with State.open(site.state_dir) as state, state.transaction():
-        book = Subscribers(state.db)
+        book = Subscribers(state)
         for address, name in people:
             book.add(address, name, NOW)
 

@@ -56,13 +56,13 @@ def site(make_site: MakeSite) -> Path:
 def people(root: Path) -> list[tuple[str, str, str]]:
     """(email, name, status) of every subscriber, in the order they were added."""
     with State.open(config.load(root, env={}).state_dir, create=False) as state:
-        return [(s.email, s.name, s.status) for s in Subscribers(state.db).iter()]
+        return [(s.email, s.name, s.status) for s in Subscribers(state).iter()]
 
 
 def add_people(root: Path, *rows: tuple[str, str, str]) -> None:
     """Add (email, name, status) rows through the library."""
     with State.open(config.load(root, env={}).state_dir) as state, state.transaction():
-        subscribers = Subscribers(state.db)
+        subscribers = Subscribers(state)
         for address, name, status in rows:
             subscribers.add(address, name, NOW)
             if status != "active":
@@ -613,12 +613,12 @@ def test_import_a_big_file(runner: CliRunner, site: Path, tmp_path: Path) -> Non
         f"{path}:20000",
     ]
     with State.open(config.load(site, env={}).state_dir) as state:
-        assert Subscribers(state.db).count("active") == 19_997
+        assert Subscribers(state).count("active") == 19_997
 
 
 def test_import_text_in_the_library(site: Path) -> None:
     with State.open(config.load(site, env={}).state_dir) as state:
-        subscribers = Subscribers(state.db)
+        subscribers = Subscribers(state)
         report = import_text(subscribers, "ann@example.org\nbad@\nANN@example.org\n", NOW)
         assert (report.added, report.present) == (1, 1)
         assert [line for line, _ in report.invalid] == [2]
@@ -711,7 +711,7 @@ def test_export_and_import_round_trip(
 def test_export_csv_in_the_library(site: Path) -> None:
     add_people(site, *LISTED)
     with State.open(config.load(site, env={}).state_dir) as state:
-        assert export_csv(Subscribers(state.db)) == EXPORTED
+        assert export_csv(Subscribers(state)) == EXPORTED
 
 
 # -- personal data stays where it was asked for ----------------------------------------------

@@ -138,7 +138,7 @@ class UnsubscribeApp:
     def unsubscribe(self, key: str) -> None:
         state_dir = self.site.state_dir
         with State.open(state_dir, busy_timeout=self.busy_timeout) as state, state.transaction():
-            people = Subscribers(state.db)
+            people = Subscribers(state)
             try:
                 if people.get(key).status == "active":
                     people.set_status(key, "unsubscribed", self.clock())

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from feedpub.errors import StateBusy, StateError
 from feedpub.oserrors import describe, disk_full, unwritable
 from feedpub.store.issues import Issues
+from feedpub.store.subscribers import SubscriberRows
 
 STATE_NAME = "state.db"
 # How long a command waits for another process's write on the state to end before it gives
@@ -261,6 +262,10 @@ class State:
     @property
     def issues(self) -> Issues:
         return Issues(self.db)
+
+    @property
+    def subscribers(self) -> SubscriberRows:
+        return SubscriberRows(self.db)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
