@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import tempfile
 import threading
 import time
@@ -30,7 +29,7 @@ from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from feedpub.config import Site
@@ -47,6 +46,7 @@ from feedpub.delivery.transport import (
 )
 from feedpub.errors import FeedpubError, StateError
 from feedpub.oserrors import describe
+from feedpub.store.deliveries import FINAL, ClaimedRow
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 from feedpub.store.state import State, create_file
 from feedpub.text import slugify
@@ -57,7 +57,6 @@ BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as 
 # taken to refuse everything (a "554 relaying denied" to a sender it does not know), not these
 # readers: as many as that would otherwise fail, and in three issues bounce, the whole list.
 REFUSES_EVERYTHING = 25
-FINAL = ("sent", "failed", "skipped")
 
 
 class DeliveryError(FeedpubError):
@@ -339,56 +338,63 @@ class SendReport:
         return f"finished: sent to {self.delivered} of {self.recipients}{tail}"
 
 
-def start(state: State, issue: IssueRecord, now: datetime) -> int:
-    """Make the delivery rows of an issue: one per subscriber active when it starts.
+class DeliveryStore(Protocol):
+    """What the send loop needs of the state, and all it asks of it: ``State.deliveries``
+    (``feedpub.store.deliveries``) is the real one. Each method that changes rows commits
+    before it returns, so the send loop's transactions are these methods."""
 
-    Until a first message has been tried, the list is not fixed: each start adds whoever
-    subscribed since (a send the relay refused at once must not leave them out). Rows a killed
-    run left in ``sending`` go back to ``pending``. Returns the number of rows.
-    """
-    stamp = now.isoformat()
-    with state.transaction():
-        tried = state.db.execute(
-            "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
-            " ('pending', 'skipped')) LIMIT 1",
-            (issue.number,),
-        ).fetchone()
-        if tried is None:
-            state.db.execute(
-                "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-                " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM subscribers"
-                " WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
-                " WHERE d.issue = ? AND d.subscriber = subscribers.id)",
-                (issue.number, stamp, issue.number),
-            )
-        state.db.execute(
-            "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
-            " AND status = 'sending'",
-            (stamp, issue.number),
-        )
-    return int(
-        state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ?", (issue.number,)
-        ).fetchone()[0]
-    )
+    def start(self, number: int, stamp: str) -> int:
+        """Make the rows of the issue (whoever is active, until a first message is tried) and
+        put back to pending what a killed run left claimed; the number of rows."""
+        ...
+
+    def due(self, number: int, stamp: str) -> int:
+        """How many rows a send at ``stamp`` would try."""
+        ...
+
+    def claim(self, number: int, stamp: str, sent: int | None = None) -> ClaimedRow | None:
+        """Take the next row due, recording ``sent`` (a subscriber) sent in the same commit."""
+        ...
+
+    def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
+        """Put a claimed row back as it was."""
+        ...
+
+    def record(
+        self,
+        number: int,
+        subscriber: int,
+        status: str,
+        attempt: int,
+        next_attempt: str | None,
+        reply: str,
+        stamp: str,
+    ) -> None:
+        """Record one recipient's outcome."""
+        ...
+
+    def hard_failure(
+        self, number: int, subscriber: int, reply: str, stamp: str, bounce_after: int
+    ) -> None:
+        """Record a permanent refusal, and one more hard failure of the subscriber."""
+        ...
+
+    def attempts(self, number: int, subscriber: int) -> int:
+        """The attempts a row has spent."""
+        ...
+
+    def counts(self, number: int) -> dict[str, int]:
+        """How many rows of the issue are in each status."""
+        ...
+
+    def finish_if_done(self, number: int, stamp: str) -> bool:
+        """Mark the issue sent when every row is final; whether it is."""
+        ...
 
 
-def finish_if_done(state: State, number: int, now: datetime) -> bool:
-    """Mark the issue sent when every delivery row is final."""
-    with state.transaction():
-        open_rows = state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ? AND status NOT IN (?, ?, ?)",
-            (number, *FINAL),
-        ).fetchone()[0]
-        if open_rows:
-            return False
-        state.issues.mark_sent(number, now.isoformat())
-    return True
-
-
-def _tally(state: State, report: SendReport) -> None:
+def _tally(store: DeliveryStore, report: SendReport) -> None:
     """Fill in where the issue stands, from its rows."""
-    rows = state.issues.counts(report.issue)
+    rows = store.counts(report.issue)
     report.recipients = sum(rows.values())
     report.delivered = rows.get("sent", 0)
     report.undelivered = rows.get("failed", 0)
@@ -455,12 +461,13 @@ class _Worker:
     def _run(self) -> None:
         job = self.job
         state = State.open(job.site.state_dir)
+        store: DeliveryStore = state.deliveries
         # A message the relay accepted is recorded in the transaction that claims the next
         # one: one commit per message, and still never more than one in flight.
         accepted: Recipient | None = None
         try:
             while not job.stop.is_set():
-                claim = self.claim(state, accepted)
+                claim = self.claim(store, accepted)
                 accepted = None
                 if claim is None:
                     return
@@ -468,150 +475,86 @@ class _Worker:
                 try:
                     data = job.prepared.render(recipient, job.secret)
                 except (ValueError, UnicodeError) as exc:  # an address no header can carry
-                    self.record(state, recipient, "failed", 1, None, f"cannot write: {exc}")
+                    self.record(store, recipient, "failed", 1, None, f"cannot write: {exc}")
                     job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
                     continue
                 job.pacer.wait()
                 try:
                     self.transport.send(job.sender, recipient.envelope, data)
                 except Refused as refusal:
-                    if self.refused(state, claim, refusal):
+                    if self.refused(store, claim, refusal):
                         return
                 except ConnectionLost as exc:
                     # The message may have arrived: an attempt, so that a relay that takes
                     # messages and drops the line sends each reader at most max_attempts.
-                    self.later(state, recipient, str(exc))
+                    self.later(store, recipient, str(exc))
                 except RelayFailure as exc:
-                    self.give_back(state, claim)
+                    self.give_back(store, claim)
                     job.fail(stopped(exc), exc.temporary)
                     return
                 else:
                     accepted = recipient
                     job.tick("sent")
                     if job.held is not None:
-                        self.release_held(state)
+                        self.release_held(store)
         finally:
             try:
                 if accepted is not None:
-                    self.record(state, accepted, "sent", 1, None, "250")
+                    self.record(store, accepted, "sent", 1, None, "250")
             finally:
                 self.transport.close()
                 state.close()
 
-    def claim(self, state: State, accepted: Recipient | None = None) -> _Claim | None:
+    def claim(self, store: DeliveryStore, accepted: Recipient | None = None) -> _Claim | None:
         job = self.job
         while True:
-            with state.transaction():
-                if accepted is not None:
-                    self._set(state, accepted, "sent", 1, None, "250")
-                    accepted = None
-                # Two index lookups (issue, status, subscriber), never a scan: claiming stays
-                # as cheap at the last of 100,000 recipients as at the first.
-                row = (
-                    state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                        " d.status, d.updated"
-                        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
-                        " WHERE d.issue = ? AND d.status = 'pending'"
-                        " ORDER BY d.subscriber LIMIT 1",
-                        (job.issue.number,),
-                    ).fetchone()
-                    or state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                        " d.status, d.updated"
-                        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
-                        " WHERE d.issue = ? AND d.status = 'deferred'"
-                        " AND julianday(d.next_attempt) <= julianday(?)"
-                        " ORDER BY d.subscriber LIMIT 1",
-                        (job.issue.number, job.stamp),
-                    ).fetchone()
-                )
-                if row is None:
-                    return None
-                # Who unsubscribed (or bounced) while the issue was sending is not sent to.
-                status = "sending" if row[4] == "active" else "skipped"
-                state.db.execute(
-                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
-                    " AND subscriber = ?",
-                    (status, job.stamp, job.issue.number, row[0]),
-                )
-            if status == "sending":
-                return _Claim(Recipient(row[0], row[1], row[2], row[3]), row[5], row[6])
+            sent = None if accepted is None else accepted.id
+            row = store.claim(job.issue.number, job.stamp, sent)
+            accepted = None
+            if row is None:
+                return None
+            if row.active:
+                recipient = Recipient(row.subscriber, row.email, row.name, row.key)
+                return _Claim(recipient, row.status, row.updated)
             job.tick("skipped")
 
-    def give_back(self, state: State, claim: _Claim) -> None:
+    def give_back(self, store: DeliveryStore, claim: _Claim) -> None:
         """Put a claimed row back as it was: the relay, not the recipient, failed."""
-        try:
-            with state.transaction():
-                state.db.execute(
-                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
-                    " AND subscriber = ? AND status = 'sending'",
-                    (claim.status, claim.updated, self.job.issue.number, claim.recipient.id),
-                )
-        except sqlite3.Error:
-            pass  # left in 'sending', which the next run's start puts back to 'pending'
+        store.give_back(self.job.issue.number, claim.recipient.id, claim.status, claim.updated)
 
     def record(
         self,
-        state: State,
+        store: DeliveryStore,
         recipient: Recipient,
         status: str,
         attempt: int,
         next_attempt: str | None,
         reply: str,
     ) -> None:
-        with state.transaction():
-            self._set(state, recipient, status, attempt, next_attempt, reply)
-
-    def _set(
-        self,
-        state: State,
-        recipient: Recipient,
-        status: str,
-        attempt: int,
-        next_attempt: str | None,
-        reply: str,
-    ) -> None:
-        """Record one recipient's outcome; call inside a transaction."""
-        state.db.execute(
-            "UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt = ?,"
-            " last_reply = ?, updated = ? WHERE issue = ? AND subscriber = ?",
-            (
-                status,
-                attempt,
-                next_attempt,
-                reply[:500],
-                self.job.stamp,
-                self.job.issue.number,
-                recipient.id,
-            ),
+        job = self.job
+        store.record(
+            job.issue.number, recipient.id, status, attempt, next_attempt, reply, job.stamp
         )
 
-    def later(self, state: State, recipient: Recipient, reply: str) -> None:
+    def later(self, store: DeliveryStore, recipient: Recipient, reply: str) -> None:
         """One more attempt spent: deferred with backoff, or failed once max_attempts are."""
         job = self.job
-        attempts = (
-            state.db.execute(
-                "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
-                (job.issue.number, recipient.id),
-            ).fetchone()[0]
-            + 1
-        )
+        attempts = store.attempts(job.issue.number, recipient.id) + 1
         if attempts < job.site.smtp.max_attempts:
             self.record(
-                state, recipient, "deferred", 1, (job.now + backoff(attempts)).isoformat(), reply
+                store, recipient, "deferred", 1, (job.now + backoff(attempts)).isoformat(), reply
             )
             job.tick("deferred")
             return
-        self.record(state, recipient, "failed", 1, None, reply)
+        self.record(store, recipient, "failed", 1, None, reply)
         job.tick("failed", (recipient.email, reply))
 
-    def refused(self, state: State, claim: _Claim, refusal: Refused) -> bool:
+    def refused(self, store: DeliveryStore, claim: _Claim, refusal: Refused) -> bool:
         """Record a refusal; True if it shows the relay refuses everything (the run stops)."""
         job = self.job
         reply = f"{refusal.code} {refusal.text}"
         if refusal.temporary:
-            self.later(state, claim.recipient, reply)
+            self.later(store, claim.recipient, reply)
             return False
         with job.lock:
             held = job.held
@@ -623,10 +566,10 @@ class _Worker:
                     return False
                 job.held = []
         if held is None:
-            self.hard_failure(state, claim.recipient, reply)
+            self.hard_failure(store, claim.recipient, reply)
             return False
         for refused in held:
-            self.give_back(state, refused[0])
+            self.give_back(store, refused[0])
         job.fail(
             f"the relay refused each of the first {len(held)} messages of this run and took none "
             f"(the last: {reply}): it refuses this sender or this connection, not these readers, "
@@ -635,25 +578,19 @@ class _Worker:
         )
         return True
 
-    def release_held(self, state: State) -> None:
+    def release_held(self, store: DeliveryStore) -> None:
         """The relay took a message: the refusals held back were about their readers."""
         job = self.job
         with job.lock:
             held, job.held = job.held, None
         for claim, reply in held or []:
-            self.hard_failure(state, claim.recipient, reply)
+            self.hard_failure(store, claim.recipient, reply)
 
-    def hard_failure(self, state: State, recipient: Recipient, reply: str) -> None:
+    def hard_failure(self, store: DeliveryStore, recipient: Recipient, reply: str) -> None:
         """A permanent refusal: the delivery failed, and one more hard failure for the reader."""
-        with state.transaction():
-            self._set(state, recipient, "failed", 1, None, reply)
-            state.db.execute(
-                "UPDATE subscribers SET hard_failures = hard_failures + 1,"
-                " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
-                " WHERE id = ?",
-                (BOUNCE_AFTER, recipient.id),
-            )
-        self.job.tick("failed", (recipient.email, reply))
+        job = self.job
+        store.hard_failure(job.issue.number, recipient.id, reply, job.stamp, BOUNCE_AFTER)
+        job.tick("failed", (recipient.email, reply))
 
 
 @dataclass
@@ -745,10 +682,11 @@ def send_issue(
     clock = time.perf_counter()
     with State.open(site.state_dir) as state:
         issue = state.issues.get(number)
+        store: DeliveryStore = state.deliveries
         report = SendReport(issue=number)
         if issue.status == "sent":
             report.finished = True
-            _tally(state, report)
+            _tally(store, report)
             return report
         # Everything is checked, and the relay reached, before anything is recorded: a send
         # that cannot start must not fix its list of recipients (who subscribes before the
@@ -761,20 +699,14 @@ def send_issue(
             connections[0].open()
         except RelayFailure as exc:
             report.error, report.temporary = stopped(exc, started=False), exc.temporary
-            _tally(state, report)
+            _tally(store, report)
             report.seconds = time.perf_counter() - clock
             return report
-        start(state, issue, now)
+        store.start(number, now.isoformat())
         report.started = True
-        # Moments compare as moments (julianday), not as text: the same time written with
-        # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
-        left = state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ? AND (status = 'pending' OR"
-            " (status = 'deferred' AND julianday(next_attempt) <= julianday(?)))",
-            (number, now.isoformat()),
-        ).fetchone()[0]
+        left = store.due(number, now.isoformat())
     if started is not None:
-        started(int(left))
+        started(left)
     job = _Job(
         site=site,
         issue=issue,
@@ -798,17 +730,18 @@ def send_issue(
         # Every answer the relay gave before is recorded: the next run goes on from there.
         raise job.state_error
     with State.open(site.state_dir) as state:
+        store = state.deliveries
         if job.held:
             # Fewer refusals than REFUSES_EVERYTHING and nothing accepted: a run that went to
             # its end records them as they came; a run the relay stopped gives them back.
             worker = workers[0]
             for claim, reply in job.held:
                 if job.stop.is_set():
-                    worker.give_back(state, claim)
+                    worker.give_back(store, claim)
                 else:
-                    worker.hard_failure(state, claim.recipient, reply)
-        report.finished = finish_if_done(state, number, now)
-        _tally(state, report)
+                    worker.hard_failure(store, claim.recipient, reply)
+        report.finished = store.finish_if_done(number, now.isoformat())
+        _tally(store, report)
     report.seconds = time.perf_counter() - clock
     return report
 
@@ -850,10 +783,7 @@ def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
     rows = state.issues.counts(issue.number)
     if not rows and issue.status != "sent":
-        active = state.db.execute(
-            "SELECT count(*) FROM subscribers WHERE status = 'active'"
-        ).fetchone()[0]
-        return {"to_send": int(active), "done": 0, "waiting": 0}
+        return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
     return {
         "to_send": rows.get("pending", 0) + rows.get("sending", 0),
         "done": sum(rows.get(s, 0) for s in FINAL),

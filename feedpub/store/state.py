@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from feedpub.errors import StateBusy, StateError
 from feedpub.oserrors import describe, disk_full, unwritable
+from feedpub.store.deliveries import Deliveries
 from feedpub.store.issues import Issues
 from feedpub.store.subscribers import SubscriberRows
 
@@ -266,6 +267,10 @@ class State:
     @property
     def subscribers(self) -> SubscriberRows:
         return SubscriberRows(self.db)
+
+    @property
+    def deliveries(self) -> Deliveries:
+        return Deliveries(self.db, self.transaction)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
