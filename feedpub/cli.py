@@ -25,6 +25,7 @@ from feedpub.delivery.subscribers import (
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, Problem, StateBusy
 from feedpub.lazy import lazy_import
 from feedpub.lock import LockBusy, SiteLock
+from feedpub.private import write_private
 from feedpub.site import build as build_module
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
@@ -40,6 +41,7 @@ issues_module = lazy_import("feedpub.newsletter.issues")
 run_module = lazy_import("feedpub.run")
 status_module = lazy_import("feedpub.newsletter.status")
 delivery = lazy_import("feedpub.delivery.sending")
+delivery_messages = lazy_import("feedpub.delivery.messages")
 scaffold = lazy_import("feedpub.scaffold")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -418,17 +420,16 @@ def issue_preview(
 
 
 def preview_files(site: config.Site, record: IssueRecord) -> list[Path]:
-    from feedpub.delivery.transport import write_atomically
-
     folder = site.state_dir / "preview"
     stem = folder / f"issue-{record.number}"
     files = {
         stem.with_suffix(".html"): record.html.encode(),
         stem.with_suffix(".txt"): record.text.encode(),
-        stem.with_suffix(".eml"): delivery.issue_message(site, record).as_bytes(),
+        stem.with_suffix(".eml"): delivery_messages.issue_message(site, record).as_bytes(),
     }
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for path, data in files.items():
-        write_atomically(path, data)
+        write_private(path, data)
     return list(files)
 
 
@@ -750,7 +751,7 @@ def subscribers_export(options: Options, file: Path | None) -> None:
         click.echo(text, nl=False)
         return
     try:
-        delivery.write_private(file, text.encode())
+        write_private(file, text.encode())
     except OSError as exc:
         raise click.ClickException(f"cannot write {file}: {exc.strerror}") from None
     options.say(f"Wrote {file}")

@@ -29,7 +29,7 @@ from conftest import NOW, SETTINGS, load
 
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery.sending import issue_message
+from feedpub.delivery.messages import issue_message
 from feedpub.newsletter import digest, issues
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES, DigestError
 from feedpub.site.build import load_catalog

@@ -55,7 +55,8 @@ from test_sending import (
     wait_until,
 )
 
-from feedpub.delivery.sending import REFUSES_EVERYTHING, list_id, send_issue
+from feedpub.delivery.messages import list_id
+from feedpub.delivery.sending import REFUSES_EVERYTHING, send_issue
 from feedpub.delivery.tokens import load_secret
 from feedpub.store.state import State
 

@@ -34,7 +34,8 @@ from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG
 
 from feedpub import config
 from feedpub.cli import main
-from feedpub.delivery.sending import list_id, send_issue
+from feedpub.delivery.messages import list_id
+from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import SecretError, load_secret, make_token
 from feedpub.delivery.transport import OutboxTransport

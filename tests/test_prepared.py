@@ -10,7 +10,7 @@ import pytest
 from conftest import NOW, MakeSite, article, load
 
 from feedpub.config import Site
-from feedpub.delivery.sending import PreparedIssue, Recipient, message_bytes, personal_message
+from feedpub.delivery.messages import PreparedIssue, Recipient, message_bytes, personal_message
 from feedpub.delivery.subscribers import normalize
 from feedpub.newsletter.issues import create
 from feedpub.site.build import load_catalog

@@ -41,14 +41,8 @@ from hypothesis import strategies as st
 
 from feedpub.cli import main
 from feedpub.config import SmtpSettings
-from feedpub.delivery.sending import (
-    Pacer,
-    SendReport,
-    list_id,
-    message_id,
-    send_issue,
-    unsubscribe_link,
-)
+from feedpub.delivery.messages import list_id, message_id, unsubscribe_link
+from feedpub.delivery.sending import Pacer, SendReport, send_issue
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.transport import InsecureRelay, SmtpTransport, check_smtp, dot_stuffed

@@ -19,7 +19,7 @@ from conftest import NOW, MakeSite
 from test_newsletter_cli import ARTICLES, NEWSLETTER, NOW_ARG, assert_clean_exit, invoke
 
 from feedpub import config
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import (
     MAX_NAME,
     ImportFormatError,

@@ -32,7 +32,7 @@ import feedpub.delivery.web
 import feedpub.web
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import (
     MAX_TOKEN,

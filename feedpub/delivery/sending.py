@@ -13,45 +13,49 @@ its end) or a connection lost during it is an attempt for that recipient: deferr
 reached, refuses the login, TLS or the sender, answers 421) stops the run and spends no one's
 attempts: the claimed row goes back as it was and the next run resumes. An issue is ``sent``
 when every row is final, and only then do its articles count as gone out.
+
+The send loop holds no SQL: it asks the state for each step through ``DeliveryStore``, and each
+step is one transaction. The messages are ``messages``'s, the connections ``transport``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import quoprimime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import NamedTuple, Protocol
-from urllib.parse import urlencode, urlsplit
 
 from feedpub.config import Site
-from feedpub.delivery.messages import POLICY, UTF8_POLICY, message
-from feedpub.delivery.tokens import load_secret, make_token
+from feedpub.delivery.messages import (
+    PreparedIssue,
+    Recipient,
+    host_of,
+    message_bytes,
+    personal_message,
+)
+from feedpub.delivery.subscribers import normalize
+from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import (
+    OUTBOX,
     ConnectionLost,
-    OutboxTransport,
     Refused,
     RelayFailure,
-    SmtpTransport,
     Transport,
-    check_smtp,
+    TransportFactory,
+    default_name,
+    factory,
+    outbox_folder,
 )
 from feedpub.errors import FeedpubError, StateError
-from feedpub.oserrors import describe
 from feedpub.store.deliveries import FINAL, ClaimedRow
-from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
-from feedpub.store.state import State, create_file
-from feedpub.text import slugify
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
-OUTBOX = "outbox"
+TEST_BATCH = "test"  # the batch of a test copy: its own folder in the outbox
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
 # Permanent refusals, before the relay has taken any message of a run, after which the relay is
 # taken to refuse everything (a "554 relaying denied" to a sender it does not know), not these
@@ -61,235 +65,6 @@ REFUSES_EVERYTHING = 25
 
 class DeliveryError(FeedpubError):
     """An issue cannot be sent as asked."""
-
-
-# -- messages ----------------------------------------------------------------------------------
-def host_of(site: Site) -> str:
-    return urlsplit(site.site.url).hostname or "feedpub.invalid"
-
-
-LIST_ID_FILE = "list-id"
-
-
-def list_id(site: Site) -> str:
-    """RFC 2919 List-Id, made from the newsletter's name and the site's host when first needed
-    and kept in ``.feedpub/list-id``: renaming the newsletter or moving the site later changes
-    neither it nor the unsubscribe links already sent, whose tokens are bound to it."""
-    path = site.state_dir / LIST_ID_FILE
-    try:
-        kept = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        kept = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
-        raise StateError(f"cannot read the List-Id: {what}") from None
-    if kept:
-        return kept
-    value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    try:
-        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
-        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
-        if not kept:  # an empty file an older version left at a kill: written whole now
-            write_private(path, f"{value}\n".encode())
-    except OSError as exc:
-        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
-    return kept or value
-
-
-def unsubscribe_base(site: Site) -> str:
-    return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
-
-
-def unsubscribe_link(site: Site, token: str) -> str:
-    base = unsubscribe_base(site)
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}{urlencode({'t': token})}"
-
-
-def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
-    """The same for an issue and recipient on every try, so a resent copy is a duplicate; it
-    carries a hash of the address, never the address."""
-    who = f".{hashlib.sha256(key.encode()).hexdigest()[:20]}" if key else ""
-    return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host_of(site)}>"
-
-
-def issue_message(
-    site: Site, issue: IssueRecord, to: str | None = None, unsubscribe: str | None = None
-) -> EmailMessage:
-    """The issue as one complete email (previews, --test copies)."""
-    link = unsubscribe or unsubscribe_base(site)
-    return message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue),
-        to,
-    )
-
-
-@dataclass(frozen=True)
-class Recipient:
-    id: int
-    email: str
-    name: str
-    key: str
-
-    @property
-    def envelope(self) -> str:
-        """The address for the SMTP envelope: the domain in its ASCII (IDNA) form."""
-        local = self.email.rsplit("@", 1)[0]
-        return f"{local}@{self.key.rsplit('@', 1)[1]}"
-
-
-def to_header(recipient: Recipient) -> str:
-    """The To header: RFC 2047 encodes a non-ASCII name; an address whose local part is not
-    ASCII (which Python's email package cannot encode) is written for SMTPUTF8 as it is."""
-    if recipient.envelope.isascii():
-        return formataddr((recipient.name, recipient.envelope))
-    if not recipient.name:
-        return recipient.envelope
-    quoted = recipient.name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{quoted}" <{recipient.envelope}>'
-
-
-def personal_message(
-    site: Site, issue: IssueRecord, recipient: Recipient, secret: bytes
-) -> EmailMessage:
-    """The issue for one recipient: their own To, Message-ID and unsubscribe link."""
-    token = make_token(secret, list_id(site), recipient.key)
-    link = unsubscribe_link(site, token)
-    msg = message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue, recipient.key),
-        to_header(recipient),
-    )
-    msg["List-Id"] = f"{site.newsletter_name} <{list_id(site)}>"
-    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
-    targets = [f"<{link}>"]
-    if mailto:
-        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
-    # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return msg
-
-
-def _fold(name: str, value: str) -> str:
-    """One header line, RFC 2047-encoded where it is not ASCII, as the email package writes it."""
-    return str(POLICY.fold(name, POLICY.header_factory(name, value)))
-
-
-def _fold_fast(name: str, value: str) -> str:
-    """A short ASCII header as it is; anything else through the email package."""
-    if value.isascii() and len(value) < 900 and "\n" not in value and "\r" not in value:
-        return f"{name}: {value}\r\n"
-    return _fold(name, value)
-
-
-def _qp_segments(text: str) -> list[tuple[bool, str]]:
-    """The text's lines, quoted-printable encoded and joined with CRLF; a line that carries the
-    unsubscribe link is kept as it is (True) and encoded for each recipient."""
-    # Like the email package, end the text with a line break.
-    if not text.endswith("\n"):
-        text += "\n"
-    # Neighbouring lines that are the same for everyone are joined once, here.
-    segments: list[tuple[bool, str]] = []
-    run: list[str] = []
-    for line in text.split("\n"):
-        if UNSUBSCRIBE_PLACEHOLDER in line:
-            if run:
-                segments.append((False, "\r\n".join(run)))
-                run = []
-            segments.append((True, line))
-        else:
-            run.append(_qp(line))
-    if run:
-        segments.append((False, "\r\n".join(run)))
-    return segments
-
-
-def _qp(line: str) -> str:
-    encoded: str = quoprimime.body_encode(
-        line.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n"
-    )
-    return encoded
-
-
-class PreparedIssue:
-    """An issue's email encoded once; for each recipient only To, Message-ID,
-    List-Unsubscribe and the lines holding the unsubscribe link are written. The bytes are the
-    same message ``personal_message`` builds, without building it anew every time."""
-
-    def __init__(self, site: Site, issue: IssueRecord) -> None:
-        self.site = site
-        self.issue = issue
-        self.list_id = list_id(site)
-        newsletter = site.newsletter
-        sender = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
-        self.head = _fold("From", sender)
-        self.middle = "".join(
-            [
-                _fold("Reply-To", newsletter.reply_to) if newsletter.reply_to else "",
-                _fold("Subject", issue.subject),
-                _fold("Date", format_datetime(datetime.fromisoformat(issue.created))),
-            ]
-        )
-        mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
-        self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
-        self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
-        self.tail = "".join(
-            [
-                _fold("List-Id", f"{site.newsletter_name} <{self.list_id}>"),
-                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-                "MIME-Version: 1.0\r\n",
-                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',
-            ]
-        )
-        self.text = _qp_segments(issue.text)
-        self.html = _qp_segments(issue.html)
-
-    def _part(self, subtype: str, lines: list[tuple[bool, str]], link: str) -> str:
-        body = "\r\n".join(
-            _qp(line.replace(UNSUBSCRIBE_PLACEHOLDER, link)) if personal else line
-            for personal, line in lines
-        )
-        return (
-            f"--{self.boundary}\r\n"
-            f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{body}\r\n"
-        )
-
-    def render(self, recipient: Recipient, secret: bytes) -> bytes:
-        if not recipient.envelope.isascii():
-            # Rare (RFC 6531 addresses): the email package writes those.
-            msg = personal_message(self.site, self.issue, recipient, secret)
-            return message_bytes(msg, recipient)
-        link = unsubscribe_link(self.site, make_token(secret, self.list_id, recipient.key))
-        head = "".join(
-            [
-                self.head,
-                _fold_fast("To", to_header(recipient)),
-                self.middle,
-                f"Message-ID: {message_id(self.site, self.issue, recipient.key)}\r\n",
-                f"List-Unsubscribe: <{link}>{self.mailto}\r\n",
-                self.tail,
-                "\r\n",
-            ]
-        )
-        parts = self._part("plain", self.text, link) + self._part("html", self.html, link)
-        return (head + parts + f"--{self.boundary}--\r\n").encode("ascii")
-
-
-def message_bytes(msg: EmailMessage, recipient: Recipient) -> bytes:
-    """The message as sent: plain SMTP, or SMTPUTF8 (RFC 6531) for an address whose local part
-    is not ASCII."""
-    return msg.as_bytes(policy=POLICY if recipient.envelope.isascii() else UTF8_POLICY)
 
 
 # -- bookkeeping -------------------------------------------------------------------------------
@@ -630,30 +405,6 @@ class _Job:
         self.stop.set()
 
 
-def transports(site: Site, issue: IssueRecord) -> list[Transport]:
-    """One transport per connection: SMTP when [smtp] names a host, else the outbox folder."""
-    if not site.has_smtp:
-        folder = site.state_dir / OUTBOX / str(issue.number)
-        return [OutboxTransport(folder)]
-    smtp = site.smtp
-    password = ""
-    if smtp.password_env:
-        password = os.environ.get(smtp.password_env, "")
-        if not password:
-            raise DeliveryError(
-                f"[smtp] password_env names {smtp.password_env}, which is not set; "
-                f"export {smtp.password_env}=... before sending"
-            )
-        if not password.isascii():  # smtplib's error would show the character and its place
-            raise DeliveryError(
-                f"[smtp] password_env: the password in {smtp.password_env} has characters "
-                "outside ASCII, which an SMTP login cannot carry; give the account an ASCII "
-                "password"
-            )
-    check_smtp(smtp)
-    return [SmtpTransport(smtp, password) for _ in range(smtp.connections)]
-
-
 def sender_address(site: Site) -> str:
     address = parseaddr(site.newsletter.from_)[1]
     if not address:
@@ -672,12 +423,15 @@ def send_issue(
     progress: Callable[[int], None] | None = None,
     started: Callable[[int], None] | None = None,
     pacer: Pacer | None = None,
-    make_transports: Callable[[Site, IssueRecord], list[Transport]] = transports,
+    make_transports: TransportFactory | None = None,
+    transport: str | None = None,
 ) -> SendReport:
     """Send issue ``number`` to every recipient not yet final; resume what a crash left.
 
     The caller holds the site lock. ``progress`` is called once per recipient dealt with;
-    ``started`` once with the number of recipients left.
+    ``started`` once with the number of recipients left. The messages go through the
+    transport registered as ``transport`` (default: smtp when [smtp] names a host, else the
+    outbox), or those ``make_transports`` makes.
     """
     clock = time.perf_counter()
     with State.open(site.state_dir) as state:
@@ -691,7 +445,8 @@ def send_issue(
         # Everything is checked, and the relay reached, before anything is recorded: a send
         # that cannot start must not fix its list of recipients (who subscribes before the
         # retry still gets the issue).
-        connections = make_transports(site, issue)
+        make = make_transports or factory(transport or default_name(site))
+        connections = make(site, str(number))
         sender = sender_address(site)
         prepared = PreparedIssue(site, issue)
         secret = load_secret(site.state_dir)
@@ -766,19 +521,6 @@ def unfinished(state: State) -> list[int]:
     return [issue.number for issue in state.issues.all() if issue.status != "sent"]
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (it holds subscribers' addresses). The temporary
-    file is new and unpredictable (mkstemp: O_EXCL, mode 0600), never one already there."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
     rows = state.issues.counts(issue.number)
@@ -791,24 +533,23 @@ def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     }
 
 
-def send_test(site: Site, issue: IssueRecord, address: str) -> Path | None:
+def send_test(
+    site: Site, issue: IssueRecord, address: str, transport: str | None = None
+) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any."""
-    from feedpub.delivery.subscribers import normalize
-
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)
     data = message_bytes(
         personal_message(site, issue, recipient, load_secret(site.state_dir)), recipient
     )
-    if site.has_smtp:
-        transport = transports(site, issue)[0]
-        try:
-            transport.send(sender_address(site), recipient.envelope, data)
-        except (Refused, ConnectionLost, RelayFailure) as exc:
-            raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
-        finally:
-            transport.close()
-        return None
-    folder = site.state_dir / OUTBOX / "test"
-    OutboxTransport(folder).send(sender_address(site), recipient.envelope, data)
-    return folder
+    name = transport or default_name(site)
+    connection = factory(name)(site, TEST_BATCH)[0]
+    try:
+        connection.send(sender_address(site), recipient.envelope, data)
+    except (Refused, ConnectionLost, RelayFailure) as exc:
+        if name == OUTBOX:
+            raise
+        raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
+    finally:
+        connection.close()
+    return outbox_folder(site, TEST_BATCH) if name == OUTBOX else None

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import SubscriberError, Subscribers
 from feedpub.delivery.tokens import SecretError, TokenError, load_secret, read_token
 from feedpub.errors import FeedpubError, StateError
