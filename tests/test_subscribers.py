@@ -825,6 +825,22 @@ def test_send_a_test_copy_to_an_invalid_address(runner: CliRunner, issued: Path)
     assert not (issued / ".feedpub" / "outbox").exists()
 
 
+
+def test_a_test_copy_the_outbox_cannot_take_is_a_clear_error(
+    runner: CliRunner, issued: Path
+) -> None:
+    """A file where the outbox's folder goes: said as such, not as a bug in feedpub."""
+    (issued / ".feedpub" / "outbox").mkdir()
+    (issued / ".feedpub" / "outbox" / "test").write_text("in the way\n", encoding="utf-8")
+    result = invoke(runner, "--site", issued, "send", "--test", "tess@example.org")
+    assert_clean_exit(result, 1)
+    folder = issued / ".feedpub" / "outbox" / "test"
+    assert result.stderr == (
+        f"Error: the test copy to tess@example.org was not sent: cannot write "
+        f"{folder / 'tess@example.org.eml'}: File exists; fix that and run again\n"
+    )
+    assert deliveries(issued) == 0
+
 @pytest.mark.parametrize(
     "args", [["send"], ["send", "--test", "tess@example.org"]], ids=["send", "test-copy"]
 )
