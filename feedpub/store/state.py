@@ -4,6 +4,9 @@ It remembers what cannot be derived from the files again: the feed id each artic
 given when first published, which output files the last build wrote, and every newsletter
 issue with the articles it carried. An article id appears in at most one issue: the database
 itself refuses a second (a UNIQUE constraint), whatever the code above it does.
+
+The issues, subscribers and deliveries tables have their SQL in the modules beside this one
+(``issues``, ``subscribers``, ``deliveries``); ``State`` hands each out.
 """
 
 from __future__ import annotations
