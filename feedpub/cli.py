@@ -17,7 +17,6 @@ from feedpub import __version__, config
 from feedpub.dates import parse_date
 from feedpub.delivery.subscribers import (
     MAX_IMPORT_BYTES,
-    STATUSES,
     Subscribers,
     export_csv,
     import_text,
@@ -32,8 +31,10 @@ from feedpub.errors import (
     StateBusy,
 )
 from feedpub.lock import SiteLock
+from feedpub.private import write_private
 from feedpub.site import build as build_module
 from feedpub.store.state import State
+from feedpub.store.subscribers import STATUSES
 from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
@@ -404,10 +405,6 @@ def issue_preview(
     with State.open(site.state_dir) as state:
         if number is not None:
             record = state.issues.get(number)
-            if record is None:
-                raise click.ClickException(
-                    f"there is no issue {number}; 'feedpub issue list' shows them"
-                )
             warnings: tuple[str, ...] = ()
         else:
             preview = next_issue(site, state, moment)
@@ -467,8 +464,6 @@ def issue_show(options: Options, number: int) -> None:
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         record = state.issues.get(number)
-    if record is None:
-        raise click.ClickException(f"there is no issue {number}; 'feedpub issue list' shows them")
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     click.echo(
@@ -604,10 +599,6 @@ def send(
                 return
             number = open_issues[0]
         record = state.issues.get(number)
-        if record is None:
-            raise click.ClickException(
-                f"there is no issue {number}; 'feedpub issue list' shows them"
-            )
         if dry_run:
             info = delivery.plan(state, record)
             options.say(
@@ -654,7 +645,7 @@ def subscribers_add(options: Options, address: str, name: str) -> None:
     """Add ADDRESS as an active subscriber (again, if it had unsubscribed)."""
     site = options.site()
     with State.open(site.state_dir) as state, state.transaction():
-        subscriber, added = Subscribers(state.db).add(address, name, datetime.now(site.tz))
+        subscriber, added = Subscribers(state).add(address, name, datetime.now(site.tz))
     options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
 
 
@@ -667,7 +658,7 @@ def subscribers_remove(options: Options, address: str) -> None:
     """Unsubscribe ADDRESS (for unsubscribe requests that arrive by email)."""
     site = options.site()
     with State.open(site.state_dir) as state, state.transaction():
-        subscriber = Subscribers(state.db).set_status(
+        subscriber = Subscribers(state).set_status(
             address, "unsubscribed", datetime.now(site.tz)
         )
     options.say(f"Unsubscribed {subscriber.email}")
@@ -685,7 +676,7 @@ def subscribers_list(options: Options, status: str | None, as_json: bool) -> Non
     with State.open(site.state_dir, create=False) as state:
         people = [
             {"email": s.email, "name": s.name, "status": s.status}
-            for s in Subscribers(state.db).iter(status)
+            for s in Subscribers(state).iter(status)
         ]
     if as_json:
         click.echo(json.dumps(people, ensure_ascii=False, indent=2))
@@ -706,7 +697,7 @@ def subscribers_import(options: Options, file: Path) -> None:
     text = _read_import(file)
     try:
         with State.open(site.state_dir) as state, state.transaction():
-            report = import_text(Subscribers(state.db), text, datetime.now(site.tz))
+            report = import_text(Subscribers(state), text, datetime.now(site.tz))
     except ImportFormatError as exc:
         raise click.ClickException(f"{file}:{exc.line}: {exc}; nothing was imported") from None
     for line, problem in report.invalid:
@@ -748,11 +739,9 @@ def _read_import(file: Path) -> str:
 @reports_errors
 def subscribers_export(options: Options, file: Path | None) -> None:
     """Write every subscriber as CSV (email, name, status) to FILE, or to standard output."""
-    from feedpub.delivery.sending import write_private
-
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
-        text = export_csv(Subscribers(state.db))
+        text = export_csv(Subscribers(state))
     if file is None:
         click.echo(text, nl=False)
         return

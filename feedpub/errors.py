@@ -117,3 +117,13 @@ class ImportFormatError(SubscriberError):
 
 class PluginError(FeedpubError):
     """A plugin's hook added what it may not (a taken suffix or filter name, a bad name)."""
+class NoSuchIssue(FeedpubError):
+    """The state has no issue of that number."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"there is no issue {number}; 'feedpub issue list' shows them")
+        self.number = number
+
+
+class TransportError(FeedpubError):
+    """A transport cannot be made as asked: an unknown name, or settings it cannot use."""

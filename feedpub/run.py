@@ -12,12 +12,14 @@ from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
-from feedpub.delivery.sending import SendReport, issue_message, send_issue, unfinished
-from feedpub.delivery.transport import write_atomically
+from feedpub.delivery.messages import issue_message
+from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
+from feedpub.private import write_private
 from feedpub.site.build import BuildReport, load_catalog, publish
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 from feedpub.text import plural
 
 
@@ -88,14 +90,16 @@ def next_issue(
 
 def write_preview(site: Site, record: IssueRecord) -> list[Path]:
     """The issue as HTML, text and the email itself in .feedpub/preview/, for ``issue preview``."""
-    stem = site.state_dir / "preview" / f"issue-{record.number}"
+    folder = site.state_dir / "preview"
+    stem = folder / f"issue-{record.number}"
     files = {
         stem.with_suffix(".html"): record.html.encode(),
         stem.with_suffix(".txt"): record.text.encode(),
         stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
     }
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for path, data in files.items():
-        write_atomically(path, data)
+        write_private(path, data)
     return list(files)
 
 

@@ -20,7 +20,8 @@ from feedpub import config
 from feedpub.config import FEED_FILES, Site
 from feedpub.newsletter import issues
 from feedpub.site.build import build, load_catalog, publish
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

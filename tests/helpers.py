@@ -36,7 +36,8 @@ from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import Problem
 from feedpub.newsletter.issues import create
 from feedpub.site.build import BuildReport, build, load_catalog
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
 REPO = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Europe/Berlin")
@@ -282,7 +283,7 @@ def readers(count: int) -> list[tuple[str, str]]:
 def subscribe(root: Path, people: list[tuple[str, str]]) -> None:
     site = load(root)
     with State.open(site.state_dir) as state, state.transaction():
-        book = Subscribers(state.db)
+        book = Subscribers(state)
         for address, name in people:
             book.add(address, name, NOW)
 

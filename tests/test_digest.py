@@ -29,12 +29,13 @@ from helpers import NOW, SETTINGS, SITE_URL, load
 
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery.sending import issue_message
+from feedpub.delivery.messages import issue_message
 from feedpub.errors import DigestError
 from feedpub.newsletter import digest, issues
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 
 UNSUBSCRIBE = "https://news.example.org/unsubscribe"
 NEWSLETTER = f"""

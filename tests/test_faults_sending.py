@@ -56,7 +56,8 @@ from relay import (
     good,
 )
 
-from feedpub.delivery.sending import REFUSES_EVERYTHING, list_id, send_issue
+from feedpub.delivery.messages import list_id
+from feedpub.delivery.sending import REFUSES_EVERYTHING, send_issue
 from feedpub.delivery.tokens import load_secret
 from feedpub.store.state import State
 

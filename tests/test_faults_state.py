@@ -33,7 +33,8 @@ from helpers import ARTICLES, NEWSLETTER, NOW, NOW_ARG, MakeSite, article
 
 from feedpub import config
 from feedpub.cli import main
-from feedpub.delivery.sending import list_id, send_issue
+from feedpub.delivery.messages import list_id
+from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.transport import OutboxTransport
@@ -210,7 +211,7 @@ def test_a_send_stopped_by_a_locked_state_resumes_without_loss(
     more = [f"reader{n}@example.org" for n in range(30)]
     with State.open(loaded.state_dir) as state, state.transaction():
         for address in more:
-            Subscribers(state.db).add(address, "", NOW)
+            Subscribers(state).add(address, "", NOW)
     assert invoke("--site", site, "issue", "new", "--now", NOW_ARG).exit_code == 0
     outbox = loaded.state_dir / "outbox" / "1"
     with ExitStack() as stack:

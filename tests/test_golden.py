@@ -13,7 +13,7 @@ import feedparser
 import pytest
 from golden_site import GOLDEN, GOLDEN_FILES, PAGES, build_example, golden_pages
 
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 
 REGEN = "python tests/regen_golden.py"
 

@@ -19,13 +19,14 @@ from helpers import NOW, TZ, MakeSite, article, load
 from feedpub import run
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.errors import ArticleError, IssueError, StateError
+from feedpub.errors import ArticleError, FeedpubError, IssueError, NoSuchIssue, StateError
 from feedpub.model import Article
 from feedpub.newsletter import issues
 from feedpub.newsletter.issues import Draft
 from feedpub.site import build
 from feedpub.store import state
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueItem, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueItem, IssueRecord
+from feedpub.store.state import State
 
 BASE = {
     "name": "Test Weekly",
@@ -262,19 +263,21 @@ def test_discard_releases_the_articles_into_the_next_issue(make_site: MakeSite) 
 
 
 @pytest.mark.parametrize(
-    ("number", "message"),
+    ("number", "error", "message"),
     [
-        (1, "issue 1 was already sent (sent); it stays"),
-        (7, "there is no issue 7; 'feedpub issue list' shows them"),
+        (1, IssueError, "issue 1 was already sent (sent); it stays"),
+        (7, NoSuchIssue, "there is no issue 7; 'feedpub issue list' shows them"),
     ],
     ids=["sent", "missing"],
 )
-def test_discard_refuses(make_site: MakeSite, number: int, message: str) -> None:
+def test_discard_refuses(
+    make_site: MakeSite, number: int, error: type[FeedpubError], message: str
+) -> None:
     root = make_site({"a.md": article("Alpha", "2026-11-20 09:00")}, extra=NEWSLETTER)
     site = load(root)
     assert run.run(site, NOW).created == 1
     before = all_issues(site)
-    with State.open(site.state_dir) as opened, pytest.raises(IssueError) as caught:
+    with State.open(site.state_dir) as opened, pytest.raises(error) as caught:
         issues.discard(opened, number)
     assert str(caught.value) == message
     assert all_issues(site) == before
@@ -612,7 +615,7 @@ def test_run_hands_unfinished_issues_to_the_outbox(make_site: MakeSite) -> None:
     assert [(r.number, r.status) for r in all_issues(site)] == [(1, "ready"), (2, "ready")]
 
     with State.open(site.state_dir) as opened, opened.transaction():
-        people = Subscribers(opened.db)
+        people = Subscribers(opened)
         people.add("ann@example.org", "Ann", NOW)
         people.add("bob@example.org", "", NOW)
     later = NOW + timedelta(hours=1)

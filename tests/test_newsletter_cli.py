@@ -32,7 +32,8 @@ from feedpub import config
 from feedpub.cli import MAX_NOTE_BYTES
 from feedpub.errors import LockBusy
 from feedpub.lock import SiteLock
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
 LATER_ARG = (NOW + timedelta(minutes=15)).isoformat()
 NEXT_WEEK_ARG = (NOW + timedelta(days=7)).isoformat()

@@ -10,11 +10,12 @@ import pytest
 from helpers import NOW, MakeSite, article, load
 
 from feedpub.config import Site
-from feedpub.delivery.sending import PreparedIssue, Recipient, message_bytes, personal_message
+from feedpub.delivery.messages import PreparedIssue, Recipient, message_bytes, personal_message
 from feedpub.delivery.subscribers import normalize
 from feedpub.newsletter.issues import create
 from feedpub.site.build import load_catalog
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 
 NEWSLETTER = """
 [newsletter]

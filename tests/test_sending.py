@@ -55,19 +55,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub.config import SmtpSettings
-from feedpub.delivery.sending import (
-    Pacer,
-    SendReport,
-    list_id,
-    message_id,
-    send_issue,
-    unsubscribe_link,
-)
+from feedpub.delivery.messages import list_id, message_id, unsubscribe_link
+from feedpub.delivery.sending import Pacer, SendReport, send_issue
 from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.transport import SmtpTransport, check_smtp, dot_stuffed
 from feedpub.delivery.web import UnsubscribeApp
 from feedpub.errors import InsecureRelay
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, State
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
+from feedpub.store.state import State
 
 BUSY = "450 4.2.0 mailbox busy"
 GONE = "550 5.1.1 no such user"

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from helpers import ARTICLES, NEWSLETTER, NOW, NOW_ARG, MakeSite, assert_clean_exit, invoke
 
 from feedpub import config
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import (
     MAX_NAME,
     Subscribers,
@@ -45,13 +45,13 @@ def site(make_site: MakeSite) -> Path:
 def people(root: Path) -> list[tuple[str, str, str]]:
     """(email, name, status) of every subscriber, in the order they were added."""
     with State.open(config.load(root, env={}).state_dir, create=False) as state:
-        return [(s.email, s.name, s.status) for s in Subscribers(state.db).iter()]
+        return [(s.email, s.name, s.status) for s in Subscribers(state).iter()]
 
 
 def add_people(root: Path, *rows: tuple[str, str, str]) -> None:
     """Add (email, name, status) rows through the library."""
     with State.open(config.load(root, env={}).state_dir) as state, state.transaction():
-        subscribers = Subscribers(state.db)
+        subscribers = Subscribers(state)
         for address, name, status in rows:
             subscribers.add(address, name, NOW)
             if status != "active":
@@ -602,12 +602,12 @@ def test_import_a_big_file(runner: CliRunner, site: Path, tmp_path: Path) -> Non
         f"{path}:20000",
     ]
     with State.open(config.load(site, env={}).state_dir) as state:
-        assert Subscribers(state.db).count("active") == 19_997
+        assert Subscribers(state).count("active") == 19_997
 
 
 def test_import_text_in_the_library(site: Path) -> None:
     with State.open(config.load(site, env={}).state_dir) as state:
-        subscribers = Subscribers(state.db)
+        subscribers = Subscribers(state)
         report = import_text(subscribers, "ann@example.org\nbad@\nANN@example.org\n", NOW)
         assert (report.added, report.present) == (1, 1)
         assert [line for line, _ in report.invalid] == [2]
@@ -700,7 +700,7 @@ def test_export_and_import_round_trip(
 def test_export_csv_in_the_library(site: Path) -> None:
     add_people(site, *LISTED)
     with State.open(config.load(site, env={}).state_dir) as state:
-        assert export_csv(Subscribers(state.db)) == EXPORTED
+        assert export_csv(Subscribers(state)) == EXPORTED
 
 
 # -- personal data stays where it was asked for ----------------------------------------------
@@ -813,6 +813,22 @@ def test_send_a_test_copy_to_an_invalid_address(runner: CliRunner, issued: Path)
     assert result.stderr.startswith("Error: 'bad@' is not a valid address")
     assert not (issued / ".feedpub" / "outbox").exists()
 
+
+
+def test_a_test_copy_the_outbox_cannot_take_is_a_clear_error(
+    runner: CliRunner, issued: Path
+) -> None:
+    """A file where the outbox's folder goes: said as such, not as a bug in feedpub."""
+    (issued / ".feedpub" / "outbox").mkdir()
+    (issued / ".feedpub" / "outbox" / "test").write_text("in the way\n", encoding="utf-8")
+    result = invoke(runner, "--site", issued, "send", "--test", "tess@example.org")
+    assert_clean_exit(result, 1)
+    folder = issued / ".feedpub" / "outbox" / "test"
+    assert result.stderr == (
+        f"Error: the test copy to tess@example.org was not sent: cannot write "
+        f"{folder / 'tess@example.org.eml'}: File exists; fix that and run again\n"
+    )
+    assert deliveries(issued) == 0
 
 @pytest.mark.parametrize(
     "args", [["send"], ["send", "--test", "tess@example.org"]], ids=["send", "test-copy"]

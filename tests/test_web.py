@@ -40,7 +40,7 @@ import feedpub.delivery.web
 import feedpub.web
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import (
     MAX_TOKEN,
@@ -71,7 +71,7 @@ def site(make_site: MakeSite) -> Site:
     loaded = config.load(root, env={})
     with State.open(loaded.state_dir) as state, state.transaction():
         for address in (ANN, BOB):
-            Subscribers(state.db).add(address, "", NOW)
+            Subscribers(state).add(address, "", NOW)
     return loaded
 
 
@@ -81,7 +81,7 @@ def token_for(site: Site, address: str) -> str:
 
 def statuses(site: Site) -> dict[str, str]:
     with State.open(site.state_dir) as state:
-        return {s.email: s.status for s in Subscribers(state.db).iter()}
+        return {s.email: s.status for s in Subscribers(state).iter()}
 
 
 @dataclass
@@ -202,7 +202,7 @@ def test_post_unsubscribes(site: Site, where: str, body: bytes | None, content_t
 
 def test_post_keeps_a_bounced_subscriber_bounced(site: Site) -> None:
     with State.open(site.state_dir) as state:
-        Subscribers(state.db).set_status(ANN, "bounced", NOW)
+        Subscribers(state).set_status(ANN, "bounced", NOW)
     response = call(UnsubscribeApp(site), "POST", query=q(token_for(site, ANN)), body=ONE_CLICK)
     assert response.status == 200
     assert statuses(site) == {ANN: "bounced", BOB: "active"}

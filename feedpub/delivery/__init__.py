@@ -1,8 +1,10 @@
 """Delivery: each issue to every subscriber once, and what subscribers do from their mail.
 
-Owns the messages (``messages``: MIME and headers), sending (``sending``: the send loop and its
-bookkeeping), the transports (``transport``: an SMTP relay or the outbox), subscribers
-(``subscribers``), tokens (``tokens``) and the web app (``web``).
+Owns the messages (``messages``: MIME, headers, the List-Id and unsubscribe links), sending
+(``sending``: the send loop, which records through the store's ``DeliveryStore`` and holds no
+SQL), the transports (``transport``: chosen by name from a registry, an SMTP relay or the outbox
+built in, ``register`` for a plugin's), subscribers (``subscribers``: the rules for addresses
+and names over the store's table), tokens (``tokens``) and the web app (``web``).
 
 May import the basics, ``templating``, ``content`` and ``store``; not ``site`` or
 ``newsletter``: an issue reaches delivery as the store's record of it.

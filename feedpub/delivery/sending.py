@@ -13,279 +13,56 @@ its end) or a connection lost during it is an attempt for that recipient: deferr
 reached, refuses the login, TLS or the sender, answers 421) stops the run and spends no one's
 attempts: the claimed row goes back as it was and the next run resumes. An issue is ``sent``
 when every row is final, and only then do its articles count as gone out.
+
+The send loop holds no SQL: it asks the state for each step through ``DeliveryStore``, and each
+step is one transaction. The messages are ``messages``'s, the connections ``transport``'s.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import quoprimime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
-from typing import NamedTuple
-from urllib.parse import urlencode, urlsplit
+from typing import NamedTuple, Protocol
 
 from feedpub.config import Site
-from feedpub.delivery.messages import POLICY, UTF8_POLICY, message
-from feedpub.delivery.tokens import load_secret, make_token
+from feedpub.delivery.messages import (
+    PreparedIssue,
+    Recipient,
+    host_of,
+    message_bytes,
+    personal_message,
+)
+from feedpub.delivery.subscribers import normalize
+from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import (
+    OUTBOX,
     ConnectionLost,
-    OutboxTransport,
     Refused,
     RelayFailure,
-    SmtpTransport,
     Transport,
-    check_smtp,
+    TransportFactory,
+    default_name,
+    factory,
+    outbox_folder,
 )
 from feedpub.errors import DeliveryError, FeedpubError, StateError
-from feedpub.oserrors import describe
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord, State, create_file
-from feedpub.text import slugify
+from feedpub.store.deliveries import FINAL, ClaimedRow
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 
-OUTBOX = "outbox"
+TEST_BATCH = "test"  # the batch of a test copy: its own folder in the outbox
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
 # Permanent refusals, before the relay has taken any message of a run, after which the relay is
 # taken to refuse everything (a "554 relaying denied" to a sender it does not know), not these
 # readers: as many as that would otherwise fail, and in three issues bounce, the whole list.
 REFUSES_EVERYTHING = 25
-FINAL = ("sent", "failed", "skipped")
 
 
-# -- messages ----------------------------------------------------------------------------------
-def host_of(site: Site) -> str:
-    return urlsplit(site.site.url).hostname or "feedpub.invalid"
-
-
-LIST_ID_FILE = "list-id"
-
-
-def list_id(site: Site) -> str:
-    """RFC 2919 List-Id, made from the newsletter's name and the site's host when first needed
-    and kept in ``.feedpub/list-id``: renaming the newsletter or moving the site later changes
-    neither it nor the unsubscribe links already sent, whose tokens are bound to it."""
-    path = site.state_dir / LIST_ID_FILE
-    try:
-        kept = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        kept = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
-        raise StateError(f"cannot read the List-Id: {what}") from None
-    if kept:
-        return kept
-    value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    try:
-        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
-        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
-        if not kept:  # an empty file an older version left at a kill: written whole now
-            write_private(path, f"{value}\n".encode())
-    except OSError as exc:
-        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
-    return kept or value
-
-
-def unsubscribe_base(site: Site) -> str:
-    return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
-
-
-def unsubscribe_link(site: Site, token: str) -> str:
-    base = unsubscribe_base(site)
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}{urlencode({'t': token})}"
-
-
-def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
-    """The same for an issue and recipient on every try, so a resent copy is a duplicate; it
-    carries a hash of the address, never the address."""
-    who = f".{hashlib.sha256(key.encode()).hexdigest()[:20]}" if key else ""
-    return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host_of(site)}>"
-
-
-def issue_message(
-    site: Site, issue: IssueRecord, to: str | None = None, unsubscribe: str | None = None
-) -> EmailMessage:
-    """The issue as one complete email (previews, --test copies)."""
-    link = unsubscribe or unsubscribe_base(site)
-    return message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue),
-        to,
-    )
-
-
-@dataclass(frozen=True)
-class Recipient:
-    id: int
-    email: str
-    name: str
-    key: str
-
-    @property
-    def envelope(self) -> str:
-        """The address for the SMTP envelope: the domain in its ASCII (IDNA) form."""
-        local = self.email.rsplit("@", 1)[0]
-        return f"{local}@{self.key.rsplit('@', 1)[1]}"
-
-
-def to_header(recipient: Recipient) -> str:
-    """The To header: RFC 2047 encodes a non-ASCII name; an address whose local part is not
-    ASCII (which Python's email package cannot encode) is written for SMTPUTF8 as it is."""
-    if recipient.envelope.isascii():
-        return formataddr((recipient.name, recipient.envelope))
-    if not recipient.name:
-        return recipient.envelope
-    quoted = recipient.name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{quoted}" <{recipient.envelope}>'
-
-
-def personal_message(
-    site: Site, issue: IssueRecord, recipient: Recipient, secret: bytes
-) -> EmailMessage:
-    """The issue for one recipient: their own To, Message-ID and unsubscribe link."""
-    token = make_token(secret, list_id(site), recipient.key)
-    link = unsubscribe_link(site, token)
-    msg = message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue, recipient.key),
-        to_header(recipient),
-    )
-    msg["List-Id"] = f"{site.newsletter_name} <{list_id(site)}>"
-    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
-    targets = [f"<{link}>"]
-    if mailto:
-        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
-    # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return msg
-
-
-def _fold(name: str, value: str) -> str:
-    """One header line, RFC 2047-encoded where it is not ASCII, as the email package writes it."""
-    return str(POLICY.fold(name, POLICY.header_factory(name, value)))
-
-
-def _fold_fast(name: str, value: str) -> str:
-    """A short ASCII header as it is; anything else through the email package."""
-    if value.isascii() and len(value) < 900 and "\n" not in value and "\r" not in value:
-        return f"{name}: {value}\r\n"
-    return _fold(name, value)
-
-
-def _qp_segments(text: str) -> list[tuple[bool, str]]:
-    """The text's lines, quoted-printable encoded and joined with CRLF; a line that carries the
-    unsubscribe link is kept as it is (True) and encoded for each recipient."""
-    # Like the email package, end the text with a line break.
-    if not text.endswith("\n"):
-        text += "\n"
-    # Neighbouring lines that are the same for everyone are joined once, here.
-    segments: list[tuple[bool, str]] = []
-    run: list[str] = []
-    for line in text.split("\n"):
-        if UNSUBSCRIBE_PLACEHOLDER in line:
-            if run:
-                segments.append((False, "\r\n".join(run)))
-                run = []
-            segments.append((True, line))
-        else:
-            run.append(_qp(line))
-    if run:
-        segments.append((False, "\r\n".join(run)))
-    return segments
-
-
-def _qp(line: str) -> str:
-    encoded: str = quoprimime.body_encode(
-        line.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n"
-    )
-    return encoded
-
-
-class PreparedIssue:
-    """An issue's email encoded once; for each recipient only To, Message-ID,
-    List-Unsubscribe and the lines holding the unsubscribe link are written. The bytes are the
-    same message ``personal_message`` builds, without building it anew every time."""
-
-    def __init__(self, site: Site, issue: IssueRecord) -> None:
-        self.site = site
-        self.issue = issue
-        self.list_id = list_id(site)
-        newsletter = site.newsletter
-        sender = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
-        self.head = _fold("From", sender)
-        self.middle = "".join(
-            [
-                _fold("Reply-To", newsletter.reply_to) if newsletter.reply_to else "",
-                _fold("Subject", issue.subject),
-                _fold("Date", format_datetime(datetime.fromisoformat(issue.created))),
-            ]
-        )
-        mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
-        self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
-        self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
-        self.tail = "".join(
-            [
-                _fold("List-Id", f"{site.newsletter_name} <{self.list_id}>"),
-                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-                "MIME-Version: 1.0\r\n",
-                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',
-            ]
-        )
-        self.text = _qp_segments(issue.text)
-        self.html = _qp_segments(issue.html)
-
-    def _part(self, subtype: str, lines: list[tuple[bool, str]], link: str) -> str:
-        body = "\r\n".join(
-            _qp(line.replace(UNSUBSCRIBE_PLACEHOLDER, link)) if personal else line
-            for personal, line in lines
-        )
-        return (
-            f"--{self.boundary}\r\n"
-            f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{body}\r\n"
-        )
-
-    def render(self, recipient: Recipient, secret: bytes) -> bytes:
-        if not recipient.envelope.isascii():
-            # Rare (RFC 6531 addresses): the email package writes those.
-            msg = personal_message(self.site, self.issue, recipient, secret)
-            return message_bytes(msg, recipient)
-        link = unsubscribe_link(self.site, make_token(secret, self.list_id, recipient.key))
-        head = "".join(
-            [
-                self.head,
-                _fold_fast("To", to_header(recipient)),
-                self.middle,
-                f"Message-ID: {message_id(self.site, self.issue, recipient.key)}\r\n",
-                f"List-Unsubscribe: <{link}>{self.mailto}\r\n",
-                self.tail,
-                "\r\n",
-            ]
-        )
-        parts = self._part("plain", self.text, link) + self._part("html", self.html, link)
-        return (head + parts + f"--{self.boundary}--\r\n").encode("ascii")
-
-
-def message_bytes(msg: EmailMessage, recipient: Recipient) -> bytes:
-    """The message as sent: plain SMTP, or SMTPUTF8 (RFC 6531) for an address whose local part
-    is not ASCII."""
-    return msg.as_bytes(policy=POLICY if recipient.envelope.isascii() else UTF8_POLICY)
 
 
 # -- bookkeeping -------------------------------------------------------------------------------
@@ -334,56 +111,63 @@ class SendReport:
         return f"finished: sent to {self.delivered} of {self.recipients}{tail}"
 
 
-def start(state: State, issue: IssueRecord, now: datetime) -> int:
-    """Make the delivery rows of an issue: one per subscriber active when it starts.
+class DeliveryStore(Protocol):
+    """What the send loop needs of the state, and all it asks of it: ``State.deliveries``
+    (``feedpub.store.deliveries``) is the real one. Each method that changes rows commits
+    before it returns, so the send loop's transactions are these methods."""
 
-    Until a first message has been tried, the list is not fixed: each start adds whoever
-    subscribed since (a send the relay refused at once must not leave them out). Rows a killed
-    run left in ``sending`` go back to ``pending``. Returns the number of rows.
-    """
-    stamp = now.isoformat()
-    with state.transaction():
-        tried = state.db.execute(
-            "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
-            " ('pending', 'skipped')) LIMIT 1",
-            (issue.number,),
-        ).fetchone()
-        if tried is None:
-            state.db.execute(
-                "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-                " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM subscribers"
-                " WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
-                " WHERE d.issue = ? AND d.subscriber = subscribers.id)",
-                (issue.number, stamp, issue.number),
-            )
-        state.db.execute(
-            "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
-            " AND status = 'sending'",
-            (stamp, issue.number),
-        )
-    return int(
-        state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ?", (issue.number,)
-        ).fetchone()[0]
-    )
+    def start(self, number: int, stamp: str) -> int:
+        """Make the rows of the issue (whoever is active, until a first message is tried) and
+        put back to pending what a killed run left claimed; the number of rows."""
+        ...
+
+    def due(self, number: int, stamp: str) -> int:
+        """How many rows a send at ``stamp`` would try."""
+        ...
+
+    def claim(self, number: int, stamp: str, sent: int | None = None) -> ClaimedRow | None:
+        """Take the next row due, recording ``sent`` (a subscriber) sent in the same commit."""
+        ...
+
+    def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
+        """Put a claimed row back as it was."""
+        ...
+
+    def record(
+        self,
+        number: int,
+        subscriber: int,
+        status: str,
+        attempt: int,
+        next_attempt: str | None,
+        reply: str,
+        stamp: str,
+    ) -> None:
+        """Record one recipient's outcome."""
+        ...
+
+    def hard_failure(
+        self, number: int, subscriber: int, reply: str, stamp: str, bounce_after: int
+    ) -> None:
+        """Record a permanent refusal, and one more hard failure of the subscriber."""
+        ...
+
+    def attempts(self, number: int, subscriber: int) -> int:
+        """The attempts a row has spent."""
+        ...
+
+    def counts(self, number: int) -> dict[str, int]:
+        """How many rows of the issue are in each status."""
+        ...
+
+    def finish_if_done(self, number: int, stamp: str) -> bool:
+        """Mark the issue sent when every row is final; whether it is."""
+        ...
 
 
-def finish_if_done(state: State, number: int, now: datetime) -> bool:
-    """Mark the issue sent when every delivery row is final."""
-    with state.transaction():
-        open_rows = state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ? AND status NOT IN (?, ?, ?)",
-            (number, *FINAL),
-        ).fetchone()[0]
-        if open_rows:
-            return False
-        state.issues.mark_sent(number, now.isoformat())
-    return True
-
-
-def _tally(state: State, report: SendReport) -> None:
+def _tally(store: DeliveryStore, report: SendReport) -> None:
     """Fill in where the issue stands, from its rows."""
-    rows = state.issues.counts(report.issue)
+    rows = store.counts(report.issue)
     report.recipients = sum(rows.values())
     report.delivered = rows.get("sent", 0)
     report.undelivered = rows.get("failed", 0)
@@ -450,12 +234,13 @@ class _Worker:
     def _run(self) -> None:
         job = self.job
         state = State.open(job.site.state_dir)
+        store: DeliveryStore = state.deliveries
         # A message the relay accepted is recorded in the transaction that claims the next
         # one: one commit per message, and still never more than one in flight.
         accepted: Recipient | None = None
         try:
             while not job.stop.is_set():
-                claim = self.claim(state, accepted)
+                claim = self.claim(store, accepted)
                 accepted = None
                 if claim is None:
                     return
@@ -463,150 +248,86 @@ class _Worker:
                 try:
                     data = job.prepared.render(recipient, job.secret)
                 except (ValueError, UnicodeError) as exc:  # an address no header can carry
-                    self.record(state, recipient, "failed", 1, None, f"cannot write: {exc}")
+                    self.record(store, recipient, "failed", 1, None, f"cannot write: {exc}")
                     job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
                     continue
                 job.pacer.wait()
                 try:
                     self.transport.send(job.sender, recipient.envelope, data)
                 except Refused as refusal:
-                    if self.refused(state, claim, refusal):
+                    if self.refused(store, claim, refusal):
                         return
                 except ConnectionLost as exc:
                     # The message may have arrived: an attempt, so that a relay that takes
                     # messages and drops the line sends each reader at most max_attempts.
-                    self.later(state, recipient, str(exc))
+                    self.later(store, recipient, str(exc))
                 except RelayFailure as exc:
-                    self.give_back(state, claim)
+                    self.give_back(store, claim)
                     job.fail(stopped(exc), exc.temporary)
                     return
                 else:
                     accepted = recipient
                     job.tick("sent")
                     if job.held is not None:
-                        self.release_held(state)
+                        self.release_held(store)
         finally:
             try:
                 if accepted is not None:
-                    self.record(state, accepted, "sent", 1, None, "250")
+                    self.record(store, accepted, "sent", 1, None, "250")
             finally:
                 self.transport.close()
                 state.close()
 
-    def claim(self, state: State, accepted: Recipient | None = None) -> _Claim | None:
+    def claim(self, store: DeliveryStore, accepted: Recipient | None = None) -> _Claim | None:
         job = self.job
         while True:
-            with state.transaction():
-                if accepted is not None:
-                    self._set(state, accepted, "sent", 1, None, "250")
-                    accepted = None
-                # Two index lookups (issue, status, subscriber), never a scan: claiming stays
-                # as cheap at the last of 100,000 recipients as at the first.
-                row = (
-                    state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                        " d.status, d.updated"
-                        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
-                        " WHERE d.issue = ? AND d.status = 'pending'"
-                        " ORDER BY d.subscriber LIMIT 1",
-                        (job.issue.number,),
-                    ).fetchone()
-                    or state.db.execute(
-                        "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                        " d.status, d.updated"
-                        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
-                        " WHERE d.issue = ? AND d.status = 'deferred'"
-                        " AND julianday(d.next_attempt) <= julianday(?)"
-                        " ORDER BY d.subscriber LIMIT 1",
-                        (job.issue.number, job.stamp),
-                    ).fetchone()
-                )
-                if row is None:
-                    return None
-                # Who unsubscribed (or bounced) while the issue was sending is not sent to.
-                status = "sending" if row[4] == "active" else "skipped"
-                state.db.execute(
-                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
-                    " AND subscriber = ?",
-                    (status, job.stamp, job.issue.number, row[0]),
-                )
-            if status == "sending":
-                return _Claim(Recipient(row[0], row[1], row[2], row[3]), row[5], row[6])
+            sent = None if accepted is None else accepted.id
+            row = store.claim(job.issue.number, job.stamp, sent)
+            accepted = None
+            if row is None:
+                return None
+            if row.active:
+                recipient = Recipient(row.subscriber, row.email, row.name, row.key)
+                return _Claim(recipient, row.status, row.updated)
             job.tick("skipped")
 
-    def give_back(self, state: State, claim: _Claim) -> None:
+    def give_back(self, store: DeliveryStore, claim: _Claim) -> None:
         """Put a claimed row back as it was: the relay, not the recipient, failed."""
-        try:
-            with state.transaction():
-                state.db.execute(
-                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
-                    " AND subscriber = ? AND status = 'sending'",
-                    (claim.status, claim.updated, self.job.issue.number, claim.recipient.id),
-                )
-        except sqlite3.Error:
-            pass  # left in 'sending', which the next run's start puts back to 'pending'
+        store.give_back(self.job.issue.number, claim.recipient.id, claim.status, claim.updated)
 
     def record(
         self,
-        state: State,
+        store: DeliveryStore,
         recipient: Recipient,
         status: str,
         attempt: int,
         next_attempt: str | None,
         reply: str,
     ) -> None:
-        with state.transaction():
-            self._set(state, recipient, status, attempt, next_attempt, reply)
-
-    def _set(
-        self,
-        state: State,
-        recipient: Recipient,
-        status: str,
-        attempt: int,
-        next_attempt: str | None,
-        reply: str,
-    ) -> None:
-        """Record one recipient's outcome; call inside a transaction."""
-        state.db.execute(
-            "UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt = ?,"
-            " last_reply = ?, updated = ? WHERE issue = ? AND subscriber = ?",
-            (
-                status,
-                attempt,
-                next_attempt,
-                reply[:500],
-                self.job.stamp,
-                self.job.issue.number,
-                recipient.id,
-            ),
+        job = self.job
+        store.record(
+            job.issue.number, recipient.id, status, attempt, next_attempt, reply, job.stamp
         )
 
-    def later(self, state: State, recipient: Recipient, reply: str) -> None:
+    def later(self, store: DeliveryStore, recipient: Recipient, reply: str) -> None:
         """One more attempt spent: deferred with backoff, or failed once max_attempts are."""
         job = self.job
-        attempts = (
-            state.db.execute(
-                "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
-                (job.issue.number, recipient.id),
-            ).fetchone()[0]
-            + 1
-        )
+        attempts = store.attempts(job.issue.number, recipient.id) + 1
         if attempts < job.site.smtp.max_attempts:
             self.record(
-                state, recipient, "deferred", 1, (job.now + backoff(attempts)).isoformat(), reply
+                store, recipient, "deferred", 1, (job.now + backoff(attempts)).isoformat(), reply
             )
             job.tick("deferred")
             return
-        self.record(state, recipient, "failed", 1, None, reply)
+        self.record(store, recipient, "failed", 1, None, reply)
         job.tick("failed", (recipient.email, reply))
 
-    def refused(self, state: State, claim: _Claim, refusal: Refused) -> bool:
+    def refused(self, store: DeliveryStore, claim: _Claim, refusal: Refused) -> bool:
         """Record a refusal; True if it shows the relay refuses everything (the run stops)."""
         job = self.job
         reply = f"{refusal.code} {refusal.text}"
         if refusal.temporary:
-            self.later(state, claim.recipient, reply)
+            self.later(store, claim.recipient, reply)
             return False
         with job.lock:
             held = job.held
@@ -618,10 +339,10 @@ class _Worker:
                     return False
                 job.held = []
         if held is None:
-            self.hard_failure(state, claim.recipient, reply)
+            self.hard_failure(store, claim.recipient, reply)
             return False
         for refused in held:
-            self.give_back(state, refused[0])
+            self.give_back(store, refused[0])
         job.fail(
             f"the relay refused each of the first {len(held)} messages of this run and took none "
             f"(the last: {reply}): it refuses this sender or this connection, not these readers, "
@@ -630,25 +351,19 @@ class _Worker:
         )
         return True
 
-    def release_held(self, state: State) -> None:
+    def release_held(self, store: DeliveryStore) -> None:
         """The relay took a message: the refusals held back were about their readers."""
         job = self.job
         with job.lock:
             held, job.held = job.held, None
         for claim, reply in held or []:
-            self.hard_failure(state, claim.recipient, reply)
+            self.hard_failure(store, claim.recipient, reply)
 
-    def hard_failure(self, state: State, recipient: Recipient, reply: str) -> None:
+    def hard_failure(self, store: DeliveryStore, recipient: Recipient, reply: str) -> None:
         """A permanent refusal: the delivery failed, and one more hard failure for the reader."""
-        with state.transaction():
-            self._set(state, recipient, "failed", 1, None, reply)
-            state.db.execute(
-                "UPDATE subscribers SET hard_failures = hard_failures + 1,"
-                " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
-                " WHERE id = ?",
-                (BOUNCE_AFTER, recipient.id),
-            )
-        self.job.tick("failed", (recipient.email, reply))
+        job = self.job
+        store.hard_failure(job.issue.number, recipient.id, reply, job.stamp, BOUNCE_AFTER)
+        job.tick("failed", (recipient.email, reply))
 
 
 @dataclass
@@ -688,30 +403,6 @@ class _Job:
         self.stop.set()
 
 
-def transports(site: Site, issue: IssueRecord) -> list[Transport]:
-    """One transport per connection: SMTP when [smtp] names a host, else the outbox folder."""
-    if not site.has_smtp:
-        folder = site.state_dir / OUTBOX / str(issue.number)
-        return [OutboxTransport(folder)]
-    smtp = site.smtp
-    password = ""
-    if smtp.password_env:
-        password = os.environ.get(smtp.password_env, "")
-        if not password:
-            raise DeliveryError(
-                f"[smtp] password_env names {smtp.password_env}, which is not set; "
-                f"export {smtp.password_env}=... before sending"
-            )
-        if not password.isascii():  # smtplib's error would show the character and its place
-            raise DeliveryError(
-                f"[smtp] password_env: the password in {smtp.password_env} has characters "
-                "outside ASCII, which an SMTP login cannot carry; give the account an ASCII "
-                "password"
-            )
-    check_smtp(smtp)
-    return [SmtpTransport(smtp, password) for _ in range(smtp.connections)]
-
-
 def sender_address(site: Site) -> str:
     address = parseaddr(site.newsletter.from_)[1]
     if not address:
@@ -730,27 +421,30 @@ def send_issue(
     progress: Callable[[int], None] | None = None,
     started: Callable[[int], None] | None = None,
     pacer: Pacer | None = None,
-    make_transports: Callable[[Site, IssueRecord], list[Transport]] = transports,
+    make_transports: TransportFactory | None = None,
+    transport: str | None = None,
 ) -> SendReport:
     """Send issue ``number`` to every recipient not yet final; resume what a crash left.
 
     The caller holds the site lock. ``progress`` is called once per recipient dealt with;
-    ``started`` once with the number of recipients left.
+    ``started`` once with the number of recipients left. The messages go through the
+    transport registered as ``transport`` (default: smtp when [smtp] names a host, else the
+    outbox), or those ``make_transports`` makes.
     """
     clock = time.perf_counter()
     with State.open(site.state_dir) as state:
         issue = state.issues.get(number)
-        if issue is None:
-            raise DeliveryError(f"there is no issue {number}; 'feedpub issue list' shows them")
+        store: DeliveryStore = state.deliveries
         report = SendReport(issue=number)
         if issue.status == "sent":
             report.finished = True
-            _tally(state, report)
+            _tally(store, report)
             return report
         # Everything is checked, and the relay reached, before anything is recorded: a send
         # that cannot start must not fix its list of recipients (who subscribes before the
         # retry still gets the issue).
-        connections = make_transports(site, issue)
+        make = make_transports or factory(transport or default_name(site))
+        connections = make(site, str(number))
         sender = sender_address(site)
         prepared = PreparedIssue(site, issue)
         secret = load_secret(site.state_dir)
@@ -758,20 +452,14 @@ def send_issue(
             connections[0].open()
         except RelayFailure as exc:
             report.error, report.temporary = stopped(exc, started=False), exc.temporary
-            _tally(state, report)
+            _tally(store, report)
             report.seconds = time.perf_counter() - clock
             return report
-        start(state, issue, now)
+        store.start(number, now.isoformat())
         report.started = True
-        # Moments compare as moments (julianday), not as text: the same time written with
-        # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
-        left = state.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ? AND (status = 'pending' OR"
-            " (status = 'deferred' AND julianday(next_attempt) <= julianday(?)))",
-            (number, now.isoformat()),
-        ).fetchone()[0]
+        left = store.due(number, now.isoformat())
     if started is not None:
-        started(int(left))
+        started(left)
     job = _Job(
         site=site,
         issue=issue,
@@ -795,17 +483,18 @@ def send_issue(
         # Every answer the relay gave before is recorded: the next run goes on from there.
         raise job.state_error
     with State.open(site.state_dir) as state:
+        store = state.deliveries
         if job.held:
             # Fewer refusals than REFUSES_EVERYTHING and nothing accepted: a run that went to
             # its end records them as they came; a run the relay stopped gives them back.
             worker = workers[0]
             for claim, reply in job.held:
                 if job.stop.is_set():
-                    worker.give_back(state, claim)
+                    worker.give_back(store, claim)
                 else:
-                    worker.hard_failure(state, claim.recipient, reply)
-        report.finished = finish_if_done(state, number, now)
-        _tally(state, report)
+                    worker.hard_failure(store, claim.recipient, reply)
+        report.finished = store.finish_if_done(number, now.isoformat())
+        _tally(store, report)
     report.seconds = time.perf_counter() - clock
     return report
 
@@ -830,27 +519,11 @@ def unfinished(state: State) -> list[int]:
     return [issue.number for issue in state.issues.all() if issue.status != "sent"]
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (it holds subscribers' addresses). The temporary
-    file is new and unpredictable (mkstemp: O_EXCL, mode 0600), never one already there."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
     rows = state.issues.counts(issue.number)
     if not rows and issue.status != "sent":
-        active = state.db.execute(
-            "SELECT count(*) FROM subscribers WHERE status = 'active'"
-        ).fetchone()[0]
-        return {"to_send": int(active), "done": 0, "waiting": 0}
+        return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
     return {
         "to_send": rows.get("pending", 0) + rows.get("sending", 0),
         "done": sum(rows.get(s, 0) for s in FINAL),
@@ -858,24 +531,21 @@ def plan(state: State, issue: IssueRecord) -> dict[str, int]:
     }
 
 
-def send_test(site: Site, issue: IssueRecord, address: str) -> Path | None:
+def send_test(
+    site: Site, issue: IssueRecord, address: str, transport: str | None = None
+) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any."""
-    from feedpub.delivery.subscribers import normalize
-
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)
     data = message_bytes(
         personal_message(site, issue, recipient, load_secret(site.state_dir)), recipient
     )
-    if site.has_smtp:
-        transport = transports(site, issue)[0]
-        try:
-            transport.send(sender_address(site), recipient.envelope, data)
-        except (Refused, ConnectionLost, RelayFailure) as exc:
-            raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
-        finally:
-            transport.close()
-        return None
-    folder = site.state_dir / OUTBOX / "test"
-    OutboxTransport(folder).send(sender_address(site), recipient.envelope, data)
-    return folder
+    name = transport or default_name(site)
+    connection = factory(name)(site, TEST_BATCH)[0]
+    try:
+        connection.send(sender_address(site), recipient.envelope, data)
+    except (Refused, ConnectionLost, RelayFailure) as exc:
+        raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
+    finally:
+        connection.close()
+    return outbox_folder(site, TEST_BATCH) if name == OUTBOX else None

@@ -9,25 +9,19 @@ import contextlib
 import csv
 import io
 import re
-import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedpub.errors import ImportFormatError, SubscriberError
+from feedpub.store.state import State
+from feedpub.store.subscribers import STATUSES, Subscriber
 
-STATUSES = ("active", "unsubscribed", "bounced")
 MAX_IMPORT_BYTES = 50_000_000
 MAX_NAME = 200
 
 
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    status: str
 
 
 def normalize(address: str) -> tuple[str, str]:
@@ -60,10 +54,10 @@ def _clean_name(name: str) -> str:
 
 
 class Subscribers:
-    """The subscribers table of an open state."""
+    """The subscribers of an open state, with the rules for addresses and names."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    def __init__(self, state: State) -> None:
+        self.rows = state.subscribers
 
     def add(
         self,
@@ -79,24 +73,13 @@ class Subscribers:
         name = _clean_name(name)
         if status not in STATUSES:
             raise SubscriberError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-        row = self.db.execute(
-            "SELECT id, status FROM subscribers WHERE email_key = ?", (key,)
-        ).fetchone()
+        found = self.rows.find(key)
         stamp = now.isoformat()
-        if row is None:
-            cursor = self.db.execute(
-                "INSERT INTO subscribers (email, email_key, name, status, added, changed,"
-                " hard_failures) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                (email, key, name, status, stamp, stamp),
-            )
-            return Subscriber(int(cursor.lastrowid or 0), email, name, status), True
-        if row[1] == "active" or not reactivate:
-            return self.get(key), False
-        self.db.execute(
-            "UPDATE subscribers SET status = 'active', hard_failures = 0, changed = ?,"
-            " name = CASE WHEN ? != '' THEN ? ELSE name END WHERE id = ?",
-            (stamp, name, name, row[0]),
-        )
+        if found is None:
+            return self.rows.insert(email, key, name, status, stamp), True
+        if found.status == "active" or not reactivate:
+            return found, False
+        self.rows.reactivate(found.id, name, stamp)
         return self.get(key), True
 
     def get(self, address_or_key: str) -> Subscriber:
@@ -104,36 +87,21 @@ class Subscribers:
         if "@" in key:
             with contextlib.suppress(SubscriberError):  # not valid now: look it up as written
                 key = normalize(address_or_key)[1]
-        row = self.db.execute(
-            "SELECT id, email, name, status FROM subscribers WHERE email_key = ?", (key,)
-        ).fetchone()
-        if row is None:
+        found = self.rows.find(key)
+        if found is None:
             raise SubscriberError(f"{address_or_key!r} is not a subscriber")
-        return Subscriber(*row)
+        return found
 
     def set_status(self, address_or_key: str, status: str, now: datetime) -> Subscriber:
         subscriber = self.get(address_or_key)
-        self.db.execute(
-            "UPDATE subscribers SET status = ?, changed = ? WHERE id = ?",
-            (status, now.isoformat(), subscriber.id),
-        )
+        self.rows.set_status(subscriber.id, status, now.isoformat())
         return Subscriber(subscriber.id, subscriber.email, subscriber.name, status)
 
     def iter(self, status: str | None = None) -> Iterator[Subscriber]:
-        query = "SELECT id, email, name, status FROM subscribers"
-        args: tuple[str, ...] = ()
-        if status:
-            query += " WHERE status = ?"
-            args = (status,)
-        for row in self.db.execute(query + " ORDER BY id", args):
-            yield Subscriber(*row)
+        return self.rows.iter(status)
 
     def count(self, status: str | None = None) -> int:
-        if status:
-            row = self.db.execute("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
-        else:
-            row = self.db.execute("SELECT count(*) FROM subscribers")
-        return int(row.fetchone()[0])
+        return self.rows.count(status)
 
 
 @dataclass

@@ -6,6 +6,9 @@ the end of the message), ``ConnectionLost`` (the connection broke or timed out o
 recipient was named: the message may or may not have arrived) or ``RelayFailure`` (a condition
 of the relay, not of this recipient: it cannot be reached, its greeting is not 220, it refuses
 EHLO, TLS, the login or the sender, or it answers 421; nothing more goes through it this run).
+
+Transports are chosen by name from a registry: ``smtp`` (when ``[smtp]`` names a host) and
+``outbox`` (otherwise) are built in; a plugin adds its own with ``register(name, factory)``.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from __future__ import annotations
 import errno
 import functools
 import ipaddress
+import os
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from feedpub.config import SmtpSettings
-from feedpub.errors import InsecureRelay
+from feedpub.config import Site, SmtpSettings
+from feedpub.errors import InsecureRelay, TransportError
+from feedpub.private import write_private
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
@@ -373,20 +379,6 @@ _FIXES = {
 }
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file under .feedpub/ whole or not at all (its folders made private). The
-    temporary file is removed when writing fails; one a killed process left is overwritten by
-    the next write of the same file (its name is fixed)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_bytes(data)
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 class OutboxTransport:
     """Messages as .eml files in a folder, one per recipient; for a site without [smtp]."""
 
@@ -400,7 +392,9 @@ class OutboxTransport:
         name = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
         path = self.folder / f"{name}.eml"
         try:
-            write_atomically(path, data)
+            # Under .feedpub/, whose folders are private too.
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, data)
         except OSError as exc:
             fix = _FIXES.get(exc.errno or 0, "fix that and run again")
             raise RelayFailure(
@@ -409,3 +403,94 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+
+# -- choosing a transport by name ------------------------------------------------------------
+TransportFactory = Callable[[Site, str], list[Transport]]
+"""Makes the transports for one batch of messages, one per connection to use at once.
+
+Called as ``factory(site, batch)``, where ``batch`` is the issue's number (``"1"``) or
+``"test"`` for a test copy (the outbox files each batch in a folder of its own). It runs before
+anything is recorded: it raises a FeedpubError (say, TransportError) for settings it cannot
+use. Each transport it returns is opened, used by one thread and closed by the send loop.
+"""
+
+OUTBOX = "outbox"
+_FACTORIES: dict[str, TransportFactory] = {}
+
+
+def register(name: str, factory: TransportFactory) -> None:
+    """Make ``factory`` the transport called ``name``, for ``send_issue(..., transport=name)``.
+
+    A plugin calls it once at load, for example for an HTTP API transport::
+
+        from feedpub.delivery import transport
+
+        def api_transports(site: Site, batch: str) -> list[transport.Transport]:
+            return [ApiTransport(site)]  # an object with open(), send() and close()
+
+        transport.register("example-api", api_transports)
+
+    Registering the same factory again under its name does nothing; another factory under a
+    name already taken is a TransportError (a plugin cannot replace ``smtp`` by accident).
+    """
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise TransportError(f"{name!r} cannot name a transport: use letters, digits, - and _")
+    known = _FACTORIES.get(name)
+    if known is not None and known is not factory:
+        raise TransportError(f"a transport named {name!r} is registered already")
+    _FACTORIES[name] = factory
+
+
+def names() -> list[str]:
+    """The names of the registered transports."""
+    return sorted(_FACTORIES)
+
+
+def default_name(site: Site) -> str:
+    """SMTP when [smtp] names a host, else the outbox folder."""
+    return "smtp" if site.has_smtp else OUTBOX
+
+
+def factory(name: str) -> TransportFactory:
+    """The transport factory registered as ``name``; TransportError if there is none."""
+    try:
+        return _FACTORIES[name]
+    except KeyError:
+        raise TransportError(
+            f"there is no transport named {name!r}; the known ones: {', '.join(names())}"
+        ) from None
+
+
+def smtp_transports(site: Site, batch: str) -> list[Transport]:
+    """``[smtp] connections`` connections to the relay (none opened yet)."""
+    smtp = site.smtp
+    password = ""
+    if smtp.password_env:
+        password = os.environ.get(smtp.password_env, "")
+        if not password:
+            raise TransportError(
+                f"[smtp] password_env names {smtp.password_env}, which is not set; "
+                f"export {smtp.password_env}=... before sending"
+            )
+        if not password.isascii():  # smtplib's error would show the character and its place
+            raise TransportError(
+                f"[smtp] password_env: the password in {smtp.password_env} has characters "
+                "outside ASCII, which an SMTP login cannot carry; give the account an ASCII "
+                "password"
+            )
+    check_smtp(smtp)
+    return [SmtpTransport(smtp, password) for _ in range(smtp.connections)]
+
+
+def outbox_transports(site: Site, batch: str) -> list[Transport]:
+    """The folder ``.feedpub/outbox/BATCH``: one file per message."""
+    return [OutboxTransport(outbox_folder(site, batch))]
+
+
+def outbox_folder(site: Site, batch: str) -> Path:
+    return site.state_dir / OUTBOX / batch
+
+
+register("smtp", smtp_transports)
+register(OUTBOX, outbox_transports)

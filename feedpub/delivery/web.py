@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery.sending import list_id
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret, read_token
 from feedpub.errors import FeedpubError, SecretError, StateError, SubscriberError, TokenError
@@ -138,7 +138,7 @@ class UnsubscribeApp:
     def unsubscribe(self, key: str) -> None:
         state_dir = self.site.state_dir
         with State.open(state_dir, busy_timeout=self.busy_timeout) as state, state.transaction():
-            people = Subscribers(state.db)
+            people = Subscribers(state)
             try:
                 if people.get(key).status == "active":
                     people.set_status(key, "unsubscribed", self.clock())

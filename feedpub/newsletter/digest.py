@@ -26,7 +26,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
 from feedpub.model import Article
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
 from feedpub.text import absolutize, html_to_text, shorten
 

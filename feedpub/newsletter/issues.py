@@ -16,7 +16,8 @@ from feedpub.errors import IssueError
 from feedpub.model import Article
 from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
 from feedpub.newsletter.schedule import is_due, next_moment
-from feedpub.store.state import IssueItem, IssueRecord, State
+from feedpub.store.issues import IssueItem, IssueRecord
+from feedpub.store.state import State
 from feedpub.text import plural, slugify
 
 
@@ -137,8 +138,6 @@ def discard(state: State, number: int) -> IssueRecord:
     """Forget an issue nothing was sent for; its articles wait for the next issue again."""
     with state.transaction():
         issue = state.issues.get(number)
-        if issue is None:
-            raise IssueError(f"there is no issue {number}; 'feedpub issue list' shows them")
         if issue.status != "ready":
             raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
         counts = state.issues.counts(number)

@@ -15,7 +15,7 @@ from feedpub.newsletter.digest import issue_url
 from feedpub.site.cache.keys import fingerprint
 from feedpub.site.feeds import FeedSpec
 from feedpub.site.pages import Output
-from feedpub.store.state import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 
 
 def as_articles(site: Site, issues: list[IssueRecord]) -> list[Article]:

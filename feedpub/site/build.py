@@ -22,7 +22,8 @@ from feedpub.site import writer as writer_module
 from feedpub.site.cache import snapshot
 from feedpub.site.cache.keys import fingerprint
 from feedpub.site.writer import Writer, WriteReport
-from feedpub.store.state import IssueRecord, State
+from feedpub.store.issues import IssueRecord
+from feedpub.store.state import State
 from feedpub.text import url_path
 
 # Rendering needs feedgen, lxml, Jinja2 and premailer; they are imported when something is

@@ -1,4 +1,19 @@
 """The store: the site's state in one SQLite file, ``.feedpub/state.db``, and all its SQL.
 
+- ``state``: ``State``, the open database: the file (made whole, checked, never taken for a new
+  one when damaged), the connection, the schema and its migrations, transactions and the busy
+  timeout, SQLite's errors said as StateErrors, ``create_file`` for the state folder's other
+  files; and the build's tables: articles' feed ids, the outputs, the content cache, meta.
+- ``issues``: the issues and the articles each carried (``Issues``, ``IssueRecord``,
+  ``IssueItem``, ``UNSUBSCRIBE_PLACEHOLDER``); ``State.issues``.
+- ``subscribers``: the subscribers table (``SubscriberRows``, ``Subscriber``);
+  ``State.subscribers``. The rules for addresses and names are delivery's.
+- ``deliveries``: one row per issue and recipient, and each step of a send on them as one
+  transaction (``Deliveries``); ``State.deliveries``, which the send loop uses through its
+  ``DeliveryStore`` Protocol.
+
+A new table group is a module here with its accessor on ``State``, and its migration appended
+to ``state._MIGRATIONS``.
+
 May import the basics only (errors, oserrors, config).
 """

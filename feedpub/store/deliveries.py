@@ -1,0 +1,210 @@
+"""The deliveries table: one row per issue and recipient, and the steps of a send on it.
+
+Each method that changes rows is one transaction of its own, committed before it returns: a
+row is claimed (``sending``) in one commit and its outcome recorded in another, so that a
+process killed at any moment leaves at most one claimed row per connection. The send loop
+(``feedpub.delivery.sending``) calls these steps through its ``DeliveryStore`` interface and
+holds no SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import NamedTuple
+
+from feedpub.store.issues import Issues
+
+# A delivery in one of these is done: the issue is sent when every row is.
+FINAL = ("sent", "failed", "skipped")
+
+
+class ClaimedRow(NamedTuple):
+    """A row a connection took: the recipient, and how the row was before (to give it back
+    untouched). ``active`` False: the recipient left while the issue was sending, and the row
+    was recorded ``skipped`` instead."""
+
+    subscriber: int
+    email: str
+    name: str
+    key: str
+    active: bool
+    status: str
+    updated: str
+
+
+class Deliveries:
+    """The deliveries table of an open state; ``transaction`` is the state's."""
+
+    def __init__(
+        self, db: sqlite3.Connection, transaction: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        self.db = db
+        self.transaction = transaction
+
+    def start(self, number: int, stamp: str) -> int:
+        """Make the rows of issue ``number``: one per subscriber active when it starts.
+
+        Until a first message has been tried, the list is not fixed: each start adds whoever
+        subscribed since (a send the relay refused at once must not leave them out). Rows a
+        killed run left in ``sending`` go back to ``pending``. Returns the number of rows.
+        """
+        with self.transaction():
+            tried = self.db.execute(
+                "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
+                " ('pending', 'skipped')) LIMIT 1",
+                (number,),
+            ).fetchone()
+            if tried is None:
+                self.db.execute(
+                    "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+                    " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM"
+                    " subscribers WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM"
+                    " deliveries d WHERE d.issue = ? AND d.subscriber = subscribers.id)",
+                    (number, stamp, number),
+                )
+            self.db.execute(
+                "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
+                " AND status = 'sending'",
+                (stamp, number),
+            )
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM deliveries WHERE issue = ?", (number,)
+            ).fetchone()[0]
+        )
+
+    def due(self, number: int, stamp: str) -> int:
+        """How many rows of issue ``number`` a send at ``stamp`` would try."""
+        # Moments compare as moments (julianday), not as text: the same time written with
+        # another UTC offset (after a DST change, or a --now in UTC) is neither early nor late.
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM deliveries WHERE issue = ? AND (status = 'pending' OR"
+                " (status = 'deferred' AND julianday(next_attempt) <= julianday(?)))",
+                (number, stamp),
+            ).fetchone()[0]
+        )
+
+    def claim(self, number: int, stamp: str, sent: int | None = None) -> ClaimedRow | None:
+        """Take the next row due (pending first, then deferred ones whose time has come): it
+        becomes ``sending``, or ``skipped`` if its recipient is no longer active. In the same
+        transaction the subscriber ``sent`` (the previous message's, accepted) is recorded
+        sent: one commit per message. None when no row is due."""
+        with self.transaction():
+            if sent is not None:
+                self._set(number, sent, "sent", 1, None, "250", stamp)
+            # Two index lookups (issue, status, subscriber), never a scan: claiming stays
+            # as cheap at the last of 100,000 recipients as at the first.
+            row = (
+                self.db.execute(
+                    "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
+                    " d.status, d.updated"
+                    " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
+                    " WHERE d.issue = ? AND d.status = 'pending'"
+                    " ORDER BY d.subscriber LIMIT 1",
+                    (number,),
+                ).fetchone()
+                or self.db.execute(
+                    "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
+                    " d.status, d.updated"
+                    " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
+                    " WHERE d.issue = ? AND d.status = 'deferred'"
+                    " AND julianday(d.next_attempt) <= julianday(?)"
+                    " ORDER BY d.subscriber LIMIT 1",
+                    (number, stamp),
+                ).fetchone()
+            )
+            if row is None:
+                return None
+            # Who unsubscribed (or bounced) while the issue was sending is not sent to.
+            active = row[4] == "active"
+            self.db.execute(
+                "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
+                " AND subscriber = ?",
+                ("sending" if active else "skipped", stamp, number, row[0]),
+            )
+        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6])
+
+    def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
+        """Put a claimed row back as it was (``status``, ``updated``)."""
+        try:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE deliveries SET status = ?, updated = ? WHERE issue = ?"
+                    " AND subscriber = ? AND status = 'sending'",
+                    (status, updated, number, subscriber),
+                )
+        except sqlite3.Error:
+            pass  # left in 'sending', which the next run's start puts back to 'pending'
+
+    def record(
+        self,
+        number: int,
+        subscriber: int,
+        status: str,
+        attempt: int,
+        next_attempt: str | None,
+        reply: str,
+        stamp: str,
+    ) -> None:
+        """Record one recipient's outcome: ``status``, ``attempt`` more attempts spent."""
+        with self.transaction():
+            self._set(number, subscriber, status, attempt, next_attempt, reply, stamp)
+
+    def hard_failure(
+        self, number: int, subscriber: int, reply: str, stamp: str, bounce_after: int
+    ) -> None:
+        """A permanent refusal: the delivery failed, and the subscriber has one more hard
+        failure (``bounced`` at ``bounce_after`` of them, across issues)."""
+        with self.transaction():
+            self._set(number, subscriber, "failed", 1, None, reply, stamp)
+            self.db.execute(
+                "UPDATE subscribers SET hard_failures = hard_failures + 1,"
+                " status = CASE WHEN hard_failures + 1 >= ? THEN 'bounced' ELSE status END"
+                " WHERE id = ?",
+                (bounce_after, subscriber),
+            )
+
+    def _set(
+        self,
+        number: int,
+        subscriber: int,
+        status: str,
+        attempt: int,
+        next_attempt: str | None,
+        reply: str,
+        stamp: str,
+    ) -> None:
+        """Record one recipient's outcome; call inside a transaction."""
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt = ?,"
+            " last_reply = ?, updated = ? WHERE issue = ? AND subscriber = ?",
+            (status, attempt, next_attempt, reply[:500], stamp, number, subscriber),
+        )
+
+    def attempts(self, number: int, subscriber: int) -> int:
+        """How many attempts the delivery of issue ``number`` to ``subscriber`` has spent."""
+        return int(
+            self.db.execute(
+                "SELECT attempts FROM deliveries WHERE issue = ? AND subscriber = ?",
+                (number, subscriber),
+            ).fetchone()[0]
+        )
+
+    def counts(self, number: int) -> dict[str, int]:
+        """How many deliveries of issue ``number`` are in each status."""
+        return Issues(self.db).counts(number)
+
+    def finish_if_done(self, number: int, stamp: str) -> bool:
+        """Mark issue ``number`` sent when every row is final; whether it is."""
+        with self.transaction():
+            open_rows = self.db.execute(
+                "SELECT count(*) FROM deliveries WHERE issue = ? AND status NOT IN (?, ?, ?)",
+                (number, *FINAL),
+            ).fetchone()[0]
+            if open_rows:
+                return False
+            Issues(self.db).mark_sent(number, stamp)
+        return True
