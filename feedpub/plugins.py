@@ -1,11 +1,12 @@
 """Plugins: what a site's plugins may add, and the registry their hooks fill.
 
 A plugin is a module named in feedpub.toml (``[site] plugins = ["feedpub_rst"]``) that defines
-one function, ``feedpub_plugin(registry)``: it adds readers for more file suffixes and template
-filters to the Registry it is given. config.load checks that each module imports and has the
-hook and a version; the hooks run once per process, when a reader or a filter is first
-wanted. A plugin's name and version are part of ``Site`` (``site.site.plugins``), so they enter
-the build's cache keys with it: a new version of a plugin rebuilds what it could change.
+one function, ``feedpub_plugin(registry)``: it adds readers for more file suffixes, template
+filters and transports (by name) to the Registry it is given. config.load checks that each
+module imports and has the hook and a version; the hooks run once per process, when a reader,
+a filter or a transport is first wanted. A plugin's name and version are part of ``Site``
+(``site.site.plugins``), so they enter the build's cache keys with it: a new version of a
+plugin rebuilds what it could change.
 Imports only the basics (config, errors, model).
 """
 
@@ -26,6 +27,9 @@ from feedpub.model import Article
 BUILTIN_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 _SUFFIX = re.compile(r"^\.[a-z0-9][a-z0-9_-]{0,15}$")
 _FILTER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TRANSPORT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# The transports feedpub has itself (delivery.transport): a plugin adds others.
+BUILTIN_TRANSPORTS = frozenset({"smtp", "outbox"})
 
 Filter = Callable[..., Any]
 
@@ -56,6 +60,8 @@ class Registry:
     def __init__(self) -> None:
         self.readers: dict[str, Reader] = {}
         self.filters: dict[str, Filter] = {}
+        # name -> factory(site, batch) -> transports; see delivery.transport.TransportFactory.
+        self.transports: dict[str, Callable[..., Any]] = {}
 
     def add_reader(self, suffix: str, reader: Reader) -> None:
         """Read the files whose name ends in ``suffix`` (like '.rst') with ``reader``."""
@@ -76,6 +82,18 @@ class Registry:
         if not callable(function):
             raise PluginError(f"the filter {name!r} is not a function")
         self.filters[name] = function
+
+    def add_transport(self, name: str, factory: Callable[..., Any]) -> None:
+        """Send through ``factory``'s transports when a send asks for ``name``: it is called as
+        ``factory(site, batch)`` and returns objects with open(), send(sender, recipient,
+        data) and close() (delivery.transport.Transport), one per connection."""
+        if not _TRANSPORT.match(name):
+            raise PluginError(f"{name!r} is not a transport name; use a-z, digits, - and _")
+        if name in BUILTIN_TRANSPORTS or name in self.transports:
+            raise PluginError(f"the transport name {name!r} is taken")
+        if not callable(factory):
+            raise PluginError(f"the transport {name!r} is not a function")
+        self.transports[name] = factory
 
 
 def registry(site: Site) -> Registry:

@@ -8,17 +8,24 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 from click.testing import CliRunner
-from helpers import SETTINGS, MakeSite, article
+from helpers import MAIL_NEWSLETTER, SETTINGS, MakeSite, article, load
 
 from feedpub import config
 from feedpub.cli import main
 from feedpub.config import Plugin
-from feedpub.errors import ConfigError
+from feedpub.delivery import transport
+from feedpub.delivery.sending import send_issue
+from feedpub.delivery.subscribers import Subscribers
+from feedpub.errors import ConfigError, TransportError
+from feedpub.newsletter.issues import create
+from feedpub.site.build import load_catalog
+from feedpub.store.state import State
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 EXAMPLE = (PLUGINS / "example_plugin.py").read_text(encoding="utf-8")
@@ -197,12 +204,28 @@ def test_a_plugin_that_cannot_be_used_is_a_settings_error_on_its_line(
             "'bad_hook': 'a-b' is not a filter name; use letters, digits and _",
         ),
         (
+            "registry.add_transport('smtp', print)",
+            "'bad_hook': the transport name 'smtp' is taken",
+        ),
+        (
+            "registry.add_transport('Bad Name', print)",
+            "'bad_hook': 'Bad Name' is not a transport name; use a-z, digits, - and _",
+        ),
+        (
             "1 / 0",
             "'bad_hook': feedpub_plugin() failed: ZeroDivisionError: division by zero; fix the "
             "plugin or remove it from the list",
         ),
     ],
-    ids=["taken-suffix", "not-a-suffix", "not-a-reader", "not-a-filter-name", "hook-fails"],
+    ids=[
+        "taken-suffix",
+        "not-a-suffix",
+        "not-a-reader",
+        "not-a-filter-name",
+        "taken-transport",
+        "not-a-transport-name",
+        "hook-fails",
+    ],
 )
 def test_a_hook_that_fails_or_adds_what_it_may_not_is_a_settings_error(
     make_site: MakeSite, on_path: Path, hook: str, message: str
@@ -216,3 +239,30 @@ def test_a_hook_that_fails_or_adds_what_it_may_not_is_a_settings_error(
     assert result.output == (
         f"feedpub.toml:8: error: [site] plugins {message}\nError: 1 error in the settings\n"
     )
+
+
+def test_an_issue_goes_out_through_a_transport_the_plugin_adds(
+    make_site: MakeSite, on_path: Path
+) -> None:
+    (on_path / "example_plugin.py").write_text(EXAMPLE, encoding="utf-8")
+    root = make_site({"a.md": article("Alpha")}, settings=USES_EXAMPLE, extra=MAIL_NEWSLETTER)
+    site = load(root)
+    moment = datetime.fromisoformat(NOW)
+    with State.open(site.state_dir) as state:
+        with state.transaction():
+            for address in ("ann@example.org", "bob@example.org"):
+                Subscribers(state).add(address, "", moment)
+        assert create(site, state, load_catalog(site, state, moment), moment) is not None
+    assert "example-files" in transport.names(site)
+    assert "example-files" not in transport.names()  # added for this site, not for every one
+
+    report = send_issue(site, 1, moment, transport="example-files")
+    assert (report.finished, report.sent) == (True, 2)
+    folder = site.state_dir / "example-files" / "1"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["ann@example.org.eml", "bob@example.org.eml"]
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in (
+        folder / "ann@example.org.eml"
+    ).read_bytes()
+    with pytest.raises(TransportError, match="the known ones: example-files, outbox, smtp"):
+        transport.factory("example-api", site)

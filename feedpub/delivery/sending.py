@@ -443,7 +443,7 @@ def send_issue(
         # Everything is checked, and the relay reached, before anything is recorded: a send
         # that cannot start must not fix its list of recipients (who subscribes before the
         # retry still gets the issue).
-        make = make_transports or factory(transport or default_name(site))
+        make = make_transports or factory(transport or default_name(site), site)
         connections = make(site, str(number))
         sender = sender_address(site)
         prepared = PreparedIssue(site, issue)
@@ -541,7 +541,7 @@ def send_test(
         personal_message(site, issue, recipient, load_secret(site.state_dir)), recipient
     )
     name = transport or default_name(site)
-    connection = factory(name)(site, TEST_BATCH)[0]
+    connection = factory(name, site)(site, TEST_BATCH)[0]
     try:
         connection.send(sender_address(site), recipient.envelope, data)
     except (Refused, ConnectionLost, RelayFailure) as exc:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from feedpub import plugins
 from feedpub.config import Site, SmtpSettings
 from feedpub.errors import InsecureRelay, TransportError
 from feedpub.private import write_private
@@ -442,9 +443,10 @@ def register(name: str, factory: TransportFactory) -> None:
     _FACTORIES[name] = factory
 
 
-def names() -> list[str]:
-    """The names of the registered transports."""
-    return sorted(_FACTORIES)
+def names(site: Site | None = None) -> list[str]:
+    """The names of the registered transports, and of those the site's plugins add."""
+    added = plugins.registry(site).transports if site is not None else {}
+    return sorted({*_FACTORIES, *added})
 
 
 def default_name(site: Site) -> str:
@@ -452,14 +454,17 @@ def default_name(site: Site) -> str:
     return "smtp" if site.has_smtp else OUTBOX
 
 
-def factory(name: str) -> TransportFactory:
-    """The transport factory registered as ``name``; TransportError if there is none."""
-    try:
-        return _FACTORIES[name]
-    except KeyError:
+def factory(name: str, site: Site | None = None) -> TransportFactory:
+    """The transport factory registered as ``name``, or added by one of ``site``'s plugins;
+    TransportError if there is none."""
+    made = _FACTORIES.get(name)
+    if made is None and site is not None:
+        made = plugins.registry(site).transports.get(name)
+    if made is None:
         raise TransportError(
-            f"there is no transport named {name!r}; the known ones: {', '.join(names())}"
-        ) from None
+            f"there is no transport named {name!r}; the known ones: {', '.join(names(site))}"
+        )
+    return made
 
 
 def smtp_transports(site: Site, batch: str) -> list[Transport]:

@@ -1,8 +1,10 @@
-"""An example feedpub plugin: a reader for .note files and a template filter.
+"""An example feedpub plugin: a reader for .note files, a template filter and a transport.
 
 A .note file is ``key: value`` lines (the keys of Markdown front matter), a blank line, then
 paragraphs in which ``*words*`` are emphasised. The filter ``shout`` upper-cases a text and
-adds an exclamation mark. The README's Plugins section walks through this file.
+adds an exclamation mark. The transport ``example-files`` writes each message to
+``.feedpub/example-files/BATCH/ADDRESS.eml``, where an HTTP API transport would post it. The
+README's Plugins section walks through this file.
 """
 
 from __future__ import annotations
@@ -56,6 +58,25 @@ def shout(text: str) -> str:
     return f"{text.upper()}!"
 
 
+class FileTransport:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def open(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        (self.folder / f"{recipient}.eml").write_bytes(data)
+
+    def close(self) -> None:
+        pass
+
+
+def file_transports(site: Site, batch: str) -> list[FileTransport]:
+    return [FileTransport(site.state_dir / "example-files" / batch)]
+
+
 def feedpub_plugin(registry: Registry) -> None:
     registry.add_reader(".note", NoteReader())
     registry.add_filter("shout", shout)
+    registry.add_transport("example-files", file_transports)
