@@ -365,14 +365,14 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
     site = options.site()
     moment = resolve_now(site, now)
     with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
-        catalog = build_module.load_catalog(site, state, moment)
-        draft = issues_module.create(site, state, catalog, moment, text)
+        loaded = build_module.read_catalog(site, state, moment)
+        draft = issues_module.create(site, state, loaded.catalog, moment, text)
         if draft is None:
             last = state.issues.last()
             since = f" since issue {last.number}" if last else ""
             options.say(f"Nothing new{since}: no issue created")
             return
-        build_module.publish(site, state, catalog, moment)
+        build_module.publish(site, state, loaded, moment)
     _warn(draft.digest.warnings, options)
     waiting = f"; {draft.waiting} more wait for the next issue" if draft.waiting else ""
     options.say(

@@ -11,7 +11,7 @@ from feedpub.config import Site
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
 from feedpub.newsletter.issues import create, due, pass_moment, waiting
-from feedpub.site.build import BuildReport, load_catalog, publish
+from feedpub.site.build import BuildReport, publish, read_catalog
 from feedpub.store.state import State
 from feedpub.text import plural
 
@@ -35,7 +35,8 @@ def run(
     started = time.perf_counter()
     report = RunReport()
     with SiteLock(site.state_dir, "run"), State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, now)
+        loaded = read_catalog(site, state, now)
+        catalog = loaded.catalog
         when = due(site, state, now)
         if not when.due:
             report.notes.append(f"no new issue: {when.reason}")
@@ -54,7 +55,7 @@ def run(
                 if draft is not None:
                     report.created = draft.number
                     report.warnings.extend(draft.digest.warnings)
-        report.build = publish(site, state, catalog, now, started)
+        report.build = publish(site, state, loaded, now, started)
         for number in unfinished(state):
             report.sends.append(send_issue(site, number, now, progress, begin))
             if report.sends[-1].error:

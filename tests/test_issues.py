@@ -21,7 +21,7 @@ from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, StateError
 from feedpub.model import Article
-from feedpub.newsletter import issues
+from feedpub.newsletter import digest, issues
 from feedpub.newsletter.issues import Draft, IssueError
 from feedpub.site import build
 from feedpub.store import state
@@ -552,9 +552,9 @@ def _by_run(site: Site, now: datetime) -> None:
 def _by_issue_new(site: Site, now: datetime) -> None:
     # What 'feedpub issue new' does: create, then publish the web version and feeds.
     with State.open(site.state_dir) as opened:
-        catalog = build.load_catalog(site, opened, now)
-        assert issues.create(site, opened, catalog, now) is not None
-        build.publish(site, opened, catalog, now)
+        loaded = build.read_catalog(site, opened, now)
+        assert issues.create(site, opened, loaded.catalog, now) is not None
+        build.publish(site, opened, loaded, now)
 
 
 @pytest.mark.parametrize("make", [_by_run, _by_issue_new], ids=["run", "issue-new"])
@@ -587,6 +587,10 @@ def test_web_version_and_issues_feeds(
         assert [e.link for e in parsed.entries] == [
             "https://news.example.org/issues/2/",
             "https://news.example.org/issues/1/",
+        ]
+        # The site's archive makes the pages the digest links to (its "web version").
+        assert [e.link for e in parsed.entries] == [
+            digest.issue_url(site, r.number) for r in reversed(records)
         ]
         assert [e.id for e in parsed.entries] == [r.id for r in reversed(records)]
 
