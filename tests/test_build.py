@@ -1013,6 +1013,57 @@ def test_a_body_edit_leaves_the_lists_alone(make_site: MakeSite) -> None:
     assert {"archive/index.html", "tags/news/index.html", "authors/ann/index.html"} <= rewritten
 
 
+WARNED = {
+    name: text.replace("---\n", "---\ncolour: red\n", 1) if text.startswith("---") else text
+    for name, text in REBUILT.items()
+}
+
+
+def test_a_body_edit_on_a_site_with_warnings_is_rebuilt_quickly(make_site: MakeSite) -> None:
+    """Every article has a warning (an unknown key): an edit still takes the quick rebuild, the
+    edited file's warnings take the place of those it had, and the bytes are a full build's."""
+    root = make_site(WARNED, extra=SMALL_LISTS)
+    first = publish(root)
+    assert (first.path, len(first.problems)) == ("full", 4)
+    assert first.told == frozenset() and first.news == first.problems
+    EDITS["body-end"](root)
+    _edit(OLDEST, "colour: red", "colour: red\nflavour: mint")(root)
+    quick = publish(root, LATER)
+    assert quick.path == "quick"
+    expected = sorted([f"content/{OLDEST}", *(p.path for p in first.problems)])
+    assert [p.path for p in quick.problems] == expected  # the oldest: colour and flavour
+    assert {p.path for p in quick.news} == {f"content/{OLDEST}"}
+    assert quick.warned_before == 3
+    with State.open(load(root).state_dir) as state:
+        assert quick.problems == check(load(root), LATER, state).problems
+    nothing = publish(root, LATER)
+    assert (nothing.path, nothing.problems, nothing.news) == ("unchanged", quick.problems, [])
+    assert nothing.warned_before == 4
+    rebuilt = files_of(root / "public")
+    shutil.rmtree(root / "public")
+    with sqlite3.connect(root / ".feedpub" / "state.db") as db:
+        db.execute("DELETE FROM content_cache")
+    db.close()
+    full = publish(root, LATER)
+    assert (full.path, full.problems) == ("full", quick.problems)
+    assert files_of(root / "public") == rebuilt
+
+
+def test_a_quick_rebuild_tells_the_clock_as_it_is_now(make_site: MakeSite) -> None:
+    """A build as of a moment before the last build's warns of the clock, and the next build
+    with the clock put right does not repeat it: both are found by reading the catalog."""
+    root = make_site(REBUILT, extra=SMALL_LISTS)
+    publish(root, LATER)
+    EDITS["body-end"](root)
+    behind = publish(root, NOW)
+    assert [p.path for p in behind.problems] == [".feedpub/state.db"]
+    _append(root / "content" / OLDEST, b"\nA paragraph.\n")
+    right = publish(root, LATER + timedelta(days=1))
+    assert right.problems == []
+    _append(root / "content" / OLDEST, b"\nAnother paragraph.\n")
+    assert publish(root, LATER + timedelta(days=1)).path == "quick"
+
+
 def test_content_files_go_as_os_walk_goes(make_site: MakeSite) -> None:
     names = [
         "a.md", "A.md", "z.txt", "_skip.md", ".hidden.md", "#draft.md", "notes.rst",

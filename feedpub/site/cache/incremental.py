@@ -78,8 +78,8 @@ def edits(
     reader = reader_fingerprint(site)
     cached = state.content_metadata()
     # A problem of no article file (the clock set back, a file in static/) is found again by
-    # the full build: it may have gone.
-    if any(p.path not in cached for p in last.problems):
+    # the full build: it may have gone, or come (the catalog tells a clock set back).
+    if any(p.path not in cached for p in last.problems) or state.clock_behind(now):
         return None
     changed = _changed_files(site, files, reader, cached)
     if not changed:
