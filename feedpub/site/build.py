@@ -123,7 +123,7 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
             work = incremental.edits(site, state, last, taken.basis, now, files, previous)
         if work is None:
             loaded = read_catalog(site, state, now, keep_going, files)
-            work = whole(site, state, loaded, now, taken.basis)
+            work = whole(site, state, loaded, now, taken.basis, previous)
         return carry_out(site, state, work, now, started, taken.hash)
 
 
@@ -173,8 +173,16 @@ def publish(
     return carry_out(site, state, work, now, started, None)
 
 
-def whole(site: Site, state: State, loaded: Loaded, now: datetime, basis: str) -> Work:
-    """The work of a full build of ``loaded``; ``basis``: snapshot.basis() as of it."""
+def whole(
+    site: Site,
+    state: State,
+    loaded: Loaded,
+    now: datetime,
+    basis: str,
+    previous: dict[str, str] | None = None,
+) -> Work:
+    """The work of a full build of ``loaded``; ``basis``: snapshot.basis() as of it;
+    ``previous``: the state's outputs, when the caller has them."""
     catalog, reading = loaded
     specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
@@ -203,7 +211,7 @@ def whole(site: Site, state: State, loaded: Loaded, now: datetime, basis: str) -
     return Work(
         path="full",
         outputs=produced,
-        previous=state.outputs(),
+        previous=state.outputs() if previous is None else previous,
         partial=False,
         known=catalog.known(),
         known_before=reading.known_before,
