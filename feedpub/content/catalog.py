@@ -208,7 +208,7 @@ def read(
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)
 
-    def read(item: tuple[int, Path, str, os.stat_result]) -> Read:
+    def read_one(item: tuple[int, Path, str, os.stat_result]) -> Read:
         _, path, relpath, _ = item
         article, problems = read_article(path, relpath, site)
         data = to_cache(article, problems)
@@ -216,7 +216,7 @@ def read(
         # 100,000 files must fit in memory together.
         return (evolve(article, body=None) if article else None), problems, data
 
-    done = fork_map(read, unread, workers_for(len(unread), PARALLEL_READ_FROM))
+    done = fork_map(read_one, unread, workers_for(len(unread), PARALLEL_READ_FROM))
     for (index, _, relpath, info), (article, problems, data) in zip(unread, done, strict=True):
         results[index] = article, problems
         rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
