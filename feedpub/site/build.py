@@ -121,6 +121,9 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         work = None
         if last is not None:
             work = incremental.edits(site, state, last, taken.basis, now, files, previous)
+        # The record's lists (megabytes at 10,000 articles) are not held while the catalog is
+        # read and every output rendered.
+        last = None
         if work is None:
             loaded = read_catalog(site, state, now, keep_going, files)
             work = whole(site, state, loaded, now, taken.basis, previous)
@@ -184,6 +187,7 @@ def whole(
     """The work of a full build of ``loaded``; ``basis``: snapshot.basis() as of it;
     ``previous``: the state's outputs, when the caller has them."""
     catalog, reading = loaded
+    fresh = reading.fresh  # the files read afresh: changed since the last build
     specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
     feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
@@ -219,7 +223,9 @@ def whole(
         present=reading.present,
         counts=(len(catalog.articles), len(catalog.scheduled), len(catalog.drafts), feeds),
         problems=catalog.problems,
-        told=frozenset(reading.present - reading.fresh),
+        told=frozenset(
+            p.path for p in catalog.problems if p.path in reading.present and p.path not in fresh
+        ),
         record=record,
     )
 
@@ -233,12 +239,14 @@ def carry_out(
     writer.offer_all(work.outputs)
     if work.partial:
         writer.keep_previous()
-    record = work.record.seen(taken).dump() if work.record is not None else None
 
     def remember() -> None:
         state.remember_articles(work.known, now.isoformat(), work.known_before)
         state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(work.cache_rows, work.present)
+        # Made here, once every output is written: its text (a megabyte at 10,000 articles)
+        # is not held while they are rendered.
+        record = work.record.seen(taken).dump() if work.record is not None else None
         cache.keep_last_build(state, record)
 
     wrote = commit(site, state, writer, remember)
