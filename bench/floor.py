@@ -122,7 +122,7 @@ def feedpub_outputs(corpus: Path) -> dict[str, float]:
     from feedpub import config
     from feedpub.content.catalog import load
     from feedpub.content.readers import load_body
-    from feedpub.site import build, feeds
+    from feedpub.site import feeds, outputs
     from feedpub.store.state import State
 
     with tempfile.TemporaryDirectory(prefix="feedpub-floor-") as folder:
@@ -139,7 +139,7 @@ def feedpub_outputs(corpus: Path) -> dict[str, float]:
         for _ in range(RUNS):
             # outputs() anew each time: its bodies and cards are made once per build.
             kinds: dict[str, float] = {}
-            for relpath, _, render in build.outputs(site, catalog, []):
+            for relpath, _, render in outputs.outputs(site, catalog, []):
                 kind = _kind(relpath)
                 started = time.process_time()
                 render()

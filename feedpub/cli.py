@@ -69,6 +69,16 @@ def _problems(problems: list[Problem], quiet: bool = False) -> None:
             click.echo(str(problem), err=True)
 
 
+def _build_problems(report: build_module.BuildReport, quiet: bool) -> None:
+    """The problems of the files that changed; the warnings of the others, told by an earlier
+    build, as one line (a cron job would otherwise repeat them on every run)."""
+    _problems(report.news, quiet)
+    told = report.warned_before
+    if told and not quiet:
+        files = "1 unchanged file has" if told == 1 else f"{told:,} unchanged files have"
+        click.echo(f"{files} warnings; `feedpub check` lists them", err=True)
+
+
 class TryLater(click.ClickException):
     """A condition that may pass: another command holds the site or its state database, or
     the relay is throttling or absent. EX_TEMPFAIL, so cron wrappers know to try later; a
@@ -303,7 +313,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     site = options.site()
     with SiteLock(site.state_dir, "build"):
         report = build_module.build(site, resolve_now(site, now), keep_going)
-    _problems(report.problems, options.quiet)
+    _build_problems(report, options.quiet)
     options.say(
         f"Built {plural(report.articles, 'article')} "
         f"({report.scheduled} scheduled, {plural(report.drafts, 'draft')}): "
@@ -527,7 +537,7 @@ def run(options: Options, now: str | None) -> None:
     report = run_module.run(site, resolve_now(site, now))
     _warn(report.warnings, options)
     if report.build is not None:
-        _problems(report.build.problems, options.quiet)
+        _build_problems(report.build, options.quiet)
         options.say(
             f"Built {plural(report.build.articles, 'article')}: "
             f"{plural(report.build.written, 'file')} written"

@@ -17,7 +17,7 @@ from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.private import write_private
-from feedpub.site.build import BuildReport, load_catalog, publish
+from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 from feedpub.text import plural
@@ -47,7 +47,8 @@ def new_issue(
     says one is due and [newsletter] min_items articles wait, and the site is published either
     way. The caller holds the site lock."""
     made = NewIssue()
-    catalog = load_catalog(site, state, now)
+    loaded = read_catalog(site, state, now)
+    catalog = loaded.catalog
     wanted = True
     if when_due:
         when = due(site, state, now)
@@ -71,7 +72,7 @@ def new_issue(
         last = state.issues.last()
         made.last = last.number if last else None
         return made
-    made.build = publish(site, state, catalog, now, started)
+    made.build = publish(site, state, loaded, now, started)
     return made
 
 

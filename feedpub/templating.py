@@ -2,7 +2,7 @@
 
 Every template feedpub renders (pages, the digest, the web app's pages) comes from here, so
 that none can reach Python's internals, read a file outside templates/, or fill the memory.
-Imports only the basics (config, errors, plugins).
+Imports only the basics (config, errors, plugins), and Jinja2 when a template is first made.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import jinja2
-import jinja2.exceptions
-import jinja2.runtime
-import jinja2.sandbox
-import jinja2.utils
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.loaders import split_template_path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from feedpub.config import Site, packaged_templates
 from feedpub.plugins import registry
+
+# Jinja2 takes tens of milliseconds to import: it is imported when a template is first made
+# (environment(), Sandbox), so that a build with nothing to render does not load it. The
+# classes built on Jinja2's are made then too, once (_jinja).
+if TYPE_CHECKING:
+    import jinja2
+    import jinja2.runtime
+    from jinja2.sandbox import SandboxedEnvironment
+
 
 # The most characters (or items) one operation of a template may make: a page is far smaller,
 # and ``"x" * 3000000000`` would take 8.8 GB before anything failed.
@@ -37,8 +37,10 @@ _WIDTH = re.compile(r"\d{8,}")  # a width or precision in a format string, as in
 _NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")  # a width from an argument: "{:{}}"
 
 
-def _too_big(size: int) -> jinja2.exceptions.SecurityError:
-    return jinja2.exceptions.SecurityError(
+def _too_big(size: int) -> Exception:
+    from jinja2.exceptions import SecurityError
+
+    return SecurityError(
         f"this would make {size:,} characters or items; a template may make at most "
         f"{MAX_TEMPLATE_SIZE:,} at once"
     )
@@ -55,91 +57,12 @@ def _check_format(spec: object) -> None:
             _check_size(int(digits))
 
 
-class _BoundedCode(CodeGenerator):
-    """Jinja2's code, with the result of ``~`` checked like that of ``+``: a loop that doubles
-    a string with ``~`` stops at the bound instead of filling the memory."""
-
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.sized(")
-        super().visit_Concat(node, frame)
-        self.write(")")
-
-
-class Sandbox(jinja2.sandbox.SandboxedEnvironment):
-    """Jinja2's sandbox (no attribute starting with '_', no unsafe method: a template cannot
-    reach Python's internals), also bounding what one operation may make."""
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-    code_generator_class = _BoundedCode
-
-    @staticmethod
-    def sized(value: str) -> str:
-        _check_size(len(value))
-        return value
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        spec: str = value.__self__
-        _check_format(spec)
-        nested = _NESTED_SPEC.search(spec) is not None
-
-        def bounded(*args: Any, **kwargs: Any) -> str:
-            if nested:  # a width given as an argument: "{:{}}".format(1, 3000000000)
-                for argument in (*args, *kwargs.values()):
-                    if isinstance(argument, int):
-                        _check_size(abs(argument))
-            return wrapped(*args, **kwargs)
-
-        return bounded
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.globals["range"] = _bounded_range
-        self.globals["lipsum"] = _bounded(jinja2.utils.generate_lorem_ipsum, "n")
-        for name, argument in (("center", "width"), ("indent", "width"), ("slice", "slices")):
-            self.filters[name] = _bounded(self.filters[name], argument)
-        self.filters["format"] = _format_filter(self.filters["format"])
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        if operator == "*":
-            for items, count in ((left, right), (right, left)):
-                if isinstance(items, str | bytes | list | tuple) and isinstance(count, int):
-                    _check_size(len(items) * count)
-        elif operator == "+":
-            if isinstance(left, str | bytes | list | tuple) and hasattr(right, "__len__"):
-                _check_size(len(left) + len(right))
-        elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
-                _check_size(right * abs(left).bit_length() // 3)  # about its decimal digits
-        elif operator == "%":
-            _check_format(left)
-        return super().call_binop(context, operator, left, right)
-
-    def call(
-        __self,  # the double underscores: the signature of Jinja2's own call
-        __context: jinja2.runtime.Context,
-        __obj: Any,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str):
-            name = getattr(__obj, "__name__", "")
-            if name in {"center", "ljust", "rjust", "zfill", "expandtabs"}:
-                for value in (*args, *kwargs.values()):
-                    if isinstance(value, int):
-                        _check_size(value * (1 if name != "expandtabs" else len(owner)))
-        return super().call(__context, __obj, *args, **kwargs)
-
-
 def _bounded_range(*args: int) -> range:
+    from jinja2.exceptions import SecurityError
+
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
-        raise jinja2.exceptions.SecurityError(
+        raise SecurityError(
             f"range() of {len(numbers):,} numbers; a template may count to {MAX_RANGE:,} at most"
         )
     return numbers
@@ -173,39 +96,150 @@ def _format_filter(function: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
-class _Confined(jinja2.FileSystemLoader):
-    """A folder's templates; a template that is a link (or in a linked folder) leading out of
-    the folder is refused, so that no template can include /etc/shadow into every page."""
+class _Jinja(NamedTuple):
+    """feedpub's classes on Jinja2's: the sandbox, the confined loader and its error."""
 
-    def __init__(self, folder: Path, shown: str) -> None:
-        super().__init__(folder)
-        self.folder = folder.resolve()
-        self.shown = shown
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        path = self.folder.joinpath(*split_template_path(template))
-        if os.path.lexists(path):
-            real = path.resolve()
-            if not real.is_relative_to(self.folder):
-                raise LinkOutError(
-                    f"{self.shown}/{template}: error: a link to {real}, outside "
-                    f"{self.shown}/; copy the template into {self.shown}/ instead"
-                )
-        return super().get_source(environment, template)
+    sandbox: type[SandboxedEnvironment]
+    confined: type[jinja2.FileSystemLoader]
+    link_out: type[jinja2.TemplateError]
 
 
-class LinkOutError(jinja2.TemplateError):
-    """A template leads out of its folder."""
+@functools.cache
+def _jinja() -> _Jinja:
+    """Jinja2, imported, and feedpub's classes on it, made once."""
+    import jinja2
+    import jinja2.exceptions
+    import jinja2.runtime
+    import jinja2.sandbox
+    import jinja2.utils
+    from jinja2 import nodes
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.loaders import split_template_path
+
+    class _BoundedCode(CodeGenerator):
+        """Jinja2's code, with the result of ``~`` checked like that of ``+``: a loop that doubles
+        a string with ``~`` stops at the bound instead of filling the memory."""
+
+        def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+            self.write("environment.sized(")
+            super().visit_Concat(node, frame)
+            self.write(")")
+
+    class Sandbox(jinja2.sandbox.SandboxedEnvironment):
+        """Jinja2's sandbox (no attribute starting with '_', no unsafe method: a template cannot
+        reach Python's internals), also bounding what one operation may make."""
+
+        intercepted_binops = frozenset({"*", "**", "%", "+"})
+        code_generator_class = _BoundedCode
+
+        @staticmethod
+        def sized(value: str) -> str:
+            _check_size(len(value))
+            return value
+
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+            wrapped = super().wrap_str_format(value)
+            if wrapped is None:
+                return None
+            spec: str = value.__self__
+            _check_format(spec)
+            nested = _NESTED_SPEC.search(spec) is not None
+
+            def bounded(*args: Any, **kwargs: Any) -> str:
+                if nested:  # a width given as an argument: "{:{}}".format(1, 3000000000)
+                    for argument in (*args, *kwargs.values()):
+                        if isinstance(argument, int):
+                            _check_size(abs(argument))
+                return wrapped(*args, **kwargs)
+
+            return bounded
+
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.globals["range"] = _bounded_range
+            self.globals["lipsum"] = _bounded(jinja2.utils.generate_lorem_ipsum, "n")
+            for name, argument in (("center", "width"), ("indent", "width"), ("slice", "slices")):
+                self.filters[name] = _bounded(self.filters[name], argument)
+            self.filters["format"] = _format_filter(self.filters["format"])
+
+        def call_binop(
+            self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+        ) -> Any:
+            if operator == "*":
+                for items, count in ((left, right), (right, left)):
+                    if isinstance(items, str | bytes | list | tuple) and isinstance(count, int):
+                        _check_size(len(items) * count)
+            elif operator == "+":
+                if isinstance(left, str | bytes | list | tuple) and hasattr(right, "__len__"):
+                    _check_size(len(left) + len(right))
+            elif operator == "**":
+                if isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+                    _check_size(right * abs(left).bit_length() // 3)  # about its decimal digits
+            elif operator == "%":
+                _check_format(left)
+            return super().call_binop(context, operator, left, right)
+
+        def call(
+            __self,  # the double underscores: the signature of Jinja2's own call
+            __context: jinja2.runtime.Context,
+            __obj: Any,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            owner = getattr(__obj, "__self__", None)
+            if isinstance(owner, str):
+                name = getattr(__obj, "__name__", "")
+                if name in {"center", "ljust", "rjust", "zfill", "expandtabs"}:
+                    for value in (*args, *kwargs.values()):
+                        if isinstance(value, int):
+                            _check_size(value * (1 if name != "expandtabs" else len(owner)))
+            return super().call(__context, __obj, *args, **kwargs)
+
+    class _Confined(jinja2.FileSystemLoader):
+        """A folder's templates; a template that is a link (or in a linked folder) leading out of
+        the folder is refused, so that no template can include /etc/shadow into every page."""
+
+        def __init__(self, folder: Path, shown: str) -> None:
+            super().__init__(folder)
+            self.folder = folder.resolve()
+            self.shown = shown
+
+        def get_source(
+            self, environment: jinja2.Environment, template: str
+        ) -> tuple[str, str, Callable[[], bool]]:
+            path = self.folder.joinpath(*split_template_path(template))
+            if os.path.lexists(path):
+                real = path.resolve()
+                if not real.is_relative_to(self.folder):
+                    raise LinkOutError(
+                        f"{self.shown}/{template}: error: a link to {real}, outside "
+                        f"{self.shown}/; copy the template into {self.shown}/ instead"
+                    )
+            return super().get_source(environment, template)
+
+    class LinkOutError(jinja2.TemplateError):
+        """A template leads out of its folder."""
+
+    return _Jinja(Sandbox, _Confined, LinkOutError)
+
+
+def __getattr__(name: str) -> type[SandboxedEnvironment]:
+    """``Sandbox``: Jinja2's sandbox (no attribute starting with '_', no unsafe method: a
+    template cannot reach Python's internals), also bounding what one operation may make."""
+    if name == "Sandbox":
+        return _jinja().sandbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def environment(site: Site) -> jinja2.Environment:
+    import jinja2
+
+    made = _jinja()
     loaders: list[jinja2.BaseLoader] = []
     if site.templates_dir.is_dir():
-        loaders.append(_Confined(site.templates_dir, "templates"))
+        loaders.append(made.confined(site.templates_dir, "templates"))
     loaders.append(jinja2.FileSystemLoader(packaged_templates()))
-    env = Sandbox(
+    env = made.sandbox(
         loader=jinja2.ChoiceLoader(loaders),
         # Everything is escaped but plain-text templates (the digest's text part).
         # Templates do not change while a build runs: no stat() of the file at each page.
@@ -225,7 +259,9 @@ def template_problem(exc: BaseException, site: Site, fallback: str) -> str:
     """``PATH:LINE: error: what; fix`` for an exception raised while a template was compiled
     or rendered: the innermost template in its traceback (Jinja2 rewrites the traceback so that
     its frames are the templates' lines), else ``fallback``'s name."""
-    if isinstance(exc, LinkOutError):
+    import jinja2
+
+    if isinstance(exc, _jinja().link_out):
         return str(exc)
     path, line = "", 0
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -253,6 +289,9 @@ def _shown(site: Site, path: str) -> str:
 
 
 def template_error_text(exc: BaseException) -> str:
+    import jinja2
+    import jinja2.exceptions
+
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return f"template syntax: {exc.message}; fix the template"
     if isinstance(exc, jinja2.TemplateNotFound):

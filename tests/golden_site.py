@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from feedpub import config
 from feedpub.config import FEED_FILES, Site
 from feedpub.newsletter import issues
-from feedpub.site.build import build, load_catalog, publish
+from feedpub.site.build import build, publish, read_catalog
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 
@@ -72,11 +72,11 @@ def example_issue(root: Path) -> tuple[Site, IssueRecord]:
     issues feed) as `feedpub issue new --now ISSUE_NOW` does."""
     site = copy_example(root)
     with State.open(site.state_dir) as state:
-        catalog = load_catalog(site, state, ISSUE_NOW)
-        draft = issues.create(site, state, catalog, ISSUE_NOW)
+        loaded = read_catalog(site, state, ISSUE_NOW)
+        draft = issues.create(site, state, loaded.catalog, ISSUE_NOW)
         if draft is None:
             raise RuntimeError("the example site has no articles for its first issue")
-        publish(site, state, catalog, ISSUE_NOW)
+        publish(site, state, loaded, ISSUE_NOW)
         record = state.issues.get(draft.number)
     assert record is not None and record.number == 1
     return site, record

@@ -321,6 +321,35 @@ def test_check_warnings(
     )
 
 
+def test_a_build_tells_the_warnings_of_changed_files_and_counts_the_others(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    names = ["w.md", "x.md", "y.md"]
+    root = make_site({name: WARNING_ARTICLE.replace("Hello", name) for name in names})
+    lines = [WARNING_LINE.replace("w.md", name) for name in names]
+    first = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(first, 0)
+    assert first.stderr.splitlines() == lines
+    # A cron job that runs again: nothing changed, nothing repeated but one line.
+    again = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(again, 0)
+    assert again.stderr == "3 unchanged files have warnings; `feedpub check` lists them\n"
+    with (root / "content" / "x.md").open("a", encoding="utf-8") as file:
+        file.write("\nAnother paragraph.\n")
+    edited = invoke(runner, "--site", root, "build", "--now", NOW_ARG)
+    assert_clean_exit(edited, 0)
+    assert edited.stderr.splitlines() == [
+        lines[1],
+        "2 unchanged files have warnings; `feedpub check` lists them",
+    ]
+    quiet = invoke(runner, "--site", root, "-q", "build", "--now", NOW_ARG)
+    assert_clean_exit(quiet, 0)
+    assert quiet.stderr == ""
+    checked = invoke(runner, "--site", root, "check", "--now", NOW_ARG)
+    assert_clean_exit(checked, 0)
+    assert checked.stderr.splitlines() == lines
+
+
 def test_check_quiet_hides_warnings_and_summary(runner: CliRunner, make_site: MakeSite) -> None:
     root = make_site({"w.md": WARNING_ARTICLE, "x.md": "no front matter\n"})
     result = invoke(runner, "--site", root, "-q", "check", "--now", NOW_ARG)

@@ -24,9 +24,10 @@ from disks import fill
 from helpers import SETTINGS, MakeSite, article, load
 
 from feedpub.lock import SiteLock
-from feedpub.site.build import load_catalog, new_writer, outputs
-from feedpub.site.cache import snapshot
+from feedpub.site.build import load_catalog, new_writer
+from feedpub.site.outputs import outputs
 from feedpub.site.writer import TEMP_PREFIX, TREES_KEY
+from feedpub.store import cache
 from feedpub.store.state import State
 
 NOW = "2026-11-27T12:00"
@@ -423,7 +424,7 @@ def swap_without_commit(root: Path, committed: bool) -> None:
         # As build.commit does.
         state.db.execute("BEGIN IMMEDIATE")
         state.replace_outputs(writer.outputs, writer.previous)
-        state.db.execute("DELETE FROM meta WHERE key = ?", (snapshot.META_KEY,))
+        cache.keep_last_build(state, None)
         record = writer.record()
         assert record is not None
         state.set_meta(TREES_KEY, record.dump())

@@ -22,7 +22,7 @@ from feedpub.content import tree
 from feedpub.content.catalog import content_files
 from feedpub.content.catalog import load as load_catalog
 from feedpub.errors import OutputError
-from feedpub.site.build import static_files
+from feedpub.site.outputs import static_files
 from feedpub.store.state import State
 
 SECRET = b"hmac-secret-0f9e8d7c6b5a"

@@ -17,7 +17,7 @@ from feedpub.errors import FeedpubError
 from feedpub.model import Article
 from feedpub.parallel import fork_map
 from feedpub.site import feeds, writer
-from feedpub.site.build import build, check
+from feedpub.site.build import build
 from feedpub.site.writer import TEMP_PREFIX
 from feedpub.store.state import State
 
@@ -78,10 +78,10 @@ def test_a_failure_in_a_worker_leaves_the_last_output(
     assert not [p for p in (root / "public").rglob(f"{TEMP_PREFIX}*")]
 
 
-def read(root: Path) -> Catalog:
+def read(root: Path) -> tuple[Catalog, catalog.Reading]:
     site = load(root)
     with State.open(site.state_dir) as state:
-        return check(site, NOW, state)
+        return catalog.read(site, state, NOW)
 
 
 def test_reading_in_processes_finds_what_one_process_finds(
@@ -94,7 +94,7 @@ def test_reading_in_processes_finds_what_one_process_finds(
     serial = make_site(files, folder="serial")
     parallel = make_site(files, folder="parallel")
     monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 10**9)
-    one = read(serial)
+    one, one_reading = read(serial)
     monkeypatch.setattr(catalog, "PARALLEL_READ_FROM", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     calls: list[int] = []
@@ -104,7 +104,7 @@ def test_reading_in_processes_finds_what_one_process_finds(
         return fork_map(function, items, workers)
 
     monkeypatch.setattr(catalog, "fork_map", counted)
-    two = read(parallel)
+    two, two_reading = read(parallel)
     assert calls == [2]
     assert [(p.path, p.line, p.severity, p.message) for p in one.problems] == [
         (p.path, p.line, p.severity, p.message) for p in two.problems
@@ -117,8 +117,12 @@ def test_reading_in_processes_finds_what_one_process_finds(
         return (a.relpath, a.title, a.date, a.feed_id, a.lead, a.link, a.tags, a.authors)
 
     assert [strip(a) for a in one.articles] == [strip(a) for a in two.articles]
-    assert [row[0] for row in one.cache_rows] == [row[0] for row in two.cache_rows]
-    assert [row[4] for row in one.cache_rows] == [row[4] for row in two.cache_rows]
+    assert [row[0] for row in one_reading.cache_rows] == [
+        row[0] for row in two_reading.cache_rows
+    ]
+    assert [row[4] for row in one_reading.cache_rows] == [
+        row[4] for row in two_reading.cache_rows
+    ]
 
 
 def _pid_of(item: int) -> tuple[int, int]:

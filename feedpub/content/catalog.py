@@ -45,11 +45,6 @@ class Catalog:
     drafts: list[Article] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
-    # Content cache entries to store (files read afresh), and every file seen.
-    cache_rows: list[tuple[str, int, int, str, bytes]] = field(default_factory=list)
-    present: set[str] = field(default_factory=set)
-    # The state's articles as they were when the catalog was read.
-    known_before: list[KnownArticle] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -75,6 +70,25 @@ class Catalog:
             )
             for a in self.articles
         ]
+
+
+# A content cache entry: the file's path, size, time, reader_fingerprint, and to_cache's data.
+CacheRow = tuple[str, int, int, str, bytes]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading a catalog leaves for the build to record, beside the catalog: the content
+    cache's entries of the files read afresh (``fresh``), every file seen (``present``: the
+    cache forgets the others), and the state's articles as they were before."""
+
+    cache_rows: list[CacheRow]
+    present: set[str]
+    known_before: list[KnownArticle]
+
+    @property
+    def fresh(self) -> set[str]:
+        return {row[0] for row in self.cache_rows}
 
 
 def _groups(
@@ -162,7 +176,17 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     ``now`` decides which scheduled articles are due; ``files``: content_files(site), when the
     caller has them. Nothing is written to the state here.
     """
+    return read(site, state, now, files)[0]
+
+
+def read(
+    site: Site, state: State, now: datetime, files: Files | None = None
+) -> tuple[Catalog, Reading]:
+    """The catalog, as ``load`` reads it, and what the reading leaves for the build to record
+    (Reading)."""
     catalog = Catalog(articles=[])
+    rows: list[CacheRow] = []
+    present: set[str] = set()
     everything: list[Article] = []
     cache = state.content_cache()
     reader = reader_fingerprint(site)
@@ -175,7 +199,7 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     catalog.problems.extend(static_problems(site))
     for name, info in files.files:
         relpath = relpath_of(site, name)
-        catalog.present.add(relpath)
+        present.add(relpath)
         catalog.files += 1
         hit = cache.get(relpath)
         cached = None
@@ -185,7 +209,7 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)
 
-    def read(item: tuple[int, Path, str, os.stat_result]) -> Read:
+    def read_one(item: tuple[int, Path, str, os.stat_result]) -> Read:
         _, path, relpath, _ = item
         article, problems = read_article(path, relpath, site)
         data = to_cache(article, problems)
@@ -193,18 +217,18 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
         # 100,000 files must fit in memory together.
         return (evolve(article, body=None) if article else None), problems, data
 
-    done = fork_map(read, unread, workers_for(len(unread), PARALLEL_READ_FROM))
+    done = fork_map(read_one, unread, workers_for(len(unread), PARALLEL_READ_FROM))
     for (index, _, relpath, info), (article, problems, data) in zip(unread, done, strict=True):
         results[index] = article, problems
-        catalog.cache_rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
+        rows.append((relpath, info.st_size, info.st_mtime_ns, reader, data))
     for result in results:
         assert result is not None
         article, problems = result
         catalog.problems.extend(problems)
         if article is not None:
             everything.append(article)
-    catalog.known_before = state.known_articles()
-    published = _published_before(catalog.known_before, everything, now)
+    known_before = state.known_articles()
+    published = _published_before(known_before, everything, now)
     for article in everything:
         if article.draft:
             catalog.drafts.append(article)
@@ -215,16 +239,21 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     behind = state.clock_behind(now)
     if behind:
         catalog.problems.append(Problem(relpath_of(site, str(state.path)), 0, "warning", behind))
-    present = {a.relpath for a in everything}
-    ids = _identify(catalog.articles, catalog.known_before, present)
-    for article, feed_id in zip(catalog.articles, ids, strict=True):
-        place(site, article, feed_id)
+    ids = _identify(catalog.articles, known_before, {a.relpath for a in everything})
+    # Each published article is replaced by its placed copy: nothing else may hold the one
+    # read, so that 10,000 of them are not in memory twice.
+    results.clear()
+    everything.clear()
+    del done
+    placed = catalog.articles
+    for index, feed_id in enumerate(ids):
+        placed[index] = place(site, placed[index], feed_id)
     catalog.problems.extend(_clashes(catalog.articles))
     # By the instant (a timestamp: comparing datetimes in different zones is slower) and id.
     catalog.articles.sort(key=lambda a: (a.date.timestamp(), a.feed_id), reverse=True)
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
     catalog.problems.sort(key=lambda p: (p.path, p.line))
-    return catalog
+    return catalog, Reading(rows, present, known_before)
 
 
 def _published_before(
@@ -303,20 +332,17 @@ def _identify(articles: list[Article], known: list[KnownArticle], present: set[s
     return ids
 
 
-def place(site: Site, article: Article, feed_id: str) -> None:
-    """Give a published article its id, link and page. The article is one the caller has just
-    made and nothing else holds yet, so its fields are set in place rather than copied (10,000
-    copies would take a tenth of a second on every build)."""
+def place(site: Site, article: Article, feed_id: str) -> Article:
+    """The published article with its id, link and page (a copy: an article stays as made)."""
     if article.url:
-        placed = {"feed_id": feed_id, "link": article.url, "page": None}
-    else:
-        segments = page_path(article)
-        placed = {
-            "feed_id": feed_id,
-            "link": site.site.url + url_path(*segments) + "/",
-            "page": "/".join(segments) + "/index.html",
-        }
-    article.__dict__.update(placed)
+        return evolve(article, feed_id=feed_id, link=article.url, page=None)
+    segments = page_path(article)
+    return evolve(
+        article,
+        feed_id=feed_id,
+        link=site.site.url + url_path(*segments) + "/",
+        page="/".join(segments) + "/index.html",
+    )
 
 
 def _clashes(articles: list[Article]) -> list[Problem]:

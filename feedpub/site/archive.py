@@ -1,6 +1,9 @@
 """The archive of issues: the site's pages and feed about the newsletter.
 
-The one part of the site that may use the newsletter (its issues' web addresses).
+The one part of the site that may import the newsletter. It does not: the issues come from the
+store, and their web versions are the pages made here (``issues/N/``), whose address the
+digest links to (newsletter.digest.issue_url, the same address: a test holds them together).
+The digest brings premailer and Jinja2, which a build with nothing to do does not load.
 """
 
 from __future__ import annotations
@@ -11,8 +14,7 @@ from functools import partial
 
 from feedpub.config import Site
 from feedpub.model import Article
-from feedpub.newsletter.digest import issue_url
-from feedpub.site.cache.keys import fingerprint
+from feedpub.site.cache.keys import key
 from feedpub.site.feeds import FeedSpec
 from feedpub.site.pages import Output
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
@@ -38,7 +40,7 @@ def web_versions(site: Site, issues: list[IssueRecord], base: str) -> Iterator[O
     for issue in issues:
         yield (
             f"issues/{issue.number}/index.html",
-            fingerprint(base, "issue", issue.html, site.newsletter.unsubscribe_url),
+            key(base, "issue", issue.html, site.newsletter.unsubscribe_url),
             partial(_web_version, site, issue),
         )
 
@@ -65,7 +67,7 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
         content_hash="",
         authors=(site.newsletter_name,),
         feed_id=issue.id,
-        link=issue_url(site, issue.number),
+        link=f"{site.site.url}issues/{issue.number}/",
         page=f"issues/{issue.number}/index.html",
     )
 

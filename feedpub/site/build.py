@@ -1,36 +1,37 @@
-"""``feedpub build``: catalog → feeds and pages → the writer → the state, all or nothing."""
+"""``feedpub build``: catalog → feeds and pages → the writer → the state, all or nothing.
+
+One pipeline, whatever changed: take what the build will read (by metadata), compare it with
+the record of the last complete build (site.cache.snapshot), and find the work to do: none
+(every input as it was), the quick rebuild of a few edited bodies (site.cache.incremental), or
+the full build from the catalog. The quick and the full build hand the same kind of work
+(site.outputs.Work) to one commit step, which writes the outputs, records them, the articles,
+the content cache and the new record in one transaction, and swaps the new tree in.
+"""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING
+from typing import Literal, NamedTuple
 
-from feedpub import __version__
 from feedpub.config import FEED_FILES, Site, packaged_templates
 from feedpub.content import catalog as catalog_module
-from feedpub.content import tree
-from feedpub.content.catalog import Catalog, Group
-from feedpub.errors import ArticleError, OutputError, Problem, StateError
+from feedpub.content.catalog import Catalog, Reading
+from feedpub.errors import ArticleError, Problem, StateError
 from feedpub.site import writer as writer_module
-from feedpub.site.cache import snapshot
-from feedpub.site.cache.keys import fingerprint
+from feedpub.site.cache import incremental, snapshot
+from feedpub.site.outputs import Work, every_feed, feed_specs, outputs
+from feedpub.site.pages import lists_show_lines_and_cards
 from feedpub.site.writer import Writer, WriteReport
-from feedpub.store.issues import IssueRecord
+from feedpub.store import cache
 from feedpub.store.state import State
-from feedpub.text import url_path
 
-# Rendering needs feedgen, lxml, Jinja2 and premailer; they are imported when something is
-# rendered, so that a build with nothing to do starts and ends quickly.
-if TYPE_CHECKING:
-    from feedpub.site.feeds import FeedBodies, FeedSpec
-    from feedpub.site.pages import Output
+# Which way a build went: nothing to do, the quick rebuild of edited bodies, or the catalog.
+BuildPath = Literal["unchanged", "quick", "full"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,23 @@ class BuildReport:
     seconds: float
     feed_urls: tuple[str, ...]
     problems: list[Problem] = field(default_factory=list)
+    path: BuildPath = "full"
+    # The content files unchanged since the last complete build, which told their problems.
+    told: frozenset[str] = frozenset()
 
     @property
     def failed(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
+
+    @property
+    def news(self) -> list[Problem]:
+        """The problems to tell: every error, and the warnings of files that changed."""
+        return [p for p in self.problems if p.severity == "error" or p.path not in self.told]
+
+    @property
+    def warned_before(self) -> int:
+        """How many unchanged files have warnings the last complete build told already."""
+        return len({p.path for p in self.problems if p.severity != "error" and p.path in self.told})
 
     @classmethod
     def of(
@@ -58,9 +72,12 @@ class BuildReport:
         started: float,
         counts: tuple[int, int, int, int],
         problems: list[Problem],
+        path: BuildPath,
+        told: frozenset[str],
     ) -> BuildReport:
-        """The report of a build that started at ``started`` (perf_counter), wrote as
-        ``wrote`` says and published ``counts``: articles, scheduled, drafts, feed files."""
+        """The report of a build that started at ``started`` (perf_counter), went ``path``,
+        wrote as ``wrote`` says and published ``counts``: articles, scheduled, drafts, feed
+        files."""
         articles, scheduled, drafts, feeds = counts
         return cls(
             articles=articles,
@@ -73,112 +90,9 @@ class BuildReport:
             seconds=time.perf_counter() - started,
             feed_urls=tuple(site.site.url + name for name in FEED_FILES),
             problems=problems,
+            path=path,
+            told=told,
         )
-
-
-
-def feed_specs(
-    site: Site, catalog: Catalog
-) -> tuple[FeedSpec, dict[str, list[tuple[Group, FeedSpec]]]]:
-    """The main feed, and one per tag and per author (each limited to ``feeds.limit``)."""
-    from feedpub.site.feeds import FeedSpec
-
-    limit = site.feeds.limit
-    title = site.site.title
-    main = FeedSpec("", title, site.site.description, site.site.url, catalog.articles[:limit])
-    groups: dict[str, list[tuple[Group, FeedSpec]]] = {"tags": [], "authors": []}
-    for kind, label, members in (
-        ("tags", "Articles tagged", catalog.tags),
-        ("authors", "Articles by", catalog.authors),
-    ):
-        for group in members:
-            folder = f"{kind}/{group.slug}"
-            home = f"{site.site.url}{kind}/{url_path(group.slug)}/"
-            spec = FeedSpec(
-                folder,
-                f"{title}: {group.name}",
-                f"{label} {group.name} in {title}",
-                home,
-                group.articles[:limit],
-            )
-            groups[kind].append((group, spec))
-    return main, groups
-
-
-def static_files(site: Site) -> Iterator[Output]:
-    """Everything under static/ (images, a favicon, robots.txt), copied as it is. What the walk
-    refuses (tree.walk: links out of the site, odd names) is left out; the catalog reports it
-    (catalog.static_problems), so that ``check`` says it too."""
-    top = str(site.static_dir)
-    allowed = tree.of_site(site)
-    for path, info in tree.walk(site.static_dir, "static", allowed).files:
-        key = fingerprint("static", str(info.st_size), str(info.st_mtime_ns))
-        relpath = path[len(top) + 1 :].replace(os.sep, "/")
-        yield relpath, key, partial(_read_static, path, allowed)
-
-
-def _read_static(path: str, allowed: tree.Roots) -> bytes:
-    try:
-        return tree.read_input(path, allowed)
-    except tree.Refused:
-        raise OutputError(
-            f"refusing to copy {tree.shown(path)}: it is a link out of the site's input folders"
-        ) from None
-    except OSError as exc:
-        raise OutputError(f"cannot read {tree.shown(path)}: {exc.strerror}") from None
-
-
-def feed_outputs(site: Site, spec: FeedSpec, bodies: FeedBodies, base: str) -> Iterator[Output]:
-    from feedpub.site.feeds import atom, json_feed, rss
-    from feedpub.site.pages import article_key
-
-    key = fingerprint(
-        base,
-        "feed",
-        spec.folder,
-        spec.title,
-        spec.description,
-        spec.home,
-        *map(article_key, spec.articles),
-    )
-    for name, render in ((FEED_FILES[0], rss), (FEED_FILES[1], atom), (FEED_FILES[2], json_feed)):
-        yield spec.path(name), f"{key}:{name}", partial(render, site, spec, bodies)
-
-
-Specs = tuple["FeedSpec", dict[str, list[tuple[Group, "FeedSpec"]]]]
-
-
-def every_feed(specs: Specs) -> list[FeedSpec]:
-    """The site's main feed, then each group's feed, from feed_specs()."""
-    main, groups = specs
-    return [main, *(spec for pairs in groups.values() for _, spec in pairs)]
-
-
-def outputs(
-    site: Site, catalog: Catalog, issues: list[IssueRecord], specs: Specs | None = None
-) -> Iterator[Output]:
-    """Every output file as (path, key of its inputs, render); rendering waits to be asked.
-    ``specs``: the catalog's feed_specs, when the caller has them."""
-    from feedpub.site.feeds import FeedBodies
-    from feedpub.site.pages import Pages, templates_fingerprint
-
-    base = fingerprint(__version__, repr(site), templates_fingerprint(site))
-    bodies = FeedBodies(site)
-    specs = specs or feed_specs(site, catalog)
-    for spec in every_feed(specs):
-        yield from feed_outputs(site, spec, bodies, base)
-    main, groups = specs
-    pages = Pages(site, catalog, bodies, base)
-    yield from pages.render(main, groups)
-    yield from static_files(site)
-    if issues:
-        from feedpub.site import archive
-
-        newest = archive.as_articles(site, issues)
-        spec = archive.issues_feed(site, newest)
-        yield from feed_outputs(site, spec, bodies, base)
-        yield from pages.render_issues(spec, newest)
-        yield from archive.web_versions(site, issues, base)
 
 
 def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
@@ -188,41 +102,54 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
     started = time.perf_counter()
     with State.open(site.state_dir) as state:
         trusted = settle(site, state).trusted
-        current = snapshot.take(site, state, packaged_templates())
-        last = snapshot.Snapshot.load(state.meta(snapshot.META_KEY))
-        if trusted and last is not None and last.still_valid(current, now):
-            previous = state.outputs()
-            if snapshot.outputs_present(site, previous):
-                counts = (last.articles, last.scheduled, last.drafts, last.feeds)
-                nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
-                return BuildReport.of(site, nothing, started, counts, last.problems)
-        from feedpub.site.cache import incremental
-
+        taken = snapshot.take(site, state, packaged_templates())
+        # An output folder the state does not describe is rendered again in full.
+        last = snapshot.LastBuild.load(cache.last_build(state)) if trusted else None
+        previous = state.outputs()
+        if (
+            last is not None
+            and last.still_valid(taken, now)
+            and snapshot.outputs_present(site, previous)
+        ):
+            nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
+            counts = (last.articles, last.scheduled, last.drafts, last.feed_files)
+            told = frozenset(p.path for p in last.problems)
+            return BuildReport.of(
+                site, nothing, started, counts, last.problems, "unchanged", told
+            )
         files = catalog_module.content_files(site)
-        quick = None
-        if trusted:
-            quick = incremental.rebuild(site, state, current.basis, now, started, files)
-        if quick is not None:
-            report, until = quick
-        else:
-            catalog = load_catalog(site, state, now, keep_going, files)
-            report = publish(site, state, catalog, now, started, current.basis)
-            if catalog.failed:
-                return report
-            until = catalog.scheduled[0].date.isoformat() if catalog.scheduled else None
-        record = snapshot.Snapshot(
-            current.hash,
-            until,
-            report.articles,
-            report.scheduled,
-            report.drafts,
-            report.feeds,
-            # A file removed is said once, not again by every build that has nothing to do.
-            [p for p in report.problems if p.message != STRAY],
-        )
-        with state.transaction():
-            state.set_meta(snapshot.META_KEY, record.dump())
-        return report
+        work = None
+        if last is not None:
+            work = incremental.edits(site, state, last, taken.basis, now, files, previous)
+        # The record's lists (megabytes at 10,000 articles) are not held while the catalog is
+        # read and every output rendered.
+        last = None
+        if work is None:
+            loaded = read_catalog(site, state, now, keep_going, files)
+            work = whole(site, state, loaded, now, taken.basis, previous)
+        return carry_out(site, state, work, now, started, taken.hash)
+
+
+class Loaded(NamedTuple):
+    """A catalog, and what reading it left for the build to record (catalog.Reading)."""
+
+    catalog: Catalog
+    reading: Reading
+
+
+def read_catalog(
+    site: Site,
+    state: State,
+    now: datetime,
+    keep_going: bool = False,
+    files: catalog_module.Files | None = None,
+) -> Loaded:
+    """The catalog as of ``now``, to publish; ArticleError if any article is broken, unless
+    ``keep_going``. ``files``: content_files(site), when the caller has them."""
+    catalog, reading = catalog_module.read(site, state, now, files)
+    if catalog.failed and not keep_going:
+        raise ArticleError(catalog.problems)
+    return Loaded(catalog, reading)
 
 
 def load_catalog(
@@ -234,47 +161,97 @@ def load_catalog(
 ) -> Catalog:
     """The catalog as of ``now``; ArticleError if any article is broken, unless ``keep_going``.
     ``files``: content_files(site), when the caller has them."""
-    catalog = catalog_module.load(site, state, now, files)
-    if catalog.failed and not keep_going:
-        raise ArticleError(catalog.problems)
-    return catalog
+    return read_catalog(site, state, now, keep_going, files).catalog
 
 
 def publish(
+    site: Site, state: State, loaded: Loaded, now: datetime, started: float | None = None
+) -> BuildReport:
+    """Write every output for a catalog read by read_catalog (and the state's issues), then
+    record it, atomically: the full build, for a caller that read the catalog itself."""
+    started = time.perf_counter() if started is None else started
+    work = whole(site, state, loaded, now, snapshot.basis(site, state, packaged_templates()))
+    # What the build read was not taken before: the next build cannot find it unchanged, but
+    # it can rebuild edits quickly.
+    return carry_out(site, state, work, now, started, None)
+
+
+def whole(
     site: Site,
     state: State,
-    catalog: Catalog,
+    loaded: Loaded,
     now: datetime,
-    started: float | None = None,
-    basis: str | None = None,
-) -> BuildReport:
-    """Write every output for ``catalog`` (and the state's issues), then record it, atomically.
-    ``basis``: snapshot.basis() as of ``catalog``, when the caller took it."""
-    from feedpub.site.cache import incremental
-    from feedpub.site.pages import lists_show_lines_and_cards
-
-    started = time.perf_counter() if started is None else started
-    if basis is None:
-        basis = snapshot.basis(site, state, packaged_templates())
-    writer = new_writer(site, state, state.outputs(), walk=True)
+    basis: str,
+    previous: dict[str, str] | None = None,
+) -> Work:
+    """The work of a full build of ``loaded``; ``basis``: snapshot.basis() as of it;
+    ``previous``: the state's outputs, when the caller has them."""
+    catalog, reading = loaded
+    fresh = reading.fresh  # the files read afresh: changed since the last build
     specs = feed_specs(site, catalog)
     produced = list(outputs(site, catalog, state.issues.all(), specs))
     feeds = sum(path.endswith(FEED_FILES) for path, _, _ in produced)
-    writer.offer_all(produced)
-    memo = None
-    if not catalog.failed and lists_show_lines_and_cards(site):
-        memo = incremental.Memo.of(basis, catalog, every_feed(specs), feeds)
+    record = None
+    if not catalog.failed:
+        quick = lists_show_lines_and_cards(site)
+        record = snapshot.LastBuild(
+            hash=None,
+            basis=basis,
+            until=catalog.scheduled[0].date.isoformat() if catalog.scheduled else None,
+            newest=catalog.articles[0].date.isoformat() if catalog.articles else None,
+            articles=len(catalog.articles),
+            scheduled=len(catalog.scheduled),
+            drafts=len(catalog.drafts),
+            feed_files=feeds,
+            ids={a.relpath: a.feed_id for a in catalog.articles} if quick else None,
+            feeds=[
+                (s.folder, s.title, s.description, s.home, [a.relpath for a in s.articles])
+                for s in every_feed(specs)
+            ]
+            if quick
+            else None,
+            problems=catalog.problems,
+        )
+    return Work(
+        path="full",
+        outputs=produced,
+        previous=state.outputs() if previous is None else previous,
+        partial=False,
+        known=catalog.known(),
+        known_before=reading.known_before,
+        cache_rows=reading.cache_rows,
+        present=reading.present,
+        counts=(len(catalog.articles), len(catalog.scheduled), len(catalog.drafts), feeds),
+        problems=catalog.problems,
+        told=frozenset(
+            p.path for p in catalog.problems if p.path in reading.present and p.path not in fresh
+        ),
+        record=record,
+    )
 
-    def record() -> None:
-        state.remember_articles(catalog.known(), now.isoformat(), catalog.known_before)
+
+def carry_out(
+    site: Site, state: State, work: Work, now: datetime, started: float, taken: str | None
+) -> BuildReport:
+    """Write ``work``'s outputs and record it with the commit step; ``taken``: Taken.hash of
+    what the build read, taken before it read anything (None: not taken)."""
+    writer = new_writer(site, state, work.previous, walk=not work.partial)
+    writer.offer_all(work.outputs)
+    if work.partial:
+        writer.keep_previous()
+
+    def remember() -> None:
+        state.remember_articles(work.known, now.isoformat(), work.known_before)
         state.replace_outputs(writer.outputs, writer.previous)
-        state.update_content_cache(catalog.cache_rows, catalog.present)
-        incremental.record(state, memo)
+        state.update_content_cache(work.cache_rows, work.present)
+        # Made here, once every output is written: its text (a megabyte at 10,000 articles)
+        # is not held while they are rendered.
+        record = work.record.seen(taken).dump() if work.record is not None else None
+        cache.keep_last_build(state, record)
 
-    report = commit(site, state, writer, record)
-    counts = (len(catalog.articles), len(catalog.scheduled), len(catalog.drafts), feeds)
-    problems = [*catalog.problems, *stray_problems(site, writer)]
-    return BuildReport.of(site, report, started, counts, problems)
+    wrote = commit(site, state, writer, remember)
+    problems = [*work.problems, *stray_problems(site, writer)]
+    return BuildReport.of(site, wrote, started, work.counts, problems, work.path, work.told)
 
 
 def settle(site: Site, state: State) -> writer_module.Settled:
@@ -303,19 +280,15 @@ def new_writer(site: Site, state: State, previous: dict[str, str], walk: bool) -
 
 
 def commit(site: Site, state: State, writer: Writer, record: Callable[[], None]) -> WriteReport:
-    """Complete the writer's new tree, then record the build (``record``: the state's writes)
-    and swap the new tree in, in one transaction: the swap comes after every write to the
-    state and before its commit, and is undone if the commit fails. A build killed after the
-    swap and before the commit is undone by the next build (writer.settle), so the output and
-    the state never disagree."""
+    """Complete the writer's new tree, then record the build (``record``: the state's writes,
+    the record of this build for the next one among them) and swap the new tree in, in one
+    transaction: the swap comes after every write to the state and before its commit, and is
+    undone if the commit fails. A build killed after the swap and before the commit is undone
+    by the next build (writer.settle), so the output, the state and the record never disagree."""
     report = writer.finish()
     try:
         with _recording(state):
             record()
-            # The snapshot of what this build saw is written after this transaction, by
-            # build(): until then, none. A snapshot of the last build's inputs kept by a build
-            # killed in between would make a build from those inputs do nothing.
-            state.db.execute("DELETE FROM meta WHERE key = ?", (snapshot.META_KEY,))
             trees = writer.record()
             if trees is not None:
                 state.set_meta(writer_module.TREES_KEY, trees.dump())

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
-from markupsafe import Markup
-
-from feedpub.config import Site, packaged_templates
+from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.errors import TemplateError
 from feedpub.model import Article
-from feedpub.site.cache.keys import fingerprint
+from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
 from feedpub.templating import environment, template_problem
 from feedpub.text import slugify, url_path
+
+# markupsafe comes with Jinja2, when something is rendered (templating.environment).
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 
 def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
@@ -58,6 +61,8 @@ class Pages:
         self.base = base
         self.catalog = catalog
         self.bodies = bodies
+        from markupsafe import Markup
+
         if lists_show_lines_and_cards(site):
             self.line_key, self.card_key = _once_each(line_key), _once_each(card_key)
         else:  # a template of the site's own may show anything of an article
@@ -83,18 +88,20 @@ class Pages:
         )
 
     def group_url(self, kind: str, name: str) -> str | None:
-        key = (kind, name)
-        if key not in self._urls:
+        wanted = (kind, name)
+        if wanted not in self._urls:
             slug = slugify(name)
-            self._urls[key] = f"{self.site.site.url}{kind}/{url_path(slug)}/" if slug else None
-        return self._urls[key]
+            self._urls[wanted] = f"{self.site.site.url}{kind}/{url_path(slug)}/" if slug else None
+        return self._urls[wanted]
 
     def card(self, article: Article) -> Markup:
         """An article's summary block for lists, rendered once per build."""
-        key = article.feed_id or article.relpath
-        if key not in self._cards:
-            self._cards[key] = Markup(self._render("card.html", article=article))
-        return self._cards[key]
+        from markupsafe import Markup
+
+        name = article.feed_id or article.relpath
+        if name not in self._cards:
+            self._cards[name] = Markup(self._render("card.html", article=article))
+        return self._cards[name]
 
     def _page(self, template: str, **context: object) -> bytes:
         return self._render(template, **context).encode()
@@ -125,8 +132,7 @@ class Pages:
     ) -> Output:
         """(path, key, render): the key names everything the page shows, so that an unchanged
         page is not rendered again."""
-        key = fingerprint(self.base, template, *depends)
-        return path, key, lambda: self._page(template, **context)
+        return path, key(self.base, template, *depends), lambda: self._page(template, **context)
 
     def render(
         self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]
@@ -184,11 +190,11 @@ class Pages:
         """One page per article: the template's key is made once, and joined to each article's
         own (no hash per page, and no context until the page is rendered)."""
         main_links = feed_links(self.site, main)
-        template = fingerprint(self.base, "article.html")
+        template = key(self.base, "article.html")
         for article in articles:
             if article.page is not None:
-                key = f"{template}:{article_key(article)}"
-                yield article.page, key, partial(self._article_page, article, main_links)
+                page_key = within(template, article_key(article))
+                yield article.page, page_key, partial(self._article_page, article, main_links)
 
     def _article_page(self, article: Article, feeds: list[dict[str, str]]) -> bytes:
         return self._page(
@@ -221,14 +227,14 @@ def card_key(article: Article) -> str:
     return "\x1f".join(shown) + f"\x1e{article.lead}"
 
 
-def _once_each(key: Callable[[Article], str]) -> Callable[[Article], str]:
-    """``key``, computed once per article: an article is on several lists."""
+def _once_each(make: Callable[[Article], str]) -> Callable[[Article], str]:
+    """``make``, computed once per article: an article is on several lists."""
     known: dict[int, tuple[Article, str]] = {}  # the article is kept, so its id stays its own
 
     def once(article: Article) -> str:
         found = known.get(id(article))
         if found is None:
-            found = known[id(article)] = article, key(article)
+            found = known[id(article)] = article, make(article)
         return found[1]
 
     return once
@@ -246,14 +252,3 @@ def own_templates(site: Site) -> set[str]:
     if not top.is_dir():
         return set()
     return {path.relative_to(top).as_posix() for path in top.rglob("*") if path.is_file()}
-
-
-def templates_fingerprint(site: Site) -> str:
-    """Every template a page could use: the site's own and the packaged ones."""
-    parts: list[str] = []
-    for folder in (site.templates_dir, packaged_templates()):
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    parts.append(f"{path.relative_to(folder)}:{path.read_bytes().hex()}")
-    return fingerprint(*parts)

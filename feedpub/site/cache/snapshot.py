@@ -1,17 +1,20 @@
-"""What a build's output depends on, seen through file metadata only.
+"""What the last complete build saw and published: one record, which every build reads.
 
-When every input file has the size and modification time it had at the last build, the
-settings and the issues are the same, no scheduled article has fallen due, and every output
-file the last build wrote is still there, a build has nothing to do: it looks at metadata and
-stops, without reading a file.
+A build first takes what it will read, by file metadata only (``take``): the settings,
+templates, static files and issues (the ``basis``), and the size and time of every content
+file. When all of it is as the record says, no scheduled article has fallen due and every
+output the last build wrote is still there, the build has nothing to do: it stops without
+reading a file. When only a few articles' bodies changed, the record's lists (each published
+article's feed id, each feed's articles) let the quick rebuild (``incremental``) render just
+the outputs that show them. Any other build reads the whole catalog. Every complete build,
+quick or full, keeps its record in the transaction that records its outputs (build.commit).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,9 +23,12 @@ from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content import tree
 from feedpub.errors import Problem
+from feedpub.site.cache.keys import key
+from feedpub.store import cache
 from feedpub.store.state import State
 
-META_KEY = "build_snapshot"
+# A feed as the record keeps it: folder, title, description, home, and its articles' paths.
+Feed = tuple[str, str, str, str, list[str]]
 
 
 def _walk(top: Path, parts: list[str], label: str, allowed: tree.Roots) -> None:
@@ -44,7 +50,7 @@ class Taken(NamedTuple):
 def take(site: Site, state: State, templates: Path) -> Taken:
     parts = [basis(site, state, templates)]
     _walk(site.content_dir, parts, "content", tree.of_site(site))
-    return Taken(_hash(parts), parts[0])
+    return Taken(key(*parts), parts[0])
 
 
 def basis(site: Site, state: State, templates: Path) -> str:
@@ -57,49 +63,76 @@ def basis(site: Site, state: State, templates: Path) -> str:
         ("static", site.static_dir, allowed),
     ):
         _walk(folder, parts, label, roots)
-    issues = state.db.execute(
-        "SELECT number, status, length(html), length(subject) FROM issues ORDER BY number"
-    ).fetchall()
-    parts.append(repr(issues))
-    return _hash(parts)
+    parts.append(repr(cache.issues_seen(state)))
+    return key(*parts)
 
 
-def _hash(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+@dataclass(frozen=True)
+class LastBuild:
+    """The record of the last complete build: what it saw, what it published, what it said."""
 
-
-@dataclass
-class Snapshot:
-    """What the last complete build saw, and what it reported."""
-
-    hash: str
-    until: str | None  # the earliest scheduled article: the output changes then
+    hash: str | None  # Taken.hash; None when the build did not take it (run's publish)
+    basis: str  # Taken.basis
+    until: str | None  # the earliest scheduled article's date: the output changes then
+    newest: str | None  # the newest published article's date: before it, the lists differ
     articles: int
     scheduled: int
     drafts: int
-    feeds: int
+    feed_files: int
+    # Each published article's path -> its feed id, and each feed (the site's main feed
+    # first); None when the site's own templates make its lists, which may show anything of
+    # an article: then no edit is rebuilt without the catalog.
+    ids: dict[str, str] | None
+    feeds: list[Feed] | None
     problems: list[Problem] = field(default_factory=list)
 
     def dump(self) -> str:
-        data: dict[str, Any] = dict(self.__dict__)
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["problems"] = [p.row() for p in self.problems]
-        return json.dumps(data)
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
-    def load(cls, text: str | None) -> Snapshot | None:
+    def load(cls, text: str | None) -> LastBuild | None:
+        """The record ``dump`` wrote; None for anything else (a hand-edited state, a record
+        of an older feedpub): the build then reads everything."""
         if not text:
             return None
         try:
             data = json.loads(text)
             data["problems"] = [Problem(*p) for p in data["problems"]]
-            return cls(**data)
-        except (ValueError, TypeError, KeyError):
+            if data["feeds"] is not None:
+                data["feeds"] = [(f[0], f[1], f[2], f[3], list(f[4])) for f in data["feeds"]]
+            record = cls(**data)
+            for moment in (record.until, record.newest):
+                if moment is not None:
+                    datetime.fromisoformat(moment)
+            return record if record._well_formed() else None
+        except (ValueError, TypeError, KeyError, IndexError):
             return None
 
+    def _well_formed(self) -> bool:
+        """What the builds rely on has the types they expect."""
+        if not isinstance(self.basis, str) or not isinstance(self.hash, str | None):
+            return False
+        if (self.ids is None) != (self.feeds is None):
+            return False
+        if self.ids is None or self.feeds is None:
+            return True
+        if not isinstance(self.ids, dict) or not all(isinstance(i, str) for i in self.ids.values()):
+            return False
+        if not all(isinstance(p, str) for f in self.feeds for p in (*f[:4], *f[4])):
+            return False
+        return bool(self.feeds) and self.feeds[0][0] == ""  # the main feed comes first
+
     def still_valid(self, current: Taken, now: datetime) -> bool:
+        """Whether a build of ``current`` at ``now`` has nothing to do (outputs present)."""
         return self.hash == current.hash and (
             self.until is None or now < datetime.fromisoformat(self.until)
         )
+
+    def seen(self, taken: str | None) -> LastBuild:
+        """This record, of a build that took ``taken`` (Taken.hash) before reading."""
+        return replace(self, hash=taken)
 
 
 def outputs_present(site: Site, outputs: dict[str, str]) -> bool:
