@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
-BodyFormat = Literal["markdown", "text"]
+# "html": a body made as HTML, not read from a file (an issue in the issues feed).
+BodyFormat = Literal["markdown", "text", "html"]
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
+from html import escape
 
 from feedpub.config import Site
+from feedpub.content.readers import markdown_to_html
 from feedpub.model import Article
 from feedpub.site.cache.keys import key
 from feedpub.site.feeds import FeedSpec
@@ -51,11 +53,7 @@ def _web_version(site: Site, issue: IssueRecord) -> bytes:
 
 def as_article(site: Site, issue: IssueRecord) -> Article:
     """An issue as an entry of the issues feed: its subject, web version and article list."""
-    lines = [issue.note.strip(), ""] if issue.note.strip() else []
-    for item in issue.items:
-        title = item.title.replace("[", "\\[").replace("]", "\\]")
-        lines.append(f"- [{title}](<{item.link}>): {item.summary}")
-    body = "\n".join(lines) + "\n"
+    body = issue_html(issue)
     created = datetime.fromisoformat(issue.created)
     return Article(
         source=str(site.state_dir),
@@ -63,13 +61,30 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
         title=issue.subject,
         date=created,
         body=body,
-        body_format="markdown",
+        body_format="html",
         content_hash="",
+        # What the feed's entry and the issues page show of it: their keys depend on it.
+        fingerprint=key("issue", issue.subject, body),
         authors=(site.newsletter_name,),
         feed_id=issue.id,
         link=f"{site.site.url}issues/{issue.number}/",
         page=f"issues/{issue.number}/index.html",
     )
+
+
+def issue_html(issue: IssueRecord) -> str:
+    """The issue's entry in the issues feed as HTML: the editor's note (Markdown), then each
+    article's title, linked, and summary. Titles and summaries are text: they are escaped,
+    never read as Markdown or HTML."""
+    note = markdown_to_html(issue.note.strip()) if issue.note.strip() else ""
+    if not issue.items:
+        return note
+    lines = [note + "<ul>"]
+    for item in issue.items:
+        link = f'<a href="{escape(item.link)}">{escape(item.title, quote=False)}</a>'
+        summary = f": {escape(item.summary, quote=False)}" if item.summary else ""
+        lines.append(f"<li>{link}{summary}</li>")
+    return "\n".join(lines) + "\n</ul>\n"
 
 
 def web_version(site: Site, issue: IssueRecord) -> str:

@@ -62,7 +62,7 @@ def _plugged(relpath: str, site: Site) -> Reader | None:
 
 def reader_of(article: Article, site: Site) -> Reader:
     """The reader that read ``article``: a plugin's, by the file's suffix, or feedpub's own, by
-    its body's format (an issue in the issues feed is Markdown without a file)."""
+    its body's format."""
     plugged = _plugged(article.relpath, site)
     if plugged is not None:
         return plugged
@@ -95,7 +95,14 @@ def lead_of(article: Article, site: Site) -> str:
     body = article.body or ""
     if article.body_format == "text" and _plugged(article.relpath, site) is None:
         return xml_safe(shorten(body.split("\n\n", 1)[0]))
-    return xml_safe(shorten(first_paragraph_text(reader_of(article, site).render(body))))
+    return xml_safe(shorten(first_paragraph_text(_fragment(article, site, body))))
+
+
+def _fragment(article: Article, site: Site, body: str) -> str:
+    """The body as HTML: an HTML body (made, not read: an issue in the issues feed) is one."""
+    if article.body_format == "html":
+        return body
+    return reader_of(article, site).render(body)
 
 
 def load_body(article: Article, site: Site) -> str:
@@ -116,7 +123,7 @@ def render_html(article: Article, site: Site) -> str:
     from_file = article.body is None
     body = load_body(article, site)
     plugged = _plugged(article.relpath, site)
-    fragment = (plugged or reader_of(article, site)).render(body)
+    fragment = plugged.render(body) if plugged is not None else _fragment(article, site, body)
     # A body read from its file went through decode(), which removed them; only a character
     # reference (&#12;) can bring one back. Skipping the second pass saves 35 us a page. A
     # plugin's renderer may make them from anything: its HTML always takes the pass.
