@@ -99,6 +99,17 @@ def test_rss_plain_text_elements_hold_the_text(public: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_rss_description_is_html_saying_the_summary(public: Path, text: str) -> None:
+    item = next(e for e in rss_items(public).values() if e.findtext("title") == text)
+    assert_html_says(item.findtext("description"), text, "<description>")
+    parsed = feedparser.parse((public / "rss.xml").read_bytes())
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    entry = next(e for e in parsed.entries if e.id == item.findtext("guid"))
+    assert entry.summary_detail.type == "text/html"
+    assert_html_says(entry.summary, text, "feedparser's summary")
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
 def test_atom_text_constructs_hold_the_text(public: Path, text: str) -> None:
     parsed = feedparser.parse((public / "atom.xml").read_bytes())
     assert parsed.bozo == 0, parsed.get("bozo_exception")
@@ -154,6 +165,18 @@ def test_issues_feeds_list_titles_and_summaries_as_text(public: Path) -> None:
     for where, fragment in contents.items():
         assert fragment is not None, where
         assert sorted(issue_lists(fragment)) == sorted(expected), where
+
+
+def test_issues_feed_summary_is_the_lists_text(public: Path) -> None:
+    """The summary of an issue without a note is what its list says (cut short); the issue
+    lists its articles newest first, as the feed does."""
+    document = json.loads((public / "issues" / "feed.json").read_bytes())
+    summary = document["items"][0]["summary"]
+    first = expected_lines(public)[0][2]
+    assert summary.startswith(first)
+    item = etree.fromstring((public / "issues" / "rss.xml").read_bytes()).find("channel/item")
+    assert item is not None
+    assert_html_says(item.findtext("description"), summary, "issues <description>")
 
 
 def test_issues_page_shows_the_subject_as_text(public: Path) -> None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from typing import TYPE_CHECKING
 
 from feedpub import __version__
@@ -26,6 +27,7 @@ from feedpub.text import url_path, xml_safe
 # feedgen brings lxml (75 ms to import): a rebuild that changes no feed does not load it.
 if TYPE_CHECKING:
     from feedgen.feed import FeedGenerator
+    from lxml import etree
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,6 +101,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.author({"name": xml_safe(site.site.author or site.site.title)})
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("feedpub", _FeedText, _EntryText, atom=False, rss=True)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -119,9 +122,44 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         summary = bodies.summary(article)
         if summary:
             entry.summary(summary)
+            entry.feedpub.rss_description(summary)
         if full:
             entry.content(bodies.html(article), type="html")
     return fg
+
+
+class _FeedText:
+    """The feed half of the feedgen extension below: it adds nothing to the channel."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        return feed
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        return feed
+
+
+class _EntryText(_FeedText):
+    """An item's RSS <description> as HTML that says its summary, a text.
+
+    feedgen writes one summary into Atom's <summary> (type="text": right) and RSS's
+    <description>, which readers and the W3C validator take as HTML ("entity-encoded HTML is
+    allowed"), so that "Use the &lt;details&gt; element" would become an element. feedgen has
+    no way to set the one without the other; an extension sees the item after it is made."""
+
+    def __init__(self) -> None:
+        self._summary: str | None = None
+
+    def rss_description(self, summary: str) -> None:
+        self._summary = summary
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        description = feed.find("description")
+        if self._summary is not None and description is not None:
+            description.text = escape(self._summary, quote=False)
+        return feed
 
 
 def _links(fg: FeedGenerator, site: Site, spec: FeedSpec, name: str) -> FeedGenerator:
