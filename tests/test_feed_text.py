@@ -208,3 +208,13 @@ def test_issues_feed_renders_the_note_then_lists_the_articles(
     assert note_html == shown.format(url=item["url"])
     [(title, _, line)] = issue_lists("<ul>" + listing)
     assert (title, line) == (HOSTILE["details"], f"{HOSTILE['details']}: {HOSTILE['details']}")
+
+
+def test_issue_web_version_shows_titles_and_summaries_as_text(public: Path) -> None:
+    page = lxml.html.fromstring((public / "issues" / "1" / "index.html").read_bytes())
+    links = {a.text_content() for a in page.iter("a")}
+    assert set(HOSTILE.values()) <= links
+    text = page.text_content()
+    assert all(text.count(summary) >= 2 for summary in HOSTILE.values())  # title and summary
+    # The corpus's tags are text: none is in the page as an element.
+    assert [e.tag for e in page.iter("details", "script", "b", "i")] == []
