@@ -174,6 +174,10 @@ def personal_message(
 
 def _fold(name: str, value: str) -> str:
     """One header line, RFC 2047-encoded where it is not ASCII, as the email package writes it."""
+    # Folding keeps a line break as it is, which would start a header of its own. The settings
+    # refuse one when they load; this holds for a Site made in code, as msg[name] = ... does.
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"the {name} header's value holds a line break: {value!r}")
     return str(POLICY.fold(name, POLICY.header_factory(name, value)))
 
 
