@@ -353,3 +353,11 @@ def test_a_site_built_past_the_checks_cannot_send_a_forged_header(
     with pytest.raises(ValueError, match="line break"):
         send_issue(forged, 1, NOW)
     assert relay.handler.count() == 0
+
+
+def test_a_rendered_subject_carries_no_control_character(make_site: MakeSite) -> None:
+    # The template is checked when it loads; what it renders (here a Jinja string escape) is
+    # not in the settings. Articles' titles come cleaned by their readers.
+    template = """'{{ newsletter.name }}{{ "\\u0007" }} #{{ issue.number }}'"""
+    root = make_site(ARTICLES, extra=NEWSLETTER + f"subject = {template}\n")
+    assert make_issue(root).subject == "Test Weekly #1"
