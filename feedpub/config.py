@@ -12,7 +12,7 @@ from dataclasses import Field, dataclass, field, fields
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub.errors import ConfigError, Problem
@@ -43,7 +43,23 @@ def _check_url(value: str) -> str:
     # The host is in every Message-ID and List-Id, the URL in every List-Unsubscribe.
     if any(unicodedata.category(c) == "Cc" for c in value):
         raise ValueError("must not contain control characters")
+    if not value.isascii():
+        value = _ascii_url(value)
     return value.rstrip("/") + "/"
+
+
+def _ascii_url(value: str) -> str:
+    """The URI of an internationalised URL: the host in its IDNA form, the rest percent-encoded,
+    as email headers (Message-ID, List-Unsubscribe) and RSS need them."""
+    parts = urlsplit(value)
+    try:
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("has a host that is not a valid internationalised domain name") from None
+    safe = "/%!$&'()*+,;=:@-._~"
+    user, at, _ = parts.netloc.rpartition("@")
+    netloc = quote(user, safe=safe) + at + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=safe), "", ""))
 
 
 def _check_timezone(value: str) -> str:

@@ -27,6 +27,7 @@ from helpers import (
 )
 
 from feedpub import config
+from feedpub.delivery.messages import issue_message
 from feedpub.delivery.sending import send_issue
 from feedpub.errors import ConfigError
 
@@ -361,3 +362,14 @@ def test_a_rendered_subject_carries_no_control_character(make_site: MakeSite) ->
     template = """'{{ newsletter.name }}{{ "\\u0007" }} #{{ issue.number }}'"""
     root = make_site(ARTICLES, extra=NEWSLETTER + f"subject = {template}\n")
     assert make_issue(root).subject == "Test Weekly #1"
+
+
+def test_an_internationalised_site_url_makes_ascii_headers(make_site: MakeSite) -> None:
+    # Its host is in every Message-ID and List-Id, the URL in List-Unsubscribe: as written,
+    # the preview failed and every recipient's message could not be encoded.
+    settings = SETTINGS.replace('"https://news.example.org/"', '"https://bücher.example/neu/über"')
+    root = make_site(ARTICLES, settings=settings, extra=NEWSLETTER)
+    site = load(root)
+    assert site.site.url == "https://xn--bcher-kva.example/neu/%C3%BCber/"
+    msg = parse(issue_message(site, make_issue(root)).as_bytes())
+    assert msg["Message-ID"].endswith("@xn--bcher-kva.example>")
