@@ -6,6 +6,8 @@ through a real relay, has the headers feedpub writes and no other."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -373,3 +375,44 @@ def test_an_internationalised_site_url_makes_ascii_headers(make_site: MakeSite) 
     assert site.site.url == "https://xn--bcher-kva.example/neu/%C3%BCber/"
     msg = parse(issue_message(site, make_issue(root)).as_bytes())
     assert msg["Message-ID"].endswith("@xn--bcher-kva.example>")
+
+
+# -- List-Id (RFC 2919) -----------------------------------------------------------------------
+
+# RFC 2919's list-id: a dot-atom of ASCII, in angle brackets at the end of the header.
+LIST_ID = re.compile(
+    r"<([A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)+)>$"
+)
+ENCODED_WORD = re.compile(r"=\?[^?]+\?[QqBb]\?[^?]*\?=")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Wöchentliche Zeitung für Groß & Klein, mit Neuigkeiten aus der Stadt 📰",
+        'Tom\'s "News": <W>',
+    ],
+    ids=["non-ascii", "ascii-specials"],
+)
+def test_list_id_keeps_its_id_in_ascii(relay: Relay, make_site: MakeSite, name: str) -> None:
+    extra = settings_with("name", json.dumps(name, ensure_ascii=False)) + smtp_settings(relay.port)
+    root = make_site(ARTICLES, extra=extra)
+    # jörg's local part is not ASCII: his message is written by the email package (SMTPUTF8).
+    subscribe(root, [("ann@example.net", "Ann"), ("jörg@example.net", "Jörg")])
+    make_issue(root)
+    assert send_issue(load(root), 1, NOW).sent == 2
+    for _, raw in relay.handler.received():
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8")
+        [folded] = re.findall(r"^List-Id: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*", head, flags=re.MULTILINE)
+        value = re.sub(r"\r\n[ \t]", " ", folded.removeprefix("List-Id: "))
+        found = LIST_ID.search(value)
+        assert found is not None, value
+        # Outside quoted strings, the id's are the only angle brackets (a reader takes the first).
+        assert re.sub(r'"(?:[^"\\]|\\.)*"', "", value).count("<") == 1, value
+        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(value))
+        # RFC 5322's 78, but for the id on a line of its own, which cannot be broken.
+        lines = folded.split("\r\n")
+        assert all(len(line) <= 78 or line == f" <{found.group(1)}>" for line in lines), lines
+        assert str(parse(raw)["List-Id"]).endswith(f" <{found.group(1)}>")
+        if not name.isascii():
+            assert str(parse(raw)["List-Id"]) == f"{name} <{found.group(1)}>"
