@@ -6,12 +6,13 @@ import importlib
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub.errors import ConfigError, Problem
@@ -39,7 +40,26 @@ def _check_url(value: str) -> str:
         raise ValueError("must not have a query or a fragment")
     if any(c.isspace() for c in value):
         raise ValueError("must not contain spaces")
+    # The host is in every Message-ID and List-Id, the URL in every List-Unsubscribe.
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    if not value.isascii():
+        value = _ascii_url(value)
     return value.rstrip("/") + "/"
+
+
+def _ascii_url(value: str) -> str:
+    """The URI of an internationalised URL: the host in its IDNA form, the rest percent-encoded,
+    as email headers (Message-ID, List-Unsubscribe) and RSS need them."""
+    parts = urlsplit(value)
+    try:
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("has a host that is not a valid internationalised domain name") from None
+    safe = "/%!$&'()*+,;=:@-._~"
+    user, at, _ = parts.netloc.rpartition("@")
+    netloc = quote(user, safe=safe) + at + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=safe), "", ""))
 
 
 def _check_timezone(value: str) -> str:
@@ -71,16 +91,69 @@ def _check_output(value: str) -> str:
     return value
 
 
-def _check_address(value: str) -> str:
-    # Imported here: email.utils (with socket) adds 20 ms to every start, and only a site with
-    # a newsletter has addresses to check.
-    from email.utils import parseaddr
+# What str.splitlines() and the email package's parser take for the end of a line.
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
-    _, address = parseaddr(value)
-    local, _, domain = address.rpartition("@")
-    if not local or "." not in domain or any(c.isspace() or c in "<>" for c in address):
-        raise ValueError(f"{value!r} is not an address; write it as 'Name <editor@example.org>'")
+
+def _check_header_text(value: str) -> str:
+    """A value that goes into every message's headers: one line of text, no control character
+    (a line break in it would start a header of its own: Bcc, X-Injected)."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "Cs":  # os.environ's stand-in for a byte that is not UTF-8
+            raise ValueError("holds bytes that are not UTF-8; set it as UTF-8 text")
+        if char in _LINE_BREAKS:
+            raise ValueError(
+                f"holds a line break (U+{ord(char):04X}), which an email header cannot carry; "
+                "write it on one line"
+            )
+        if category == "Cc":
+            raise ValueError(
+                f"holds a control character (U+{ord(char):04X}), which an email header cannot "
+                "carry; remove it"
+            )
     return value
+
+
+def _check_address(value: str) -> str:
+    """One address, as 'Name <address>' or bare; an internationalised domain is kept in its
+    ASCII form, which the envelope and a message without SMTPUTF8 need."""
+    _check_header_text(value)
+    # Imported here: the email package and email-validator add tens of milliseconds to every
+    # start, and only a site with a newsletter has addresses to check.
+    from email.errors import NonASCIILocalPartDefect
+    from email.headerregistry import Address
+    from email.policy import default
+
+    from email_validator import EmailNotValidError, validate_email
+
+    fix = "write it as 'Name <editor@example.org>'"
+    header = default.header_factory("From", value)
+    addresses = [a for group in header.groups for a in group.addresses]
+    if len(addresses) > 1:
+        raise ValueError(
+            f"{value!r} holds {len(addresses)} addresses; give one, as 'Name <editor@example.org>'"
+        )
+    if any(group.display_name is not None for group in header.groups):
+        raise ValueError(f"{value!r} is a group, not an address; {fix}")
+    ascii_only = (
+        f"{value!r} is not an address a relay without SMTPUTF8 can carry: the part before the "
+        "@ must be ASCII"
+    )
+    if any(isinstance(d, NonASCIILocalPartDefect) for d in header.defects):
+        raise ValueError(ascii_only)
+    if header.defects or not addresses:
+        raise ValueError(f"{value!r} is not an address; {fix}")
+    [address] = addresses
+    try:
+        valid = validate_email(address.addr_spec, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError(f"{value!r} is not an address; {fix}") from None
+    if valid.ascii_email is None:
+        raise ValueError(ascii_only)
+    if valid.ascii_email == address.addr_spec:
+        return value
+    return str(Address(display_name=address.display_name, addr_spec=valid.ascii_email))
 
 
 def _check_optional_address(value: str) -> str:
@@ -124,6 +197,9 @@ def _check_days(value: int) -> int:
 
 
 def _check_subject(value: str) -> str:
+    # Its whitespace, line breaks too, is one space once rendered (digest.subject_line): a long
+    # template may span the lines of a multi-line string.
+    _check_header_text("".join(c for c in value if not c.isspace()))
     import jinja2.sandbox  # here, not at the top: a build that changes nothing never needs it
 
     try:
@@ -230,8 +306,11 @@ def setting_key(spec: Field[Any]) -> str:
 
 @dataclass(frozen=True)
 class SiteSettings:
+    # The newsletter's name when it has none of its own: in From, List-Id and Subject.
     title: str = _setting(
-        "", _at_most(MAX_TITLE), "the publication's name, shown in feeds and pages"
+        "",
+        _at_most(MAX_TITLE, _check_header_text),
+        "the publication's name, shown in feeds and pages",
     )
     url: str = _setting(
         "", _at_most(2000, _check_url), "where public/ is served, e.g. https://example.org/"
@@ -258,7 +337,9 @@ DEFAULT_SUBJECT = "{{ newsletter.name }} #{{ issue.number }}: {{ issue.articles[
 @dataclass(frozen=True)
 class NewsletterSettings:
     name: str = _setting(
-        "", _at_most(MAX_TITLE), "the newsletter's name (default: the site's title)"
+        "",
+        _at_most(MAX_TITLE, _check_header_text),
+        "the newsletter's name (default: the site's title)",
     )
     from_: str = _setting("", _check_optional_address, "sender, as 'Name <address>'", "from")
     reply_to: str = _setting("", _check_optional_address, "where replies go (optional)")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import email.policy
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import quoprimime
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import urlencode, urlsplit
@@ -161,7 +163,7 @@ def personal_message(
         message_id(site, issue, recipient.key),
         to_header(recipient),
     )
-    msg["List-Id"] = f"{site.newsletter_name} <{list_id(site)}>"
+    msg["List-Id"] = _Folded("List-Id", list_id_value(site.newsletter_name, list_id(site)))
     mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
     targets = [f"<{link}>"]
     if mailto:
@@ -172,9 +174,58 @@ def personal_message(
     return msg
 
 
+def list_id_value(name: str, kept: str) -> str:
+    """RFC 2919's List-Id: the name as a phrase, then ``<kept>``, always ASCII (as one RFC 2047
+    word for the whole value, a reader could not find the id). A name that is not ASCII is
+    encoded words, each within RFC 2047's 75 characters, on folded lines."""
+    _one_line("List-Id", name)
+    if not name.isascii():
+        phrase = Header(name, "utf-8", header_name="List-Id").encode(linesep="\r\n")
+    elif _ATOMS.fullmatch(name):
+        phrase = name
+    else:  # RFC 5322 specials ('<', ':', '"', ...) would be read as the header's syntax
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # The kept id is made from the name by slugify, which keeps letters that are not ASCII; the
+    # tokens already sent are bound to it as it is, so only the header writes it as ASCII.
+    kept = ".".join(
+        label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+        for label in kept.split(".")
+    )
+    last = phrase.rpartition("\n")[2]
+    joiner = "\r\n " if len(last) + len(kept) + 3 > 78 - len("List-Id: ") else " "
+    return f"{phrase}{joiner}<{kept}>" if phrase else f"<{kept}>"
+
+
+# A phrase of RFC 5322 atoms and spaces: written as it is.
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*")
+
+
+class _Folded(str):
+    """A header value folded already, which the email package writes as it is (its policy
+    calls ``fold`` on a value that has the header's ``name``)."""
+
+    def __new__(cls, name: str, value: str) -> _Folded:
+        made = super().__new__(cls, value)
+        made.name = name
+        return made
+
+    name: str
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        return f"{self.name}: {self}\r\n".replace("\r\n", policy.linesep)
+
+
 def _fold(name: str, value: str) -> str:
     """One header line, RFC 2047-encoded where it is not ASCII, as the email package writes it."""
+    _one_line(name, value)
     return str(POLICY.fold(name, POLICY.header_factory(name, value)))
+
+
+def _one_line(name: str, value: str) -> None:
+    # Folding keeps a line break as it is, which would start a header of its own. The settings
+    # refuse one when they load; this holds for a Site made in code, as msg[name] = ... does.
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"the {name} header's value holds a line break: {value!r}")
 
 
 def _fold_fast(name: str, value: str) -> str:
@@ -237,7 +288,7 @@ class PreparedIssue:
         self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
         self.tail = "".join(
             [
-                _fold("List-Id", f"{site.newsletter_name} <{self.list_id}>"),
+                f"List-Id: {list_id_value(site.newsletter_name, self.list_id)}\r\n",
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
                 "MIME-Version: 1.0\r\n",
                 f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',

@@ -10,6 +10,7 @@ import html as html_module
 import logging
 import re
 import textwrap
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,7 +86,11 @@ def subject_line(site: Site, issue: IssueView) -> str:
     except Exception as exc:  # whatever its code raises: ZeroDivisionError, RecursionError...
         problem = template_error_text(exc)
         raise DigestError(f"[newsletter] subject cannot be rendered: {problem}") from None
-    # A header is one line.
+    # A header is one line of text: a control character the template wrote ({{ "\\x07" }}) has
+    # no place in it, and no line break may start a header of its own.
+    subject = "".join(
+        c for c in subject if c.isspace() or unicodedata.category(c) not in ("Cc", "Cs")
+    )
     return " ".join(subject.split())
 
 
