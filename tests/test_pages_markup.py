@@ -9,7 +9,11 @@ import re
 from pathlib import Path
 
 import html5lib
-from helpers import MakeSite, article, publish
+import pytest
+from helpers import SETTINGS, MakeSite, article, publish
+
+from feedpub import config
+from feedpub.errors import ConfigError
 
 NS = "{http://www.w3.org/1999/xhtml}"
 # HTML's valid global date and time string (or local, without a zone): seconds may have at
@@ -52,3 +56,79 @@ def test_every_time_element_has_a_valid_html_datetime(make_site: MakeSite) -> No
     assert "2026-11-20T09:00:00+01:00" in seen
     assert "2026-11-21T10:30:15+01:00" in seen
     assert "1850-06-01T08:06:32+00:00" in seen
+
+
+# Settings that reach pages, feeds or the digest, by section, as TOML lines.
+TEXT_SETTINGS = {
+    "site": {
+        "title": '"Test Gazette"',
+        "url": '"https://news.example.org/"',
+        "description": '"A site for tests"',
+        "author": '"Desk"',
+    },
+    "newsletter": {
+        "name": '"Letters"',
+        "from": '"Desk <desk@example.org>"',
+        "reply_to": '"desk@example.org"',
+        "subject": '"{{ newsletter.name }}"',
+        "tags": '["news"]',
+    },
+}
+
+
+def settings_with(section: str, key: str, written: str) -> tuple[str, int]:
+    """TEXT_SETTINGS as a feedpub.toml with ``key = written`` in ``section``, and its line."""
+    lines, at = [], 0
+    for name, values in TEXT_SETTINGS.items():
+        lines.append(f"[{name}]")
+        for other, value in values.items():
+            if (name, other) == (section, key):
+                value, at = written, len(lines) + 1
+            lines.append(f"{other} = {value}")
+    return "\n".join(lines) + "\n", at
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "written"),
+    [
+        # As a user would have to write them: TOML escapes.
+        ("site", "title", '"A\\u0007B"'),
+        ("site", "description", '"\\u001b[31mred"'),
+        ("site", "author", '"Ann\\u0000"'),
+        ("newsletter", "name", '"Let\\u0085ters"'),
+        ("newsletter", "from", '"Desk\\u0008 <desk@example.org>"'),
+        ("newsletter", "reply_to", '"Desk\\u001f <desk@example.org>"'),
+        ("newsletter", "subject", '"{{ newsletter.name }}\\u007f"'),
+        ("newsletter", "tags", '["news\\uffff"]'),
+    ],
+)
+def test_a_control_character_in_a_text_setting_is_an_error_with_its_line(
+    make_site: MakeSite, section: str, key: str, written: str
+) -> None:
+    text, line = settings_with(section, key, written)
+    root = make_site(settings=text)
+    with pytest.raises(ConfigError) as info:
+        config.load(root, env={})
+    [problem] = info.value.problems
+    assert (problem.path, problem.line) == ("feedpub.toml", line)
+    assert problem.message.startswith(f"[{section}] {key} holds the character U+")
+    assert problem.message.endswith("remove it")
+
+
+def test_the_settings_without_control_characters_load(make_site: MakeSite) -> None:
+    text, _ = settings_with("site", "title", '"Test Gazette"')
+    assert config.load(make_site(settings=text), env={}).site.title == "Test Gazette"
+
+
+def test_a_control_character_from_the_environment_names_the_variable(make_site: MakeSite) -> None:
+    root = make_site()
+    with pytest.raises(ConfigError) as info:
+        config.load(root, env={"FEEDPUB_SITE_TITLE": "A\x07B"})
+    [problem] = info.value.problems
+    assert problem.path == "environment variable FEEDPUB_SITE_TITLE"
+    assert "U+0007 (character 2)" in problem.message
+
+
+def test_tabs_and_newlines_in_text_settings_are_kept(make_site: MakeSite) -> None:
+    root = make_site(settings=SETTINGS.replace('"A site for tests"', '"A site\\tfor\\ntests"'))
+    assert config.load(root, env={}).site.description == "A site\tfor\ntests"
