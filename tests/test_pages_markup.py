@@ -6,11 +6,13 @@ The pages are parsed with html5lib (as browsers and the Nu checker parse them)."
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import html5lib
 import pytest
-from helpers import SETTINGS, MakeSite, article, publish
+from helpers import SETTINGS, MakeSite, article, make_issue, publish
 
 from feedpub import config
 from feedpub.errors import ConfigError
@@ -21,7 +23,7 @@ NS = "{http://www.w3.org/1999/xhtml}"
 HTML_DATETIME = re.compile(r"\d{4,}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)?")
 
 
-def pages(root: Path) -> dict[str, object]:
+def pages(root: Path) -> dict[str, Any]:
     """Every HTML page of the built site, parsed, by its path under public/."""
     public = root / "public"
     return {
@@ -49,7 +51,7 @@ def test_every_time_element_has_a_valid_html_datetime(make_site: MakeSite) -> No
     publish(root)
     seen = []
     for name, tree in pages(root).items():
-        for element in tree.iter(f"{NS}time"):  # type: ignore[attr-defined]
+        for element in tree.iter(f"{NS}time"):
             value = element.get("datetime")
             seen.append(value)
             assert HTML_DATETIME.fullmatch(value), f"{name}: <time datetime={value!r}>"
@@ -57,6 +59,13 @@ def test_every_time_element_has_a_valid_html_datetime(make_site: MakeSite) -> No
     assert "2026-11-21T10:30:15+01:00" in seen
     assert "1850-06-01T08:06:32+00:00" in seen
 
+
+NEWSLETTER = """
+[newsletter]
+name = "Letters"
+from = "Desk <desk@example.org>"
+schedule = "manual"
+"""
 
 # Settings that reach pages, feeds or the digest, by section, as TOML lines.
 TEXT_SETTINGS = {
@@ -132,3 +141,59 @@ def test_a_control_character_from_the_environment_names_the_variable(make_site: 
 def test_tabs_and_newlines_in_text_settings_are_kept(make_site: MakeSite) -> None:
     root = make_site(settings=SETTINGS.replace('"A site for tests"', '"A site\\tfor\\ntests"'))
     assert config.load(root, env={}).site.description == "A site\tfor\ntests"
+
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: reverses everything after it until its paragraph ends
+HOSTILE = {
+    "site": f"Gazette {RLO}evil",
+    "newsletter": f"Letters {RLO}evil",
+    "title": f"Fix {RLO}this",
+    "author": f"Ann {RLO}Bee",
+    "tag": f"t{RLO}ag",
+}
+
+
+def unisolated(element: Any, isolate: Any = None) -> Iterator[tuple[str, Any]]:
+    """(text, the nearest element around it that isolates it, or None) for each piece of text
+    under ``element`` that holds RLO: <bdi> and elements with a dir attribute isolate. Hidden
+    text (the digest's preheader) is left out: mail clients show it as plain text, in the
+    inbox's list, where no markup isolates anything."""
+    if "display:none" in (element.get("style") or "").replace(" ", ""):
+        return
+    if element.tag == f"{NS}bdi" or element.get("dir") is not None:
+        isolate = element
+    if element.text and RLO in element.text:
+        yield element.text, isolate
+    for child in element:
+        yield from unisolated(child, isolate)
+        if child.tail and RLO in child.tail:
+            yield child.tail, isolate
+
+
+def test_names_and_titles_are_isolated_from_the_text_around_them(make_site: MakeSite) -> None:
+    settings = SETTINGS.replace('"Test Gazette"', f'"{HOSTILE["site"]}"') + NEWSLETTER
+    settings = settings.replace('"Letters"', f'"{HOSTILE["newsletter"]}"')
+    root = make_site(
+        {
+            "a.md": (
+                f"---\ntitle: {HOSTILE['title']}\ndate: 2026-11-20 09:00\n"
+                f"author: {HOSTILE['author']}\ntags: [{HOSTILE['tag']}]\n---\n\nBody.\n"
+            ),
+            "b.md": article("Plain", date="2026-11-21 09:00", author="Desk"),
+        },
+        settings=settings,
+    )
+    subject = make_issue(root).subject
+    publish(root)
+    built = pages(root)
+    assert "issues/1/index.html" in built  # the digest's web version
+    # What a template puts around a value stays outside its isolate: the value alone is in it
+    # (the issues list shows the issue's subject, made of the newsletter's name and a title).
+    alone = {*HOSTILE.values(), subject}
+    found = set()
+    for name, tree in built.items():
+        for text, isolate in unisolated(tree.find(f"{NS}body")):
+            assert isolate is not None, f"{name}: {text!r} is not isolated"
+            assert "".join(isolate.itertext()) in alone, f"{name}: {text!r} in {isolate.tag}"
+            found.add(text)
+    assert set(HOSTILE.values()) <= found  # each is shown somewhere
