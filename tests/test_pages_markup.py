@@ -16,6 +16,7 @@ from helpers import SETTINGS, MakeSite, article, make_issue, publish
 
 from feedpub import config
 from feedpub.errors import ConfigError
+from feedpub.templating import environment
 
 NS = "{http://www.w3.org/1999/xhtml}"
 # HTML's valid global date and time string (or local, without a zone): seconds may have at
@@ -197,3 +198,15 @@ def test_names_and_titles_are_isolated_from_the_text_around_them(make_site: Make
             assert "".join(isolate.itertext()) in alone, f"{name}: {text!r} in {isolate.tag}"
             found.add(text)
     assert set(HOSTILE.values()) <= found  # each is shown somewhere
+
+
+@pytest.mark.parametrize("state", ["confirm", "done", "busy", "missing", "bad-token"])
+def test_the_unsubscribe_page_isolates_the_newsletter_name(make_site: MakeSite, state: str) -> None:
+    settings = SETTINGS + NEWSLETTER.replace('"Letters"', f'"{HOSTILE["newsletter"]}"')
+    site = config.load(make_site(settings=settings), env={})
+    page = environment(site).get_template("unsubscribe.html")
+    html = page.render(state=state, token="t", site=site.site, name=site.newsletter_name)
+    tree = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=True)
+    for text, isolate in unisolated(tree.find(f"{NS}body")):
+        assert isolate is not None, f"{state}: {text!r} is not isolated"
+        assert "".join(isolate.itertext()) == HOSTILE["newsletter"]
