@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub.errors import ConfigError, Problem
+from feedpub.text import xml_safe
 
 CONFIG_NAME = "feedpub.toml"
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
@@ -554,6 +555,20 @@ def _coerce(raw: object, kind: type, from_env: bool) -> Any:
     return raw
 
 
+def _check_characters(value: object) -> None:
+    """Refuse a text setting holding a character that pages, feeds and email cannot carry: a
+    control character (TOML writes them as escapes, "\\u0007"), a noncharacter, or a lone
+    surrogate (an environment variable's invalid UTF-8). Such settings reach every page and the
+    digest as they are, and no setting has a use for them; tab and newline stay allowed."""
+    for text in value if isinstance(value, tuple) else (value,):
+        if isinstance(text, str) and xml_safe(text) != text:
+            place, char = next((i, c) for i, c in enumerate(text, start=1) if xml_safe(c) != c)
+            raise ValueError(
+                f"holds the character U+{ord(char):04X} (character {place}), which pages, feeds "
+                "and email cannot carry; remove it"
+            )
+
+
 def _toml_type(value: object) -> str:
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
     for kind, name in names.items():
@@ -680,6 +695,7 @@ def load(
                     value = check(value)
                 if (name, key) in REQUIRED and not str(value).strip():
                     raise ValueError("must not be empty")
+                _check_characters(value)
             except ValueError as exc:
                 problems.append(Problem(where, line, "error", f"[{name}] {key} {exc}"))
                 continue

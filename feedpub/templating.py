@@ -12,7 +12,7 @@ import inspect
 import os
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -251,6 +251,7 @@ def environment(site: Site) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["human_date"] = human_date
+    env.filters["html_datetime"] = html_datetime
     env.filters.update(registry(site).filters)
     return env
 
@@ -317,3 +318,15 @@ def human_date(value: datetime) -> str:
     """'March 4, 2026'. The names are spelled out rather than taken from strftime('%B'), which
     is slower and would follow the locale of a program that imports feedpub."""
     return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
+
+
+def html_datetime(value: datetime) -> str:
+    """A valid HTML date and time for ``<time datetime>``: '2026-03-04T09:30:00+01:00'.
+
+    isoformat() alone writes microseconds ('09:30:00.123456') and offsets with seconds (a zone's
+    local mean time before 1900, '+00:53:28'), which HTML does not allow: the seconds are the
+    finest part kept, and an offset that is not whole minutes is written in UTC instead."""
+    offset = value.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        value = value.astimezone(UTC)
+    return value.replace(microsecond=0).isoformat()
