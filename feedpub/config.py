@@ -466,6 +466,10 @@ class Site:
     def newsletter_name(self) -> str:
         return self.newsletter.name or self.site.title
 
+    def issue_url(self, number: int) -> str:
+        """The web version of issue ``number``: the archive writes it, the digest links to it."""
+        return f"{self.site.url}issues/{number}/"
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.site.timezone)

@@ -21,7 +21,7 @@ from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, FeedpubError, IssueError, NoSuchIssue, StateError
 from feedpub.model import Article
-from feedpub.newsletter import digest, issues
+from feedpub.newsletter import issues
 from feedpub.newsletter.issues import Draft
 from feedpub.site import build
 from feedpub.store import state
@@ -592,7 +592,7 @@ def test_web_version_and_issues_feeds(
         ]
         # The site's archive makes the pages the digest links to (its "web version").
         assert [e.link for e in parsed.entries] == [
-            digest.issue_url(site, r.number) for r in reversed(records)
+            site.issue_url(r.number) for r in reversed(records)
         ]
         assert [e.id for e in parsed.entries] == [r.id for r in reversed(records)]
 

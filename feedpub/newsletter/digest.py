@@ -70,10 +70,6 @@ def issue_id(number: int, articles: Sequence[Article]) -> str:
     return f"urn:uuid:{uuid.uuid5(ISSUE_NAMESPACE, f'{number}:{first}')}"
 
 
-def issue_url(site: Site, number: int) -> str:
-    return f"{site.site.url}issues/{number}/"
-
-
 def subject_line(site: Site, issue: IssueView) -> str:
     env = Sandbox(undefined=jinja2.StrictUndefined)
     context = {
@@ -114,7 +110,7 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
         "summary": bodies.summary,
         "image": image_url,
         "image_alt": lambda a: a.title,
-        "web_url": issue_url(site, issue.number),
+        "web_url": site.issue_url(issue.number),
         "feed_url": site.site.url + "rss.xml",
         "issues_feed_url": site.site.url + "issues/rss.xml",
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,

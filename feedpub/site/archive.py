@@ -1,9 +1,9 @@
 """The archive of issues: the site's pages and feed about the newsletter.
 
 The one part of the site that may import the newsletter. It does not: the issues come from the
-store, and their web versions are the pages made here (``issues/N/``), whose address the
-digest links to (newsletter.digest.issue_url, the same address: a test holds them together).
-The digest brings premailer and Jinja2, which a build with nothing to do does not load.
+store, and their web versions are the pages made here (``issues/N/``), at the address the
+digest links to (``Site.issue_url``). The digest brings premailer and Jinja2, which a build
+with nothing to do does not load.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
         fingerprint=key("issue", issue.subject, body),
         authors=(site.newsletter_name,),
         feed_id=issue.id,
-        link=f"{site.site.url}issues/{issue.number}/",
+        link=site.issue_url(issue.number),
         page=f"issues/{issue.number}/index.html",
     )
 
