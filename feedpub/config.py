@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub.errors import ConfigError, Problem
-from feedpub.text import xml_safe
+from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
@@ -565,11 +565,11 @@ def _check_characters(value: object) -> None:
     surrogate (an environment variable's invalid UTF-8). Such settings reach every page and the
     digest as they are, and no setting has a use for them; tab and newline stay allowed."""
     for text in value if isinstance(value, tuple) else (value,):
-        if isinstance(text, str) and xml_safe(text) != text:
-            place, char = next((i, c) for i, c in enumerate(text, start=1) if xml_safe(c) != c)
+        at = first_not_xml(text) if isinstance(text, str) else None
+        if at is not None:
             raise ValueError(
-                f"holds the character U+{ord(char):04X} (character {place}), which pages, feeds "
-                "and email cannot carry; remove it"
+                f"holds the character U+{ord(text[at]):04X} (character {at + 1}), which pages, "
+                "feeds and email cannot carry; remove it"
             )
 
 

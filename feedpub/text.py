@@ -38,6 +38,12 @@ _SURROGATE = re.compile(b"\xed[\xa0-\xbf]")
 _LONG = 512
 
 
+def first_not_xml(text: str) -> int | None:
+    """Where the first character that xml_safe drops is in ``text`` (0-based); None if none."""
+    found = _NOT_XML.search(text)
+    return found.start() if found else None
+
+
 def xml_safe(text: str) -> str:
     """Drop the characters that XML cannot carry or validators flag; keep everything else."""
     if len(text) >= _LONG and not _has_not_xml(text):
