@@ -401,7 +401,7 @@ def test_no_css_import(composed: Composed) -> None:
 
 def test_css_is_inlined(doc: lxml.html.HtmlElement, composed: Composed) -> None:
     for title in composed.titles:
-        [link] = doc.xpath("//div[@class='title']/a[normalize-space(.)=$t]", t=title)
+        [link] = doc.xpath("//h2[@class='title']/a[normalize-space(.)=$t]", t=title)
         assert re.search(r"(^|;)\s*color:\s*#[0-9a-f]{3,6}", link.get("style", ""))
     summary = doc.xpath("//div[@class='summary']")[0]
     assert "font-size:16px" in summary.get("style", "").replace(" ", "")
@@ -706,7 +706,7 @@ def test_hostile_html_has_no_markup_from_titles(hostile: Composed) -> None:
 def test_hostile_title_round_trips(hostile: Composed, title: str) -> None:
     assert title in hostile.titles
     doc = lxml.html.document_fromstring(hostile.record.html)
-    [link] = doc.xpath("//div[@class='title']/a[.=$t]", t=title)
+    [link] = doc.xpath("//h2[@class='title']/a[.=$t]", t=title)
     assert link.get("href", "").startswith("https://news.example.org/")
     assert doc.xpath("//img[@alt=$t]/@alt", t=title) == [title]
     assert doc.xpath("//div[@class='summary']/text()").count(f"Summary of {title}") == 1

@@ -15,9 +15,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import cssutils
+import imagesize
 import jinja2
 from markupsafe import Markup
 from premailer import Premailer
@@ -32,6 +36,8 @@ from feedpub.templating import Sandbox, environment, template_error_text, templa
 from feedpub.text import absolutize, html_to_text, shorten
 
 GMAIL_CLIP_BYTES = 102 * 1024
+# The article column: the 600-pixel card less its 24-pixel padding on each side.
+COLUMN = 552
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
 # After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
 _STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
@@ -109,6 +115,7 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
         "preheader": shorten(html_to_text(note_html) if note_html else titles, 140),
         "summary": bodies.summary,
         "image": image_url,
+        "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,
         "web_url": site.issue_url(issue.number),
         "feed_url": site.site.url + "rss.xml",
@@ -129,6 +136,46 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
             "lower [newsletter] max_items or shorten the summaries"
         )
     return Digest(subject, html, text, tuple(warnings))
+
+
+def image_size(site: Site, article: Article) -> tuple[int, int | None]:
+    """The width and height attributes of the article's picture in the digest.
+
+    Outlook 2007-2019 ignore CSS sizes and show a picture as wide as its attributes say. The
+    width is the column's, or the picture's own when it is narrower (not stretched); the height
+    is given only when feedpub can read the picture, one of the site's own in static/: for
+    another site's picture it is unknown, and a wrong one would distort it, so Outlook keeps
+    the picture's own proportions.
+    """
+    url = image_url(article) or ""
+    found = _static_file(site, url)
+    size = _pixels(found) if found is not None else None
+    if size is None:
+        return COLUMN, None
+    width, height = size
+    shown = min(width, COLUMN)
+    return shown, max(1, round(height * shown / width))
+
+
+def _static_file(site: Site, url: str) -> Path | None:
+    """The file in static/ that the site's URL ``url`` serves, if there is one."""
+    if not url.startswith(site.site.url):
+        return None
+    path = unquote(url[len(site.site.url) :].partition("?")[0].partition("#")[0])
+    static = site.static_dir.resolve()
+    found = (static / path).resolve()
+    return found if found.is_relative_to(static) and found.is_file() else None
+
+
+def _pixels(path: Path) -> tuple[int, int] | None:
+    """The picture's size read from its header (imagesize reads only that); None if unknown."""
+    try:
+        width, height = imagesize.get(path)
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(width, int) and isinstance(height, int)) or width <= 0 or height <= 0:
+        return None
+    return width, height
 
 
 class _Collect(logging.Handler):
