@@ -8,7 +8,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields, replace
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,35 @@ def _check_subject(value: str) -> str:
     return value
 
 
+MAX_POSTAL_ADDRESS = 500
+MAX_POSTAL_LINES = 8
+
+
+def _check_postal_address(value: str) -> str:
+    """The sender's postal address: lines of text (a TOML multi-line string, or "\\n" between
+    them), each shown as a line of the footers; surrounding blanks and empty lines dropped."""
+    if len(value) > MAX_POSTAL_ADDRESS:
+        raise ValueError(
+            f"is {len(value)} characters; a postal address fits in {MAX_POSTAL_ADDRESS}"
+        )
+    for char in value:
+        # A line break other than a newline (U+2028, a form feed) would end a line in one part
+        # of the message and not in the other: refused, as any control character but tab.
+        if char in _LINE_BREAKS - {"\n", "\r"} or (
+            unicodedata.category(char) == "Cc" and char not in "\t\n\r"
+        ):
+            raise ValueError(
+                f"holds the character U+{ord(char):04X}; write the address as lines of text, "
+                "one line of the address on each"
+            )
+    separated = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [" ".join(line.split()) for line in separated]
+    lines = [line for line in lines if line]
+    if len(lines) > MAX_POSTAL_LINES:
+        raise ValueError(f"has {len(lines)} lines; a postal address fits in {MAX_POSTAL_LINES}")
+    return "\n".join(lines)
+
+
 def _check_optional_url(value: str) -> str:
     return _check_url(value).rstrip("/") if value else value
 
@@ -354,6 +383,9 @@ class NewsletterSettings:
     tags: tuple[str, ...] = _setting((), doc="only articles with one of these tags (empty: all)")
     exclude_tags: tuple[str, ...] = _setting((), doc="never articles with one of these tags")
     unsubscribe_url: str = _setting("", _check_optional_url, "base of unsubscribe links")
+    postal_address: str = _setting(
+        "", _check_postal_address, "the sender's postal address, shown in every issue's footer"
+    )
 
     @property
     def at(self) -> clock_time:
@@ -461,6 +493,9 @@ class Site:
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
     has_smtp: bool = False
+    # What `feedpub check` warns about the settings: found when they load, where the lines are
+    # known; not part of what the site is (its repr is in every cache key).
+    warnings: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def newsletter_name(self) -> str:
@@ -714,7 +749,23 @@ def load(
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
-    return site
+    return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+POSTAL_ADDRESS_MISSING = (
+    "[newsletter] postal_address is not set: CAN-SPAM and Gmail's and Yahoo's rules for bulk "
+    "senders expect the sender's postal address in every message; add a line: "
+    'postal_address = "..." (a multi-line string for several lines)'
+)
+
+
+def _warnings(site: Site, text: str) -> list[Problem]:
+    """What is allowed but probably wrong in the settings, with the line to change."""
+    found: list[Problem] = []
+    if site.has_newsletter and site.has_smtp and not site.newsletter.postal_address:
+        line = key_line(text, "newsletter")
+        found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))
+    return found
 
 
 MAX_DIGITS = 4300  # sys.get_int_max_str_digits()'s default

@@ -1,5 +1,6 @@
 """The digest in Outlook and for screen readers: the MSO wrapper and document settings, headings,
-link text, one tab stop per article, image sizes, the preview text's padding.
+link text, one tab stop per article, image sizes, the preview text's padding; and the sender's
+postal address in both footers, with `feedpub check`'s warning when a sending site has none.
 
 Outlook desktop cannot run here: what it reads (conditional comments, mso- properties, size
 attributes) is checked in the HTML as parsed by lxml; tests/test_digest.py renders the same
@@ -15,11 +16,16 @@ from pathlib import Path
 import lxml.etree
 import lxml.html
 import pytest
-from helpers import NOW, SETTINGS, load
+from click.testing import CliRunner
+from helpers import NOW, NOW_ARG, SETTINGS, load
 
-from feedpub.config import Site
+from feedpub import config
+from feedpub.cli import main
+from feedpub.config import POSTAL_ADDRESS_MISSING, Site
+from feedpub.errors import ConfigError
 from feedpub.newsletter import digest, issues
 from feedpub.site.build import load_catalog
+from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.store.state import State
 
 NEWSLETTER = """
@@ -29,6 +35,9 @@ from = "Test Gazette <news@example.org>"
 schedule = "manual"
 lookback_days = 60
 """
+ADDRESS = 'postal_address = """\nTest Gazette\n  12 Harbour Road  \n\nPort <Town> & Co, 4000\n"""\n'
+ADDRESS_LINES = ["Test Gazette", "12 Harbour Road", "Port <Town> & Co, 4000"]
+SMTP = '\n[smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\n'
 REMOTE_IMAGE = "https://images.example.com/photo.jpg"
 # Titles newest first, as the digest lists them, and each article's picture.
 ARTICLES = {
@@ -84,7 +93,7 @@ def compose(site: Site) -> digest.Digest:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> digest.Digest:
-    site = write_site(tmp_path_factory.mktemp("outlook") / "site")
+    site = write_site(tmp_path_factory.mktemp("outlook") / "site", NEWSLETTER + ADDRESS)
     return compose(site)
 
 
@@ -271,3 +280,106 @@ def test_the_preview_text_is_followed_by_invisible_padding(doc: lxml.html.HtmlEl
     # Only the padding's characters, enough of them to fill the longest previews.
     assert text == PADDING * (len(text) // len(PADDING))
     assert len(text) // len(PADDING) >= 90
+
+
+# ---------------------------------------------------------------------------------------------
+# The postal address.
+
+
+def test_the_address_closes_the_html_footer_line_by_line(doc: lxml.html.HtmlElement) -> None:
+    [cell] = doc.xpath("(//td[contains(@class, 'foot')])[last()]")
+    assert cell.get("dir") == "auto"
+    shown = [part.strip() for part in cell.itertext()]
+    assert shown == ADDRESS_LINES
+    assert len(cell.findall("br")) == len(ADDRESS_LINES) - 1
+    # Text, not markup.
+    assert cell.xpath(".//*[not(self::br)]") == []
+
+
+def test_the_address_closes_the_text_footer(rendered: digest.Digest) -> None:
+    assert rendered.text.endswith("\n\n" + "\n".join(ADDRESS_LINES) + "\n")
+
+
+def test_no_address_no_footer_lines(tmp_path: Path) -> None:
+    rendered = compose(write_site(tmp_path / "site"))
+    doc = lxml.html.document_fromstring(rendered.html)
+    assert len(doc.xpath("//td[contains(@class, 'foot')]")) == 1
+    assert rendered.text.endswith(f"Unsubscribe: {UNSUBSCRIBE_PLACEHOLDER}\n")
+
+
+ADDRESSES = {
+    "multi-line": (ADDRESS.removeprefix("postal_address = "), "\n".join(ADDRESS_LINES)),
+    "escaped-newlines": ('"Desk\\r\\n1 Main St\\rTown"', "Desk\n1 Main St\nTown"),
+    "tabs-and-blanks": ('"  1 Main St,\\tTown  "', "1 Main St, Town"),
+    "blank": ('"  \\n "', ""),
+}
+
+
+@pytest.mark.parametrize(("written", "loaded"), ADDRESSES.values(), ids=list(ADDRESSES))
+def test_the_address_loads_as_lines(tmp_path: Path, written: str, loaded: str) -> None:
+    site = write_site(tmp_path / "site", NEWSLETTER + f"postal_address = {written}\n")
+    assert site.newsletter.postal_address == loaded
+
+
+BAD_ADDRESSES = {
+    "control": ('"1 Main St\\u0007"', "holds the character U+0007"),
+    "line-separator": ('"1 Main St\\u2028Town"', "holds the character U+2028"),
+    "form-feed": ('"1 Main St\\fTown"', "holds the character U+000C"),
+    "too-long": ('"' + "x" * 501 + '"', "is 501 characters; a postal address fits in 500"),
+    "too-many-lines": ('"' + "\\n".join("abcdefghi") + '"', "has 9 lines; a postal address fits"),
+    "not-a-string": ('["1 Main St"]', "must be a string in quotes, not a list"),
+}
+
+
+@pytest.mark.parametrize(("written", "message"), BAD_ADDRESSES.values(), ids=list(BAD_ADDRESSES))
+def test_a_bad_address_is_an_error_with_its_line(
+    tmp_path: Path, written: str, message: str
+) -> None:
+    root = tmp_path / "site"
+    with pytest.raises(ConfigError) as raised:
+        write_site(root, NEWSLETTER + f"postal_address = {written}\n")
+    [problem] = raised.value.problems
+    line = (SETTINGS + NEWSLETTER).count("\n") + 1
+    assert (problem.path, problem.line) == ("feedpub.toml", line)
+    assert problem.message.startswith(f"[newsletter] postal_address {message}")
+
+
+def test_the_address_can_come_from_the_environment(tmp_path: Path) -> None:
+    write_site(tmp_path / "site")
+    env = {"FEEDPUB_NEWSLETTER_POSTAL_ADDRESS": "Desk\n1 Main St"}
+    assert config.load(tmp_path / "site", env=env).newsletter.postal_address == "Desk\n1 Main St"
+    with pytest.raises(ConfigError) as raised:
+        config.load(tmp_path / "site", env={"FEEDPUB_NEWSLETTER_POSTAL_ADDRESS": "1\x1bMain"})
+    [problem] = raised.value.problems
+    assert problem.path == "environment variable FEEDPUB_NEWSLETTER_POSTAL_ADDRESS"
+
+
+def check(root: Path, runner: CliRunner, *flags: str) -> tuple[int, str]:
+    args = ["--site", str(root), "check", "--now", NOW_ARG, *flags]
+    result = runner.invoke(main, args, prog_name="feedpub")
+    return result.exit_code, result.stderr
+
+
+def test_check_warns_when_a_sending_newsletter_has_no_address(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    site = write_site(tmp_path / "site", NEWSLETTER + SMTP)
+    code, stderr = check(site.root, runner)
+    line = (SETTINGS + "\n").count("\n") + 1  # the [newsletter] line
+    assert code == 0
+    assert f"feedpub.toml:{line}: warning: {POSTAL_ADDRESS_MISSING}\n" in stderr
+    assert "CAN-SPAM" in POSTAL_ADDRESS_MISSING and "postal_address" in POSTAL_ADDRESS_MISSING
+    assert check(site.root, runner, "--strict")[0] == 1
+
+
+SILENT = {
+    "with-address": NEWSLETTER + ADDRESS + SMTP,
+    "without-smtp": NEWSLETTER,
+    "without-newsletter": SMTP,
+}
+
+
+@pytest.mark.parametrize("extra", SILENT.values(), ids=list(SILENT))
+def test_check_is_silent_otherwise(tmp_path: Path, runner: CliRunner, extra: str) -> None:
+    site = write_site(tmp_path / "site", extra)
+    assert check(site.root, runner, "--strict") == (0, "")

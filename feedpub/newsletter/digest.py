@@ -107,7 +107,10 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
     titles = " · ".join(a.title for a in issue.articles)
     context = {
         "site": site.site,
-        "newsletter": {"name": site.newsletter_name},
+        "newsletter": {
+            "name": site.newsletter_name,
+            "postal_address": site.newsletter.postal_address,
+        },
         "issue": issue,
         "subject": subject,
         "note_html": note_html,

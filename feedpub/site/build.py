@@ -333,8 +333,12 @@ def stray_problems(site: Site, writer: Writer) -> list[Problem]:
 
 
 def check(site: Site, now: datetime, state: State | None = None) -> Catalog:
-    """Read and validate everything as a build would, writing nothing."""
+    """Read and validate everything as a build would, writing nothing; the settings' warnings
+    (told here only: a build from cron would repeat them on every run) come first."""
     if state is not None:
-        return catalog_module.load(site, state, now)
-    with State.open(site.state_dir, create=False) as opened:
-        return catalog_module.load(site, opened, now)
+        catalog = catalog_module.load(site, state, now)
+    else:
+        with State.open(site.state_dir, create=False) as opened:
+            catalog = catalog_module.load(site, opened, now)
+    catalog.problems[:0] = site.warnings
+    return catalog
