@@ -282,6 +282,19 @@ def test_the_preview_text_is_followed_by_invisible_padding(doc: lxml.html.HtmlEl
     assert len(text) // len(PADDING) >= 90
 
 
+def test_the_text_part_has_the_same_outline(rendered: digest.Digest) -> None:
+    """The text twin: the newsletter's name as its underlined first line, then each article as
+    a numbered title and its own address, in the HTML's order."""
+    lines = rendered.text.splitlines()
+    assert lines[0].startswith("The Test Weekly · Issue #1 · ")
+    assert lines[1] == "=" * 72
+    numbered = [line for line in lines if re.match(r"\d+\. ", line)]
+    assert numbered == [f"{n}. {title}" for n, title in enumerate(TITLES, start=1)]
+    links = [line for line in lines if line.startswith("Read it: ")]
+    doc = lxml.html.document_fromstring(rendered.html)
+    assert links == [f"Read it: {href}" for href in doc.xpath("//h2/a/@href")]
+
+
 # ---------------------------------------------------------------------------------------------
 # The postal address.
 
