@@ -6,8 +6,6 @@ import hashlib
 import json
 import os
 import uuid
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +67,9 @@ class Catalog:
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
     ascii_urls: bool = False  # the site's [site] ascii_urls: tags' and authors' slugs in ASCII
+    _grouped: dict[str, tuple[list[Article], Grouping]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def failed(self) -> bool:
@@ -83,8 +84,14 @@ class Catalog:
         return self.grouping("authors").groups
 
     def grouping(self, kind: str) -> Grouping:
-        """The published articles' ``kind`` ("tags" or "authors") grouped by name."""
-        return _groups(self.articles, kind, self.ascii_urls)
+        """The published articles' ``kind`` ("tags" or "authors") grouped by name; made once
+        while the articles stay the same (the build asks for it three times)."""
+        made = self._grouped.get(kind)
+        if made is None or made[0] != self.articles:  # a list of the same objects: quick
+            made = self._grouped[kind] = list(self.articles), _groups(
+                self.articles, kind, self.ascii_urls
+            )
+        return made[1]
 
     def known(self) -> list[KnownArticle]:
         return [
@@ -122,39 +129,52 @@ class Reading:
         return {row[0] for row in self.cache_rows}
 
 
-def _groups(articles: Iterable[Article], kind: str, ascii_urls: bool) -> Grouping:
-    spellings: dict[str, Counter[str]] = {}
-    members: dict[str, list[Article]] = {}
-    files: dict[str, dict[str, list[str]]] = {}  # key -> spelling -> the files using it
+def _groups(articles: list[Article], kind: str, ascii_urls: bool) -> Grouping:
+    counts: dict[str, int] = {}  # how many articles write each spelling
+    members: dict[str, list[Article]] = {}  # by name_key
     keys: dict[str, str] = {}  # a name is on many articles: made into a key once
     for article in articles:
         for name in article.tags if kind == "tags" else article.authors:
             key = keys.get(name)
             if key is None:
                 key = keys[name] = name_key(name)
-            spellings.setdefault(key, Counter())[name] += 1
-            files.setdefault(key, {}).setdefault(name, []).append(article.relpath)
-            bucket = members.setdefault(key, [])
-            if not bucket or bucket[-1] is not article:
+            counts[name] = counts.get(name, 0) + 1
+            bucket = members.get(key)
+            if bucket is None:
+                members[key] = [article]
+            elif bucket[-1] is not article:
                 bucket.append(article)
-    by_slug: dict[str, list[str]] = {}
-    for key, counted in spellings.items():
-        by_slug.setdefault(name_slug(next(iter(counted)), ascii_urls), []).append(key)
+    spellings: dict[str, dict[str, int]] = {}
+    for name, count in counts.items():
+        spellings.setdefault(keys[name], {})[name] = count
+    slugs = {key: name_slug(next(iter(names)), ascii_urls) for key, names in spellings.items()}
+    # Windows' and macOS's file systems take folder names alike but for case as one folder
+    # ("οδος" with a final sigma and "οδοσ"): such slugs clash too.
+    by_folder: dict[str, list[str]] = {}
+    for key, slug in slugs.items():
+        by_folder.setdefault(slug.upper().casefold(), []).append(key)
     groups: list[Group] = []
+    clashing: list[tuple[str, str, list[str]]] = []  # (slug, the key kept, the keys lost)
+    for same in by_folder.values():
+        kept, *lost = sorted(same)
+        groups.append(Group(_shown(spellings[kept]), slugs[kept], tuple(members[kept])))
+        if lost:
+            clashing.append((slugs[kept], kept, lost))
+    groups.sort(key=lambda group: group.slug)
     clashes: list[Clash] = []
-    for slug in sorted(by_slug):
-        kept, *lost = sorted(by_slug[slug])
-        kept_name = _shown(spellings[kept])
-        groups.append(Group(kept_name, slug, tuple(members[kept])))
-        kept_files = tuple(sorted({f for used in files[kept].values() for f in used}))
-        for other in lost:
-            lost_files = tuple(sorted({f for used in files[other].values() for f in used}))
-            shown = _shown(spellings[other])
-            clashes.append(Clash(kind, slug, kept_name, kept_files, shown, lost_files))
+    if clashing:  # rare: only then are the files that use each name looked for
+        files = {key: sorted({a.relpath for a in members[key]}) for key in members}
+        for slug, kept, lost in clashing:
+            for other in lost:
+                kept_name, shown = _shown(spellings[kept]), _shown(spellings[other])
+                clashes.append(
+                    Clash(kind, slug, kept_name, tuple(files[kept]), shown, tuple(files[other]))
+                )
+        clashes.sort(key=lambda clash: (clash.slug, clash.lost))
     return Grouping(groups, clashes)
 
 
-def _shown(counted: Counter[str]) -> str:
+def _shown(counted: dict[str, int]) -> str:
     """The spelling a group shows: the most used, ties the first in sort order."""
     return min(counted, key=lambda name: (-counted[name], name))
 
@@ -331,10 +351,10 @@ def read(
     for index, feed_id in enumerate(ids):
         placed[index] = place(site, placed[index], feed_id)
     catalog.problems.extend(_clashes(catalog.articles))
-    catalog.problems.extend(_name_clashes(catalog))
     # By the instant (a timestamp: comparing datetimes in different zones is slower) and id.
     catalog.articles.sort(key=lambda a: (a.date.timestamp(), a.feed_id), reverse=True)
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
+    catalog.problems.extend(_name_clashes(catalog))
     catalog.problems.sort(key=lambda p: (p.path, p.line))
     return catalog, Reading(rows, present, known_before)
 
