@@ -120,7 +120,9 @@ def name_slug(name: str, ascii_only: bool = False) -> str:
     if ascii_only:
         text = name_key(_transliterate(key))
     text = _SPELLED.sub(lambda m: "".join(_SPELLING[c] for c in m.group(0)) + " ", text)
-    slug = _segment(_words(text))
+    # Composed, and marks in their canonical order: macOS stores names decomposed, and a link
+    # must name the folder as the writer made it.
+    slug = unicodedata.normalize("NFC", _segment(_words(text)))
     if not slug:
         slug = _spelled_by_names(key)
     return slug + "_" if slug in _RESERVED else slug

@@ -437,6 +437,7 @@ def test_names_the_rule_calls_distinct_never_share_a_page(
 @example("a" * 300, False)
 @example("\U0001d518" * 100, False)  # four bytes each in UTF-8
 @example("...", False)
+@example("\udcff\udc80", False)  # bytes that were not UTF-8, as the readers keep them
 def test_slugs_are_valid_path_segments_on_linux_macos_and_windows(
     name: str, ascii_only: bool
 ) -> None:
@@ -500,3 +501,55 @@ def test_building_twice_makes_the_same_tag_folders(make_site: MakeSite) -> None:
     (root / ".feedpub").rename(root / "old-state")
     publish(root)
     assert sorted(p.name for p in (root / "public" / "tags").iterdir()) == first
+
+
+def test_turning_on_ascii_urls_reads_cached_articles_again(make_site: MakeSite) -> None:
+    """An article's slug is kept in the content cache: the setting is part of what a cached
+    reading depends on."""
+    root = make_site({"2026-11-20-café.md": tagged("Café", author="Zoë")})
+    publish(root)
+    assert (root / "public" / "2026" / "11" / "café" / "index.html").is_file()
+    settings = root / "feedpub.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "ascii_urls = true\n", "utf-8")
+    publish(root)
+    public = root / "public"
+    assert (public / "2026" / "11" / "cafe" / "index.html").is_file()
+    assert not (public / "2026" / "11" / "café").exists()
+    assert sorted(p.name for p in (public / "tags").iterdir()) == ["cafe", "index.html"]
+    assert (public / "authors" / "zoe" / "index.html").is_file()
+
+
+def test_a_quick_rebuild_links_tags_as_the_full_build_does(make_site: MakeSite) -> None:
+    """A body edit is rebuilt from the last build's record, without the catalog: the edited
+    page's tag links are the full build's (slugs are the names' own)."""
+    later = NOW.replace(hour=13)
+    tags = json.dumps(["C++", "Café", "🎉"], ensure_ascii=False)
+
+    def text(body: str) -> str:
+        return article("A", tags=tags, author="Zoë", body=f"The lead.\n\n{body}")
+
+    others = {"b.md": tagged("c", "café", title="B")}
+    root = make_site({"a.md": text("Body."), **others}, extra="ascii_urls = true\n")
+    publish(root)
+    (root / "content" / "a.md").write_text(text("Edited body."), "utf-8")
+    quick = publish(root, later)
+    assert quick.path == "quick"
+    full = make_site(
+        {"a.md": text("Edited body."), **others}, extra="ascii_urls = true\n", folder="full"
+    )
+    publish(full, later)
+    edited = page(root, "2026/11/a/index.html")
+    assert edited == page(full, "2026/11/a/index.html")
+    assert tag_links(edited) == [
+        (f"{SITE_URL}tags/{slug}/", f"#{name}")
+        for slug, name in (("c-plus-plus", "C++"), ("cafe", "Café"), ("tada", "🎉"))
+    ]
+
+
+def test_feedpub_new_with_ascii_urls_names_the_file_in_ascii(
+    make_site: MakeSite, runner: CliRunner
+) -> None:
+    root = make_site({}, extra="ascii_urls = true\n")
+    result = invoke(runner, "--site", root, "new", "Café ouvert", "--tag", "Café")
+    assert_clean_exit(result, 0)
+    assert [p.name[11:] for p in (root / "content").iterdir()] == ["cafe-ouvert.md"]
