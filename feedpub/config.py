@@ -352,6 +352,9 @@ class SiteSettings:
     plugins: tuple[Plugin, ...] = _setting(
         (), _check_plugins, "modules that add readers and template filters (see the README)"
     )
+    ascii_urls: bool = _setting(
+        False, doc="transliterate the URLs of articles, tags and authors to ASCII (café: cafe)"
+    )
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def new_article(
         raise SiteError("the title is empty; give the article a title")
     if len(clean) > 500:
         raise SiteError("the title is over 500 characters; shorten it")
-    slug = slugify(clean) or "article"
+    slug = slugify(clean, site.site.ascii_urls) or "article"
     meta: dict[str, object] = {"title": clean, "date": now.strftime("%Y-%m-%d %H:%M")}
     if author:
         meta["author"] = author

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
@@ -69,14 +70,108 @@ def normalize_newlines(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)  # every tag and author name is slugged on every page that shows it
-def slugify(text: str) -> str:
-    """A path segment: lower-case letters, digits and hyphens, in any script; '' if none."""
+def slugify(text: str, ascii_only: bool = False) -> str:
+    """A path segment: lower-case letters, digits and hyphens, in any script (``ascii_only``:
+    transliterated to ASCII first); '' if none."""
+    if ascii_only:
+        text = _transliterate(text)
     text = unicodedata.normalize("NFKC", text).lower()
     text = _SLUG_DROP.sub(" ", text)
     text = _SLUG_JOIN.sub("-", text).strip("-")[:MAX_SLUG]
     # Letters beyond the BMP take four bytes each: 80 of them do not fit in a file name.
     text = text.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
     return text.rstrip("-")
+
+
+# Spaces, hyphens and underscores only separate words: "A B", "a-b" and "a_b" are one name.
+_NAME_GAPS = re.compile(r"[\s_-]+")
+# "+" and "#" straight after a letter or digit are part of the name (C++, C#, F#, g++11): they
+# are spelled out, where slugify drops them (C++, C# and C were all "c").
+_SPELLED = re.compile(r"(?<=[^\W_])[+#]+")
+_SPELLING = {"+": " plus", "#": " sharp"}
+# Names Windows refuses for a file or folder, whatever follows a dot; a slug has no dot.
+_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{d}{n}" for d in ("com", "lpt") for n in range(10)]
+)
+
+
+def name_key(name: str) -> str:
+    """Which tag or author ``name`` is: names that differ only in case (as str.lower compares)
+    or in the spaces, hyphens and underscores between their words are one ("Ana" and "ana",
+    "student life" and "Student-Life"); any other difference makes another name."""
+    return _NAME_GAPS.sub(" ", unicodedata.normalize("NFKC", name).lower()).strip()
+
+
+@lru_cache(maxsize=65536)  # every tag and author name is slugged on every page that shows it
+def name_slug(name: str, ascii_only: bool = False) -> str:
+    """The path segment of a tag's or author's pages and feeds: never empty, a function of
+    name_key(name) alone, and a valid file name on Linux, macOS and Windows.
+
+    A name keeps the slug slugify gives it (existing URLs stay), except that "+" and "#"
+    after a letter or digit are spelled out ("c-plus-plus", "c-sharp"), combining marks stay
+    with their letters ("हिन्दी", where slugify made "ह-न-द"), and a name Windows reserves
+    gets a "_" ("con_"). A name with no letter or digit is spelled by its characters' Unicode
+    names ("." is "full-stop", an emoji "party-popper"). ``ascii_only`` transliterates first
+    ("café" is "cafe", "日本語" "ribenyu"). Two names can still share a slug ("a/b" and
+    "a b", or two long names alike in their first 80 characters): the catalog reports that.
+    """
+    key = name_key(name)
+    text = key
+    if ascii_only:
+        text = name_key(_transliterate(key))
+    text = _SPELLED.sub(lambda m: "".join(_SPELLING[c] for c in m.group(0)) + " ", text)
+    # Composed, and marks in their canonical order: macOS stores names decomposed, and a link
+    # must name the folder as the writer made it.
+    slug = unicodedata.normalize("NFC", _segment(_words(text)))
+    if not slug:
+        slug = _spelled_by_names(key)
+    return slug + "_" if slug in _RESERVED else slug
+
+
+def _transliterate(text: str) -> str:
+    from anyascii import anyascii  # only a site with ascii_urls loads its tables
+
+    return anyascii(text)
+
+
+def _words(text: str) -> str:
+    """``text`` with every character that is not a letter, a digit, a hyphen or a combining
+    mark after one of those turned into a space."""
+    if text.isascii():
+        return _SLUG_DROP.sub(" ", text)
+    kept: list[str] = []
+    joined = False  # whether the character before was kept as part of a word
+    for char in text:
+        if char.isalnum() or char == "-":
+            joined = True
+        elif joined and unicodedata.category(char)[0] == "M":
+            pass
+        else:
+            joined = False
+            char = " "
+        kept.append(char)
+    return "".join(kept)
+
+
+def _segment(text: str) -> str:
+    """Words as slugify joins and cuts them: hyphens between, at most MAX_SLUG characters
+    and MAX_SLUG_BYTES bytes."""
+    text = _SLUG_JOIN.sub("-", text).strip("-")[:MAX_SLUG]
+    text = text.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
+    return text.rstrip("-")
+
+
+def _spelled_by_names(key: str) -> str:
+    """A slug for a name without a letter or digit: its characters' Unicode names (a
+    character without one by its code point), cut to MAX_SLUG with a hash of the name."""
+    names = [unicodedata.name(c, f"u {ord(c):04x}") for c in key.replace(" ", "")]
+    spelled = _SLUG_JOIN.sub("-", " ".join(names).lower()).strip("-")
+    if not spelled:
+        return "blank"  # a name of spaces only: its key is empty
+    if len(spelled) > MAX_SLUG:
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        return f"{spelled[: MAX_SLUG - 9].rstrip('-')}-{digest}"
+    return spelled
 
 
 _INLINE = frozenset(

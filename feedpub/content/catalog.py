@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from feedpub.errors import Problem
 from feedpub.model import CACHED_FIELDS, Article, article_from_row, article_to_row, evolve
 from feedpub.parallel import fork_map, workers_for
 from feedpub.store.state import KnownArticle, State
-from feedpub.text import slugify, url_path
+from feedpub.text import name_key, name_slug, url_path
 
 # Ids feedpub assigns are UUIDs derived from an article's first sighting, so that a fresh
 # clone of a site builds the same feeds; once assigned they live in the state for good.
@@ -29,11 +28,33 @@ ID_NAMESPACE = uuid.UUID("2f0b5a56-0c1c-4d7e-9a55-6a0e6a1f3c7d")
 
 @dataclass(frozen=True)
 class Group:
-    """The articles of one tag or one author."""
+    """The articles of one tag or one author (names alike by text.name_key are one), shown
+    by its most used spelling (ties: the first in sort order)."""
 
     name: str
     slug: str
     articles: tuple[Article, ...]
+
+
+@dataclass(frozen=True)
+class Clash:
+    """Names that are not one (their name_keys differ) but make the same slug: ``kept`` has
+    the pages, ``lost`` none; each with the files that use it, in order."""
+
+    kind: str  # "tags" or "authors"
+    slug: str
+    kept: str
+    kept_files: tuple[str, ...]
+    lost: str
+    lost_files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A catalog's tags or authors: its groups by slug, and the names that lost a clash."""
+
+    groups: list[Group]
+    clashes: list[Clash]
 
 
 @dataclass
@@ -45,6 +66,10 @@ class Catalog:
     drafts: list[Article] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    ascii_urls: bool = False  # the site's [site] ascii_urls: tags' and authors' slugs in ASCII
+    _grouped: dict[str, tuple[list[Article], Grouping]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def failed(self) -> bool:
@@ -52,11 +77,21 @@ class Catalog:
 
     @property
     def tags(self) -> list[Group]:
-        return _groups(self.articles, lambda a: a.tags)
+        return self.grouping("tags").groups
 
     @property
     def authors(self) -> list[Group]:
-        return _groups(self.articles, lambda a: a.authors)
+        return self.grouping("authors").groups
+
+    def grouping(self, kind: str) -> Grouping:
+        """The published articles' ``kind`` ("tags" or "authors") grouped by name; made once
+        while the articles stay the same (the build asks for it three times)."""
+        made = self._grouped.get(kind)
+        if made is None or made[0] != self.articles:  # a list of the same objects: quick
+            made = self._grouped[kind] = list(self.articles), _groups(
+                self.articles, kind, self.ascii_urls
+            )
+        return made[1]
 
     def known(self) -> list[KnownArticle]:
         return [
@@ -72,6 +107,9 @@ class Catalog:
         ]
 
 
+# The readers' rule for an article's tags and authors (one of each text.name_key): articles
+# cached under an older rule are read again.
+NAMES_RULE = 2
 # A content cache entry: the file's path, size, time, reader_fingerprint, and to_cache's data.
 CacheRow = tuple[str, int, int, str, bytes]
 
@@ -91,24 +129,80 @@ class Reading:
         return {row[0] for row in self.cache_rows}
 
 
-def _groups(
-    articles: Iterable[Article], names_of: Callable[[Article], tuple[str, ...]]
-) -> list[Group]:
-    spellings: dict[str, set[str]] = {}
-    members: dict[str, list[Article]] = {}
-    slugs: dict[str, str] = {}  # a name is on many articles: made into a slug once
+def _groups(articles: list[Article], kind: str, ascii_urls: bool) -> Grouping:
+    counts: dict[str, int] = {}  # how many articles write each spelling
+    members: dict[str, list[Article]] = {}  # by name_key
+    keys: dict[str, str] = {}  # a name is on many articles: made into a key once
     for article in articles:
-        for name in names_of(article):
-            slug = slugs.get(name)
-            if slug is None:
-                slug = slugs[name] = slugify(name)
-            if not slug:
-                continue
-            spellings.setdefault(slug, set()).add(name)
-            bucket = members.setdefault(slug, [])
-            if not bucket or bucket[-1] is not article:
+        for name in article.tags if kind == "tags" else article.authors:
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = name_key(name)
+            counts[name] = counts.get(name, 0) + 1
+            bucket = members.get(key)
+            if bucket is None:
+                members[key] = [article]
+            elif bucket[-1] is not article:
                 bucket.append(article)
-    return [Group(min(spellings[s]), s, tuple(members[s])) for s in sorted(members)]
+    spellings: dict[str, dict[str, int]] = {}
+    for name, count in counts.items():
+        spellings.setdefault(keys[name], {})[name] = count
+    slugs = {key: name_slug(next(iter(names)), ascii_urls) for key, names in spellings.items()}
+    # Windows' and macOS's file systems take folder names alike but for case as one folder
+    # ("οδος" with a final sigma and "οδοσ"): such slugs clash too.
+    by_folder: dict[str, list[str]] = {}
+    for key, slug in slugs.items():
+        by_folder.setdefault(slug.upper().casefold(), []).append(key)
+    groups: list[Group] = []
+    clashing: list[tuple[str, str, list[str]]] = []  # (slug, the key kept, the keys lost)
+    for same in by_folder.values():
+        kept, *lost = sorted(same)
+        groups.append(Group(_shown(spellings[kept]), slugs[kept], tuple(members[kept])))
+        if lost:
+            clashing.append((slugs[kept], kept, lost))
+    groups.sort(key=lambda group: group.slug)
+    clashes: list[Clash] = []
+    if clashing:  # rare: only then are the files that use each name looked for
+        files = {key: sorted({a.relpath for a in members[key]}) for key in members}
+        for slug, kept, lost in clashing:
+            for other in lost:
+                kept_name, shown = _shown(spellings[kept]), _shown(spellings[other])
+                clashes.append(
+                    Clash(kind, slug, kept_name, tuple(files[kept]), shown, tuple(files[other]))
+                )
+        clashes.sort(key=lambda clash: (clash.slug, clash.lost))
+    return Grouping(groups, clashes)
+
+
+def _shown(counted: dict[str, int]) -> str:
+    """The spelling a group shows: the most used, ties the first in sort order."""
+    return min(counted, key=lambda name: (-counted[name], name))
+
+
+def _name_clashes(catalog: Catalog) -> list[Problem]:
+    """An error for each name whose slug another name already has: one of them would take
+    the other's pages and feeds."""
+    problems: list[Problem] = []
+    for kind in ("tags", "authors"):
+        for clash in catalog.grouping(kind).clashes:
+            what = kind[:-1]
+            problems.append(
+                Problem(
+                    clash.lost_files[0],
+                    1,
+                    "error",
+                    f"{what} {clash.lost!r} ({_listed(clash.lost_files)}) and {what} "
+                    f"{clash.kept!r} ({_listed(clash.kept_files)}) would share the pages of "
+                    f"{kind}/{clash.slug}/; if they are one {what}, write them the same way, "
+                    "otherwise rename one",
+                )
+            )
+    return problems
+
+
+def _listed(paths: tuple[str, ...], most: int = 3) -> str:
+    shown = ", ".join(paths[:most])
+    return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 def content_files(site: Site) -> Tree:
@@ -153,7 +247,15 @@ def from_cache(blob: bytes, path: str) -> tuple[Article | None, list[Problem]] |
 def reader_fingerprint(site: Site) -> str:
     """What reading a file depends on besides the file: a cached result is kept only while
     this stays the same."""
-    parts = (__version__, CACHED_FIELDS, site.site.timezone, site.site.author, site.site.plugins)
+    parts = (
+        __version__,
+        CACHED_FIELDS,
+        site.site.timezone,
+        site.site.author,
+        site.site.plugins,
+        site.site.ascii_urls,  # an article's slug
+        NAMES_RULE,
+    )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -184,7 +286,7 @@ def read(
 ) -> tuple[Catalog, Reading]:
     """The catalog, as ``load`` reads it, and what the reading leaves for the build to record
     (Reading)."""
-    catalog = Catalog(articles=[])
+    catalog = Catalog(articles=[], ascii_urls=site.site.ascii_urls)
     rows: list[CacheRow] = []
     present: set[str] = set()
     everything: list[Article] = []
@@ -252,6 +354,7 @@ def read(
     # By the instant (a timestamp: comparing datetimes in different zones is slower) and id.
     catalog.articles.sort(key=lambda a: (a.date.timestamp(), a.feed_id), reverse=True)
     catalog.scheduled.sort(key=lambda a: (a.date, a.relpath))
+    catalog.problems.extend(_name_clashes(catalog))
     catalog.problems.sort(key=lambda p: (p.path, p.line))
     return catalog, Reading(rows, present, known_before)
 

@@ -18,7 +18,7 @@ from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
 from feedpub.newsletter.schedule import is_due, next_moment
 from feedpub.store.issues import IssueItem, IssueRecord
 from feedpub.store.state import State
-from feedpub.text import plural, slugify
+from feedpub.text import name_key, plural
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,10 @@ class Draft:
 
 
 def _wanted(site: Site, article: Article) -> bool:
-    tags = {slugify(t) for t in article.tags}
-    only = {slugify(t) for t in site.newsletter.tags}
-    never = {slugify(t) for t in site.newsletter.exclude_tags}
+    # A tag is named as the catalog groups it: "C++" is not "c", "School Board" is "school board".
+    tags = {name_key(t) for t in article.tags}
+    only = {name_key(t) for t in site.newsletter.tags}
+    never = {name_key(t) for t in site.newsletter.exclude_tags}
     return (not only or bool(tags & only)) and not tags & never
 
 

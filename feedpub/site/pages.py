@@ -14,7 +14,7 @@ from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
 from feedpub.templating import environment, template_problem
-from feedpub.text import slugify, url_path
+from feedpub.text import name_key, name_slug, url_path
 
 # markupsafe comes with Jinja2, when something is rendered (templating.environment).
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class Pages:
             self.line_key = self.card_key = article_key
         self.env = environment(site)
         self._urls: dict[tuple[str, str], str | None] = {}
+        self._lost: dict[str, set[str]] = {}  # by kind: the name_keys without pages
         self._cards: dict[str, Markup] = {}
         self.env.globals.update(
             {
@@ -88,10 +89,16 @@ class Pages:
         )
 
     def group_url(self, kind: str, name: str) -> str | None:
+        """The page of the tag or author ``name``; None for a name that lost its slug to
+        another (the catalog reports that as an error)."""
         wanted = (kind, name)
         if wanted not in self._urls:
-            slug = slugify(name)
-            self._urls[wanted] = f"{self.site.site.url}{kind}/{url_path(slug)}/" if slug else None
+            if kind not in self._lost:
+                grouping = self.catalog.grouping(kind)
+                self._lost[kind] = {name_key(c.lost) for c in grouping.clashes}
+            slug = name_slug(name, self.site.site.ascii_urls)
+            lost = name_key(name) in self._lost[kind]
+            self._urls[wanted] = None if lost else f"{self.site.site.url}{kind}/{url_path(slug)}/"
         return self._urls[wanted]
 
     def card(self, article: Article) -> Markup:

@@ -16,7 +16,7 @@ from feedpub.content.tree import FileTooBig, Refused, of_site, read_input
 from feedpub.dates import parse_date
 from feedpub.errors import Problem
 from feedpub.model import Article, BodyFormat
-from feedpub.text import normalize_newlines, slugify, xml_safe
+from feedpub.text import name_key, normalize_newlines, slugify, xml_safe
 
 MAX_ARTICLE_BYTES = 5_000_000
 # Memory grows with an article's structure, not its size: cmark-gfm spends about 200-500
@@ -168,12 +168,12 @@ def _names(item: Value, name: str, found: Findings) -> tuple[str, ...]:
     if len(value) > MAX_TAGS:
         found.error(item.line, f"'{name}' has {len(value)} entries; keep it under {MAX_TAGS}")
         return ()
-    names: list[str] = []
+    names: dict[str, str] = {}  # by name_key: "C" and "c" are one tag, the first kept
     for entry in value:
         text = _text(Value(entry, item.line), name, found, MAX_NAME)
-        if text and text not in names:
-            names.append(text)
-    return tuple(names)
+        if text:
+            names.setdefault(name_key(text), text)
+    return tuple(names.values())
 
 
 def _explicit_id(item: Value, found: Findings) -> str | None:
@@ -253,18 +253,20 @@ def make_article(
     # Pelican's and Hugo's categories: tags by another name, so that their sites move over.
     if "categories" in meta:
         extra = _names(meta["categories"], "categories", found)
-        tags += tuple(t for t in extra if t not in tags)
+        have = set(map(name_key, tags))
+        tags += tuple(t for t in extra if name_key(t) not in have)
 
     summary = None
     if "summary" in meta:
         summary = _text(meta["summary"], "summary", found, 2000) or None
 
     stem = FILENAME_DATE.sub("", path.stem)
-    slug = slugify(stem) or slugify(title or "")
+    ascii_only = site.site.ascii_urls
+    slug = slugify(stem, ascii_only) or slugify(title or "", ascii_only)
     if "slug" in meta:
         wanted = _text(meta["slug"], "slug", found, MAX_NAME)
         if wanted is not None:
-            slug = slugify(wanted)
+            slug = slugify(wanted, ascii_only)
             if slug != wanted:
                 found.warning(meta["slug"].line, f"slug {wanted!r} is not URL-safe; using {slug!r}")
     if not slug and not found.failed:

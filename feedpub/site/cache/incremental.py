@@ -120,7 +120,8 @@ def edits(
         spec = FeedSpec(folder, title, description, home, members)
         produced.extend(feed_outputs(site, spec, bodies, base))
     main = FeedSpec(*last.feeds[0][:4], articles=[])  # its links, on every page
-    catalog = Catalog(articles=list(edited.values()))  # the edited articles only
+    # The edited articles only (slugs are the names' own: their groups are not needed).
+    catalog = Catalog(articles=list(edited.values()), ascii_urls=site.site.ascii_urls)
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.article_pages(catalog.articles, main))
 
