@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.author({"name": xml_safe(site.site.author or site.site.title)})
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("feedpub", _FeedText, _EntryText, atom=False, rss=True)
+    fg.register_extension("feedpub", _FeedText, _EntryText, atom=True, rss=True)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -110,6 +111,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         entry.id(article.feed_id)
         entry.title(article.title)
         entry.link(href=article.link, rel="alternate")
+        entry.feedpub.base(article.link)
         entry.published(article.date)
         entry.updated(article.modified)
         for name in article.authors:
@@ -142,18 +144,31 @@ class _FeedText:
 
 
 class _EntryText(_FeedText):
-    """An item's RSS <description> as HTML that says its summary, a text.
+    """What feedgen cannot write of an item: an extension sees the item after it is made.
 
-    feedgen writes one summary into Atom's <summary> (type="text": right) and RSS's
-    <description>, which readers and the W3C validator take as HTML ("entity-encoded HTML is
-    allowed"), so that "Use the &lt;details&gt; element" would become an element. feedgen has
-    no way to set the one without the other; an extension sees the item after it is made."""
+    An item's RSS <description> as HTML that says its summary, a text: feedgen writes one
+    summary into Atom's <summary> (type="text": right) and RSS's <description>, which readers
+    and the W3C validator take as HTML ("entity-encoded HTML is allowed"), so that "Use the
+    &lt;details&gt; element" would become an element; feedgen has no way to set the one
+    without the other.
+
+    An Atom entry's xml:base, the article's address (as jekyll-feed writes it): the base its
+    content's references resolve against, for a reader that resolves any left relative."""
 
     def __init__(self) -> None:
         self._summary: str | None = None
+        self._base: str | None = None
 
     def rss_description(self, summary: str) -> None:
         self._summary = summary
+
+    def base(self, url: str) -> None:
+        self._base = url
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self._base is not None:
+            feed.set(XML_BASE, self._base)
+        return feed
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         description = feed.find("description")
