@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         for name in article.authors:
             entry.author({"name": name})
             entry.dc.dc_creator(name)
+        if (image := image_url(article)) is not None:
+            entry.feedpub.image(image)
         for tag in article.tags:
             entry.category(term=tag, label=tag)
         # summary() fills Atom's <summary> and RSS's <description>; content() fills Atom's
@@ -125,18 +129,29 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         if summary:
             entry.summary(summary)
             entry.feedpub.rss_description(summary)
-        if full:
-            entry.content(bodies.html(article), type="html")
+        # An empty body is no content: a reader shows the summary, or the title and link.
+        if full and (html := bodies.html(article)).strip():
+            entry.content(html, type="html")
     return fg
 
 
+def _in_gmt(element: etree._Element | None) -> None:
+    """An RFC 822 date written in GMT ("+0000"): feedgen writes the date's own offset, and the
+    W3C validator warns on one whose minutes are not :00 or :30 (+05:45, Nepal)."""
+    if element is not None and element.text:
+        when = parsedate_to_datetime(element.text).astimezone(UTC)
+        element.text = format_datetime(when)
+
+
 class _FeedText:
-    """The feed half of the feedgen extension below: it adds nothing to the channel."""
+    """The feed half of the feedgen extension below: the channel's dates in GMT."""
 
     def extend_ns(self) -> dict[str, str]:
         return {}
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
+        for name in ("lastBuildDate", "pubDate"):
+            _in_gmt(feed.find(f"channel/{name}"))
         return feed
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
@@ -153,11 +168,17 @@ class _EntryText(_FeedText):
     without the other.
 
     An Atom entry's xml:base, the article's address (as jekyll-feed writes it): the base its
-    content's references resolve against, for a reader that resolves any left relative."""
+    content's references resolve against, for a reader that resolves any left relative.
+
+    The article's image as Media RSS's <media:content medium="image"> in both (as jekyll-feed
+    writes it), the namespace declared on the element, so that a feed without images has none.
+
+    RSS's <pubDate> in GMT."""
 
     def __init__(self) -> None:
         self._summary: str | None = None
         self._base: str | None = None
+        self._image: str | None = None
 
     def rss_description(self, summary: str) -> None:
         self._summary = summary
@@ -165,15 +186,29 @@ class _EntryText(_FeedText):
     def base(self, url: str) -> None:
         self._base = url
 
+    def image(self, url: str) -> None:
+        self._image = url
+
+    def _media(self, parent: etree._Element) -> None:
+        if self._image is not None:
+            from lxml import etree
+
+            media = etree.SubElement(parent, f"{{{MEDIA_NS}}}content", nsmap={"media": MEDIA_NS})
+            media.set("url", self._image)
+            media.set("medium", "image")
+
     def extend_atom(self, feed: etree._Element) -> etree._Element:
         if self._base is not None:
             feed.set(XML_BASE, self._base)
+        self._media(feed)
         return feed
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         description = feed.find("description")
         if self._summary is not None and description is not None:
             description.text = escape(self._summary, quote=False)
+        _in_gmt(feed.find("pubDate"))
+        self._media(feed)
         return feed
 
 
@@ -203,11 +238,14 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
             "url": article.link,
             "title": article.title,
         }
-        if site.feeds.full_content:
-            item["content_html"] = bodies.html(article)
+        html = bodies.html(article) if site.feeds.full_content else ""
+        # An item needs content_html or content_text: an empty body says its summary.
+        if html.strip():
+            item["content_html"] = html
         else:
             item["content_text"] = bodies.summary(article)
-        item["summary"] = bodies.summary(article)
+        if summary := bodies.summary(article):
+            item["summary"] = summary
         if (image := image_url(article)) is not None:
             item["image"] = image
         item["date_published"] = article.date.isoformat()
