@@ -1,5 +1,6 @@
-"""What each feed entry says beyond its text: RSS dates in GMT, the article's image as Media
-RSS's media:content, and no empty content for an empty body.
+"""What each feed entry says beyond its text: RSS dates in GMT, an author's name and email
+address apart (and the address out of the author's page and URL), the article's image as
+Media RSS's media:content, and no empty content for an empty body.
 
 Each is read back from a real build with lxml and feedparser, in the site's main feed and in
 the tag and author feeds that carry the same article.
@@ -16,6 +17,8 @@ import feedparser
 import pytest
 from helpers import ATOM, SETTINGS, SITE_URL, article, load, publish, write_articles
 from lxml import etree
+
+from feedpub.errors import ArticleError
 
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
@@ -85,6 +88,135 @@ def test_atom_and_json_dates_keep_the_articles_own_offset(zoned: Path) -> None:
     entry = atom_entries(zoned)["Nepal"]
     assert entry.findtext(f"{ATOM}published") == "2026-11-20T09:00:00+05:45"
     assert json_items(zoned)["Nepal"]["date_published"] == "2026-11-20T09:00:00+05:45"
+
+
+# --- authors: a name and an address --------------------------------------------------------------
+
+PEOPLE: dict[str, str | bytes] = {
+    "angle.md": article("Angle", "2026-11-20 09:00", author='"Jane Doe <jane@example.org>"'),
+    "rss-form.md": article("RSS form", "2026-11-19 09:00", author='"sam@example.org (Sam Roe)"'),
+    "two.md": article(
+        "Two",
+        "2026-11-18 09:00",
+        authors='["Jane Doe <jane@example.org>", "Ann Lee"]',
+    ),
+    "plain.md": article("Plain", "2026-11-17 09:00", author="Ann Lee"),
+}
+# Each article's authors: (name, address or "").
+AUTHORS = {
+    "Angle": [("Jane Doe", "jane@example.org")],
+    "RSS form": [("Sam Roe", "sam@example.org")],
+    "Two": [("Jane Doe", "jane@example.org"), ("Ann Lee", "")],
+    "Plain": [("Ann Lee", "")],
+}
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("people"), PEOPLE)
+
+
+@pytest.mark.parametrize("title", AUTHORS)
+def test_atom_authors_have_a_name_and_an_email(people: Path, title: str) -> None:
+    entry = atom_entries(people)[title]
+    found = [
+        (a.findtext(f"{ATOM}name"), a.findtext(f"{ATOM}email") or "")
+        for a in entry.findall(f"{ATOM}author")
+    ]
+    assert found == AUTHORS[title]
+
+
+@pytest.mark.parametrize("title", AUTHORS)
+def test_rss_author_is_an_address_or_dublin_core_names(people: Path, title: str) -> None:
+    """One author with an address: RSS's <author>, "address (name)"; otherwise dc:creator
+    with each name. Never both (the same thing said twice) and never an address in a name."""
+    item = rss_items(people)[title]
+    authors = [e.text for e in item.findall("author")]
+    creators = [e.text for e in item.findall(DC_CREATOR)]
+    wanted = AUTHORS[title]
+    if len(wanted) == 1 and wanted[0][1]:
+        name, address = wanted[0]
+        assert (authors, creators) == ([f"{address} ({name})"], [])
+    else:
+        assert (authors, creators) == ([], [name for name, _ in wanted])
+
+
+@pytest.mark.parametrize("title", AUTHORS)
+def test_json_authors_have_a_name_and_a_mailto_url(people: Path, title: str) -> None:
+    found = json_items(people)[title]["authors"]
+    assert found == [
+        {"name": name, "url": f"mailto:{address}"} if address else {"name": name}
+        for name, address in AUTHORS[title]
+    ]
+
+
+def test_feedparser_reads_the_name_and_the_address(people: Path) -> None:
+    parsed = feedparser.parse((people / "atom.xml").read_bytes())
+    entry = next(e for e in parsed.entries if e.title == "Angle")
+    assert (entry.author_detail.name, entry.author_detail.email) == ("Jane Doe", "jane@example.org")
+    parsed = feedparser.parse((people / "rss.xml").read_bytes())
+    entry = next(e for e in parsed.entries if e.title == "Angle")
+    assert entry.author_detail.email == "jane@example.org"
+
+
+def test_the_address_stays_out_of_the_authors_page_and_url(people: Path) -> None:
+    authors = sorted(p.name for p in (people / "authors").iterdir() if p.is_dir())
+    assert authors == ["ann-lee", "jane-doe", "sam-roe"]
+    page = (people / "authors/jane-doe/index.html").read_text(encoding="utf-8")
+    assert "<title>Jane Doe · " in page
+    assert "jane@example.org" not in page
+    feed = etree.fromstring((people / "authors/jane-doe/atom.xml").read_bytes())
+    assert feed.findtext(f"{ATOM}title") == "Test Gazette: Jane Doe"
+    assert sorted(atom_entries(people, "authors/jane-doe")) == ["Angle", "Two"]
+    article_page = (people / "2026/11/angle/index.html").read_text(encoding="utf-8")
+    assert "jane@example.org" not in article_page
+    assert f'<a href="{SITE_URL}authors/jane-doe/" dir="auto">Jane Doe</a>' in article_page
+
+
+def test_the_sites_author_with_an_address(tmp_path: Path) -> None:
+    """``[site] author`` in the same form: the feed's author and each article's without one."""
+    settings = SETTINGS.replace('author = "Desk"', 'author = "Desk <desk@example.org>"')
+    assert settings != SETTINGS
+    (tmp_path / "content").mkdir()
+    (tmp_path / "feedpub.toml").write_text(settings, encoding="utf-8")
+    write_articles(tmp_path, {"a.md": article("Hello")})
+    publish(tmp_path)
+    output = load(tmp_path).output_dir
+    atom = etree.fromstring((output / "atom.xml").read_bytes())
+    assert atom.findtext(f"{ATOM}author/{ATOM}name") == "Desk"
+    assert atom.findtext(f"{ATOM}author/{ATOM}email") == "desk@example.org"
+    assert atom_entries(output)["Hello"].findtext(f"{ATOM}author/{ATOM}email") == (
+        "desk@example.org"
+    )
+    rss = etree.fromstring((output / "rss.xml").read_bytes())
+    assert rss.findtext("channel/managingEditor") == "desk@example.org (Desk)"
+    assert (output / "authors/desk/index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("author", "message"),
+    [
+        ('"Jane <jane@example>"', "'jane@example' is not an email address"),
+        ('"Jane <jane doe@example.org>"', None),  # a space: not an address, the whole is a name
+        ('"<jane@example.org>"', "has an address but no name"),
+    ],
+    ids=["no-dot-in-the-domain", "not-an-address", "no-name"],
+)
+def test_an_address_that_is_not_one_is_an_error_with_the_line(
+    tmp_path: Path, author: str, message: str | None
+) -> None:
+    articles: dict[str, str | bytes] = {"a.md": article("Hello", author=author)}
+    if message is None:
+        output = build(tmp_path, articles)
+        assert atom_entries(output)["Hello"].findtext(f"{ATOM}author/{ATOM}name") == (
+            "Jane <jane doe@example.org>"
+        )
+        return
+    with pytest.raises(ArticleError) as raised:
+        build(tmp_path, articles)
+    (problem,) = raised.value.problems
+    assert (problem.path, problem.line, problem.severity) == ("content/a.md", 4, "error")
+    assert message in problem.message
 
 
 # --- the article's image as media:content --------------------------------------------------------

@@ -163,6 +163,9 @@ def check_rss(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
         assert item_title, f"{where}: {guid.text} has no title"
         link = element.findtext("link")
         assert_absolute(link, f"{where} {guid.text} <link>")
+        # <author> and dc:creator at once say one thing twice (DuplicateItemSemantics).
+        both = element.find("author") is not None and element.find(DC_CREATOR) is not None
+        assert not both, f"{where}: {guid.text} has <author> and dc:creator"
         description = element.findtext("description")
         content = element.findtext(CONTENT_ENCODED)
         assert_absolute_links(description, f"{where} {guid.text} <description>")
@@ -173,7 +176,11 @@ def check_rss(data: bytes, folder: str, base: str = SITE_URL) -> Feed:
                 title=item_title,
                 link=link or "",
                 published=rfc822(element.findtext("pubDate"), f"{where} {guid.text} <pubDate>"),
-                authors=tuple(e.text or "" for e in element.findall(DC_CREATOR)),
+                # One author with an address is RSS's <author>, "jane@example.org (Jane Doe)".
+                authors=tuple(
+                    re.sub(r"^\S+@\S+ \((.*)\)$", r"\1", e.text or "")
+                    for e in [*element.findall("author"), *element.findall(DC_CREATOR)]
+                ),
                 tags=tuple(e.text or "" for e in element.findall("category")),
                 content=content,
                 summary=description,

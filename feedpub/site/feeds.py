@@ -12,7 +12,7 @@ process locale to 'C' and back; feedpub never sets a locale and builds on one th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
+from feedpub.content.readers import site_author
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -101,7 +102,10 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.subtitle(xml_safe(spec.description or spec.title))
     fg.description(xml_safe(spec.description or spec.title))
     fg.language(site.site.language)
-    fg.author({"name": xml_safe(site.site.author or site.site.title)})
+    name, email = _site_person(site)
+    fg.author(_person(name, email))
+    if email:
+        fg.managingEditor(f"{email} ({name})")
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("feedpub", _FeedText, _EntryText, atom=True, rss=True)
@@ -116,9 +120,17 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         entry.feedpub.base(article.link)
         entry.published(article.date)
         entry.updated(article.modified)
-        for name in article.authors:
-            entry.author({"name": name})
-            entry.dc.dc_creator(name)
+        people = list(_people(article))
+        for name, email in people:
+            entry.author(_person(name, email))
+        # RSS has one <author>, an address ("jane@example.org (Jane Doe)"), or Dublin Core's
+        # creators by name: both at once are the same thing said twice (the W3C validator
+        # warns: DuplicateItemSemantics).
+        if len(people) == 1 and people[0][1]:
+            entry.feedpub.rss_author(True)
+        else:
+            for name, _ in people:
+                entry.dc.dc_creator(name)
         if (image := image_url(article)) is not None:
             entry.feedpub.image(image)
         for tag in article.tags:
@@ -133,6 +145,29 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         if full and (html := bodies.html(article)).strip():
             entry.content(html, type="html")
     return fg
+
+
+def _people(article: Article) -> Iterator[tuple[str, str]]:
+    """Each author's name and email address ("" for none)."""
+    for index, name in enumerate(article.authors):
+        yield name, xml_safe(article.author_email(index))
+
+
+def _site_person(site: Site) -> tuple[str, str]:
+    """The feed's own author: ``[site] author`` (its name and address) or the site's title."""
+    if not site.site.author:
+        return xml_safe(site.site.title), ""
+    (name,), emails = site_author(site)
+    return xml_safe(name), xml_safe(emails[0]) if emails else ""
+
+
+def _person(name: str, email: str) -> dict[str, str]:
+    return {"name": name, "email": email} if email else {"name": name}
+
+
+def _json_person(name: str, email: str) -> dict[str, str]:
+    # JSON Feed's author has no email; its url "could be a mailto: link" (JSON Feed 1.1).
+    return {"name": name, "url": f"mailto:{email}"} if email else {"name": name}
 
 
 def _in_gmt(element: etree._Element | None) -> None:
@@ -173,12 +208,14 @@ class _EntryText(_FeedText):
     The article's image as Media RSS's <media:content medium="image"> in both (as jekyll-feed
     writes it), the namespace declared on the element, so that a feed without images has none.
 
-    RSS's <pubDate> in GMT."""
+    RSS's <pubDate> in GMT; feedgen's <author> (an address and a name) kept only where it is
+    the item's one author, who has an address."""
 
     def __init__(self) -> None:
         self._summary: str | None = None
         self._base: str | None = None
         self._image: str | None = None
+        self._rss_author = False
 
     def rss_description(self, summary: str) -> None:
         self._summary = summary
@@ -188,6 +225,9 @@ class _EntryText(_FeedText):
 
     def image(self, url: str) -> None:
         self._image = url
+
+    def rss_author(self, keep: bool) -> None:
+        self._rss_author = keep
 
     def _media(self, parent: etree._Element) -> None:
         if self._image is not None:
@@ -208,6 +248,9 @@ class _EntryText(_FeedText):
         if self._summary is not None and description is not None:
             description.text = escape(self._summary, quote=False)
         _in_gmt(feed.find("pubDate"))
+        if not self._rss_author:
+            for author in feed.findall("author"):
+                feed.remove(author)
         self._media(feed)
         return feed
 
@@ -252,7 +295,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         if article.updated:
             item["date_modified"] = article.modified.isoformat()
         if article.authors:
-            item["authors"] = [{"name": name} for name in article.authors]
+            item["authors"] = [_json_person(name, email) for name, email in _people(article)]
         if article.tags:
             item["tags"] = list(article.tags)
         items.append(item)
@@ -263,7 +306,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         "feed_url": spec.url(site, "feed.json"),
         "description": xml_safe(spec.description),
         "language": site.site.language,
-        "authors": [{"name": xml_safe(site.site.author or site.site.title)}],
+        "authors": [_json_person(*_site_person(site))],
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
