@@ -17,9 +17,11 @@ from pathlib import Path
 import lxml.html
 import pytest
 from helpers import ATOM, SETTINGS, SITE_URL, article, load, publish, write_articles
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
-from feedpub.text import absolutize
+from feedpub.text import _NOT_XML, absolutize
 
 BASE = "https://news.example.org/2026/11/hello/"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -275,3 +277,21 @@ def test_xml_base_resolves_what_a_reader_resolves(output: Path) -> None:
         "Other": SITE_URL + "2026/11/other/",
         "Hello": SITE_URL + "2026/11/hello/",
     }
+
+
+# --- any HTML in: every URL absolute once ------------------------------------------------------
+
+PIECES = [
+    *(html for html, _ in RESOLVED.values()),
+    *KEPT.values(),
+    "<p>", "</p>", " text ", "&amp;", "&#12;", '"', "'", ">", "<", "=", " src=", " href='",
+    "<a href=", "<img srcset=", " style=", "url(", ")", "<style>", "</style>", "<!-- ", " -->",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=8), max_size=30).map("".join))
+def test_absolutize_is_idempotent_and_keeps_the_fragment_xml_safe(html: str) -> None:
+    once = absolutize(html, BASE)
+    assert absolutize(once, BASE) == once  # every URL it wrote is absolute
+    # Nothing XML cannot carry comes in through a resolved URL (href="a&#12;b").
+    assert len(_NOT_XML.findall(once)) <= len(_NOT_XML.findall(html))
