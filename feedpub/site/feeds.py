@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -173,6 +172,9 @@ def _json_person(name: str, email: str) -> dict[str, str]:
 def _in_gmt(element: etree._Element | None) -> None:
     """An RFC 822 date written in GMT ("+0000"): feedgen writes the date's own offset, and the
     W3C validator warns on one whose minutes are not :00 or :30 (+05:45, Nepal)."""
+    # email.utils brings the email package (as lxml does, it is loaded where a feed is written).
+    from email.utils import format_datetime, parsedate_to_datetime
+
     if element is not None and element.text:
         when = parsedate_to_datetime(element.text).astimezone(UTC)
         element.text = format_datetime(when)
