@@ -33,6 +33,9 @@ class Article:
     draft: bool = False
     image: str | None = None
     url: str | None = None
+    # Each author's email address, "" for none: one per name of ``authors`` ("Jane Doe
+    # <jane@example.org>" is the name "Jane Doe" and this address), or () when none has one.
+    author_emails: tuple[str, ...] = ()
     # Set by the catalog once the article is published.
     feed_id: str = ""
     link: str = ""
@@ -47,6 +50,10 @@ class Article:
     @property
     def modified(self) -> datetime:
         return self.updated if self.updated and self.updated > self.date else self.date
+
+    def author_email(self, index: int) -> str:
+        """The email address of ``authors[index]``; "" if the article gives none."""
+        return self.author_emails[index] if index < len(self.author_emails) else ""
 
 
 def evolve(article: Article, **changes: Any) -> Article:
@@ -75,7 +82,7 @@ def _assembled(values: dict[str, Any]) -> Article:
 
 
 _DATES = ("date", "updated")
-_TUPLES = ("authors", "tags", "inferred")
+_TUPLES = ("authors", "author_emails", "tags", "inferred")
 _PLACEMENT = {"feed_id": "", "link": "", "page": None}
 # What the content cache keeps of an article, in this order: not the body (read again from the
 # file when an output needs it), nor where the file is or what the catalog sets.

@@ -16,15 +16,7 @@ _SLUG_DROP = re.compile(r"[^\w\s-]")
 _SLUG_JOIN = re.compile(r"[\s_-]+")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
-# href/src/poster attributes inside tags; good enough for Markdown output and ordinary HTML.
-# Every such attribute of a tag (<video src poster>), quoted or not (<a href=page.html>).
-# Only start tags that have such an attribute are looked into (most tags have none).
-_START_TAG = re.compile(r"<[A-Za-z](?=[^<>]*\s(?:href|src|poster)\s*=)[^<>]*>", re.IGNORECASE)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_URL_ATTR = re.compile(
-    r"""(\s(?:href|src|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
-    re.IGNORECASE,
-)
 MAX_SLUG = 80
 # Slugs become folder names; ext4, XFS and APFS allow 255 bytes of UTF-8 in a name.
 MAX_SLUG_BYTES = 255
@@ -219,19 +211,171 @@ def url_path(*segments: str) -> str:
     return "/".join(s if _URL_SAFE.fullmatch(s) else quote(s, safe="") for s in segments if s)
 
 
-def absolutize(fragment: str, base: str) -> str:
-    """Resolve the relative links and image sources of an HTML fragment against ``base``.
-    A rewritten link holds no character XML cannot carry, even where the attribute spelled
-    one as a character reference (href="a&#12;b"): the fragment stays as XML-safe as it was."""
+# The attributes whose value is a URL (HTML's index of attributes, obsolete ones included, and
+# SVG's xlink:href), with the elements each is a URL on; None: on every element. "data" or
+# "action" on another element is not a URL (and data-* attributes are no "data").
+_ONE_URL: dict[str, frozenset[str] | None] = {
+    "href": None,
+    "xlink:href": None,
+    "src": None,
+    "itemid": None,
+    "poster": frozenset({"video"}),
+    "data": frozenset({"object"}),
+    "codebase": frozenset({"object", "applet"}),
+    "action": frozenset({"form"}),
+    "formaction": frozenset({"button", "input"}),
+    "cite": frozenset({"blockquote", "q", "del", "ins"}),
+    "background": frozenset({"body", "table", "thead", "tbody", "tfoot", "tr", "td", "th"}),
+    "longdesc": frozenset({"img", "iframe", "frame"}),
+    "manifest": frozenset({"html"}),
+    "icon": frozenset({"command", "menuitem"}),
+}
+# Attributes holding several URLs apart by spaces.
+_SPACED_URLS: dict[str, frozenset[str]] = {
+    "ping": frozenset({"a", "area"}),
+    "archive": frozenset({"object"}),
+    "profile": frozenset({"head"}),
+}
+# Candidate lists: "a.png 1x, b.png 2x" (each URL resolved, its descriptor kept).
+_SRCSETS: dict[str, frozenset[str]] = {
+    "srcset": frozenset({"img", "source"}),
+    "imagesrcset": frozenset({"link"}),
+}
+_URL_NAMES = sorted({*_ONE_URL, *_SPACED_URLS, *_SRCSETS, "style"}, key=len, reverse=True)
+_VALUE = r"""(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)"""
+# A start tag read as the HTML tokenizer reads it, so that a quoted ">" or "src=" inside
+# another attribute's value (alt="a > b", title="src=x") is part of that value. Only tags
+# that name such an attribute before their first ">", or quote a value there, are read
+# (most tags are neither: <p>, <em>, <li>).
+_START_TAG = re.compile(
+    rf"""<([A-Za-z][^\s/>]*+)"""
+    rf"""(?=[^>]*\s(?:{"|".join(map(re.escape, _URL_NAMES))})\s*=|[^>]*["'])"""
+    rf"""((?:\s+[^\s"'>/=]+(?:\s*=\s*{_VALUE})?|\s*/)*)\s*>""",
+    re.IGNORECASE,
+)
+_ATTRIBUTE = re.compile(
+    r"""(\s+)([^\s"'>/=]+)(?:(\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
+)
+# CSS's url(...) and @import "...": in style attributes and <style> elements.
+_CSS_URL = re.compile(
+    r"""(url\(\s*)(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|([^"'()\s]*))(\s*\))"""
+    r"""|(@import\s+)(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)')""",
+    re.IGNORECASE,
+)
+_STYLE_ELEMENT = re.compile(r"(<style\b[^>]*>)(.*?)(</style\s*>)", re.IGNORECASE | re.DOTALL)
+_STYLE_OPEN = re.compile("<style", re.IGNORECASE)
+_SRCSET_CANDIDATE = re.compile(r"[\s,]*([^\s,][^\s]*)([^,]*)")
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})\s?|(.))", re.DOTALL)
+# Characters a URL cannot hold as they are (RFC 3986), encoded as browsers encode them.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\"<>\\^`{|}\x7f]")
+
+
+def _resolved(url: str, base: str) -> str | None:
+    """``url`` resolved against ``base`` (an empty one is ``base`` itself); None if it is
+    absolute already (it has a scheme: https:, mailto:, data:...)."""
+    # HTML's URLs may be "potentially surrounded by spaces"; XML cannot carry some characters
+    # even where the attribute spelled one as a character reference (href="a&#12;b").
+    raw = xml_safe(url).strip(" \t\n\r\f")
+    if _SCHEME.match(raw) or urlsplit(raw).scheme:
+        return None
+    return _URL_UNSAFE.sub(lambda c: f"%{ord(c.group(0)):02X}", urljoin(base, raw))
+
+
+def _srcset(value: str, base: str) -> str | None:
+    """A srcset with each candidate's URL resolved; None if none changes. (A URL ending in a
+    comma ends its candidate, as HTML's parsing rules say.)"""
+    candidates, changed = [], False
+    for match in _SRCSET_CANDIDATE.finditer(value):
+        url, descriptor = match.groups()
+        if url.endswith(","):
+            url, descriptor = url.rstrip(","), ""
+        resolved = _resolved(url, base)
+        changed = changed or resolved is not None
+        candidates.append(" ".join(filter(None, (resolved or url, descriptor.strip()))))
+    return ", ".join(candidates) if changed else None
+
+
+def _css_string(text: str) -> str:
+    """The value of a CSS string or url() token, escapes undone."""
+    return _CSS_ESCAPE.sub(
+        lambda m: chr(int(m.group(1), 16) or 0xFFFD) if m.group(1) else m.group(2), text
+    )
+
+
+def _css(text: str, base: str) -> str | None:
+    """CSS with the URLs of its url() and @import resolved; None if none changes. A url(#id)
+    refers to the document that holds the CSS, and stays as it is."""
+    changed = False
 
     def fix(match: re.Match[str]) -> str:
-        value = next(group for group in match.groups()[1:] if group is not None)
-        raw = xml_safe(html.unescape(value))
-        if _SCHEME.match(raw) or urlsplit(raw).scheme:
+        nonlocal changed
+        groups = match.groups()
+        import_ = groups[5] is not None
+        value = next((g for g in (groups[6:8] if import_ else groups[1:4]) if g is not None), "")
+        url = _css_string(value)
+        resolved = None if url.startswith("#") or not url.strip() else _resolved(url, base)
+        if resolved is None:
             return match.group(0)
-        return f'{match.group(1)}"{html.escape(urljoin(base, raw), quote=True)}"'
+        changed = True
+        quoted = '"' + resolved.replace("\\", "%5C").replace('"', "%22") + '"'
+        return f"{groups[5]}{quoted}" if import_ else f"{groups[0]}{quoted}{groups[4]}"
 
-    return _START_TAG.sub(lambda tag: _URL_ATTR.sub(fix, tag.group(0)), fragment)
+    fixed = _CSS_URL.sub(fix, text)
+    return fixed if changed else None
+
+
+def _attribute(tag: str, name: str, value: str, base: str) -> str | None:
+    """The attribute's value with its URLs resolved; None if it holds none or none changes."""
+    if name in _ONE_URL:
+        elements = _ONE_URL[name]
+        return _resolved(value, base) if elements is None or tag in elements else None
+    if tag in _SPACED_URLS.get(name, ()):
+        urls = value.split()
+        resolved = [_resolved(url, base) for url in urls]
+        if not any(resolved):
+            return None
+        return " ".join(new or old for new, old in zip(resolved, urls, strict=True))
+    if tag in _SRCSETS.get(name, ()):
+        return _srcset(value, base)
+    if name == "style":
+        return _css(value, base)
+    return None
+
+
+def _start_tag(match: re.Match[str], base: str) -> str:
+    tag = match.group(1).lower()
+
+    def fix(attribute: re.Match[str]) -> str:
+        space, name, equals, *values = attribute.groups()
+        value = next((v for v in values if v is not None), None)
+        if value is None:
+            return attribute.group(0)
+        fixed = _attribute(tag, name.lower(), html.unescape(value), base)
+        if fixed is None:
+            return attribute.group(0)
+        return f'{space}{name}{equals}"{html.escape(fixed, quote=True)}"'
+
+    start = match.start(2) - match.start(0)
+    end = match.end(2) - match.start(0)
+    text = match.group(0)
+    return text[:start] + _ATTRIBUTE.sub(fix, match.group(2)) + text[end:]
+
+
+def _style_element(match: re.Match[str], base: str) -> str:
+    fixed = _css(match.group(2), base)
+    return match.group(0) if fixed is None else match.group(1) + fixed + match.group(3)
+
+
+def absolutize(fragment: str, base: str) -> str:
+    """Resolve every relative URL of an HTML fragment against ``base``: each attribute HTML
+    defines as a URL (href, src, srcset's candidates, poster, <object data>, <form action>,
+    cite...) and CSS's url() and @import in style attributes and <style> elements.
+    A rewritten URL holds no character XML cannot carry: the fragment stays as XML-safe as it
+    was."""
+    fragment = _START_TAG.sub(lambda tag: _start_tag(tag, base), fragment)
+    if _STYLE_OPEN.search(fragment):
+        fragment = _STYLE_ELEMENT.sub(lambda style: _style_element(style, base), fragment)
+    return fragment
 
 
 def plural(number: int, noun: str) -> str:

@@ -12,7 +12,7 @@ process locale to 'C' and back; feedpub never sets a locale and builds on one th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
+from feedpub.content.readers import site_author
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 GENERATOR_URI = "https://pypi.org/project/feedpub/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,13 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.subtitle(xml_safe(spec.description or spec.title))
     fg.description(xml_safe(spec.description or spec.title))
     fg.language(site.site.language)
-    fg.author({"name": xml_safe(site.site.author or site.site.title)})
+    name, email = _site_person(site)
+    fg.author(_person(name, email))
+    if email:
+        fg.managingEditor(f"{email} ({name})")
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("feedpub", _FeedText, _EntryText, atom=False, rss=True)
+    fg.register_extension("feedpub", _FeedText, _EntryText, atom=True, rss=True)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -110,11 +116,22 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         entry.id(article.feed_id)
         entry.title(article.title)
         entry.link(href=article.link, rel="alternate")
+        entry.feedpub.base(article.link)
         entry.published(article.date)
         entry.updated(article.modified)
-        for name in article.authors:
-            entry.author({"name": name})
-            entry.dc.dc_creator(name)
+        people = list(_people(article))
+        for name, email in people:
+            entry.author(_person(name, email))
+        # RSS has one <author>, an address ("jane@example.org (Jane Doe)"), or Dublin Core's
+        # creators by name: both at once are the same thing said twice (the W3C validator
+        # warns: DuplicateItemSemantics).
+        if len(people) == 1 and people[0][1]:
+            entry.feedpub.rss_author(True)
+        else:
+            for name, _ in people:
+                entry.dc.dc_creator(name)
+        if (image := image_url(article)) is not None:
+            entry.feedpub.image(image)
         for tag in article.tags:
             entry.category(term=tag, label=tag)
         # summary() fills Atom's <summary> and RSS's <description>; content() fills Atom's
@@ -123,18 +140,55 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         if summary:
             entry.summary(summary)
             entry.feedpub.rss_description(summary)
-        if full:
-            entry.content(bodies.html(article), type="html")
+        # An empty body is no content: a reader shows the summary, or the title and link.
+        if full and (html := bodies.html(article)).strip():
+            entry.content(html, type="html")
     return fg
 
 
+def _people(article: Article) -> Iterator[tuple[str, str]]:
+    """Each author's name and email address ("" for none)."""
+    for index, name in enumerate(article.authors):
+        yield name, xml_safe(article.author_email(index))
+
+
+def _site_person(site: Site) -> tuple[str, str]:
+    """The feed's own author: ``[site] author`` (its name and address) or the site's title."""
+    if not site.site.author:
+        return xml_safe(site.site.title), ""
+    (name,), emails = site_author(site)
+    return xml_safe(name), xml_safe(emails[0]) if emails else ""
+
+
+def _person(name: str, email: str) -> dict[str, str]:
+    return {"name": name, "email": email} if email else {"name": name}
+
+
+def _json_person(name: str, email: str) -> dict[str, str]:
+    # JSON Feed's author has no email; its url "could be a mailto: link" (JSON Feed 1.1).
+    return {"name": name, "url": f"mailto:{email}"} if email else {"name": name}
+
+
+def _in_gmt(element: etree._Element | None) -> None:
+    """An RFC 822 date written in GMT ("+0000"): feedgen writes the date's own offset, and the
+    W3C validator warns on one whose minutes are not :00 or :30 (+05:45, Nepal)."""
+    # email.utils brings the email package (as lxml does, it is loaded where a feed is written).
+    from email.utils import format_datetime, parsedate_to_datetime
+
+    if element is not None and element.text:
+        when = parsedate_to_datetime(element.text).astimezone(UTC)
+        element.text = format_datetime(when)
+
+
 class _FeedText:
-    """The feed half of the feedgen extension below: it adds nothing to the channel."""
+    """The feed half of the feedgen extension below: the channel's dates in GMT."""
 
     def extend_ns(self) -> dict[str, str]:
         return {}
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
+        for name in ("lastBuildDate", "pubDate"):
+            _in_gmt(feed.find(f"channel/{name}"))
         return feed
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
@@ -142,23 +196,64 @@ class _FeedText:
 
 
 class _EntryText(_FeedText):
-    """An item's RSS <description> as HTML that says its summary, a text.
+    """What feedgen cannot write of an item: an extension sees the item after it is made.
 
-    feedgen writes one summary into Atom's <summary> (type="text": right) and RSS's
-    <description>, which readers and the W3C validator take as HTML ("entity-encoded HTML is
-    allowed"), so that "Use the &lt;details&gt; element" would become an element. feedgen has
-    no way to set the one without the other; an extension sees the item after it is made."""
+    An item's RSS <description> as HTML that says its summary, a text: feedgen writes one
+    summary into Atom's <summary> (type="text": right) and RSS's <description>, which readers
+    and the W3C validator take as HTML ("entity-encoded HTML is allowed"), so that "Use the
+    &lt;details&gt; element" would become an element; feedgen has no way to set the one
+    without the other.
+
+    An Atom entry's xml:base, the article's address (as jekyll-feed writes it): the base its
+    content's references resolve against, for a reader that resolves any left relative.
+
+    The article's image as Media RSS's <media:content medium="image"> in both (as jekyll-feed
+    writes it), the namespace declared on the element, so that a feed without images has none.
+
+    RSS's <pubDate> in GMT; feedgen's <author> (an address and a name) kept only where it is
+    the item's one author, who has an address."""
 
     def __init__(self) -> None:
         self._summary: str | None = None
+        self._base: str | None = None
+        self._image: str | None = None
+        self._rss_author = False
 
     def rss_description(self, summary: str) -> None:
         self._summary = summary
+
+    def base(self, url: str) -> None:
+        self._base = url
+
+    def image(self, url: str) -> None:
+        self._image = url
+
+    def rss_author(self, keep: bool) -> None:
+        self._rss_author = keep
+
+    def _media(self, parent: etree._Element) -> None:
+        if self._image is not None:
+            from lxml import etree
+
+            media = etree.SubElement(parent, f"{{{MEDIA_NS}}}content", nsmap={"media": MEDIA_NS})
+            media.set("url", self._image)
+            media.set("medium", "image")
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self._base is not None:
+            feed.set(XML_BASE, self._base)
+        self._media(feed)
+        return feed
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         description = feed.find("description")
         if self._summary is not None and description is not None:
             description.text = escape(self._summary, quote=False)
+        _in_gmt(feed.find("pubDate"))
+        if not self._rss_author:
+            for author in feed.findall("author"):
+                feed.remove(author)
+        self._media(feed)
         return feed
 
 
@@ -188,18 +283,21 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
             "url": article.link,
             "title": article.title,
         }
-        if site.feeds.full_content:
-            item["content_html"] = bodies.html(article)
+        html = bodies.html(article) if site.feeds.full_content else ""
+        # An item needs content_html or content_text: an empty body says its summary.
+        if html.strip():
+            item["content_html"] = html
         else:
             item["content_text"] = bodies.summary(article)
-        item["summary"] = bodies.summary(article)
+        if summary := bodies.summary(article):
+            item["summary"] = summary
         if (image := image_url(article)) is not None:
             item["image"] = image
         item["date_published"] = article.date.isoformat()
         if article.updated:
             item["date_modified"] = article.modified.isoformat()
         if article.authors:
-            item["authors"] = [{"name": name} for name in article.authors]
+            item["authors"] = [_json_person(name, email) for name, email in _people(article)]
         if article.tags:
             item["tags"] = list(article.tags)
         items.append(item)
@@ -210,7 +308,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         "feed_url": spec.url(site, "feed.json"),
         "description": xml_safe(spec.description),
         "language": site.site.language,
-        "authors": [{"name": xml_safe(site.site.author or site.site.title)}],
+        "authors": [_json_person(*_site_person(site))],
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

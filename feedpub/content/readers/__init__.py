@@ -17,6 +17,7 @@ from pathlib import Path
 from feedpub.config import Site
 from feedpub.content.readers.cmark import markdown_to_html as markdown_to_html
 from feedpub.content.readers.common import Findings, decode, read_bytes, within_budget
+from feedpub.content.readers.common import site_author as site_author
 from feedpub.errors import Problem
 from feedpub.model import Article, evolve
 from feedpub.plugins import BUILTIN_SUFFIXES, Reader, registry

@@ -176,6 +176,59 @@ def _names(item: Value, name: str, found: Findings) -> tuple[str, ...]:
     return tuple(names.values())
 
 
+# "Jane Doe <jane@example.org>" (as Atom, email and git write a person) or, as RSS writes one,
+# "jane@example.org (Jane Doe)". An address as the W3C feed validator accepts one (its
+# addr_spec): ASCII, a dot in the domain.
+_NAME_ADDRESS = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<address>[^<>\s]*@[^<>\s]*)>")
+_ADDRESS_NAME = re.compile(r"(?P<address>[^\s()<>]+@[^\s()<>]+)\s*\((?P<name>[^()]*)\)")
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+.'-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*"
+)
+
+
+def split_address(text: str) -> tuple[str, str | None]:
+    """An author's name and email address, when ``text`` gives one in either form above
+    ("" as the name if only the address is there); else ``text`` and None."""
+    found = _NAME_ADDRESS.fullmatch(text) or _ADDRESS_NAME.fullmatch(text)
+    if found is None:
+        return text, None
+    return found.group("name").strip(), found.group("address")
+
+
+def site_author(site: Site) -> tuple[tuple[str], tuple[str, ...]]:
+    """``[site] author`` as an article's author: its name, and its address if it gives one
+    (a setting that is not a name and an address stays the name, as written)."""
+    name, email = split_address(site.site.author)
+    if email is None or not name or not _ADDRESS.fullmatch(email):
+        return (site.site.author,), ()
+    return (name,), (email,)
+
+
+def _addresses(
+    names: tuple[str, ...], line: int, found: Findings
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Authors' names without their addresses, and the addresses ("" for none; () if none
+    has one). The address stays out of the name, so out of the author's page and its URL."""
+    authors: list[str] = []
+    emails: list[str] = []
+    for text in names:
+        name, email = split_address(text)
+        if email is not None and not _ADDRESS.fullmatch(email):
+            found.error(
+                line,
+                f"author {text!r}: {email!r} is not an email address; "
+                "write 'Name <name@example.org>', or leave the <...> out",
+            )
+            continue
+        if email is not None and not name:
+            found.error(line, f"author {text!r} has an address but no name; write 'Name <{email}>'")
+            continue
+        if name not in authors:
+            authors.append(name)
+            emails.append(email or "")
+    return tuple(authors), tuple(emails) if any(emails) else ()
+
+
 def _explicit_id(item: Value, found: Findings) -> str | None:
     text = _text(item, "id", found)
     if not text:
@@ -247,8 +300,11 @@ def make_article(
         found.warning(meta["authors"].line, "both 'author' and 'authors'; using 'authors'")
     author_item = meta.get("authors") or meta.get("author")
     authors = _names(author_item, "authors", found) if author_item else ()
-    if not authors and site.site.author:
-        authors = (site.site.author,)
+    emails: tuple[str, ...] = ()
+    if authors and author_item:
+        authors, emails = _addresses(authors, author_item.line, found)
+    elif site.site.author:
+        authors, emails = site_author(site)
     tags = _names(meta["tags"], "tags", found) if "tags" in meta else ()
     # Pelican's and Hugo's categories: tags by another name, so that their sites move over.
     if "categories" in meta:
@@ -297,6 +353,7 @@ def make_article(
         body_format=body_format,
         content_hash=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
         authors=authors,
+        author_emails=emails,
         tags=tags,
         summary=summary,
         slug=slug,
