@@ -15,7 +15,18 @@ from typing import Any
 import lxml.etree
 import lxml.html
 import pytest
-from helpers import NEWSLETTER, SITE_URL, MakeSite, article, make_issue, publish
+from click.testing import CliRunner
+from helpers import (
+    NEWSLETTER,
+    NOW_ARG,
+    SITE_URL,
+    MakeSite,
+    article,
+    assert_clean_exit,
+    invoke,
+    make_issue,
+    publish,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -376,3 +387,233 @@ def test_an_image_no_reader_checked_is_written_encoded_or_not_at_all(
     image: str, expected: str | None
 ) -> None:
     assert image_url(made(image)) == expected
+
+
+# -- id ---------------------------------------------------------------------------------------
+
+UUID = "0b5f9c1e-4c55-4a5e-b7c2-8f0f4b9c2a11"
+ACCEPTED = (
+    "use the UUID 'feedpub new' writes, a tag: URI such as 'tag:example.org,2026:slug', "
+    "or an http(s) URL"
+)
+NOT_TAG = "is not a valid tag URI (RFC 4151)"
+NORMAL = "is not in normal form (RFC 3986 section 6.2, which Atom asks of ids"
+BAD_IDS: dict[str, tuple[object, str]] = {
+    "issue-14": (
+        "tag:example.org,2026:<x>&y",
+        f"'id' 'tag:example.org,2026:<x>&y' {NOT_TAG}: '<' cannot be in a URI; "
+        "write it as 'tag:example.org,2026:%3Cx%3E&y'",
+    ),
+    "tag-space": ("tag:example.org,2026:a b", "' ' cannot be in a URI"),
+    "tag-double-quote": ('tag:example.org,2026:"x"', "'\"' cannot be in a URI"),
+    "tag-non-ascii": (
+        "tag:example.org,2026:café",
+        "'é' cannot be in a URI; write it as 'tag:example.org,2026:caf%C3%A9'",
+    ),
+    "tag-stray-percent": ("tag:example.org,2026:100%", "write it as 'tag:example.org,2026:100%25'"),
+    "tag-two-fragments": ("tag:example.org,2026:a#b#c", "'#' cannot be in a URI"),
+    "tag-control-character": ("tag:example.org,2026:a\x07", "control character U+0007"),
+    "tag-upper-case-authority": (
+        "tag:Example.org,2026:x",
+        f"{NORMAL}: feed readers compare them character by character); "
+        "write it as 'tag:example.org,2026:x'",
+    ),
+    "tag-upper-case-scheme": ("TAG:example.org,2026:x", "write it as 'tag:example.org,2026:x'"),
+    "tag-lower-case-hex": (
+        "tag:example.org,2026:caf%c3%a9",
+        "write it as 'tag:example.org,2026:caf%C3%A9'",
+    ),
+    "tag-encoded-letter": ("tag:example.org,2026:%41", "write it as 'tag:example.org,2026:A'"),
+    "tag-not-utf-8": ("tag:example.org,2026:%FF", "its %XX encode bytes that are not UTF-8"),
+    "tag-no-date": ("tag:example.org:x", f"{NOT_TAG}: no ',' and date after the domain name"),
+    "tag-two-digit-year": ("tag:example.org,26:x", "the date after ',' must be YYYY, YYYY-MM or"),
+    "tag-no-colon": ("tag:example.org,2026", "must be YYYY, YYYY-MM or YYYY-MM-DD, then ':'"),
+    "tag-month-13": ("tag:example.org,2026-13:x", "'2026-13' is not a date"),
+    "tag-february-30": ("tag:example.org,2026-02-30:x", "'2026-02-30' is not a date"),
+    "tag-leading-hyphen": ("tag:-example.org,2026:x", "is neither a domain name nor an email"),
+    "tag-empty-label": ("tag:example..org,2026:x", "is neither a domain name nor an email"),
+    "tag-no-authority": ("tag:,2026:x", "'' is neither a domain name nor an email"),
+    "tag-empty-mailbox": ("tag:@example.org,2026:x", "is neither a domain name nor an email"),
+    "tag-url-authority": ("tag:https://example.org,2026:x", "is neither a domain name nor an"),
+    "uuid-bad-digit": (f"urn:uuid:{UUID[:-1]}g", "is not a UUID URN (RFC 9562): after 'urn:uuid:'"),
+    "uuid-short": ("urn:uuid:1234", "is not a UUID URN (RFC 9562)"),
+    "uuid-urn-in-braces": (f"urn:uuid:{{{UUID}}}", f"write it as 'urn:uuid:{UUID}'"),
+    "uuid-urn-upper-case": (f"URN:UUID:{UUID.upper()}", f"write it as 'urn:uuid:{UUID}'"),
+    "uuid-no-hyphens": (UUID.replace("-", ""), f"write it as '{UUID}' (the same id)"),
+    "uuid-prefix": (f"uuid:{UUID}", f"write it as '{UUID}' (the same id)"),
+    "other-urn": (
+        "urn:isbn:0451450523",
+        f"is a urn: URI, which feedpub does not take as an id; {ACCEPTED}",
+    ),
+    "mailto": ("mailto:desk@example.org", "is a mailto: URI, which feedpub does not take"),
+    "javascript": ("javascript:alert(1)", "is a javascript: URI, which feedpub does not take"),
+    "data": ("data:,x", "is a data: URI"),
+    "ftp": ("ftp://example.org/x", "is a ftp: URI"),
+    "no-scheme": (
+        "not an id",
+        f"'id' 'not an id' is neither a UUID nor an absolute URI; {ACCEPTED}",
+    ),
+    "number": (12345, "'id' '12345' is neither a UUID nor an absolute URI"),
+    "http-no-slashes": ("http:example.org/x", "no host after 'http:'"),
+    "http-no-host": ("https:///x", "has no host"),
+    "http-space": ("https://example.org/a b", "write it as 'https://example.org/a%20b'"),
+    "http-space-in-host": ("https://exa mple.org/", "has a host that is not a domain name"),
+    "http-user": ("https://user@example.org/", "a user name or password before its host"),
+    "http-ipv6": ("https://[::1]/", "has a host that is not a domain name"),
+    "http-port": ("https://example.org:0x1bb/", "a port that is not a number"),
+    "http-upper-case": ("HTTP://Example.ORG/a", f"{NORMAL}"),
+    "http-upper-case-fix": ("HTTP://Example.ORG/a", "write it as 'http://example.org/a'"),
+    "http-empty-path": ("https://example.org", "write it as 'https://example.org/'"),
+    "http-default-port": ("https://example.org:443/a", "write it as 'https://example.org/a'"),
+    "http-empty-port": ("https://example.org:/a", "write it as 'https://example.org/a'"),
+    "http-dot-segments": (
+        "https://example.org/a/./b/../c",
+        "write it as 'https://example.org/a/c'",
+    ),
+    "http-encoded-tilde": (
+        "https://example.org/%7euser",
+        "write it as 'https://example.org/~user'",
+    ),
+    "http-non-ascii-host": ("https://bücher.example/", "as 'https://xn--bcher-kva.example/'"),
+    "empty": ("", "'id' is empty; remove the line or give a UUID"),
+    "nothing": (None, "'id' is empty"),
+    "list": ([UUID], "'id' must be text, not a list"),
+    "mapping": ({"uuid": UUID}, "'id' must be text, not a mapping"),
+    "huge": ("tag:example.org,2026:" + "x" * 600, "'id' is 621 characters; keep it under 500"),
+}
+
+
+@pytest.mark.parametrize(("reader", "value", "words"), readers_of(BAD_IDS))
+def test_an_id_that_is_no_valid_uuid_tag_or_http_uri_is_an_error_on_its_line(
+    test_site: Site, reader: str, value: object, words: str
+) -> None:
+    assert words in refused(test_site, reader, "id", value).message
+
+
+GOOD_IDS: dict[str, tuple[object, str]] = {
+    "uuid": (UUID, f"urn:uuid:{UUID}"),
+    "uuid-upper-case": (UUID.upper(), f"urn:uuid:{UUID}"),
+    "uuid-in-braces": (f"{{{UUID}}}", f"urn:uuid:{UUID}"),
+    "urn-uuid": (f"urn:uuid:{UUID}", f"urn:uuid:{UUID}"),
+    "urn-uuid-upper-case-digits": (f"urn:uuid:{UUID.upper()}", f"urn:uuid:{UUID}"),
+    "tag": ("tag:example.org,2026:slug", "tag:example.org,2026:slug"),
+    "tag-email-and-day": (
+        "tag:jane.doe@example.org,2026-11-20:blog/post",
+        "tag:jane.doe@example.org,2026-11-20:blog/post",
+    ),
+    "tag-every-uri-character": (
+        "tag:a-1.example,2026-02:a-._~!$&'()*+,;=:@/?x#frag/?",
+        "tag:a-1.example,2026-02:a-._~!$&'()*+,;=:@/?x#frag/?",
+    ),
+    "tag-empty-specific": ("tag:example.org,2026:", "tag:example.org,2026:"),
+    "tag-encoded": ("tag:example.org,2026:%3Cx%3E&y", "tag:example.org,2026:%3Cx%3E&y"),
+    "tag-encoded-utf-8": ("tag:example.org,2026:caf%C3%A9", "tag:example.org,2026:caf%C3%A9"),
+    "https": ("https://example.org/2026/budget", "https://example.org/2026/budget"),
+    "http-query-fragment": ("http://example.org/a?b=c&d#e", "http://example.org/a?b=c&d#e"),
+    "https-port": ("https://example.org:8443/x", "https://example.org:8443/x"),
+    "https-idna": (
+        "https://xn--bcher-kva.example/caf%C3%A9",
+        "https://xn--bcher-kva.example/caf%C3%A9",
+    ),
+}
+
+
+@pytest.mark.parametrize(("reader", "value", "expected"), readers_of(GOOD_IDS))
+def test_a_valid_id_is_kept(test_site: Site, reader: str, value: object, expected: str) -> None:
+    assert accepted(test_site, reader, "id", value).explicit_id == expected
+
+
+# What the W3C feed validator takes, written here from the RFCs' grammars: a UUID URN
+# (RFC 9562), a tag URI (RFC 4151, the authority in lower case), an http(s) URI with a host;
+# all in RFC 3986's normal form (no %XX of an unreserved character, none in lower case).
+_PCHARS = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-F]{2})*"
+_DNS = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+VALID_ID = re.compile(
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    rf"|tag:(?:[a-z0-9._-]+@)?{_DNS},[0-9]{{4}}(?:-[0-9]{{2}}(?:-[0-9]{{2}})?)?:{_PCHARS}(?:#{_PCHARS})?"
+    rf"|https?://[a-z0-9_.-]+(?::[0-9]+)?/{_PCHARS}(?:#{_PCHARS})?"
+)
+ENCODED_UNRESERVED = re.compile(r"%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)")
+ID_TEXT = st.lists(
+    st.characters(codec="utf-8")
+    | st.sampled_from(
+        [
+            *("tag:", "urn:uuid:", "https://", "example.org", ",2026", "-11", ":", "@", "/"),
+            *("#", "%41", "%c3%a9", "%3C", UUID, UUID.upper(), "..", "{", "}"),
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=ID_TEXT)
+@example(text="tag:example.org,2026:<x>&y")
+@example(text="https://example.org/")
+def test_any_id_is_an_error_or_one_the_validator_takes_and_kept_as_written(
+    test_site: Site, text: str
+) -> None:
+    made, problems = read_one(test_site, "plugin", "id", text)
+    if made is None:
+        assert [p.line for p in problems if p.severity == "error"] == [7]
+        return
+    written = made.explicit_id
+    assert written is not None and VALID_ID.fullmatch(written), written
+    assert not ENCODED_UNRESERVED.search(written)
+    # Only a UUID is rewritten (to the form feedpub has always given it); a URI is its own id.
+    assert written == text or written.startswith("urn:uuid:")
+    again, _ = read_one(test_site, "plugin", "id", written)
+    assert again is not None and again.explicit_id == written
+
+
+def test_valid_ids_are_each_feed_s_id_as_written(make_site: MakeSite) -> None:
+    ids = {
+        "a.md": ("tag:example.org,2026:%3Cx%3E&y", "tag:example.org,2026:%3Cx%3E&y"),
+        "b.md": ("https://example.org/2026/b", "https://example.org/2026/b"),
+        "c.md": (f"'{{{UUID.upper()}}}'", f"urn:uuid:{UUID}"),
+    }
+    root = make_site(
+        {
+            name: article(name[0].upper(), f"2026-11-2{index} 09:00", id=given_id)
+            for index, (name, (given_id, _)) in enumerate(ids.items())
+        }
+    )
+    publish(root)
+    public = root / "public"
+    expected = [written for _, written in reversed(ids.values())]
+    atom = lxml.etree.fromstring((public / "atom.xml").read_bytes())
+    assert atom.xpath("//atom:entry/atom:id/text()", namespaces=ATOM) == expected
+    rss = lxml.etree.fromstring((public / "rss.xml").read_bytes())
+    assert rss.xpath("//item/guid/text()") == expected
+    assert rss.xpath("//item/guid/@isPermaLink") == ["false"] * 3
+    items = json.loads((public / "feed.json").read_text(encoding="utf-8"))["items"]
+    assert [item["id"] for item in items] == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "line"),
+    [
+        (
+            "id",
+            "tag:example.org,2026:<x>&y",
+            "content/x.md:4: error: 'id' 'tag:example.org,2026:<x>&y' is not a valid tag URI "
+            "(RFC 4151): '<' cannot be in a URI; write it as 'tag:example.org,2026:%3Cx%3E&y'",
+        ),
+        (
+            "image",
+            "javascript:alert(1)",
+            "content/x.md:4: error: 'image' 'javascript:alert(1)' is a javascript: URL, which "
+            "feedpub never writes; it must be an http(s) URL, like "
+            "'https://example.org/photo.jpg', or a path in the site, like '/images/photo.jpg' "
+            "(a file name with ':' in it: write './' before it)",
+        ),
+    ],
+    ids=["id", "image"],
+)
+def test_check_names_the_file_line_and_fix(
+    runner: CliRunner, make_site: MakeSite, key: str, value: str, line: str
+) -> None:
+    root = make_site({"x.md": article("X", **{key: json.dumps(value)}), "ok.md": article("Fine")})
+    result = invoke(runner, "--site", root, "check", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr.splitlines() == [line]

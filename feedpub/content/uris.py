@@ -2,8 +2,11 @@
 
 ``image`` is an http(s) URL or a path in the site (``/images/a.png``, ``a.png``); ``url`` an
 http(s) URL. Both are percent-encoded where a URI needs it (spaces, quotes, ``<``, non-ASCII;
-an IDNA host), an encoding already there kept. Every check raises ValueError with the whole
-message; the readers add the file and line.
+an IDNA host), an encoding already there kept. ``id`` is a UUID, a tag: URI (RFC 4151) or an
+http(s) URL, checked for the syntax the W3C feed validator checks and in the normal form Atom
+asks of ids (RFC 4287 section 4.2.6.1), since feed readers compare ids character by character:
+an id is never rewritten (it is the article's identity), only refused with the form to write.
+Every check raises ValueError with the whole message; the readers add the file and line.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from datetime import date
 from urllib.parse import quote
 
 UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -24,15 +28,30 @@ QUERY_SAFE = PATH_SAFE + "?"
 # written URLs carry it as %27, which servers read as the same path.
 WRITTEN_PATH_SAFE = PATH_SAFE.replace("'", "")
 WRITTEN_QUERY_SAFE = QUERY_SAFE.replace("'", "")
+# What an id may hold: no brackets, which only an IPv6 host could use (refused in ids).
+ID_CHARACTERS = UNRESERVED | frozenset(QUERY_SAFE + "#%")
 
 # RFC 3986 appendix B, with the scheme as 3.1 defines it.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _PORT = re.compile(r"[0-9]{1,5}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_UUID_PREFIX = re.compile(r"^(?:urn:)?(?:uuid:)?", re.IGNORECASE)
+_UUID_DIGITS = re.compile(r"[-{}]*(?:[0-9a-f][-{}]*){32}", re.IGNORECASE)
+# RFC 4151: DNScomp = alphaNum [*(alphaNum / "-") alphaNum]; the W3C validator takes the
+# authority in lower case only (its pattern has no capitals).
+_DNS_NAME = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+_TAG_AUTHORITY = re.compile(rf"(?:[a-z0-9._-]+@)?{_DNS_NAME}")
+_TAG_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 WEB_EXAMPLE = "'https://example.org/photo.jpg'"
 SITE_EXAMPLE = "'/images/photo.jpg'"
+ACCEPTED_IDS = (
+    "use the UUID 'feedpub new' writes, a tag: URI such as 'tag:example.org,2026:slug', "
+    "or an http(s) URL"
+)
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -169,3 +188,194 @@ def no_control(text: str) -> bool:
     """Whether ``text`` holds no control character (tab and line breaks included: browsers
     drop them from URLs, so 'java\\tscript:' runs) and no lone surrogate."""
     return not any(unicodedata.category(c) in {"Cc", "Cs"} for c in text)
+
+
+# -- ids -----------------------------------------------------------------------------------------
+
+
+def feed_id(text: str) -> str:
+    """The feed id an explicit ``id`` gives: a UUID (RFC 9562's 8-4-4-4-12 form, bare, in
+    braces or after 'urn:uuid:') as 'urn:uuid:' and its digits in lower case, as feedpub has
+    always written it; a tag: or http(s) URI as it is, if it is valid and in normal form."""
+    bare = text[1:-1] if text.startswith("{") and text.endswith("}") else text
+    if _UUID.fullmatch(bare):
+        return f"urn:uuid:{bare.lower()}"
+    scheme, colon, rest = text.partition(":")
+    if not (colon and _SCHEME.fullmatch(scheme)):
+        _refuse_uuid_spelling(text)
+        raise ValueError(f"'id' {text!r} is neither a UUID nor an absolute URI; {ACCEPTED_IDS}")
+    kind = scheme.lower()
+    if kind == "urn" and rest[:5].lower() == "uuid:":
+        return _uuid_urn(text)
+    if kind == "tag":
+        return _tag(text)
+    if kind in DEFAULT_PORTS:
+        return _http_id(text)
+    _refuse_uuid_spelling(text)
+    raise ValueError(
+        f"'id' {text!r} is a {kind}: URI, which feedpub does not take as an id; {ACCEPTED_IDS}"
+    )
+
+
+def _uuid_digits(text: str) -> str | None:
+    """The UUID in another spelling (no hyphens, hyphens elsewhere, braces, 'uuid:'), in
+    RFC 9562's form; None if it is no UUID."""
+    digits = _UUID_PREFIX.sub("", text)
+    if not _UUID_DIGITS.fullmatch(digits):
+        return None
+    hexa = re.sub(r"[-{}]", "", digits).lower()
+    return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
+def _refuse_uuid_spelling(text: str) -> None:
+    canonical = _uuid_digits(text)
+    if canonical is not None:
+        raise ValueError(
+            f"'id' {text!r} is a UUID not written as RFC 9562 writes one; write it as "
+            f"{canonical!r} (the same id)"
+        )
+
+
+def _uuid_urn(text: str) -> str:
+    digits = text[len("urn:uuid:") :]
+    canonical = _uuid_digits(digits)
+    if text.startswith("urn:uuid:") and _UUID.fullmatch(digits):
+        return f"urn:uuid:{digits.lower()}"
+    if canonical is None:
+        raise ValueError(
+            f"'id' {text!r} is not a UUID URN (RFC 9562): after 'urn:uuid:' come 32 "
+            "hexadecimal digits in groups of 8-4-4-4-12, like "
+            "'urn:uuid:0b5f9c1e-4c55-4a5e-b7c2-8f0f4b9c2a11'; or write a bare UUID"
+        )
+    raise ValueError(
+        f"'id' {text!r} is a UUID URN not written as RFC 9562 writes one; write it as "
+        f"'urn:uuid:{canonical}'"
+    )
+
+
+def _tag(text: str) -> str:
+    """A tag URI (RFC 4151): tag:AUTHORITY,DATE:SPECIFIC[#FRAGMENT]."""
+    like = "write it like 'tag:example.org,2026:slug'"
+    invalid = f"'id' {text!r} is not a valid tag URI (RFC 4151)"
+    rest = text[4:]
+    authority, comma, after = rest.partition(",")
+    if not comma:
+        raise ValueError(f"{invalid}: no ',' and date after the domain name; {like}")
+    if not _TAG_AUTHORITY.fullmatch(authority.lower()):
+        raise ValueError(
+            f"{invalid}: {authority!r} is neither a domain name nor an email address; {like}"
+        )
+    when, colon, specific = after.partition(":")
+    dated = _TAG_DATE.fullmatch(when)
+    if not colon or not dated:
+        raise ValueError(
+            f"{invalid}: the date after ',' must be YYYY, YYYY-MM or YYYY-MM-DD, then ':'; {like}"
+        )
+    year, month, day = (int(part) if part else 1 for part in dated.groups())
+    try:
+        date(max(year, 1), month, day)
+    except ValueError:
+        raise ValueError(f"{invalid}: {when!r} is not a date; {like}") from None
+    path, hash_mark, fragment = specific.partition("#")
+    written = f"tag:{authority.lower()},{when}:" + _normal_part(path, QUERY_SAFE, invalid)
+    if hash_mark:
+        written += "#" + _normal_part(fragment, QUERY_SAFE, invalid)
+    return _as_written(text, written, invalid)
+
+
+def _http_id(text: str) -> str:
+    """An http(s) URL as an id: absolute, with a host, in normal form."""
+    invalid = f"'id' {text!r} is not a valid http(s) URI for an id"
+    scheme, _, rest = text.partition(":")
+    scheme = scheme.lower()
+    if not rest.startswith("//"):
+        raise ValueError(f"{invalid}: no host after '{scheme}:'; write it like {WEB_EXAMPLE}")
+    after = rest[2:]
+    end = min((i for i in map(after.find, "/?#") if i >= 0), default=len(after))
+    authority, reference = after[:end], after[end:]
+    # The W3C validator's check of a full URI has no room for an IPv6 literal ([::1]).
+    host = _host(authority, text, "id", ipv6=False)
+    name, _, port = host.partition(":")
+    if port == DEFAULT_PORTS[scheme]:
+        host = name
+    path, query, fragment = _split_reference(reference)
+    written = f"{scheme}://{host}" + (_without_dots(_normal_part(path, PATH_SAFE, invalid)) or "/")
+    if query is not None:
+        written += "?" + _normal_part(query, QUERY_SAFE, invalid)
+    if fragment is not None:
+        written += "#" + _normal_part(fragment, QUERY_SAFE, invalid)
+    return _as_written(text, written, invalid)
+
+
+def _as_written(text: str, normal: str, invalid: str) -> str:
+    if normal == text:
+        return text
+    bad = next((c for c in text if c not in ID_CHARACTERS), None)
+    if bad is None and _STRAY_PERCENT.search(text):
+        bad = "%"
+    if bad is None and text.count("#") > 1:
+        bad = "#"
+    if bad is not None:
+        raise ValueError(f"{invalid}: {bad!r} cannot be in a URI; write it as {normal!r}")
+    raise ValueError(
+        f"'id' {text!r} is not in normal form (RFC 3986 section 6.2, which Atom asks of ids: "
+        f"feed readers compare them character by character); write it as {normal!r}"
+    )
+
+
+def _normal_part(part: str, safe: str, invalid: str) -> str:
+    """A component in RFC 3986's normal form: characters a URI cannot hold percent-encoded,
+    %XX in capitals, unreserved characters not encoded, encoded text UTF-8 in NFC."""
+    encoded = _encode(unicodedata.normalize("NFC", part), safe)
+    out: list[str] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        try:
+            decoded = bytes(run).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"{invalid}: its %XX encode bytes that are not UTF-8; encode the text as UTF-8"
+            ) from None
+        out.append(quote(unicodedata.normalize("NFC", decoded), safe=""))
+        run.clear()
+
+    position = 0
+    for match in _ENCODED.finditer(encoded):
+        if match.start() > position:
+            flush()
+            out.append(encoded[position : match.start()])
+        byte = int(match.group()[1:], 16)
+        if byte >= 0x80:
+            run.append(byte)
+        else:
+            flush()
+            character = chr(byte)
+            out.append(character if character in UNRESERVED else match.group().upper())
+        position = match.end()
+    flush()
+    out.append(encoded[position:])
+    return "".join(out)
+
+
+def _without_dots(path: str) -> str:
+    """The path without '.' and '..' segments (RFC 3986 5.2.4)."""
+    if "." not in path:
+        return path
+    segments: list[str] = []
+    parts = path.split("/")
+    for index, segment in enumerate(parts):
+        last = index == len(parts) - 1
+        if segment == ".":
+            if last:
+                segments.append("")
+        elif segment == "..":
+            if len(segments) > 1:
+                segments.pop()
+            if last:
+                segments.append("")
+        else:
+            segments.append(segment)
+    return "/".join(segments)

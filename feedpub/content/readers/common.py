@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from uuid import UUID
 
 from feedpub.config import Site
 from feedpub.content import uris
@@ -220,24 +218,14 @@ _EMPTY = {
 
 
 def _explicit_id(item: Value, found: Findings) -> str | None:
-    text = _text(item, "id", found)
-    if not text:
-        if text == "":
-            found.error(item.line, "'id' is empty; remove the line or give a UUID")
+    text = _uri_text(item, "id", found, MAX_TITLE)
+    if text is None:
         return None
     try:
-        return f"urn:uuid:{UUID(text)}"
-    except ValueError:
-        pass
-    scheme = urlsplit(text).scheme
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme or "") and " " not in text:
-        return text
-    found.error(
-        item.line,
-        f"'id' {text!r} is neither a UUID nor an absolute URI; "
-        "use the UUID 'feedpub new' writes, or a URI such as 'tag:example.org,2026:slug'",
-    )
-    return None
+        return uris.feed_id(text)
+    except ValueError as exc:
+        found.error(item.line, str(exc))
+        return None
 
 
 def _url(item: Value, name: str, found: Findings) -> str | None:
