@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 
 from feedpub.config import Site
 from feedpub.content.readers import lead_of, render_html
+from feedpub.content.uris import written_image
 from feedpub.model import Article
 from feedpub.text import absolutize
 
@@ -47,6 +48,11 @@ class Bodies:
 
 
 def image_url(article: Article) -> str | None:
+    """The article's image as an absolute URL, percent-encoded, for every output that writes
+    it (feeds, the digest and so the issue's web version, a template's ``image()``). The
+    readers checked it; an article made otherwise (a plugin's own, a cached one read by an
+    older feedpub) is checked here, and an image no reader would take is left out."""
     if not article.image:
         return None
-    return urljoin(article.link, article.image)
+    image = written_image(article.image)
+    return urljoin(article.link, image) if image else None
