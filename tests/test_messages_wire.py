@@ -344,3 +344,19 @@ def test_a_resumed_send_dates_its_messages_anew_and_keeps_their_ids(
     # The same Message-ID on every try: a client that got both shows one.
     expected = message_id(load(root), record, normalize("ann@example.net")[1])
     assert [m["Message-ID"] for m in copies] == [expected, expected]
+
+
+def test_an_unsubscribe_link_too_long_for_its_header_is_a_clear_error(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    # RFC 2369's URL cannot be folded: a base this long would put List-Unsubscribe's line past
+    # RFC 5322's 998 octets for the longest addresses.
+    base = "https://news.example.org/" + "u" * 600
+    settings = SETTINGS + f'\n[newsletter]\nname = "Weekly"\nunsubscribe_url = "{base}"\n'
+    root = make_site(ARTICLES, settings=settings)
+    result = invoke(runner, "--site", root, "issue", "preview", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr == (
+        "Error: [newsletter] unsubscribe_url is 625 characters: the List-Unsubscribe header "
+        "cannot carry a link that long within RFC 5322's 998 a line; keep it to 591 at most\n"
+    )

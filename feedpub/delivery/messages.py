@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit
 
 from feedpub.config import Site
 from feedpub.delivery.tokens import make_token
-from feedpub.errors import StateError
+from feedpub.errors import DeliveryError, StateError
 from feedpub.oserrors import describe
 from feedpub.private import write_private
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
@@ -74,6 +74,29 @@ def list_id(site: Site) -> str:
 
 def unsubscribe_base(site: Site) -> str:
     return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
+
+
+# The longest token: the key of an address of RFC 5321's 254 octets in base64, a dot, the MAC's
+# 43. With it, List-Unsubscribe's first line (<base?t=token>,) keeps within RFC 5322's 998.
+LONGEST_TOKEN = 339 + 1 + 43
+LONGEST_BASE = 998 - len("List-Unsubscribe: <?t=>,") - LONGEST_TOKEN
+
+
+def checked_unsubscribe_base(site: Site) -> str:
+    """The base of the unsubscribe links; DeliveryError if a link would not fit in its header
+    (RFC 2369: a URL in angle brackets is not folded)."""
+    base = unsubscribe_base(site)
+    if len(base) > LONGEST_BASE:
+        key = (
+            "[newsletter] unsubscribe_url"
+            if site.newsletter.unsubscribe_url
+            else "[site] url (with 'unsubscribe' after it)"
+        )
+        raise DeliveryError(
+            f"{key} is {len(base)} characters: the List-Unsubscribe header cannot carry a link "
+            f"that long within RFC 5322's 998 a line; keep it to {LONGEST_BASE} at most"
+        )
+    return base
 
 
 def unsubscribe_link(site: Site, token: str) -> str:
@@ -247,6 +270,7 @@ class PreparedIssue:
         self.site = site
         self.issue = issue
         self.list_id = list_id(site)
+        checked_unsubscribe_base(site)
         newsletter = site.newsletter
         sender = parseaddr(newsletter.from_) if newsletter.from_ else None
         self.head = _address_header(
