@@ -9,6 +9,7 @@ emoji, a 2 MB article."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from helpers import (
     Relay,
     article,
     assert_clean_exit,
+    examples,
     free_port,
     invoke,
     load,
@@ -42,12 +44,16 @@ from helpers import (
     subscribe,
     write_articles,
 )
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from feedpub.delivery.messages import list_id, message_id
+from feedpub.config import Site
+from feedpub.delivery.messages import PreparedIssue, Recipient, list_id, message_id
 from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.tokens import load_secret, read_token
 from feedpub.errors import TokenError
+from feedpub.store.issues import IssueRecord
 
 NAME = (
     "Die Wöchentliche Zeitung für Groß und Klein 📰 — 日本語のニュースレター、毎週金曜日にお届け"
@@ -360,3 +366,42 @@ def test_an_unsubscribe_link_too_long_for_its_header_is_a_clear_error(
         "Error: [newsletter] unsubscribe_url is 625 characters: the List-Unsubscribe header "
         "cannot carry a link that long within RFC 5322's 998 a line; keep it to 591 at most\n"
     )
+
+
+# -- any text in a header ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, IssueRecord]:
+    root = tmp_path_factory.mktemp("small") / "site"
+    (root / "content").mkdir(parents=True)
+    (root / "feedpub.toml").write_text(SETTINGS + '[newsletter]\nname = "W"\n', encoding="utf-8")
+    write_articles(root, {"a.md": article("Alpha", "2026-11-26 09:00")})
+    return load(root), make_issue(root)
+
+
+# What a name or subject can hold once loaded: no control character, whitespace as one space.
+TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=300).map(
+    lambda text: " ".join(text.split()) or "x"
+)
+
+
+@given(name=TEXT, subject=TEXT, reader=TEXT)
+@example(name='Tom\'s "News": <W\\>', subject="=?utf-8?q?forged?= " + "a" * 300, reader="Dr. Who")
+@example(name="📰" * 300, subject="日本語" * 100, reader=" ".join(["ليلى"] * 40))
+@example(name="x " * 149 + "x", subject="Wöchentlich " * 24 + "!", reader="=?utf-8?q?x?=")
+@settings(max_examples=examples(0.5))
+def test_any_name_and_subject_keep_the_limits_and_come_back_as_they_were(
+    small: tuple[Site, IssueRecord], name: str, subject: str, reader: str
+) -> None:
+    site, record = small
+    # Without [newsletter] from, the name is From's phrase too.
+    site = dataclasses.replace(site, newsletter=dataclasses.replace(site.newsletter, name=name))
+    record = dataclasses.replace(record, subject=subject)
+    email, key = normalize("ann@example.net")
+    raw = PreparedIssue(site, record).render(Recipient(1, email, reader, key), b"k", NOW)
+    msg = check_wire(raw)
+    assert msg["Subject"] == subject
+    assert display_name(raw, "From") == name
+    assert display_name(raw, "List-Id") == name
+    assert display_name(raw, "To") == reader

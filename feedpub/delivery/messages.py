@@ -167,8 +167,8 @@ def phrase_then(header: str, name: str, inner: str) -> str:
     quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if _ATOMS.fullmatch(name) and _fits(name, room):
         phrase = _wrap(name, room)
-    elif name.isascii() and len(quoted) <= room:  # RFC 5322 specials: a quoted string
-        phrase = quoted
+    elif name.isascii() and "=?" not in name and len(quoted) <= room:
+        phrase = quoted  # RFC 5322 specials; an encoded word's look-alike, many readers decode
     else:
         phrase = _encoded(header, name)
     lines = phrase.split("\r\n")
