@@ -422,7 +422,7 @@ def issue_preview(
                 options.say("Nothing new: the next issue would be empty")
                 return
             record, warnings = preview
-    paths = write_preview(site, record)
+    paths = write_preview(site, record, moment)
     _warn(warnings, options)
     for path in paths:
         click.echo(path)

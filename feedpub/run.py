@@ -12,7 +12,7 @@ from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
-from feedpub.delivery.messages import issue_message
+from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
@@ -89,14 +89,15 @@ def next_issue(
     return draft.record(bodies), draft.digest.warnings
 
 
-def write_preview(site: Site, record: IssueRecord) -> list[Path]:
-    """The issue as HTML, text and the email itself in .feedpub/preview/, for ``issue preview``."""
+def write_preview(site: Site, record: IssueRecord, now: datetime) -> list[Path]:
+    """The issue as HTML, text and the email itself in .feedpub/preview/, for ``issue preview``:
+    the email is the message a subscriber gets (a sample one, messages.SAMPLE), dated ``now``."""
     folder = site.state_dir / "preview"
     stem = folder / f"issue-{record.number}"
     files = {
         stem.with_suffix(".html"): record.html.encode(),
         stem.with_suffix(".txt"): record.text.encode(),
-        stem.with_suffix(".eml"): issue_message(site, record).as_bytes(),
+        stem.with_suffix(".eml"): preview_message(site, record, now),
     }
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for path, data in files.items():

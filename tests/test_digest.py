@@ -29,7 +29,7 @@ from helpers import NOW, SETTINGS, SITE_URL, load
 
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery.messages import issue_message
+from feedpub.delivery.messages import preview_message
 from feedpub.errors import DigestError
 from feedpub.newsletter import digest, issues
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
@@ -445,7 +445,7 @@ def test_note_is_shown_as_html(doc: lxml.html.HtmlElement) -> None:
 
 @pytest.fixture(scope="module")
 def parsed(composed: Composed) -> EmailMessage:
-    data = issue_message(composed.site, composed.record).as_bytes()
+    data = preview_message(composed.site, composed.record, NOW)
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
@@ -462,8 +462,11 @@ def test_email_parts_carry_the_issue(parsed: EmailMessage, composed: Composed) -
     # On the wire lines end in CRLF, and the parser keeps them.
     text, html = (p.get_content().replace("\r\n", "\n") for p in parsed.iter_parts())
     record = composed.record
-    assert text.rstrip("\n") == record.text.replace(UNSUBSCRIBE_PLACEHOLDER, UNSUBSCRIBE).rstrip()
-    assert html.rstrip("\n") == record.html.replace(UNSUBSCRIBE_PLACEHOLDER, UNSUBSCRIBE).rstrip()
+    # The preview is the message of a sample reader: their own link, the list's with a token.
+    link = str(parsed["List-Unsubscribe"]).split(">", 1)[0].removeprefix("<")
+    assert link.startswith(UNSUBSCRIBE + "?t=")
+    assert text.rstrip("\n") == record.text.replace(UNSUBSCRIBE_PLACEHOLDER, link).rstrip()
+    assert html.rstrip("\n") == record.html.replace(UNSUBSCRIBE_PLACEHOLDER, link).rstrip()
     assert UNSUBSCRIBE_PLACEHOLDER not in text + html
 
 
@@ -473,14 +476,16 @@ def test_email_headers(parsed: EmailMessage, composed: Composed) -> None:
     )
     assert parsed["From"] == "Test Gazette <news@example.org>"
     assert parsed["Date"].datetime == NOW
-    assert re.fullmatch(r"<issue-1\.[0-9a-f-]{36}@news\.example\.org>", parsed["Message-ID"])
+    # The sample reader's, as each reader's carries a hash of their address.
+    pattern = r"<issue-1\.[0-9a-f-]{36}\.[0-9a-f]{20}@news\.example\.org>"
+    assert re.fullmatch(pattern, parsed["Message-ID"])
 
 
 def test_non_ascii_subject_survives(tmp_path: Path) -> None:
     extra = NEWSLETTER.replace("The Test Weekly", "Zeitung für Groß & Klein 📰")
     site = write_site(tmp_path / "site", extra=extra)
     record = create_issue(site)
-    data = issue_message(site, record).as_bytes()
+    data = preview_message(site, record, NOW)
     # On the wire every header is ASCII (RFC 2047 encoded words).
     headers = data.split(b"\r\n\r\n", 1)[0]
     assert headers.isascii()

@@ -29,7 +29,7 @@ from helpers import (
 )
 
 from feedpub import config
-from feedpub.delivery.messages import issue_message
+from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import send_issue
 from feedpub.errors import ConfigError
 
@@ -374,7 +374,7 @@ def test_an_internationalised_site_url_makes_ascii_headers(make_site: MakeSite) 
     root = make_site(ARTICLES, settings=settings, extra=NEWSLETTER)
     site = load(root)
     assert site.site.url == "https://xn--bcher-kva.example/neu/%C3%BCber/"
-    msg = parse(issue_message(site, make_issue(root)).as_bytes())
+    msg = parse(preview_message(site, make_issue(root), NOW))
     assert msg["Message-ID"].endswith("@xn--bcher-kva.example>")
 
 

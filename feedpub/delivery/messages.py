@@ -2,60 +2,43 @@
 recipient (their own To, Message-ID and unsubscribe link), and the list's identity (the List-Id,
 kept in ``.feedpub/list-id``) and unsubscribe links (RFC 2369, RFC 8058 one-click).
 
-``PreparedIssue`` encodes an issue once and writes only what differs for each recipient: the
-bytes ``personal_message`` would make, without building a message anew for each.
+Every message feedpub writes is made by ``PreparedIssue.render``: each delivered one, the
+``send --test`` copy and the preview (``preview_message``, the delivered message for a sample
+recipient). It encodes an issue once and writes only what differs for each recipient.
+
+The limits every message keeps: lines within RFC 5322's 998 octets (headers folded at 76),
+quoted-printable lines within RFC 2045's 76, encoded words within RFC 2047's 75 characters and
+header lines holding one within its 76.
 """
 
 from __future__ import annotations
 
-import email.policy
 import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import quoprimime
+from email.charset import Charset
 from email.header import Header
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import urlencode, urlsplit
 
 from feedpub.config import Site
 from feedpub.delivery.tokens import make_token
-from feedpub.errors import StateError
+from feedpub.errors import DeliveryError, StateError
 from feedpub.oserrors import describe
 from feedpub.private import write_private
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 from feedpub.store.state import create_file
 from feedpub.text import slugify
 
-# Headers may run to RFC 5322's 998 characters: folded at 78, the email package would RFC 2047
-# encode a long unbreakable value such as List-Unsubscribe's <https://...?t=token> and break it.
-POLICY = email.policy.SMTP.clone(max_line_length=998)
-UTF8_POLICY = email.policy.SMTPUTF8.clone(max_line_length=998)
-
-
-def message(
-    site: Site,
-    subject: str,
-    html: str,
-    text: str,
-    created: datetime,
-    message_id: str,
-    to: str | None = None,
-) -> EmailMessage:
-    """A complete email: multipart/alternative, the text part first, then the HTML."""
-    newsletter = site.newsletter
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
-    msg["To"] = to or msg["From"]
-    if newsletter.reply_to:
-        msg["Reply-To"] = newsletter.reply_to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(created)
-    msg["Message-ID"] = message_id
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg
+# RFC 2047 §2: an encoded word is at most 75 characters, and a header line holding one at most
+# 76 (within RFC 5322's 78). Headers are folded here, not by the email package's policy: at
+# RFC 5322's 78 it writes encoded words of 77, in Python 3.11 it drops the space between two
+# words it encodes apart (a space between adjacent encoded words is no text, RFC 2047 §6.2),
+# and it writes a display name it has encoded with its specials bare ('Tom's "News": =?...'),
+# which readers take for a group.
+LINE = 76
 
 
 def host_of(site: Site) -> str:
@@ -94,6 +77,29 @@ def unsubscribe_base(site: Site) -> str:
     return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
 
 
+# The longest token: the key of an address of RFC 5321's 254 octets in base64, a dot, the MAC's
+# 43. With it, List-Unsubscribe's first line (<base?t=token>,) keeps within RFC 5322's 998.
+LONGEST_TOKEN = 339 + 1 + 43
+LONGEST_BASE = 998 - len("List-Unsubscribe: <?t=>,") - LONGEST_TOKEN
+
+
+def checked_unsubscribe_base(site: Site) -> str:
+    """The base of the unsubscribe links; DeliveryError if a link would not fit in its header
+    (RFC 2369: a URL in angle brackets is not folded)."""
+    base = unsubscribe_base(site)
+    if len(base) > LONGEST_BASE:
+        key = (
+            "[newsletter] unsubscribe_url"
+            if site.newsletter.unsubscribe_url
+            else "[site] url (with 'unsubscribe' after it)"
+        )
+        raise DeliveryError(
+            f"{key} is {len(base)} characters: the List-Unsubscribe header cannot carry a link "
+            f"that long within RFC 5322's 998 a line; keep it to {LONGEST_BASE} at most"
+        )
+    return base
+
+
 def unsubscribe_link(site: Site, token: str) -> str:
     base = unsubscribe_base(site)
     joiner = "&" if "?" in base else "?"
@@ -105,22 +111,6 @@ def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
     carries a hash of the address, never the address."""
     who = f".{hashlib.sha256(key.encode()).hexdigest()[:20]}" if key else ""
     return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host_of(site)}>"
-
-
-def issue_message(
-    site: Site, issue: IssueRecord, to: str | None = None, unsubscribe: str | None = None
-) -> EmailMessage:
-    """The issue as one complete email (previews, --test copies)."""
-    link = unsubscribe or unsubscribe_base(site)
-    return message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue),
-        to,
-    )
 
 
 @dataclass(frozen=True)
@@ -137,102 +127,119 @@ class Recipient:
         return f"{local}@{self.key.rsplit('@', 1)[1]}"
 
 
+# The preview's reader: an address that can receive nothing (RFC 2606's .invalid), whose
+# unsubscribe link has a token of the real form made with a key that is not the site's secret,
+# so it unsubscribes no one.
+SAMPLE = Recipient(0, "reader@example.invalid", "", "reader@example.invalid")
+PREVIEW_SECRET = b"feedpub preview: not the site's secret, this token unsubscribes no one"
+
+
 def to_header(recipient: Recipient) -> str:
-    """The To header: RFC 2047 encodes a non-ASCII name; an address whose local part is not
-    ASCII (which Python's email package cannot encode) is written for SMTPUTF8 as it is."""
-    if recipient.envelope.isascii():
-        return formataddr((recipient.name, recipient.envelope))
-    if not recipient.name:
-        return recipient.envelope
-    quoted = recipient.name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{quoted}" <{recipient.envelope}>'
+    """The To header's line: RFC 2047 encodes a non-ASCII name; an address whose local part is
+    not ASCII is written for SMTPUTF8 (RFC 6532) as it is."""
+    return _address_header("To", recipient.name, recipient.envelope)
 
 
-def personal_message(
-    site: Site, issue: IssueRecord, recipient: Recipient, secret: bytes
-) -> EmailMessage:
-    """The issue for one recipient: their own To, Message-ID and unsubscribe link."""
-    token = make_token(secret, list_id(site), recipient.key)
-    link = unsubscribe_link(site, token)
-    msg = message(
-        site,
-        issue.subject,
-        issue.html.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        issue.text.replace(UNSUBSCRIBE_PLACEHOLDER, link),
-        datetime.fromisoformat(issue.created),
-        message_id(site, issue, recipient.key),
-        to_header(recipient),
-    )
-    msg["List-Id"] = _Folded("List-Id", list_id_value(site.newsletter_name, list_id(site)))
-    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
-    targets = [f"<{link}>"]
-    if mailto:
-        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
-    # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return msg
+def _address_header(header: str, name: str, address: str) -> str:
+    return f"{header}: {phrase_then(header, name, address)}\r\n"
 
 
 def list_id_value(name: str, kept: str) -> str:
     """RFC 2919's List-Id: the name as a phrase, then ``<kept>``, always ASCII (as one RFC 2047
     word for the whole value, a reader could not find the id). A name that is not ASCII is
     encoded words, each within RFC 2047's 75 characters, on folded lines."""
-    _one_line("List-Id", name)
-    if not name.isascii():
-        phrase = Header(name, "utf-8", header_name="List-Id").encode(linesep="\r\n")
-    elif _ATOMS.fullmatch(name):
-        phrase = name
-    else:  # RFC 5322 specials ('<', ':', '"', ...) would be read as the header's syntax
-        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     # The kept id is made from the name by slugify, which keeps letters that are not ASCII; the
     # tokens already sent are bound to it as it is, so only the header writes it as ASCII.
     kept = ".".join(
         label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
         for label in kept.split(".")
     )
-    last = phrase.rpartition("\n")[2]
-    joiner = "\r\n " if len(last) + len(kept) + 3 > 78 - len("List-Id: ") else " "
-    return f"{phrase}{joiner}<{kept}>" if phrase else f"<{kept}>"
+    return phrase_then("List-Id", name, kept)
+
+
+def phrase_then(header: str, name: str, inner: str) -> str:
+    """A header's value of a name as an RFC 5322 phrase, then ``<inner>`` (an address, a list's
+    id), folded: ASCII atoms as they are, other ASCII quoted, the rest encoded words."""
+    _one_line(header, name)
+    room = LINE - len(header) - 2  # on the first line, after "Name: "
+    if not name:
+        return f"<{inner}>"
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if _ATOMS.fullmatch(name) and _fits(name, room):
+        phrase = _wrap(name, room)
+    elif name.isascii() and "=?" not in name and len(quoted) <= room:
+        phrase = quoted  # RFC 5322 specials; an encoded word's look-alike, many readers decode
+    else:
+        phrase = _encoded(header, name)
+    lines = phrase.split("\r\n")
+    space = room if len(lines) == 1 else LINE
+    # In octets: with SMTPUTF8 the address may not be ASCII.
+    joiner = " " if len(lines[-1]) + len(inner.encode()) + 3 <= space else "\r\n "
+    return f"{phrase}{joiner}<{inner}>"
 
 
 # A phrase of RFC 5322 atoms and spaces: written as it is.
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*")
 
 
-class _Folded(str):
-    """A header value folded already, which the email package writes as it is (its policy
-    calls ``fold`` on a value that has the header's ``name``)."""
-
-    def __new__(cls, name: str, value: str) -> _Folded:
-        made = super().__new__(cls, value)
-        made.name = name
-        return made
-
-    name: str
-
-    def fold(self, *, policy: email.policy.Policy) -> str:
-        return f"{self.name}: {self}\r\n".replace("\r\n", policy.linesep)
+def _fits(text: str, room: int) -> bool:
+    """Whether ASCII ``text`` can be written as it is, folded at its spaces: no word too long
+    for a line, and nothing a reader would decode as an encoded word."""
+    return text.isascii() and "=?" not in text and all(len(w) <= room for w in text.split(" "))
 
 
-def _fold(name: str, value: str) -> str:
-    """One header line, RFC 2047-encoded where it is not ASCII, as the email package writes it."""
+def _encoded(header: str, text: str) -> str:
+    """``text`` as RFC 2047 encoded words, each within 75 characters, on lines within 76 (the
+    first after ``header``'s name); split between characters, never inside one."""
+    # Most names are one short word: made directly, many times faster than through Header.
+    word = _UTF8.header_encode(text)
+    if len(word) <= LINE - len(header) - 2:
+        return word
+    return Header(text, _UTF8, maxlinelen=LINE, header_name=header).encode(linesep="\r\n")
+
+
+# Each word in the shorter of base64 and Q; Q escapes all but letters, digits and "!*+-/", so a
+# word is safe in a phrase too (RFC 2047 §5).
+_UTF8 = Charset("utf-8")
+
+
+def _wrap(words: str, room: int) -> str:
+    """Atoms folded at their spaces: each break puts CRLF before a space, which unfolding
+    takes out again (RFC 5322 §2.2.3)."""
+    first, *rest = words.split(" ")
+    lines = [first]
+    for word in rest:
+        if len(lines[-1]) + 1 + len(word) <= room:
+            lines[-1] += " " + word
+        else:
+            lines.append(" " + word)
+            room = LINE
+    return "\r\n".join(lines)
+
+
+def _text_header(name: str, value: str) -> str:
+    """An unstructured header (Subject), folded: ASCII as it is, else encoded words."""
     _one_line(name, value)
-    return str(POLICY.fold(name, POLICY.header_factory(name, value)))
+    room = LINE - len(name) - 2
+    folded = _wrap(value, room) if _fits(value, room) else _encoded(name, value)
+    return f"{name}: {folded}\r\n"
 
 
 def _one_line(name: str, value: str) -> None:
     # Folding keeps a line break as it is, which would start a header of its own. The settings
-    # refuse one when they load; this holds for a Site made in code, as msg[name] = ... does.
+    # refuse one when they load; this holds for a Site made in code.
     if "\n" in value or "\r" in value:
         raise ValueError(f"the {name} header's value holds a line break: {value!r}")
 
 
-def _fold_fast(name: str, value: str) -> str:
-    """A short ASCII header as it is; anything else through the email package."""
-    if value.isascii() and len(value) < 900 and "\n" not in value and "\r" not in value:
-        return f"{name}: {value}\r\n"
-    return _fold(name, value)
+def _unsubscribe_header(link: str, mailto: str) -> str:
+    """RFC 2369's List-Unsubscribe, folded between its URLs: a URL cannot be broken, and as
+    unstructured text the email package would make one an encoded word that clients ignore."""
+    targets = [f"<{link}>"] + ([f"<mailto:{mailto}?subject=unsubscribe>"] if mailto else [])
+    line = "List-Unsubscribe: " + ", ".join(targets)
+    if len(line) <= LINE:
+        return line + "\r\n"
+    return "List-Unsubscribe: " + ",\r\n ".join(targets) + "\r\n"
 
 
 def _qp_segments(text: str) -> list[tuple[bool, str]]:
@@ -258,44 +265,48 @@ def _qp_segments(text: str) -> list[tuple[bool, str]]:
 
 
 def _qp(line: str) -> str:
+    # RFC 2045 §6.7: encoded lines of at most 76 characters, the soft line break's '=' counted.
     encoded: str = quoprimime.body_encode(
-        line.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n"
+        line.encode("utf-8").decode("latin-1"), maxlinelen=LINE, eol="\r\n"
     )
     return encoded
 
 
 class PreparedIssue:
-    """An issue's email encoded once; for each recipient only To, Message-ID,
-    List-Unsubscribe and the lines holding the unsubscribe link are written. The bytes are the
-    same message ``personal_message`` builds, without building it anew every time."""
+    """An issue's email encoded once; for each recipient only To, Date, Message-ID,
+    List-Unsubscribe and the lines holding the unsubscribe link are written."""
 
     def __init__(self, site: Site, issue: IssueRecord) -> None:
         self.site = site
         self.issue = issue
         self.list_id = list_id(site)
+        checked_unsubscribe_base(site)
         newsletter = site.newsletter
-        sender = newsletter.from_ or f"{site.newsletter_name} <newsletter@invalid>"
-        self.head = _fold("From", sender)
+        sender = parseaddr(newsletter.from_) if newsletter.from_ else None
+        self.head = _address_header(
+            "From", *(sender or (site.newsletter_name, "newsletter@invalid"))
+        )
+        reply_to = parseaddr(newsletter.reply_to)
         self.middle = "".join(
             [
-                _fold("Reply-To", newsletter.reply_to) if newsletter.reply_to else "",
-                _fold("Subject", issue.subject),
-                _fold("Date", format_datetime(datetime.fromisoformat(issue.created))),
+                _address_header("Reply-To", *reply_to) if newsletter.reply_to else "",
+                _text_header("Subject", issue.subject),
             ]
         )
-        mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
-        self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
+        self.mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
         self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
         self.tail = "".join(
             [
                 f"List-Id: {list_id_value(site.newsletter_name, self.list_id)}\r\n",
+                # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
                 "MIME-Version: 1.0\r\n",
-                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',
+                f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n',
             ]
         )
         self.text = _qp_segments(issue.text)
         self.html = _qp_segments(issue.html)
+        self._dated: tuple[datetime, str] | None = None
 
     def _part(self, subtype: str, lines: list[tuple[bool, str]], link: str) -> str:
         body = "\r\n".join(
@@ -308,28 +319,36 @@ class PreparedIssue:
             f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{body}\r\n"
         )
 
-    def render(self, recipient: Recipient, secret: bytes) -> bytes:
-        if not recipient.envelope.isascii():
-            # Rare (RFC 6531 addresses): the email package writes those.
-            msg = personal_message(self.site, self.issue, recipient, secret)
-            return message_bytes(msg, recipient)
+    def _date(self, now: datetime) -> str:
+        # Made once a second: formatting a date takes as long as the rest of a header block.
+        second = now.replace(microsecond=0)
+        kept = self._dated
+        if kept is None or kept[0] != second:
+            kept = self._dated = (second, format_datetime(second))
+        return kept[1]
+
+    def render(self, recipient: Recipient, secret: bytes, now: datetime) -> bytes:
+        """The message for ``recipient``, dated ``now`` (RFC 5322's Date: when it is handed
+        over); UTF-8 (RFC 6531, for SMTPUTF8) only where the address's local part is not
+        ASCII, ASCII otherwise."""
         link = unsubscribe_link(self.site, make_token(secret, self.list_id, recipient.key))
         head = "".join(
             [
                 self.head,
-                _fold_fast("To", to_header(recipient)),
+                to_header(recipient),
                 self.middle,
+                f"Date: {self._date(now)}\r\n",
                 f"Message-ID: {message_id(self.site, self.issue, recipient.key)}\r\n",
-                f"List-Unsubscribe: <{link}>{self.mailto}\r\n",
+                _unsubscribe_header(link, self.mailto),
                 self.tail,
                 "\r\n",
             ]
         )
         parts = self._part("plain", self.text, link) + self._part("html", self.html, link)
-        return (head + parts + f"--{self.boundary}--\r\n").encode("ascii")
+        data = head + parts + f"--{self.boundary}--\r\n"
+        return data.encode("ascii" if recipient.envelope.isascii() else "utf-8")
 
 
-def message_bytes(msg: EmailMessage, recipient: Recipient) -> bytes:
-    """The message as sent: plain SMTP, or SMTPUTF8 (RFC 6531) for an address whose local part
-    is not ASCII."""
-    return msg.as_bytes(policy=POLICY if recipient.envelope.isascii() else UTF8_POLICY)
+def preview_message(site: Site, issue: IssueRecord, now: datetime) -> bytes:
+    """The message as ``SAMPLE`` would get it, dated ``now``: what ``issue preview`` shows."""
+    return PreparedIssue(site, issue).render(SAMPLE, PREVIEW_SECRET, now)

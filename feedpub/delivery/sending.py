@@ -30,13 +30,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from feedpub.config import Site
-from feedpub.delivery.messages import (
-    PreparedIssue,
-    Recipient,
-    host_of,
-    message_bytes,
-    personal_message,
-)
+from feedpub.delivery.messages import PreparedIssue, Recipient, host_of
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import (
@@ -245,13 +239,14 @@ class _Worker:
                 if claim is None:
                     return
                 recipient = claim.recipient
+                job.pacer.wait()
                 try:
-                    data = job.prepared.render(recipient, job.secret)
+                    # Dated now, as it is handed over: not when the run (or the issue) began.
+                    data = job.prepared.render(recipient, job.secret, job.clock())
                 except (ValueError, UnicodeError) as exc:  # an address no header can carry
                     self.record(store, recipient, "failed", 1, None, f"cannot write: {exc}")
                     job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
                     continue
-                job.pacer.wait()
                 try:
                     self.transport.send(job.sender, recipient.envelope, data)
                 except Refused as refusal:
@@ -372,6 +367,7 @@ class _Job:
     issue: IssueRecord
     prepared: PreparedIssue
     now: datetime
+    clock: Callable[[], datetime]
     secret: bytes
     sender: str
     pacer: Pacer
@@ -423,15 +419,18 @@ def send_issue(
     pacer: Pacer | None = None,
     make_transports: TransportFactory | None = None,
     transport: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendReport:
     """Send issue ``number`` to every recipient not yet final; resume what a crash left.
 
     The caller holds the site lock. ``progress`` is called once per recipient dealt with;
     ``started`` once with the number of recipients left. The messages go through the
     transport registered as ``transport`` (default: smtp when [smtp] names a host, else the
-    outbox), or those ``make_transports`` makes.
+    outbox), or those ``make_transports`` makes. ``now`` is the run's time (its records,
+    backoff); ``clock`` is read for each message's Date as it is handed over (default: the
+    system's clock, in the site's timezone).
     """
-    clock = time.perf_counter()
+    began = time.perf_counter()
     with State.open(site.state_dir) as state:
         issue = state.issues.get(number)
         store: DeliveryStore = state.deliveries
@@ -453,7 +452,7 @@ def send_issue(
         except RelayFailure as exc:
             report.error, report.temporary = stopped(exc, started=False), exc.temporary
             _tally(store, report)
-            report.seconds = time.perf_counter() - clock
+            report.seconds = time.perf_counter() - began
             return report
         store.start(number, now.isoformat())
         report.started = True
@@ -465,6 +464,7 @@ def send_issue(
         issue=issue,
         prepared=prepared,
         now=now,
+        clock=clock or wall_clock(site),
         secret=secret,
         sender=sender,
         pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
@@ -495,8 +495,13 @@ def send_issue(
                     worker.hard_failure(store, claim.recipient, reply)
         report.finished = store.finish_if_done(number, now.isoformat())
         _tally(store, report)
-    report.seconds = time.perf_counter() - clock
+    report.seconds = time.perf_counter() - began
     return report
+
+
+def wall_clock(site: Site) -> Callable[[], datetime]:
+    """The time now, in the site's timezone, each time it is called."""
+    return lambda: datetime.now(site.tz)
 
 
 def stopped(failure: RelayFailure, started: bool = True) -> str:
@@ -532,17 +537,22 @@ def plan(state: State, issue: IssueRecord) -> dict[str, int]:
 
 
 def send_test(
-    site: Site, issue: IssueRecord, address: str, transport: str | None = None
+    site: Site,
+    issue: IssueRecord,
+    address: str,
+    transport: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Path | None:
-    """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any."""
+    """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any.
+    It is the message a subscriber at ``address`` gets, dated as it is handed over."""
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)
-    data = message_bytes(
-        personal_message(site, issue, recipient, load_secret(site.state_dir)), recipient
-    )
+    prepared = PreparedIssue(site, issue)
+    secret = load_secret(site.state_dir)
     name = transport or default_name(site)
     connection = factory(name, site)(site, TEST_BATCH)[0]
     try:
+        data = prepared.render(recipient, secret, (clock or wall_clock(site))())
         connection.send(sender_address(site), recipient.envelope, data)
     except (Refused, ConnectionLost, RelayFailure) as exc:
         raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
