@@ -232,7 +232,8 @@ BAD_HTML = (
 )
 BAD_AXE = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>bad</title></head>'
-    '<body><main><h1>Bad</h1><img src="/nothing.png"></main></body></html>'
+    '<body><main><h1>Bad</h1><img src="/nothing.png">'
+    '<p style="width:500px">Wider than a phone.</p></main></body></html>'
 )
 
 
@@ -369,6 +370,22 @@ function slim(list) {{
       }})}};
   }});
 }}
+// WCAG 1.4.10 (Reflow), which axe cannot judge: at 320 CSS pixels nothing sticks out of the
+// page but a data table (which the criterion exempts: it needs both dimensions). What sticks
+// out is named; the frame goes back to its width after.
+function reflow(doc) {{
+  frame.style.width = "320px";
+  var width = doc.documentElement.clientWidth, out = [];
+  doc.querySelectorAll("body *").forEach(function (el) {{
+    var box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 0.5 && !el.closest("table") && out.length < 10) {{
+      out.push("at 320 px, " + el.tagName.toLowerCase() + " reaches " + Math.round(box.right)
+        + " px: " + el.outerHTML.slice(0, 100).replace(/\\s+/g, " "));
+    }}
+  }});
+  frame.style.width = "1024px";
+  return out;
+}}
 function next() {{
   if (at >= pages.length) {{
     document.getElementById("result").textContent = JSON.stringify(results);
@@ -384,7 +401,7 @@ frame.addEventListener("load", function () {{
                    resultTypes: ["violations", "incomplete"]}};
     frame.contentWindow.axe.run(doc, options).then(function (found) {{
       results.push({{page: pages[at], violations: slim(found.violations),
-                    incomplete: slim(found.incomplete)}});
+                    incomplete: slim(found.incomplete), overflow: reflow(doc)}});
     }}, function (error) {{
       results.push({{page: pages[at], error: String(error)}});
     }}).then(function () {{ at += 1; next(); }});
@@ -448,7 +465,7 @@ def findings(result: dict[str, Any]) -> list[str]:
     if "error" in result:
         return [f"axe failed: {result['error']}"]
     web_version = WEB_VERSION.fullmatch(result["page"]) is not None
-    lines = []
+    lines = [f"reflow: {line}" for line in result["overflow"]]
     for kind in ("violations", "incomplete"):
         for rule in result[kind]:
             if web_version and rule["id"] in DIGEST_WAITING_AXE:
@@ -511,6 +528,7 @@ def test_every_page_passes_axe_core(served: Served, tmp_path: Path, dark: bool) 
     results = run_axe(served, [*pages, "canary/axe.html"], dark, tmp_path / "profile")
     canary = results.pop()
     assert "image-alt" in {r["id"] for r in canary["violations"]}, "axe found nothing"
+    assert canary["overflow"], "the reflow check found nothing"
     found = {r["page"]: lines for r in results if (lines := findings(r))}
     report = "\n".join(f"{page}:\n  " + "\n  ".join(lines) for page, lines in found.items())
     assert not found, f"axe-core ({', '.join(WCAG_TAGS)}) found:\n{report}"
