@@ -156,6 +156,10 @@ NOTE = (
     "A note from the **editor** &amp; friends: see [the archive](/archive/) and "
     "[an article](https://news.example.org/2026/11/an-image/). \U0001f984"
 )
+FEEDS = """
+[feeds]
+limit = 3
+"""
 # A 1x1 red PNG, for the article with an image.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d7"
@@ -176,13 +180,23 @@ def hostile_site(root: Path, url: str) -> Site:
     (root / "static" / "images").mkdir(parents=True)
     (root / "static" / "images" / "square.png").write_bytes(PNG)
     settings = SETTINGS.replace(SITE_URL, url).replace('"Test Gazette"', f'"Gazette {RLO}evil"')
-    (root / "feedpub.toml").write_text(settings + NEWSLETTER, encoding="utf-8")
+    # Lists show three cards, then lines (list.html's "Earlier").
+    (root / "feedpub.toml").write_text(settings + NEWSLETTER + FEEDS, encoding="utf-8")
     early = {name: text for name, text in HOSTILE.items() if name not in ("image.md", "slash.md")}
     write_articles(root, early)
     site = load(root)
     issue(site, NOW.replace(day=20), NOTE)
     write_articles(root, HOSTILE)
     issue(site, NOW)
+    build(site, NOW, False)
+    return site
+
+
+def empty_site(root: Path, url: str) -> Site:
+    """A site with nothing published: every list says so."""
+    (root / "content").mkdir(parents=True)
+    (root / "feedpub.toml").write_text(SETTINGS.replace(SITE_URL, url), encoding="utf-8")
+    site = load(root)
     build(site, NOW, False)
     return site
 
@@ -252,7 +266,8 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """Both sites' pages and the unsubscribe pages, served from one origin on 127.0.0.1:
-    example/ (issue 1 included), hostile/ (its own URL, so its image loads), unsubscribe/."""
+    example/ (issue 1 included), hostile/ (its own URL, so its image loads), empty/ (nothing
+    published) and unsubscribe/."""
     folder = tmp_path_factory.mktemp("served")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -264,6 +279,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         shutil.copytree(example.output_dir, folder / "example")
         hostile = hostile_site(work / "hostile", base + "hostile/")
         shutil.copytree(hostile.output_dir, folder / "hostile")
+        empty = empty_site(work / "empty", base + "empty/")
+        shutil.copytree(empty.output_dir, folder / "empty")
         (folder / "unsubscribe").mkdir()
         for state, body in unsubscribe_pages(hostile).items():
             (folder / "unsubscribe" / f"{state}.html").write_bytes(body)
@@ -518,6 +535,8 @@ def test_every_kind_of_page_is_checked(served: Served) -> None:
     assert kinds >= {(site, kind) for site in sites for kind in KINDS if " " not in kind}
     assert {("unsubscribe", kind) for kind in KINDS if " " in kind} <= kinds
     assert "hostile/issues/2/index.html" in served.pages  # the issue without a note
+    lists = ("index", "archive/index", "tags/index", "authors/index")
+    assert {f"empty/{name}.html" for name in lists} <= set(served.pages)
 
 
 # Every page in the light scheme; in the dark one, whose colours are the same everywhere, one
