@@ -116,16 +116,30 @@ class Pages:
             raise TemplateError(template_problem(exc, self.site, template)) from None
 
     def render_issues(self, spec: FeedSpec, issues: list[Article]) -> Iterator[Output]:
-        """The list of newsletter issues, newest first (each issue's page is its email)."""
+        """The list of newsletter issues, newest first, and each issue's web version: a page
+        of the site (issue.html), not the email, whose markup for Outlook (VML namespaces,
+        mso- properties, layout tables) is not valid HTML."""
+        feeds = feed_links(self.site, spec)
         yield self._output(
             "issues/index.html",
             [spec.folder, *(a.fingerprint for a in issues)],
             "issues.html",
             issues=issues,
-            feeds=feed_links(self.site, spec),
+            feeds=feeds,
             page_title=f"{spec.title} · {self.site.site.title}",
             heading=spec.title,
         )
+        for issue in issues:
+            if issue.page is not None:  # archive.as_article gives every issue one
+                yield self._output(
+                    issue.page,
+                    [spec.folder, issue.fingerprint, issue.date.isoformat()],
+                    "issue.html",
+                    issue=issue,
+                    feeds=feeds,
+                    issues_url=f"{self.site.site.url}{spec.folder}/",
+                    page_title=f"{issue.title} · {self.site.site.title}",
+                )
 
     def _output(
         self, path: str, depends: Iterable[str], template: str, **context: object
