@@ -58,15 +58,16 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
 
 
 def issue_html(issue: IssueRecord) -> str:
-    """The issue's entry in the issues feed, and the body of its web version, as HTML: the
-    editor's note (Markdown), then each article's title, linked, and summary. Titles and
-    summaries are text: they are escaped, never read as Markdown or HTML; each title is
-    isolated (dir="auto"), as on every page, so that right-to-left text stays in it."""
+    """The issue's entry in the issues feed as HTML: the editor's note (Markdown), then each
+    article's title, linked, and summary. Titles and summaries are text: they are escaped,
+    never read as Markdown or HTML."""
     note = markdown_to_html(issue.note.strip()) if issue.note.strip() else ""
     if not issue.items:
         return note
     lines = [note + "<ul>"]
     for item in issue.items:
+        # Isolated as every title on the pages is (this is the body of the issue's web version
+        # too), so that right-to-left text in one stays in it.
         link = f'<a href="{escape(item.link)}" dir="auto">{escape(item.title, quote=False)}</a>'
         summary = f": {escape(item.summary, quote=False)}" if item.summary else ""
         lines.append(f"<li>{link}{summary}</li>")
