@@ -24,6 +24,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,6 +63,8 @@ ACCEPTED_NU = {
     "Trailing slash on void elements has no effect and interacts badly with unquoted "
     "attribute values.": "article bodies",
 }
+
+
 # -- the sites -----------------------------------------------------------------------------------
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE, never closed
@@ -149,7 +152,7 @@ PNG = bytes.fromhex(
 UNSUBSCRIBE = ("confirm", "done", "busy", "invalid", "missing")
 
 
-def issue(site: Site, when: Any, note: str = "") -> None:
+def issue(site: Site, when: datetime, note: str = "") -> None:
     with State.open(site.state_dir) as state:
         assert issues.create(site, state, load_catalog(site, state, when), when, note)
 
