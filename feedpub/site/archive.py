@@ -1,16 +1,15 @@
 """The archive of issues: the site's pages and feed about the newsletter.
 
 The one part of the site that may import the newsletter. It does not: the issues come from the
-store, and their web versions are the pages made here (``issues/N/``), at the address the
-digest links to (``Site.issue_url``). The digest brings premailer and Jinja2, which a build
-with nothing to do does not load.
+store, as entries of the issues feed and of the site's pages (``Pages.render_issues`` makes
+each issue's web version, ``issues/N/``, at the address the digest links to,
+``Site.issue_url``). The digest brings premailer and Jinja2, which a build with nothing to do
+does not load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
 from html import escape
 
 from feedpub.config import Site
@@ -18,8 +17,7 @@ from feedpub.content.readers import markdown_to_html
 from feedpub.model import Article
 from feedpub.site.cache.keys import key
 from feedpub.site.feeds import FeedSpec
-from feedpub.site.pages import Output
-from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.issues import IssueRecord
 
 
 def as_articles(site: Site, issues: list[IssueRecord]) -> list[Article]:
@@ -36,19 +34,6 @@ def issues_feed(site: Site, newest: list[Article]) -> FeedSpec:
         f"{site.site.url}issues/",
         newest[: site.feeds.limit],
     )
-
-
-def web_versions(site: Site, issues: list[IssueRecord], base: str) -> Iterator[Output]:
-    for issue in issues:
-        yield (
-            f"issues/{issue.number}/index.html",
-            key(base, "issue", issue.html, site.newsletter.unsubscribe_url),
-            partial(_web_version, site, issue),
-        )
-
-
-def _web_version(site: Site, issue: IssueRecord) -> bytes:
-    return web_version(site, issue).encode()
 
 
 def as_article(site: Site, issue: IssueRecord) -> Article:
@@ -81,14 +66,9 @@ def issue_html(issue: IssueRecord) -> str:
         return note
     lines = [note + "<ul>"]
     for item in issue.items:
-        link = f'<a href="{escape(item.link)}">{escape(item.title, quote=False)}</a>'
+        # Isolated as every title on the pages is (this is the body of the issue's web version
+        # too), so that right-to-left text in one stays in it.
+        link = f'<a href="{escape(item.link)}" dir="auto">{escape(item.title, quote=False)}</a>'
         summary = f": {escape(item.summary, quote=False)}" if item.summary else ""
         lines.append(f"<li>{link}{summary}</li>")
     return "\n".join(lines) + "\n</ul>\n"
-
-
-def web_version(site: Site, issue: IssueRecord) -> str:
-    """The issue's email as a web page; its unsubscribe link leads to the general page."""
-    return issue.html.replace(
-        UNSUBSCRIBE_PLACEHOLDER, site.newsletter.unsubscribe_url or site.site.url
-    )

@@ -112,7 +112,6 @@ def outputs(
         spec = archive.issues_feed(site, newest)
         yield from feed_outputs(site, spec, bodies, base)
         yield from pages.render_issues(spec, newest)
-        yield from archive.web_versions(site, issues, base)
 
 
 @dataclass

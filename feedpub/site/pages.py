@@ -123,7 +123,9 @@ class Pages:
             raise TemplateError(template_problem(exc, self.site, template)) from None
 
     def render_issues(self, spec: FeedSpec, issues: list[Article]) -> Iterator[Output]:
-        """The list of newsletter issues, newest first (each issue's page is its email)."""
+        """The list of newsletter issues, newest first, and each issue's web version: a page
+        of the site (issue.html), not the email, whose markup for Outlook (VML namespaces,
+        mso- properties, layout tables) is not valid HTML."""
         yield self._output(
             "issues/index.html",
             [spec.folder, *(a.fingerprint for a in issues)],
@@ -133,6 +135,18 @@ class Pages:
             page_title=f"{spec.title} · {self.site.site.title}",
             heading=spec.title,
         )
+        feeds = feed_links(self.site, spec)
+        for issue in issues:
+            if issue.page is not None:  # archive.as_article gives every issue one
+                yield self._output(
+                    issue.page,
+                    [spec.folder, issue.fingerprint, issue.date.isoformat()],
+                    "issue.html",
+                    issue=issue,
+                    feeds=feeds,
+                    issues_url=f"{self.site.site.url}{spec.folder}/",
+                    page_title=f"{issue.title} · {self.site.site.title}",
+                )
 
     def _output(
         self, path: str, depends: Iterable[str], template: str, **context: object
