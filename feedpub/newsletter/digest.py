@@ -24,12 +24,12 @@ from premailer import Premailer
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
-from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
 from feedpub.model import Article
+from feedpub.newsletter.note import email_html, note_html, note_text
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
-from feedpub.text import absolutize, html_to_text, shorten
+from feedpub.text import html_to_text, shorten
 
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
@@ -96,17 +96,19 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
     env = environment(site)
     env.filters["wrap72"] = wrap72
     subject = subject_line(site, issue)
-    # An email has no base URL: the note's relative links and images point into the site.
-    note_html = Markup(absolutize(markdown_to_html(note), site.site.url)) if note.strip() else None
+    # The same safe HTML as the issues feed's (an email has no base URL: the note's relative
+    # links and images point into the site), its images held to the column.
+    safe_note = note_html(note, site.site.url)
+    shown_note = Markup(email_html(safe_note)) if safe_note else None
     titles = " · ".join(a.title for a in issue.articles)
     context = {
         "site": site.site,
         "newsletter": {"name": site.newsletter_name},
         "issue": issue,
         "subject": subject,
-        "note_html": note_html,
-        "note_text": note.strip(),
-        "preheader": shorten(html_to_text(note_html) if note_html else titles, 140),
+        "note_html": shown_note,
+        "note_text": note_text(safe_note),
+        "preheader": shorten(html_to_text(safe_note) if safe_note else titles, 140),
         "summary": bodies.summary,
         "image": image_url,
         "image_alt": lambda a: a.title,
