@@ -327,3 +327,22 @@ def test_note_that_is_not_utf8_is_refused(tmp_path: Path, runner: CliRunner) -> 
     assert f"{note} is not UTF-8; save it as UTF-8" in result.stderr
     with State.open(load(root).state_dir) as state:
         assert state.issues.all() == []
+
+
+def test_preview_and_the_cli_path_carry_the_safe_note(tmp_path: Path, runner: CliRunner) -> None:
+    """Written by `issue new --note FILE` and shown by `issue preview N` (the stored issue,
+    which `send --test` sends too): the note's HTML is the sanitised one in every file."""
+    root = write_site(tmp_path / "site")
+    note = tmp_path / "note.md"
+    note.write_text(HOSTILE["script"] + "\n\n" + HOSTILE["onerror"] + "\n", encoding="utf-8")
+    made = invoke(runner, "--site", root, "issue", "new", "--note", note, "--now", NOW_ARG)
+    assert made.exit_code == 0, made.output
+    shown = invoke(runner, "--site", root, "issue", "preview", "1", "--now", NOW_ARG)
+    assert shown.exit_code == 0, shown.output
+    paths = [Path(line) for line in shown.stdout.splitlines()]
+    assert {p.suffix for p in paths} == {".html", ".txt", ".eml"}
+    for path in paths:
+        data = path.read_text(encoding="utf-8")
+        assert "Hello" in data or path.suffix == ".eml"
+        assert "<script" not in data.lower() and "onerror" not in data.lower()
+        assert "alert(" not in data
