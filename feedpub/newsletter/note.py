@@ -61,8 +61,9 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 IMAGE_SCHEMES = frozenset({"http", "https"})
 
 _HEADING = re.compile(r"<(/?)h([1-5])\b", re.IGNORECASE)
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
 # Elements that do not nest: void ones, and ones a parser closes when the next one opens.
+# ("<div/>" is not one: HTML ignores the slash, and the div stays open.)
 _FLAT = frozenset(
     "area base br col embed hr img input link meta source track wbr "
     "p li dt dd tr td th option optgroup rb rt rp thead tbody tfoot colgroup caption".split()
@@ -78,8 +79,8 @@ _EMAIL_IMG_STYLE = "max-width:100%;height:auto;border:0"
 def _depth(html: str) -> int:
     """How deep the elements of ``html`` nest, counting start tags against end tags."""
     depth = deepest = 0
-    for closing, name, self_closing in _TAG.findall(html):
-        if name.lower() in _FLAT or self_closing:
+    for closing, name in _TAG.findall(html):
+        if name.lower() in _FLAT:
             continue
         if closing:
             depth = max(depth - 1, 0)
@@ -109,6 +110,9 @@ _CLEANER = nh3.Cleaner(
     # from reaching back into the one it came from. (It changes nothing on a link that stays.)
     link_rel="noopener",
     strip_comments=True,
+    # note_html resolves every relative address first: one left over would lead nowhere
+    # from an email, so it goes.
+    url_relative="deny",
 )
 
 
