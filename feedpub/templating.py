@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from feedpub.config import Site, packaged_templates
 from feedpub.plugins import registry
+from feedpub.text import isolate
 
 # Jinja2 takes tens of milliseconds to import: it is imported when a template is first made
 # (environment(), Sandbox), so that a build with nothing to render does not load it. The
@@ -231,6 +232,16 @@ def __getattr__(name: str) -> type[SandboxedEnvironment]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _isolated(value: object) -> object:
+    """What ``{{ }}`` writes: text holding a bidi control between FSI and PDI (text.isolate).
+    Markup can isolate a value in a page's body (<bdi>, dir="auto"), but not in <title>, an
+    attribute, the digest's hidden preheader or its text part, where an override a title left
+    open would reverse the text after it. HTML (Markup) is left as it is."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return isolate(value)
+    return value
+
+
 def environment(site: Site) -> jinja2.Environment:
     import jinja2
 
@@ -249,6 +260,7 @@ def environment(site: Site) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_isolated,
     )
     env.filters["human_date"] = human_date
     env.filters["html_datetime"] = html_datetime

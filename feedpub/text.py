@@ -17,6 +17,13 @@ _SLUG_JOIN = re.compile(r"[\s_-]+")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# The explicit bidirectional formatting characters of UAX #9: the embeddings and overrides
+# (LRE, RLE, PDF, LRO, RLO) and the isolates (LRI, RLI, FSI, PDI).
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_OPENS_ISOLATE = frozenset("\u2066\u2067\u2068")
+FSI, PDI = "\u2068", "\u2069"
+_PDF = "\u202c"
+_OPENS_EMBEDDING = frozenset("\u202a\u202b\u202d\u202e")
 MAX_SLUG = 80
 # Slugs become folder names; ext4, XFS and APFS allow 255 bytes of UTF-8 in a name.
 MAX_SLUG_BYTES = 255
@@ -376,6 +383,36 @@ def absolutize(fragment: str, base: str) -> str:
     if _STYLE_OPEN.search(fragment):
         fragment = _STYLE_ELEMENT.sub(lambda style: _style_element(style, base), fragment)
     return fragment
+
+
+def isolate(text: str) -> str:
+    """``text`` between FSI and PDI when an override or embedding it opens (U+202E...) would
+    reach past its end and reverse what follows it: for plain text, where no <bdi> or
+    dir="auto" can isolate it. Isolates it leaves open are closed, and a PDI of its own that
+    closes nothing is dropped (it would close the isolate around it). Text that leaks nothing
+    (none of these characters, or each closed within it) is returned unchanged."""
+    if text.isascii() or not _BIDI_CONTROL.search(text):
+        return text
+    kept: list[str] = []
+    isolates = 0
+    embeddings = 0  # opened outside every isolate of the text's own and not closed yet
+    leaks = False
+    for char in text:
+        if char in _OPENS_ISOLATE:
+            isolates += 1
+        elif char == PDI:
+            if isolates == 0:
+                leaks = True
+                continue
+            isolates -= 1
+        elif isolates == 0 and char == _PDF:
+            embeddings = max(embeddings - 1, 0)
+        elif isolates == 0 and char in _OPENS_EMBEDDING:
+            embeddings += 1
+        kept.append(char)
+    if not (leaks or isolates or embeddings):
+        return text
+    return f"{FSI}{''.join(kept)}{PDI * isolates}{PDI}"
 
 
 def plural(number: int, noun: str) -> str:

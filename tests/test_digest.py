@@ -53,6 +53,8 @@ LONG_TITLE = (
 )
 NEWEST_TITLE = "Donaudampfschifffahrtsgesellschaftskapitänsmützenausstellung eröffnet"
 WIDE_IMAGE = (1600, 500)
+# The note's own picture, wider than any column; Markdown gives it no width.
+NOTE_IMAGE = (1200, 300)
 NOTE = """\
 **Welcome** to the first issue. The [archive](/archive/) has every article, and the
 [feed](https://news.example.org/rss.xml) brings them to your reader:
@@ -60,6 +62,8 @@ NOTE = """\
 
 - one thing
 - and another
+
+![This week's chart](/images/chart.png)
 """
 
 
@@ -301,6 +305,7 @@ def browser_site(served: tuple[str, Path], tmp_path_factory: pytest.TempPathFact
     assert "<script" not in record.html.lower()
     (folder / "images").mkdir()
     (folder / "images" / "wide.png").write_bytes(png(*WIDE_IMAGE))
+    (folder / "images" / "chart.png").write_bytes(png(*NOTE_IMAGE))
     (folder / "digest.html").write_text(record.html, encoding="utf-8")
     return folder
 
@@ -349,8 +354,12 @@ def test_digest_fits_the_screen_and_stays_readable(
     assert result["outside"] == []
     assert result["scrollWidth"] <= result["clientWidth"] == width
     assert result["cards"] and all(w <= min(width, 600) for w in result["cards"])
-    # The 1600-pixel image loaded and was scaled down to the column.
-    [image] = result["images"]
+    # The note's 1200-pixel picture and the article's 1600-pixel one loaded and were scaled
+    # down to their columns.
+    chart, image = result["images"]
+    assert chart["src"].endswith("/images/chart.png")
+    assert chart["natural"] == NOTE_IMAGE[0]
+    assert 0 < chart["width"] <= min(width, 600) - 64
     assert image["src"].endswith("/images/wide.png")
     assert image["natural"] == WIDE_IMAGE[0]
     assert 0 < image["width"] <= min(width, 600) - 32
@@ -372,9 +381,12 @@ def test_digest_fits_the_screen_and_stays_readable(
 
 def test_every_image_has_alt_text(doc: lxml.html.HtmlElement) -> None:
     images = doc.xpath("//img")
-    assert len(images) == 1
-    assert [img.get("alt", "").strip() for img in images] == ["Library opens a makerspace"]
-    assert images[0].get("src") == "https://news.example.org/images/wide.png"
+    alts = [img.get("alt", "").strip() for img in images]
+    assert alts == ["This week's chart", "Library opens a makerspace"]
+    assert [img.get("src") for img in images] == [
+        "https://news.example.org/images/chart.png",
+        "https://news.example.org/images/wide.png",
+    ]
 
 
 def test_every_link_is_absolute(doc: lxml.html.HtmlElement) -> None:
@@ -525,9 +537,13 @@ def test_text_has_every_title_and_link(composed: Composed) -> None:
         assert re.search(rf"^\w[\w ]*: {re.escape(url)}$", text, re.M)
 
 
-def test_text_carries_the_note_as_written(composed: Composed) -> None:
-    assert "**Welcome** to the first issue." in composed.record.text
-    assert "- and another" in composed.record.text
+def test_text_carries_the_note_from_its_html(composed: Composed) -> None:
+    # Its words, not its Markdown; its links written out after them, resolved to the site.
+    text = composed.record.text
+    assert "\nWelcome to the first issue. The archive\n(https://news.example.org/archive/)" in text
+    assert "**" not in text
+    assert "\n- one thing\n- and another\n" in text
+    assert "[This week's chart] (https://news.example.org/images/chart.png)" in text
 
 
 # ---------------------------------------------------------------------------------------------

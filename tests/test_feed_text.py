@@ -190,7 +190,11 @@ def test_issues_page_shows_the_subject_as_text(public: Path) -> None:
 @pytest.mark.parametrize(
     ("note", "shown"),
     [
-        ("A *short* [note](notes/).", '<p>A <em>short</em> <a href="{url}notes/">note</a>.</p>\n'),
+        # Its links resolve against the site, as in the email, and open with noopener.
+        (
+            "A *short* [note](notes/).",
+            '<p>A <em>short</em> <a href="{site}notes/" rel="noopener">note</a>.</p>\n',
+        ),
         # An unclosed fence in the note is the note's own: the list still follows it.
         ("```\nunclosed fence", "<pre><code>unclosed fence\n</code></pre>\n"),
     ],
@@ -205,7 +209,7 @@ def test_issues_feed_renders_the_note_then_lists_the_articles(
     document = json.loads((site.output_dir / "issues" / "feed.json").read_bytes())
     item = document["items"][0]
     note_html, _, listing = item["content_html"].partition("<ul>")
-    assert note_html == shown.format(url=item["url"])
+    assert note_html == shown.format(site=site.site.url)
     [(title, _, line)] = issue_lists("<ul>" + listing)
     assert (title, line) == (HOSTILE["details"], f"{HOSTILE['details']}: {HOSTILE['details']}")
 

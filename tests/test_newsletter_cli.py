@@ -105,7 +105,7 @@ def test_issue_new_with_a_note(runner: CliRunner, site: Path, tmp_path: Path) ->
     (record,) = issues_of(site)
     assert record.note == "**Welcome** to our *first* issue.\n"
     assert "<strong>Welcome</strong> to our <em>first</em> issue." in record.html
-    assert "**Welcome** to our *first* issue." in record.text
+    assert "\nWelcome to our first issue.\n" in record.text  # its words, not its Markdown
     web = config.load(site, env={}).output_dir / "issues" / "1" / "index.html"
     assert "<strong>Welcome</strong>" in web.read_text(encoding="utf-8")
 

@@ -169,6 +169,12 @@ HOSTILE = {
 }
 
 
+def unbracketed(text: str) -> str:
+    """``text`` without the FSI and PDI around its values (text.isolate, which the templates
+    add for plain text) that markup isolates here anyway."""
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
 def unisolated(element: Any, isolate: Any = None) -> Iterator[tuple[str, Any]]:
     """(text, the nearest element around it that isolates it, or None) for each piece of text
     under ``element`` that holds RLO: <bdi> and elements with a dir attribute isolate. Hidden
@@ -205,13 +211,14 @@ def test_names_and_titles_are_isolated_from_the_text_around_them(make_site: Make
     assert "issues/1/index.html" in built  # the digest's web version
     # What a template puts around a value stays outside its isolate: the value alone is in it
     # (the issues list shows the issue's subject, made of the newsletter's name and a title).
-    alone = {*HOSTILE.values(), subject}
+    alone = {*HOSTILE.values(), unbracketed(subject)}
     found = set()
     for name, tree in built.items():
         for text, isolate in unisolated(tree.find(f"{NS}body")):
             assert isolate is not None, f"{name}: {text!r} is not isolated"
-            assert "".join(isolate.itertext()) in alone, f"{name}: {text!r} in {isolate.tag}"
-            found.add(text)
+            shown = unbracketed("".join(isolate.itertext()))
+            assert shown in alone, f"{name}: {text!r} in {isolate.tag}"
+            found.add(unbracketed(text))
     assert set(HOSTILE.values()) <= found  # each is shown somewhere
 
 
@@ -224,4 +231,4 @@ def test_the_unsubscribe_page_isolates_the_newsletter_name(make_site: MakeSite, 
     tree = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=True)
     for text, isolate in unisolated(tree.find(f"{NS}body")):
         assert isolate is not None, f"{state}: {text!r} is not isolated"
-        assert "".join(isolate.itertext()) == HOSTILE["newsletter"]
+        assert unbracketed("".join(isolate.itertext())) == HOSTILE["newsletter"]

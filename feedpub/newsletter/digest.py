@@ -13,7 +13,7 @@ import textwrap
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -28,12 +28,12 @@ from premailer import Premailer
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
-from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
 from feedpub.model import Article
+from feedpub.newsletter.note import email_html, note_html, note_text
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
-from feedpub.text import absolutize, html_to_text, shorten
+from feedpub.text import html_to_text, isolate, shorten
 
 GMAIL_CLIP_BYTES = 102 * 1024
 # The article column: the 600-pixel card less its 24-pixel padding on each side.
@@ -76,10 +76,24 @@ def issue_id(number: int, articles: Sequence[Article]) -> str:
     return f"urn:uuid:{uuid.uuid5(ISSUE_NAMESPACE, f'{number}:{first}')}"
 
 
+def _isolated(article: Article) -> Article:
+    """The article as the digest shows it: its title and authors isolated (text.isolate), for
+    the templates that join them with other text in one plain-text line."""
+    title, authors = isolate(article.title), tuple(map(isolate, article.authors))
+    if title == article.title and authors == article.authors:
+        return article
+    return replace(article, title=title, authors=authors)
+
+
+def _view(issue: IssueView) -> IssueView:
+    return IssueView(issue.number, issue.date, tuple(map(_isolated, issue.articles)))
+
+
 def subject_line(site: Site, issue: IssueView) -> str:
     env = Sandbox(undefined=jinja2.StrictUndefined)
+    issue = _view(issue)
     context = {
-        "newsletter": {"name": site.newsletter_name},
+        "newsletter": {"name": isolate(site.newsletter_name)},
         "site": site.site,
         "issue": issue,
     }
@@ -93,7 +107,9 @@ def subject_line(site: Site, issue: IssueView) -> str:
     subject = "".join(
         c for c in subject if c.isspace() or unicodedata.category(c) not in ("Cc", "Cs")
     )
-    return " ".join(subject.split())
+    # The subject is plain text wherever it is shown (a client's list of messages, a page's
+    # title): an override it leaves open would reverse what the client writes after it.
+    return isolate(" ".join(subject.split()))
 
 
 def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None = None) -> Digest:
@@ -102,21 +118,25 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
     env = environment(site)
     env.filters["wrap72"] = wrap72
     subject = subject_line(site, issue)
-    # An email has no base URL: the note's relative links and images point into the site.
-    note_html = Markup(absolutize(markdown_to_html(note), site.site.url)) if note.strip() else None
-    titles = " · ".join(a.title for a in issue.articles)
+    issue = _view(issue)
+    # The same safe HTML as the issues feed's (an email has no base URL: the note's relative
+    # links and images point into the site), its images held to the column.
+    safe_note = note_html(note, site.site.url)
+    shown_note = Markup(email_html(safe_note)) if safe_note else None
+    # Each title on its own: one's open override would reverse the titles after it.
+    titles = " · ".join(isolate(a.title) for a in issue.articles)
     context = {
         "site": site.site,
         "newsletter": {
-            "name": site.newsletter_name,
+            "name": isolate(site.newsletter_name),
             "postal_address": site.newsletter.postal_address,
         },
         "issue": issue,
         "subject": subject,
-        "note_html": note_html,
-        "note_text": note.strip(),
-        "preheader": shorten(html_to_text(note_html) if note_html else titles, 140),
-        "summary": bodies.summary,
+        "note_html": shown_note,
+        "note_text": note_text(safe_note),
+        "preheader": shorten(html_to_text(safe_note) if safe_note else titles, 140),
+        "summary": lambda a: isolate(bodies.summary(a)),
         "image": image_url,
         "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,

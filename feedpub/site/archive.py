@@ -1,10 +1,11 @@
 """The archive of issues: the site's pages and feed about the newsletter.
 
-The one part of the site that may import the newsletter. It does not: the issues come from the
-store, as entries of the issues feed and of the site's pages (``Pages.render_issues`` makes
-each issue's web version, ``issues/N/``, at the address the digest links to,
-``Site.issue_url``). The digest brings premailer and Jinja2, which a build with nothing to do
-does not load.
+The one part of the site that may import the newsletter, and it takes only the editor's note
+(``newsletter.note``: the issues feed and the web versions show the note as safely as the email
+does). The issues come from the store, as entries of the issues feed and of the site's pages
+(``Pages.render_issues`` makes each issue's web version, ``issues/N/``, at the address the
+digest links to, ``Site.issue_url``). The digest brings premailer and Jinja2, which a build with
+nothing to do does not load.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime
 from html import escape
 
 from feedpub.config import Site
-from feedpub.content.readers import markdown_to_html
 from feedpub.model import Article
+from feedpub.newsletter.note import note_html
 from feedpub.site.cache.keys import key
 from feedpub.site.feeds import FeedSpec
 from feedpub.store.issues import IssueRecord
@@ -38,7 +39,7 @@ def issues_feed(site: Site, newest: list[Article]) -> FeedSpec:
 
 def as_article(site: Site, issue: IssueRecord) -> Article:
     """An issue as an entry of the issues feed: its subject, web version and article list."""
-    body = issue_html(issue)
+    body = issue_html(site, issue)
     created = datetime.fromisoformat(issue.created)
     return Article(
         source=str(site.state_dir),
@@ -57,11 +58,12 @@ def as_article(site: Site, issue: IssueRecord) -> Article:
     )
 
 
-def issue_html(issue: IssueRecord) -> str:
-    """The issue's entry in the issues feed as HTML: the editor's note (Markdown), then each
-    article's title, linked, and summary. Titles and summaries are text: they are escaped,
-    never read as Markdown or HTML."""
-    note = markdown_to_html(issue.note.strip()) if issue.note.strip() else ""
+def issue_html(site: Site, issue: IssueRecord) -> str:
+    """The issue's entry in the issues feed as HTML: the editor's note, as safe as the email's
+    (the same function makes both), then each article's title, linked, and summary. Titles and
+    summaries are text: they are escaped, never read as Markdown or HTML."""
+    note = note_html(issue.note, site.site.url)
+    note += "\n" if note else ""
     if not issue.items:
         return note
     lines = [note + "<ul>"]

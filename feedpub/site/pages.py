@@ -14,7 +14,7 @@ from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
 from feedpub.templating import environment, template_problem
-from feedpub.text import name_key, name_slug, url_path
+from feedpub.text import isolate, name_key, name_slug, url_path
 
 # markupsafe comes with Jinja2, when something is rendered (templating.environment).
 if TYPE_CHECKING:
@@ -51,6 +51,12 @@ def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
 LISTING_TEMPLATES = frozenset(
     {"base.html", "_macros.html", "card.html", "index.html", "archive.html", "list.html"}
 )
+
+
+def page_title(*parts: str) -> str:
+    """A page's <title>: its names and titles each isolated (text.isolate), since <title> is
+    plain text where an override one leaves open would reverse the parts after it."""
+    return " · ".join(isolate(part) for part in parts)
 
 
 class Pages:
@@ -132,7 +138,7 @@ class Pages:
             "issues.html",
             issues=issues,
             feeds=feed_links(self.site, spec),
-            page_title=f"{spec.title} · {self.site.site.title}",
+            page_title=page_title(spec.title, self.site.site.title),
             heading=spec.title,
         )
         feeds = feed_links(self.site, spec)
@@ -145,7 +151,7 @@ class Pages:
                     issue=issue,
                     feeds=feeds,
                     issues_url=f"{self.site.site.url}{spec.folder}/",
-                    page_title=f"{issue.title} · {self.site.site.title}",
+                    page_title=page_title(issue.title, self.site.site.title),
                 )
 
     def _output(
@@ -167,7 +173,7 @@ class Pages:
             "index.html",
             articles=newest,
             feeds=feed_links(site, main),
-            page_title=site.site.title,
+            page_title=page_title(site.site.title),
         )
         yield self._output(
             "archive/index.html",
@@ -175,7 +181,7 @@ class Pages:
             "archive.html",
             articles=articles,
             feeds=feed_links(site, main),
-            page_title=f"Archive · {site.site.title}",
+            page_title=page_title("Archive", site.site.title),
         )
         for kind, label in (("tags", "Tag"), ("authors", "Author")):
             pairs = groups[kind]
@@ -186,7 +192,7 @@ class Pages:
                 kind=kind,
                 groups=[g for g, _ in pairs],
                 feeds=feed_links(site, main),
-                page_title=f"{label}s · {site.site.title}",
+                page_title=page_title(f"{label}s", site.site.title),
             )
             limit = site.feeds.limit
             for group, spec in pairs:
@@ -203,7 +209,7 @@ class Pages:
                     kind=kind,
                     articles=group.articles,
                     feeds=feed_links(site, spec) + feed_links(site, main),
-                    page_title=f"{group.name} · {site.site.title}",
+                    page_title=page_title(group.name, site.site.title),
                 )
         yield from self.article_pages(articles, main)
 
@@ -222,7 +228,7 @@ class Pages:
             "article.html",
             article=article,
             feeds=feeds,
-            page_title=f"{article.title} · {self.site.site.title}",
+            page_title=page_title(article.title, self.site.site.title),
         )
 
 
