@@ -657,7 +657,7 @@ HOSTILE = {
     "invalid-utf-8": Hostile(
         '"Caf@E9@ au lait @FF@"',
         "Bad @C328@ bytes @EDA080@ here.",
-        "Caf\ufffd au lait \ufffd",
+        "Café au lait ÿ",
         raw=(
             ("@E9@", b"\xe9"),
             ("@FF@", b"\xff"),
@@ -683,7 +683,7 @@ HOSTILE = {
     "everything": Hostile(
         '"\x01]]>\ufeff<script>مرحبا🎉 @FF@"',
         "\x00]]>\ufeff\r<script>x</script> @C328@ 🎉",
-        "]]>\ufeff<script>مرحبا🎉 \ufffd",
+        "]]>\ufeff<script>مرحبا🎉 ÿ",
         prefix=b"\xef\xbb\xbf",
         crlf=True,
         raw=(("@FF@", b"\xff"), ("@C328@", b"\xc3\x28")),
