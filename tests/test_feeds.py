@@ -150,8 +150,9 @@ def rfc3339(text: str | None, where: str) -> datetime:
 # asserted (validator_warnings() returns them; the README says why each stays): HTML an author
 # wrote in a body (SecurityRisk, SecurityRiskAttr, DangerousStyleAttr, NotHtml), HTML end tags
 # in the author's own title, name or tag (ContainsHTML, ContainsUndeclaredHTML: the text is
-# written as text and says "</b>", which the validator takes for markup), and a date the author
-# wrote before 1990 or after the time of validation (ImplausibleDate).
+# written as text and says "</b>", which the validator takes for markup), a date the author
+# wrote before 1990 or after the time of validation (ImplausibleDate), and two articles written
+# with the same date and time (DuplicateUpdated: Atom's <updated> is the article's).
 
 AUTHOR_KINDS = frozenset(
     {
@@ -162,6 +163,7 @@ AUTHOR_KINDS = frozenset(
         "ContainsHTML",
         "ContainsUndeclaredHTML",
         "ImplausibleDate",
+        "DuplicateUpdated",
     }
 )
 MEDIA = "{http://search.yahoo.com/mrss/}"
@@ -251,6 +253,67 @@ def assert_uri(value: str | None, where: str) -> None:
         assert scheme in IANA_SCHEMES, f"{where}: SchemeNotIANARegistered {value!r}"
         if scheme in {"http", "https"}:
             assert re.match(r"\w+://[^/]", value), f"{where}: InvalidFullLink {value!r}"
+
+
+# RFC 3986's characters, as uri.py (the validator's URI normaliser) groups them.
+SUB_DELIMS = "!$&'()*+,;="
+PCHAR = "-._~" + SUB_DELIMS + ":@"
+RESERVED = ":/?#[]@" + SUB_DELIMS
+DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21"}
+
+
+def _normalised(text: str, safe: str) -> str:
+    """uri.py's _qnu: escapes upper-cased, what needs no escape unescaped (NFC), a reserved
+    character kept as written (escaped or not) where it delimits."""
+    out, run = "", b""
+    for token in re.findall(r"%[0-9a-fA-F]{2}|[^%]", text):
+        char = chr(int(token[1:], 16)) if token.startswith("%") else token
+        if char in RESERVED and char in safe:
+            out += quote(unicodedata.normalize("NFC", run.decode("utf-8")), safe) + token.upper()
+            run = b""
+        else:
+            run += bytes([int(token[1:], 16)]) if token.startswith("%") else token.encode("utf-8")
+    return out + quote(unicodedata.normalize("NFC", run.decode("utf-8")), safe)
+
+
+def canonical_uri(uri: str) -> str:
+    """The form uri.canonicalForm gives: scheme and host in lower case, no default port, no
+    dot segments, escapes normalised. An id in another form is NonCanonicalURI."""
+    found = re.fullmatch(r"(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?", uri)
+    assert found is not None, uri
+    scheme, authority, path, query, fragment = found.groups()
+    scheme = scheme.lower() if scheme else None
+    if authority is None:
+        path = _normalised(path, PCHAR + "/")
+    else:
+        host, _, port = (
+            authority.lower().rpartition(":") if ":" in authority else (authority.lower(), "", "")
+        )
+        authority = host if port in ("", DEFAULT_PORTS.get(scheme or "")) else f"{host}:{port}"
+        segments: list[str] = []
+        for segment in path.split("/"):
+            if segment == "..":
+                if len(segments) > 1:
+                    segments.pop()
+            elif segment != ".":
+                segments.append(segment)
+        if path.endswith(("/.", "/..")):
+            segments.append("")
+        path = "/".join(_normalised(segment, PCHAR) for segment in segments) or "/"
+    text = f"{scheme}:" if scheme else ""
+    text += f"//{authority}" if authority is not None else ""
+    text += path
+    text += f"?{_normalised(query, PCHAR + '/?')}" if query is not None else ""
+    text += f"#{_normalised(fragment, PCHAR + '/?')}" if fragment is not None else ""
+    return text
+
+
+def assert_atom_id(value: str | None, where: str) -> None:
+    """An Atom id (entry.py, feed.py: canonicaluri, nows): a URI, no white space around it
+    (UnexpectedWhitespace), in canonical form (NonCanonicalURI)."""
+    assert value is not None and value == value.strip(), f"{where}: UnexpectedWhitespace"
+    assert_uri(value, where)
+    assert canonical_uri(value) == value, f"{where}: NonCanonicalURI {value!r}"
 
 
 def _lines_of(lines: list[bytes], element: etree._Element) -> list[bytes]:
@@ -378,6 +441,11 @@ def assert_once(parent: etree._Element, names: list[str], where: str) -> None:
         assert len(parent.findall(name)) <= 1, f"{where}: DuplicateElement <{name}>"
 
 
+# IANA's link relations that link.py knows (others need a full URI as rel).
+ATOM_RELS = frozenset(
+    "alternate self related enclosure via edit edit-media first last next previous prev "
+    "current payment license replies hub search service archives".split()
+)
 RSS_CHANNEL = {
     "title", "link", "description", "language", "copyright", "managingEditor", "webMaster",
     "pubDate", "lastBuildDate", "category", "generator", "docs", "cloud", "ttl", "image",
@@ -416,7 +484,8 @@ def validator_rss(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
     language = channel.findtext("language")
     assert language is None or LANGUAGE.fullmatch(language), f"{where}: InvalidLanguage"
     if channel.find("ttl") is not None:
-        assert (channel.findtext("ttl") or "").isdigit(), f"{where}: InvalidInteger <ttl>"
+        ttl = channel.findtext("ttl") or ""
+        assert ttl.isdigit() and int(ttl) > 0, f"{where}: InvalidPositiveInteger <ttl>"
     image = channel.find("image")
     if image is not None:
         for name in ("url", "title", "link"):
@@ -425,6 +494,12 @@ def validator_rss(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
         assert image.findtext("title") == channel.findtext("title"), (
             f"{where}: ImageTitleDoesntMatch"
         )
+        assert_uri(image.findtext("url"), f"{where} <image><url>")
+        for name, most in (("width", 144), ("height", 400)):
+            size = image.findtext(name)
+            assert size is None or (size.isdigit() and 0 < int(size) <= most), (
+                f"{where}: InvalidWidth/InvalidHeight <image><{name}> {size!r}"
+            )
     for name in ("lastBuildDate", "pubDate"):
         if channel.find(name) is not None:
             found |= validator_rfc822(channel.findtext(name), f"{where} <{name}>")
@@ -465,6 +540,10 @@ def validator_rss(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
             assert title.text, f"{here}: NotBlank <title>"
             found |= plain_text_warnings(title.text, _lines_of(lines, title), here, True)
         assert_uri(item.findtext("link"), f"{here} <link>")
+        author = item.findtext("author")
+        assert author is None or re.fullmatch(r"[^@\s()]+@[^@\s()]+ \(.+\)", author), (
+            f"{here}: InvalidContact <author> (an address, then the name in parentheses)"
+        )
         guid = item.find("guid")
         assert guid is not None and guid.text, f"{here}: MissingGuid"
         permalink = guid.get("isPermaLink", "true")
@@ -546,6 +625,7 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
             assert link.get("href"), f"{here}: MissingHref"
             assert_uri(link.get("href"), f"{here} <link href>")
             rel = link.get("rel", "alternate")
+            assert rel in ATOM_RELS or ":" in rel, f"{here}: UnregisteredAtomLinkRel {rel!r}"
             if rel == "alternate":
                 key = (rel, link.get("type"), link.get("hreflang"))
                 assert key not in seen, f"{here}: DuplicateAtomLink"
@@ -561,7 +641,7 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
         ],
         where,
     )
-    assert_uri(root.findtext(f"{ATOM}id"), f"{where} <id>")
+    assert_atom_id(root.findtext(f"{ATOM}id"), f"{where} <id>")
     for name in ("title", "subtitle"):
         element = root.find(f"{ATOM}{name}")
         if element is not None:
@@ -580,6 +660,7 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
         f"{where}: SelfDoesntMatchLocation {selves}"
     )
     ids: list[str] = []
+    updated: list[str] = []
     for entry in root.findall(f"{ATOM}entry"):
         here = f"{where} {entry.findtext(f'{ATOM}id')}"
         for name in ("id", "title", "updated"):
@@ -602,8 +683,9 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
             here,
         )
         entry_id = entry.findtext(f"{ATOM}id") or ""
-        assert_uri(entry_id, f"{here} <id>")
+        assert_atom_id(entry_id, f"{here} <id>")
         ids.append(entry_id)
+        updated.append(entry.findtext(f"{ATOM}updated") or "")
         assert feed_authors or entry.findall(f"{ATOM}author"), f"{here}: MissingAuthor"
         for author in entry.findall(f"{ATOM}author"):
             found |= person(author, f"{here} <author>")
@@ -633,6 +715,8 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
         for media in entry.iter(f"{MEDIA}content"):
             assert_uri(media.get("url"), f"{here} <media:content url>")
     assert len(ids) == len(set(ids)), f"{where}: DuplicateIds {ids}"
+    if len(updated) != len(set(updated)):
+        found.add("DuplicateUpdated")  # two articles written with the same date and time
     return found
 
 
