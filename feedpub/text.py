@@ -10,8 +10,14 @@ from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
 
 # Characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) plus
-# the C1 controls and DEL, which XML allows but the W3C feed validator warns about.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# the C1 controls and DEL, which XML allows but the W3C feed validator warns about, and the
+# other Unicode noncharacters (U+FDD0..U+FDEF, the last two of every plane), which Unicode keeps
+# for internal use and HTML parsers (the validator's html5lib) report as invalid.
+_NOT_XML = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
+    + "]"
+)
 _SLUG_DROP = re.compile(r"[^\w\s-]")
 _SLUG_JOIN = re.compile(r"[\s_-]+")
 _TAG = re.compile(r"<[^>]*>")
@@ -30,10 +36,14 @@ MAX_SLUG_BYTES = 255
 
 
 # The same characters in UTF-8 (surrogates as "surrogatepass" writes them): single bytes for
-# the C0 controls and DEL, and sequences that start with C2, ED or EF BF.
+# the C0 controls and DEL, and sequences that start with C2, ED, EF B7 (U+FDD0..U+FDEF),
+# EF BF or F0..F4 (the noncharacters at the end of the astral planes).
 _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _C1 = re.compile(b"\xc2[\x80-\x9f]")
 _SURROGATE = re.compile(b"\xed[\xa0-\xbf]")
+_NONCHARACTER = re.compile(
+    b"\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+)
 # Below this length the regular expression is quicker than encoding first.
 _LONG = 512
 
@@ -59,8 +69,10 @@ def _has_not_xml(text: str) -> bool:
         len(data.translate(None, _NOT_XML_BYTES)) != len(data)
         or (b"\xc2" in data and _C1.search(data) is not None)
         or (b"\xed" in data and _SURROGATE.search(data) is not None)
-        or b"\xef\xbf\xbe" in data
-        or b"\xef\xbf\xbf" in data
+        or (
+            (b"\xef" in data or b"\xbf\xbe" in data or b"\xbf\xbf" in data)
+            and _NONCHARACTER.search(data) is not None
+        )
     )
 
 

@@ -646,17 +646,21 @@ def test_windows_and_old_mac_line_ends(test_site: Site, newline: str) -> None:
     assert [(p.severity, p.line) for p in problems] == [("warning", 4)]
 
 
-def test_invalid_utf8_is_replaced_with_a_warning(test_site: Site) -> None:
-    raw = b"---\ntitle: Caf\xe9\ndate: 2026-11-20\n---\n\nLine five.\nBad \xff\xfe byte.\n"
+def test_invalid_utf8_is_read_as_windows_1252_with_a_warning(test_site: Site) -> None:
+    raw = (
+        b"---\ntitle: Caf\xe9\ndate: 2026-11-20\n---\n\nLine five.\n"
+        b"Bad \xff\xfe \x93quoted\x94 \x81byte\xc3\xa9.\n"
+    )
     result, problems = read(test_site, raw)
     assert result is not None
-    assert result.title == "Caf\ufffd"
+    assert result.title == "Café"
     assert result.body is not None
-    assert "Bad \ufffd\ufffd byte." in result.body
+    # Windows-1252 leaves 0x81 undefined: dropped; the UTF-8 around the bad bytes is kept.
+    assert "Bad ÿþ \u201cquoted\u201d byteé." in result.body
     assert len(problems) == 1
     assert (problems[0].severity, problems[0].line) == ("warning", 2)
     assert "invalid UTF-8" in problems[0].message
-    assert "U+FFFD" in problems[0].message
+    assert "Windows-1252" in problems[0].message
 
 
 def test_invalid_utf8_warning_names_the_first_bad_line(test_site: Site) -> None:

@@ -19,6 +19,10 @@ from feedpub.model import Article, BodyFormat
 from feedpub.text import name_key, normalize_newlines, slugify, xml_safe
 
 MAX_ARTICLE_BYTES = 5_000_000
+# An undecodable byte, as surrogateescape keeps it, to the Windows-1252 character.
+_WINDOWS_1252 = {
+    0xDC00 + byte: bytes([byte]).decode("cp1252", "ignore") or None for byte in range(0x80, 0x100)
+}
 # Memory grows with an article's structure, not its size: cmark-gfm spends about 200-500
 # bytes on each node, and nearly every one of these characters can start one ('<' repeated
 # 4.5 million times took 0.9 GB, '>' 1.6 GB, one line each 1 GB); the plain-text reader
@@ -70,9 +74,20 @@ def decode(raw: bytes, found: Findings) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = normalize_newlines(raw[: exc.start].decode("utf-8", "replace")).count("\n") + 1
-        found.warning(line, "invalid UTF-8 replaced with U+FFFD; save the file as UTF-8")
-        text = raw.decode("utf-8", "replace")
+        found.warning(line, "invalid UTF-8 read as Windows-1252; save the file as UTF-8")
+        text = _utf8_or_windows_1252(raw)
     return xml_safe(normalize_newlines(text))
+
+
+def _utf8_or_windows_1252(raw: bytes) -> str:
+    """UTF-8, each byte that is not read as Windows-1252 (as WHATWG reads Latin-1).
+
+    A file that is not UTF-8 is nearly always one saved in Windows-1252 or Latin-1 ("Caf\xe9"
+    meant "Café"); U+FFFD, the usual replacement, says nothing to a reader and is what the
+    W3C validator's BadCharacters warns about. The five bytes Windows-1252 leaves undefined
+    are dropped."""
+    # surrogateescape keeps each undecodable byte as U+DC80..U+DCFF, in one pass.
+    return raw.decode("utf-8", "surrogateescape").translate(_WINDOWS_1252)
 
 
 def within_budget(text: str, markdown: bool, found: Findings) -> bool:
