@@ -144,14 +144,22 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
             entry.category(term=tag, label=tag)
         # summary() fills Atom's <summary> and RSS's <description>; content() fills Atom's
         # <content> and RSS's <content:encoded>. (description() would overwrite <content>.)
-        summary = bodies.summary(article)
+        # An empty body is no content: a reader shows the summary, or the title and link.
+        html = bodies.html(article) if full else ""
+        summary = _said(bodies, article, html)
         if summary:
             entry.summary(summary)
             entry.feedpub.rss_description(summary)
-        # An empty body is no content: a reader shows the summary, or the title and link.
-        if full and (html := bodies.html(article)).strip():
+        if html.strip():
             entry.content(html, type="html")
     return fg
+
+
+def _said(bodies: Bodies, article: Article, html: str) -> str:
+    """What an entry says besides its body: the summary, or, with neither body nor summary,
+    the title (Atom asks an entry for some text, the W3C validator's MissingTextualContent;
+    JSON Feed for a content_text)."""
+    return bodies.summary(article) or ("" if html.strip() else article.title)
 
 
 def _people(article: Article) -> Iterator[tuple[str, str]]:
@@ -306,7 +314,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         if html.strip():
             item["content_html"] = html
         else:
-            item["content_text"] = bodies.summary(article)
+            item["content_text"] = _said(bodies, article, html)
         if summary := bodies.summary(article):
             item["summary"] = summary
         if (image := image_url(article)) is not None:
