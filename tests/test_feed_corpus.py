@@ -15,8 +15,8 @@ corpus is also built as one site, where tags and authors of different cases meet
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from test_feeds import CHECKS, FORMATS, VALIDATORS, Feed, Item, feed_folders, q
 
 from feedpub import run
 from feedpub.errors import ArticleError
-
 
 
 @dataclass(frozen=True)

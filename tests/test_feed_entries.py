@@ -309,7 +309,8 @@ def test_with_neither_body_nor_summary_the_title_says_what_the_entry_is(empty: P
     # Atom wants text in an entry (the W3C validator: MissingTextualContent), JSON Feed a
     # content_text; an article with no body and no summary has only its title to say.
     entry = atom_entries(empty)["Empty"]
-    assert entry.findtext(f"{ATOM}summary") == "Empty"
-    assert entry.find(f"{ATOM}summary").get("type", "text") == "text"
+    summary = entry.find(f"{ATOM}summary")
+    assert summary is not None and summary.text == "Empty"
+    assert summary.get("type", "text") == "text"
     assert json_items(empty)["Empty"]["content_text"] == "Empty"
     assert rss_items(empty, "")["Empty"].findtext("description") == "Empty"

@@ -71,7 +71,8 @@ class Published:
     def web_note(self) -> lxml.html.HtmlElement:
         """The note's part of the issue's web version: its article less the heading, the date
         line and the list of articles."""
-        [page] = lxml.html.document_fromstring(self.web_version()).xpath("//main//article")
+        page = lxml.html.document_fromstring(self.web_version()).find(".//main//article")
+        assert page is not None
         for gone in [page.find("h1"), page.find("p[@class='meta']"), *page.findall("ul")[-1:]]:
             assert gone is not None
             page.remove(gone)
