@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import html
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner, Result
@@ -361,3 +365,39 @@ def parse(raw: bytes) -> EmailMessage:
     msg = email.message_from_string(text, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+def chromium_result(url: str, profile: Path, *, window: str, budget_ms: int, dark: bool) -> str:
+    """What the page at ``url`` writes into its ``<pre id="result">``, read from headless
+    Chromium's DOM after ``budget_ms`` of virtual time (which stops a page that hangs). Only
+    127.0.0.1 is reachable; a missing or failing Chromium fails the test saying why."""
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.fail(
+            "chromium is not installed; pages and the digest are tested in headless Chromium: "
+            "install Debian's chromium (apt-get install chromium)",
+            pytrace=False,
+        )
+    command = [
+        found,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        # Names resolve to nothing: the only server reachable is ours, on 127.0.0.1.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--user-data-dir={profile}",
+        f"--window-size={window}",
+        f"--virtual-time-budget={budget_ms}",
+        *(["--force-dark-mode"] if dark else []),
+        "--dump-dom",
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    result = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
+    assert done.returncode == 0 and result, f"chromium failed:\n{done.stderr[-2000:]}"
+    return html.unescape(result.group(1))

@@ -7,10 +7,8 @@ import email
 import email.policy
 import json
 import re
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from typing import Any
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, SETTINGS, SITE_URL, load
+from helpers import NOW, SETTINGS, SITE_URL, chromium_result, load
 
 from feedpub.cli import main
 from feedpub.config import Site
@@ -274,17 +272,6 @@ document.getElementById("digest").addEventListener("load", measure);
 """
 
 
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.fail(
-            "chromium is not installed; the digest's rendering is tested in headless Chromium: "
-            "install Debian's chromium (apt-get install chromium)",
-            pytrace=False,
-        )
-    return found
-
-
 def luminance(color: str) -> float:
     r, g, b = (int(v) / 255 for v in re.findall(r"[\d.]+", color)[:3])
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
@@ -313,30 +300,11 @@ def browser_site(served: tuple[str, Path], tmp_path_factory: pytest.TempPathFact
 def render_in_chromium(folder: Path, base: str, width: int, dark: bool, profile: Path) -> Any:
     page = folder / f"frame-{width}.html"
     page.write_text(FRAME.format(width=width), encoding="utf-8")
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        # Names resolve to nothing: the only server reachable is ours, on 127.0.0.1.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-        "--window-size=800,1400",
-        "--virtual-time-budget=5000",
-        *(["--force-dark-mode"] if dark else []),
-        "--dump-dom",
-        f"{base}{page.name}",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
-    assert done.returncode == 0 and found, f"chromium failed:\n{done.stderr[-2000:]}"
-    assert found.group(1) != "not measured", "the digest never finished loading"
-    return json.loads(lxml.html.fromstring(found.group(0)).text_content())
+    result = chromium_result(
+        f"{base}{page.name}", profile, window="800,1400", budget_ms=5000, dark=dark
+    )
+    assert result != "not measured", "the digest never finished loading"
+    return json.loads(result)
 
 
 @pytest.mark.parametrize(

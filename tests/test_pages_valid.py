@@ -14,7 +14,6 @@ checker must reject is checked with the rest, so a checker that silently checks 
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import re
@@ -33,7 +32,16 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from golden_site import example_issue
-from helpers import NOW, REPO, SETTINGS, SITE_URL, article, load, write_articles
+from helpers import (
+    NOW,
+    REPO,
+    SETTINGS,
+    SITE_URL,
+    article,
+    chromium_result,
+    load,
+    write_articles,
+)
 
 from feedpub.config import Site
 from feedpub.delivery.messages import list_id
@@ -406,16 +414,6 @@ next();
 """
 
 
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.fail(
-            "chromium is not installed: install Debian's chromium (apt-get install chromium)",
-            pytrace=False,
-        )
-    return found
-
-
 def run_axe(served: Served, pages: list[str], dark: bool, profile: Path) -> list[dict[str, Any]]:
     shutil.copyfile(installed(AXE), served.folder / "axe.min.js")
     name = f"axe-{'dark' if dark else 'light'}.html"
@@ -423,31 +421,12 @@ def run_axe(served: Served, pages: list[str], dark: bool, profile: Path) -> list
         HARNESS.format(pages=json.dumps(["/" + p for p in pages]), tags=json.dumps(WCAG_TAGS)),
         encoding="utf-8",
     )
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        # Names resolve to nothing: the only server reachable is ours, on 127.0.0.1.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-        "--window-size=1100,900",
-        # Virtual time runs on while pages load and axe works, and stops the run if it hangs.
-        "--virtual-time-budget=600000",
-        *(["--force-dark-mode"] if dark else []),
-        "--dump-dom",
-        served.base + name,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
-    assert done.returncode == 0 and found, f"chromium failed:\n{done.stderr[-2000:]}"
-    assert found.group(1) != "not run", "axe never finished"
-    results: list[dict[str, Any]] = json.loads(html.unescape(found.group(1)))
+    # Virtual time runs on while pages load and axe works, and stops the run if it hangs.
+    result = chromium_result(
+        served.base + name, profile, window="1100,900", budget_ms=600000, dark=dark
+    )
+    assert result != "not run", "axe never finished"
+    results: list[dict[str, Any]] = json.loads(result)
     assert [r["page"] for r in results] == ["/" + p for p in pages]
     return results
 
