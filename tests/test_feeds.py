@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.entities import name2codepoint
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import feedparser
 import lxml.html
@@ -45,6 +45,7 @@ from feedpub.config import FEED_FILES
 from feedpub.errors import ArticleError
 from feedpub.text import _NOT_XML, xml_safe
 
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -620,11 +621,22 @@ def validator_atom(data: bytes, folder: str, base: str = SITE_URL) -> set[str]:
             assert_uri(element.findtext(f"{ATOM}uri"), f"{here} <uri>")
         return plain_text_warnings(name.text, _lines_of(lines, name), here, False)
 
+    document = feed_url(folder, "atom.xml", base)
+
     def links(element: etree._Element, here: str) -> None:
         seen: set[tuple[str, str | None, str | None]] = set()
+        # The base in scope (xml:base on the element or above it, else the document's own).
+        bases = [e.get(XML_BASE) for e in (element, *element.iterancestors())]
+        in_scope = next((b for b in bases if b is not None), document)
         for link in element.findall(f"{ATOM}link"):
             assert link.get("href"), f"{here}: MissingHref"
             assert_uri(link.get("href"), f"{here} <link href>")
+            # A link that resolves to the in-scope base, where that is not the document itself,
+            # reads as a reference to the same document.
+            target = urljoin(in_scope, link.get("href", "")).split("#")[0]
+            assert in_scope == document or target != in_scope.split("#")[0], (
+                f"{here}: SameDocumentReference {link.get('href')!r} (xml:base {in_scope!r})"
+            )
             rel = link.get("rel", "alternate")
             assert rel in ATOM_RELS or ":" in rel, f"{here}: UnregisteredAtomLinkRel {rel!r}"
             if rel == "alternate":

@@ -220,8 +220,10 @@ class _EntryText(_FeedText):
     &lt;details&gt; element" would become an element; feedgen has no way to set the one
     without the other.
 
-    An Atom entry's xml:base, the article's address (as jekyll-feed writes it): the base its
-    content's references resolve against, for a reader that resolves any left relative.
+    An Atom entry's content's xml:base, the article's address (where jekyll-feed writes it):
+    the base its references resolve against, for a reader that resolves any left relative. Not
+    on the entry, where the entry's own link to the article would resolve to its base and read
+    as a reference to the same document (the W3C validator's SameDocumentReference).
 
     The article's image as Media RSS's <media:content medium="image"> in both (as jekyll-feed
     writes it), the namespace declared on the element, so that a feed without images has none.
@@ -256,8 +258,11 @@ class _EntryText(_FeedText):
             media.set("medium", "image")
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
-        if self._base is not None:
-            feed.set(XML_BASE, self._base)
+        # feedgen makes its elements without a namespace (the document's default gives them
+        # Atom's once written).
+        content = feed.find("content")
+        if self._base is not None and content is not None:
+            content.set(XML_BASE, self._base)
         self._media(feed)
         return feed
 
