@@ -616,6 +616,35 @@ def spawn_serve(site: Site, *options: str) -> subprocess.Popen[bytes]:
     )
 
 
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_stops_on_a_signal_even_started_with_interrupts_ignored(
+    site: Site, stop: signal.Signals
+) -> None:
+    # A shell script's `feedpub serve &` starts it with SIGINT ignored, and systemd or docker
+    # stop it with SIGTERM: either still finishes the requests under way and stops.
+    server = subprocess.Popen(
+        [str(FEEDPUB), "--site", str(site.root), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV,
+        preexec_fn=_ignore_interrupts,
+    )
+    try:
+        assert read_line(server.stdout).startswith("Serving http://127.0.0.1:")
+        server.send_signal(stop)
+        _, err = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
 def test_serve(site: Site) -> None:
     token = token_for(site, ANN)
     server = spawn_serve(site)

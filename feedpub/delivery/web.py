@@ -10,6 +10,7 @@ database is held by another process, a request waits up to ``busy_timeout`` seco
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -293,4 +294,12 @@ def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
     """Run the endpoint under waitress until interrupted (Ctrl-C finishes the requests under
     way, then stops)."""
     server = make_server(site, host, port)
-    server.run(ready=lambda: say(f"Serving {server.url} (Ctrl-C stops)"))
+    # Ctrl-C, and SIGTERM (how systemd and docker stop a service), finish and stop; SIGINT even
+    # where it was ignored, as a script's `feedpub serve &` starts it.
+    stops = (signal.SIGINT, signal.SIGTERM)
+    before = [signal.signal(number, signal.default_int_handler) for number in stops]
+    try:
+        server.run(ready=lambda: say(f"Serving {server.url} (Ctrl-C stops)"))
+    finally:
+        for number, handler in zip(stops, before, strict=True):
+            signal.signal(number, handler)
