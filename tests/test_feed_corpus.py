@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from feed_checks import CHECKS, FORMATS, VALIDATORS, Feed, Item, feed_folders, q
 from helpers import NEWSLETTER, NOW, SETTINGS, SITE_URL, load
-from test_feeds import CHECKS, FORMATS, VALIDATORS, Feed, Item, feed_folders, q
 
 from feedpub import run
 from feedpub.errors import ArticleError
