@@ -90,12 +90,7 @@ def slugify(text: str, ascii_only: bool = False) -> str:
     transliterated to ASCII first); '' if none."""
     if ascii_only:
         text = _transliterate(text)
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _SLUG_DROP.sub(" ", text)
-    text = _SLUG_JOIN.sub("-", text).strip("-")[:MAX_SLUG]
-    # Letters beyond the BMP take four bytes each: 80 of them do not fit in a file name.
-    text = text.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
-    return text.rstrip("-")
+    return _segment(_SLUG_DROP.sub(" ", unicodedata.normalize("NFKC", text).lower()))
 
 
 # Spaces, hyphens and underscores only separate words: "A B", "a-b" and "a_b" are one name.
@@ -169,8 +164,8 @@ def _words(text: str) -> str:
 
 
 def _segment(text: str) -> str:
-    """Words as slugify joins and cuts them: hyphens between, at most MAX_SLUG characters
-    and MAX_SLUG_BYTES bytes."""
+    """Words joined by hyphens and cut to at most MAX_SLUG characters and MAX_SLUG_BYTES bytes
+    (letters beyond the BMP take four bytes each: 80 of them do not fit in a file name)."""
     text = _SLUG_JOIN.sub("-", text).strip("-")[:MAX_SLUG]
     text = text.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore")
     return text.rstrip("-")

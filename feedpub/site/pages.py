@@ -132,16 +132,16 @@ class Pages:
         """The list of newsletter issues, newest first, and each issue's web version: a page
         of the site (issue.html), not the email, whose markup for Outlook (VML namespaces,
         mso- properties, layout tables) is not valid HTML."""
+        feeds = feed_links(self.site, spec)
         yield self._output(
             "issues/index.html",
             [spec.folder, *(a.fingerprint for a in issues)],
             "issues.html",
             issues=issues,
-            feeds=feed_links(self.site, spec),
+            feeds=feeds,
             page_title=page_title(spec.title, self.site.site.title),
             heading=spec.title,
         )
-        feeds = feed_links(self.site, spec)
         for issue in issues:
             if issue.page is not None:  # archive.as_article gives every issue one
                 yield self._output(
