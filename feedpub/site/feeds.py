@@ -120,6 +120,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
+    fg.feedpub.date(updated)
     for article in map(_clean, spec.articles):
         entry = fg.add_entry(order="append")
         entry.id(article.feed_id)
@@ -127,6 +128,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         entry.link(href=article.link, rel="alternate")
         entry.feedpub.base(article.link)
         entry.published(article.date)
+        entry.feedpub.date(article.date)
         entry.updated(article.modified)
         people = list(_people(article))
         for name, email in people:
@@ -186,26 +188,33 @@ def _json_person(name: str, email: str) -> dict[str, str]:
     return {"name": name, "url": f"mailto:{email}"} if email else {"name": name}
 
 
-def _in_gmt(element: etree._Element | None) -> None:
-    """An RFC 822 date written in GMT ("+0000"): feedgen writes the date's own offset, and the
-    W3C validator warns on one whose minutes are not :00 or :30 (+05:45, Nepal)."""
+def _in_gmt(element: etree._Element | None, when: datetime | None) -> None:
+    """``element``'s RFC 822 date, ``when``, written in GMT ("+0000"): feedgen writes the
+    date's own offset, and the W3C validator warns on one whose minutes are not :00 or :30
+    (+05:45, Nepal). From the date itself, not by reading feedgen's text back."""
     # email.utils brings the email package (as lxml does, it is loaded where a feed is written).
-    from email.utils import format_datetime, parsedate_to_datetime
+    from email.utils import format_datetime
 
-    if element is not None and element.text:
-        when = parsedate_to_datetime(element.text).astimezone(UTC)
-        element.text = format_datetime(when)
+    if element is not None and when is not None:
+        element.text = format_datetime(when.astimezone(UTC))
 
 
 class _FeedText:
-    """The feed half of the feedgen extension below: the channel's dates in GMT."""
+    """The feed half of the feedgen extension below: the channel's date in GMT."""
+
+    def __init__(self) -> None:
+        self._date: datetime | None = None
+
+    def date(self, when: datetime) -> None:
+        """The date feedgen is given for the channel's <lastBuildDate> or the item's
+        <pubDate>, to write in GMT."""
+        self._date = when
 
     def extend_ns(self) -> dict[str, str]:
         return {}
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
-        for name in ("lastBuildDate", "pubDate"):
-            _in_gmt(feed.find(f"channel/{name}"))
+        _in_gmt(feed.find("channel/lastBuildDate"), self._date)
         return feed
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
@@ -233,6 +242,7 @@ class _EntryText(_FeedText):
     the item's one author, who has an address."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._summary: str | None = None
         self._base: str | None = None
         self._image: str | None = None
@@ -271,7 +281,7 @@ class _EntryText(_FeedText):
         description = feed.find("description")
         if self._summary is not None and description is not None:
             description.text = escape(self._summary, quote=False)
-        _in_gmt(feed.find("pubDate"))
+        _in_gmt(feed.find("pubDate"), self._date)
         if not self._rss_author:
             for author in feed.findall("author"):
                 feed.remove(author)
