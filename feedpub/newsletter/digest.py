@@ -30,14 +30,12 @@ from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
 from feedpub.model import Article
-from feedpub.newsletter.note import email_html, note_html, note_text
+from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
 from feedpub.text import html_to_text, isolate, shorten
 
 GMAIL_CLIP_BYTES = 102 * 1024
-# The article column: the 600-pixel card less its 24-pixel padding on each side.
-COLUMN = 552
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
 # After premailer, which leaves <link rel="stylesheet"> alone when it may not fetch it.
 _STYLESHEET = re.compile(r"<link\b[^>]*\brel=\"[^\"]*\bstylesheet\b[^>]*>", re.IGNORECASE)
@@ -123,8 +121,9 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
     # links and images point into the site), its images held to the column.
     safe_note = note_html(note, site.site.url)
     shown_note = Markup(email_html(safe_note)) if safe_note else None
-    # Each title on its own: one's open override would reverse the titles after it.
-    titles = " · ".join(isolate(a.title) for a in issue.articles)
+    # Each title on its own (the view isolated them): one's open override would reverse the
+    # titles after it.
+    titles = " · ".join(a.title for a in issue.articles)
     context = {
         "site": site.site,
         "newsletter": {
@@ -174,9 +173,9 @@ def image_size(site: Site, article: Article) -> tuple[int, int | None]:
     found = _static_file(site, url)
     size = _pixels(found) if found is not None else None
     if size is None:
-        return COLUMN, None
+        return ARTICLE_COLUMN, None
     width, height = size
-    shown = min(width, COLUMN)
+    shown = min(width, ARTICLE_COLUMN)
     return shown, max(1, round(height * shown / width))
 
 

@@ -23,9 +23,10 @@ from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
 from feedpub.text import absolutize, html_to_text, xml_safe
 
-# The note's column in the packaged digest.html: its 600-pixel card less 24 pixels of padding
-# on each side of the card's cells and 16 on each side of the note's own cell.
-COLUMN = 520
+# The packaged digest.html's article column: its 600-pixel card less 24 pixels of padding on
+# each side of the card's cells; the note's column: that less 16 on each side of its own cell.
+ARTICLE_COLUMN = 600 - 2 * 24
+COLUMN = ARTICLE_COLUMN - 2 * 16
 # How deep a note's elements may nest. html5ever, under nh3, takes time quadratic in the depth:
 # 100 KB of ">" (a note under the size limit) is 100,000 nested quotations and four minutes
 # of work. A note a person writes nests a few levels.
