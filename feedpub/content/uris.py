@@ -178,16 +178,20 @@ def written_image(image: str) -> str | None:
     """An article's image as it is written into a feed or email: what ``web_url`` makes of it,
     or None for a value no reader would have taken (an article made by hand or by a plugin
     without make_article, or read by an older feedpub)."""
+    if first_control(image) is not None:
+        return None
     try:
-        return web_url(image.strip(), "image", site_paths=True) if no_control(image) else None
+        return web_url(image.strip(), "image", site_paths=True)
     except ValueError:
         return None
 
 
-def no_control(text: str) -> bool:
-    """Whether ``text`` holds no control character (tab and line breaks included: browsers
-    drop them from URLs, so 'java\\tscript:' runs) and no lone surrogate."""
-    return not any(unicodedata.category(c) in {"Cc", "Cs"} for c in text)
+def first_control(text: str) -> int | None:
+    """Where ``text``'s first control character (tab and line breaks included: browsers drop
+    them from URLs, so 'java\\tscript:' runs) or lone surrogate is; None if it has none."""
+    return next(
+        (i for i, c in enumerate(text) if unicodedata.category(c) in {"Cc", "Cs"}), None
+    )
 
 
 # -- ids -----------------------------------------------------------------------------------------

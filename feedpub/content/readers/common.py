@@ -12,7 +12,7 @@ from typing import Any
 from feedpub.config import Site
 from feedpub.content import uris
 from feedpub.content.tree import FileTooBig, Refused, of_site, read_input
-from feedpub.content.uris import no_control
+from feedpub.content.uris import first_control
 from feedpub.dates import parse_date
 from feedpub.errors import Problem
 from feedpub.model import Article, BodyFormat
@@ -267,12 +267,11 @@ def _uri_text(item: Value, name: str, found: Findings, limit: int) -> str | None
     if not text:
         found.error(item.line, f"'{name}' is empty; {_EMPTY[name]}")
         return None
-    if not no_control(text):
-        bad = next(c for c in text if not no_control(c))
+    if (bad := first_control(text)) is not None:
         found.error(
             item.line,
-            f"'{name}' holds the control character U+{ord(bad):04X} at character "
-            f"{text.index(bad) + 1}; remove it",
+            f"'{name}' holds the control character U+{ord(text[bad]):04X} at character "
+            f"{bad + 1}; remove it",
         )
         return None
     return text
