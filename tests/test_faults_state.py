@@ -804,3 +804,56 @@ def test_a_clock_set_back_withdraws_nothing(make_site: MakeSite) -> None:
     assert not (root / "public" / "2028" / "03").exists()
     checked = invoke("--site", root, "check", "--now", NOW_ARG)
     assert "7 published, 1 scheduled" in checked.stdout
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from feedpub.store.state import State
+held = State.open(Path(sys.argv[1]))
+held.db.execute("SELECT count(*) FROM meta").fetchone()
+# What a web request does while another thread of the server holds its connection.
+State.open(Path(sys.argv[1])).close()
+print("ready", flush=True)
+sys.stdin.readline()
+held.close()
+"""
+
+
+def test_a_second_opening_in_a_process_keeps_the_first_connections_locks(
+    tmp_path: Path,
+) -> None:
+    """A process with the state open (a web server's thread) that opens it again must still
+    count as a user of the write-ahead log: closing any descriptor of the file drops the
+    process's POSIX locks, and then another process closing its own connection would take
+    itself for the last, checkpoint and delete the log under the first."""
+    state_dir = tmp_path / ".feedpub"
+    State.open(state_dir).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state_dir)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"ready\n"
+        with State.open(state_dir) as state, state.transaction():
+            state.set_meta("written", "by another process")
+        assert (state_dir / "state.db-wal").exists(), "the log was deleted while in use"
+    finally:
+        holder.communicate(b"\n", timeout=30)
+    assert holder.returncode == 0
+
+
+def test_a_damaged_file_is_still_refused_after_a_good_one_was_open(tmp_path: Path) -> None:
+    """The header is read at the first opening in a process: a state cut short after every
+    connection closed is refused at the next."""
+    state_dir = tmp_path / ".feedpub"
+    with State.open(state_dir) as state, state.transaction():
+        state.set_meta("filler", "x" * 20_000)
+    with State.open(state_dir) as state:
+        state.scrub()
+    path = state_dir / "state.db"
+    path.write_bytes(path.read_bytes()[:4096])
+    for end in ("-wal", "-shm"):
+        Path(f"{path}{end}").unlink(missing_ok=True)
+    with pytest.raises(StateError, match="cut short"):
+        State.open(state_dir)

@@ -16,6 +16,8 @@ import os
 import sqlite3
 import struct
 import tempfile
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -217,6 +219,7 @@ class State:
         self.db = connection
         self.path = path
         self.busy_timeout = busy_timeout
+        self.held: str | None = None  # the key of _OPEN this state counts under
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -246,11 +249,17 @@ class State:
             if not create:
                 return cls._connect(":memory:", None, timeout)
             _create(state_dir, path)
-        _check_file(path)
-        return cls._connect(str(path), path, timeout)
+        key = _held(path)
+        try:
+            return cls._connect(str(path), path, timeout, key)
+        except BaseException:
+            _release(key)
+            raise
 
     @classmethod
-    def _connect(cls, target: str, path: Path | None, timeout: float) -> State:
+    def _connect(
+        cls, target: str, path: Path | None, timeout: float, held: str | None = None
+    ) -> State:
         shown = path or Path("state")
         try:
             db = sqlite3.connect(target, timeout=timeout, isolation_level=None)
@@ -274,10 +283,14 @@ class State:
             if isinstance(exc, sqlite3.Error) and translatable(exc):
                 raise explain(exc, shown, timeout) from None
             raise
-        return cls(db, path, timeout)
+        state = cls(db, path, timeout)
+        state.held = held
+        return state
 
     def close(self) -> None:
         self.db.close()
+        held, self.held = self.held, None
+        _release(held)
 
     def __enter__(self) -> State:
         return self
@@ -614,6 +627,37 @@ def create_file(path: Path, data: bytes) -> bytes:
 
 
 _HEADER = b"SQLite format 3\x00"
+
+
+# The state databases this process has open, by real path, and how many times. POSIX locks
+# belong to a process and a file, not to a descriptor: closing any descriptor of state.db drops
+# every lock this process's connections hold on it (SQLite's "POSIX advisory locks canceled by
+# a separate thread doing close()"). A web server's thread reading the file's header while
+# another thread's connection is open would make that connection look gone to other
+# processes: the last one to close would checkpoint and delete the write-ahead log under it.
+# So the header is read only by the first opening in a process.
+_OPEN: Counter[str] = Counter()
+_OPEN_LOCK = threading.Lock()
+
+
+def _held(path: Path) -> str:
+    """Count an opening of ``path``, checking its header first if nothing here has it open
+    (StateError if it is damaged); the key to give ``_release``."""
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        if not _OPEN[key]:
+            _check_file(path)
+        _OPEN[key] += 1
+    return key
+
+
+def _release(key: str | None) -> None:
+    if key is None:
+        return
+    with _OPEN_LOCK:
+        _OPEN[key] -= 1
+        if _OPEN[key] <= 0:
+            del _OPEN[key]
 
 
 def _check_file(path: Path) -> None:
