@@ -15,12 +15,8 @@ import click
 
 from feedpub import __version__, config
 from feedpub.dates import parse_date
-from feedpub.delivery.subscribers import (
-    MAX_IMPORT_BYTES,
-    Subscribers,
-    export_csv,
-    import_text,
-)
+from feedpub.delivery.imports import MAX_IMPORT_BYTES, import_text
+from feedpub.delivery.subscribers import Subscribers, export_csv
 from feedpub.errors import (
     ArticleError,
     ConfigError,
@@ -702,7 +698,8 @@ def subscribers_list(options: Options, status: str | None, as_json: bool) -> Non
 @pass_options
 @reports_errors
 def subscribers_import(options: Options, file: Path) -> None:
-    """Import FILE: CSV with an 'email' column (and optional 'name'), or one address a line."""
+    """Import FILE: an export of Mailchimp, Substack, Buttondown, listmonk or Ghost, CSV with
+    an 'email' column (and optional 'name' and 'status'), or one address a line."""
     site = options.site()
     text = _read_import(file)
     try:
@@ -712,9 +709,12 @@ def subscribers_import(options: Options, file: Path) -> None:
         raise click.ClickException(f"{file}:{exc.line}: {exc}; nothing was imported") from None
     for line, problem in report.invalid:
         click.echo(f"{file}:{line}: error: {problem}", err=True)
+    for line, reason in report.left_out:
+        click.echo(f"{file}:{line}: note: {reason}", err=True)
+    left_out = f", {len(report.left_out)} left out" if report.left_out else ""
     options.say(
         f"Imported {file}: {report.added} added, {report.present} already present, "
-        f"{len(report.invalid)} invalid"
+        f"{len(report.invalid)} invalid{left_out}"
     )
     if report.invalid:  # like build --keep-going: the good lines are in, and still exit 1
         raise click.ClickException(
