@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 from helpers import ARTICLES, NEWSLETTER, NOW, NOW_ARG, MakeSite, assert_clean_exit, invoke
 
 from feedpub import config
-from feedpub.delivery.messages import list_id
 from feedpub.delivery.imports import import_text
+from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import (
     MAX_NAME,
     Subscribers,

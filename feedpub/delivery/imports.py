@@ -24,6 +24,8 @@ DELIMITERS = (",", ";", "\t")
 # Lines after the header that csv.Sniffer sees when the header alone cannot tell.
 SNIFF_LINES = 50
 MAX_MOMENT = 64
+# Characters of a cell that a message quotes.
+SHOWN = 60
 
 # Header names are compared lower-cased, with runs of spaces and underscores as one space:
 # Mailchimp's "Email Address" and Buttondown's "email_address" are then the same column.
@@ -229,8 +231,8 @@ class _Layout:
                 return ImportRow(
                     line,
                     email,
-                    problem=f"status {word!r} is not one feedpub knows; use active, pending, "
-                    "unsubscribed, bounced or complained",
+                    problem=f"status {_shown(word)} is not one feedpub knows; use active, "
+                    "pending, unsubscribed, bounced or complained",
                 )
             said.append(status)
         said += [status for index, status in self.left if cell(index)]
@@ -242,7 +244,8 @@ class _Layout:
                 return ImportRow(
                     line,
                     email,
-                    problem=f"{self.names[index]} {cell(index)!r} is neither true nor false",
+                    problem=f"{_column(self.names[index])} {_shown(cell(index))} is neither "
+                    "true nor false",
                 )
             if (value in TRUE_WORDS) == stops:
                 said.append("unsubscribed")
@@ -256,10 +259,20 @@ class _Layout:
                 return ImportRow(
                     line,
                     email,
-                    problem=f"{self.names[when]} {cell(when)[:MAX_MOMENT]!r} is not a date and "
-                    "time; write it like 2026-11-27 12:00:00 or leave it empty",
+                    problem=f"{_column(self.names[when])} {_shown(cell(when))} is not a date "
+                    "and time; write it like 2026-11-27 12:00:00 or leave it empty",
                 )
         return ImportRow(line, email, name, max(said, key=SEVERITY.index), joined)
+
+
+def _shown(text: str) -> str:
+    """A cell in a message: quoted, escaped, and cut short (a hostile file's cell can be as big
+    as the file)."""
+    return repr(text) if len(text) <= SHOWN else f"{text[:SHOWN]!r}..."
+
+
+def _column(name: str) -> str:
+    return name if name.isprintable() and len(name) <= SHOWN else _shown(name)
 
 
 def consent_time(text: str) -> str:
@@ -284,7 +297,7 @@ def parse_import(text: str) -> Iterator[ImportRow]:
     of one address per line. Blank lines and lines starting with '#' are skipped. Raises
     ImportFormatError when the first line is neither an address nor a header with an address
     column, or when the separator cannot be told."""
-    lines = _lines(text)
+    lines = _lines(text.removeprefix("\ufeff"))
     start, first = next(
         ((n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.startswith("#")),
         (0, ""),
@@ -310,7 +323,9 @@ def parse_import(text: str) -> Iterator[ImportRow]:
 
 
 def _csv_rows(lines: list[str], delimiter: str) -> Iterator[ImportRow]:
-    reader = csv.reader((line + "\n" for line in lines), delimiter=delimiter)
+    # strict: a quote never closed is an error at its line, not the rest of the file
+    # swallowed into one name.
+    reader = csv.reader((line + "\n" for line in lines), delimiter=delimiter, strict=True)
     layout: _Layout | None = None
     while True:
         # A row's number is its first line: where a quote opened a field that runs on.
@@ -319,8 +334,8 @@ def _csv_rows(lines: list[str], delimiter: str) -> Iterator[ImportRow]:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # a field over the size limit: report it, read on
-            yield ImportRow(first, "", problem=f"not readable as CSV: {exc}")
+        except csv.Error as exc:  # a stray quote, a field over the size limit: read on
+            yield ImportRow(first, "", problem=f"not readable as CSV: {_csv_problem(exc)}")
             continue
         if not row or not any(cell.strip() for cell in row) or row[0].startswith("#"):
             continue
@@ -328,6 +343,15 @@ def _csv_rows(lines: list[str], delimiter: str) -> Iterator[ImportRow]:
             layout = _Layout.of(row)
             continue
         yield layout.row(first, row)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if text == "unexpected end of data":
+        return "a quote opened on this line is never closed; close it, or write a quote twice"
+    if text.endswith("expected after '\"'"):
+        return "text follows a field's closing quote; write a quote inside a field twice"
+    return text
 
 
 def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
@@ -354,4 +378,3 @@ def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportRep
         else:
             report.present += 1
     return report
-
