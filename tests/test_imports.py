@@ -9,11 +9,19 @@ import io
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from helpers import ARTICLES, NEWSLETTER, MakeSite, assert_clean_exit, invoke
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedpub.delivery.imports import ImportRow, consent_time, parse_import
-from feedpub.errors import ImportFormatError
+from feedpub.delivery.imports import (
+    MAX_IMPORT_BYTES,
+    ImportRow,
+    consent_time,
+    parse_import,
+    read_import,
+)
+from feedpub.errors import ImportFileError, ImportFormatError
 
 DATA = Path(__file__).parent / "data" / "imports"
 MAILCHIMP_SUBSCRIBED = "mailchimp_subscribed_members_export_3f2a9c41d7.csv"
@@ -102,6 +110,15 @@ READ: dict[str, list[tuple[int, str, str, str, str | None]]] = {
         (5, "not-an-address", "Nobody", "active", "2021-01-01T00:00:00+00:00"),
     ],
 }
+
+
+@pytest.fixture
+def site(make_site: MakeSite) -> Path:
+    return make_site(ARTICLES, extra=NEWSLETTER)
+
+
+def import_file(runner: CliRunner, root: Path, path: Path) -> Result:
+    return invoke(runner, "--site", root, "subscribers", "import", path)
 
 
 def sample(name: str) -> str:
@@ -347,3 +364,38 @@ def test_any_text_is_rows_or_one_clear_error(text: str) -> None:
         list(parse_import(text))
     except ImportFormatError as exc:
         assert 1 <= exc.line <= lines
+
+
+# -- reading the file ------------------------------------------------------------------------
+
+
+def test_a_file_bigger_than_the_limit(runner: CliRunner, site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as file:
+        file.truncate(MAX_IMPORT_BYTES + 1)  # sparse: no disk spent
+    result = import_file(runner, site, path)
+    assert_clean_exit(result, 1)
+    assert result.stderr == (
+        f"Error: {path} is more than {MAX_IMPORT_BYTES} bytes; split it into smaller files\n"
+    )
+    assert not (site / ".feedpub").exists()
+
+
+def test_a_file_without_an_end(runner: CliRunner, site: Path) -> None:
+    """/dev/zero says its size is 0: reading stops at the limit all the same."""
+    result = import_file(runner, site, Path("/dev/zero"))
+    assert_clean_exit(result, 1)
+    assert result.stderr == (
+        f"Error: /dev/zero is more than {MAX_IMPORT_BYTES} bytes; split it into smaller files\n"
+    )
+
+
+def test_read_import_in_the_library(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(b"\xef\xbb\xbfemail\r\nann@example.org\r\n")
+    assert read_import(path) == "email\r\nann@example.org\r\n"
+    path.write_bytes(b"email\n\nJos\xe9@example.org\n")
+    with pytest.raises(ImportFileError, match=r":3: not UTF-8; save the file as UTF-8$"):
+        read_import(path)
+    with pytest.raises(ImportFileError, match=r"cannot read .*: No such file or directory"):
+        read_import(tmp_path / "nowhere.csv")

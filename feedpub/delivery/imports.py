@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.errors import ImportFormatError, SubscriberError
+from feedpub.errors import ImportFileError, ImportFormatError, SubscriberError
 
 MAX_IMPORT_BYTES = 50_000_000
 DELIMITERS = (",", ";", "\t")
@@ -125,6 +126,29 @@ class ImportRow:
     joined: str | None = None
     problem: str = ""
     left_out: str = ""
+
+
+def read_import(path: Path) -> str:
+    """The text of an import file. Raises ImportFileError when it is missing, bigger than
+    MAX_IMPORT_BYTES, or not UTF-8 (a byte order mark is allowed)."""
+    try:
+        with path.open("rb") as file:
+            # Read past the limit by one byte rather than trust the size: /dev/zero, a pipe
+            # or a file still growing has none that holds.
+            data = file.read(MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileError(
+            f"{path} is more than {MAX_IMPORT_BYTES} bytes; split it into smaller files"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # exc.object: what was decoded, which after a byte order mark is not all of data.
+        before = exc.object[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        line = before.count(b"\n") + 1
+        raise ImportFileError(f"{path}:{line}: not UTF-8; save the file as UTF-8") from None
 
 
 def _lines(text: str) -> list[str]:
