@@ -295,7 +295,8 @@ def test_list_with_an_unknown_status(runner: CliRunner, site: Path) -> None:
     result = invoke(runner, "--site", site, "subscribers", "list", "--status", "gone")
     assert_clean_exit(result, 2)
     assert (
-        "Invalid value for '--status': 'gone' is not one of 'active', 'unsubscribed', 'bounced'"
+        "Invalid value for '--status': 'gone' is not one of 'pending', 'active', "
+        "'unsubscribed', 'bounced', 'complained'"
         in result.stderr
     )
 
