@@ -770,10 +770,12 @@ def subscribers_import(options: Options, file: Path) -> None:
         click.echo(f"{file}:{line}: error: {problem}", err=True)
     for line, reason in report.left_out:
         click.echo(f"{file}:{line}: note: {reason}", err=True)
+    # Said only when there are some: the line stays as it was for a plain list.
+    updated = f", {report.updated} updated" if report.updated else ""
     left_out = f", {len(report.left_out)} left out" if report.left_out else ""
     options.say(
-        f"Imported {file}: {report.added} added, {report.present} already present, "
-        f"{len(report.invalid)} invalid{left_out}"
+        f"Imported {file}: {report.added} added, {report.present} already present"
+        f"{updated}, {len(report.invalid)} invalid{left_out}"
     )
     if report.invalid:  # like build --keep-going: the good lines are in, and still exit 1
         raise click.ClickException(

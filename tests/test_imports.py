@@ -10,18 +10,22 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers import ARTICLES, NEWSLETTER, MakeSite, assert_clean_exit, invoke
+from helpers import ARTICLES, NEWSLETTER, NOW, MakeSite, assert_clean_exit, invoke
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feedpub import config
 from feedpub.delivery.imports import (
     MAX_IMPORT_BYTES,
     ImportRow,
     consent_time,
+    import_text,
     parse_import,
     read_import,
 )
+from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ImportFileError, ImportFormatError
+from feedpub.store.state import State
 
 DATA = Path(__file__).parent / "data" / "imports"
 MAILCHIMP_SUBSCRIBED = "mailchimp_subscribed_members_export_3f2a9c41d7.csv"
@@ -119,6 +123,16 @@ def site(make_site: MakeSite) -> Path:
 
 def import_file(runner: CliRunner, root: Path, path: Path) -> Result:
     return invoke(runner, "--site", root, "subscribers", "import", path)
+
+
+def stored(root: Path) -> list[tuple[str, str, str, str, str | None, str | None]]:
+    """(email, name, status, source, joined, confirmed) of every subscriber but the forgotten,
+    in the order they were added."""
+    with State.open(config.load(root, env={}).state_dir, create=False) as state:
+        return [
+            (s.email, s.name, s.status, s.source, s.joined, s.confirmed)
+            for s in Subscribers(state).iter()
+        ]
 
 
 def sample(name: str) -> str:
@@ -399,3 +413,149 @@ def test_read_import_in_the_library(tmp_path: Path) -> None:
         read_import(path)
     with pytest.raises(ImportFileError, match=r"cannot read .*: No such file or directory"):
         read_import(tmp_path / "nowhere.csv")
+
+
+# -- importing each tool's export ------------------------------------------------------------
+
+# The lines of each sample that the subscribers' rules refuse, and why (the start of it).
+REFUSED = {
+    MAILCHIMP_SUBSCRIBED: {5: "'carol at example.org' is not a valid address"},
+    MAILCHIMP_CLEANED: {4: "'' is not a valid address"},
+    LISTMONK: {6: "the name holds control characters"},
+    GHOST: {5: "'not-an-address' is not a valid address"},
+}
+# As email_validator writes them: the domain lower-cased, the local part kept.
+WRITTEN = {"Eve@Example.ORG": "Eve@example.org"}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_each_tools_export_through_the_command(runner: CliRunner, site: Path, name: str) -> None:
+    """Every readable line is in, with its status, its consent time and source 'import' (never
+    'confirmed': they confirmed with the other tool, not with us); every bad line is reported
+    with its number; the other lines are in all the same."""
+    path = DATA / name
+    result = import_file(runner, site, path)
+    refused = REFUSED.get(name, {})
+    problems = {line: why for line, _, why, _, _ in READ[name] if why.startswith("problem: ")}
+    notes = {line: why for line, _, why, _, _ in READ[name] if why.startswith("left out: ")}
+    invalid = sorted({*refused, *problems})
+    expected = [
+        (WRITTEN.get(email, email), who, status, "import", joined, None)
+        for line, email, who, status, joined in READ[name]
+        if status and line not in refused
+    ]
+    assert stored(site) == expected
+    assert_clean_exit(result, 1 if invalid else 0)
+    tail = f", {len(notes)} left out" if notes else ""
+    assert result.stdout == (
+        f"Imported {path}: {len(expected)} added, 0 already present, {len(invalid)} invalid{tail}\n"
+    )
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert [int(line.split(":")[1]) for line in errors] == invalid
+    for line in errors:
+        number = int(line.split(":")[1])
+        why = refused.get(number) or problems[number].removeprefix("problem: ")
+        assert line.startswith(f"{path}:{number}: error: {why}")
+    assert [line for line in result.stderr.splitlines() if ": note: " in line] == [
+        f"{path}:{number}: note: {why.removeprefix('left out: ')}" for number, why in notes.items()
+    ]
+    if invalid:
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: {len(invalid)} invalid line{'s' * (len(invalid) > 1)} in {path}; the other "
+            "lines were imported"
+        )
+
+
+def test_mailchimps_files_one_after_another(runner: CliRunner, site: Path) -> None:
+    """The subscribed file, then the unsubscribed one of a later export (Bob left since), then
+    the cleaned one; then the old subscribed file again, which changes nothing: a file never
+    makes anyone more subscribed than they are."""
+    subscribed = DATA / MAILCHIMP_SUBSCRIBED
+    assert_clean_exit(import_file(runner, site, subscribed), 1)
+    result = import_file(runner, site, DATA / MAILCHIMP_UNSUBSCRIBED)
+    assert_clean_exit(result, 0)
+    assert result.stdout == (
+        f"Imported {DATA / MAILCHIMP_UNSUBSCRIBED}: 2 added, 0 already present, 1 updated, "
+        "0 invalid\n"
+    )
+    assert_clean_exit(import_file(runner, site, DATA / MAILCHIMP_CLEANED), 1)
+    again = import_file(runner, site, subscribed)
+    assert again.stdout == f"Imported {subscribed}: 0 added, 4 already present, 2 invalid\n"
+    people = {email: status for email, _, status, *_ in stored(site)}
+    assert people == {
+        "ann.lee@example.org": "active",
+        "bob@example.org": "unsubscribed",
+        "jane@bücher.example": "active",
+        "Eve@example.org": "active",
+        "frank@example.org": "unsubscribed",
+        "grace@example.org": "unsubscribed",
+        "henry@example.net": "bounced",
+        "ivy@example.net": "bounced",
+    }
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["added-by-command", "reactivated", "chose-topics"],
+)
+def test_a_file_never_undoes_what_was_done_since(site: Path, since: str) -> None:
+    """Only a row as an import made it, untouched since, takes a file's word that the person
+    left: an editor's add, a re-activation or the reader's own choice since is kept."""
+    later = NOW.replace(hour=13)
+    with State.open(config.load(site, env={}).state_dir) as state, state.transaction():
+        subscribers = Subscribers(state)
+        if since == "added-by-command":
+            subscribers.add("bob@example.org", "Bob", NOW)
+        else:
+            import_text(subscribers, "email\nbob@example.org\n", NOW)
+            bob = subscribers.get("bob@example.org")
+            if since == "reactivated":
+                subscribers.set_status("bob@example.org", "unsubscribed", later)
+                subscribers.add("bob@example.org", "", later)
+            else:
+                state.subscribers.set_topics(bob.id, ("Sports",), later.isoformat())
+        report = import_text(subscribers, sample(MAILCHIMP_UNSUBSCRIBED), later)
+        assert (report.added, report.present, report.updated) == (2, 1, 0)
+        assert subscribers.get("bob@example.org").status == "active"
+
+
+@pytest.mark.parametrize(
+    "written", ["ann@example.org", "ANN@Example.ORG"], ids=["as-forgotten", "other-case"]
+)
+def test_a_forgotten_address_is_never_imported_again(
+    runner: CliRunner, site: Path, tmp_path: Path, written: str
+) -> None:
+    with State.open(config.load(site, env={}).state_dir) as state, state.transaction():
+        subscribers = Subscribers(state)
+        subscribers.add("ann@example.org", "Ann", NOW)
+        subscribers.forget("ann@example.org", NOW)
+    path = tmp_path / "members.csv"
+    path.write_text(f"Email Address,First Name\n{written},Ann\nbob@example.org,Bob\n")
+    result = import_file(runner, site, path)
+    assert_clean_exit(result, 0)
+    assert result.stdout == (
+        f"Imported {path}: 1 added, 0 already present, 0 invalid, 1 left out\n"
+    )
+    assert result.stderr == f"{path}:2: note: forgotten on request: not added again\n"
+    assert [email for email, *_ in stored(site)] == ["bob@example.org"]
+    again = import_file(runner, site, path)
+    assert again.stdout == f"Imported {path}: 0 added, 1 already present, 0 invalid, 1 left out\n"
+    assert [email for email, *_ in stored(site)] == ["bob@example.org"]
+
+
+def test_a_suppressed_status_is_kept_so_no_later_list_subscribes_them(
+    runner: CliRunner, site: Path, tmp_path: Path
+) -> None:
+    """Mailchimp's cleaned file first, then a spreadsheet that still lists them as members:
+    they stay bounced."""
+    assert_clean_exit(import_file(runner, site, DATA / MAILCHIMP_CLEANED), 1)
+    path = tmp_path / "sheet.csv"
+    path.write_text("email;name;status\nhenry@example.net;Henry;active\ncy@example.org;Cy;\n")
+    result = import_file(runner, site, path)
+    assert_clean_exit(result, 0)
+    assert result.stdout == f"Imported {path}: 1 added, 1 already present, 0 invalid\n"
+    assert [(email, status) for email, _, status, *_ in stored(site)] == [
+        ("henry@example.net", "bounced"),
+        ("ivy@example.net", "bounced"),
+        ("cy@example.org", "active"),
+    ]

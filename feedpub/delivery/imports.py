@@ -19,6 +19,7 @@ from pathlib import Path
 
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ImportFileError, ImportFormatError, SubscriberError
+from feedpub.store.subscribers import Subscriber
 
 MAX_IMPORT_BYTES = 50_000_000
 DELIMITERS = (",", ";", "\t")
@@ -101,6 +102,7 @@ STATUS_WORDS: dict[str, str] = {
 # When a line says two things (an "active" status in Mailchimp's cleaned file), the one that
 # sends less wins: a file never makes anyone more subscribed than it says in any column.
 SEVERITY = ("active", "pending", "unsubscribed", "bounced", "complained")
+LEFT = SEVERITY[2:]
 # Substack puts an account deleted on request in its export under a made-up address.
 DELETED_DOMAINS = ("deletion-request.substack.com",)
 
@@ -110,7 +112,10 @@ class ImportReport:
     added: int = 0
     present: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
-    # Lines read but not imported on purpose (forgotten on request): not errors.
+    # Present, as an earlier import made them, and now said by the file to have left.
+    updated: int = 0
+    # Lines read but not imported on purpose (forgotten on request, deleted accounts): not
+    # errors.
     left_out: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -379,8 +384,15 @@ def _csv_problem(exc: csv.Error) -> str:
 
 
 def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
-    """Add every valid address in ``text``; report added, already present (in any status: an
-    import never re-activates anyone), invalid lines, and lines left out on purpose."""
+    """Add every valid address in ``text``, with source 'import' and the file's consent time;
+    report added, already present (in any status: an import never re-activates anyone),
+    updated (see below), invalid lines, and lines left out: addresses forgotten on request,
+    which no import adds again.
+
+    An address already present keeps its status, but for one case: the file says the person
+    left (unsubscribed, bounced, complained) and the row is as an import made it, untouched
+    since. That is a newer export of the same tool, and the person's leaving is honoured; a
+    sign-up, a command or anything done since the import is never undone by a file."""
     report = ImportReport()
     for row in parse_import(text):
         if row.problem:
@@ -390,15 +402,36 @@ def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportRep
             report.left_out.append((row.line, row.left_out))
             continue
         try:
+            if subscribers.suppressed(row.email):
+                report.left_out.append((row.line, "forgotten on request: not added again"))
+                continue
             # A list imported again must not undo an unsubscribe (or a bounce) since.
-            _, added = subscribers.add(
-                row.email, row.name, now, reactivate=False, status=row.status
+            subscriber, added = subscribers.add(
+                row.email,
+                row.name,
+                now,
+                reactivate=False,
+                status=row.status,
+                source="import",
+                joined=row.joined,
             )
         except SubscriberError as exc:
             report.invalid.append((row.line, str(exc)))
             continue
         if added:
             report.added += 1
+        elif _left_since(subscriber, row.status):
+            subscribers.set_status(subscriber.email, row.status, now)
+            report.updated += 1
         else:
             report.present += 1
     return report
+
+
+def _left_since(subscriber: Subscriber, status: str) -> bool:
+    return (
+        status in LEFT
+        and subscriber.status in ("active", "pending")
+        and subscriber.source == "import"
+        and subscriber.changed == subscriber.added
+    )
