@@ -4,6 +4,7 @@ hostile files."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -559,3 +560,30 @@ def test_a_suppressed_status_is_kept_so_no_later_list_subscribes_them(
         ("ivy@example.net", "bounced"),
         ("cy@example.org", "active"),
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_excels_unicode_text(runner: CliRunner, site: Path, tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode Text" is UTF-16 with a byte order mark, tab-separated."""
+    text = rewritten(sample(GHOST), "\t", "\r\n")
+    path = tmp_path / "members.txt"
+    mark = codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE
+    path.write_bytes(mark + text.encode(encoding))
+    assert read_import(path) == text
+    result = import_file(runner, site, path)
+    assert result.stdout == f"Imported {path}: 3 added, 0 already present, 1 invalid\n"
+
+
+def test_utf16_that_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "members.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "email\n".encode("utf-16-le") + b"\x00")
+    with pytest.raises(ImportFileError, match=r"starts as UTF-16 but is not; save the file as"):
+        read_import(path)
+
+
+def test_a_header_and_nothing_else(runner: CliRunner, site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "members.csv"
+    path.write_bytes((DATA / GHOST).read_bytes().splitlines(keepends=True)[0])
+    result = import_file(runner, site, path)
+    assert_clean_exit(result, 0)
+    assert result.stdout == f"Imported {path}: 0 added, 0 already present, 0 invalid\n"

@@ -10,6 +10,7 @@ never re-adds an address that was forgotten on request.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Iterator, Sequence
@@ -134,8 +135,8 @@ class ImportRow:
 
 
 def read_import(path: Path) -> str:
-    """The text of an import file. Raises ImportFileError when it is missing, bigger than
-    MAX_IMPORT_BYTES, or not UTF-8 (a byte order mark is allowed)."""
+    """The text of an import file: UTF-8 (with or without a byte order mark), or UTF-16 with
+    one. Raises ImportFileError when it is missing, bigger than MAX_IMPORT_BYTES, or neither."""
     try:
         with path.open("rb") as file:
             # Read past the limit by one byte rather than trust the size: /dev/zero, a pipe
@@ -147,6 +148,14 @@ def read_import(path: Path) -> str:
         raise ImportFileError(
             f"{path} is more than {MAX_IMPORT_BYTES} bytes; split it into smaller files"
         )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" (tab-separated UTF-16): read it rather than ask for a resave.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"{path}: starts as UTF-16 but is not; save the file as UTF-8"
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
