@@ -115,8 +115,7 @@ class ImportReport:
     invalid: list[tuple[int, str]] = field(default_factory=list)
     # Present, as an earlier import made them, and now said by the file to have left.
     updated: int = 0
-    # Lines read but not imported on purpose (forgotten on request, deleted accounts): not
-    # errors.
+    # Lines read but not imported on purpose (Substack's deleted accounts): not errors.
     left_out: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -395,8 +394,8 @@ def _csv_problem(exc: csv.Error) -> str:
 def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
     """Add every valid address in ``text``, with source 'import' and the file's consent time;
     report added, already present (in any status: an import never re-activates anyone),
-    updated (see below), invalid lines, and lines left out: addresses forgotten on request,
-    which no import adds again.
+    updated (see below), invalid lines (an address forgotten on request among them: the
+    subscribers' rules refuse it, and the file still holds it), and lines left out.
 
     An address already present keeps its status, but for one case: the file says the person
     left (unsubscribed, bounced, complained) and the row is as an import made it, untouched
@@ -411,9 +410,6 @@ def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportRep
             report.left_out.append((row.line, row.left_out))
             continue
         try:
-            if subscribers.suppressed(row.email):
-                report.left_out.append((row.line, "forgotten on request: not added again"))
-                continue
             # A list imported again must not undo an unsubscribe (or a bounce) since.
             subscriber, added = subscribers.add(
                 row.email,
