@@ -104,6 +104,10 @@ STATUS_WORDS: dict[str, str] = {
 # sends less wins: a file never makes anyone more subscribed than it says in any column.
 SEVERITY = ("active", "pending", "unsubscribed", "bounced", "complained")
 LEFT = SEVERITY[2:]
+# Go's Time.String() (listmonk): an offset, then the zone's abbreviation; nanoseconds, which
+# datetime does not take.
+GO_ZONE = re.compile(r"(?<=\d)\s*([+-]\d\d:?\d\d)(?:\s+[A-Za-z]{1,6})?$")
+PAST_MICROSECONDS = re.compile(r"(\.\d{6})\d+")
 # Substack puts an account deleted on request in its export under a made-up address.
 DELETED_DOMAINS = ("deletion-request.substack.com",)
 
@@ -319,9 +323,8 @@ def consent_time(text: str) -> str:
     ValueError."""
     if len(text) > MAX_MOMENT:
         raise ValueError(text)
-    # Go's Time.String(): an offset, then the zone's abbreviation; nanoseconds.
-    text = re.sub(r"(?<=\d)\s*([+-]\d\d:?\d\d)(?:\s+[A-Za-z]{1,6})?$", r"\1", text.strip())
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    text = GO_ZONE.sub(r"\1", text.strip())
+    text = PAST_MICROSECONDS.sub(r"\1", text)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
