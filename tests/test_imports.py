@@ -77,7 +77,7 @@ READ: dict[str, list[tuple[int, str, str, str, str | None]]] = {
         (
             5,
             "4f0c1e9a2b@deletion-request.substack.com",
-            "left out: an account deleted on request: left out",
+            "left out: Substack's stand-in for an account deleted on request, not an address",
             "",
             None,
         ),

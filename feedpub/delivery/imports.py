@@ -263,7 +263,11 @@ class _Layout:
             part for part in (cell(self.first), cell(self.last)) if part
         )
         if email.lower().rpartition("@")[2] in DELETED_DOMAINS:
-            return ImportRow(line, email, left_out="an account deleted on request: left out")
+            return ImportRow(
+                line,
+                email,
+                left_out="Substack's stand-in for an account deleted on request, not an address",
+            )
         said = [self.kind]
         word = cell(self.status)
         if word:
