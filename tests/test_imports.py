@@ -591,3 +591,11 @@ def test_a_header_and_nothing_else(runner: CliRunner, site: Path, tmp_path: Path
     result = import_file(runner, site, path)
     assert_clean_exit(result, 0)
     assert result.stdout == f"Imported {path}: 0 added, 0 already present, 0 invalid\n"
+
+
+def test_the_consent_an_import_kept_is_shown(runner: CliRunner, site: Path) -> None:
+    import_file(runner, site, DATA / MAILCHIMP_SUBSCRIBED)
+    shown = invoke(runner, "--site", site, "subscribers", "show", "jane@bücher.example")
+    assert_clean_exit(shown, 0)
+    assert "Joined:       2020-01-05T08:00:00+00:00 (source: import)" in shown.stdout
+    assert "Confirmed:    -" in shown.stdout
