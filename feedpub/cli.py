@@ -15,12 +15,8 @@ import click
 
 from feedpub import __version__, config
 from feedpub.dates import parse_date
-from feedpub.delivery.subscribers import (
-    MAX_IMPORT_BYTES,
-    Subscribers,
-    export_csv,
-    import_text,
-)
+from feedpub.delivery.imports import import_text, read_import
+from feedpub.delivery.subscribers import Subscribers, export_csv
 from feedpub.errors import (
     ArticleError,
     ConfigError,
@@ -763,9 +759,10 @@ def subscribers_forget(options: Options, address: str) -> None:
 @pass_options
 @reports_errors
 def subscribers_import(options: Options, file: Path) -> None:
-    """Import FILE: CSV with an 'email' column (and optional 'name'), or one address a line."""
+    """Import FILE: an export of Mailchimp, Substack, Buttondown, listmonk or Ghost, CSV with
+    an 'email' column (and optional 'name' and 'status'), or one address a line."""
     site = options.site()
-    text = _read_import(file)
+    text = read_import(file)
     try:
         with State.open(site.state_dir) as state, state.transaction():
             report = import_text(Subscribers(state), text, datetime.now(site.tz))
@@ -773,34 +770,20 @@ def subscribers_import(options: Options, file: Path) -> None:
         raise click.ClickException(f"{file}:{exc.line}: {exc}; nothing was imported") from None
     for line, problem in report.invalid:
         click.echo(f"{file}:{line}: error: {problem}", err=True)
+    for line, reason in report.left_out:
+        click.echo(f"{file}:{line}: note: {reason}", err=True)
+    # Said only when there are some: the line stays as it was for a plain list.
+    updated = f", {report.updated} updated" if report.updated else ""
+    left_out = f", {len(report.left_out)} left out" if report.left_out else ""
     options.say(
-        f"Imported {file}: {report.added} added, {report.present} already present, "
-        f"{len(report.invalid)} invalid"
+        f"Imported {file}: {report.added} added, {report.present} already present"
+        f"{updated}, {len(report.invalid)} invalid{left_out}"
     )
     if report.invalid:  # like build --keep-going: the good lines are in, and still exit 1
         raise click.ClickException(
             f"{plural(len(report.invalid), 'invalid line')} in {file}; "
             "the other lines were imported"
         )
-
-
-def _read_import(file: Path) -> str:
-    try:
-        size = file.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise click.ClickException(
-                f"{file} is {size} bytes; split it into files under {MAX_IMPORT_BYTES} bytes"
-            )
-        data = file.read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # exc.object: what was decoded, which after a byte order mark is not all of data.
-        before = exc.object[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        line = before.count(b"\n") + 1
-        raise click.ClickException(f"{file}:{line}: not UTF-8; save the file as UTF-8") from None
 
 
 @subscribers.command("export")

@@ -115,6 +115,10 @@ class ImportFormatError(SubscriberError):
         self.line = line
 
 
+class ImportFileError(SubscriberError):
+    """An import file cannot be read: missing, too big, or not UTF-8."""
+
+
 class PluginError(FeedpubError):
     """A plugin's hook added what it may not (a taken suffix or filter name, a bad name)."""
 class NoSuchIssue(FeedpubError):

@@ -14,19 +14,17 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from feedpub.delivery.tokens import Reading, load_secret
-from feedpub.errors import ImportFormatError, SubscriberError
+from feedpub.errors import SubscriberError
 from feedpub.store.state import State
 from feedpub.store.subscribers import SOURCES, STATUSES, Subscriber
 
-MAX_IMPORT_BYTES = 50_000_000
 MAX_NAME = 200
 FORGOTTEN = "forgotten"
 
@@ -215,107 +213,6 @@ def _key_of(address_or_key: str) -> str:
         with contextlib.suppress(SubscriberError):  # not valid now: look it up as written
             key = normalize(address_or_key)[1]
     return key
-
-
-@dataclass
-class ImportReport:
-    added: int = 0
-    present: int = 0
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    """One subscriber's line of an import file (``problem``: why it cannot be read)."""
-
-    line: int
-    email: str
-    name: str = ""
-    status: str = "active"
-    problem: str = ""
-
-
-def _lines(text: str) -> list[str]:
-    """The lines as an editor numbers them: only \\n, \\r\\n and \\r end one (str.splitlines()
-    also ends lines at form feeds, U+0085 and U+2028, which shifts every later number)."""
-    return re.split(r"\r\n|\r|\n", text)
-
-
-def parse_import(text: str) -> Iterator[ImportRow]:
-    """The rows of CSV with an 'email' column (and optional 'name' and 'status'), or of one
-    address per line. Blank lines and lines starting with '#' are skipped. Raises
-    ImportFormatError when the first line is neither an address nor a header with an 'email'
-    column."""
-    lines = _lines(text)
-    start, first = next(
-        ((n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.startswith("#")),
-        (0, ""),
-    )
-    try:
-        header = [h.strip().lower() for h in next(csv.reader([first]), [])]
-    except csv.Error:
-        header = []
-    if first and "email" not in header and (len(header) > 1 or "@" not in first):
-        # Columns without an 'email' one (another name, semicolons, no header at all): read
-        # as one address per line, every line would be 'invalid' and the real problem unsaid.
-        raise ImportFormatError(
-            start,
-            "neither an address nor a CSV header with an 'email' column; start the file with "
-            "a header line such as 'email,name', or list one address a line",
-        )
-    if "email" in header:
-        reader = csv.reader(line + "\n" for line in lines)
-        seen_header = False
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # a field over the size limit: report it, read on
-                yield ImportRow(reader.line_num, "", problem=f"not readable as CSV: {exc}")
-                continue
-            number = reader.line_num
-            if not row or not any(cell.strip() for cell in row) or row[0].startswith("#"):
-                continue
-            if not seen_header:
-                seen_header = True
-                continue
-            cells = dict(zip(header, row, strict=False))
-            yield ImportRow(
-                number,
-                cells.get("email", "").strip(),
-                cells.get("name", "").strip(),
-                # export_csv writes it: a backup imported again keeps who unsubscribed.
-                cells.get("status", "").strip().lower() or "active",
-            )
-        return
-    for number, line in enumerate(lines, start=1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            yield ImportRow(number, line)
-
-
-def import_text(subscribers: Subscribers, text: str, now: datetime) -> ImportReport:
-    """Add every valid address in ``text``; report added, already present (in any status: an
-    import never re-activates anyone) and invalid lines."""
-    report = ImportReport()
-    for row in parse_import(text):
-        if row.problem:
-            report.invalid.append((row.line, row.problem))
-            continue
-        try:
-            # A list imported again must not undo an unsubscribe (or a bounce) since.
-            _, added = subscribers.add(
-                row.email, row.name, now, reactivate=False, status=row.status, source="import"
-            )
-        except SubscriberError as exc:
-            report.invalid.append((row.line, str(exc)))
-            continue
-        if added:
-            report.added += 1
-        else:
-            report.present += 1
-    return report
 
 
 def export_csv(subscribers: Subscribers) -> str:
