@@ -8,9 +8,11 @@ import json
 import signal
 import sqlite3
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,13 +20,16 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from helpers import ARTICLES, CHILD_ENV, FEEDPUB, NOW, MakeSite
+from helpers import ARTICLES, CHILD_ENV, FEEDPUB, NOW, MakeSite, examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client, TestResponse
 
 from feedpub import config
 from feedpub.config import Site
 from feedpub.delivery import signup, tokens
 from feedpub.delivery.messages import list_id
+from feedpub.delivery.server import make_server
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.web import CONFIRM_SCRIPT, CONFIRM_SCRIPT_HASH, MAX_BODY, WebApp
@@ -861,3 +866,118 @@ def test_the_client_limit_holds_across_two_server_processes(make_site: MakeSite)
     assert statuses == [200, 200, 200, 200, 429, 429, 429]
     with State.open(site.state_dir) as state:
         assert state.subscribers.count("pending") == 4
+
+
+# -- under waitress: the client address, the sender thread ------------------------------------
+
+
+class RecordingSender:
+    """Stands where the mailer's thread stands, and notes what the server asked of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def wake(self) -> None:
+        self.calls.append("wake")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.calls.append("stop")
+
+
+@contextmanager
+def running(site: Site, sender: RecordingSender | None = None) -> Iterator[str]:
+    """The web app under waitress in a thread of this process; its base URL."""
+    server = make_server(site, "127.0.0.1", 0, sender=sender)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def post_from(url: str, address: str, forwarded_for: str) -> int:
+    request = urllib.request.Request(
+        url + "subscribe",
+        data=urlencode({"email": address}).encode(),
+        headers={"Content-Type": FORM, "X-Forwarded-For": forwarded_for},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return int(error.code)
+
+
+@pytest.mark.parametrize(
+    ("proxy", "expected"),
+    [("127.0.0.1", [200, 200, 429]), ("", [200, 429, 429])],
+    ids=["behind-the-trusted-proxy", "no-proxy-trusted"],
+)
+def test_x_forwarded_for_names_the_client_only_from_the_trusted_proxy(
+    make_site: MakeSite, proxy: str, expected: list[int]
+) -> None:
+    settings = NEWSLETTER + f'signups_per_hour = 1\ntrusted_proxy = "{proxy}"\n'
+    site = config.load(make_site(ARTICLES, extra=settings), env={})
+    with running(site) as url:
+        statuses = [
+            post_from(url, "p1@example.org", "203.0.113.1"),
+            post_from(url, "p2@example.org", "203.0.113.2"),
+            post_from(url, "p3@example.org", "203.0.113.1"),
+        ]
+    assert statuses == expected
+
+
+def test_the_server_starts_wakes_and_stops_the_sender(make_site: MakeSite) -> None:
+    site = config.load(make_site(ARTICLES, extra=NEWSLETTER), env={})
+    sender = RecordingSender()
+    with running(site, sender) as url:
+        assert sender.calls == ["start"]
+        assert post_from(url, ANN, "203.0.113.1") == 200
+        assert post_from(url, "not an address", "203.0.113.1") == 400  # nothing queued
+        with urllib.request.urlopen(url + "subscribe", timeout=20) as answer:
+            assert answer.status == 200
+    assert sender.calls == ["start", "wake", "stop"]
+
+
+# -- any text in any field -------------------------------------------------------------------
+
+FIELD = st.text(st.characters(codec="utf-8"), max_size=400)
+
+
+@settings(
+    max_examples=examples(0.3),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    email=FIELD,
+    name=FIELD,
+    topic=FIELD,
+    token=FIELD,
+    action=st.sampled_from(["topics", "pause", "address", "unsubscribe", "download", "x"]),
+)
+def test_any_text_in_any_field_is_a_page_never_a_crash(
+    web: Web, email: str, name: str, topic: str, token: str, action: str
+) -> None:
+    answers = [
+        web.post("/subscribe", {"email": email, "name": name, "topics": topic}),
+        web.post("/subscribe", {"email": email + "@example.org", "name": name}),
+        web.get("/confirm", {"t": token}),
+        web.post("/confirm", {"t": token}),
+        web.get("/manage", {"t": token}),
+        web.post("/manage", {"t": token, "action": action, "until": name, "email": email}),
+        web.get("/unsubscribe", {"t": token}),
+    ]
+    for response in answers:
+        assert response.status_code in (200, 400, 429), response.status
+        body = response.get_data(as_text=True)
+        assert "Traceback" not in body
+        assert page(response).xpath("//header[@class='site']")

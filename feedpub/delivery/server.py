@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from feedpub.config import Site
 from feedpub.delivery.web import StartResponse, WebApp
@@ -47,6 +47,17 @@ def _logged(app: WebApp) -> Callable[[dict[str, Any], StartResponse], Iterable[b
     return logged
 
 
+class Sender(Protocol):
+    """The outgoing mail's sender thread (``mailer.Mailer``): started with the server, woken
+    by each request that queued mail, stopped (the rest waits in the state) with it."""
+
+    def start(self) -> None: ...
+
+    def wake(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+
 class Server:
     """The web app under waitress, bound to its port; ``run`` serves until ``stop`` or Ctrl-C."""
 
@@ -57,13 +68,15 @@ class Server:
         port: int,
         channel_timeout: int = CHANNEL_TIMEOUT,
         app: WebApp | None = None,
+        sender: Sender | None = None,
     ) -> None:
         from waitress import wasyncore
         from waitress.server import BaseWSGIServer, create_server
 
         self.channels: _SocketMap = {}
         self.stopping = False
-        self.app = app or WebApp(site)
+        self.sender = sender
+        self.app = app or WebApp(site, notify=sender.wake if sender else None)
         proxy = site.web.trusted_proxy
         # Only the proxy in front may say who the client is: from anyone else X-Forwarded-For
         # is dropped, or one client could claim a new address on every sign-up.
@@ -116,6 +129,8 @@ class Server:
         """Serve; ``ready`` is called first, so that a Ctrl-C right after it stops cleanly."""
         from waitress import wasyncore
 
+        if self.sender is not None:
+            self.sender.start()  # it sends what was owed before, then what requests queue
         try:
             ready()
             while self.channels and not self.stopping:
@@ -148,6 +163,8 @@ class Server:
             pass
         self.server.task_dispatcher.shutdown(timeout=1)
         wasyncore.close_all(self.channels)
+        if self.sender is not None:
+            self.sender.stop()
 
 
 def make_server(
@@ -156,14 +173,21 @@ def make_server(
     port: int,
     channel_timeout: int = CHANNEL_TIMEOUT,
     app: WebApp | None = None,
+    sender: Sender | None = None,
 ) -> Server:
-    return Server(site, host, port, channel_timeout, app)
+    return Server(site, host, port, channel_timeout, app, sender)
 
 
-def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
+def serve(
+    site: Site,
+    host: str,
+    port: int,
+    say: Callable[[str], None],
+    sender: Sender | None = None,
+) -> None:
     """Run the web app under waitress until interrupted (Ctrl-C finishes the requests under
-    way, then stops)."""
-    server = make_server(site, host, port)
+    way, then stops), with ``sender`` sending the mail its requests queue."""
+    server = make_server(site, host, port, sender=sender)
     # Ctrl-C, and SIGTERM (how systemd and docker stop a service), finish and stop; SIGINT even
     # where it was ignored, as a script's `feedpub serve &` starts it.
     stops = (signal.SIGINT, signal.SIGTERM)
