@@ -5,16 +5,20 @@ sharing one state for the limits."""
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import signal
 import sqlite3
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -828,9 +832,32 @@ def spawn(site: Site) -> tuple[subprocess.Popen[bytes], str]:
         env=CHILD_ENV,
     )
     assert server.stdout is not None
-    line = server.stdout.readline().decode()
+    try:
+        line = first_line(server.stdout)
+    except BaseException:
+        server.kill()
+        server.communicate()
+        raise
     assert line.startswith("Serving http://127.0.0.1:"), line
     return server, line.split()[1]
+
+
+def first_line(stream: Any, seconds: float = 20) -> str:
+    """The first line a child writes to its pipe, waited for at most ``seconds``."""
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    data = b""
+    deadline = time.monotonic() + seconds
+    try:
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            assert left > 0 and selector.select(left), f"no line within {seconds} s: {data!r}"
+            chunk = os.read(stream.fileno(), 4096)
+            assert chunk, f"the child's output ended: {data!r}"
+            data += chunk
+    finally:
+        selector.close()
+    return data.decode()
 
 
 def post_form(url: str, fields: dict[str, str]) -> int:
@@ -888,9 +915,12 @@ class RecordingSender:
 
 
 @contextmanager
-def running(site: Site, sender: RecordingSender | None = None) -> Iterator[str]:
-    """The web app under waitress in a thread of this process; its base URL."""
-    server = make_server(site, "127.0.0.1", 0, sender=sender)
+def running(
+    site: Site, sender: RecordingSender | None = None, app: WebApp | None = None
+) -> Iterator[str]:
+    """The web app (``app``, or the site's) under waitress in a thread of this process; its
+    base URL."""
+    server = make_server(site, "127.0.0.1", 0, app=app, sender=sender)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -981,3 +1011,82 @@ def test_any_text_in_any_field_is_a_page_never_a_crash(
         body = response.get_data(as_text=True)
         assert "Traceback" not in body
         assert page(response).xpath("//header[@class='site']")
+
+
+# -- in a real browser -----------------------------------------------------------------------
+
+
+@contextmanager
+def browser(script: bool) -> Iterator[Any]:
+    """Headless Chromium driven by Debian's chromedriver (selenium's manager never runs:
+    the driver is named), with or without script."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for program in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(program).exists():
+            pytest.fail(f"{program} is missing: apt-get install chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"):
+        options.add_argument(argument)
+    # Names resolve to nothing: the only server reachable is ours, on 127.0.0.1.
+    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    if not script:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.05)
+
+
+class LoggingApp(WebApp):
+    """The web app, noting the method and path of each request it answers."""
+
+    def __init__(self, site: Site, clock: Clock) -> None:
+        super().__init__(site, clock=clock)
+        self.requests: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start: Any) -> Any:
+        self.requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return super().__call__(environ, start)
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["with-script", "without-script"])
+def test_a_browser_confirms_with_no_click_and_without_script_with_one(
+    web: Web, script: bool
+) -> None:
+    """The CSP allows the page's one script by its hash: Chromium runs it, and it posts the
+    form. Without script the page waits for its button, and nothing has changed until then."""
+    web.subscribe(ANN)
+    app = LoggingApp(web.site, web.clock)
+    link = f"confirm?{urlencode({'t': web.token(ANN, 'c')})}"
+
+    def requests() -> list[str]:
+        return [r for r in app.requests if not r.endswith("/favicon.ico")]
+
+    with running(web.site, app=app) as url, browser(script) as driver:
+        driver.get(url + link)
+        if script:
+            wait_for(lambda: "You are subscribed" in driver.page_source)
+            assert requests() == ["GET /confirm", "POST /confirm"]
+        else:
+            assert "Confirm your subscription" in driver.page_source
+            assert requests() == ["GET /confirm"]
+            found = web.find(ANN)
+            assert found is not None and found.status == "pending"
+            driver.find_element("css selector", "form#confirm button").click()
+            wait_for(lambda: "You are subscribed" in driver.page_source)
+            assert requests() == ["GET /confirm", "POST /confirm"]
+    found = web.find(ANN)
+    assert found is not None and found.status == "active"
