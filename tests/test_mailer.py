@@ -6,6 +6,7 @@ and the issue's footer link to the reader's own page."""
 
 from __future__ import annotations
 
+import random
 import re
 import signal
 import sqlite3
@@ -533,6 +534,42 @@ def test_a_kill_after_the_relays_yes_sends_at_most_one_duplicate(
     assert row_of(root, row)[0] == "sent"
     assert flush(load(root), NOW + timedelta(hours=1)).sent == 0
     assert relay.handler.copies() == {"reader@example.net": 2}
+
+
+# One trial in the default run, ten with -m slow.
+KILL_TRIALS = [0, *(pytest.param(n, marks=pytest.mark.slow) for n in range(1, 10))]
+
+
+@pytest.mark.parametrize("trial", KILL_TRIALS, ids=lambda n: f"trial-{n}")
+def test_kill_9_at_a_random_moment_of_a_flush_loses_nothing(
+    relay: Relay, make_site: MakeSite, trial: int
+) -> None:
+    relay.handler.delay = 0.01  # so that the flush is still running when it is killed
+    root = mail_site(make_site, relay.port)
+    people = [f"reader{i:02}@example.net" for i in range(60)]
+    rows = [queue(root, "confirm", address)[0] for address in people]
+    after = random.Random(trial).randint(1, 40)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FLUSH_CHILD, str(root), NOW_ARG],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV,
+    )
+    try:
+        wait_until(lambda: relay.handler.count() >= after, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    report = flush(load(root), NOW + timedelta(minutes=11))  # past the killed one's claim
+
+    assert report.error is None
+    copies = relay.handler.copies()
+    assert set(copies) == set(people)  # none lost
+    assert max(copies.values()) <= 2
+    assert sum(copies.values()) - len(people) <= 1  # one connection: one mail in flight
+    assert {row_of(root, row)[0] for row in rows} == {"sent"}
 
 
 # -- the web process's sender thread, feedpub run ----------------------------------------------
