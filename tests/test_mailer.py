@@ -239,6 +239,41 @@ def test_an_address_change_replaced_by_a_newer_one_is_not_sent(
     assert "newer address change" in row_of(root, first)[3]
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["not an address", "x@example.org\r\nBcc: victim@example.net", "a" * 400 + "@example.org"],
+    ids=["no-at", "header-injection", "huge"],
+)
+def test_a_queued_address_no_mail_can_carry_is_closed_and_the_rest_go(
+    relay: Relay, make_site: MakeSite, target: str
+) -> None:
+    root = mail_site(make_site, relay.port)
+    site = load(root)
+    with State.open(site.state_dir) as state, state.transaction():
+        who = state.subscribers.insert("old@example.net", "old@example.net", "", "active", "x")
+        state.subscribers.set_new_email(who.id, target, NOW.isoformat())
+        bad = state.outgoing.add("address", who.id, NOW.isoformat(), target)
+    queue(root, "confirm")
+
+    report = flush(site, NOW)
+
+    assert (report.sent, report.skipped, report.error) == (1, 1, None)
+    assert [to for to, _ in relay.handler.received()] == ["reader@example.net"]
+    assert row_of(root, bad)[::3] == ("failed", "not sent: the address is not valid")
+
+
+def test_a_flush_with_nothing_owed_does_not_reach_for_the_relay(make_site: MakeSite) -> None:
+    root = mail_site(make_site, free_port())  # nothing listens: reaching for it would fail
+
+    report = flush(load(root), NOW)
+
+    assert (report.counts, report.error) == (
+        {"sent": 0, "deferred": 0, "failed": 0, "skipped": 0},
+        None,
+    )
+    assert not (load(root).state_dir / "secret").exists()
+
+
 def test_the_welcome_links_the_latest_issue_and_is_a_list_message(
     relay: Relay, make_site: MakeSite
 ) -> None:
@@ -443,7 +478,7 @@ def test_a_relay_that_is_down_loses_nothing(make_site: MakeSite) -> None:
     assert down.sent == 0
     assert down.error is not None and down.temporary
     assert "cannot connect to 127.0.0.1" in down.error
-    assert [row_of(root, row)[0] for row in rows] == ["pending"] * 3
+    assert [row_of(root, row)[:2] for row in rows] == [("pending", 0)] * 3  # no attempt spent
 
     handler = Recorder()
     controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="localhost")

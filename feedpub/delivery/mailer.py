@@ -279,6 +279,12 @@ class _Connections:
         self.make = factory(name, site)  # TransportError now, before any row is claimed
         self.shared: Transport | None = None
 
+    def open(self) -> None:
+        """Reach the relay (RelayFailure if it cannot be used); the outbox has nothing to open."""
+        if self.name != OUTBOX:
+            self.shared = self.shared or self.make(self.site, "mail")[0]
+            self.shared.open()
+
     def get(self, row: OutgoingRow) -> Transport:
         if self.name == OUTBOX:
             return self.make(self.site, f"mail-{row.id}")[0]
@@ -316,6 +322,15 @@ def flush(
         secret = b""
         sender = ""
         try:
+            if not outgoing.due(stamp):
+                return report
+            try:
+                # Reached before a row is claimed (a claim counts an attempt): a relay that is
+                # down spends no one's attempts.
+                connections.open()
+            except RelayFailure as exc:
+                report.error, report.temporary = str(exc), exc.temporary
+                return report
             while stop is None or not stop.is_set():
                 row = outgoing.claim(stamp)
                 if row is None:
