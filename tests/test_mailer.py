@@ -18,6 +18,8 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import html5lib
+import lxml.html
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
@@ -411,6 +413,26 @@ def test_every_mail_keeps_the_line_limits(relay: Relay, make_site: MakeSite, kin
     assert "Wöchentliche" in str(message["Subject"])
     text, html = parts(message)
     assert "Hauptstraße 1" in text and "Hauptstraße 1" in html
+
+
+@pytest.mark.parametrize("kind", ["confirm", "already", "welcome", "address"])
+def test_every_mails_html_is_well_formed_with_the_texts_links(
+    relay: Relay, make_site: MakeSite, kind: str
+) -> None:
+    root = mail_site(make_site, relay.port)
+    status = "pending" if kind == "confirm" else "active"
+    queue(root, kind, status=status, new_email="moved@example.org" if kind == "address" else "")
+
+    flush(load(root), NOW)
+
+    text, html = parts(only_message(relay)[2])
+    html5lib.HTMLParser(strict=True).parse(html)  # raises at the first parse error
+    page = lxml.html.fromstring(html)
+    assert page.get("lang") == "en"
+    assert page.findtext(".//title") == only_message(relay)[2]["Subject"]
+    hrefs = set(page.xpath("//a/@href"))
+    written = set(re.findall(r"https://[^\s)]+", text))
+    assert hrefs == written  # the same links in both parts: no link only one of them shows
 
 
 # -- the relay: refusals, retries, a relay that is down ---------------------------------------
