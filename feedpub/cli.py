@@ -859,4 +859,7 @@ def serve(options: Options, host: str, port: int) -> None:
             ],
             options,
         )
-    serve_forever(site, host, port, options.say)
+    from feedpub.delivery.mailer import Mailer
+
+    # The confirmations and welcomes the requests queue leave from this process, at once.
+    serve_forever(site, host, port, options.say, sender=Mailer(site))

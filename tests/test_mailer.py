@@ -40,6 +40,7 @@ from helpers import (
     smtp_settings,
     wait_until,
 )
+from test_signup import post_form, spawn
 
 from feedpub.config import Site
 from feedpub.delivery import tokens
@@ -675,6 +676,36 @@ def test_the_sender_thread_outlives_a_relay_that_is_down(make_site: MakeSite) ->
         assert mailer.thread is not None and mailer.thread.is_alive()
     finally:
         mailer.stop()
+
+
+def test_feedpub_serve_sends_the_confirmation_and_the_welcome_at_once(
+    relay: Relay, make_site: MakeSite
+) -> None:
+    root = make_site(
+        MAIL_ARTICLES,
+        extra=MAIL_NEWSLETTER
+        + '\n[web]\nurl = "https://news.example.org/"\n'
+        + smtp_settings(relay.port, 1),
+    )
+    server, url = spawn(load(root))
+    try:
+        assert post_form(url + "subscribe", {"email": "new@example.net", "name": "Eve"}) == 200
+        # Sent by the server's own sender thread, woken by the request: no run, no poll.
+        wait_until(lambda: relay.handler.count() == 1, timeout=10)
+        text, _ = parts(parse(relay.handler.received()[0][1]))
+        token = token_in(text, "https://news.example.org/confirm")
+        assert post_form(url + "confirm", {"t": token}) == 200
+        wait_until(lambda: relay.handler.count() == 2, timeout=10)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+    subjects = [str(parse(raw)["Subject"]) for _, raw in relay.handler.received()]
+    assert subjects == ["Confirm your subscription to Test Weekly", "Welcome to Test Weekly"]
+    assert set(relay.handler.copies()) == {"new@example.net"}
 
 
 def test_feedpub_run_sends_what_is_owed(
