@@ -9,8 +9,10 @@ SMTP transaction and recorded (committed) right after the relay's answer, as an 
 deliveries are: a process killed between the relay's yes and the record leaves the row claimed,
 and it goes out again only once the claim is ten minutes old (one duplicate at most, never
 none). A refusal of the one message is an attempt (4xx and a lost connection: retried with
-backoff up to ``[smtp] max_attempts``; 5xx: failed); a condition of the relay (down, refusing
-the login) spends no attempt: the row goes back and waits for the next flush.
+backoff up to ``[smtp] max_attempts``; 5xx: failed). The relay is reached before any row is
+claimed, so one that is down (or refuses the login) spends no one's attempt; one that fails in
+the middle (a 421, a refused sender) stops the flush and puts the row back, due at once, with
+the claim's attempt counted.
 
 The templates: ``confirm_email`` (not ``confirm``, which is the web app's confirmation page),
 ``already``, ``welcome`` and ``address``, each ``.txt`` (which sets the ``subject``) and
