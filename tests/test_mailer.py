@@ -638,6 +638,7 @@ def test_the_sender_thread_sends_a_row_when_woken(relay: Relay, make_site: MakeS
     site = load(root)
     mailer = Mailer(site, poll=3600)  # no poll in this test's time: only the wake sends
     mailer.start()
+    thread = mailer.thread
     try:
         wait_until(lambda: mailer.last is not None)  # its first flush: nothing owed
         row, _ = queue(root, "confirm")
@@ -645,7 +646,9 @@ def test_the_sender_thread_sends_a_row_when_woken(relay: Relay, make_site: MakeS
         wait_until(lambda: relay.handler.count() == 1, timeout=10)
         wait_until(lambda: row_of(root, row)[0] == "sent", timeout=10)
     finally:
-        mailer.stop()
+        mailer.stop(timeout=10)
+    # Stopped at once, though its next poll was an hour away.
+    assert thread is not None and not thread.is_alive()
     assert mailer.thread is None
     assert only_message(relay)[0] == "reader@example.net"
 
