@@ -724,6 +724,21 @@ def test_feedpub_run_sends_what_is_owed(
     assert "Sent 1 email owed to readers (confirmations, welcomes)" in result.output
 
 
+def test_feedpub_run_with_the_relay_down_keeps_what_is_owed_and_exits_75(
+    make_site: MakeSite, runner: CliRunner
+) -> None:
+    # No issue is due: the mail owed is all this run has to send.
+    newsletter = MAIL_NEWSLETTER.replace('schedule = "weekly"', 'schedule = "manual"')
+    root = make_site(MAIL_ARTICLES, extra=newsletter + WEB + smtp_settings(free_port(), 1))
+    row, _ = queue(root, "confirm", "owed@example.net")
+
+    result = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+
+    assert result.exit_code == 75, result.output
+    assert "Error: the emails owed to readers: cannot connect to 127.0.0.1" in result.output
+    assert row_of(root, row)[:2] == ("pending", 0)
+
+
 # -- the issue's footer: the reader's own page ------------------------------------------------
 
 
