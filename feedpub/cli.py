@@ -757,8 +757,10 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
 def subscribers_forget(options: Options, address: str) -> None:
     """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
     site = options.site()
-    with State.open(site.state_dir) as state, state.transaction():
-        Subscribers(state).forget(address, datetime.now(site.tz))
+    with State.open(site.state_dir) as state:
+        with state.transaction():
+            Subscribers(state).forget(address, datetime.now(site.tz))
+        state.scrub()
     options.say(
         f"Forgot {address.strip()}: their data is erased; a later import will not add the "
         "address again (they can sign up again themselves)"
@@ -844,10 +846,10 @@ def subscribers_export(options: Options, file: Path | None) -> None:
 @pass_options
 @reports_errors
 def serve(options: Options, host: str, port: int) -> None:
-    """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
+    """Serve the web app: sign-up, confirmation, the readers' own page and unsubscribe."""
     site = options.site()
+    from feedpub.delivery.server import serve as serve_forever
     from feedpub.delivery.transport import is_loopback
-    from feedpub.delivery.web import serve as serve_forever
 
     if not is_loopback(host):
         _warn(
