@@ -8,6 +8,7 @@ also checked by the Nu HTML checker and axe-core in tests/test_pages_valid.py.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,17 @@ from helpers import (
     MakeSite,
     article,
     assert_clean_exit,
+    examples,
     invoke,
     load,
     publish,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feedpub.site.form import EMAIL, HONEYPOT, NAME, TOPICS
+from feedpub.config import Site, Topic
+from feedpub.site.form import EMAIL, HONEYPOT, NAME, TOPICS, snippet
+from feedpub.text import first_not_xml
 
 HTML = "{http://www.w3.org/1999/xhtml}"
 WEB_URL = "https://web.example.org/letters/"
@@ -136,6 +142,40 @@ def test_each_topic_is_a_checkbox_posting_its_name_as_it_is(
     assert "Topics" in text_of(legend)
     labels = [text_of(label) for label in fieldset.iter(f"{HTML}label")]
     assert all(name in label for name, label in zip(TOPIC_NAMES, labels, strict=True))
+
+
+# Topic names as the settings allow them (feedpub.config._check_topics): 1 to 60 characters,
+# no control character, no character XML cannot carry, spaces folded.
+TOPIC_NAME = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60
+).filter(lambda name: first_not_xml(name) is None and name == " ".join(name.split()) != "")
+
+
+def topic_values(site: Site, names: list[str]) -> list[str]:
+    topics = tuple(Topic(name, ("news",)) for name in names)
+    changed = replace(site, newsletter=replace(site.newsletter, topics=topics))
+    [form] = forms(snippet(changed))
+    return [i.get("value") for i in form.iter(f"{HTML}input") if i.get("type") == "checkbox"]
+
+
+def test_any_topic_name_is_posted_as_it_is(make_site: MakeSite) -> None:
+    site = load(make_site(extra=NEWSLETTER + WEB))
+
+    @given(names=st.lists(TOPIC_NAME, min_size=1, max_size=20, unique_by=str.casefold))
+    @settings(max_examples=examples(1))
+    def check(names: list[str]) -> None:
+        assert topic_values(site, names) == names
+
+    check()
+
+
+def test_the_most_topics_with_the_longest_names(make_site: MakeSite) -> None:
+    site = load(make_site(extra=NEWSLETTER + WEB))
+    # 20 topics of 60 characters outside the Basic Multilingual Plane, with markup and an
+    # override in each, each posted back whole.
+    names = [f"{i:02d}<&\u202e\"" + "\U0001f984" * 54 for i in range(20)]
+    assert all(len(name) == 60 for name in names)
+    assert topic_values(site, names) == names
 
 
 def test_a_newsletter_without_topics_asks_for_none(runner: CliRunner, make_site: MakeSite) -> None:
