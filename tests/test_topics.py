@@ -32,15 +32,17 @@ from helpers import (
     subscribe,
     wait_until,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
-from feedpub.config import Site
+from feedpub.config import FeedSettings, NewsletterSettings, Site, SiteSettings, Topic
 from feedpub.content.bodies import Bodies
 from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import DeliveryError
 from feedpub.newsletter.digest import Digest
 from feedpub.newsletter.issues import compose
-from feedpub.newsletter.topics import WHOLE, TopicEditions, choose, render_copy
+from feedpub.newsletter.topics import WHOLE, TopicEditions, choose, positions, render_copy
 from feedpub.site.build import load_catalog
 from feedpub.store.deliveries import NOTHING_CHOSEN
 from feedpub.store.issues import IssueItem, IssueRecord
@@ -177,6 +179,46 @@ def test_the_copy_a_reader_gets(
 ) -> None:
     site = load(make_site({}, extra=MAIL_NEWSLETTER + TOPICS))
     assert choose(site, items, topics) == copy
+
+
+TAG = st.sampled_from(["sports", "Sports", "athletics", "arts", "ARTS", "science", "local"])
+TOPIC_NAMES = ("Sports", "Arts", "Science", "Gone", "sports")
+
+
+@given(
+    tags=st.lists(st.lists(TAG, max_size=3), max_size=8),
+    chosen=st.lists(st.sampled_from(TOPIC_NAMES), max_size=4),
+)
+def test_a_copy_carries_exactly_the_articles_of_the_topics(
+    tags: list[list[str]], chosen: list[str]
+) -> None:
+    """Any issue, any choice of topics: the copy is the positions, in order, of the articles
+    that carry a tag of a chosen topic (tags and names compared by name_key); the whole issue
+    when that is every article, when nothing can be cut, or when no chosen topic exists."""
+    site = Site(
+        root=Path("/nonexistent"),
+        site=SiteSettings(title="T", url="https://example.org/", timezone="Europe/Berlin"),
+        feeds=FeedSettings(),
+        newsletter=NewsletterSettings(
+            topics=(
+                Topic("Sports", ("sports", "Athletics")),
+                Topic("Arts", ("arts",)),
+                Topic("Science", ("science",)),
+            )
+        ),
+    )
+    items = tuple(item(f"A{n}", *t) for n, t in enumerate(tags))
+    copy = choose(site, items, tuple(chosen))
+    known = {"sports": {"sports", "athletics"}, "arts": {"arts"}, "science": {"science"}}
+    wanted = set().union(*(known.get(name.lower(), set()) for name in chosen))
+    places = [n for n, t in enumerate(tags, start=1) if {x.lower() for x in t} & wanted]
+    if not chosen or not any(tags) or not wanted or len(places) == len(items):
+        assert copy == WHOLE
+    elif not places:
+        assert copy is None
+    else:
+        assert copy is not None and positions(copy) == tuple(places)
+        assert copy == ",".join(map(str, places))
 
 
 def test_the_issue_keeps_each_article_s_tags_and_picture(make_site: MakeSite) -> None:
