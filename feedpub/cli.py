@@ -636,7 +636,7 @@ def send(
             )
             return
     if test_address is not None:
-        path = delivery.send_test(site, record, test_address)
+        path = delivery.send_test(site, record, test_address, editions=TopicEditions(site))
         options.say(
             f"Sent a test copy of issue {number} to {test_address}" + (f" ({path})" if path else "")
         )

@@ -480,3 +480,31 @@ def test_a_killed_send_resumes_with_the_same_copies(
     with State.open(load(root).state_dir) as state:
         kept = state.db.execute("SELECT articles FROM issue_variants WHERE issue = 1").fetchall()
     assert sorted(r[0] for r in kept) == ["1,3", "2"]
+
+
+def test_a_test_copy_is_the_copy_the_reader_gets(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(2))
+    choose_topics(root, "reader000@example.net", "Sports")
+    choose_topics(root, "reader001@example.net", "Science")
+    make_issue(root)
+
+    for address in ("reader000@example.net", "editor@example.net"):
+        result = invoke(runner, "--site", root, "send", "1", "--test", address)
+        assert_clean_exit(result, 0)
+    nothing = invoke(runner, "--site", root, "send", "1", "--test", "reader001@example.net")
+    assert_clean_exit(nothing, 1)
+    assert nothing.output == (
+        "Error: reader001@example.net would get no email for issue 1: nothing in it is in their "
+        "topics; send the test to another address, or to one without topics\n"
+    )
+    got = {rcpt: titles_in(data) for rcpt, data in relay.handler.received()}
+    assert got == {
+        "reader000@example.net": (("Relay", "Match"),) * 2,
+        "editor@example.net": (TITLES, TITLES),  # no subscriber: the whole issue
+    }
+    assert rows(root) == {}  # a test records nothing, nor keeps the copy it rendered
+    with State.open(load(root).state_dir) as state:
+        assert state.variants.all(1) == []

@@ -56,6 +56,7 @@ from feedpub.store.deliveries import FINAL, ClaimedRow
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 
+WHOLE = ""  # the copy of an issue that carries every article (deliveries.articles)
 TEST_BATCH = "test"  # the batch of a test copy: its own folder in the outbox
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
 # Permanent refusals, before the relay has taken any message of a run, after which the relay is
@@ -559,7 +560,7 @@ def _copies(
     """Each copy the rows still to send are to get, encoded once: rendered by ``editions``
     the first time, then kept in the state and taken from there (a resumed send sends the
     bytes the first run did, whatever the templates have become)."""
-    copies = {"": whole}
+    copies = {WHOLE: whole}
     for name in state.deliveries.open_copies(issue.number):
         if name in copies:
             continue
@@ -577,6 +578,29 @@ def _copies(
         subject, html, text = kept
         copies[name] = PreparedIssue(site, replace(issue, subject=subject, html=html, text=text))
     return copies
+
+
+def _test_copy(
+    site: Site, issue: IssueRecord, key: str, address: str, editions: Editions | None
+) -> IssueRecord:
+    """The issue as the subscriber at ``key`` would get it: their copy (the one kept, if a send
+    rendered it; else rendered now, and not kept: a test records nothing)."""
+    if editions is None:
+        return issue
+    with State.open(site.state_dir) as state:
+        person = state.subscribers.find(key)
+        name = WHOLE if person is None else editions.articles(issue, person.topics)
+        if name is None:
+            raise DeliveryError(
+                f"{address} would get no email for issue {issue.number}: nothing in it is in "
+                "their topics; send the test to another address, or to one without topics"
+            )
+        if name == WHOLE:
+            return issue
+        subject, html, text = state.variants.get(issue.number, name) or editions.render(
+            issue, name
+        )
+    return replace(issue, subject=subject, html=html, text=text)
 
 
 def wall_clock(site: Site) -> Callable[[], datetime]:
@@ -622,12 +646,14 @@ def send_test(
     address: str,
     transport: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    editions: Editions | None = None,
 ) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any.
-    It is the message a subscriber at ``address`` gets, dated as it is handed over."""
+    It is the message a subscriber at ``address`` gets, dated as it is handed over: with
+    ``editions``, the copy their topics choose (DeliveryError if they would get none)."""
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)
-    prepared = PreparedIssue(site, issue)
+    prepared = PreparedIssue(site, _test_copy(site, issue, key, address, editions))
     secret = load_secret(site.state_dir)
     name = transport or default_name(site)
     connection = factory(name, site)(site, TEST_BATCH)[0]
