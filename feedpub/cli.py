@@ -620,11 +620,13 @@ def send(
             number = open_issues[0]
         record = state.issues.get(number)
         if dry_run:
-            info = delivery.plan(state, record)
+            info = delivery.plan(state, record, moment, TopicEditions(site))
+            skipped = info.get("skipped", 0)
             options.say(
                 f"Issue {number} ({record.status}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
                 f"{info['waiting']} deferred until later"
+                + (f"; {skipped} skipped (paused, or nothing of their topics)" if skipped else "")
             )
             options.say(
                 "To: the relay "

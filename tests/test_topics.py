@@ -508,3 +508,27 @@ def test_a_test_copy_is_the_copy_the_reader_gets(
     assert rows(root) == {}  # a test records nothing, nor keeps the copy it rendered
     with State.open(load(root).state_dir) as state:
         assert state.variants.all(1) == []
+
+
+def test_a_dry_run_counts_whom_the_send_would_skip(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(5))
+    choose_topics(root, "reader000@example.net", "Science")  # nothing in this issue
+    choose_topics(root, "reader001@example.net", "Arts")
+    pause(root, "reader002@example.net", (NOW + timedelta(days=1)).isoformat())
+    make_issue(root)
+    result = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    assert result.stdout.splitlines()[0] == (
+        "Issue 1 (ready): would send to 3 subscribers; 0 already done, 0 deferred until later; "
+        "2 skipped (paused, or nothing of their topics)"
+    )
+    later = invoke(
+        runner, "--site", root, "send", "--dry-run", "--now", (NOW + timedelta(days=2)).isoformat()
+    )
+    assert "would send to 4 subscribers" in later.stdout  # the pause is over by then
+    assert rows(root) == {}  # a dry run records nothing
+    report = send_issue(load(root), 1, NOW, editions=TopicEditions(load(root)))
+    assert (report.sent, report.skipped) == (3, 2)

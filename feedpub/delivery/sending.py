@@ -628,11 +628,27 @@ def unfinished(state: State) -> list[int]:
     return [issue.number for issue in state.issues.all() if issue.status != "sent"]
 
 
-def plan(state: State, issue: IssueRecord) -> dict[str, int]:
-    """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
+def plan(
+    state: State,
+    issue: IssueRecord,
+    now: datetime | None = None,
+    editions: Editions | None = None,
+) -> dict[str, int]:
+    """What a send of ``issue`` would do now, without doing it (``send --dry-run``): with
+    ``now``, the readers a start would skip (paused, or nothing of their topics with
+    ``editions``) are counted apart (``skipped``)."""
     rows = state.issues.counts(issue.number)
     if not rows and issue.status != "sent":
-        return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
+        if now is None:
+            return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
+        choose = None if editions is None else functools.partial(editions.articles, issue)
+        new = state.deliveries.would_start(issue.number, now.isoformat(), choose)
+        return {
+            "to_send": new.get("pending", 0),
+            "done": 0,
+            "waiting": 0,
+            "skipped": new.get("skipped", 0),
+        }
     return {
         "to_send": rows.get("pending", 0) + rows.get("sending", 0),
         "done": sum(rows.get(s, 0) for s in FINAL),

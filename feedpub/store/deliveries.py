@@ -94,9 +94,36 @@ class Deliveries:
         )
 
     def _add_rows(self, number: int, stamp: str, choose: Choose | None) -> None:
-        """The rows of the active subscribers the issue has none for; call in a transaction.
-        ``choose`` runs once for each distinct choice of topics, and one statement makes every
-        row (a statement for each choice would read the whole table as many times)."""
+        """The rows of the active subscribers the issue has none for; call in a transaction."""
+        readers = self._readers(number, stamp, choose)
+        if readers is None:
+            return
+        sql, args = readers
+        self.db.execute(
+            sql + " INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+            " last_reply, updated, articles) SELECT ?, id, status, 0, NULL, reply, ?, copy"
+            " FROM reader",
+            (*args, number, stamp),
+        )
+
+    def would_start(self, number: int, stamp: str, choose: Choose | None) -> dict[str, int]:
+        """How many rows a start at ``stamp`` would add in each status (``pending``,
+        ``skipped``), adding none: what ``send --dry-run`` says."""
+        readers = self._readers(number, stamp, choose)
+        if readers is None:
+            return {}
+        sql, args = readers
+        rows = self.db.execute(sql + " SELECT status, count(*) FROM reader GROUP BY status", args)
+        return {status: int(n) for status, n in rows}
+
+    def _readers(
+        self, number: int, stamp: str, choose: Choose | None
+    ) -> tuple[str, tuple[object, ...]] | None:
+        """A ``WITH`` clause naming ``reader (id, status, reply, copy)``: each active subscriber
+        issue ``number`` has no row for, as their row would start; None if there is none.
+
+        ``choose`` runs once for each distinct choice of topics, and one statement reads the
+        table (a statement for each choice would read it as many times)."""
         choices = []
         for (topics,) in self.db.execute(
             "SELECT DISTINCT topics FROM subscribers WHERE status = 'active' AND NOT EXISTS"
@@ -109,25 +136,24 @@ class Deliveries:
             else:
                 choices.append([topics, "pending", "", copy])
         if not choices:
-            return
+            return None
         # A pause is compared as a moment (julianday), as next_attempt is; one that is not a
         # moment at all (NULL from julianday) pauses nothing.
-        self.db.execute(
+        sql = (
             "WITH choice (topics, status, reply, copy) AS (SELECT json_extract(value, '$[0]'),"
             " json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
             " json_extract(value, '$[3]') FROM json_each(?)),"
-            " reader (id, paused_until, paused, status, reply, copy) AS (SELECT s.id,"
+            " chosen (id, paused_until, paused, status, reply, copy) AS (SELECT s.id,"
             " s.paused_until, coalesce(julianday(s.paused_until) > julianday(?), 0), c.status,"
             " c.reply, c.copy FROM subscribers s JOIN choice c ON c.topics = s.topics"
             " WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
-            " WHERE d.issue = ? AND d.subscriber = s.id))"
-            " INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-            " last_reply, updated, articles) SELECT ?, id,"
-            " CASE WHEN paused THEN 'skipped' ELSE status END, 0, NULL,"
-            " CASE WHEN paused THEN 'paused until ' || paused_until ELSE reply END, ?,"
-            " CASE WHEN paused THEN '' ELSE copy END FROM reader",
-            (json.dumps(choices, ensure_ascii=False), stamp, number, number, stamp),
+            " WHERE d.issue = ? AND d.subscriber = s.id)),"
+            " reader (id, status, reply, copy) AS (SELECT id,"
+            " CASE WHEN paused THEN 'skipped' ELSE status END,"
+            " CASE WHEN paused THEN 'paused until ' || paused_until ELSE reply END,"
+            " CASE WHEN paused THEN '' ELSE copy END FROM chosen)"
         )
+        return sql, (json.dumps(choices, ensure_ascii=False), stamp, number)
 
     def open_copies(self, number: int) -> list[str]:
         """The copies (``articles``) that rows of issue ``number`` not yet final are to get."""
