@@ -23,6 +23,7 @@ from helpers import (
     article,
     assert_clean_exit,
     feedpub,
+    free_port,
     invoke,
     load,
     make_issue,
@@ -532,3 +533,24 @@ def test_a_dry_run_counts_whom_the_send_would_skip(
     assert rows(root) == {}  # a dry run records nothing
     report = send_issue(load(root), 1, NOW, editions=TopicEditions(load(root)))
     assert (report.sent, report.skipped) == (3, 2)
+
+
+def test_copies_are_rendered_before_the_relay_is_reached(relay: Relay, make_site: MakeSite) -> None:
+    """The relay's connection does not wait, open and idle, while copies are rendered; a relay
+    that cannot be reached fixes no list of recipients, and the copies kept are used later."""
+    root = topic_site(make_site, free_port())  # nothing listens there
+    subscribe(root, readers(3))
+    choose_topics(root, "reader000@example.net", "Sports")
+    make_issue(root)
+    counting = Counting()
+    down = send_issue(load(root), 1, NOW, editions=TopicEditions(load(root), counting))
+    assert down.error is not None and not down.started
+    assert rows(root) == {}
+    assert counting.renders == {(1, "1,3"): 1}
+
+    topic_site(make_site, relay.port)  # the relay is back
+    site = load(root)
+    report = send_issue(site, 1, NOW, editions=TopicEditions(site, counting))
+    assert (report.sent, report.finished) == (3, True)
+    assert counting.renders == {(1, "1,3"): 1}
+    assert rows(root)["reader000@example.net"][:2] == ("sent", "1,3")

@@ -112,6 +112,16 @@ class Deliveries:
             counts[status] = counts.get(status, 0) + 1
         return counts
 
+    def new_copies(self, number: int, stamp: str, choose: Choose | None) -> list[str]:
+        """The copies (``articles``) the rows a start at ``stamp`` would add are to get."""
+        return sorted(
+            {
+                copy
+                for _, status, _, copy in self._readers(number, stamp, choose)
+                if status == "pending"
+            }
+        )
+
     def _readers(
         self, number: int, stamp: str, choose: Choose | None
     ) -> Iterator[tuple[int, str, str, str]]:
