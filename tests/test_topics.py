@@ -554,3 +554,36 @@ def test_copies_are_rendered_before_the_relay_is_reached(relay: Relay, make_site
     assert (report.sent, report.finished) == (3, True)
     assert counting.renders == {(1, "1,3"): 1}
     assert rows(root)["reader000@example.net"][:2] == ("sent", "1,3")
+
+
+def test_an_issue_no_reader_wants_is_finished_and_said_so(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(2))
+    for address in ("reader000@example.net", "reader001@example.net"):
+        choose_topics(root, address, "Science")
+    make_issue(root)
+    result = invoke(runner, "--site", root, "send", "1", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)  # nothing failed: no one wanted it
+    assert result.stdout.startswith("Issue 1: 0 sent, 0 deferred, 0 failed, 2 skipped of 2 ")
+    assert result.stdout.endswith("; finished: no one to send to (2 skipped)\n")
+    assert relay.handler.count() == 0
+    assert {r[0] for r in rows(root).values()} == {"skipped"}
+
+
+def test_an_issue_whose_send_only_skipped_readers_can_be_discarded(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    """Skipped readers were sent nothing: a send that started, then stopped before its first
+    message, leaves an issue that may still be discarded."""
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(2))
+    pause(root, "reader000@example.net", (NOW + timedelta(days=3)).isoformat())
+    make_issue(root)
+    with State.open(load(root).state_dir) as state:
+        state.deliveries.start(1, NOW.isoformat(), None)
+    assert {r[0] for r in rows(root).values()} == {"skipped", "pending"}
+    result = invoke(runner, "--site", root, "issue", "discard", "1")
+    assert_clean_exit(result, 0)
+    assert rows(root) == {}

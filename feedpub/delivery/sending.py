@@ -105,6 +105,9 @@ class SendReport:
             return f"not finished: sent to {self.delivered} of {self.recipients} so far"
         if not self.recipients:
             return "finished: no one to send to"
+        if not self.delivered and not self.undelivered:
+            # Every reader paused, or with nothing of their topics in it: nothing failed.
+            return f"finished: no one to send to ({skipped} skipped)"
         if not self.undelivered:
             return "sent"
         tail = f", {self.undelivered} failed" + (f", {skipped} skipped" if skipped else "")
