@@ -591,3 +591,18 @@ def test_an_issue_whose_send_only_skipped_readers_can_be_discarded(
     result = invoke(runner, "--site", root, "issue", "discard", "1")
     assert_clean_exit(result, 0)
     assert rows(root) == {}
+
+
+def test_run_sends_each_reader_their_copy(make_site: MakeSite, runner: CliRunner) -> None:
+    """The cron entry point cuts the copies too (here into the outbox, without [smtp])."""
+    root = make_site(ARTICLES, extra=MAIL_NEWSLETTER + TOPICS)
+    subscribe(root, readers(2))
+    choose_topics(root, "reader001@example.net", "Arts")
+    result = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    outbox = load(root).state_dir / "outbox" / "1"
+    got = {p.name: titles_in(p.read_bytes()) for p in sorted(outbox.iterdir())}
+    assert got == {
+        "reader000@example.net.eml": (TITLES, TITLES),
+        "reader001@example.net.eml": (("Gallery",), ("Gallery",)),
+    }
