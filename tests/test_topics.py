@@ -606,3 +606,12 @@ def test_run_sends_each_reader_their_copy(make_site: MakeSite, runner: CliRunner
         "reader000@example.net.eml": (TITLES, TITLES),
         "reader001@example.net.eml": (("Gallery",), ("Gallery",)),
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "places"),
+    [("", ()), ("1,3", (1, 3)), ("2", (2,)), ("1,,x,٣,-1, 4", (1,)), ("9" * 30, (int("9" * 30),))],
+    ids=["whole", "two", "one", "hand-edited", "huge"],
+)
+def test_a_copy_s_name_reads_as_its_positions(name: str, places: tuple[int, ...]) -> None:
+    assert positions(name) == places
