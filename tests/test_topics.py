@@ -615,3 +615,36 @@ def test_run_sends_each_reader_their_copy(make_site: MakeSite, runner: CliRunner
 )
 def test_a_copy_s_name_reads_as_its_positions(name: str, places: tuple[int, ...]) -> None:
     assert positions(name) == places
+
+
+def test_until_a_first_message_is_tried_each_start_decides_the_copies_afresh(
+    relay: Relay, make_site: MakeSite
+) -> None:
+    """A send that reached the relay but tried no message (it refused the sender, say) fixes
+    nothing: at the next start a pause that ended, or topics changed, count."""
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(3))
+    pause(root, "reader000@example.net", (NOW + timedelta(hours=2)).isoformat())
+    choose_topics(root, "reader001@example.net", "Science")
+    choose_topics(root, "reader002@example.net", "Sports")
+    make_issue(root)
+    site = load(root)
+    editions = TopicEditions(site)
+    with State.open(site.state_dir) as state:
+        record = state.issues.get(1)
+        state.deliveries.start(1, NOW.isoformat(), lambda topics: editions.articles(record, topics))
+    assert {a: r[:2] for a, r in rows(root).items()} == {
+        "reader000@example.net": ("skipped", ""),
+        "reader001@example.net": ("skipped", ""),
+        "reader002@example.net": ("pending", "1,3"),
+    }
+    choose_topics(root, "reader001@example.net", "Arts")
+    choose_topics(root, "reader002@example.net")
+    later = NOW + timedelta(hours=3)
+    report = send_issue(site, 1, later, editions=TopicEditions(site))
+    assert (report.sent, report.skipped, report.finished) == (3, 0, True)
+    assert {a: r[:2] for a, r in rows(root).items()} == {
+        "reader000@example.net": ("sent", ""),
+        "reader001@example.net": ("sent", "2"),
+        "reader002@example.net": ("sent", ""),
+    }
