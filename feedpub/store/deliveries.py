@@ -9,8 +9,9 @@ holds no SQL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import NamedTuple
 
@@ -18,6 +19,23 @@ from feedpub.store.issues import Issues
 
 # A delivery in one of these is done: the issue is sent when every row is.
 FINAL = ("sent", "failed", "skipped")
+# The last_reply of a reader whose topics have nothing in the issue (their row is skipped).
+NOTHING_CHOSEN = "not sent: nothing in this issue is in their topics"
+
+# What copy of an issue a reader of some topics gets: the positions of its articles ("1,3"),
+# "" for the whole issue, None for none (``feedpub.newsletter.topics.choose``).
+Choose = Callable[[tuple[str, ...]], str | None]
+
+
+def topic_names(text: str) -> tuple[str, ...]:
+    """A subscriber's topics as the state keeps them (a JSON list); () if it is not one."""
+    try:
+        names = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(names, list):
+        return ()
+    return tuple(n for n in names if isinstance(n, str))
 
 
 class ClaimedRow(NamedTuple):
@@ -33,6 +51,7 @@ class ClaimedRow(NamedTuple):
     status: str
     updated: str
     token_key: str = ""
+    articles: str = ""  # the copy the reader gets: positions ("1,3"), "" the whole issue
 
 
 class Deliveries:
@@ -44,27 +63,23 @@ class Deliveries:
         self.db = db
         self.transaction = transaction
 
-    def start(self, number: int, stamp: str) -> int:
+    def start(self, number: int, stamp: str, choose: Choose | None = None) -> int:
         """Make the rows of issue ``number``: one per subscriber active when it starts.
 
-        Until a first message has been tried, the list is not fixed: each start adds whoever
-        subscribed since (a send the relay refused at once must not leave them out). Rows a
-        killed run left in ``sending`` go back to ``pending``. Returns the number of rows.
+        Until a first message has been tried, the rows are not fixed: each start makes them
+        afresh, from whoever is active then (a send the relay refused at once must not leave
+        out who subscribed since, nor hold a reader to the topics or the pause they had at
+        the first try). Each row names the copy its reader gets (``articles``), which
+        ``choose`` makes of their topics (without it, everyone gets the whole issue); a reader
+        ``choose`` gives nothing to, or one paused past ``stamp``, gets a row recorded
+        ``skipped`` with the reason, so that the issue accounts for them. Rows a killed run
+        left in ``sending`` go back to ``pending``. Returns the number of rows.
         """
         with self.transaction():
-            tried = self.db.execute(
-                "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
-                " ('pending', 'skipped')) LIMIT 1",
-                (number,),
-            ).fetchone()
-            if tried is None:
-                self.db.execute(
-                    "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-                    " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM"
-                    " subscribers WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM"
-                    " deliveries d WHERE d.issue = ? AND d.subscriber = subscribers.id)",
-                    (number, stamp, number),
-                )
+            if not self._fixed(number):
+                # Every row is pending or skipped, with no attempt: nothing was sent.
+                self.db.execute("DELETE FROM deliveries WHERE issue = ?", (number,))
+                self._add_rows(number, stamp, choose)
             self.db.execute(
                 "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
                 " AND status = 'sending'",
@@ -75,6 +90,95 @@ class Deliveries:
                 "SELECT count(*) FROM deliveries WHERE issue = ?", (number,)
             ).fetchone()[0]
         )
+
+    def _fixed(self, number: int) -> bool:
+        """Whether a message of issue ``number`` has been tried: its rows are fixed then."""
+        tried = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
+            " ('pending', 'skipped')) LIMIT 1",
+            (number,),
+        ).fetchone()
+        return tried is not None
+
+    def _add_rows(self, number: int, stamp: str, choose: Choose | None) -> None:
+        """A row for each active subscriber; call in a transaction, the issue having none."""
+        self.db.executemany(
+            "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+            " last_reply, updated, articles) VALUES (?, ?, ?, 0, NULL, ?, ?, ?)",
+            (
+                (number, id_, status, reply, stamp, copy)
+                for id_, status, reply, copy in self._readers(number, stamp, choose)
+            ),
+        )
+
+    def would_start(self, number: int, stamp: str, choose: Choose | None) -> dict[str, int]:
+        """How many rows a start at ``stamp`` would make in each status (``pending``,
+        ``skipped``), making none: what ``send --dry-run`` says."""
+        counts: dict[str, int] = {}
+        if self._fixed(number):
+            return counts
+        for _, status, _, _ in self._readers(number, stamp, choose):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def new_copies(self, number: int, stamp: str, choose: Choose | None) -> list[str]:
+        """The copies (``articles``) the rows a start at ``stamp`` would make are to get."""
+        if self._fixed(number):
+            return []
+        return sorted(
+            {
+                copy
+                for _, status, _, copy in self._readers(number, stamp, choose)
+                if status == "pending"
+            }
+        )
+
+    def _readers(
+        self, number: int, stamp: str, choose: Choose | None
+    ) -> Iterator[tuple[int, str, str, str]]:
+        """(subscriber, status, last_reply, articles) of each active subscriber, as their row
+        of issue ``number`` would start. ``choose`` runs once for each distinct choice of
+        topics (a dictionary, not a join: SQLite would read the table once for each)."""
+        choices: dict[str, tuple[str, str, str]] = {}
+        # A pause is compared as a moment (julianday), as next_attempt is; one that is not a
+        # moment at all (NULL from julianday) pauses nothing.
+        rows = self.db.execute(
+            "SELECT id, topics, paused_until, coalesce(julianday(paused_until) > julianday(?), 0)"
+            " FROM subscribers WHERE status = 'active' ORDER BY id",
+            (stamp,),
+        ).fetchall()
+        for id_, topics, paused_until, paused in rows:
+            if paused:
+                yield id_, "skipped", f"paused until {paused_until}", ""
+                continue
+            choice = choices.get(topics)
+            if choice is None:
+                copy = choose(topic_names(topics)) if choose is not None else ""
+                choice = ("skipped", NOTHING_CHOSEN, "") if copy is None else ("pending", "", copy)
+                choices[topics] = choice
+            yield (id_, *choice)
+
+    def open_copies(self, number: int) -> list[str]:
+        """The copies (``articles``) that rows of issue ``number`` not yet final are to get."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT articles FROM deliveries WHERE issue = ? AND status NOT IN"
+                " (?, ?, ?) ORDER BY articles",
+                (number, *FINAL),
+            )
+        ]
+
+    def copies(self, number: int) -> list[tuple[str, str, int]]:
+        """(copy, status, rows) for each copy of issue ``number`` and each status of its rows."""
+        return [
+            (row[0], row[1], int(row[2]))
+            for row in self.db.execute(
+                "SELECT articles, status, count(*) FROM deliveries WHERE issue = ?"
+                " GROUP BY articles, status ORDER BY articles, status",
+                (number,),
+            )
+        ]
 
     def due(self, number: int, stamp: str) -> int:
         """How many rows of issue ``number`` a send at ``stamp`` would try."""
@@ -101,7 +205,7 @@ class Deliveries:
             row = (
                 self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated, s.token_key"
+                    " d.status, d.updated, s.token_key, d.articles"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'pending'"
                     " ORDER BY d.subscriber LIMIT 1",
@@ -109,7 +213,7 @@ class Deliveries:
                 ).fetchone()
                 or self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated, s.token_key"
+                    " d.status, d.updated, s.token_key, d.articles"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'deferred'"
                     " AND julianday(d.next_attempt) <= julianday(?)"
@@ -126,7 +230,7 @@ class Deliveries:
                 " AND subscriber = ?",
                 ("sending" if active else "skipped", stamp, number, row[0]),
             )
-        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6], row[7])
+        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6], row[7], row[8])
 
     def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
         """Put a claimed row back as it was (``status``, ``updated``)."""
