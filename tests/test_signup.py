@@ -1094,3 +1094,36 @@ def test_a_browser_confirms_with_no_click_and_without_script_with_one(
             assert requests() == ["GET /confirm", "POST /confirm"]
     found = web.find(ANN)
     assert found is not None and found.status == "active"
+
+
+# A name the settings allow that holds a bidi control: the template isolates such text where
+# it is shown, never in a value the form posts back.
+MIXED_TOPIC = "Sport\u202e AR"
+
+
+def test_a_topic_whose_name_holds_a_bidi_control_is_posted_back_as_it_is(
+    make_site: MakeSite,
+) -> None:
+    extra = NEWSLETTER.replace('Arts = ["arts"]', f'"{MIXED_TOPIC}" = ["arts"]')
+    root = make_site(ARTICLES, extra=extra)
+    site = config.load(root, env={})
+    web = Web(site, Clock(), WebApp(site, clock=Clock()), [])
+    form = page(web.get("/subscribe"))
+    assert MIXED_TOPIC in form.xpath("//input[@name='topics']/@value")
+    assert web.subscribe(ANN, topics=[MIXED_TOPIC]).status_code == 200
+    found = web.find(ANN)
+    assert found is not None and found.topics == (MIXED_TOPIC,)
+    web.post("/confirm", {"t": web.token(ANN, "c")})
+    member = web.token(ANN, "m")
+    manage = page(web.get("/manage", {"t": member}))
+    assert manage.xpath("//input[@name='topics' and @checked]/@value") == [MIXED_TOPIC]
+    saved = web.post("/manage", {"t": member, "action": "topics", "topics": [MIXED_TOPIC]})
+    assert saved.status_code == 200
+
+
+def test_a_form_shown_again_keeps_what_was_typed_as_it_was(web: Web) -> None:
+    """After a bad field, the form comes back filled with what the reader typed, bidi controls
+    and all: isolating it there would add marks to what they post next."""
+    response = web.subscribe("not an address", name=MIXED_TOPIC)
+    assert response.status_code == 400
+    assert page(response).xpath("//input[@name='name']/@value") == [MIXED_TOPIC]
