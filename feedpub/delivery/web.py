@@ -485,6 +485,9 @@ class WebApp:
         if action == "address":
             self.notify()
         if action == "forget":
+            # The write-ahead log still holds the pages as they were, the address in them.
+            with self.state() as state:
+                state.scrub()
             return self.message("forgotten")
         return self.manage_page(200, after, token, notice=result)
 
