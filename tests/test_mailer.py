@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -709,6 +710,46 @@ def test_feedpub_serve_sends_the_confirmation_and_the_welcome_at_once(
     subjects = [str(parse(raw)["Subject"]) for _, raw in relay.handler.received()]
     assert subjects == ["Confirm your subscription to Test Weekly", "Welcome to Test Weekly"]
     assert set(relay.handler.copies()) == {"new@example.net"}
+
+
+def test_the_module_app_under_another_server_sends_the_confirmation_itself(
+    relay: Relay, make_site: MakeSite
+) -> None:
+    """``feedpub.web:app`` run by a WSGI server other than ``feedpub serve`` (waitress-serve
+    here; gunicorn's workers load it the same way) starts its own sender at its first request:
+    the confirmation leaves at once, without waiting for a ``feedpub run``."""
+    root = make_site(
+        MAIL_ARTICLES,
+        extra=MAIL_NEWSLETTER
+        + '\n[web]\nurl = "https://news.example.org/"\n'
+        + smtp_settings(relay.port, 1),
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "waitress-serve"),
+            f"--listen=127.0.0.1:{port}",
+            "feedpub.web:app",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**CHILD_ENV, "FEEDPUB_SITE": str(root)},
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until(lambda: listening(port), timeout=20)
+        assert post_form(url + "subscribe", {"email": "new@example.net"}) == 200
+        wait_until(lambda: relay.handler.count() == 1, timeout=10)
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    subject = str(parse(relay.handler.received()[0][1])["Subject"])
+    assert subject == "Confirm your subscription to Test Weekly"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_feedpub_run_sends_what_is_owed(

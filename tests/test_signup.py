@@ -1131,3 +1131,36 @@ def test_a_form_shown_again_keeps_what_was_typed_as_it_was(web: Web) -> None:
     response = web.subscribe("not an address", name=MIXED_TOPIC)
     assert response.status_code == 400
     assert page(response).xpath("//input[@name='name']/@value") == [MIXED_TOPIC]
+
+
+@pytest.mark.parametrize(
+    ("peer", "counted_apart"),
+    [("127.0.0.1", True), ("192.0.2.99", False)],
+    ids=["from-the-trusted-proxy", "from-anyone-else"],
+)
+def test_the_app_itself_reads_the_client_from_the_trusted_proxy(
+    make_site: MakeSite, peer: str, counted_apart: bool
+) -> None:
+    """Under any WSGI server (gunicorn passes X-Forwarded-For on as it came): a sign-up
+    relayed by [web] trusted_proxy counts against the client it names, and the header from
+    anyone else is ignored, so a client cannot spread its sign-ups over made-up addresses."""
+    root = make_site(ARTICLES, extra=NEWSLETTER + "signups_per_hour = 2\n")
+    site = config.load(root, env={})
+    clock = Clock()
+    client = WebApp(site, clock=clock)
+    web = Web(site, clock, client)
+
+    def sign_up(address: str, forwarded: str) -> int:
+        response = web.client.post(
+            "/subscribe",
+            data={"email": address},
+            environ_base={"REMOTE_ADDR": peer},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        return response.status_code
+
+    assert sign_up("p0@example.org", "203.0.113.1") == 200
+    assert sign_up("p1@example.org", "203.0.113.1") == 200
+    assert sign_up("p2@example.org", "203.0.113.1") == 429
+    # Another client behind the same proxy has its own count; spoofed, the header changes none.
+    assert sign_up("p3@example.org", "10.0.0.1, 203.0.113.2") == (200 if counted_apart else 429)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import threading
 import traceback
@@ -42,6 +43,7 @@ from werkzeug.wrappers import Request, Response
 from feedpub import config
 from feedpub.config import Site
 from feedpub.delivery import signup, tokens
+from feedpub.delivery.mailer import Mailer
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret
@@ -337,6 +339,22 @@ class WebApp:
                 held.close()
             raise
 
+    def client(self, request: Request) -> str:
+        """The address the request came from: the last one ``[web] trusted_proxy`` put in
+        X-Forwarded-For when the request came through it, the peer's otherwise. Read here,
+        not only by waitress, so that it holds under any WSGI server (gunicorn passes the
+        header on as it came); reading it again after waitress gives the same address."""
+        peer = request.remote_addr or ""
+        proxy = self.site.web.trusted_proxy
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if not proxy or peer != proxy or not forwarded:
+            return peer
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:  # not what the proxy writes: count it as the proxy's own
+            return peer
+
     # -- /subscribe ------------------------------------------------------------------------
     def on_subscribe(self, request: Request) -> Response:
         if request.method != "POST":
@@ -351,7 +369,7 @@ class WebApp:
         # A sign-up may be the site's first use of its secret: the links it makes are the
         # first the secret signs, so making it here cannot break one already sent.
         secret = self.secret(create=True)
-        client = request.remote_addr or ""
+        client = self.client(request)
         try:
             with self.state() as state, state.transaction():
                 queued = signup.sign_up(state, self.site, secret, form, client, self.clock())
@@ -633,14 +651,23 @@ UnsubscribeApp = WebApp
 
 class _LazyApp:
     """``feedpub.delivery.web:app``: the site comes from FEEDPUB_SITE (default: the working folder),
-    loaded at the first request so that importing never fails."""
+    loaded at the first request so that importing never fails. With it starts the sender of
+    the mail requests queue (as ``feedpub serve`` starts one), so that under gunicorn or any
+    other server a confirmation leaves at once; several worker processes each have one, and
+    each queued mail is claimed by one of them."""
 
     def __init__(self) -> None:
         self.app: WebApp | None = None
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if self.app is None:
-            self.app = WebApp(config.load(os.environ.get("FEEDPUB_SITE", ".")))
+            with self.lock:  # a server's threads all take their first request at once
+                if self.app is None:
+                    site = config.load(os.environ.get("FEEDPUB_SITE", "."))
+                    sender = Mailer(site)
+                    sender.start()
+                    self.app = WebApp(site, notify=sender.wake)
         return self.app(environ, start)
 
 
