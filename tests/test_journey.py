@@ -13,7 +13,11 @@ import re
 import signal
 import sqlite3
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +34,10 @@ from helpers import (
     Relay,
     article,
     free_port,
+    load,
     parse,
     smtp_settings,
+    subscribe,
     wait_until,
     write_articles,
 )
@@ -40,6 +46,8 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+
+from feedpub.store.state import State
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -548,3 +556,84 @@ def test_a_readers_whole_journey(
         ]
         assert len(editor) == 3
         assert "Opera season" in text_of(editor[-1]) and "Relay record" in text_of(editor[-1])
+
+
+# -- sign-ups during a send ---------------------------------------------------------------------
+
+SEND_SIZE = 2_000
+SIGNUPS = 50
+
+
+def post_sign_up(base: str, address: str) -> tuple[int, bytes]:
+    """POST /subscribe as the static site's form does: the status and the page."""
+    body = urllib.parse.urlencode({"email": address, "name": "New Reader"}).encode()
+    request = urllib.request.Request(
+        base + "subscribe",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=DEADLINE) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="needs [web] url, POST /subscribe and the mailer")
+def test_sign_ups_during_a_send_are_all_recorded_and_the_send_counts_exactly(
+    make_site: MakeSite, start_relay: Callable[..., Relay], tmp_path: Path
+) -> None:
+    """Fifty sign-ups posted to the web app while ``feedpub send`` delivers an issue to 2,000
+    readers: each is answered and recorded (pending, from the form, its confirmation sent), the
+    send finishes with exactly 2,000 sent, every reader has one copy, and no one who signed up
+    during the send gets the issue (they have not confirmed)."""
+    relay = start_relay()
+    relay.handler.delay = 0.005  # the send lasts long enough for every sign-up to land in it
+    port = free_port()
+    root = make_site(
+        settings=site_settings(port, relay.port, extra="").replace(
+            "[web]\n", "[web]\nsignups_per_hour = 1000\n"
+        )
+    )
+    people = [(f"reader{i:04}@example.net", f"Reader {i}") for i in range(SEND_SIZE)]
+    subscribe(root, people)
+    write_articles(root, {"big.md": tagged("The big issue", 1)})
+    feedpub(root, "issue", "new")
+    with serving(root, port, tmp_path / "serve") as served:
+        sender = subprocess.Popen(
+            [str(FEEDPUB), "--site", str(root), "send"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=CHILD_ENV,
+        )
+        try:
+            wait_until(lambda: relay.handler.count() >= 100, sender, DEADLINE)
+            addresses = [f"signup{i:02}@example.org" for i in range(SIGNUPS)]
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                answers = list(pool.map(lambda a: post_sign_up(served.url, a), addresses))
+            assert sender.poll() is None, "the send ended before the sign-ups were all in"
+            out, err = sender.communicate(timeout=600)
+        finally:
+            if sender.poll() is None:
+                sender.kill()
+                sender.communicate()
+        assert sender.returncode == 0, (out + err).decode()
+        assert [status for status, _ in answers] == [200] * SIGNUPS
+        assert len({page for _, page in answers}) == 1  # the same page for every address
+        # Their confirmations leave from the web process, whatever the send is doing.
+        wait_until(
+            lambda: sum(relay.handler.copies()[a] for a in addresses) == SIGNUPS,
+            timeout=DEADLINE,
+        )
+    with State.open(load(root).state_dir) as state:
+        assert state.issues.counts(1)["sent"] == SEND_SIZE
+    copies = relay.handler.copies()
+    assert {a: copies[a] for a, _ in people} == {a: 1 for a, _ in people}
+    assert {a: copies[a] for a in addresses} == {a: 1 for a in addresses}  # the confirmation
+    for address in addresses:
+        row = state_row(root, "SELECT status, source FROM subscribers WHERE email = ?", address)
+        assert row == ("pending", "form"), (address, row)
+    assert b"Issue 1: 2000 sent" in out
