@@ -637,3 +637,33 @@ def test_sign_ups_during_a_send_are_all_recorded_and_the_send_counts_exactly(
         row = state_row(root, "SELECT status, source FROM subscribers WHERE email = ?", address)
         assert row == ("pending", "form"), (address, row)
     assert b"Issue 1: 2000 sent" in out
+
+
+@pytest.mark.xfail(strict=True, reason="needs [web] url, POST /subscribe, /confirm and the mailer")
+def test_without_script_confirming_takes_one_click(
+    make_site: MakeSite, start_relay: Callable[..., Relay], tmp_path: Path
+) -> None:
+    """A browser that runs no script (or a mail scanner that opens the link) confirms nothing by
+    opening the link; one press of the page's one button confirms."""
+    relay = start_relay()
+    port = free_port()
+    root = make_site(settings=site_settings(port, relay.port))
+    driver = chrome(tmp_path / "chromium", script=False)
+    try:
+        with serving(root, port, tmp_path / "serve") as served:
+            status, _ = post_sign_up(served.url, READER)
+            assert status == 200
+            confirmation = mail_to(relay, READER, 1)[0]
+            driver.get(link(confirmation, served.url, "confirm"))
+            driver.find_element(By.TAG_NAME, "form")  # the page has loaded
+            assert status_of(root, READER) == "pending"
+            [press] = [
+                b
+                for b in driver.find_elements(By.CSS_SELECTOR, "button, input[type=submit]")
+                if b.is_displayed()
+            ]
+            press.click()
+            wait_until(lambda: status_of(root, READER) == "active", timeout=DEADLINE)
+            wait_for_text(driver, r"confirmed|welcome|you are subscribed|you're subscribed")
+    finally:
+        driver.quit()
