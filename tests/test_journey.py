@@ -231,7 +231,8 @@ def button(driver: webdriver.Chrome, pattern: str) -> WebElement:
 
 
 def field(driver: webdriver.Chrome, name: str, kind: str = "") -> WebElement:
-    selector = f"input[name={name}]" + (f", input[type={kind}]" if kind else "")
+    """The visible input named ``name`` (or with that id, or of type ``kind``)."""
+    selector = f"input[name={name}], input#{name}" + (f", input[type={kind}]" if kind else "")
     found = [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
     assert found, f"no visible field {name!r} on {driver.current_url}"
     return found[0]
@@ -441,19 +442,16 @@ class Journey:
     def forget(self) -> None:
         assert self.issue is not None
         self.driver.get(link(self.issue, self.base, "manage"))
-        button(self.driver, r"forget|erase|delete").click()
-        # A page may ask once more before it erases everything.
-        if status_of(self.root, READER) is not None:
-            wait_until(
-                lambda: (
-                    status_of(self.root, READER) is None
-                    or bool(self.driver.find_elements(By.CSS_SELECTOR, "button"))
-                ),
-                timeout=DEADLINE,
-            )
-        if status_of(self.root, READER) is not None:
-            button(self.driver, r"forget|erase|delete").click()
+        press = button(self.driver, r"forget|erase")
+        # Erasing everything is asked for twice over: the box that says so must be ticked.
+        for box in press.find_element(By.XPATH, "ancestor::form").find_elements(
+            By.CSS_SELECTOR, "input[type=checkbox]"
+        ):
+            if not box.is_selected():
+                box.click()
+        press.click()
         wait_until(lambda: status_of(self.root, READER) is None, timeout=DEADLINE)
+        wait_for_text(self.driver, r"forgotten|erased|deleted")
         row = state_row(
             self.root,
             "SELECT count(*) FROM subscribers WHERE status = 'forgotten' AND email = ''",
