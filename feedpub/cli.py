@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_NOTE_BYTES = 100_000
 MAX_NOW_YEAR = 9998
+# A forgotten subscriber is a tombstone, no longer anyone: not listed, not a status to pick.
+LISTED_STATUSES = tuple(s for s in STATUSES if s != "forgotten")
 
 
 class Options:
@@ -675,7 +677,9 @@ def subscribers_remove(options: Options, address: str) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only subscribers in this state.")
+@click.option(
+    "--status", type=click.Choice(LISTED_STATUSES), help="Only subscribers in this state."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")
 @verbosity
 @pass_options
@@ -694,6 +698,61 @@ def subscribers_list(options: Options, status: str | None, as_json: bool) -> Non
     for person in people:
         click.echo(f"{person['email']}\t{person['name']}\t{person['status']}")
     options.say(f"{plural(len(people), 'subscriber')}")
+
+
+@subscribers.command("show")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="Print everything held about them as JSON.")
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_show(options: Options, address: str, as_json: bool) -> None:
+    """Show what is held about ADDRESS: consent record, status, topics, pause, issues."""
+    site = options.site()
+    with State.open(site.state_dir, create=False) as state:
+        people = Subscribers(state)
+        held = people.data(people.get(address))
+    if as_json:
+        click.echo(json.dumps(held, ensure_ascii=False, indent=2))
+        return
+    issues = held["issues"]
+    counts: dict[str, int] = {}
+    for issue in issues:
+        counts[issue["status"]] = counts.get(issue["status"], 0) + 1
+    rows = [
+        ("Address", held["address"]),
+        ("Name", held["name"] or "-"),
+        ("Status", held["status"]),
+        ("Joined", f"{held['joined'] or 'unknown'} (source: {held['source']})"),
+        ("Confirmed", held["confirmed"] or "-"),
+        *([("IP", held["ip"])] if "ip" in held else []),
+        ("Topics", ", ".join(held["topics"]) or "all"),
+        ("Paused until", held["paused_until"] or "-"),
+        *([("New address", held["new_address"])] if "new_address" in held else []),
+        (
+            "Issues",
+            f"{len(issues)}"
+            + (f" ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})" if counts else ""),
+        ),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':<14}{value}")
+
+
+@subscribers.command("forget")
+@click.argument("address")
+@verbosity
+@pass_options
+@reports_errors
+def subscribers_forget(options: Options, address: str) -> None:
+    """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
+    site = options.site()
+    with State.open(site.state_dir) as state, state.transaction():
+        Subscribers(state).forget(address, datetime.now(site.tz))
+    options.say(
+        f"Forgot {address.strip()}: their data is erased; a later import will not add the "
+        "address again (they can sign up again themselves)"
+    )
 
 
 @subscribers.command("import")

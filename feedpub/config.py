@@ -364,6 +364,57 @@ class FeedSettings:
     output: str = _setting("public", _check_output, "folder the build writes, relative to the site")
 
 
+MAX_TOPICS = 20
+MAX_TOPIC_NAME = 60
+MAX_TOPIC_TAGS = 100
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A newsletter topic: a name readers choose, and the article tags it groups (compared as
+    ``[newsletter] tags`` are, with feedpub.text.name_key)."""
+
+    name: str
+    tags: tuple[str, ...]
+
+
+def _check_topics(value: object) -> tuple[Topic, ...]:
+    """``{ Sports = ["sports", "athletics"], Arts = ["arts"] }``: at most MAX_TOPICS, each name
+    1 to MAX_TOPIC_NAME characters without control characters, each with at least one tag."""
+    example = 'like topics = { Sports = ["sports", "athletics"], Arts = ["arts"] }'
+    if isinstance(value, tuple) and not value:
+        return ()
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a table of topic names and their tags, {example}")
+    if len(value) > MAX_TOPICS:
+        raise ValueError(f"names {len(value)} topics; keep it to {MAX_TOPICS}")
+    topics: list[Topic] = []
+    seen: dict[str, str] = {}
+    for name, tags in value.items():
+        shown = repr(name[:MAX_TOPIC_NAME]) + ("..." if len(name) > MAX_TOPIC_NAME else "")
+        if not name.strip() or len(name) > MAX_TOPIC_NAME:
+            raise ValueError(
+                f"topic {shown}: a topic's name is 1 to {MAX_TOPIC_NAME} characters"
+            )
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in name) or first_not_xml(name):
+            raise ValueError(f"topic {shown}: the name holds a control character; remove it")
+        key = " ".join(name.split()).casefold()
+        if key in seen:
+            raise ValueError(f"topics {seen[key]!r} and {name!r} are one name; keep one")
+        seen[key] = name
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError(f"topic {shown} must be a list of tags, {example}")
+        cleaned = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        if not cleaned:
+            raise ValueError(f"topic {shown} has no tags; give it at least one, {example}")
+        if len(cleaned) > MAX_TOPIC_TAGS or any(len(t) > 200 for t in cleaned):
+            raise ValueError(
+                f"topic {shown}: at most {MAX_TOPIC_TAGS} tags of at most 200 characters"
+            )
+        topics.append(Topic(" ".join(name.split()), cleaned))
+    return tuple(topics)
+
+
 DEFAULT_SUBJECT = "{{ newsletter.name }} #{{ issue.number }}: {{ issue.articles[0].title }}"
 
 
@@ -388,6 +439,16 @@ class NewsletterSettings:
     unsubscribe_url: str = _setting("", _check_optional_url, "base of unsubscribe links")
     postal_address: str = _setting(
         "", _check_postal_address, "the sender's postal address, shown in every issue's footer"
+    )
+    welcome: bool = _setting(True, doc="send the welcome email after a reader confirms")
+    topics: tuple[Topic, ...] = field(
+        default=(),
+        metadata={
+            "check": _check_topics,
+            "doc": "topics readers may choose: a table of names and their tags",
+            "key": "",
+            "table": True,
+        },
     )
 
     @property
@@ -474,11 +535,48 @@ class SmtpSettings:
         return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
 
 
+def _check_proxy(value: str) -> str:
+    if not value:
+        return value
+    import ipaddress  # here: only a site with a web app needs it
+
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an IP address; give the address the proxy connects from, like "
+            "'127.0.0.1', or '' to trust no proxy"
+        ) from None
+
+
+def _check_signups(value: int) -> int:
+    if not 1 <= value <= 100_000:
+        raise ValueError("must be between 1 and 100000 sign-ups an hour")
+    return value
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    url: str = _setting(
+        "",
+        _at_most(1000, lambda v: _check_url(v) if v else v),
+        "the web app's base URL (sign-up, confirm, manage, unsubscribe), ending in /",
+    )
+    record_ip: bool = _setting(False, doc="keep the sign-up's client address with its consent")
+    trusted_proxy: str = _setting(
+        "127.0.0.1", _check_proxy, "the proxy whose X-Forwarded-For names the client ('': none)"
+    )
+    signups_per_hour: int = _setting(
+        10, _check_signups, "sign-ups one client address may post in an hour"
+    )
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
     "newsletter": NewsletterSettings,
     "smtp": SmtpSettings,
+    "web": WebSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -492,6 +590,7 @@ class Site:
     feeds: FeedSettings
     newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -503,6 +602,19 @@ class Site:
     @property
     def newsletter_name(self) -> str:
         return self.newsletter.name or self.site.title
+
+    @property
+    def web_url(self) -> str:
+        """The web app's base URL, ending in "/": ``[web] url``, else the folder of
+        ``[newsletter] unsubscribe_url``, else ``[site] url``. Its pages are web_url +
+        "subscribe", "confirm", "manage", "unsubscribe"."""
+        if self.web.url:
+            return self.web.url
+        if self.newsletter.unsubscribe_url:
+            parts = urlsplit(self.newsletter.unsubscribe_url)
+            folder = parts.path.rsplit("/", 1)[0] + "/"
+            return urlunsplit((parts.scheme, parts.netloc, folder, "", ""))
+        return self.site.url
 
     def issue_url(self, number: int) -> str:
         """The web version of issue ``number``: the archive writes it, the digest links to it."""
@@ -594,6 +706,21 @@ def _coerce(raw: object, kind: type, from_env: bool) -> Any:
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
             raise ValueError(f'must be a list of strings, like ["news"], not {_toml_type(raw)}')
         return tuple(raw)
+    return raw
+
+
+def _table(raw: object, from_env: bool) -> object:
+    """A setting that is a TOML table; from the environment or a flag, an inline table's text
+    (``{ Sports = ["sports"] }``)."""
+    if from_env and isinstance(raw, str):
+        try:
+            return tomllib.loads(f"value = {raw}")["value"]
+        except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+            raise ValueError(
+                'must be a TOML inline table, like { Sports = ["sports"], Arts = ["arts"] }'
+            ) from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"must be a table, not {_toml_type(raw)}")
     return raw
 
 
@@ -724,14 +851,21 @@ def load(
                     True,
                 )
             elif key in table:
-                raw, where, line, from_env = table[key], shown, key_line(text, name, key), False
+                line = key_line(text, name, key)
+                if spec.metadata.get("table") and isinstance(table[key], dict):
+                    # Its own [newsletter.topics] section, or an inline table on one line.
+                    line = key_line(text, f"{name}.{key}") or line
+                raw, where, line, from_env = table[key], shown, line, False
             else:
                 if (name, key) in REQUIRED:
                     message = f'[{name}] {key} is required; add a line: {key} = "..."'
                     problems.append(Problem(shown, key_line(text, name), "error", message))
                 continue
             try:
-                value = _coerce(raw, kind_of, from_env)
+                if spec.metadata.get("table"):
+                    value = _table(raw, from_env)
+                else:
+                    value = _coerce(raw, kind_of, from_env)
                 check = spec.metadata.get("check")
                 if check is not None:
                     value = check(value)

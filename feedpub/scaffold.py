@@ -47,7 +47,10 @@ def settings_text(title: str) -> str:
         for spec in fields(kind):
             key = setting_key(spec)
             lines.append(f"# {spec.metadata['doc']}")
-            lines.append(f"{key} = {_toml_value(chosen.get((section, key), spec.default))}")
+            value = chosen.get((section, key), spec.default)
+            # A table setting ([newsletter] topics) starts empty, as an inline table.
+            shown = "{}" if spec.metadata.get("table") and not value else _toml_value(value)
+            lines.append(f"{key} = {shown}")
     return "\n".join(lines) + "\n"
 
 

@@ -295,7 +295,8 @@ def test_list_with_an_unknown_status(runner: CliRunner, site: Path) -> None:
     result = invoke(runner, "--site", site, "subscribers", "list", "--status", "gone")
     assert_clean_exit(result, 2)
     assert (
-        "Invalid value for '--status': 'gone' is not one of 'active', 'unsubscribed', 'bounced'"
+        "Invalid value for '--status': 'gone' is not one of 'pending', 'active', "
+        "'unsubscribed', 'bounced', 'complained'"
         in result.stderr
     )
 
@@ -542,7 +543,8 @@ def test_import_reads_a_status_column(runner: CliRunner, site: Path, tmp_path: P
     result = import_file(runner, site, path)
     assert_clean_exit(result, 1)
     assert result.stderr.splitlines()[0] == (
-        f"{path}:6: error: status 'deleted' is not one of active, unsubscribed, bounced"
+        f"{path}:6: error: status 'deleted' is not one of pending, active, unsubscribed, "
+        "bounced, complained"
     )
     assert people(site) == [
         ("ann@example.org", "Ann", "active"),

@@ -24,7 +24,7 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import urlencode, urlsplit
 
 from feedpub.config import Site
-from feedpub.delivery.tokens import make_token
+from feedpub.delivery.tokens import make, make_token
 from feedpub.errors import DeliveryError, StateError
 from feedpub.oserrors import describe
 from feedpub.private import write_private
@@ -74,6 +74,10 @@ def list_id(site: Site) -> str:
 
 
 def unsubscribe_base(site: Site) -> str:
+    """``[web] url`` + "unsubscribe" when it is set; else ``[newsletter] unsubscribe_url``
+    (as before version 6), else the site's URL + "unsubscribe"."""
+    if site.web.url:
+        return site.web.url + "unsubscribe"
     return site.newsletter.unsubscribe_url or site.site.url + "unsubscribe"
 
 
@@ -89,7 +93,9 @@ def checked_unsubscribe_base(site: Site) -> str:
     base = unsubscribe_base(site)
     if len(base) > LONGEST_BASE:
         key = (
-            "[newsletter] unsubscribe_url"
+            "[web] url (with 'unsubscribe' after it)"
+            if site.web.url
+            else "[newsletter] unsubscribe_url"
             if site.newsletter.unsubscribe_url
             else "[site] url (with 'unsubscribe' after it)"
         )
@@ -106,6 +112,14 @@ def unsubscribe_link(site: Site, token: str) -> str:
     return f"{base}{joiner}{urlencode({'t': token})}"
 
 
+def unsubscribe_token(secret: bytes, list_id: str, recipient: Recipient) -> str:
+    """The token of ``recipient``'s unsubscribe link: a ``u`` token of their token_key, which
+    reveals nothing; for a recipient without one, the older form."""
+    if recipient.token_key:
+        return make(secret, list_id, "u", recipient.token_key)
+    return make_token(secret, list_id, recipient.key)
+
+
 def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
     """The same for an issue and recipient on every try, so a resent copy is a duplicate; it
     carries a hash of the address, never the address."""
@@ -115,10 +129,15 @@ def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
 
 @dataclass(frozen=True)
 class Recipient:
+    """Who a message goes to. ``key``: the address's email_key; ``token_key``: the random key
+    their links carry ('' for an address that is no subscriber, such as a test copy's: its
+    link then carries a token of the form before version 6, which unsubscribes no one)."""
+
     id: int
     email: str
     name: str
     key: str
+    token_key: str = ""
 
     @property
     def envelope(self) -> str:
@@ -331,7 +350,7 @@ class PreparedIssue:
         """The message for ``recipient``, dated ``now`` (RFC 5322's Date: when it is handed
         over); UTF-8 (RFC 6531, for SMTPUTF8) only where the address's local part is not
         ASCII, ASCII otherwise."""
-        link = unsubscribe_link(self.site, make_token(secret, self.list_id, recipient.key))
+        link = unsubscribe_link(self.site, unsubscribe_token(secret, self.list_id, recipient))
         head = "".join(
             [
                 self.head,

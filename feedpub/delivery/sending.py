@@ -282,7 +282,9 @@ class _Worker:
             if row is None:
                 return None
             if row.active:
-                recipient = Recipient(row.subscriber, row.email, row.name, row.key)
+                recipient = Recipient(
+                    row.subscriber, row.email, row.name, row.key, row.token_key
+                )
                 return _Claim(recipient, row.status, row.updated)
             job.tick("skipped")
 

@@ -22,8 +22,8 @@ from feedpub import config
 from feedpub.config import Site
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.delivery.tokens import load_secret, read_token
-from feedpub.errors import FeedpubError, SecretError, StateError, SubscriberError, TokenError
+from feedpub.delivery.tokens import Reading, load_secret, read
+from feedpub.errors import FeedpubError, SecretError, StateError, TokenError
 from feedpub.store.state import State
 from feedpub.templating import environment
 
@@ -121,11 +121,11 @@ class UnsubscribeApp:
             except ValueError:
                 return self.page(start, 400, "invalid")
             token = (form.get("t") or [""])[0]
-        key = self.subscriber_key(token, environ.get("wsgi.errors"))
-        if key is None:
+        reading = self.subscriber_key(token, environ.get("wsgi.errors"))
+        if reading is None:
             return self.page(start, 400, "invalid")
         try:
-            self.unsubscribe(key)
+            self.unsubscribe(reading)
         except StateError as exc:
             # Nothing was recorded: a 503 makes a one-click client ask again later, and shows a
             # reader the button again; a 500 would look final and the request would be lost.
@@ -136,17 +136,16 @@ class UnsubscribeApp:
             return self.page(start, 503, "busy", token, extra=retry)
         return self.page(start, 200, "done")
 
-    def unsubscribe(self, key: str) -> None:
+    def unsubscribe(self, reading: Reading) -> None:
         state_dir = self.site.state_dir
         with State.open(state_dir, busy_timeout=self.busy_timeout) as state, state.transaction():
-            people = Subscribers(state)
-            try:
-                if people.get(key).status == "active":
-                    people.set_status(key, "unsubscribed", self.clock())
-            except SubscriberError:
-                pass  # removed since: there is nothing to send to, which is what they asked
+            found = Subscribers(state).of_token(reading)
+            # Removed or forgotten since: there is nothing to send to, which is what they asked.
+            if found is not None and found.status in ("active", "pending"):
+                state.subscribers.set_status(found.id, "unsubscribed", self.clock().isoformat())
 
-    def subscriber_key(self, token: str, errors: Any = None) -> str | None:
+    def subscriber_key(self, token: str, errors: Any = None) -> Reading | None:
+        """What an unsubscribe link's token says (of either form), or None if it is not one."""
         try:
             secret = load_secret(self.site.state_dir, create=False)
         except SecretError as exc:
@@ -155,7 +154,7 @@ class UnsubscribeApp:
                 errors.write(f"feedpub: {exc}\n")
             return None
         try:
-            return read_token(secret, list_id(self.site), token)
+            return read(secret, list_id(self.site), token, "u", self.clock())
         except TokenError:
             return None
 

@@ -6,8 +6,15 @@
   files; and the build's tables: articles' feed ids, the outputs, the content cache, meta.
 - ``issues``: the issues and the articles each carried (``Issues``, ``IssueRecord``,
   ``IssueItem``, ``UNSUBSCRIBE_PLACEHOLDER``); ``State.issues``.
-- ``subscribers``: the subscribers table (``SubscriberRows``, ``Subscriber``);
+- ``subscribers``: the subscribers table, each one's consent record, topics and pause, the
+  forgotten ones' tombstones and the suppression list (``SubscriberRows``, ``Subscriber``);
   ``State.subscribers``. The rules for addresses and names are delivery's.
+- ``limits``: rate-limit hits, counted over a sliding window across processes (``Limits``);
+  ``State.limits``.
+- ``outgoing``: the transactional mail queue, confirmations and welcomes (``Outgoing``,
+  ``OutgoingRow``); ``State.outgoing``.
+- ``variants``: an issue rendered once per set of its articles (``Variants``);
+  ``State.variants``.
 - ``deliveries``: one row per issue and recipient, and each step of a send on them as one
   transaction (``Deliveries``); ``State.deliveries``, which the send loop uses through its
   ``DeliveryStore`` Protocol.

@@ -32,6 +32,7 @@ class ClaimedRow(NamedTuple):
     active: bool
     status: str
     updated: str
+    token_key: str = ""
 
 
 class Deliveries:
@@ -100,7 +101,7 @@ class Deliveries:
             row = (
                 self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated"
+                    " d.status, d.updated, s.token_key"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'pending'"
                     " ORDER BY d.subscriber LIMIT 1",
@@ -108,7 +109,7 @@ class Deliveries:
                 ).fetchone()
                 or self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated"
+                    " d.status, d.updated, s.token_key"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'deferred'"
                     " AND julianday(d.next_attempt) <= julianday(?)"
@@ -125,7 +126,7 @@ class Deliveries:
                 " AND subscriber = ?",
                 ("sending" if active else "skipped", stamp, number, row[0]),
             )
-        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6])
+        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6], row[7])
 
     def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
         """Put a claimed row back as it was (``status``, ``updated``)."""

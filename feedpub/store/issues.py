@@ -25,6 +25,9 @@ class IssueItem:
     date: str
     authors: tuple[str, ...]
     summary: str
+    # Since schema 6; an issue recorded before carries none (its items read as untagged).
+    tags: tuple[str, ...] = ()
+    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,16 @@ class IssueRecord:
 
 def _issue_items(db: sqlite3.Connection, number: int) -> tuple[IssueItem, ...]:
     rows = db.execute(
-        "SELECT article_id, title, link, date, authors, summary FROM issue_articles"
+        "SELECT article_id, title, link, date, authors, summary, tags, image FROM issue_articles"
         " WHERE issue = ? ORDER BY position",
         (number,),
     )
-    return tuple(IssueItem(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5]) for r in rows)
+    return tuple(
+        IssueItem(
+            r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], tuple(json.loads(r[6])), r[7]
+        )
+        for r in rows
+    )
 
 
 class Issues:
@@ -130,7 +138,7 @@ class Issues:
             )
             self.db.executemany(
                 "INSERT INTO issue_articles (issue, position, article_id, title, link, date,"
-                " authors, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " authors, summary, tags, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         issue.number,
@@ -141,6 +149,8 @@ class Issues:
                         item.date,
                         json.dumps(list(item.authors), ensure_ascii=False),
                         item.summary,
+                        json.dumps(list(item.tags), ensure_ascii=False),
+                        item.image,
                     )
                     for position, item in enumerate(issue.items, start=1)
                 ],

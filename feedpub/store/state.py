@@ -16,7 +16,7 @@ import os
 import sqlite3
 import struct
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from itertools import starmap
@@ -27,7 +27,10 @@ from feedpub.errors import StateBusy, StateError
 from feedpub.oserrors import describe, disk_full, unwritable
 from feedpub.store.deliveries import Deliveries
 from feedpub.store.issues import Issues
-from feedpub.store.subscribers import SubscriberRows
+from feedpub.store.limits import Limits
+from feedpub.store.outgoing import Outgoing
+from feedpub.store.subscribers import SubscriberRows, new_token_key
+from feedpub.store.variants import Variants
 
 STATE_NAME = "state.db"
 # How long a command waits for another process's write on the state to end before it gives
@@ -122,8 +125,73 @@ ALTER TABLE outputs RENAME COLUMN sha256 TO key;
 DROP INDEX deliveries_status;
 CREATE INDEX deliveries_claim ON deliveries(issue, status, subscriber);
 """,
+    # Readers sign themselves up: consent, topics, pauses, address changes, forgetting.
+    """
+CREATE TABLE subscribers_6 (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('pending', 'active', 'unsubscribed', 'bounced', 'complained', 'forgotten')),
+    added TEXT NOT NULL,
+    changed TEXT NOT NULL,
+    hard_failures INTEGER NOT NULL,
+    token_key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL CHECK (source IN ('form', 'import', 'cli', 'unknown')),
+    joined TEXT,
+    confirmed TEXT,
+    ip TEXT NOT NULL DEFAULT '',
+    topics TEXT NOT NULL DEFAULT '[]',
+    paused_until TEXT,
+    new_email TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO subscribers_6 (id, email, email_key, name, status, added, changed, hard_failures,
+                           token_key, source)
+    SELECT id, email, email_key, name, status, added, changed, hard_failures,
+           'unset:' || id, 'unknown' FROM subscribers;
+DROP TABLE subscribers;
+ALTER TABLE subscribers_6 RENAME TO subscribers;
+CREATE TABLE suppressions (
+    hash TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    added TEXT NOT NULL
+);
+CREATE TABLE limits (
+    bucket TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX limits_bucket ON limits(bucket, at);
+CREATE TABLE outgoing (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('confirm', 'already', 'welcome', 'address')),
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+    target TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    last_reply TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outgoing_due ON outgoing(status, id);
+CREATE INDEX outgoing_subscriber ON outgoing(subscriber, kind);
+ALTER TABLE issue_articles ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE issue_articles ADD COLUMN image TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN articles TEXT NOT NULL DEFAULT '';
+CREATE TABLE issue_variants (
+    issue INTEGER NOT NULL REFERENCES issues(number) ON DELETE CASCADE,
+    articles TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    html TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (issue, articles)
+);
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+# Migrations that rebuild a table others refer to: SQLite's way (its "making other kinds of
+# table schema changes") runs them with foreign keys off, then checks every reference.
+_REBUILDS = {6}
 # Values bound in one statement: SQLite's smallest limit (older builds allow 999).
 _MAX_VARIABLES = 900
 
@@ -275,6 +343,18 @@ class State:
     def deliveries(self) -> Deliveries:
         return Deliveries(self.db, self.transaction)
 
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.db, self.transaction)
+
+    @property
+    def outgoing(self) -> Outgoing:
+        return Outgoing(self.db, self.transaction)
+
+    @property
+    def variants(self) -> Variants:
+        return Variants(self.db)
+
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -396,19 +476,53 @@ def _transaction(db: sqlite3.Connection, path: Path, timeout: float) -> Iterator
 def _migrate(db: sqlite3.Connection, path: Path, timeout: float) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version < SCHEMA_VERSION:
-        with _transaction(db, path, timeout):
-            # Read again under the write lock: another process may have just upgraded.
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for script in _MIGRATIONS[version:]:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+        # Outside a transaction only: SQLite ignores the pragma inside one.
+        rebuilding = any(v > version for v in _REBUILDS)
+        keys_on = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        if rebuilding:
+            db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with _transaction(db, path, timeout):
+                # Read again under the write lock: another process may have just upgraded.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    _AFTER.get(number, _nothing)(db)
+                broken = db.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise StateError(
+                        f"{path}: upgrading the schema found table {broken[0]} row {broken[1]} "
+                        f"referring to a {broken[2]} row that is not there; nothing was "
+                        f"changed. {_DAMAGED_ADVICE.format(path=path)}"
+                    )
+                db.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+        finally:
+            if rebuilding and keys_on:
+                db.execute("PRAGMA foreign_keys = ON")
     if version > SCHEMA_VERSION:
         raise StateError(
             f"{path}: written by a newer feedpub (schema {version}, this one knows "
             f"{SCHEMA_VERSION}); upgrade feedpub"
         )
+
+
+def _token_keys(db: sqlite3.Connection) -> None:
+    """Version 6: each subscriber a random key of its own, which their new links carry."""
+    rows = db.execute("SELECT id FROM subscribers WHERE token_key LIKE 'unset:%'")
+    ids = [row[0] for row in rows]
+    db.executemany(
+        "UPDATE subscribers SET token_key = ? WHERE id = ?", [(new_token_key(), i) for i in ids]
+    )
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    pass
+
+
+# What a migration needs done in Python after its SQL, by the version it makes.
+_AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {6: _token_keys}
 
 
 def busy_timeout_from(env: Mapping[str, str]) -> float:
