@@ -61,7 +61,7 @@ schedule = "manual"
 url = "http://{host}:{port}/"
 # Every bench request comes from one address; the default (10 an hour) would refuse all but
 # the first ten.
-signups_per_hour = 100000000
+signups_per_hour = 100000
 """
 
 
