@@ -747,8 +747,10 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
 def subscribers_forget(options: Options, address: str) -> None:
     """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
     site = options.site()
-    with State.open(site.state_dir) as state, state.transaction():
-        Subscribers(state).forget(address, datetime.now(site.tz))
+    with State.open(site.state_dir) as state:
+        with state.transaction():
+            Subscribers(state).forget(address, datetime.now(site.tz))
+        state.scrub()
     options.say(
         f"Forgot {address.strip()}: their data is erased; a later import will not add the "
         "address again (they can sign up again themselves)"

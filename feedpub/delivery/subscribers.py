@@ -104,10 +104,13 @@ class Subscribers:
         source: str = "cli",
         joined: datetime | str | None = None,
         allow_suppressed: bool = False,
+        ip: str = "",
+        topics: tuple[str, ...] = (),
     ) -> tuple[Subscriber, bool]:
         """Add (or, with ``reactivate``, re-activate) a subscriber; (subscriber, True if it was
         new or re-activated). A new subscriber gets ``status``, and a consent record: how they
-        joined (``source``) and when (``joined``, default ``now``).
+        joined (``source``) and when (``joined``, default ``now``), from where (``ip``, only
+        with ``[web] record_ip``), and their ``topics``.
 
         An address on the suppression list (forgotten on request) is refused, SubscriberError,
         unless ``allow_suppressed`` (a sign-up, which only its confirmation makes active)."""
@@ -127,7 +130,10 @@ class Subscribers:
                     "again themselves (the confirmation lifts it)"
                 )
             when = joined.isoformat() if isinstance(joined, datetime) else joined or stamp
-            return self.rows.insert(email, key, name, status, stamp, source, when), True
+            made = self.rows.insert(
+                email, key, name, status, stamp, source, when, ip=ip, topics=topics
+            )
+            return made, True
         if found.status == "active" or not reactivate:
             return found, False
         self.rows.reactivate(found.id, name, stamp)
@@ -155,7 +161,8 @@ class Subscribers:
     def forget(self, address_or_key: str, now: datetime) -> Subscriber:
         """Erase the person: their row becomes a tombstone, their deliveries keep only status
         and counts, their queued mail is dropped, and their address's keyed hash goes on the
-        suppression list. The subscriber as it was. Call inside a transaction."""
+        suppression list. The subscriber as it was. Call inside a transaction, and
+        ``state.scrub()`` once it has committed (the log's old copies of the row go too)."""
         key = _key_of(address_or_key)  # the row's email_key: get() found it by this one
         subscriber = self.get(key)
         stamp = now.isoformat()
