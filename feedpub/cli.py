@@ -836,10 +836,10 @@ def subscribers_export(options: Options, file: Path | None) -> None:
 @pass_options
 @reports_errors
 def serve(options: Options, host: str, port: int) -> None:
-    """Serve the unsubscribe endpoint (GET shows a button, POST unsubscribes at once)."""
+    """Serve the web app: sign-up, confirmation, the readers' own page and unsubscribe."""
     site = options.site()
+    from feedpub.delivery.server import serve as serve_forever
     from feedpub.delivery.transport import is_loopback
-    from feedpub.delivery.web import serve as serve_forever
 
     if not is_loopback(host):
         _warn(

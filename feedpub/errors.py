@@ -127,3 +127,19 @@ class NoSuchIssue(FeedpubError):
 
 class TransportError(FeedpubError):
     """A transport cannot be made as asked: an unknown name, or settings it cannot use."""
+
+
+class FormError(FeedpubError):
+    """A web form's field is missing, malformed or too long; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class LinkExpired(TokenError):
+    """A confirmation link is genuine but older than its lifetime: a fresh one can be sent."""
+
+
+class RateLimited(FeedpubError):
+    """A client or an address has asked more often than the web app's limits allow."""

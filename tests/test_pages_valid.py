@@ -23,7 +23,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,10 +44,11 @@ from helpers import (
 )
 
 from feedpub.config import Site
+from feedpub.delivery import tokens
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.delivery.tokens import load_secret, make_token
-from feedpub.delivery.web import UnsubscribeApp
+from feedpub.delivery.web import UnsubscribeApp, WebApp
 from feedpub.newsletter import issues
 from feedpub.site.build import build, load_catalog
 from feedpub.store.state import State
@@ -230,6 +231,84 @@ def unsubscribe_pages(site: Site) -> dict[str, bytes]:
     return {name: body for name, (_, body) in answers.items()}
 
 
+SIGNUP = """
+[newsletter]
+name = "Ledger Weekly"
+from = "Desk <desk@example.org>"
+schedule = "manual"
+topics = { Sports = ["sports"], "Arts & <Letters>" = ["arts"] }
+
+[web]
+url = "https://news.example.org/"
+"""
+
+
+def signup_pages(root: Path) -> dict[str, bytes]:
+    """The sign-up, confirmation and manage pages and the message pages, in their states."""
+    from werkzeug.test import Client
+
+    (root / "content").mkdir(parents=True)
+    (root / "feedpub.toml").write_text(SETTINGS + SIGNUP, encoding="utf-8")
+    site = load(root)
+    client = Client(WebApp(site, clock=lambda: NOW))
+    form = {"email": "ann@example.org", "name": "Ann", "topics": "Sports"}
+    pages = {
+        "subscribe": client.get("/subscribe"),
+        "subscribe-error": client.post("/subscribe", data={"email": "not an address"}),
+        "subscribe-sent": client.post("/subscribe", data=form),
+    }
+    secret = load_secret(site.state_dir)
+    with State.open(site.state_dir) as state:
+        ann = state.subscribers.find("ann@example.org")
+    assert ann is not None
+
+    def token(purpose: str, expires: datetime | None = None) -> str:
+        return tokens.make(secret, list_id(site), purpose, ann.token_key, expires)
+
+    later = NOW + timedelta(days=3)
+    pages["confirm"] = client.get("/confirm", query_string={"t": token("c", later)})
+    pages["confirm-expired"] = client.get(
+        "/confirm", query_string={"t": token("c", NOW - timedelta(days=1))}
+    )
+    pages["confirm-done"] = client.post("/confirm", data={"t": token("c", later)})
+    pages["confirm-resent"] = client.post(
+        "/confirm", data={"t": token("c", later), "action": "resend"}
+    )
+    manage = token("m")
+    pages["manage"] = client.get("/manage", query_string={"t": manage})
+    pages["manage-saved"] = client.post(
+        "/manage", data={"t": manage, "action": "pause", "until": "2026-12-24"}
+    )
+    pages["manage-error"] = client.post(
+        "/manage", data={"t": manage, "action": "pause", "until": "never"}
+    )
+    pages["manage-unsubscribed"] = client.post(
+        "/manage", data={"t": manage, "action": "unsubscribe"}
+    )
+    pages["invalid"] = client.get("/manage", query_string={"t": "forged"})
+    pages["missing"] = client.get("/elsewhere")
+    pages["forgotten"] = client.post(
+        "/manage", data={"t": manage, "action": "forget", "sure": "yes"}
+    )
+    assert {name: response.status_code for name, response in pages.items()} == {
+        "subscribe": 200,
+        "subscribe-error": 400,
+        "subscribe-sent": 200,
+        "confirm": 200,
+        "confirm-expired": 400,
+        "confirm-done": 200,
+        "confirm-resent": 200,
+        "manage": 200,
+        "manage-saved": 200,
+        "manage-error": 400,
+        "manage-unsubscribed": 200,
+        "invalid": 400,
+        "missing": 404,
+        "forgotten": 200,
+    }
+    return {name: response.get_data() for name, response in pages.items()}
+
+
 # Pages each checker must reject: proof that it checked something.
 BAD_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>bad</title></head>'
@@ -275,6 +354,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         (folder / "unsubscribe").mkdir()
         for state, body in unsubscribe_pages(hostile).items():
             (folder / "unsubscribe" / f"{state}.html").write_bytes(body)
+        (folder / "signup").mkdir()
+        for state, body in signup_pages(work / "signup").items():
+            (folder / "signup" / f"{state}.html").write_bytes(body)
         pages = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")))
         (folder / "canary").mkdir()
         (folder / "canary" / "nu.html").write_text(BAD_HTML, encoding="utf-8")

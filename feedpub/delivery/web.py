@@ -1,162 +1,594 @@
-"""The unsubscribe endpoint: a small WSGI app (``feedpub.delivery.web:app``) and ``feedpub serve``.
+"""The web app (``feedpub.web:app``): sign-up, confirmation, the reader's own page, unsubscribe.
 
-``GET /unsubscribe?t=TOKEN`` shows a page with a button; ``POST /unsubscribe`` with the token
-(in the query, as RFC 8058's one-click requests send it, or in the form) unsubscribes at once
-and answers 200. A bad or forged token gets a 400 page and changes nothing. While the state
-database is held by another process, a request waits up to ``busy_timeout`` seconds, then gets
-503 with Retry-After: nothing is recorded, and the client (or the reader) asks again.
+Werkzeug reads the requests (routing, query and form parsing, the body's bound); the rules
+are ``signup``'s; this module turns requests into calls and results into pages, all rendered
+from the site's templates (``subscribe.html``, ``web_confirm.html``, ``manage.html``,
+``unsubscribe.html``, and ``web_message.html`` for every other answer and every error), with
+the right status and the same security headers on each. Paths are matched by their last
+segment, under any prefix (``/news/subscribe`` as well as ``/subscribe``):
+
+- ``GET /subscribe``: the form. ``POST /subscribe``: the form from here or from any page of the
+  static site (a cross-origin post: there is no session to forge, and all a post can do is
+  queue a confirmation email, bounded per address and per client). The answer is the same
+  page whoever the address belongs to.
+- ``GET /confirm?t=``: a page, never a change (link scanners fetch every link); its one
+  script, allowed by its hash in the CSP, posts the form itself. ``POST /confirm`` confirms.
+- ``GET /manage?t=``: the reader's page; ``POST /manage`` applies one change. The token in the
+  form is the credential (the forms are posted with it from the page, not from a cookie), so
+  a cross-site post cannot act for a reader: SameSite and CSRF tokens have nothing to add.
+- ``GET``/``POST /unsubscribe``: as always, RFC 8058's one-click included.
+
+No answer redirects anywhere (there is no return address to abuse). While the state is held
+by another process longer than ``busy_timeout``, a change is refused with 503 and Retry-After:
+nothing is recorded, and the client (or the reader) asks again.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
-import signal
-import sys
-import time
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
 
 from feedpub import config
 from feedpub.config import Site
+from feedpub.delivery import signup, tokens
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
-from feedpub.delivery.tokens import Reading, load_secret, read
-from feedpub.errors import FeedpubError, SecretError, StateError, TokenError
+from feedpub.delivery.tokens import load_secret
+from feedpub.errors import (
+    FormError,
+    LinkExpired,
+    RateLimited,
+    SecretError,
+    StateError,
+    SubscriberError,
+    TokenError,
+)
 from feedpub.store.state import State
+from feedpub.store.subscribers import Subscriber
 from feedpub.templating import environment
 
-if TYPE_CHECKING:
-    from waitress.wasyncore import _SocketMap
-
 StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 MAX_BODY = 10_000
-MAX_FIELDS = 20  # in the query or the form; parse_qs raises ValueError beyond
-HEADERS = [
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-store"),
-    ("X-Content-Type-Options", "nosniff"),
+# In the query or in the form: a sign-up carries at most 20 topics and three other fields.
+MAX_FIELDS = 30
+PATHS = ("subscribe", "confirm", "manage", "unsubscribe")
+METHODS = ("GET", "HEAD", "POST")
+# The confirmation page's one script: it posts the page's form, so that a browser confirms
+# with no click and one without script with one. Written without quotes or markup, so the
+# template's escaping leaves it as it is and its hash below stays the one in the CSP.
+CONFIRM_SCRIPT = "document.forms.confirm.submit();"
+CONFIRM_SCRIPT_HASH = (
+    "sha256-" + base64.b64encode(hashlib.sha256(CONFIRM_SCRIPT.encode()).digest()).decode()
+)
+# The pages load nothing but their own inline style, post only to themselves, and are never
+# framed: a framed button is one click away from a change the reader did not mean.
+POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
     # The token in the address must not travel on to other sites.
-    ("Referrer-Policy", "no-referrer"),
-    # The page loads nothing but its own inline style, posts only to itself, and is never
-    # framed: a framed button is one click away from an unsubscribe the reader did not mean.
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-    ),
-    ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers that predate it
-]
-REASONS = {
-    200: "200 OK",
-    400: "400 Bad Request",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    413: "413 Content Too Large",
-    503: "503 Service Unavailable",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "X-Robots-Tag": "noindex",  # no page of the web app belongs in a search engine
 }
 # A web request waits this long for the state's write lock (a sending run holds it for a
 # moment per message; a backup may hold it longer), then answers 503.
 BUSY_TIMEOUT = 5.0
 RETRY_AFTER = 60  # seconds, in the 503's Retry-After
+RATE_RETRY_AFTER = 3600  # seconds, in the 429's: the client limit's window
+
+# RFC 9110's reason phrases (Werkzeug writes them in capitals).
+REASONS = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    409: "409 Conflict",
+    413: "413 Content Too Large",
+    429: "429 Too Many Requests",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+
+_URLS = Map(
+    [Rule(f"/{name}/", endpoint=name) for name in PATHS]
+    + [Rule(f"/<path:prefix>/{name}/", endpoint=name) for name in PATHS],
+    strict_slashes=False,
+    merge_slashes=False,
+    redirect_defaults=False,
+)
+
+# Every message page: (status, title, text). The texts name what happened and what to do.
+MESSAGES: dict[str, tuple[int, str, str]] = {
+    "missing": (404, "Not found", "There is nothing here."),
+    "method": (405, "Not allowed", "This page takes GET and POST requests only."),
+    "too-big": (
+        413,
+        "Too large",
+        f"The form sent more than {MAX_BODY:,} bytes; a form of this site is far smaller. "
+        "Shorten what you typed and send it again.",
+    ),
+    "bad-request": (
+        400,
+        "Bad request",
+        "This request cannot be read: it carries more fields than any form of this site, or "
+        "a broken length. Reload the page and send the form again.",
+    ),
+    "invalid": (
+        400,
+        "This link is not valid",
+        "This link is not valid: it may be incomplete or damaged, or from another site. Use "
+        "the link in the newsletter's most recent email.",
+    ),
+    "busy": (
+        503,
+        "Try again in a minute",
+        "Your request could not be recorded just now: nothing has changed. Please try again "
+        "in a minute.",
+    ),
+    "limited": (429, "Too many sign-ups", ""),
+    "conflict": (409, "Address in use", ""),
+    "forgotten": (
+        200,
+        "Forgotten",
+        "Everything held about you is erased: your address, name, choices and what was sent "
+        "to you. Only a keyed hash of the address is kept, so that no import adds it again; "
+        "signing up again with it works as for anyone.",
+    ),
+    "error": (
+        500,
+        "Something went wrong",
+        "This request failed on the server, and nothing has changed. Please try again "
+        "later; if it keeps failing, write to the newsletter's editors.",
+    ),
+}
 
 
-class UnsubscribeApp:
+def _fields(values: Any) -> dict[str, list[str]]:
+    return {name: values.getlist(name) for name in values}
+
+
+def _count(values: Any) -> int:
+    return sum(len(values.getlist(name)) for name in values)
+
+
+class WebApp:
+    """The whole web app for one site; ``clock`` and ``busy_timeout`` are for tests, ``notify``
+    is called after a request queued mail (the sender thread wakes)."""
+
     def __init__(
         self,
         site: Site,
         clock: Callable[[], datetime] | None = None,
         busy_timeout: float = BUSY_TIMEOUT,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self.site = site
         self.clock = clock or (lambda: datetime.now(site.tz))
         self.busy_timeout = busy_timeout
-        self.template = environment(site).get_template("unsubscribe.html")
+        self.notify = notify or (lambda: None)
+        self.env = environment(site)
+        url = site.site.url
+        self.base: dict[str, Any] = {
+            "site": site.site,
+            "name": site.newsletter_name,
+            "home": url,
+            "archive_url": url + "archive/",
+            "tags_url": url + "tags/",
+            "issues_url": url + "issues/",
+            "feeds": [
+                {
+                    "type": kind,
+                    "title": f"{site.site.title} ({label})",
+                    "label": label,
+                    "href": url + file,
+                }
+                for kind, label, file in (
+                    ("application/rss+xml", "RSS", "rss.xml"),
+                    ("application/atom+xml", "Atom", "atom.xml"),
+                    ("application/feed+json", "JSON", "feed.json"),
+                )
+            ],
+            "topics": signup.topic_names(site),
+            "fields": {
+                "email": signup.EMAIL,
+                "name": signup.NAME,
+                "topics": signup.TOPICS,
+                "honeypot": signup.HONEYPOT,
+            },
+            "max_name": signup.MAX_NAME,
+        }
 
-    def page(
+    # -- answers ---------------------------------------------------------------------------
+    def render(
         self,
-        start: StartResponse,
+        template: str,
+        status: int,
+        headers: Mapping[str, str] | None = None,
+        script: bool = False,
+        **context: Any,
+    ) -> Response:
+        body = self.env.get_template(template).render(**self.base, **context)
+        response = Response(body, status=REASONS[status], content_type="text/html; charset=utf-8")
+        self.secure(response, script)
+        for key, value in (headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @staticmethod
+    def secure(response: Response, script: bool = False) -> None:
+        policy = POLICY + (f"; script-src '{CONFIRM_SCRIPT_HASH}'" if script else "")
+        response.headers["Content-Security-Policy"] = policy
+        for key, value in HEADERS.items():
+            response.headers[key] = value
+
+    def message(
+        self, what: str, text: str = "", headers: Mapping[str, str] | None = None, **context: Any
+    ) -> Response:
+        status, title, default = MESSAGES[what]
+        return self.render(
+            "web_message.html",
+            status,
+            headers,
+            state=what,
+            title=title,
+            text=text or default,
+            page_title=f"{self.site.newsletter_name}: {title}",
+            **context,
+        )
+
+    # -- WSGI ------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        # Werkzeug refuses more than these itself (413), whatever a handler reads.
+        request.max_content_length = MAX_BODY
+        request.max_form_memory_size = MAX_BODY
+        request.max_form_parts = MAX_FIELDS
+        try:
+            response = self.dispatch(request)
+        except HTTPException as exc:
+            response = self.message(
+                {413: "too-big", 404: "missing", 405: "method"}.get(exc.code or 400, "bad-request")
+            )
+        except StateError as exc:
+            self.log(environ, str(exc))
+            response = self.message("busy", headers={"Retry-After": str(RETRY_AFTER)})
+        except Exception:  # a bug: the reader gets a page, the server's log the traceback
+            self.log(environ, traceback.format_exc())
+            response = self.message("error")
+        return response(environ, start)
+
+    @staticmethod
+    def log(environ: Mapping[str, Any], text: str) -> None:
+        errors = environ.get("wsgi.errors")
+        if errors is not None:
+            errors.write(f"feedpub: {text.rstrip()}\n")
+
+    def dispatch(self, request: Request) -> Response:
+        try:
+            endpoint, _ = _URLS.bind("", "/").match(request.path, method="GET")
+        except HTTPException:
+            return self.message("missing")
+        if request.method not in METHODS:
+            return self.message("method", headers={"Allow": ", ".join(METHODS)})
+        if _count(request.args) > MAX_FIELDS:  # no link this site wrote
+            if endpoint == "unsubscribe":
+                return self.unsubscribe_page(400, "invalid")
+            return self.message("bad-request")
+        if request.method == "POST":
+            raw = request.environ.get("CONTENT_LENGTH") or ""
+            length = int(raw) if raw.strip().isdigit() else -1
+            if raw and length < 0:  # read(-1) would read everything, past MAX_BODY
+                return self.message("bad-request")
+            if length > MAX_BODY:
+                return self.message("too-big")
+        handler: Callable[[Request], Response] = getattr(self, f"on_{endpoint}")
+        return handler(request)
+
+    def form(self, request: Request) -> dict[str, list[str]] | None:
+        """The posted form's fields, or None for more fields than any form here has."""
+        if _count(request.form) > MAX_FIELDS:
+            return None
+        return _fields(request.form)
+
+    def secret(self, create: bool = False) -> bytes:
+        return load_secret(self.site.state_dir, create=create)
+
+    def state(self) -> State:
+        return State.open(self.site.state_dir, busy_timeout=self.busy_timeout)
+
+    # -- /subscribe ------------------------------------------------------------------------
+    def on_subscribe(self, request: Request) -> Response:
+        if request.method != "POST":
+            return self.subscribe_page(200, "form")
+        fields = self.form(request)
+        if fields is None:
+            return self.message("bad-request")
+        try:
+            form = signup.read_form(self.site, fields)
+        except FormError as exc:
+            return self.subscribe_page(400, "form", exc, fields)
+        # A sign-up may be the site's first use of its secret: the links it makes are the
+        # first the secret signs, so making it here cannot break one already sent.
+        secret = self.secret(create=True)
+        client = request.remote_addr or ""
+        try:
+            with self.state() as state, state.transaction():
+                queued = signup.sign_up(state, self.site, secret, form, client, self.clock())
+        except RateLimited as exc:
+            return self.message("limited", str(exc), {"Retry-After": str(RATE_RETRY_AFTER)})
+        if queued:
+            self.notify()
+        return self.subscribe_page(200, "sent")
+
+    def subscribe_page(
+        self,
         status: int,
         state: str,
-        token: str = "",
-        extra: list[tuple[str, str]] | None = None,
-    ) -> list[bytes]:
-        body = self.template.render(
-            state=state, token=token, site=self.site.site, name=self.site.newsletter_name
-        ).encode()
-        start(REASONS[status], [*HEADERS, ("Content-Length", str(len(body))), *(extra or [])])
-        return [body]
+        error: FormError | None = None,
+        fields: Mapping[str, Sequence[str]] | None = None,
+    ) -> Response:
+        values = {
+            key: (fields or {}).get(key, [""])[:1] or [""] for key in (signup.EMAIL, signup.NAME)
+        }
+        return self.render(
+            "subscribe.html",
+            status,
+            state=state,
+            error=str(error) if error else "",
+            error_field=error.field if error else "",
+            email=values[signup.EMAIL][0][: signup.MAX_EMAIL],
+            person=values[signup.NAME][0][: signup.MAX_NAME * 2],
+            chosen=list((fields or {}).get(signup.TOPICS, [])),
+            page_title=f"{self.site.newsletter_name}: sign up",
+        )
 
-    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
-        if not path.rstrip("/").endswith("/unsubscribe"):
-            return self.page(start, 404, "missing")
-        method = environ.get("REQUEST_METHOD", "GET")
-        try:
-            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=MAX_FIELDS)
-        except ValueError:  # over MAX_FIELDS: no link feedpub wrote
-            return self.page(start, 400, "invalid")
-        token = (query.get("t") or [""])[0]
-        if method in ("GET", "HEAD"):
-            if self.subscriber_key(token, environ.get("wsgi.errors")) is None:
-                return self.page(start, 400, "invalid")
-            return self.page(start, 200, "confirm", token)
-        if method != "POST":
-            return self.page(start, 405, "invalid", extra=[("Allow", "GET, HEAD, POST")])
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length < 0:  # read(-1) would read everything, past MAX_BODY
-            return self.page(start, 400, "invalid")
-        if length > MAX_BODY:
-            return self.page(start, 413, "invalid")
-        if not token:  # one-click requests carry it in the query, whatever their body
+    # -- /confirm --------------------------------------------------------------------------
+    def on_confirm(self, request: Request) -> Response:
+        if request.method != "POST":
+            token = request.args.get("t", "")
             try:
-                form = parse_qs(
-                    environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else "",
-                    max_num_fields=MAX_FIELDS,
-                )
-            except ValueError:
-                return self.page(start, 400, "invalid")
-            token = (form.get("t") or [""])[0]
-        reading = self.subscriber_key(token, environ.get("wsgi.errors"))
-        if reading is None:
-            return self.page(start, 400, "invalid")
+                secret = self.secret()
+                with self.state() as state:
+                    reading, _ = signup.read_link(
+                        state, self.site, secret, token, ("c", "a"), self.clock()
+                    )
+            except SecretError as exc:
+                self.log(request.environ, str(exc))
+                return self.message("invalid")
+            except TokenError:
+                return self.message("invalid")
+            if reading.expired:
+                return self.confirm_page(400, "expired", token)
+            return self.confirm_page(200, "ask", token, script=True)
+        fields = self.form(request)
+        if fields is None:
+            return self.message("bad-request")
+        token = (fields.get("t") or [request.args.get("t", "")])[0]
+        action = (fields.get("action") or [""])[0]
         try:
-            self.unsubscribe(reading)
+            secret = self.secret()
+            with self.state() as state, state.transaction():
+                now = self.clock()
+                if action == "resend":
+                    signup.resend(state, self.site, secret, token, now)
+                    done = None
+                else:
+                    done = signup.confirm(state, self.site, secret, token, now)
+                    manage = signup.link_token(self.site, secret, done.subscriber, "m", now)
+        except LinkExpired:
+            return self.confirm_page(400, "expired", token)
+        except (TokenError, SecretError):
+            return self.message("invalid")
+        except SubscriberError as exc:
+            return self.message("conflict", str(exc))
+        self.notify()
+        if done is None:
+            return self.confirm_page(200, "resent", "")
+        return self.confirm_page(200, done.kind, "", manage=manage)
+
+    def confirm_page(
+        self, status: int, state: str, token: str, script: bool = False, manage: str = ""
+    ) -> Response:
+        return self.render(
+            "web_confirm.html",
+            status,
+            script=script,
+            state=state,
+            token=token,
+            script_text=CONFIRM_SCRIPT if script else "",
+            manage_token=manage,
+            page_title=f"{self.site.newsletter_name}: confirm",
+        )
+
+    # -- /manage ---------------------------------------------------------------------------
+    def on_manage(self, request: Request) -> Response:
+        if request.method != "POST":
+            token = request.args.get("t", "")
+            try:
+                secret = self.secret()
+                with self.state() as state:
+                    found = signup.manage_reading(state, self.site, secret, token, self.clock())
+            except (TokenError, SecretError):
+                return self.message("invalid")
+            return self.manage_page(200, found, token)
+        fields = self.form(request)
+        if fields is None:
+            return self.message("bad-request")
+        token = (fields.get("t") or [request.args.get("t", "")])[0]
+        action = (fields.get("action") or [""])[0]
+        try:
+            secret = self.secret()
+            with self.state() as state, state.transaction():
+                now = self.clock()
+                found = signup.manage_reading(state, self.site, secret, token, now)
+                try:
+                    result = self.apply(state, secret, found, action, fields, now)
+                except FormError as exc:
+                    return self.manage_page(400, found, token, error=exc)
+                if isinstance(result, Response):
+                    return result
+                after = state.subscribers.find_token(found.token_key) or found
+        except (TokenError, SecretError):
+            return self.message("invalid")
+        if action == "address":
+            self.notify()
+        if action == "forget":
+            return self.message("forgotten")
+        return self.manage_page(200, after, token, notice=result)
+
+    def apply(
+        self,
+        state: State,
+        secret: bytes,
+        found: Subscriber,
+        action: str,
+        fields: Mapping[str, Sequence[str]],
+        now: datetime,
+    ) -> str | Response:
+        """Make the change ``action`` asks for; the notice the page shows, or the download."""
+        rows = state.subscribers
+        stamp = now.isoformat()
+
+        def one(name: str) -> str:
+            return (fields.get(name) or [""])[0]
+
+        if action == "topics":
+            rows.set_topics(
+                found.id, signup.clean_topics(self.site, fields.get(signup.TOPICS) or []), stamp
+            )
+            return "Your topics are saved."
+        if action == "pause":
+            until = signup.pause_until(self.site, one("until"), now)
+            rows.set_pause(found.id, until, stamp)
+            return "Paused." if until else "Resumed: the next issue comes to you."
+        if action == "resume":
+            rows.set_pause(found.id, None, stamp)
+            return "Resumed: the next issue comes to you."
+        if action == "address":
+            signup.change_address(state, self.site, found, one(signup.EMAIL), now)
+            return (
+                "A confirmation link is on its way to the new address; until it is used, "
+                "issues keep coming to this one."
+            )
+        if action == "unsubscribe":
+            if found.status in ("active", "pending"):
+                rows.set_status(found.id, "unsubscribed", stamp)
+            return "You are unsubscribed: no more issues will be sent to you."
+        if action == "resubscribe":
+            if found.status != "unsubscribed":
+                raise FormError(
+                    "action", "only an unsubscribed address can be subscribed again here"
+                )
+            rows.reactivate(found.id, "", stamp)
+            return "You are subscribed again."
+        if action == "download":
+            body = signup.data(state, secret, found)
+            response = Response(
+                body, status=REASONS[200], content_type="application/json; charset=utf-8"
+            )
+            self.secure(response)
+            response.headers["Content-Disposition"] = 'attachment; filename="subscription.json"'
+            return response
+        if action == "forget":
+            if one("sure") != "yes":
+                raise FormError("sure", "tick the box to say you want everything erased")
+            Subscribers(state, secret).forget(found.email, now)
+            return ""
+        raise FormError("action", "this form asked for no change this page knows; reload the page")
+
+    def manage_page(
+        self,
+        status: int,
+        found: Subscriber,
+        token: str,
+        notice: str = "",
+        error: FormError | None = None,
+    ) -> Response:
+        paused = (found.paused_until or "")[:10]
+        return self.render(
+            "manage.html",
+            status,
+            subscriber=found,
+            token=token,
+            chosen=list(found.topics),
+            paused=paused,
+            notice=notice,
+            error=str(error) if error else "",
+            error_field=error.field if error else "",
+            page_title=f"{self.site.newsletter_name}: your subscription",
+        )
+
+    # -- /unsubscribe ----------------------------------------------------------------------
+    def on_unsubscribe(self, request: Request) -> Response:
+        token = request.args.get("t", "")
+        if request.method != "POST":
+            if self.unsubscribe_key(token, request.environ) is None:
+                return self.unsubscribe_page(400, "invalid")
+            return self.unsubscribe_page(200, "confirm", token)
+        if not token:  # one-click requests carry it in the query, whatever their body
+            fields = self.form(request)
+            if fields is None:
+                return self.unsubscribe_page(400, "invalid")
+            token = (fields.get("t") or [""])[0]
+        reading = self.unsubscribe_key(token, request.environ)
+        if reading is None:
+            return self.unsubscribe_page(400, "invalid")
+        try:
+            with self.state() as state, state.transaction():
+                found = Subscribers(state).of_token(reading)
+                # Removed or forgotten since: nothing is sent to them, which is what they asked.
+                if found is not None and found.status in ("active", "pending"):
+                    state.subscribers.set_status(found.id, "unsubscribed", self.clock().isoformat())
         except StateError as exc:
             # Nothing was recorded: a 503 makes a one-click client ask again later, and shows a
             # reader the button again; a 500 would look final and the request would be lost.
-            errors = environ.get("wsgi.errors")
-            if errors is not None:
-                errors.write(f"feedpub: {exc}\n")
-            retry = [("Retry-After", str(RETRY_AFTER))]
-            return self.page(start, 503, "busy", token, extra=retry)
-        return self.page(start, 200, "done")
+            self.log(request.environ, str(exc))
+            retry = {"Retry-After": str(RETRY_AFTER)}
+            return self.unsubscribe_page(503, "busy", token, retry)
+        return self.unsubscribe_page(200, "done")
 
-    def unsubscribe(self, reading: Reading) -> None:
-        state_dir = self.site.state_dir
-        with State.open(state_dir, busy_timeout=self.busy_timeout) as state, state.transaction():
-            found = Subscribers(state).of_token(reading)
-            # Removed or forgotten since: there is nothing to send to, which is what they asked.
-            if found is not None and found.status in ("active", "pending"):
-                state.subscribers.set_status(found.id, "unsubscribed", self.clock().isoformat())
+    def unsubscribe_page(
+        self, status: int, state: str, token: str = "", headers: Mapping[str, str] | None = None
+    ) -> Response:
+        return self.render(
+            "unsubscribe.html",
+            status,
+            headers,
+            state=state,
+            token=token,
+            page_title=f"{self.site.newsletter_name}: unsubscribe",
+        )
 
-    def subscriber_key(self, token: str, errors: Any = None) -> Reading | None:
-        """What an unsubscribe link's token says (of either form), or None if it is not one."""
+    def unsubscribe_key(self, token: str, environ: Mapping[str, Any]) -> tokens.Reading | None:
         try:
-            secret = load_secret(self.site.state_dir, create=False)
+            secret = self.secret()
         except SecretError as exc:
             # No link can be checked: say so in the server's log, answer as for a bad link.
-            if errors is not None:
-                errors.write(f"feedpub: {exc}\n")
+            self.log(environ, str(exc))
             return None
         try:
-            return read(secret, list_id(self.site), token, "u", self.clock())
+            return tokens.read(secret, list_id(self.site), token, "u", self.clock())
         except TokenError:
             return None
+
+
+# The name older code and deployments used for the app when it only unsubscribed.
+UnsubscribeApp = WebApp
 
 
 class _LazyApp:
@@ -164,141 +596,12 @@ class _LazyApp:
     loaded at the first request so that importing never fails."""
 
     def __init__(self) -> None:
-        self.app: UnsubscribeApp | None = None
+        self.app: WebApp | None = None
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         if self.app is None:
-            self.app = UnsubscribeApp(config.load(os.environ.get("FEEDPUB_SITE", ".")))
+            self.app = WebApp(config.load(os.environ.get("FEEDPUB_SITE", ".")))
         return self.app(environ, start)
 
 
 app = _LazyApp()
-
-
-# waitress: requests are read by one loop that never waits for a slow client, and answered
-# by THREADS threads; a connection silent for CHANNEL_TIMEOUT seconds is closed.
-THREADS = 4
-CHANNEL_TIMEOUT = 30
-# After Ctrl-C, requests already under way get this long to finish.
-GRACE_SECONDS = 10
-
-
-def _logged(app: UnsubscribeApp) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """``app``, writing one line per request to stderr: the method and the status only, as
-    the address holds the reader's token."""
-
-    def logged(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
-        def start_and_log(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
-            when = time.strftime("%d/%b/%Y %H:%M:%S")
-            client = environ.get("REMOTE_ADDR", "-")
-            method = environ.get("REQUEST_METHOD", "-")
-            sys.stderr.write(f"{client} - - [{when}] {method} {status.split()[0]}\n")
-            sys.stderr.flush()
-            return start(status, headers, *rest)
-
-        return app(environ, start_and_log)
-
-    return logged
-
-
-class Server:
-    """The endpoint under waitress, bound to its port; ``run`` serves until ``stop`` or Ctrl-C."""
-
-    def __init__(
-        self, site: Site, host: str, port: int, channel_timeout: int = CHANNEL_TIMEOUT
-    ) -> None:
-        from waitress import wasyncore
-        from waitress.server import BaseWSGIServer, create_server
-
-        self.channels: _SocketMap = {}
-        self.stopping = False
-        try:
-            server = create_server(
-                _logged(UnsubscribeApp(site)),
-                map=self.channels,
-                host=host,
-                port=port,
-                threads=THREADS,
-                channel_timeout=channel_timeout,
-                # waitress looks for silent connections this often.
-                cleanup_interval=max(1, channel_timeout // 3),
-                ident="",  # no Server header: the version of nothing is anyone's business
-                max_request_body_size=1_000_000,  # the app refuses bodies over MAX_BODY itself
-                max_request_header_size=65_536,
-                clear_untrusted_proxy_headers=True,
-            )
-        except OSError as exc:
-            wasyncore.close_all(self.channels)  # waitress leaves the socket and its pipe open
-            raise FeedpubError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        except ValueError:  # waitress's word for a host it cannot resolve
-            wasyncore.close_all(self.channels)
-            raise FeedpubError(
-                f"cannot listen on {host}:{port}: no such address; use an address of this "
-                "machine, like 127.0.0.1"
-            ) from None
-        self.server = server
-        # Each address of the host ('localhost': 127.0.0.1 and ::1) has a listener of its own.
-        channels: list[object] = list(self.channels.values())  # typed as sockets by the stubs
-        self.listeners = [c for c in channels if isinstance(c, BaseWSGIServer)]
-        self.host, self.port = self.listeners[0].getsockname()[:2]
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/unsubscribe"
-
-    def run(self, ready: Callable[[], None] = lambda: None) -> None:
-        """Serve; ``ready`` is called first, so that a Ctrl-C right after it stops cleanly."""
-        from waitress import wasyncore
-
-        try:
-            ready()
-            while self.channels and not self.stopping:
-                wasyncore.loop(timeout=0.5, map=self.channels, count=1)
-        except KeyboardInterrupt:
-            pass
-        self._finish(wasyncore)
-
-    def stop(self) -> None:
-        """Ask ``run``, in another thread, to finish the requests under way and return."""
-        self.stopping = True
-
-    def _finish(self, wasyncore: Any) -> None:
-        from waitress.channel import HTTPChannel
-
-        for listener in self.listeners:  # no new connections
-            wasyncore.dispatcher.close(listener)
-
-        def busy() -> bool:
-            return any(
-                isinstance(c, HTTPChannel) and (c.request or c.requests or c.total_outbufs_len)
-                for c in list(self.channels.values())
-            )
-
-        deadline = time.monotonic() + GRACE_SECONDS
-        try:
-            while busy() and time.monotonic() < deadline:
-                wasyncore.loop(timeout=0.1, map=self.channels, count=1)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now
-            pass
-        self.server.task_dispatcher.shutdown(timeout=1)
-        wasyncore.close_all(self.channels)
-
-
-def make_server(site: Site, host: str, port: int, channel_timeout: int = CHANNEL_TIMEOUT) -> Server:
-    return Server(site, host, port, channel_timeout)
-
-
-def serve(site: Site, host: str, port: int, say: Callable[[str], None]) -> None:
-    """Run the endpoint under waitress until interrupted (Ctrl-C finishes the requests under
-    way, then stops)."""
-    server = make_server(site, host, port)
-    # Ctrl-C, and SIGTERM (how systemd and docker stop a service), finish and stop; SIGINT even
-    # where it was ignored, as a script's `feedpub serve &` starts it.
-    stops = (signal.SIGINT, signal.SIGTERM)
-    before = [signal.signal(number, signal.default_int_handler) for number in stops]
-    try:
-        server.run(ready=lambda: say(f"Serving {server.url} (Ctrl-C stops)"))
-    finally:
-        for number, handler in zip(stops, before, strict=True):
-            signal.signal(number, handler)
