@@ -31,6 +31,7 @@ from feedpub.delivery.messages import preview_message
 from feedpub.errors import DigestError
 from feedpub.newsletter import digest, issues
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
+from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.site.build import load_catalog
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 from feedpub.store.state import State
@@ -445,9 +446,15 @@ def test_email_parts_carry_the_issue(parsed: EmailMessage, composed: Composed) -
     # The preview is the message of a sample reader: their own link, the list's with a token.
     link = str(parsed["List-Unsubscribe"]).split(">", 1)[0].removeprefix("<")
     assert link.startswith(UNSUBSCRIBE + "?t=")
-    assert text.rstrip("\n") == record.text.replace(UNSUBSCRIBE_PLACEHOLDER, link).rstrip()
-    assert html.rstrip("\n") == record.html.replace(UNSUBSCRIBE_PLACEHOLDER, link).rstrip()
+    found = re.search(r"^Manage your subscription: (\S+)$", text, re.M)
+    assert found is not None
+    manage = found[1]
+    assert manage.startswith("https://news.example.org/manage?t=")
+    for part, source in ((text, record.text), (html, record.html)):
+        mine = source.replace(UNSUBSCRIBE_PLACEHOLDER, link).replace(MANAGE_PLACEHOLDER, manage)
+        assert part.rstrip("\n") == mine.rstrip()
     assert UNSUBSCRIBE_PLACEHOLDER not in text + html
+    assert MANAGE_PLACEHOLDER not in text + html
 
 
 def test_email_headers(parsed: EmailMessage, composed: Composed) -> None:
@@ -500,6 +507,7 @@ def test_text_has_every_title_and_link(composed: Composed) -> None:
         "https://news.example.org/issues/1/",
         "https://news.example.org/rss.xml",
         "https://news.example.org/issues/rss.xml",
+        MANAGE_PLACEHOLDER,
         UNSUBSCRIBE_PLACEHOLDER,
     ):
         assert re.search(rf"^\w[\w ]*: {re.escape(url)}$", text, re.M)

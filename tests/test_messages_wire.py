@@ -235,6 +235,15 @@ def link_of(msg: EmailMessage) -> str:
     return found.group(1)
 
 
+def manage_of(msg: EmailMessage) -> str:
+    """The link to the reader's own page, in the issue's footer."""
+    body = msg.get_body(("plain",))
+    assert body is not None
+    found = re.search(r"^Manage your subscription: (\S+)\r?$", body.get_content(), re.M)
+    assert found is not None
+    return found.group(1)
+
+
 @pytest.mark.parametrize("kind", ["test", "delivered", "quoted-name", "smtputf8"])
 def test_the_preview_is_the_delivered_message_but_for_the_recipient(
     wire: Wire, kind: str
@@ -253,14 +262,16 @@ def test_the_preview_is_the_delivered_message_but_for_the_recipient(
     # replaced, and body by body the rest is the same.
     mine_link, their_link = link_of(preview), link_of(other)
     assert mine_link != their_link
+    mine_manage, their_manage = manage_of(preview), manage_of(other)
+    assert mine_manage != their_manage
     for before, after in zip(preview.walk(), other.walk(), strict=True):
         assert before.items() == after.items() or before.is_multipart()
         if not before.is_multipart():
             body = before.get_content()
-            assert their_link not in body
-            assert body.replace(mine_link, "LINK") == after.get_content().replace(
-                their_link, "LINK"
-            )
+            assert their_link not in body and their_manage not in body
+            mine = body.replace(mine_link, "LINK").replace(mine_manage, "MANAGE")
+            theirs = after.get_content().replace(their_link, "LINK")
+            assert mine == theirs.replace(their_manage, "MANAGE")
     assert str(preview["List-Unsubscribe"]).replace(mine_link, "LINK") == str(
         other["List-Unsubscribe"]
     ).replace(their_link, "LINK")

@@ -11,12 +11,15 @@ from feedpub.delivery.messages import (
     PreparedIssue,
     Recipient,
     list_id,
+    manage_token,
     message_id,
     unsubscribe_link,
+    web_link,
 )
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.tokens import make_token
 from feedpub.newsletter.issues import create
+from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.site.build import load_catalog
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 from feedpub.store.state import State
@@ -93,6 +96,7 @@ def test_each_recipients_message_says_what_the_issue_says(
     assert msg["Date"].datetime == NOW
     assert msg["Message-ID"] == message_id(site, record, key)
     link = unsubscribe_link(site, make_token(SECRET, list_id(site), key))
+    manage = web_link(site, "manage", manage_token(SECRET, list_id(site), recipient))
     mailto = "<mailto:desk@news.example.org?subject=unsubscribe>"
     assert msg["List-Unsubscribe"] == f"<{link}>, {mailto}"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -101,8 +105,8 @@ def test_each_recipients_message_says_what_the_issue_says(
     assert [t for t, _ in parts] == ["text/plain", "text/html"]
     for (_, content), source in zip(parts, (record.text, record.html), strict=True):
         assert content.replace("\r\n", "\n").rstrip("\n") == (
-            source.replace(UNSUBSCRIBE_PLACEHOLDER, link).rstrip("\n")
-        )
+            source.replace(UNSUBSCRIBE_PLACEHOLDER, link).replace(MANAGE_PLACEHOLDER, manage)
+        ).rstrip("\n")
     # ASCII on the wire, but for an address that needs SMTPUTF8.
     assert data.isascii() == recipient.envelope.isascii()
 

@@ -27,6 +27,7 @@ from feedpub.config import Site
 from feedpub.delivery.tokens import make, make_token
 from feedpub.errors import DeliveryError, StateError
 from feedpub.oserrors import describe
+from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.private import write_private
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
 from feedpub.store.state import create_file
@@ -118,6 +119,19 @@ def unsubscribe_token(secret: bytes, list_id: str, recipient: Recipient) -> str:
     if recipient.token_key:
         return make(secret, list_id, "u", recipient.token_key)
     return make_token(secret, list_id, recipient.key)
+
+
+def manage_token(secret: bytes, list_id: str, recipient: Recipient) -> str:
+    """The token of ``recipient``'s link to their own page: an ``m`` token of their token_key;
+    for a recipient without one, the older form (which the page reads as the address's)."""
+    if recipient.token_key:
+        return make(secret, list_id, "m", recipient.token_key)
+    return make_token(secret, list_id, recipient.key)
+
+
+def web_link(site: Site, page: str, token: str) -> str:
+    """The web app's ``page`` (confirm, manage) for ``token``."""
+    return f"{site.web_url}{page}?{urlencode({'t': token})}"
 
 
 def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
@@ -263,7 +277,7 @@ def _unsubscribe_header(link: str, mailto: str) -> str:
 
 def _qp_segments(text: str) -> list[tuple[bool, str]]:
     """The text's lines, quoted-printable encoded and joined with CRLF; a line that carries the
-    unsubscribe link is kept as it is (True) and encoded for each recipient."""
+    unsubscribe or the manage link is kept as it is (True) and encoded for each recipient."""
     # Like the email package, end the text with a line break.
     if not text.endswith("\n"):
         text += "\n"
@@ -271,7 +285,7 @@ def _qp_segments(text: str) -> list[tuple[bool, str]]:
     segments: list[tuple[bool, str]] = []
     run: list[str] = []
     for line in text.split("\n"):
-        if UNSUBSCRIBE_PLACEHOLDER in line:
+        if UNSUBSCRIBE_PLACEHOLDER in line or MANAGE_PLACEHOLDER in line:
             if run:
                 segments.append((False, "\r\n".join(run)))
                 run = []
@@ -291,6 +305,19 @@ def _qp(line: str) -> str:
     return encoded
 
 
+def from_header(site: Site) -> str:
+    """The From line of every message the newsletter sends."""
+    newsletter = site.newsletter
+    sender = parseaddr(newsletter.from_) if newsletter.from_ else None
+    return _address_header("From", *(sender or (site.newsletter_name, "newsletter@invalid")))
+
+
+def reply_to_header(site: Site) -> str:
+    """The Reply-To line, or nothing when [newsletter] reply_to is not set."""
+    reply_to = site.newsletter.reply_to
+    return _address_header("Reply-To", *parseaddr(reply_to)) if reply_to else ""
+
+
 class PreparedIssue:
     """An issue's email encoded once; for each recipient only To, Date, Message-ID,
     List-Unsubscribe and the lines holding the unsubscribe link are written."""
@@ -301,17 +328,8 @@ class PreparedIssue:
         self.list_id = list_id(site)
         checked_unsubscribe_base(site)
         newsletter = site.newsletter
-        sender = parseaddr(newsletter.from_) if newsletter.from_ else None
-        self.head = _address_header(
-            "From", *(sender or (site.newsletter_name, "newsletter@invalid"))
-        )
-        reply_to = parseaddr(newsletter.reply_to)
-        self.middle = "".join(
-            [
-                _address_header("Reply-To", *reply_to) if newsletter.reply_to else "",
-                _text_header("Subject", issue.subject),
-            ]
-        )
+        self.head = from_header(site)
+        self.middle = reply_to_header(site) + _text_header("Subject", issue.subject)
         self.mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
         self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
         self.tail = "".join(
@@ -327,9 +345,11 @@ class PreparedIssue:
         self.html = _qp_segments(issue.html)
         self._dated: tuple[datetime, str] | None = None
 
-    def _part(self, subtype: str, lines: list[tuple[bool, str]], link: str) -> str:
+    def _part(self, subtype: str, lines: list[tuple[bool, str]], link: str, manage: str) -> str:
         body = "\r\n".join(
-            _qp(line.replace(UNSUBSCRIBE_PLACEHOLDER, link)) if personal else line
+            _qp(line.replace(UNSUBSCRIBE_PLACEHOLDER, link).replace(MANAGE_PLACEHOLDER, manage))
+            if personal
+            else line
             for personal, line in lines
         )
         return (
@@ -351,6 +371,7 @@ class PreparedIssue:
         over); UTF-8 (RFC 6531, for SMTPUTF8) only where the address's local part is not
         ASCII, ASCII otherwise."""
         link = unsubscribe_link(self.site, unsubscribe_token(secret, self.list_id, recipient))
+        manage = web_link(self.site, "manage", manage_token(secret, self.list_id, recipient))
         head = "".join(
             [
                 self.head,
@@ -363,7 +384,9 @@ class PreparedIssue:
                 "\r\n",
             ]
         )
-        parts = self._part("plain", self.text, link) + self._part("html", self.html, link)
+        parts = self._part("plain", self.text, link, manage) + self._part(
+            "html", self.html, link, manage
+        )
         data = head + parts + f"--{self.boundary}--\r\n"
         return data.encode("ascii" if recipient.envelope.isascii() else "utf-8")
 
@@ -371,3 +394,62 @@ class PreparedIssue:
 def preview_message(site: Site, issue: IssueRecord, now: datetime) -> bytes:
     """The message as ``SAMPLE`` would get it, dated ``now``: what ``issue preview`` shows."""
     return PreparedIssue(site, issue).render(SAMPLE, PREVIEW_SECRET, now)
+
+
+def _qp_body(text: str) -> str:
+    """A whole text, quoted-printable, its lines joined with CRLF (as an issue's parts are)."""
+    if not text.endswith("\n"):
+        text += "\n"
+    return "\r\n".join(_qp(line) for line in text.split("\n"))
+
+
+def write_message(
+    site: Site,
+    recipient: Recipient,
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime,
+    message_id: str,
+    headers: str = "",
+) -> bytes:
+    """A message of one text and one HTML part, for ``recipient``, dated ``now``: the mails
+    feedpub sends on a reader's request (``mailer``), with the same headers, folding and
+    quoted-printable as an issue's. ``headers`` are more header lines, each ending in CRLF.
+    The message names ``recipient.name`` in its To only if the caller put a name there."""
+    boundary = f"===============feedpub{hashlib.sha256(message_id.encode()).hexdigest()[:24]}=="
+    head = "".join(
+        [
+            from_header(site),
+            to_header(recipient),
+            reply_to_header(site),
+            _text_header("Subject", subject),
+            f"Date: {format_datetime(now.replace(microsecond=0))}\r\n",
+            f"Message-ID: {message_id}\r\n",
+            headers,
+            "MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n',
+            "\r\n",
+        ]
+    )
+    parts = "".join(
+        f"--{boundary}\r\n"
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{_qp_body(body)}\r\n"
+        for subtype, body in (("plain", text), ("html", html))
+    )
+    data = head + parts + f"--{boundary}--\r\n"
+    return data.encode("ascii" if recipient.envelope.isascii() else "utf-8")
+
+
+def list_headers(site: Site, unsubscribe: str) -> str:
+    """List-Id and the one-click List-Unsubscribe (RFC 2369, RFC 8058) for a message of the
+    list that is not an issue (the welcome)."""
+    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
+    return "".join(
+        [
+            f"List-Id: {list_id_value(site.newsletter_name, list_id(site))}\r\n",
+            _unsubscribe_header(unsubscribe, mailto),
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        ]
+    )

@@ -31,6 +31,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
 from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
+from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
 from feedpub.text import html_to_text, isolate, shorten
@@ -143,6 +144,7 @@ def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None =
         "feed_url": site.site.url + "rss.xml",
         "issues_feed_url": site.site.url + "issues/rss.xml",
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "manage_url": MANAGE_PLACEHOLDER,
     }
     try:
         name = "digest.html"
