@@ -472,10 +472,11 @@ def issue_list(options: Options) -> None:
 @pass_options
 @reports_errors
 def issue_show(options: Options, number: int) -> None:
-    """Show issue NUMBER: subject, status, and each article's title and id."""
+    """Show issue NUMBER: subject, status, each article's title and id, and its copies."""
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         record = state.issues.get(number)
+        copies = state.deliveries.copies(number)
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     click.echo(
@@ -484,6 +485,12 @@ def issue_show(options: Options, number: int) -> None:
     )
     for position, item in enumerate(record.items, start=1):
         click.echo(f"{position:>3}. {item.title}  [{item.article_id}]")
+    if copies:
+        from feedpub.newsletter.topics import copies_lines
+
+        click.echo("Copies sent (by the articles each carries):")
+        for line in copies_lines(record, copies):
+            click.echo(line)
 
 
 @issue.command("discard")
@@ -600,6 +607,7 @@ def send(
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
     from feedpub.delivery import sending as delivery
+    from feedpub.newsletter.topics import TopicEditions
 
     site = options.site()
     moment = resolve_now(site, now)
@@ -612,11 +620,13 @@ def send(
             number = open_issues[0]
         record = state.issues.get(number)
         if dry_run:
-            info = delivery.plan(state, record)
+            info = delivery.plan(state, record, moment, TopicEditions(site))
+            skipped = info.get("skipped", 0)
             options.say(
                 f"Issue {number} ({record.status}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
                 f"{info['waiting']} deferred until later"
+                + (f"; {skipped} skipped (paused, or nothing of their topics)" if skipped else "")
             )
             options.say(
                 "To: the relay "
@@ -628,14 +638,15 @@ def send(
             )
             return
     if test_address is not None:
-        path = delivery.send_test(site, record, test_address)
+        path = delivery.send_test(site, record, test_address, editions=TopicEditions(site))
         options.say(
             f"Sent a test copy of issue {number} to {test_address}" + (f" ({path})" if path else "")
         )
         return
     advance, begin = _progress(options)
     with SiteLock(site.state_dir, "send"):
-        report = delivery.send_issue(site, number, moment, advance, begin)
+        editions = TopicEditions(site)
+        report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
     _say_send(options, report)
     if report.error:
         raise _send_error(report)

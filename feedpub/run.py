@@ -16,6 +16,7 @@ from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
+from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
 from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
 from feedpub.store.issues import IssueRecord
@@ -136,7 +137,8 @@ def run(
             report.created = made.draft.number
             report.warnings.extend(made.draft.digest.warnings)
         for number in unfinished(state):
-            report.sends.append(send_issue(site, number, now, progress, begin))
+            editions = TopicEditions(site)
+            report.sends.append(send_issue(site, number, now, progress, begin, editions=editions))
             if report.sends[-1].error:
                 break  # the relay (or the outbox) failed: the next issue would fail the same way
     return report

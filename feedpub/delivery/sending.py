@@ -16,14 +16,21 @@ when every row is final, and only then do its articles count as gone out.
 
 The send loop holds no SQL: it asks the state for each step through ``DeliveryStore``, and each
 step is one transaction. The messages are ``messages``'s, the connections ``transport``'s.
+
+A reader may get a copy of the issue cut to their topics. Which copy is decided when their row is
+made, and recorded with it (``deliveries.articles``); each copy is rendered once, by the
+newsletter (handed in as ``Editions``: delivery may not import it), and kept in the state
+(``issue_variants``), so that a resumed send sends each reader the copy, and the bytes, it
+would have sent them at first.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -49,6 +56,7 @@ from feedpub.store.deliveries import FINAL, ClaimedRow
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 
+WHOLE = ""  # the copy of an issue that carries every article (deliveries.articles)
 TEST_BATCH = "test"  # the batch of a test copy: its own folder in the outbox
 BOUNCE_AFTER = 3  # hard failures, across issues, before a subscriber counts as bounced
 # Permanent refusals, before the relay has taken any message of a run, after which the relay is
@@ -105,14 +113,35 @@ class SendReport:
         return f"finished: sent to {self.delivered} of {self.recipients}{tail}"
 
 
+class Editions(Protocol):
+    """What the send asks of the newsletter about topics (``feedpub.newsletter.topics
+    .TopicEditions`` is the real one): which copy a reader gets, and a copy rendered."""
+
+    def articles(self, issue: IssueRecord, topics: tuple[str, ...]) -> str | None:
+        """The copy of ``issue`` a reader of ``topics`` gets: the positions of its articles
+        ("1,3"), "" for the whole issue, None for nothing."""
+        ...
+
+    def render(self, issue: IssueRecord, articles: str) -> tuple[str, str, str]:
+        """The copy ``articles`` of ``issue``: its subject, HTML and text."""
+        ...
+
+
 class DeliveryStore(Protocol):
     """What the send loop needs of the state, and all it asks of it: ``State.deliveries``
     (``feedpub.store.deliveries``) is the real one. Each method that changes rows commits
     before it returns, so the send loop's transactions are these methods."""
 
-    def start(self, number: int, stamp: str) -> int:
-        """Make the rows of the issue (whoever is active, until a first message is tried) and
-        put back to pending what a killed run left claimed; the number of rows."""
+    def start(
+        self, number: int, stamp: str, choose: Callable[[tuple[str, ...]], str | None] | None
+    ) -> int:
+        """Make the rows of the issue (whoever is active, until a first message is tried),
+        each with the copy ``choose`` makes of the reader's topics (skipped: nothing, or
+        paused), and put back to pending what a killed run left claimed; the number of rows."""
+        ...
+
+    def open_copies(self, number: int) -> list[str]:
+        """The copies the rows not yet final are to get."""
         ...
 
     def due(self, number: int, stamp: str) -> int:
@@ -205,6 +234,7 @@ class _Claim(NamedTuple):
     recipient: Recipient
     status: str
     updated: str
+    copy: str = ""  # the copy of the issue the reader gets ("" the whole issue)
 
 
 class _Worker:
@@ -242,7 +272,7 @@ class _Worker:
                 job.pacer.wait()
                 try:
                     # Dated now, as it is handed over: not when the run (or the issue) began.
-                    data = job.prepared.render(recipient, job.secret, job.clock())
+                    data = job.copies[claim.copy].render(recipient, job.secret, job.clock())
                 except (ValueError, UnicodeError) as exc:  # an address no header can carry
                     self.record(store, recipient, "failed", 1, None, f"cannot write: {exc}")
                     job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
@@ -285,7 +315,7 @@ class _Worker:
                 recipient = Recipient(
                     row.subscriber, row.email, row.name, row.key, row.token_key
                 )
-                return _Claim(recipient, row.status, row.updated)
+                return _Claim(recipient, row.status, row.updated, row.articles)
             job.tick("skipped")
 
     def give_back(self, store: DeliveryStore, claim: _Claim) -> None:
@@ -367,7 +397,7 @@ class _Worker:
 class _Job:
     site: Site
     issue: IssueRecord
-    prepared: PreparedIssue
+    copies: dict[str, PreparedIssue]  # each copy to send, by its articles ("" the whole issue)
     now: datetime
     clock: Callable[[], datetime]
     secret: bytes
@@ -422,6 +452,7 @@ def send_issue(
     make_transports: TransportFactory | None = None,
     transport: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    editions: Editions | None = None,
 ) -> SendReport:
     """Send issue ``number`` to every recipient not yet final; resume what a crash left.
 
@@ -430,13 +461,21 @@ def send_issue(
     transport registered as ``transport`` (default: smtp when [smtp] names a host, else the
     outbox), or those ``make_transports`` makes. ``now`` is the run's time (its records,
     backoff); ``clock`` is read for each message's Date as it is handed over (default: the
-    system's clock, in the site's timezone).
+    system's clock, in the site's timezone). ``editions`` cuts each reader's copy to their
+    topics; a site with ``[newsletter] topics`` must be given it (the CLI and ``run`` give
+    ``TopicEditions``): without it, everyone would get the whole issue.
     """
     began = time.perf_counter()
     with State.open(site.state_dir) as state:
         issue = state.issues.get(number)
         store: DeliveryStore = state.deliveries
         report = SendReport(issue=number)
+        if site.newsletter.topics and editions is None:
+            raise DeliveryError(
+                "[newsletter] topics is set, but the send was not given the newsletter's "
+                "editions (feedpub.newsletter.topics.TopicEditions): it would send everyone "
+                "the whole issue"
+            )
         if issue.status == "sent":
             report.finished = True
             _tally(store, report)
@@ -456,15 +495,25 @@ def send_issue(
             _tally(store, report)
             report.seconds = time.perf_counter() - began
             return report
-        store.start(number, now.isoformat())
+        skipped = store.counts(number).get("skipped", 0)
+        choose = None if editions is None else functools.partial(editions.articles, issue)
+        store.start(number, now.isoformat(), choose)
+        # Who start recorded skipped (paused, or nothing of their topics) this run dealt with.
+        report.skipped = store.counts(number).get("skipped", 0) - skipped
         report.started = True
+        try:
+            copies = _copies(site, state, issue, prepared, editions)
+        except BaseException:
+            for connection in connections:
+                connection.close()
+            raise
         left = store.due(number, now.isoformat())
     if started is not None:
         started(left)
     job = _Job(
         site=site,
         issue=issue,
-        prepared=prepared,
+        copies=copies,
         now=now,
         clock=clock or wall_clock(site),
         secret=secret,
@@ -501,6 +550,59 @@ def send_issue(
     return report
 
 
+def _copies(
+    site: Site,
+    state: State,
+    issue: IssueRecord,
+    whole: PreparedIssue,
+    editions: Editions | None,
+) -> dict[str, PreparedIssue]:
+    """Each copy the rows still to send are to get, encoded once: rendered by ``editions``
+    the first time, then kept in the state and taken from there (a resumed send sends the
+    bytes the first run did, whatever the templates have become)."""
+    copies = {WHOLE: whole}
+    for name in state.deliveries.open_copies(issue.number):
+        if name in copies:
+            continue
+        kept = state.variants.get(issue.number, name)
+        if kept is None:
+            if editions is None:
+                raise DeliveryError(
+                    f"issue {issue.number} has readers of a copy cut to their topics "
+                    f"(articles {name}) that was never rendered, and the send was not given "
+                    "the newsletter's editions to render it"
+                )
+            kept = editions.render(issue, name)
+            with state.transaction():
+                state.variants.add(issue.number, name, *kept)
+        subject, html, text = kept
+        copies[name] = PreparedIssue(site, replace(issue, subject=subject, html=html, text=text))
+    return copies
+
+
+def _test_copy(
+    site: Site, issue: IssueRecord, key: str, address: str, editions: Editions | None
+) -> IssueRecord:
+    """The issue as the subscriber at ``key`` would get it: their copy (the one kept, if a send
+    rendered it; else rendered now, and not kept: a test records nothing)."""
+    if editions is None:
+        return issue
+    with State.open(site.state_dir) as state:
+        person = state.subscribers.find(key)
+        name = WHOLE if person is None else editions.articles(issue, person.topics)
+        if name is None:
+            raise DeliveryError(
+                f"{address} would get no email for issue {issue.number}: nothing in it is in "
+                "their topics; send the test to another address, or to one without topics"
+            )
+        if name == WHOLE:
+            return issue
+        subject, html, text = state.variants.get(issue.number, name) or editions.render(
+            issue, name
+        )
+    return replace(issue, subject=subject, html=html, text=text)
+
+
 def wall_clock(site: Site) -> Callable[[], datetime]:
     """The time now, in the site's timezone, each time it is called."""
     return lambda: datetime.now(site.tz)
@@ -526,11 +628,27 @@ def unfinished(state: State) -> list[int]:
     return [issue.number for issue in state.issues.all() if issue.status != "sent"]
 
 
-def plan(state: State, issue: IssueRecord) -> dict[str, int]:
-    """What a send of ``issue`` would do now, without doing it (``send --dry-run``)."""
+def plan(
+    state: State,
+    issue: IssueRecord,
+    now: datetime | None = None,
+    editions: Editions | None = None,
+) -> dict[str, int]:
+    """What a send of ``issue`` would do now, without doing it (``send --dry-run``): with
+    ``now``, the readers a start would skip (paused, or nothing of their topics with
+    ``editions``) are counted apart (``skipped``)."""
     rows = state.issues.counts(issue.number)
     if not rows and issue.status != "sent":
-        return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
+        if now is None:
+            return {"to_send": state.subscribers.count("active"), "done": 0, "waiting": 0}
+        choose = None if editions is None else functools.partial(editions.articles, issue)
+        new = state.deliveries.would_start(issue.number, now.isoformat(), choose)
+        return {
+            "to_send": new.get("pending", 0),
+            "done": 0,
+            "waiting": 0,
+            "skipped": new.get("skipped", 0),
+        }
     return {
         "to_send": rows.get("pending", 0) + rows.get("sending", 0),
         "done": sum(rows.get(s, 0) for s in FINAL),
@@ -544,12 +662,14 @@ def send_test(
     address: str,
     transport: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    editions: Editions | None = None,
 ) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any.
-    It is the message a subscriber at ``address`` gets, dated as it is handed over."""
+    It is the message a subscriber at ``address`` gets, dated as it is handed over: with
+    ``editions``, the copy their topics choose (DeliveryError if they would get none)."""
     email, key = normalize(address)
     recipient = Recipient(0, email, "", key)
-    prepared = PreparedIssue(site, issue)
+    prepared = PreparedIssue(site, _test_copy(site, issue, key, address, editions))
     secret = load_secret(site.state_dir)
     name = transport or default_name(site)
     connection = factory(name, site)(site, TEST_BATCH)[0]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from feedpub.config import Site
-from feedpub.content.bodies import Bodies
+from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog
 from feedpub.errors import IssueError
 from feedpub.model import Article
@@ -41,6 +41,10 @@ class Draft:
                 date=a.date.isoformat(),
                 authors=a.authors,
                 summary=bodies.summary(a),
+                # Kept with the issue: each reader's copy is cut by the tags (topics), and
+                # made from the issue, with the picture the digest showed.
+                tags=a.tags,
+                image=image_url(a) or "",
             )
             for a in self.articles
         )

@@ -9,6 +9,7 @@ holds no SQL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -18,6 +19,23 @@ from feedpub.store.issues import Issues
 
 # A delivery in one of these is done: the issue is sent when every row is.
 FINAL = ("sent", "failed", "skipped")
+# The last_reply of a reader whose topics have nothing in the issue (their row is skipped).
+NOTHING_CHOSEN = "not sent: nothing in this issue is in their topics"
+
+# What copy of an issue a reader of some topics gets: the positions of its articles ("1,3"),
+# "" for the whole issue, None for none (``feedpub.newsletter.topics.choose``).
+Choose = Callable[[tuple[str, ...]], str | None]
+
+
+def topic_names(text: str) -> tuple[str, ...]:
+    """A subscriber's topics as the state keeps them (a JSON list); () if it is not one."""
+    try:
+        names = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(names, list):
+        return ()
+    return tuple(n for n in names if isinstance(n, str))
 
 
 class ClaimedRow(NamedTuple):
@@ -33,6 +51,7 @@ class ClaimedRow(NamedTuple):
     status: str
     updated: str
     token_key: str = ""
+    articles: str = ""  # the copy the reader gets: positions ("1,3"), "" the whole issue
 
 
 class Deliveries:
@@ -44,12 +63,16 @@ class Deliveries:
         self.db = db
         self.transaction = transaction
 
-    def start(self, number: int, stamp: str) -> int:
+    def start(self, number: int, stamp: str, choose: Choose | None = None) -> int:
         """Make the rows of issue ``number``: one per subscriber active when it starts.
 
         Until a first message has been tried, the list is not fixed: each start adds whoever
-        subscribed since (a send the relay refused at once must not leave them out). Rows a
-        killed run left in ``sending`` go back to ``pending``. Returns the number of rows.
+        subscribed since (a send the relay refused at once must not leave them out). Each new
+        row names the copy its reader gets (``articles``), which ``choose`` makes of their
+        topics (without it, everyone gets the whole issue); a reader ``choose`` gives nothing
+        to, or one paused past ``stamp``, gets a row recorded ``skipped`` with the reason, so
+        that the issue accounts for them. Rows a killed run left in ``sending`` go back to
+        ``pending``. Returns the number of rows.
         """
         with self.transaction():
             tried = self.db.execute(
@@ -58,13 +81,7 @@ class Deliveries:
                 (number,),
             ).fetchone()
             if tried is None:
-                self.db.execute(
-                    "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-                    " last_reply, updated) SELECT ?, id, 'pending', 0, NULL, '', ? FROM"
-                    " subscribers WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM"
-                    " deliveries d WHERE d.issue = ? AND d.subscriber = subscribers.id)",
-                    (number, stamp, number),
-                )
+                self._add_rows(number, stamp, choose)
             self.db.execute(
                 "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
                 " AND status = 'sending'",
@@ -75,6 +92,90 @@ class Deliveries:
                 "SELECT count(*) FROM deliveries WHERE issue = ?", (number,)
             ).fetchone()[0]
         )
+
+    def _add_rows(self, number: int, stamp: str, choose: Choose | None) -> None:
+        """The rows of the active subscribers the issue has none for; call in a transaction."""
+        readers = self._readers(number, stamp, choose)
+        if readers is None:
+            return
+        sql, args = readers
+        self.db.execute(
+            sql + " INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+            " last_reply, updated, articles) SELECT ?, id, status, 0, NULL, reply, ?, copy"
+            " FROM reader",
+            (*args, number, stamp),
+        )
+
+    def would_start(self, number: int, stamp: str, choose: Choose | None) -> dict[str, int]:
+        """How many rows a start at ``stamp`` would add in each status (``pending``,
+        ``skipped``), adding none: what ``send --dry-run`` says."""
+        readers = self._readers(number, stamp, choose)
+        if readers is None:
+            return {}
+        sql, args = readers
+        rows = self.db.execute(sql + " SELECT status, count(*) FROM reader GROUP BY status", args)
+        return {status: int(n) for status, n in rows}
+
+    def _readers(
+        self, number: int, stamp: str, choose: Choose | None
+    ) -> tuple[str, tuple[object, ...]] | None:
+        """A ``WITH`` clause naming ``reader (id, status, reply, copy)``: each active subscriber
+        issue ``number`` has no row for, as their row would start; None if there is none.
+
+        ``choose`` runs once for each distinct choice of topics, and one statement reads the
+        table (a statement for each choice would read it as many times)."""
+        choices = []
+        for (topics,) in self.db.execute(
+            "SELECT DISTINCT topics FROM subscribers WHERE status = 'active' AND NOT EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber = subscribers.id)",
+            (number,),
+        ):
+            copy = choose(topic_names(topics)) if choose is not None else ""
+            if copy is None:
+                choices.append([topics, "skipped", NOTHING_CHOSEN, ""])
+            else:
+                choices.append([topics, "pending", "", copy])
+        if not choices:
+            return None
+        # A pause is compared as a moment (julianday), as next_attempt is; one that is not a
+        # moment at all (NULL from julianday) pauses nothing.
+        sql = (
+            "WITH choice (topics, status, reply, copy) AS (SELECT json_extract(value, '$[0]'),"
+            " json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+            " json_extract(value, '$[3]') FROM json_each(?)),"
+            " chosen (id, paused_until, paused, status, reply, copy) AS (SELECT s.id,"
+            " s.paused_until, coalesce(julianday(s.paused_until) > julianday(?), 0), c.status,"
+            " c.reply, c.copy FROM subscribers s JOIN choice c ON c.topics = s.topics"
+            " WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
+            " WHERE d.issue = ? AND d.subscriber = s.id)),"
+            " reader (id, status, reply, copy) AS (SELECT id,"
+            " CASE WHEN paused THEN 'skipped' ELSE status END,"
+            " CASE WHEN paused THEN 'paused until ' || paused_until ELSE reply END,"
+            " CASE WHEN paused THEN '' ELSE copy END FROM chosen)"
+        )
+        return sql, (json.dumps(choices, ensure_ascii=False), stamp, number)
+
+    def open_copies(self, number: int) -> list[str]:
+        """The copies (``articles``) that rows of issue ``number`` not yet final are to get."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT articles FROM deliveries WHERE issue = ? AND status NOT IN"
+                " (?, ?, ?) ORDER BY articles",
+                (number, *FINAL),
+            )
+        ]
+
+    def copies(self, number: int) -> list[tuple[str, str, int]]:
+        """(copy, status, rows) for each copy of issue ``number`` and each status of its rows."""
+        return [
+            (row[0], row[1], int(row[2]))
+            for row in self.db.execute(
+                "SELECT articles, status, count(*) FROM deliveries WHERE issue = ?"
+                " GROUP BY articles, status ORDER BY articles, status",
+                (number,),
+            )
+        ]
 
     def due(self, number: int, stamp: str) -> int:
         """How many rows of issue ``number`` a send at ``stamp`` would try."""
@@ -101,7 +202,7 @@ class Deliveries:
             row = (
                 self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated, s.token_key"
+                    " d.status, d.updated, s.token_key, d.articles"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'pending'"
                     " ORDER BY d.subscriber LIMIT 1",
@@ -109,7 +210,7 @@ class Deliveries:
                 ).fetchone()
                 or self.db.execute(
                     "SELECT d.subscriber, s.email, s.name, s.email_key, s.status,"
-                    " d.status, d.updated, s.token_key"
+                    " d.status, d.updated, s.token_key, d.articles"
                     " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber"
                     " WHERE d.issue = ? AND d.status = 'deferred'"
                     " AND julianday(d.next_attempt) <= julianday(?)"
@@ -126,7 +227,7 @@ class Deliveries:
                 " AND subscriber = ?",
                 ("sending" if active else "skipped", stamp, number, row[0]),
             )
-        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6], row[7])
+        return ClaimedRow(row[0], row[1], row[2], row[3], active, row[5], row[6], row[7], row[8])
 
     def give_back(self, number: int, subscriber: int, status: str, updated: str) -> None:
         """Put a claimed row back as it was (``status``, ``updated``)."""
