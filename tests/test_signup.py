@@ -247,6 +247,10 @@ def test_an_active_address_gets_its_manage_link_not_a_confirmation(web: Web) -> 
     assert web.outgoing() == [("already", ANN, "")]
     found = web.find(ANN)
     assert found is not None and found.status == "active"
+    for _ in range(4):  # one an hour, three a week: a member's inbox is not flooded either
+        web.clock.advance(minutes=61)
+        web.subscribe(ANN)
+    assert web.outgoing() == [("already", ANN, "")] * 3
 
 
 # -- limits ----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ MAX_NAME = 100
 # A confirmation link lives this long; an address is sent at most one confirmation an hour
 # and at most MOST_PENDING while none of them is used (over the week a link lives), so a
 # stranger's address cannot be flooded through the form.
-CONFIRM_LIFETIME = timedelta(days=7)
+CONFIRM_LIFETIME = tokens.CONFIRM_TIME
 MAIL_EVERY = timedelta(hours=1)
 MOST_PENDING = 3
 CLIENT_WINDOW = timedelta(hours=1)
@@ -140,9 +140,9 @@ def _mail(state: State, subscriber: Subscriber, kind: str, now: datetime, target
     outgoing = state.outgoing
     if outgoing.count(subscriber.id, kind, since=_stamp(now - MAIL_EVERY)):
         return False
-    if kind in ("confirm", "address") and (
-        outgoing.count(subscriber.id, kind, since=_stamp(now - CONFIRM_LIFETIME)) >= MOST_PENDING
-    ):
+    # The weekly bound holds for the "already" note too: a member's inbox is no easier to
+    # flood through the form than a stranger's.
+    if outgoing.count(subscriber.id, kind, since=_stamp(now - CONFIRM_LIFETIME)) >= MOST_PENDING:
         return False
     outgoing.add(kind, subscriber.id, _stamp(now), target=target)
     return True
