@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import NEWSLETTER, NOW, SETTINGS, MakeSite, assert_clean_exit, invoke
+from helpers import NEWSLETTER, NOW, SETTINGS, MakeSite, assert_clean_exit, feedpub, invoke
 
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import make_token, read
@@ -172,3 +172,15 @@ def test_a_new_state_is_version_6(make_site: MakeSite) -> None:
         assert state.db.execute("PRAGMA foreign_keys").fetchone() == (1,)
         tables = {r[0] for r in state.db.execute("SELECT name FROM sqlite_master")}
     assert {"suppressions", "limits", "outgoing", "issue_variants"} <= tables
+
+
+def test_two_processes_opening_a_version_5_state_at_once(v5_site: Path) -> None:
+    # Each reads the version again under the write lock: one upgrades, the other finds it done.
+    children = [feedpub(v5_site, "subscribers", "list") for _ in range(3)]
+    results = [child.communicate(timeout=60) for child in children]
+    for child, (out, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err.decode()
+        assert b"5 subscribers" in err + out
+    path = v5_site / ".feedpub" / "state.db"
+    assert raw(path, "PRAGMA user_version") == [(6,)]
+    assert raw(path, "SELECT count(*) FROM subscribers") == [(5,)]
