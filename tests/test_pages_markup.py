@@ -15,8 +15,8 @@ import pytest
 from helpers import SETTINGS, MakeSite, article, make_issue, publish
 
 from feedpub import config
+from feedpub.delivery.web import WebApp
 from feedpub.errors import ConfigError
-from feedpub.templating import environment
 
 NS = "{http://www.w3.org/1999/xhtml}"
 # HTML's valid global date and time string (or local, without a zone): seconds may have at
@@ -226,8 +226,8 @@ def test_names_and_titles_are_isolated_from_the_text_around_them(make_site: Make
 def test_the_unsubscribe_page_isolates_the_newsletter_name(make_site: MakeSite, state: str) -> None:
     settings = SETTINGS + NEWSLETTER.replace('"Letters"', f'"{HOSTILE["newsletter"]}"')
     site = config.load(make_site(settings=settings), env={})
-    page = environment(site).get_template("unsubscribe.html")
-    html = page.render(state=state, token="t", site=site.site, name=site.newsletter_name)
+    # As the web app renders it: the page extends base.html, with the app's context.
+    html = WebApp(site).unsubscribe_page(200, state, "t").get_data(as_text=True)
     tree = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=True)
     for text, isolate in unisolated(tree.find(f"{NS}body")):
         assert isolate is not None, f"{state}: {text!r} is not isolated"
