@@ -23,6 +23,7 @@ from helpers import (
     article,
     assert_clean_exit,
     feedpub,
+    free_port,
     invoke,
     load,
     make_issue,
@@ -532,3 +533,57 @@ def test_a_dry_run_counts_whom_the_send_would_skip(
     assert rows(root) == {}  # a dry run records nothing
     report = send_issue(load(root), 1, NOW, editions=TopicEditions(load(root)))
     assert (report.sent, report.skipped) == (3, 2)
+
+
+def test_copies_are_rendered_before_the_relay_is_reached(relay: Relay, make_site: MakeSite) -> None:
+    """The relay's connection does not wait, open and idle, while copies are rendered; a relay
+    that cannot be reached fixes no list of recipients, and the copies kept are used later."""
+    root = topic_site(make_site, free_port())  # nothing listens there
+    subscribe(root, readers(3))
+    choose_topics(root, "reader000@example.net", "Sports")
+    make_issue(root)
+    counting = Counting()
+    down = send_issue(load(root), 1, NOW, editions=TopicEditions(load(root), counting))
+    assert down.error is not None and not down.started
+    assert rows(root) == {}
+    assert counting.renders == {(1, "1,3"): 1}
+
+    topic_site(make_site, relay.port)  # the relay is back
+    site = load(root)
+    report = send_issue(site, 1, NOW, editions=TopicEditions(site, counting))
+    assert (report.sent, report.finished) == (3, True)
+    assert counting.renders == {(1, "1,3"): 1}
+    assert rows(root)["reader000@example.net"][:2] == ("sent", "1,3")
+
+
+def test_an_issue_no_reader_wants_is_finished_and_said_so(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(2))
+    for address in ("reader000@example.net", "reader001@example.net"):
+        choose_topics(root, address, "Science")
+    make_issue(root)
+    result = invoke(runner, "--site", root, "send", "1", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)  # nothing failed: no one wanted it
+    assert result.stdout.startswith("Issue 1: 0 sent, 0 deferred, 0 failed, 2 skipped of 2 ")
+    assert result.stdout.endswith("; finished: no one to send to (2 skipped)\n")
+    assert relay.handler.count() == 0
+    assert {r[0] for r in rows(root).values()} == {"skipped"}
+
+
+def test_an_issue_whose_send_only_skipped_readers_can_be_discarded(
+    relay: Relay, make_site: MakeSite, runner: CliRunner
+) -> None:
+    """Skipped readers were sent nothing: a send that started, then stopped before its first
+    message, leaves an issue that may still be discarded."""
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(2))
+    pause(root, "reader000@example.net", (NOW + timedelta(days=3)).isoformat())
+    make_issue(root)
+    with State.open(load(root).state_dir) as state:
+        state.deliveries.start(1, NOW.isoformat(), None)
+    assert {r[0] for r in rows(root).values()} == {"skipped", "pending"}
+    result = invoke(runner, "--site", root, "issue", "discard", "1")
+    assert_clean_exit(result, 0)
+    assert rows(root) == {}

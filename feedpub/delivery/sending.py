@@ -105,6 +105,9 @@ class SendReport:
             return f"not finished: sent to {self.delivered} of {self.recipients} so far"
         if not self.recipients:
             return "finished: no one to send to"
+        if not self.delivered and not self.undelivered:
+            # Every reader paused, or with nothing of their topics in it: nothing failed.
+            return f"finished: no one to send to ({skipped} skipped)"
         if not self.undelivered:
             return "sent"
         tail = f", {self.undelivered} failed" + (f", {skipped} skipped" if skipped else "")
@@ -142,6 +145,12 @@ class DeliveryStore(Protocol):
 
     def open_copies(self, number: int) -> list[str]:
         """The copies the rows not yet final are to get."""
+        ...
+
+    def new_copies(
+        self, number: int, stamp: str, choose: Callable[[tuple[str, ...]], str | None] | None
+    ) -> list[str]:
+        """The copies the rows a start at ``stamp`` would make are to get."""
         ...
 
     def due(self, number: int, stamp: str) -> int:
@@ -480,6 +489,13 @@ def send_issue(
             report.finished = True
             _tally(store, report)
             return report
+        choose = None if editions is None else functools.partial(editions.articles, issue)
+        if editions is not None:
+            # Rendered before the relay is reached, not with its connection open and idle
+            # (relays close one idle for minutes, RFC 5321 4.5.3.2.7); kept, which fixes no
+            # list of recipients. A copy someone's change makes needed meanwhile is made below.
+            wanted = store.open_copies(number) + store.new_copies(number, now.isoformat(), choose)
+            _render_copies(state, issue, editions, wanted)
         # Everything is checked, and the relay reached, before anything is recorded: a send
         # that cannot start must not fix its list of recipients (who subscribes before the
         # retry still gets the issue).
@@ -496,7 +512,6 @@ def send_issue(
             report.seconds = time.perf_counter() - began
             return report
         skipped = store.counts(number).get("skipped", 0)
-        choose = None if editions is None else functools.partial(editions.articles, issue)
         store.start(number, now.isoformat(), choose)
         # Who start recorded skipped (paused, or nothing of their topics) this run dealt with.
         report.skipped = store.counts(number).get("skipped", 0) - skipped
@@ -561,23 +576,33 @@ def _copies(
     the first time, then kept in the state and taken from there (a resumed send sends the
     bytes the first run did, whatever the templates have become)."""
     copies = {WHOLE: whole}
-    for name in state.deliveries.open_copies(issue.number):
+    names = state.deliveries.open_copies(issue.number)
+    if editions is not None:
+        _render_copies(state, issue, editions, names)
+    for name in names:
         if name in copies:
             continue
         kept = state.variants.get(issue.number, name)
         if kept is None:
-            if editions is None:
-                raise DeliveryError(
-                    f"issue {issue.number} has readers of a copy cut to their topics "
-                    f"(articles {name}) that was never rendered, and the send was not given "
-                    "the newsletter's editions to render it"
-                )
-            kept = editions.render(issue, name)
-            with state.transaction():
-                state.variants.add(issue.number, name, *kept)
+            raise DeliveryError(
+                f"issue {issue.number} has readers of a copy cut to their topics "
+                f"(articles {name}) that was never rendered, and the send was not given "
+                "the newsletter's editions to render it"
+            )
         subject, html, text = kept
         copies[name] = PreparedIssue(site, replace(issue, subject=subject, html=html, text=text))
     return copies
+
+
+def _render_copies(
+    state: State, issue: IssueRecord, editions: Editions, names: list[str]
+) -> None:
+    """Render and keep each copy of ``names`` the state does not have yet, once."""
+    for name in sorted(set(names) - {WHOLE}):
+        if state.variants.get(issue.number, name) is None:
+            rendered = editions.render(issue, name)
+            with state.transaction():
+                state.variants.add(issue.number, name, *rendered)
 
 
 def _test_copy(

@@ -146,7 +146,8 @@ def discard(state: State, number: int) -> IssueRecord:
         if issue.status != "ready":
             raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
         counts = state.issues.counts(number)
-        attempted = sum(counts.values()) - counts.get("pending", 0)
+        # A skipped reader (paused, nothing of their topics, gone) was sent nothing.
+        attempted = sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0)
         if attempted:
             raise IssueError(
                 f"issue {number} is being sent (tried for {plural(attempted, 'recipient')}); "

@@ -17,7 +17,7 @@ issue was. Delivery may not import the newsletter: ``send_issue`` is handed a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedpub.config import Site
@@ -50,28 +50,36 @@ def choose(site: Site, items: Sequence[IssueItem], topics: Sequence[str]) -> str
     gets the whole issue, as one who chose none does, rather than nothing from then on
     without a word (a renamed topic must not silence its readers).
     """
-    if not topics or not any(item.tags for item in items):
-        return WHOLE
-    wanted = {name_key(name) for name in topics}
-    tags = {
-        name_key(tag)
-        for topic in site.newsletter.topics
-        if name_key(topic.name) in wanted
-        for tag in topic.tags
-    }
-    if not tags:
-        return WHOLE
-    # Issues.add numbers the articles from 1, in the order the issue holds them.
-    chosen = [
-        place
-        for place, item in enumerate(items, start=1)
-        if any(name_key(tag) in tags for tag in item.tags)
-    ]
-    if not chosen:
-        return None
-    if len(chosen) == len(items):
-        return WHOLE
-    return copy_name(chosen)
+    return Cut(site, items).copy(topics)
+
+
+class Cut:
+    """``choose`` for one issue, its names and tags compared once (name_key), not again for
+    each reader's choice: a list of 100,000 readers may make thousands of choices."""
+
+    def __init__(self, site: Site, items: Sequence[IssueItem]) -> None:
+        self.topics: dict[str, frozenset[str]] = {}
+        for topic in site.newsletter.topics:
+            key = name_key(topic.name)
+            self.topics[key] = self.topics.get(key, frozenset()) | {
+                name_key(tag) for tag in topic.tags
+            }
+        self.items = tuple(frozenset(name_key(tag) for tag in item.tags) for item in items)
+        self.tagged = any(self.items)
+
+    def copy(self, topics: Sequence[str]) -> str | None:
+        if not topics or not self.tagged:
+            return WHOLE
+        tags = frozenset().union(*(self.topics.get(name_key(name), ()) for name in topics))
+        if not tags:
+            return WHOLE
+        # Issues.add numbers the articles from 1, in the order the issue holds them.
+        chosen = [place for place, own in enumerate(self.items, start=1) if own & tags]
+        if not chosen:
+            return None
+        if len(chosen) == len(self.items):
+            return WHOLE
+        return copy_name(chosen)
 
 
 class _Stored(Bodies):
@@ -120,9 +128,13 @@ class TopicEditions:
 
     site: Site
     renderer: Callable[[Site, IssueRecord, str], Digest] = render_copy
+    cuts: dict[int, Cut] = field(default_factory=dict, repr=False)
 
     def articles(self, issue: IssueRecord, topics: tuple[str, ...]) -> str | None:
-        return choose(self.site, issue.items, topics)
+        cut = self.cuts.get(issue.number)
+        if cut is None:
+            cut = self.cuts[issue.number] = Cut(self.site, issue.items)
+        return cut.copy(topics)
 
     def render(self, issue: IssueRecord, articles: str) -> tuple[str, str, str]:
         digest = self.renderer(self.site, issue, articles)

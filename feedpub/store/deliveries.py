@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import NamedTuple
 
@@ -95,65 +95,59 @@ class Deliveries:
 
     def _add_rows(self, number: int, stamp: str, choose: Choose | None) -> None:
         """The rows of the active subscribers the issue has none for; call in a transaction."""
-        readers = self._readers(number, stamp, choose)
-        if readers is None:
-            return
-        sql, args = readers
-        self.db.execute(
-            sql + " INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
-            " last_reply, updated, articles) SELECT ?, id, status, 0, NULL, reply, ?, copy"
-            " FROM reader",
-            (*args, number, stamp),
+        self.db.executemany(
+            "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
+            " last_reply, updated, articles) VALUES (?, ?, ?, 0, NULL, ?, ?, ?)",
+            (
+                (number, id_, status, reply, stamp, copy)
+                for id_, status, reply, copy in self._readers(number, stamp, choose)
+            ),
         )
 
     def would_start(self, number: int, stamp: str, choose: Choose | None) -> dict[str, int]:
         """How many rows a start at ``stamp`` would add in each status (``pending``,
         ``skipped``), adding none: what ``send --dry-run`` says."""
-        readers = self._readers(number, stamp, choose)
-        if readers is None:
-            return {}
-        sql, args = readers
-        rows = self.db.execute(sql + " SELECT status, count(*) FROM reader GROUP BY status", args)
-        return {status: int(n) for status, n in rows}
+        counts: dict[str, int] = {}
+        for _, status, _, _ in self._readers(number, stamp, choose):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def new_copies(self, number: int, stamp: str, choose: Choose | None) -> list[str]:
+        """The copies (``articles``) the rows a start at ``stamp`` would add are to get."""
+        return sorted(
+            {
+                copy
+                for _, status, _, copy in self._readers(number, stamp, choose)
+                if status == "pending"
+            }
+        )
 
     def _readers(
         self, number: int, stamp: str, choose: Choose | None
-    ) -> tuple[str, tuple[object, ...]] | None:
-        """A ``WITH`` clause naming ``reader (id, status, reply, copy)``: each active subscriber
-        issue ``number`` has no row for, as their row would start; None if there is none.
-
-        ``choose`` runs once for each distinct choice of topics, and one statement reads the
-        table (a statement for each choice would read it as many times)."""
-        choices = []
-        for (topics,) in self.db.execute(
-            "SELECT DISTINCT topics FROM subscribers WHERE status = 'active' AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber = subscribers.id)",
-            (number,),
-        ):
-            copy = choose(topic_names(topics)) if choose is not None else ""
-            if copy is None:
-                choices.append([topics, "skipped", NOTHING_CHOSEN, ""])
-            else:
-                choices.append([topics, "pending", "", copy])
-        if not choices:
-            return None
+    ) -> Iterator[tuple[int, str, str, str]]:
+        """(subscriber, status, last_reply, articles) of each active subscriber issue
+        ``number`` has no row for, as their row would start. ``choose`` runs once for each
+        distinct choice of topics (a dictionary, not a join: SQLite would read the table once
+        for each choice)."""
+        choices: dict[str, tuple[str, str, str]] = {}
         # A pause is compared as a moment (julianday), as next_attempt is; one that is not a
         # moment at all (NULL from julianday) pauses nothing.
-        sql = (
-            "WITH choice (topics, status, reply, copy) AS (SELECT json_extract(value, '$[0]'),"
-            " json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
-            " json_extract(value, '$[3]') FROM json_each(?)),"
-            " chosen (id, paused_until, paused, status, reply, copy) AS (SELECT s.id,"
-            " s.paused_until, coalesce(julianday(s.paused_until) > julianday(?), 0), c.status,"
-            " c.reply, c.copy FROM subscribers s JOIN choice c ON c.topics = s.topics"
-            " WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries d"
-            " WHERE d.issue = ? AND d.subscriber = s.id)),"
-            " reader (id, status, reply, copy) AS (SELECT id,"
-            " CASE WHEN paused THEN 'skipped' ELSE status END,"
-            " CASE WHEN paused THEN 'paused until ' || paused_until ELSE reply END,"
-            " CASE WHEN paused THEN '' ELSE copy END FROM chosen)"
-        )
-        return sql, (json.dumps(choices, ensure_ascii=False), stamp, number)
+        rows = self.db.execute(
+            "SELECT id, topics, paused_until, coalesce(julianday(paused_until) > julianday(?), 0)"
+            " FROM subscribers WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries"
+            " d WHERE d.issue = ? AND d.subscriber = subscribers.id) ORDER BY id",
+            (stamp, number),
+        ).fetchall()
+        for id_, topics, paused_until, paused in rows:
+            if paused:
+                yield id_, "skipped", f"paused until {paused_until}", ""
+                continue
+            choice = choices.get(topics)
+            if choice is None:
+                copy = choose(topic_names(topics)) if choose is not None else ""
+                choice = ("skipped", NOTHING_CHOSEN, "") if copy is None else ("pending", "", copy)
+                choices[topics] = choice
+            yield (id_, *choice)
 
     def open_copies(self, number: int) -> list[str]:
         """The copies (``articles``) that rows of issue ``number`` not yet final are to get."""
