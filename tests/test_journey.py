@@ -312,7 +312,7 @@ def issue_copy(relay: Relay, address: str, number: int) -> EmailMessage:
     copies = [
         m
         for m in mail_to(relay, address, 1)
-        if m["List-Unsubscribe"] is not None and f"#{number}" in str(m["Subject"])
+        if m["List-Unsubscribe"] is not None and re.search(rf"#{number}\b", str(m["Subject"]))
     ]
     assert len(copies) == 1, f"{len(copies)} copies of issue {number} reached {address}"
     return copies[0]
