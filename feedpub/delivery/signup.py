@@ -58,7 +58,8 @@ REJOINABLE = ("pending", "unsubscribed", "bounced", "complained")
 class SignupForm:
     """What a sign-up form carried, checked."""
 
-    email: str
+    email: str  # as normalize() writes it
+    key: str  # the address's key (normalize's second half)
     name: str = ""
     topics: tuple[str, ...] = ()
     trapped: bool = False  # the honeypot was filled in
@@ -110,14 +111,14 @@ def read_form(site: Site, fields: Mapping[str, Sequence[str]]) -> SignupForm:
             EMAIL, f"the email address is too long; an address has at most {MAX_EMAIL} characters"
         )
     try:
-        normalize(email)
+        address, key = normalize(email)
     except SubscriberError:
         raise FormError(
             EMAIL, "this is not an email address; check it for typing mistakes (name@example.org)"
         ) from None
     name = clean_name(_one(fields, NAME))
     topics = clean_topics(site, fields.get(TOPICS) or [])
-    return SignupForm(email, name, topics, trapped)
+    return SignupForm(address, key, name, topics, trapped)
 
 
 def keyed_hash(secret: bytes, purpose: str, value: str) -> str:
@@ -163,7 +164,7 @@ def sign_up(
             f"more than {site.web.signups_per_hour} sign-ups came from your network this hour; "
             "try again in an hour"
         )
-    email, key = normalize(form.email)
+    email, key = form.email, form.key
     rows = state.subscribers
     found = rows.find(key)
     stamp = _stamp(now)
