@@ -432,7 +432,11 @@ def test_a_reader_who_chooses_topics_during_a_send_keeps_the_copy_they_were_give
 MARKED = "<!-- copy made by the first run -->"
 
 
-@pytest.mark.parametrize("after", [1, 40], ids=lambda k: f"after-{k}")
+@pytest.mark.parametrize(
+    "after",
+    [1, 40, *(pytest.param(k, marks=pytest.mark.slow) for k in (10, 70, 100))],
+    ids=lambda k: f"after-{k}",
+)
 def test_a_killed_send_resumes_with_the_same_copies(
     relay: Relay, make_site: MakeSite, after: int
 ) -> None:
