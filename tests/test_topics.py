@@ -591,3 +591,60 @@ def test_an_issue_whose_send_only_skipped_readers_can_be_discarded(
     result = invoke(runner, "--site", root, "issue", "discard", "1")
     assert_clean_exit(result, 0)
     assert rows(root) == {}
+
+
+def test_run_sends_each_reader_their_copy(make_site: MakeSite, runner: CliRunner) -> None:
+    """The cron entry point cuts the copies too (here into the outbox, without [smtp])."""
+    root = make_site(ARTICLES, extra=MAIL_NEWSLETTER + TOPICS)
+    subscribe(root, readers(2))
+    choose_topics(root, "reader001@example.net", "Arts")
+    result = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    outbox = load(root).state_dir / "outbox" / "1"
+    got = {p.name: titles_in(p.read_bytes()) for p in sorted(outbox.iterdir())}
+    assert got == {
+        "reader000@example.net.eml": (TITLES, TITLES),
+        "reader001@example.net.eml": (("Gallery",), ("Gallery",)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "places"),
+    [("", ()), ("1,3", (1, 3)), ("2", (2,)), ("1,,x,٣,-1, 4", (1,)), ("9" * 30, (int("9" * 30),))],
+    ids=["whole", "two", "one", "hand-edited", "huge"],
+)
+def test_a_copy_s_name_reads_as_its_positions(name: str, places: tuple[int, ...]) -> None:
+    assert positions(name) == places
+
+
+def test_until_a_first_message_is_tried_each_start_decides_the_copies_afresh(
+    relay: Relay, make_site: MakeSite
+) -> None:
+    """A send that reached the relay but tried no message (it refused the sender, say) fixes
+    nothing: at the next start a pause that ended, or topics changed, count."""
+    root = topic_site(make_site, relay.port)
+    subscribe(root, readers(3))
+    pause(root, "reader000@example.net", (NOW + timedelta(hours=2)).isoformat())
+    choose_topics(root, "reader001@example.net", "Science")
+    choose_topics(root, "reader002@example.net", "Sports")
+    make_issue(root)
+    site = load(root)
+    editions = TopicEditions(site)
+    with State.open(site.state_dir) as state:
+        record = state.issues.get(1)
+        state.deliveries.start(1, NOW.isoformat(), lambda topics: editions.articles(record, topics))
+    assert {a: r[:2] for a, r in rows(root).items()} == {
+        "reader000@example.net": ("skipped", ""),
+        "reader001@example.net": ("skipped", ""),
+        "reader002@example.net": ("pending", "1,3"),
+    }
+    choose_topics(root, "reader001@example.net", "Arts")
+    choose_topics(root, "reader002@example.net")
+    later = NOW + timedelta(hours=3)
+    report = send_issue(site, 1, later, editions=TopicEditions(site))
+    assert (report.sent, report.skipped, report.finished) == (3, 0, True)
+    assert {a: r[:2] for a, r in rows(root).items()} == {
+        "reader000@example.net": ("sent", ""),
+        "reader001@example.net": ("sent", "2"),
+        "reader002@example.net": ("sent", ""),
+    }

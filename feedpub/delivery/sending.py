@@ -514,7 +514,7 @@ def send_issue(
         skipped = store.counts(number).get("skipped", 0)
         store.start(number, now.isoformat(), choose)
         # Who start recorded skipped (paused, or nothing of their topics) this run dealt with.
-        report.skipped = store.counts(number).get("skipped", 0) - skipped
+        report.skipped = max(0, store.counts(number).get("skipped", 0) - skipped)
         report.started = True
         try:
             copies = _copies(site, state, issue, prepared, editions)

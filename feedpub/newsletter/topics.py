@@ -31,8 +31,9 @@ WHOLE = ""  # the copy that carries every article: the issue as it was composed
 
 
 def positions(text: str) -> tuple[int, ...]:
-    """The positions a copy's name lists ("1,3" -> (1, 3)); () for the whole issue."""
-    return tuple(int(p) for p in text.split(",")) if text else ()
+    """The positions a copy's name lists ("1,3" -> (1, 3)); () for the whole issue. Only
+    feedpub writes the names; a part that is no position (a state edited by hand) is none."""
+    return tuple(int(p) for p in text.split(",") if p.isascii() and p.isdigit())
 
 
 def copy_name(chosen: Iterable[int]) -> str:

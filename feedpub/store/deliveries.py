@@ -66,21 +66,19 @@ class Deliveries:
     def start(self, number: int, stamp: str, choose: Choose | None = None) -> int:
         """Make the rows of issue ``number``: one per subscriber active when it starts.
 
-        Until a first message has been tried, the list is not fixed: each start adds whoever
-        subscribed since (a send the relay refused at once must not leave them out). Each new
-        row names the copy its reader gets (``articles``), which ``choose`` makes of their
-        topics (without it, everyone gets the whole issue); a reader ``choose`` gives nothing
-        to, or one paused past ``stamp``, gets a row recorded ``skipped`` with the reason, so
-        that the issue accounts for them. Rows a killed run left in ``sending`` go back to
-        ``pending``. Returns the number of rows.
+        Until a first message has been tried, the rows are not fixed: each start makes them
+        afresh, from whoever is active then (a send the relay refused at once must not leave
+        out who subscribed since, nor hold a reader to the topics or the pause they had at
+        the first try). Each row names the copy its reader gets (``articles``), which
+        ``choose`` makes of their topics (without it, everyone gets the whole issue); a reader
+        ``choose`` gives nothing to, or one paused past ``stamp``, gets a row recorded
+        ``skipped`` with the reason, so that the issue accounts for them. Rows a killed run
+        left in ``sending`` go back to ``pending``. Returns the number of rows.
         """
         with self.transaction():
-            tried = self.db.execute(
-                "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
-                " ('pending', 'skipped')) LIMIT 1",
-                (number,),
-            ).fetchone()
-            if tried is None:
+            if not self._fixed(number):
+                # Every row is pending or skipped, with no attempt: nothing was sent.
+                self.db.execute("DELETE FROM deliveries WHERE issue = ?", (number,))
                 self._add_rows(number, stamp, choose)
             self.db.execute(
                 "UPDATE deliveries SET status = 'pending', updated = ? WHERE issue = ?"
@@ -93,8 +91,17 @@ class Deliveries:
             ).fetchone()[0]
         )
 
+    def _fixed(self, number: int) -> bool:
+        """Whether a message of issue ``number`` has been tried: its rows are fixed then."""
+        tried = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE issue = ? AND (attempts > 0 OR status NOT IN"
+            " ('pending', 'skipped')) LIMIT 1",
+            (number,),
+        ).fetchone()
+        return tried is not None
+
     def _add_rows(self, number: int, stamp: str, choose: Choose | None) -> None:
-        """The rows of the active subscribers the issue has none for; call in a transaction."""
+        """A row for each active subscriber; call in a transaction, the issue having none."""
         self.db.executemany(
             "INSERT INTO deliveries (issue, subscriber, status, attempts, next_attempt,"
             " last_reply, updated, articles) VALUES (?, ?, ?, 0, NULL, ?, ?, ?)",
@@ -105,15 +112,19 @@ class Deliveries:
         )
 
     def would_start(self, number: int, stamp: str, choose: Choose | None) -> dict[str, int]:
-        """How many rows a start at ``stamp`` would add in each status (``pending``,
-        ``skipped``), adding none: what ``send --dry-run`` says."""
+        """How many rows a start at ``stamp`` would make in each status (``pending``,
+        ``skipped``), making none: what ``send --dry-run`` says."""
         counts: dict[str, int] = {}
+        if self._fixed(number):
+            return counts
         for _, status, _, _ in self._readers(number, stamp, choose):
             counts[status] = counts.get(status, 0) + 1
         return counts
 
     def new_copies(self, number: int, stamp: str, choose: Choose | None) -> list[str]:
-        """The copies (``articles``) the rows a start at ``stamp`` would add are to get."""
+        """The copies (``articles``) the rows a start at ``stamp`` would make are to get."""
+        if self._fixed(number):
+            return []
         return sorted(
             {
                 copy
@@ -125,18 +136,16 @@ class Deliveries:
     def _readers(
         self, number: int, stamp: str, choose: Choose | None
     ) -> Iterator[tuple[int, str, str, str]]:
-        """(subscriber, status, last_reply, articles) of each active subscriber issue
-        ``number`` has no row for, as their row would start. ``choose`` runs once for each
-        distinct choice of topics (a dictionary, not a join: SQLite would read the table once
-        for each choice)."""
+        """(subscriber, status, last_reply, articles) of each active subscriber, as their row
+        of issue ``number`` would start. ``choose`` runs once for each distinct choice of
+        topics (a dictionary, not a join: SQLite would read the table once for each)."""
         choices: dict[str, tuple[str, str, str]] = {}
         # A pause is compared as a moment (julianday), as next_attempt is; one that is not a
         # moment at all (NULL from julianday) pauses nothing.
         rows = self.db.execute(
             "SELECT id, topics, paused_until, coalesce(julianday(paused_until) > julianday(?), 0)"
-            " FROM subscribers WHERE status = 'active' AND NOT EXISTS (SELECT 1 FROM deliveries"
-            " d WHERE d.issue = ? AND d.subscriber = subscribers.id) ORDER BY id",
-            (stamp, number),
+            " FROM subscribers WHERE status = 'active' ORDER BY id",
+            (stamp,),
         ).fetchall()
         for id_, topics, paused_until, paused in rows:
             if paused:
