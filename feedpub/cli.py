@@ -558,8 +558,17 @@ def run(options: Options, now: str | None) -> None:
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
         _say_send(options, send)
+    mail = report.mail
+    if mail is not None and (mail.sent or mail.deferred or mail.failed):
+        options.say(
+            f"Sent {plural(mail.sent, 'email')} owed to readers (confirmations, welcomes): "
+            f"{mail.deferred} deferred, {mail.failed} failed"
+        )
     if failed:
         raise _send_error(failed[0], f"issue {failed[0].issue}: ")
+    if mail is not None and mail.error:
+        kind = TryLater if mail.temporary else click.ClickException
+        raise kind(f"the emails owed to readers: {mail.error}")
     _check_reached(report.sends)
 
 
@@ -861,4 +870,7 @@ def serve(options: Options, host: str, port: int) -> None:
             ],
             options,
         )
-    serve_forever(site, host, port, options.say)
+    from feedpub.delivery.mailer import Mailer
+
+    # The confirmations and welcomes the requests queue leave from this process, at once.
+    serve_forever(site, host, port, options.say, sender=Mailer(site))

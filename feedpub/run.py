@@ -12,6 +12,7 @@ from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
+from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
@@ -119,6 +120,7 @@ class RunReport:
     sends: list[SendReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mail: FlushReport | None = None  # the confirmations and welcomes still owed, sent
 
 
 def run(
@@ -131,6 +133,9 @@ def run(
     started = time.perf_counter()
     report = RunReport()
     with SiteLock(site.state_dir, "run"), State.open(site.state_dir) as state:
+        # Before the issue: a reader who signed up waits for this mail, and an issue to a long
+        # list takes a while. What the web process's sender has not sent yet goes now.
+        report.mail = flush(site, now)
         made = new_issue(site, state, now, when_due=True, started=started)
         report.build, report.notes = made.build, made.notes
         if made.draft is not None:

@@ -4,7 +4,8 @@ Owns the messages (``messages``: MIME, headers, the List-Id and unsubscribe link
 (``sending``: the send loop, which records through the store's ``DeliveryStore`` and holds no
 SQL), the transports (``transport``: chosen by name from a registry, an SMTP relay or the outbox
 built in, ``register`` for a plugin's), subscribers (``subscribers``: the rules for addresses
-and names over the store's table), tokens (``tokens``) and the web app (``web``).
+and names over the store's table), tokens (``tokens``), the web app (``web``) and the mails
+a reader's own action asks for, sent from the state's queue (``mailer``).
 
 May import the basics, ``templating``, ``content`` and ``store``; not ``site`` or
 ``newsletter``: an issue reaches delivery as the store's record of it.
