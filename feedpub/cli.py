@@ -33,6 +33,7 @@ from feedpub.errors import (
 from feedpub.lock import SiteLock
 from feedpub.private import write_private
 from feedpub.site import build as build_module
+from feedpub.site.form import snippet as form_snippet
 from feedpub.store.state import State
 from feedpub.store.subscribers import STATUSES
 from feedpub.text import normalize_newlines, plural, xml_safe
@@ -333,6 +334,15 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
         raise click.ClickException(
             f"{plural(errors, 'article error')}; published the valid articles only"
         )
+
+
+@main.command("subscribe-form")
+@verbosity
+@pass_options
+@reports_errors
+def subscribe_form(options: Options) -> None:
+    """Print the sign-up form as HTML to paste into any page: it posts to the web app."""
+    click.echo(form_snippet(options.site()), nl=False)
 
 
 def _warn(messages: list[str] | tuple[str, ...], options: Options) -> None:

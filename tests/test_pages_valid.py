@@ -51,6 +51,7 @@ from feedpub.delivery.tokens import load_secret, make_token
 from feedpub.delivery.web import UnsubscribeApp, WebApp
 from feedpub.newsletter import issues
 from feedpub.site.build import build, load_catalog
+from feedpub.site.form import snippet
 from feedpub.store.state import State
 
 BROWSER = REPO / "tests" / "browser"
@@ -144,6 +145,12 @@ name = "Letters & <Notes> \u202eweekly"
 from = "Desk <desk@example.org>"
 schedule = "manual"
 """
+# The sign-up box on every page, with topics whose names markup and an override would break.
+SIGNUP_BOX = """topics = { "News & <b>" = ["news"], "\u202eZoë \\"q\\"" = ["Zoë"] }
+
+[web]
+url = "https://web.example.org/"
+"""
 NOTE = (
     "A note from the **editor** &amp; friends: see [the archive](/archive/) and "
     "[an article](https://news.example.org/2026/11/an-image/). \U0001f984"
@@ -173,7 +180,7 @@ def hostile_site(root: Path, url: str) -> Site:
     (root / "static" / "images" / "square.png").write_bytes(PNG)
     settings = SETTINGS.replace(SITE_URL, url).replace('"Test Gazette"', f'"Gazette {RLO}evil"')
     # Lists show three cards, then lines (list.html's "Earlier").
-    (root / "feedpub.toml").write_text(settings + NEWSLETTER + FEEDS, encoding="utf-8")
+    (root / "feedpub.toml").write_text(settings + NEWSLETTER + SIGNUP_BOX + FEEDS, encoding="utf-8")
     early = {name: text for name, text in HOSTILE.items() if name not in ("image.md", "slash.md")}
     write_articles(root, early)
     site = load(root)
@@ -309,6 +316,15 @@ def signup_pages(root: Path) -> dict[str, bytes]:
     return {name: response.get_data() for name, response in pages.items()}
 
 
+# What `feedpub subscribe-form` prints, in a page of another site's.
+EMBEDDED_FORM = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Another site</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Another site</h1>
+{form}</main></body></html>
+"""
+
+
 # Pages each checker must reject: proof that it checked something.
 BAD_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>bad</title></head>'
@@ -357,6 +373,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         (folder / "signup").mkdir()
         for state, body in signup_pages(work / "signup").items():
             (folder / "signup" / f"{state}.html").write_bytes(body)
+        (folder / "form").mkdir()
+        (folder / "form" / "snippet.html").write_text(
+            EMBEDDED_FORM.format(form=snippet(hostile)), encoding="utf-8"
+        )
         pages = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")))
         (folder / "canary").mkdir()
         (folder / "canary" / "nu.html").write_text(BAD_HTML, encoding="utf-8")
@@ -544,6 +564,7 @@ KINDS = {
     "issues": r"[^/]+/issues/index\.html",
     "issue": r"[^/]+/issues/\d+/index\.html",
     **{f"unsubscribe {state}": rf"unsubscribe/{state}\.html" for state in UNSUBSCRIBE},
+    "form snippet": r"form/snippet\.html",
 }
 
 
@@ -566,7 +587,10 @@ def test_every_kind_of_page_is_checked(served: Served) -> None:
     }
     sites = {"example", "hostile"}
     assert kinds >= {(site, kind) for site in sites for kind in KINDS if " " not in kind}
-    assert {("unsubscribe", kind) for kind in KINDS if " " in kind} <= kinds
+    assert {(kind.split()[0], kind) for kind in KINDS if " " in kind} <= kinds
+    # The hostile site's pages carry the sign-up box ([web] url is set), the others none.
+    assert '<aside class="signup"' in (served.folder / "hostile" / "index.html").read_text()
+    assert "signup" not in (served.folder / "example" / "index.html").read_text()
     assert "hostile/issues/2/index.html" in served.pages  # the issue without a note
     lists = ("index", "archive/index", "tags/index", "authors/index")
     assert {f"empty/{name}.html" for name in lists} <= set(served.pages)

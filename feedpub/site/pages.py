@@ -13,6 +13,8 @@ from feedpub.errors import TemplateError
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
+from feedpub.site.form import TEMPLATE as FORM_TEMPLATE
+from feedpub.site.form import page_form
 from feedpub.templating import environment, template_problem
 from feedpub.text import isolate, name_key, name_slug, url_path
 
@@ -49,7 +51,15 @@ def feed_links(site: Site, spec: FeedSpec) -> list[dict[str, str]]:
 # site overrides none of them, a list's key is made of only those, so that editing an
 # article's body does not render the archive and its tag and author lists again.
 LISTING_TEMPLATES = frozenset(
-    {"base.html", "_macros.html", "card.html", "index.html", "archive.html", "list.html"}
+    {
+        "base.html",
+        "_macros.html",
+        "card.html",
+        "index.html",
+        "archive.html",
+        "list.html",
+        FORM_TEMPLATE,  # base.html includes it, with the page's context
+    }
 )
 
 
@@ -91,6 +101,8 @@ class Pages:
                 "author_url": lambda name: self.group_url("authors", name),
                 "archive_url": site.site.url + "archive/",
                 "tags_url": site.site.url + "tags/",
+                # The sign-up box, on every page once [web] url is set (base.html).
+                "signup": page_form(site),
             }
         )
 
