@@ -479,11 +479,6 @@ def test_a_subscriber_of_today_gets_an_issue_and_unsubscribes_from_its_footer(
             journey.unsubscribe_from_footer()
 
 
-# Until the sign-up pages, the sending of their mail and topics are merged here.
-@pytest.mark.xfail(
-    strict=True,
-    reason="step 2: the confirmation is sent by the mailer, not merged yet",
-)
 def test_a_readers_whole_journey(
     make_site: MakeSite,
     start_relay: Callable[..., Relay],
@@ -577,11 +572,6 @@ def post_sign_up(base: str, address: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the confirmations are sent by the mailer, not merged yet; and state.db ends "
-    "'malformed' (see the test of a second connection below)",
-)
 def test_sign_ups_during_a_send_are_all_recorded_and_the_send_counts_exactly(
     make_site: MakeSite, start_relay: Callable[..., Relay], tmp_path: Path
 ) -> None:
