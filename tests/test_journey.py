@@ -43,7 +43,11 @@ from helpers import (
     write_articles,
 )
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -209,8 +213,16 @@ def page_text(driver: webdriver.Chrome) -> str:
 
 
 def wait_for_text(driver: webdriver.Chrome, pattern: str) -> None:
-    """Wait until the page's text matches ``pattern`` (case-insensitive)."""
-    wait_until(lambda: re.search(pattern, page_text(driver), re.I) is not None, timeout=DEADLINE)
+    """Wait until the page's text matches ``pattern`` (case-insensitive). The page may still
+    be the one before a click, replaced as it is read: then it is read again."""
+
+    def shown() -> bool:
+        try:
+            return re.search(pattern, page_text(driver), re.I) is not None
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+
+    wait_until(shown, timeout=DEADLINE)
 
 
 def button(driver: webdriver.Chrome, pattern: str) -> WebElement:
