@@ -799,12 +799,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     seconds = time.perf_counter() - STARTED
     text = table(bench.rows)
+    # bench/web.py's section (the web app under load) is measured apart: it stays.
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    _, web, rest = old.partition("\n## The web app\n")
     RESULTS.write_text(
         "# Benchmark results\n\n"
         + describe(bench, command, seconds, (started, source()), (load, os.getloadavg()[0]))
         + "\n"
         + text
-        + "\n",
+        + "\n"
+        + (web + rest if web else ""),
         encoding="utf-8",
     )
     print(text)
