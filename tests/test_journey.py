@@ -13,7 +13,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -639,49 +638,3 @@ def test_sign_ups_during_a_send_are_all_recorded_and_the_send_counts_exactly(
         assert row == ("pending", "form"), (address, row)
     assert b"Issue 1: 2000 sent" in out
 
-
-HOLDER = """
-import sys
-from pathlib import Path
-from feedpub.store.state import State
-held = State.open(Path(sys.argv[1]))
-held.db.execute("SELECT count(*) FROM subscribers").fetchone()
-# What a web request does while another thread of the server holds its connection.
-State.open(Path(sys.argv[1])).close()
-print("ready", flush=True)
-sys.stdin.readline()
-held.close()
-"""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="State.open's _check_file (feedpub/store/state.py) opens and closes state.db with a "
-    "plain file, which drops every POSIX lock the process holds on it (SQLite's documented "
-    "'POSIX advisory locks canceled by a separate thread doing close()')",
-)
-def test_a_second_connection_in_a_process_leaves_the_write_ahead_log_to_the_first(
-    make_site: MakeSite,
-) -> None:
-    """The web server holds connections in several threads while ``feedpub send`` writes: when
-    the send closes its own, it must not take itself for the last user of the state, checkpoint
-    and delete the write-ahead log under the server (which is how fifty sign-ups during a send
-    left state.db 'malformed'). A process that opens the state a second time keeps the lock
-    that says it is still there."""
-    root = make_site(settings=site_settings(free_port(), free_port()))
-    feedpub(root, "subscribers", "add", READER)
-    state_dir = load(root).state_dir
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(state_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=CHILD_ENV,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == b"ready\n"
-        with State.open(state_dir) as state, state.transaction():
-            state.db.execute("UPDATE subscribers SET name = 'Other writer'")
-        assert (state_dir / "state.db-wal").exists(), "the log was deleted while in use"
-    finally:
-        holder.communicate(b"\n", timeout=DEADLINE)
-    assert holder.returncode == 0
