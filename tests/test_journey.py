@@ -637,4 +637,3 @@ def test_sign_ups_during_a_send_are_all_recorded_and_the_send_counts_exactly(
         row = state_row(root, "SELECT status, source FROM subscribers WHERE email = ?", address)
         assert row == ("pending", "form"), (address, row)
     assert b"Issue 1: 2000 sent" in out
-
