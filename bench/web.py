@@ -161,21 +161,37 @@ Request = Callable[[int], tuple[str, str, bytes, dict[str, str]]]
 
 
 def scenario(
-    outcome: Outcome, port: int, seconds: float, request: Request, expect: int = 200
+    outcome: Outcome,
+    port: int,
+    seconds: float,
+    request: Request,
+    expect: int = 200,
+    rate: float | None = None,
 ) -> Outcome:
     """Run ``request`` (client number -> method, path, body, headers) from ``outcome.clients``
-    threads for ``seconds`` after the warm-up; latencies of the answers counted."""
+    threads for ``seconds`` after the warm-up; latencies of the answers counted.
+
+    Without ``rate`` each client sends its next request when the last is answered (the most
+    the server can answer: a latency is then mostly the wait behind the other clients). With
+    ``rate`` (requests a second, all clients together) each client sends on a fixed schedule,
+    and a latency is counted from the moment the request was due, not from when a client late
+    behind a slow answer got to send it: the waiting is counted too."""
     start = time.monotonic()
     counting = start + WARM_UP
     stop = counting + seconds
     lock = threading.Lock()
+    every = outcome.clients / rate if rate else 0.0
 
     def client(number: int) -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=60)
         kept: list[float] = []
         errors: dict[str, int] = {}
+        due = start + every * number / outcome.clients  # spread over the first interval
         while True:
-            began = time.monotonic()
+            if every:
+                time.sleep(max(0.0, due - time.monotonic()))
+            began = due if every else time.monotonic()
+            due += every
             if began >= stop:
                 break
             method, path, body, headers = request(number)
@@ -251,6 +267,18 @@ def run(args: argparse.Namespace, folder: Path) -> tuple[list[Outcome], Drain]:
                 {"Content-Type": "application/x-www-form-urlencoded"},
             )
 
+        pace = TARGETS["sign-up"]
+        progress(f"POST /subscribe, {args.clients} clients, {pace:.0f}/s, {args.seconds:g} s")
+        outcomes.append(
+            scenario(
+                Outcome(f"POST /subscribe at {pace:.0f}/s", "sign-up", args.clients),
+                port,
+                args.seconds,
+                sign_up,
+                rate=pace,
+            )
+        )
+        drained(folder)  # its confirmations sent before the next row
         progress(f"POST /subscribe, {args.clients} clients, {args.seconds:g} s")
         outcomes.append(
             scenario(
