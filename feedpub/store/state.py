@@ -318,8 +318,19 @@ class State:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with _transaction(self.db, self.path or Path("state"), self.busy_timeout):
-            yield
+        writer = _writer(self.held)
+        # Threads of one process (a web server's, its mail sender) take turns here, each
+        # woken as the one before commits: left to SQLite, a writer that finds the file
+        # locked sleeps in steps of up to 100 ms and tries again, which under a stream of
+        # sign-ups made some wait a second behind writes of a few milliseconds. Waiting
+        # longer than busy_timeout goes on to SQLite, which says the state is busy.
+        queued = writer.acquire(timeout=self.busy_timeout) if writer else False
+        try:
+            with _transaction(self.db, self.path or Path("state"), self.busy_timeout):
+                yield
+        finally:
+            if queued and writer:
+                writer.release()
 
     # -- articles --------------------------------------------------------------------------
     def known_articles(self, ids: Iterable[str] | None = None) -> list[KnownArticle]:
@@ -638,6 +649,19 @@ _HEADER = b"SQLite format 3\x00"
 # So the header is read only by the first opening in a process.
 _OPEN: Counter[str] = Counter()
 _OPEN_LOCK = threading.Lock()
+
+
+# One lock per state file for the writes of this process's threads (State.transaction).
+# Re-entrant: a thread that opens the state again inside its own transaction meets SQLite's
+# lock, as it would without this one, instead of waiting for itself.
+_WRITERS: dict[str, threading.RLock] = {}
+
+
+def _writer(key: str | None) -> threading.RLock | None:
+    if key is None:
+        return None
+    with _OPEN_LOCK:
+        return _WRITERS.setdefault(key, threading.RLock())
 
 
 def _held(path: Path) -> str:
