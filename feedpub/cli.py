@@ -17,6 +17,7 @@ from feedpub import __version__, config
 from feedpub.dates import parse_date
 from feedpub.delivery.imports import import_text, read_import
 from feedpub.delivery.subscribers import Subscribers, export_csv
+from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
     ArticleError,
     ConfigError,
@@ -775,8 +776,9 @@ def subscribers_forget(options: Options, address: str) -> None:
     site = options.site()
     with State.open(site.state_dir) as state:
         with state.transaction():
-            Subscribers(state).forget(address, datetime.now(site.tz))
+            gone = Subscribers(state).forget(address, datetime.now(site.tz))
         state.scrub()
+    forget_copies(site, (gone.email, gone.new_email))
     options.say(
         f"Forgot {address.strip()}: their data is erased; a later import will not add the "
         "address again (they can sign up again themselves)"

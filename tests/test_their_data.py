@@ -25,6 +25,7 @@ from helpers import (
     FEEDPUB,
     NEWSLETTER,
     NOW,
+    NOW_ARG,
     MakeSite,
     assert_clean_exit,
     free_port,
@@ -333,3 +334,20 @@ def test_a_forgotten_reader_s_old_link_changes_nothing(server: str, root: Path) 
     with state_of(root) as state:
         assert state.subscribers.find_token(key) is not None  # the tombstone, untouched
         assert state.subscribers.count("forgotten") == 1
+
+
+def test_a_forgotten_person_leaves_no_copy_in_the_outbox(runner: CliRunner, root: Path) -> None:
+    """A site without [smtp] keeps each message it sends as a file named after its recipient:
+    forgetting someone deletes theirs, and only theirs."""
+    for address in (ANN, BOB):
+        assert_clean_exit(invoke(runner, "--site", root, "subscribers", "add", address), 0)
+    assert_clean_exit(invoke(runner, "--site", root, "run", "--now", NOW_ARG), 0)
+    outbox = load(root).state_dir / "outbox"
+
+    def copies(address: str) -> list[Path]:
+        return [p for p in outbox.rglob("*.eml") if address.encode() in p.read_bytes()]
+
+    assert copies(ANN) and copies(BOB)  # the check can fail
+    assert_clean_exit(invoke(runner, "--site", root, "subscribers", "forget", ANN.upper()), 0)
+    assert copies(ANN) == []
+    assert copies(BOB)

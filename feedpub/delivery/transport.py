@@ -13,6 +13,7 @@ Transports are chosen by name from a registry: ``smtp`` (when ``[smtp]`` names a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import ipaddress
@@ -20,13 +21,14 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from feedpub import plugins
 from feedpub.config import Site, SmtpSettings
-from feedpub.errors import InsecureRelay, TransportError
+from feedpub.delivery.subscribers import normalize
+from feedpub.errors import InsecureRelay, SubscriberError, TransportError
 from feedpub.private import write_private
 
 if TYPE_CHECKING:
@@ -390,8 +392,7 @@ class OutboxTransport:
         pass  # the folder is made with the first message
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
-        name = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
-        path = self.folder / f"{name}.eml"
+        path = self.folder / outbox_name(recipient)
         try:
             # Under .feedpub/, whose folders are private too.
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -495,6 +496,32 @@ def outbox_transports(site: Site, batch: str) -> list[Transport]:
 
 def outbox_folder(site: Site, batch: str) -> Path:
     return site.state_dir / OUTBOX / batch
+
+
+def outbox_name(recipient: str) -> str:
+    """The file the outbox writes a message to ``recipient`` (an envelope address) in."""
+    return "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient) + ".eml"
+
+
+def forget_copies(site: Site, addresses: Iterable[str]) -> int:
+    """Delete every message the outbox holds for these addresses (a forgotten person's):
+    they hold the address, the name and the links. How many were deleted."""
+    names = set()
+    for address in filter(None, addresses):
+        try:
+            email, key = normalize(address)
+        except SubscriberError:  # not valid now: the file was named as it was written
+            names.add(outbox_name(address))
+            continue
+        # Named after the envelope: the domain in its ASCII (IDNA) form.
+        names.add(outbox_name(f"{email.rsplit('@', 1)[0]}@{key.rsplit('@', 1)[1]}"))
+    gone = 0
+    for path in (site.state_dir / OUTBOX).glob("*/*.eml"):
+        if path.name in names:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                gone += 1
+    return gone
 
 
 register("smtp", smtp_transports)

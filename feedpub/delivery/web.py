@@ -47,6 +47,7 @@ from feedpub.delivery.mailer import Mailer
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret
+from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
     FormError,
     LinkExpired,
@@ -566,6 +567,7 @@ class WebApp:
             if one("sure") != "yes":
                 raise FormError("sure", "tick the box to say you want everything erased")
             Subscribers(state, secret).forget(found.email, now)
+            forget_copies(self.site, (found.email, found.new_email))
             return ""
         raise FormError("action", "this form asked for no change this page knows; reload the page")
 
