@@ -17,7 +17,6 @@ from feedpub import __version__, config
 from feedpub.dates import parse_date
 from feedpub.delivery.imports import import_text, read_import
 from feedpub.delivery.subscribers import Subscribers, export_csv
-from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
     ArticleError,
     ConfigError,
@@ -773,6 +772,9 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
 @reports_errors
 def subscribers_forget(options: Options, address: str) -> None:
     """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
+    # Here, not at the top: the transports load the email package, which a build never needs.
+    from feedpub.delivery.transport import forget_copies
+
     site = options.site()
     with State.open(site.state_dir) as state:
         with state.transaction():
