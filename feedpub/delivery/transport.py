@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from feedpub import plugins
 from feedpub.config import Site, SmtpSettings
+from feedpub.delivery.messages import Recipient
 from feedpub.delivery.subscribers import normalize
 from feedpub.errors import InsecureRelay, SubscriberError, TransportError
 from feedpub.private import write_private
@@ -514,7 +515,7 @@ def forget_copies(site: Site, addresses: Iterable[str]) -> int:
             names.add(outbox_name(address))
             continue
         # Named after the envelope: the domain in its ASCII (IDNA) form.
-        names.add(outbox_name(f"{email.rsplit('@', 1)[0]}@{key.rsplit('@', 1)[1]}"))
+        names.add(outbox_name(Recipient(0, email, "", key).envelope))
     gone = 0
     for path in (site.state_dir / OUTBOX).glob("*/*.eml"):
         if path.name in names:
