@@ -167,15 +167,8 @@ class Server:
             self.sender.stop()
 
 
-def make_server(
-    site: Site,
-    host: str,
-    port: int,
-    channel_timeout: int = CHANNEL_TIMEOUT,
-    app: WebApp | None = None,
-    sender: Sender | None = None,
-) -> Server:
-    return Server(site, host, port, channel_timeout, app, sender)
+# The name tests and older callers use; the class takes the same arguments.
+make_server = Server
 
 
 def serve(
