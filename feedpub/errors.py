@@ -156,3 +156,7 @@ class LinkExpired(TokenError):
 
 class RateLimited(FeedpubError):
     """A client or an address has asked more often than the web app's limits allow."""
+
+
+class VerpError(FeedpubError):
+    """A token in a bounce or unsubscribe address is malformed, forged or another list's."""
