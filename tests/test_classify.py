@@ -17,7 +17,17 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import NEWSLETTER, NOW, MakeSite, load
+from helpers import (
+    MAIL_ARTICLES,
+    MAIL_NEWSLETTER,
+    NEWSLETTER,
+    NOW,
+    MakeSite,
+    load,
+    make_issue,
+    readers,
+    subscribe,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +36,7 @@ from feedpub.delivery import verp
 from feedpub.delivery.classify import MAX_RECIPIENTS, Ours, classify, message_key
 from feedpub.delivery.events import Event, apply_many
 from feedpub.delivery.identity import list_id
+from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret
 from feedpub.store.events import MAX_DETAIL, RECEIVED_KINDS
@@ -203,6 +214,95 @@ def test_the_corpus_acts_on_the_right_readers_of_a_real_state(site: Site) -> Non
     assert rosa.email in after
     assert sum(a.change == "soft" for a in applied) == 3
     assert {a.change for a in again} == {"duplicate"}
+
+
+def test_what_comes_back_about_a_real_issue_acts_on_its_reader(make_site: MakeSite) -> None:
+    """Issue 1 of a real site, written to the outbox with the envelope senders and headers a
+    relay is given; what comes back about four readers' own copies (a Postfix DSN quoting its
+    headers, a Yahoo-shaped ARF and a JMRP report attaching it whole, the unsubscribe mail a
+    mail program sends to its List-Unsubscribe, an out-of-office) changes those readers."""
+    root = make_site(MAIL_ARTICLES, extra=MAIL_NEWSLETTER + BOUNCES)
+    site = load(root)
+    subscribe(root, readers(6))
+    make_issue(root)
+    send_issue(site, 1, NOW)
+    copies = {p.stem: p.read_bytes() for p in (site.state_dir / "outbox" / "1").glob("*.eml")}
+
+    def part(name: str) -> tuple[str, bytes]:
+        raw = copies[f"{name}@example.net"]
+        sender = re.match(rb"Return-Path: <([^>]+)>", raw)
+        assert sender is not None
+        return sender[1].decode(), raw
+
+    def headers(raw: bytes) -> bytes:
+        return raw.partition(b"\r\n\r\n")[0].replace(b"\r\n", b"\n")
+
+    sender, raw = part("reader000")
+    bounce = (
+        (
+            f"Return-Path: <>\nTo: {sender.upper()}\nFrom: MAILER-DAEMON@mx.example.net\n"
+            "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="R"\n\n'
+            "--R\nContent-Type: text/plain\n\nThe mail system\n\n--R\n"
+            "Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+            "Final-Recipient: rfc822; reader000@example.net\nAction: failed\nStatus: 5.1.1\n\n"
+            "--R\nContent-Type: text/rfc822-headers\n\n"
+        ).encode()
+        + headers(raw)
+        + b"\n\n--R--\n"
+    )
+    _, raw = part("reader001")
+    complaint = (
+        b"From: feedback@arf.mail.yahoo.example\nTo: fbl@news.millbrook.example\n"
+        b"Subject: FW: an issue\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; report-type=feedback-report; boundary="F"\n\n'
+        b"--F\nContent-Type: text/plain\n\nAn abuse report.\n\n--F\n"
+        b"Content-Type: message/feedback-report\n\nFeedback-Type: abuse\n"
+        b"User-Agent: Yahoo!-Mail-Feedback/2.0\nVersion: 0.1\n\n"
+        b"--F\nContent-Type: message/rfc822\n\n" + raw.replace(b"\r\n", b"\n") + b"\n--F--\n"
+    )
+    _, raw = part("reader002")
+    jmrp = (
+        b"From: staff@hotmail.example\nTo: fbl@news.millbrook.example\n"
+        b"Subject: complaint about message from 198.51.100.7\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="J"\n\n--J\nContent-Type: message/rfc822\n\n'
+        b"X-HmXmrOriginalRecipient: <someone@outlook.example>\n"
+        + re.sub(rb"(?m)^Return-Path: .*\r\n", b"", raw).replace(b"\r\n", b"\n")
+        + b"\n--J--\n"
+    )
+    unsubscribe_to = re.search(
+        rb"<mailto:([^?>]+)\?subject=unsubscribe>", copies["reader003@example.net"]
+    )
+    assert unsubscribe_to is not None
+    unsubscribe = (
+        b"From: reader003@example.net\nTo: " + unsubscribe_to[1] + b"\nSubject: unsubscribe\n\n"
+    )
+    sender, _ = part("reader004")
+    away = f"From: reader004@example.net\nTo: {sender}\nSubject: Out of office\n\nBack soon.\n"
+
+    ours = verp.matcher(site)
+    messages = [bounce, complaint, jmrp, unsubscribe, away.encode()]
+    events = [event for data in messages for event in classify(data, ours)]
+    assert [e.kind for e in events] == [
+        "hard",
+        "complaint",
+        "complaint",
+        "unsubscribe",
+        "auto-reply",
+    ]
+    with State.open(site.state_dir) as state:
+        apply_many(site, events, NOW, state)
+        statuses = {s.email: s.status for s in state.subscribers.iter()}
+        figures = state.events.figures(1)
+    assert statuses == {
+        "reader000@example.net": "bounced",
+        "reader001@example.net": "complained",
+        "reader002@example.net": "complained",
+        "reader003@example.net": "unsubscribed",
+        "reader004@example.net": "active",
+        "reader005@example.net": "active",
+    }
+    assert (figures.sent, figures.hard, figures.complaints, figures.unsubscribes) == (6, 1, 2, 1)
 
 
 # -- the rules, one by one --------------------------------------------------------------------
