@@ -483,6 +483,7 @@ def mail(headers: str, body: str = "Hello.\n") -> bytes:
         "From: a@x.example\nSubject: Automatic reply: The Ledger Weekly #12",
         "From: a@x.example\nSubject: [Auto-Reply] The Ledger Weekly",
         "From: a@x.example\nSubject: I am on vacation",
+        "From: a@x.example\nPrecedence: bulk\nSubject: away from my mail",  # vacation(1)
         "From: a@x.example\nSubject: =?utf-8?q?R=C3=A9ponse_automatique_:_absent?=",
         "From: a@x.example\nSubject: Absence du bureau",
         "From: a@x.example\nSubject: Je suis absente jusqu'au 20",

@@ -121,7 +121,8 @@ _WARNING_SUBJECT = re.compile(
 # Out-of-office subjects, as the common mail programs write them in each language.
 _AWAY_SUBJECT = re.compile(
     r"\b(?:out of (?:the )?office|automatic reply|auto[- ]?repl(?:y|ied)|auto[- ]?respon(?:se|der)|"
-    r"away from (?:the |my )?office|on vacation|vacation reply|on holiday|on leave|"
+    r"away from (?:the |my )?(?:office|desk|e-?mail|mail)|on vacation|vacation reply|"
+    r"on holiday|on leave|"
     r"r[ée]ponse automatique|message d'absence|absence du bureau|absent du bureau|"
     r"absente? jusqu|je suis absente?|hors du bureau|en cong[ée]s?\b|r[ée]pondeur|"
     r"abwesenheit|automatische antwort|au(?:ss|ß)er haus|nicht im b[üu]ro|"
