@@ -6,6 +6,7 @@ settings' checks. IMAP against a real dovecot is tests/test_inbox_imap.py."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import re
@@ -54,8 +55,8 @@ from helpers import (
 
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery.inbox import read
-from feedpub.delivery.mailboxes import MaildirSource, MboxSource
+from feedpub.delivery.inbox import MIN_PARALLEL, read
+from feedpub.delivery.mailboxes import MaildirSource, MboxSource, StreamSource
 from feedpub.errors import ConfigError
 from feedpub.store.state import State
 
@@ -304,6 +305,52 @@ def test_kill_9_mid_run_then_a_rerun_acts_on_each_message_once(
     assert len(folder_files(maildir, "processed")) == 1000
     bounced = [e for e, s in statuses(site).items() if s == "bounced"]
     assert len(bounced) == 500
+
+
+def test_a_maildir_classified_by_several_processes_acts_as_one_message_at_a_time(
+    make_site: MakeSite, tmp_path: Path
+) -> None:
+    """A batch of more than inbox.MIN_PARALLEL messages is classified by one process per core
+    (on a machine of one core, by one): the same events, the same statuses, the same counts
+    as the messages handed over one by one, as the pipe does."""
+    sites = [
+        sent_site(make_site(MAIL_ARTICLES, extra=SETTINGS_EXTRA, folder=name), 80)
+        for name in ("many", "one-by-one")
+    ]
+    batches = []
+    for site in sites:
+        who = subscribers(site)
+        # The two sites' secrets differ: the same messages, each with its own site's tokens.
+        # One message a reader: what the rules make of two depends on their order, which a
+        # Maildir does not keep.
+        batch = []
+        for i, (email, _) in enumerate(people(80)):
+            kind = i % 5
+            batch.append(
+                dsn(address(site, who[email]), email, "5.1.1", i)
+                if kind == 0
+                else dsn(address(site, who[email]), email, "4.2.2", i)
+                if kind == 1
+                else arf(address(site, who[email]), email)
+                if kind == 2
+                else unsubscribe_mail(address(site, who[email], "u"), email)
+                if kind == 3
+                else b"\x00" * i
+            )
+        batches.append(batch)
+    assert len(batches[0]) > MIN_PARALLEL
+    maildir = make_maildir(tmp_path / "Maildir")
+    deliver(maildir, batches[0])
+    with MaildirSource(maildir) as source:
+        many = read(sites[0], source, NOW)
+    singles = []
+    for data in batches[1]:
+        with StreamSource(io.BytesIO(data)) as stream:
+            singles.append(read(sites[1], stream, NOW))
+    assert statuses(sites[0]) == statuses(sites[1])
+    assert sorted(events(sites[0])) == sorted(events(sites[1]))
+    for name in ("read", "hard", "soft", "complaints", "unsubscribes", "unknown", "already"):
+        assert getattr(many, name) == sum(getattr(one, name) for one in singles), name
 
 
 # -- an mbox file --------------------------------------------------------------------------
