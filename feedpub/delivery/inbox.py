@@ -71,7 +71,7 @@ class InboxReport:
     ignored: int = 0  # reports of a delay or a delivery: nothing to act on
     already: int = 0  # acted on before: a re-run, or a crash before the message was moved
     unmatched: int = 0  # about no one on the list, or with a token this site never made
-    changes: list[Applied] = field(default_factory=list)
+    changes: list[Applied] = field(default_factory=list)  # the readers whose status changed
     warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -226,5 +226,5 @@ def _count(item: _Prepared, results: list[Applied], report: InboxReport) -> None
             setattr(report, name, getattr(report, name) + 1)
         if result.change in ("forged", "unknown subscriber"):
             report.unmatched += 1
-        elif result.email and result.change not in ("nothing", "duplicate"):
+        elif result.change in ("bounced", "complained", "unsubscribed"):
             report.changes.append(result)
