@@ -187,12 +187,15 @@ def test_the_same_message_twice_in_one_maildir_is_acted_on_once(site: Site, tmp_
     maildir = make_maildir(tmp_path / "Maildir")
     who = subscribers(site)
     bounce = dsn(address(site, who["reader0005@example.net"]), "reader0005@example.net")
-    deliver(maildir, [bounce, bounce, bounce])
+    junk = b"Subject: ?\r\n\r\n?\r\n"
+    deliver(maildir, [bounce, junk, bounce, junk, bounce])
     with MaildirSource(maildir) as source:
         report = read(site, source, NOW)
     assert [k for _, k, _ in events(site)] == ["hard"]
-    assert (report.read, report.hard, report.already) == (3, 1, 2)
+    assert (report.read, report.hard, report.unknown, report.already) == (5, 1, 1, 3)
+    # Each copy goes where the first went.
     assert len(folder_files(maildir, "processed")) == 3
+    assert len(folder_files(maildir, "unknown")) == 2
 
 
 def test_bad_files_in_a_maildir_are_unknown_and_never_stop_the_rest(

@@ -166,6 +166,11 @@ def _prepare(
             folder: Folder = "unknown" if kinds == {"unknown"} else "processed"
             item = _Prepared(message, folder, events, events[0].kind, warning)
         done.append(item)
+    # A copy goes where the first of its bytes went.
+    folders = {item.message.key: item.folder for item in done if item.kind != "duplicate"}
+    for item in done:
+        if item.kind == "duplicate":
+            item.folder = folders.get(item.message.key, item.folder)
     return done
 
 
