@@ -258,6 +258,31 @@ def test_a_file_that_cannot_be_read_stays_and_the_rest_go_on(site: Site, tmp_pat
     assert f"{locked}: cannot be read (Permission denied); left where it is" in report.warnings
 
 
+def test_messages_that_cannot_be_moved_are_named_once_and_moved_next_time(
+    site: Site, tmp_path: Path
+) -> None:
+    maildir = make_maildir(tmp_path / "Maildir")
+    messages, expected = mixed(site)
+    deliver(maildir, messages)
+    (maildir / ".feedpub.processed").write_text("in the way")
+    with MaildirSource(maildir) as source:
+        report = read(site, source, NOW)
+    assert statuses(site) == expected
+    [warning] = report.warnings
+    assert re.fullmatch(
+        r".*/new/\S+ and 4 more: acted on but not moved \(.+\); the next run moves them and "
+        r"changes nothing more",
+        warning,
+    ), warning
+    recorded = events(site)
+    (maildir / ".feedpub.processed").unlink()
+    with MaildirSource(maildir) as source:
+        again = read(site, source, NOW)
+    assert (again.read, again.already) == (5, 5)
+    assert events(site) == recorded
+    assert waiting(maildir) == []
+
+
 def kill_trial(site: Site, maildir: Path, seed: int) -> None:
     """``feedpub inbox --maildir`` killed with -9 at a random moment after its first commit,
     then run again to the end."""

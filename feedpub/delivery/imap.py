@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 from feedpub.config import InboxSettings, Site
-from feedpub.delivery.classify import MAX_PARSED
-from feedpub.delivery.mailboxes import Folder, Message, key_of
+from feedpub.delivery.classify import MAX_PARSED, message_key
+from feedpub.delivery.mailboxes import Folder, Message
 from feedpub.errors import InboxError
 
 # UIDs asked about in one FETCH of sizes, and in one MOVE (a command line stays short).
@@ -258,7 +258,7 @@ class ImapSource:
                 data = self._body(uid)
                 if data is None:
                     continue
-                yield Message(where, data[:MAX_PARSED], key_of(data), str(uid))
+                yield Message(where, data[:MAX_PARSED], message_key(data), str(uid))
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}
