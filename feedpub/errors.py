@@ -147,3 +147,11 @@ class LinkExpired(TokenError):
 
 class RateLimited(FeedpubError):
     """A client or an address has asked more often than the web app's limits allow."""
+
+
+class HookRefused(FeedpubError):
+    """A provider's webhook request is refused; ``status`` is the HTTP answer to give it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
