@@ -155,3 +155,7 @@ class HookRefused(FeedpubError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class VerpError(FeedpubError):
+    """A token in a bounce or unsubscribe address is malformed, forged or another list's."""
