@@ -598,6 +598,32 @@ def test_postmark_without_the_credentials_is_401(web: Web, authorization: str | 
     assert statuses(web.site) == ALL_ACTIVE and received(web.site) == []
 
 
+class Untouched(io.BytesIO):
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    def read1(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    def readline(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the body was read")
+
+
+def test_postmark_checks_the_credentials_before_reading_the_body(web: Web) -> None:
+    response = Client(web.app).post(
+        "/hooks/postmark",
+        input_stream=Untouched(b"{}"),
+        content_length=2,
+        headers=postmark_headers(POSTMARK_USER, "wrong"),
+    )
+    assert response.status_code == 401
+
+
 def test_postmark_with_its_variable_unset_is_503_and_the_log_says_which(site: Site) -> None:
     web = web_for(site)
     web.app.hooks = Hooks(site, env={"TEST_PM_USER": POSTMARK_USER})

@@ -242,23 +242,24 @@ class Hooks:
         self,
         provider: str,
         headers: Mapping[str, str],
-        body: bytes,
+        read: Callable[[], bytes],
         state: Opener,
         now: datetime,
     ) -> Answer:
-        """Answer one POST of ``provider`` (configured) with ``headers`` (names lowercase) and
-        ``body`` (at most MAX_BODY bytes); ``state`` opens the state, only once the request
-        is verified. A busy state raises StateError (the caller answers 503)."""
+        """Answer one POST of ``provider`` (configured) with ``headers`` (names lowercase);
+        ``read`` gives the body (at most MAX_BODY bytes, else it raises HookRefused 413), read
+        only once the headers pass; ``state`` opens the state, only once the request is
+        verified. A busy state raises StateError (the caller answers 503)."""
         try:
             if provider == "postmark":
-                self._postmark_auth(headers)
-                batch = self._postmark(body)
+                self._postmark_auth(headers)  # before a byte of the body is read
+                batch = self._postmark(read())
             elif provider == "mailgun":
-                batch = self._mailgun(body, now)
+                batch = self._mailgun(read(), now)
             elif provider == "sendgrid":
-                batch = self._sendgrid(headers, body, now)
+                batch = self._sendgrid(headers, read(), now)
             else:
-                found = self._ses(body, now)
+                found = self._ses(read(), now)
                 if isinstance(found, Answer):
                     return found
                 batch = found

@@ -53,6 +53,7 @@ from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
     FormError,
+    HookRefused,
     LinkExpired,
     RateLimited,
     SecretError,
@@ -389,17 +390,20 @@ class WebApp:
         raw = request.environ.get("CONTENT_LENGTH") or ""
         if raw and not raw.strip().isdigit():
             return hooks.Answer(400, "the request's Content-Length is not a number")
-        too_big = hooks.Answer(413, f"over {hooks.MAX_BODY:,} bytes: refused unread")
+        too_big = f"over {hooks.MAX_BODY:,} bytes: refused unread"
         if raw and int(raw) > hooks.MAX_BODY:
-            return too_big
+            return hooks.Answer(413, too_big)
         request.max_content_length = hooks.MAX_BODY
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
-            return too_big
+
+        def read() -> bytes:
+            try:
+                return request.get_data(cache=False)
+            except RequestEntityTooLarge:
+                raise HookRefused(413, too_big) from None
+
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
-            return self.hooks.handle(provider, headers, body, self.state, self.clock())
+            return self.hooks.handle(provider, headers, read, self.state, self.clock())
         except StateError as exc:
             # Nothing was recorded: the provider sends it again later.
             self.log(request.environ, str(exc))
