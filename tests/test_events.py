@@ -373,3 +373,24 @@ def test_the_events_table_refuses_what_it_must(site: Site, state: State) -> None
         )
     with pytest.raises(ValueError), state.transaction():
         state.events.add(ann.id, None, "spam", "x", "", NOW.isoformat())
+
+
+@pytest.mark.parametrize(
+    ("detail", "kept"),
+    [
+        (
+            "550 5.1.1 <ann@example.org>:\r\n  no such user",
+            "550 5.1.1 <ann@example.org>: no such user",
+        ),
+        ("\x1b[31mred\x1b[0m \u202egnp.exe", "[31mred [0m gnp.exe"),
+        ("x" * 100_000, "x" * 500),
+        ("", ""),
+    ],
+    ids=["folded", "escapes-and-bidi", "huge", "empty"],
+)
+def test_a_diagnostic_is_kept_as_one_short_line(
+    site: Site, state: State, detail: str, kept: str
+) -> None:
+    ann = add(state, "ann@example.org")
+    apply(site, state, Event("soft", "inbox", detail, address="ann@example.org"), NOW)
+    assert [e[3] for e in state.events.of_subscriber(ann.id)] == [kept]

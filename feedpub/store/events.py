@@ -11,6 +11,7 @@ message is recorded as acted on exactly when what it did is.
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -23,6 +24,17 @@ MAX_DETAIL = 500
 # How long the received keys are kept: a message read again after that is acted on again,
 # which changes nothing for a status already set, and the table does not grow for ever.
 KEEP_RECEIVED_DAYS = 90
+
+
+def one_line(text: str, limit: int = MAX_DETAIL) -> str:
+    """``text`` as one line of at most ``limit`` characters: a diagnostic comes from whoever
+    sent the bounce, and is printed on terminals (``status``, ``issue show``), so control and
+    format characters (escape sequences, bidi overrides) and line breaks become spaces."""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
+        for c in text[: limit * 4]
+    )
+    return " ".join(cleaned.split())[:limit]
 
 
 @dataclass(frozen=True)
@@ -120,7 +132,7 @@ class Events:
         self.db.execute(
             "INSERT INTO events (subscriber, issue, kind, source, detail, at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (subscriber, issue, kind, source, detail[:MAX_DETAIL], stamp),
+            (subscriber, issue, kind, source, one_line(detail), stamp),
         )
 
     def latest_sent(self, subscriber: int, stamp: str) -> int | None:
