@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -236,9 +236,22 @@ def bounce_token(site: Site, address: str, issue: int | None = 1) -> str:
 # -- signing, as each provider does -----------------------------------------------------------
 
 
-def sns_sign(envelope: dict[str, Any], key: rsa.RSAPrivateKey, version: str = "1") -> bytes:
-    """``envelope`` with SignatureVersion and Signature made by ``key``, as JSON bytes."""
+def sns_time(when: datetime = CLOCK) -> str:
+    """A time as SNS writes its Timestamp: ISO 8601 in UTC, milliseconds, "Z"."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def sns_sign(
+    envelope: dict[str, Any],
+    key: rsa.RSAPrivateKey,
+    version: str = "1",
+    when: datetime | None = CLOCK,
+) -> bytes:
+    """``envelope`` signed now (``when``; None: at its own Timestamp) by ``key``, with its
+    SignatureVersion and Signature, as JSON bytes."""
     signed = dict(envelope, SignatureVersion=version)
+    if when is not None:
+        signed["Timestamp"] = sns_time(when)
     names = hooks_module._SNS_SIGNED[signed["Type"]]
     text = "".join(
         f"{name}\n{signed[name]}\n" for name in names if name != "Subject" or name in signed
@@ -440,6 +453,31 @@ def test_ses_forgeries_are_403_and_change_nothing(web: Web, keys: Keys, how: str
     assert "Traceback" not in text and len(text) < 200
     assert statuses(web.site) == ALL_ACTIVE
     assert received(web.site) == [] and web.fetched.urls == []
+
+
+@pytest.mark.parametrize(
+    ("when", "status"),
+    [
+        (None, 403),  # the documented sample as it is: signed in 2012
+        (CLOCK - hooks_module.MAX_SNS_AGE - timedelta(seconds=1), 403),
+        (CLOCK - hooks_module.MAX_SNS_AGE + timedelta(seconds=1), 200),
+        (CLOCK + timedelta(seconds=MAX_SKEW + 1), 403),
+    ],
+    ids=["2012", "just too old", "just in time", "from the future"],
+)
+def test_ses_old_messages_are_stale_once_their_ids_may_be_forgotten(
+    web: Web, keys: Keys, when: datetime | None, status: int
+) -> None:
+    body = sns_sign(ses_envelope(sample("ses-bounce")), keys.signer, when=when)
+    assert web.post("ses", body)[0] == status
+    kept = [] if status == 403 else ["ses:22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"]
+    assert received(web.site) == kept
+
+
+def test_ses_a_timestamp_that_is_no_time_is_400(web: Web, keys: Keys) -> None:
+    envelope = ses_envelope(sample("ses-bounce"))
+    envelope["Timestamp"] = "yesterday"
+    assert web.post("ses", sns_sign(envelope, keys.signer, when=None))[0] == 400
 
 
 @pytest.mark.parametrize(

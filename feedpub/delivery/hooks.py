@@ -30,14 +30,13 @@ import json
 import os
 import re
 import threading
-import unicodedata
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +50,7 @@ from feedpub.config import Site
 from feedpub.delivery import verp
 from feedpub.delivery.events import Applied, Event, apply_many
 from feedpub.errors import HookRefused
+from feedpub.store.events import one_line
 from feedpub.store.state import State
 
 PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
@@ -59,6 +59,10 @@ PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 MAX_BODY = 1_000_000
 # Mailgun's and SendGrid's signed timestamps may be this far from now, either way (seconds).
 MAX_SKEW = 300
+# An SNS message signed longer ago than this is refused: SNS's retries end within days, and
+# the MessageIds that make a resend harmless are kept for KEEP_RECEIVED_DAYS, so no old
+# message can be played again once its id is forgotten.
+MAX_SNS_AGE = timedelta(days=30)
 # SNS's certificates are fetched with this timeout, up to this size, and kept this many.
 FETCH_TIMEOUT = 10
 MAX_FETCHED = 65_536
@@ -161,15 +165,6 @@ class _Batch:
     skipped: int = 0  # malformed entries of a batch, left out
 
 
-def _clean(text: str, limit: int = 500) -> str:
-    """``text`` on one line, without control or format characters (it is shown in a
-    terminal by ``status``), at most ``limit`` characters."""
-    kept = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text[:limit]
-    )
-    return " ".join(kept.split())
-
-
 def _str(mapping: Mapping[str, Any], key: str) -> str:
     value = mapping.get(key)
     return value if isinstance(value, str) and len(value) <= MAX_FIELD else ""
@@ -187,7 +182,7 @@ def _dict(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def _detail(*parts: object) -> str:
-    return _clean(" ".join(str(p) for p in parts if isinstance(p, str | int) and str(p)))
+    return one_line(" ".join(str(p) for p in parts if isinstance(p, str | int) and str(p)))
 
 
 def _json(body: bytes | str, what: str) -> Any:
@@ -357,6 +352,7 @@ class Hooks:
             key.verify(signature, "".join(signed).encode(), padding.PKCS1v15(), digest())
         except InvalidSignature:
             raise HookRefused(403, "forged: the SNS signature does not verify") from None
+        _sns_fresh(str(envelope["Timestamp"]), now)
 
     def _sns_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
         """The key of ``[hooks] ses_certificate`` when set, else of the certificate at
@@ -605,6 +601,20 @@ def _sns_url(url: str, what: str) -> None:
         or (what == "SigningCertURL" and not parts.path.endswith(".pem"))
     ):
         raise HookRefused(403, f"the {what} is not an https URL of an Amazon SNS host")
+
+
+def _sns_fresh(stamp: str, now: datetime) -> None:
+    """SNS's signed Timestamp (ISO 8601, UTC) within MAX_SNS_AGE before ``now`` and at most
+    MAX_SKEW after it."""
+    try:
+        signed = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise HookRefused(400, "the SNS message's Timestamp is not a time") from None
+    if signed.tzinfo is None:
+        signed = signed.replace(tzinfo=UTC)
+    age = now - signed
+    if age > MAX_SNS_AGE or age < -timedelta(seconds=MAX_SKEW):
+        raise HookRefused(403, f"stale: signed {age.days} days from now")
 
 
 def _rsa_key(certificate: x509.Certificate, now: datetime) -> rsa.RSAPublicKey:
