@@ -61,11 +61,18 @@ class IssueFigures:
         return (self.hard + self.soft) / self.sent if self.sent else 0.0
 
 
+# The issues sent to one reader, newest first. Walked from the issues (a few hundred), each
+# looked up in deliveries by its index: deliveries has no index by subscriber, and a scan of
+# it (a row per issue and reader) took 44 ms at 200,000 rows for each bounce read; CROSS JOIN
+# keeps SQLite from choosing that scan.
+_SENT_TO = (
+    "SELECT d.issue FROM issues i CROSS JOIN deliveries d ON d.issue = i.number"
+    " AND d.subscriber = {who} WHERE d.status = 'sent'"
+)
 # The issue an unsubscribe that names none counts for: the latest issue sent to that reader
 # before it (a reader who leaves on Tuesday leaves because of Friday's issue).
 _LATEST_SENT = (
-    "SELECT d.issue FROM deliveries d WHERE d.subscriber = {who} AND d.status = 'sent'"
-    " AND julianday(d.updated) <= julianday({at}) ORDER BY d.issue DESC LIMIT 1"
+    _SENT_TO + " AND julianday(d.updated) <= julianday({at}) ORDER BY i.number DESC LIMIT 1"
 )
 
 
@@ -156,9 +163,7 @@ class Events:
             return 0
         streak = 0
         for (number,) in self.db.execute(
-            "SELECT issue FROM deliveries WHERE subscriber = ? AND status = 'sent'"
-            " ORDER BY issue DESC",
-            (subscriber,),
+            _SENT_TO.format(who="?") + " ORDER BY i.number DESC", (subscriber,)
         ):
             if number not in softened:
                 break
