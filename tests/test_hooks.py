@@ -125,10 +125,10 @@ def keys() -> Keys:
     )
 
 
-def hooks_settings(keys: Keys, pinned: bool = True) -> str:
+def hooks_settings(keys: Keys, pinned: bool = True, topic: str = TOPIC) -> str:
     return f"""
 [hooks]
-ses_topic_arn = "{TOPIC}"
+ses_topic_arn = "{topic}"
 {'ses_certificate = "sns.pem"' if pinned else ""}
 postmark_username_env = "TEST_PM_USER"
 postmark_password_env = "TEST_PM_PASSWORD"
@@ -137,8 +137,10 @@ sendgrid_public_key = "{keys.sendgrid_public}"
 """
 
 
-def make_hooked_site(make_site: MakeSite, keys: Keys, pinned: bool = True) -> Site:
-    root = make_site(ARTICLES, extra=NEWSLETTER + BOUNCES + hooks_settings(keys, pinned))
+def make_hooked_site(
+    make_site: MakeSite, keys: Keys, pinned: bool = True, topic: str = TOPIC
+) -> Site:
+    root = make_site(ARTICLES, extra=NEWSLETTER + BOUNCES + hooks_settings(keys, pinned, topic))
     (root / "sns.pem").write_bytes(keys.pem)
     site = config.load(root, env={})
     with State.open(site.state_dir) as state, state.transaction():
@@ -442,6 +444,8 @@ def _tamper(envelope: dict[str, Any], keys: Keys, how: str) -> bytes:
         "https://sns.us-west-2.amazonaws.com:8443/cert.pem",
         "https://sns.us-west-2.amazonaws.com/cert.txt",
         "https://s3.us-west-2.amazonaws.com/cert.pem",
+        "https://sns.us-east-1.amazonaws.com/cert.pem",  # another region than the topic's
+        "https://sns.us-west-2.amazonaws.com.cn/cert.pem",  # the topic is not in China
         "https://[::1/cert.pem",
         "",
     ],
@@ -519,6 +523,30 @@ def test_ses_fetches_the_signing_certificate_once_from_the_sns_host(
     again = ses_body(keys, sample("ses-complaint"), message_id="f0e1d2c3-0000-4000-8000-1")
     assert web.post("ses", again)[:2] == (200, "ok: 1 complained\n")
     assert web.fetched.urls == [CERT_URL]  # kept in memory after the first
+
+
+@pytest.mark.parametrize(
+    ("topic", "url"),
+    [
+        (
+            "arn:aws-cn:sns:cn-north-1:123456789012:feedpub",
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-1.pem",
+        ),
+        (
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:feedpub",
+            "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        ),
+    ],
+    ids=["China", "GovCloud"],
+)
+def test_ses_the_topic_region_s_sns_host_is_trusted_in_every_partition(
+    make_site: MakeSite, keys: Keys, topic: str, url: str
+) -> None:
+    site = make_hooked_site(make_site, keys, pinned=False, topic=topic)
+    web = web_for(site, Fetched({url: keys.pem}))
+    envelope = ses_envelope(sample("ses-bounce")) | {"TopicArn": topic, "SigningCertURL": url}
+    assert web.post("ses", sns_sign(envelope, keys.signer))[:2] == (200, "ok: 1 bounced\n")
+    assert web.fetched.urls == [url]
 
 
 @pytest.mark.parametrize("served", ["expired", "not a certificate", "unreachable"])

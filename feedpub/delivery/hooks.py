@@ -312,7 +312,7 @@ class Hooks:
         self._sns_verify(envelope, kind, now)
         if kind == "SubscriptionConfirmation":
             url = _str(envelope, "SubscribeURL")
-            _sns_url(url, "SubscribeURL")
+            _sns_url(url, "SubscribeURL", self.site.hooks.ses_topic_arn)
             self.fetch(url)
             return Answer(200, "ok: subscription confirmed")
         if kind == "UnsubscribeConfirmation":
@@ -334,7 +334,7 @@ class Hooks:
         if digest is None:
             raise HookRefused(403, "the SNS message's SignatureVersion is neither 1 nor 2")
         url = _str(envelope, "SigningCertURL")
-        _sns_url(url, "SigningCertURL")
+        _sns_url(url, "SigningCertURL", self.site.hooks.ses_topic_arn)
         signed = []
         for name in _SNS_SIGNED[kind]:
             value = envelope.get(name)
@@ -585,22 +585,28 @@ def _token(site: Site, address: str) -> str:
     return found[1] if found is not None and found[0] == verp.BOUNCE else ""
 
 
-def _sns_url(url: str, what: str) -> None:
-    """``url`` is https on an SNS host (no credentials, no other port), or a 403."""
+def _sns_url(url: str, what: str, topic: str) -> None:
+    """``url`` is https on the SNS host of ``topic``'s region (sns.<region>.amazonaws.com,
+    .com.cn in the China regions), with no credentials and no other port, or a 403."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         parts, port = None, None
+    region = topic.split(":")[3] if topic.count(":") >= 5 else ""
+    host = (parts.hostname or "") if parts is not None else ""
+    china = topic.startswith("arn:aws-cn:")
     if (
         parts is None
         or parts.scheme != "https"
-        or not _SNS_HOST.fullmatch(parts.hostname or "")
+        or not _SNS_HOST.fullmatch(host)
+        or host.split(".")[1] != region
+        or host.endswith(".cn") != china
         or parts.username is not None
         or port not in (None, 443)
         or (what == "SigningCertURL" and not parts.path.endswith(".pem"))
     ):
-        raise HookRefused(403, f"the {what} is not an https URL of an Amazon SNS host")
+        raise HookRefused(403, f"the {what} is not an https URL of the topic's Amazon SNS host")
 
 
 def _sns_fresh(stamp: str, now: datetime) -> None:
