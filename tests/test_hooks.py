@@ -17,9 +17,11 @@ import json
 import signal
 import sqlite3
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -802,6 +804,23 @@ def test_mailgun_a_signature_is_taken_once(web: Web) -> None:
     assert web.post("mailgun", mailgun_body(other, token="t" * 50))[0] == 403
     assert statuses(web.site) == ALL_ACTIVE
     assert [e[1] for e in events(web.site)] == ["soft"]
+
+
+def test_mailgun_a_token_sent_by_many_at_once_is_taken_once(web: Web) -> None:
+    # Eight threads of the server post the same token at the same moment, each with its own
+    # connection to the state, and each with another body: one gets in, the rest are replays.
+    names = ["failed-permanent", "failed-temporary", "complained", "unsubscribed"] * 2
+    bodies = [mailgun_body(sample(f"mailgun-{name}"), token="z" * 50) for name in names]
+    start = threading.Barrier(len(bodies))
+
+    def post(body: bytes) -> int:
+        start.wait()
+        return web.post("mailgun", body)[0]
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = sorted(pool.map(post, bodies))
+    assert answers == [200] + [403] * (len(bodies) - 1)
+    assert len(events(web.site)) == 1
 
 
 def test_mailgun_a_retry_signed_anew_is_a_duplicate(web: Web) -> None:
