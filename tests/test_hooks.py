@@ -655,6 +655,8 @@ def test_postmark_repeats_are_acted_on_once(web: Web) -> None:
         postmark_headers("someone", POSTMARK_PASSWORD)["Authorization"],
         postmark_headers(POSTMARK_USER, POSTMARK_PASSWORD + "x")["Authorization"],
         postmark_headers("", "")["Authorization"],
+        "Basic " + "QUFB" * 15_000,  # a huge header: 60 KB of credentials
+        "Basic " + base64.b64encode("é:ü".encode()).decode(),
     ],
 )
 def test_postmark_without_the_credentials_is_401(web: Web, authorization: str | None) -> None:
@@ -904,6 +906,8 @@ def test_sendgrid_documented_batch_is_applied_in_order_once(web: Web, keys: Keys
         "signature not base64",
         "signature of nothing",
         "timestamp not ASCII",
+        "signature huge",
+        "timestamp huge",
     ],
 )
 def test_sendgrid_forged_and_stale_are_403(web: Web, keys: Keys, how: str) -> None:
@@ -928,6 +932,10 @@ def test_sendgrid_forged_and_stale_are_403(web: Web, keys: Keys, how: str) -> No
         headers[sig] = base64.b64encode(b"\x30\x00").decode()
     if how == "timestamp not ASCII":
         headers[ts] = "17\xe9"
+    if how == "signature huge":
+        headers[sig] = "QUFB" * 15_000
+    if how == "timestamp huge":
+        headers[ts] = "9" * 60_000
     status, text, _ = web.post("sendgrid", body, headers)
     assert status == 403, text
     assert statuses(web.site) == ALL_ACTIVE and received(web.site) == []
