@@ -43,10 +43,12 @@ from feedpub.config import Site
 from feedpub.delivery import hooks as hooks_module
 from feedpub.delivery import verp
 from feedpub.delivery.hooks import MAX_BODY, MAX_SKEW, Hooks
+from feedpub.delivery.identity import list_id
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.web import WebApp
 from feedpub.errors import ConfigError, HookRefused
+from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 
 DATA = Path(__file__).parent / "data" / "hooks"
@@ -391,6 +393,49 @@ def test_ses_bounce_from_our_envelope_sender_names_the_reader_by_token(
     status, text, _ = web.post("ses", ses_body(keys, note))
     assert (status, text) == (200, "ok: 1 bounced\n")
     assert statuses(web.site) == dict(ALL_ACTIVE, **{"mary@example.com": "bounced"})
+
+
+def sent_issue(site: Site, number: int, weeks: int) -> None:
+    """Issue ``number``, sent ``weeks`` after NOW to everyone active then."""
+    stamp = (NOW + timedelta(weeks=weeks)).isoformat()
+    record = IssueRecord(number, f"urn:uuid:{number}", stamp, "ready", f"#{number}", "", "",
+                         "", None, ())  # fmt: skip
+    with State.open(site.state_dir) as state:
+        with state.transaction():
+            state.issues.add(record)
+        state.deliveries.start(number, stamp)
+        rows = state.db.execute("SELECT subscriber FROM deliveries WHERE issue = ?", (number,))
+        for (who,) in rows.fetchall():
+            state.deliveries.record(number, who, "sent", 1, None, "250", stamp)
+        state.deliveries.finish_if_done(number, stamp)
+
+
+def issues_of_events(site: Site) -> list[int | None]:
+    with State.open(site.state_dir) as state:
+        return [row[0] for row in state.db.execute("SELECT issue FROM events ORDER BY id")]
+
+
+@pytest.mark.parametrize(
+    ("feedback", "issue"),
+    [
+        ("1:{list}:news.example.org", 1),  # the issue the original's Feedback-ID names
+        (None, 2),  # no headers passed on: the latest issue sent to them
+        ("1:another.list:news.example.org", 2),  # another list's: not ours to read
+        ("x1:{list}:news.example.org", 2),
+    ],
+    ids=["ours", "none", "another list", "not a number"],
+)
+def test_ses_bounce_without_our_token_counts_for_the_issue_its_feedback_id_names(
+    web: Web, keys: Keys, feedback: str | None, issue: int
+) -> None:
+    sent_issue(web.site, 1, weeks=-1)
+    sent_issue(web.site, 2, weeks=0)
+    note = sample("ses-bounce")
+    if feedback is not None:
+        value = feedback.format(list=list_id(web.site))
+        note["mail"]["headers"].append({"name": "Feedback-ID", "value": value})
+    assert web.post("ses", ses_body(keys, note))[:2] == (200, "ok: 1 bounced\n")
+    assert issues_of_events(web.site) == [issue]
 
 
 def test_ses_bounce_with_a_forged_token_changes_nothing(web: Web, keys: Keys) -> None:

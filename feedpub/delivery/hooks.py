@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from feedpub.config import Site
 from feedpub.delivery import verp
 from feedpub.delivery.events import Applied, Event, apply_many
+from feedpub.delivery.identity import list_id
+from feedpub.delivery.messages import feedback_id
 from feedpub.errors import HookRefused
 from feedpub.store.events import one_line
 from feedpub.store.state import State
@@ -568,10 +570,30 @@ def _ses_events(site: Site, note: Mapping[str, Any], key: str) -> list[Event]:
                 if isinstance(address, str):
                     found.append(("unsubscribe", address, "unsubscribeAll"))
     one = len(found) == 1
+    issue = _feedback_issue(site, mail.get("headers")) if found else None
     return [
-        Event(what, "ses", detail, token=token if one else "", address=address, key=key)
+        Event(
+            what, "ses", detail, token=token if one else "", address=address, issue=issue, key=key
+        )
         for what, address, detail in found
     ]
+
+
+def _feedback_issue(site: Site, headers: object) -> int | None:
+    """The issue the message's Feedback-ID names (``N:list:sender``, as feedpub writes it for
+    this list), when SES passes the original headers on: what a report without our VERP
+    token is about. None when there is none."""
+    if not isinstance(headers, list):
+        return None
+    tail = feedback_id(site, "", list_id(site)).removeprefix("Feedback-ID: ").strip()
+    for header in headers:
+        if not isinstance(header, dict) or _str(header, "name").lower() != "feedback-id":
+            continue
+        value = _str(header, "value").strip()
+        number = value.removesuffix(tail) if value.endswith(tail) else ""
+        if number.isascii() and number.isdigit() and len(number) <= 9:
+            return int(number)
+    return None
 
 
 def _list(mapping: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
