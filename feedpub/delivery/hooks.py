@@ -6,11 +6,12 @@ does is ``events``'s, the routing ``web``'s.
 Each request is checked before anything in it is acted on, or read past what the check
 needs: Postmark's basic-auth credentials before the body; SendGrid's ECDSA signature over the
 raw body; the SNS envelope's RSA signature (the fields it signs, with the certificate from its
-SigningCertURL, taken only from an https ``sns.<region>.amazonaws.com`` host) before its
-Message; Mailgun's HMAC, which sits inside the JSON, before its event. Mailgun's and
-SendGrid's timestamps must be within ``MAX_SKEW`` of now, and each signature is taken once (a
-key in ``received``), so a request caught on the way cannot be played again; SNS resends a
-message as it was, so its MessageId is what makes a resend harmless. Every event is applied
+SigningCertURL, taken only from an https host ``sns.<the topic's region>.amazonaws.com``)
+before its Message; Mailgun's HMAC, which sits inside the JSON, before its event. Mailgun's
+and SendGrid's timestamps must be within ``MAX_SKEW`` of now, and each signature is taken once
+(a key in ``received``), so a request caught on the way cannot be played again; SNS resends a
+message as it was, so its MessageId is what makes a resend harmless, and a message older than
+``MAX_SNS_AGE`` (well within the ids' 90 days) is refused as stale. Every event is applied
 once, by the provider's event id (``received``); a duplicate is answered as a success, so
 that the provider stops sending it.
 
