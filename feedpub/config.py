@@ -751,6 +751,78 @@ def _check_inbox(site: Site, text: str) -> None:
         raise ConfigError(
             [Problem(CONFIG_NAME, key_line(text, "inbox", key), "error", m) for key, m in problems]
         )
+# An SNS topic's ARN (aws, aws-cn, aws-us-gov partitions): arn:aws:sns:REGION:ACCOUNT:NAME.
+_TOPIC_ARN = re.compile(
+    r"arn:aws(?:-cn|-us-gov)?:sns:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}"
+)
+# The longest SendGrid verification key read: a P-256 key's SubjectPublicKeyInfo is 91 bytes
+# (124 characters of base64); anything far longer is something else pasted in.
+MAX_SENDGRID_KEY = 1000
+# The pinned SNS certificate is read whole; SNS's own are under 2 KB.
+MAX_CERTIFICATE_BYTES = 65_536
+
+
+def _check_topic_arn(value: str) -> str:
+    if value and not _TOPIC_ARN.fullmatch(value):
+        raise ValueError(
+            f"{value[:100]!r} is not an SNS topic ARN; copy the topic's ARN from the SNS "
+            "console, like arn:aws:sns:eu-west-1:123456789012:feedpub-events"
+        )
+    return value
+
+
+def _check_sendgrid_key(value: str) -> str:
+    """The verification key SendGrid shows (base64 of a P-256 SubjectPublicKeyInfo), with or
+    without PEM's armour lines; kept as the bare base64."""
+    if not value:
+        return value
+    fix = (
+        "copy the verification key SendGrid shows under Settings > Mail Settings > Event "
+        "Webhook > Signature Verification"
+    )
+    if len(value) > MAX_SENDGRID_KEY:
+        raise ValueError(f"is {len(value)} characters, far longer than a public key; {fix}")
+    lines = [line.strip() for line in value.strip().splitlines()]
+    bare = "".join(line for line in lines if line and not line.startswith("-----"))
+    import base64
+    import binascii
+
+    try:
+        der = base64.b64decode(bare, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"is not base64; {fix}") from None
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        key = load_der_public_key(der)
+    except (ValueError, TypeError):
+        raise ValueError(f"is not a public key; {fix}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError(f"is not an ECDSA P-256 public key, which SendGrid signs with; {fix}")
+    return bare
+
+
+@dataclass(frozen=True)
+class HooksSettings:
+    ses_topic_arn: str = _setting(
+        "", _check_topic_arn, "POST /hooks/ses takes notifications of this SNS topic only"
+    )
+    ses_certificate: str = _setting(
+        "", _at_most(1000), "a PEM certificate pinned instead of the SigningCertURL's (tests)"
+    )
+    postmark_username_env: str = _setting(
+        "", _check_env_name, "the variable holding POST /hooks/postmark's basic-auth user"
+    )
+    postmark_password_env: str = _setting(
+        "", _check_env_name, "the variable holding POST /hooks/postmark's basic-auth password"
+    )
+    mailgun_key_env: str = _setting(
+        "", _check_env_name, "the variable holding Mailgun's HTTP webhook signing key"
+    )
+    sendgrid_public_key: str = _setting(
+        "", _check_sendgrid_key, "the Event Webhook's verification key SendGrid shows (base64)"
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -760,6 +832,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "web": WebSettings,
     "inbox": InboxSettings,
+    "hooks": HooksSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -775,6 +848,7 @@ class Site:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     web: WebSettings = field(default_factory=WebSettings)
     inbox: InboxSettings = field(default_factory=InboxSettings)
+    hooks: HooksSettings = field(default_factory=HooksSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -1076,6 +1150,7 @@ def load(
     )
     _check_output_folder(site, text)
     _check_inbox(site, text)
+    _check_hooks(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
 
 
@@ -1165,3 +1240,53 @@ def _check_output_folder(site: Site, text: str) -> None:
         raise ConfigError(
             [Problem(CONFIG_NAME, key_line(text, "feeds", "output"), "error", message)]
         )
+
+
+def _check_hooks(site: Site, text: str) -> None:
+    """The [hooks] settings that hang together: Postmark's two variables, and the pinned SNS
+    certificate, read now so that a wrong file is said at once and not at the first bounce."""
+    hooks = site.hooks
+    problems: list[Problem] = []
+    if bool(hooks.postmark_username_env) != bool(hooks.postmark_password_env):
+        given, missing = (
+            ("postmark_username_env", "postmark_password_env")
+            if hooks.postmark_username_env
+            else ("postmark_password_env", "postmark_username_env")
+        )
+        message = (
+            f"[hooks] {given} is set but {missing} is not; set both (the variables holding the "
+            "user and the password of Postmark's webhook URL) or neither"
+        )
+        problems.append(Problem(CONFIG_NAME, key_line(text, "hooks", given), "error", message))
+    if hooks.ses_certificate:
+        message = _certificate_problem(site.root / hooks.ses_certificate)
+        if message:
+            line = key_line(text, "hooks", "ses_certificate")
+            message = f"[hooks] ses_certificate {message}"
+            problems.append(Problem(CONFIG_NAME, line, "error", message))
+    if problems:
+        raise ConfigError(problems)
+
+
+def _certificate_problem(path: Path) -> str:
+    """What is wrong with ``path`` as the certificate SNS signs with ('' for nothing)."""
+    fix = "give the PEM file of the certificate the topic's messages are signed with"
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CERTIFICATE_BYTES + 1)
+    except FileNotFoundError:
+        return f"{path}: no such file; {fix}, relative to the site folder"
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror}); {fix}"
+    if len(data) > MAX_CERTIFICATE_BYTES:
+        return f"{path}: over {MAX_CERTIFICATE_BYTES} bytes, not one certificate; {fix}"
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        return f"{path}: not a PEM certificate; {fix}"
+    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        return f"{path}: its key is not RSA, which SNS signs with; {fix}"
+    return ""

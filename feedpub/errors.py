@@ -158,5 +158,13 @@ class RateLimited(FeedpubError):
     """A client or an address has asked more often than the web app's limits allow."""
 
 
+class HookRefused(FeedpubError):
+    """A provider's webhook request is refused; ``status`` is the HTTP answer to give it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class VerpError(FeedpubError):
     """A token in a bounce or unsubscribe address is malformed, forged or another list's."""

@@ -7,7 +7,8 @@ built in, ``register`` for a plugin's), subscribers (``subscribers``: the rules 
 and names over the store's table), tokens (``tokens``), the web app (``web``), the mails
 a reader's own action asks for, sent from the state's queue (``mailer``), the list's identity
 (``identity``: host, List-Id, plain sender), the addresses that say who bounced (``verp``) and
-what bounces, complaints and unsubscribes do (``events``).
+what bounces, complaints and unsubscribes do (``events``), and the providers' webhooks that
+report them (``hooks``: SES through SNS, Postmark, Mailgun, SendGrid).
 
 The inbox (``inbox``) reads the mail that comes back, from a Maildir, an mbox file or a stream
 (``mailboxes``) or an IMAP server (``imap``), and acts on each message once.

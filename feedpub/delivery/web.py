@@ -17,6 +17,9 @@ segment, under any prefix (``/news/subscribe`` as well as ``/subscribe``):
   form is the credential (the forms are posted with it from the page, not from a cookie), so
   a cross-site post cannot act for a reader: SameSite and CSRF tokens have nothing to add.
 - ``GET``/``POST /unsubscribe``: as always, RFC 8058's one-click included.
+- ``POST /hooks/ses``, ``/hooks/postmark``, ``/hooks/mailgun``, ``/hooks/sendgrid``: the
+  providers' reports of bounces, complaints and unsubscribes, answered in short texts
+  (``hooks`` checks and maps them).
 
 No answer redirects anywhere (there is no return address to abuse). While the state is held
 by another process longer than ``busy_timeout``, a change is refused with 503 and Retry-After:
@@ -36,13 +39,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from feedpub import config
 from feedpub.config import Site
-from feedpub.delivery import signup, tokens
+from feedpub.delivery import hooks, signup, tokens
 from feedpub.delivery.mailer import Mailer
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers
@@ -50,6 +53,7 @@ from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
     FormError,
+    HookRefused,
     LinkExpired,
     RateLimited,
     SecretError,
@@ -101,6 +105,8 @@ RATE_RETRY_AFTER = 3600  # seconds, in the 429's: the client limit's window
 REASONS = {
     200: "200 OK",
     400: "400 Bad Request",
+    401: "401 Unauthorized",
+    403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     409: "409 Conflict",
@@ -112,7 +118,9 @@ REASONS = {
 
 _URLS = Map(
     [Rule(f"/{name}/", endpoint=name) for name in PATHS]
-    + [Rule(f"/<path:prefix>/{name}/", endpoint=name) for name in PATHS],
+    + [Rule(f"/<path:prefix>/{name}/", endpoint=name) for name in PATHS]
+    + [Rule("/hooks/<provider>/", endpoint="hook")]
+    + [Rule("/<path:prefix>/hooks/<provider>/", endpoint="hook")],
     strict_slashes=False,
     merge_slashes=False,
     redirect_defaults=False,
@@ -187,6 +195,7 @@ class WebApp:
         self.clock = clock or (lambda: datetime.now(site.tz))
         self.busy_timeout = busy_timeout
         self.notify = notify or (lambda: None)
+        self.hooks = hooks.Hooks(site)
         self.local = threading.local()  # each server thread's connection to the state
         # The sign-up page and its answer depend on the settings and templates only: rendered
         # at their first request (a template edited later shows after a restart).
@@ -290,9 +299,11 @@ class WebApp:
 
     def dispatch(self, request: Request) -> Response:
         try:
-            endpoint, _ = _URLS.bind("", "/").match(request.path, method="GET")
+            endpoint, values = _URLS.bind("", "/").match(request.path, method="GET")
         except HTTPException:
             return self.message("missing")
+        if endpoint == "hook":  # the providers' own limits and answers
+            return self.on_hook(request, str(values["provider"]))
         if request.method not in METHODS:
             return self.message("method", headers={"Allow": ", ".join(METHODS)})
         if _count(request.args) > MAX_FIELDS:  # no link this site wrote
@@ -355,6 +366,49 @@ class WebApp:
             return str(ipaddress.ip_address(last))
         except ValueError:  # not what the proxy writes: count it as the proxy's own
             return peer
+
+    # -- /hooks/<provider> ------------------------------------------------------------------
+    def on_hook(self, request: Request, provider: str) -> Response:
+        answer = self.hook(request, provider)
+        if answer.log:
+            self.log(request.environ, answer.log)
+        response = Response(
+            answer.text + "\n",
+            status=REASONS[answer.status],
+            content_type="text/plain; charset=utf-8",
+        )
+        self.secure(response)
+        for key, value in answer.headers.items():
+            response.headers[key] = value
+        return response
+
+    def hook(self, request: Request, provider: str) -> hooks.Answer:
+        if not self.hooks.configured(provider):
+            return hooks.Answer(404, "no such webhook here")
+        if request.method != "POST":
+            return hooks.Answer(405, "this webhook takes POST requests only", {"Allow": "POST"})
+        raw = request.environ.get("CONTENT_LENGTH") or ""
+        if raw and not raw.strip().isdigit():
+            return hooks.Answer(400, "the request's Content-Length is not a number")
+        too_big = f"over {hooks.MAX_BODY:,} bytes: refused unread"
+        if raw and int(raw) > hooks.MAX_BODY:
+            return hooks.Answer(413, too_big)
+        request.max_content_length = hooks.MAX_BODY
+
+        def read() -> bytes:
+            try:
+                return request.get_data(cache=False)
+            except RequestEntityTooLarge:
+                raise HookRefused(413, too_big) from None
+
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            return self.hooks.handle(provider, headers, read, self.state, self.clock())
+        except StateError as exc:
+            # Nothing was recorded: the provider sends it again later.
+            self.log(request.environ, str(exc))
+            retry = {"Retry-After": str(RETRY_AFTER)}
+            return hooks.Answer(503, "busy; nothing was recorded, try again later", retry)
 
     # -- /subscribe ------------------------------------------------------------------------
     def on_subscribe(self, request: Request) -> Response:
