@@ -16,6 +16,7 @@ from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.lock import SiteLock
+from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
@@ -121,6 +122,8 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mail: FlushReport | None = None  # the confirmations and welcomes still owed, sent
+    # Recent issues whose complaint or bounce rate is over its limit, not told before.
+    rate_warnings: list[RateWarning] = field(default_factory=list)
 
 
 def run(
@@ -146,4 +149,5 @@ def run(
             report.sends.append(send_issue(site, number, now, progress, begin, editions=editions))
             if report.sends[-1].error:
                 break  # the relay (or the outbox) failed: the next issue would fail the same way
+        report.rate_warnings = news(state, now)
     return report
