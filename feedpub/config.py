@@ -618,12 +618,148 @@ class WebSettings:
     )
 
 
+# -- [inbox]: where bounces, complaints and emailed unsubscribes arrive ----------------------
+
+INBOX_SECURITIES = ("ssl", "starttls", "none")
+# IMAP writes a folder's name in modified UTF-7 (where & begins an escape) and quotes it: an
+# ASCII name without &, quotes, backslashes or the wildcards * and % needs neither rule.
+_FOLDER = re.compile(r"[A-Za-z0-9 _.\-/+=,;:@#()!~'\[\]{}<>?^$|]{1,200}")
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Fa-f:]{2,45}")
+
+
+def _check_inbox_security(value: str) -> str:
+    if value not in INBOX_SECURITIES:
+        raise ValueError(f"{value!r} is not one of {', '.join(INBOX_SECURITIES)}")
+    return value
+
+
+def _check_host(value: str) -> str:
+    if not value:
+        return value
+    try:
+        ascii_host = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_host = ""
+    if not _HOST.fullmatch(ascii_host):
+        raise ValueError(
+            f"{value!r} is not a host name or an IP address; give the IMAP server's name, like "
+            "'imap.example.org'"
+        )
+    return ascii_host
+
+
+def _check_folder(value: str) -> str:
+    if not _FOLDER.fullmatch(value) or value.startswith("/") or value.endswith("/") or (
+        "//" in value
+    ):
+        raise ValueError(
+            f"{value!r} is not a folder name feedpub can use: 1 to 200 ASCII letters, digits, "
+            "spaces and punctuation other than quotes, backslashes, * and %, with / between "
+            "the levels (feedpub/processed)"
+        )
+    return value
+
+
+def _check_inbox_port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535 (0: 993 for ssl, else 143)")
+    return value
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    maildir: str = _setting(
+        "", _at_most(4000), "a Maildir the bounces arrive in, relative to the site"
+    )
+    host: str = _setting("", _check_host, "the IMAP server, e.g. imap.example.org")
+    port: int = _setting(0, _check_inbox_port, "0: 993 for ssl, 143 for starttls")
+    security: str = _setting("ssl", _check_inbox_security, "ssl, starttls or none")
+    allow_insecure: bool = _setting(
+        False, doc="allow security = none (only towards a loopback address)"
+    )
+    username: str = _setting("", _check_username, "the IMAP login")
+    password_env: str = _setting(
+        "", _check_env_name, "the environment variable that holds the IMAP password"
+    )
+    folder: str = _setting("INBOX", _check_folder, "the folder to read")
+    processed_folder: str = _setting(
+        "feedpub/processed", _check_folder, "where messages acted on are moved"
+    )
+    unknown_folder: str = _setting(
+        "feedpub/unknown", _check_folder, "where messages feedpub could not classify are moved"
+    )
+    ca_file: str = _setting(
+        "", _at_most(4000), "a CA bundle to verify the server with (default: the system's)"
+    )
+    timeout: int = _setting(60, _check_timeout, "seconds to wait for the IMAP server")
+
+    @property
+    def real_port(self) -> int:
+        return self.port or (993 if self.security == "ssl" else 143)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress  # here: only a site with an IMAP inbox needs it
+
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_inbox(site: Site, text: str) -> None:
+    """What [inbox]'s settings must say together: a login for a server, an encrypted
+    connection to any host but this machine, three different folders."""
+    inbox = site.inbox
+    if not inbox.host:
+        return
+    problems: list[tuple[str, str]] = []
+    if not inbox.username:
+        problems.append(("username", '[inbox] host is set but no username; add username = "..."'))
+    if not inbox.password_env:
+        problems.append(
+            (
+                "password_env",
+                "[inbox] host is set but no password_env; name the environment variable that "
+                'holds the password: password_env = "FEEDPUB_IMAP_PASSWORD"',
+            )
+        )
+    if inbox.security == "none" and not (_is_loopback(inbox.host) and inbox.allow_insecure):
+        problems.append(
+            (
+                "security",
+                f'[inbox] security = "none" would send the password and the mail unencrypted; '
+                f"use ssl or starttls (a plain connection is allowed only to a loopback address, "
+                f"with allow_insecure = true), not to {inbox.host}",
+            )
+        )
+    folders = {"folder": inbox.folder, "processed_folder": inbox.processed_folder}
+    folders["unknown_folder"] = inbox.unknown_folder
+    if len({name.lower() for name in folders.values()}) < len(folders):
+        problems.append(
+            (
+                "processed_folder",
+                "[inbox] folder, processed_folder and unknown_folder must be three different "
+                "folders: a message moved where it is read would be read again",
+            )
+        )
+    if problems:
+        raise ConfigError(
+            [Problem(CONFIG_NAME, key_line(text, "inbox", key), "error", m) for key, m in problems]
+        )
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
     "newsletter": NewsletterSettings,
     "smtp": SmtpSettings,
     "web": WebSettings,
+    "inbox": InboxSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -638,6 +774,7 @@ class Site:
     newsletter: NewsletterSettings = field(default_factory=NewsletterSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    inbox: InboxSettings = field(default_factory=InboxSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -645,6 +782,11 @@ class Site:
     # What `feedpub check` warns about the settings: found when they load, where the lines are
     # known; not part of what the site is (its repr is in every cache key).
     warnings: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def has_inbox(self) -> bool:
+        """Whether [inbox] names a Maildir or an IMAP server: then ``feedpub run`` reads it."""
+        return bool(self.inbox.maildir or self.inbox.host)
 
     @property
     def newsletter_name(self) -> str:
@@ -933,6 +1075,7 @@ def load(
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
+    _check_inbox(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
 
 

@@ -91,6 +91,15 @@ class DeliveryError(FeedpubError):
     """An issue cannot be sent as asked."""
 
 
+class InboxError(FeedpubError):
+    """The inbox (a Maildir, an mbox file, standard input or the IMAP server) cannot be read."""
+
+    def __init__(self, message: str, temporary: bool = False) -> None:
+        super().__init__(message)
+        # True: it may pass by itself (the server unreachable, a timeout): exit 75.
+        self.temporary = temporary
+
+
 class InsecureRelay(FeedpubError):
     """The settings would send mail unencrypted to a remote host."""
 

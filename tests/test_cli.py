@@ -420,7 +420,7 @@ CONFIG_ERRORS = [
         "unknown-section",
         SETTINGS + "[smtpp]\nhost = 'x'\n",
         "feedpub.toml:8: error: unknown section [smtpp]; known sections are "
-        "[site], [feeds], [newsletter], [smtp], [web]",
+        + ", ".join(f"[{name}]" for name in config.SECTIONS),
     ),
 ]
 
