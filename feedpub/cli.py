@@ -579,7 +579,10 @@ def run(options: Options, now: str | None) -> None:
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
         _say_send(options, send)
-    _warn([found.message for found in report.rate_warnings], options)
+    # Even with -q: each is said once, by the run that finds it (a cron job's -q would
+    # otherwise hide it for good), and it needs someone to act.
+    for found in report.rate_warnings:
+        click.echo(f"warning: {found.message}", err=True)
     mail = report.mail
     if mail is not None and (mail.sent or mail.deferred or mail.failed):
         options.say(

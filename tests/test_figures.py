@@ -310,11 +310,16 @@ def test_run_warns_again_when_what_it_told_cannot_be_read(runner: CliRunner, sit
         assert "warning: issue 1: 25 of 1000" in result.stderr, garbage
 
 
-def test_quiet_keeps_the_warnings_to_itself(runner: CliRunner, site: Path) -> None:
+def test_status_q_keeps_the_warnings_but_run_q_says_them(runner: CliRunner, site: Path) -> None:
     record(site, bounces(range(25)))
     result = invoke(runner, "--site", site, "status", "-q", "--now", LATER_ARG)
     assert_clean_exit(result, 0)
     assert result.stderr == ""
+    # run says each once: under a cron job's -q, a warning hidden would be lost for good.
+    ran = invoke(runner, "--site", site, "-q", "run", "--now", LATER_ARG)
+    assert_clean_exit(ran, 0)
+    assert ran.stdout == ""
+    assert ran.stderr.startswith("warning: issue 1: 25 of 1000 readers bounced it")
 
 
 def test_status_of_a_site_never_sent_has_no_figures(runner: CliRunner, tmp_path: Path) -> None:
