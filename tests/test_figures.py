@@ -347,3 +347,12 @@ def test_a_busy_state_does_not_stop_the_warning_nor_fail_the_run(site: Path) -> 
         assert state.meta(TOLD_KEY) is None  # not remembered: the next run says it again
         assert len(news(state, LATER)) == 1
         assert news(state, LATER) == []
+
+
+def test_an_issue_dated_without_a_zone_is_read_in_the_sites(runner: CliRunner, site: Path) -> None:
+    record(site, bounces(range(25)))
+    with State.open(load(site).state_dir) as state, state.transaction():
+        state.db.execute("UPDATE issues SET created = '2026-11-27T12:00:00' WHERE number = 1")
+    info = status_json(runner, site)
+    assert [i["number"] for i in info["recent_issues"]] == [1]
+    assert len(info["warnings"]) == 1

@@ -197,7 +197,10 @@ def recent(state: State, records: list[IssueRecord], now: datetime) -> list[Issu
     since = now - timedelta(days=RECENT_DAYS)
     reports: list[IssueReport] = []
     for record in reversed(records):
-        inside = datetime.fromisoformat(record.created) >= since
+        created = datetime.fromisoformat(record.created)
+        if created.tzinfo is None:  # not written so by feedpub; read in now's zone, not failed
+            created = created.replace(tzinfo=now.tzinfo)
+        inside = created >= since
         if not inside and reports:
             break
         found = report(state, record)
