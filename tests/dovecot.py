@@ -123,7 +123,7 @@ class Dovecot:
         try:
             conn.select(f'"{name}"', readonly=True)
             _, found = conn.response("UIDVALIDITY")
-            return found[-1].decode()
+            return str(found[-1].decode())
         finally:
             conn.logout()
 

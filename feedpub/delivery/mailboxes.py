@@ -222,15 +222,23 @@ class MboxSource:
 
     def messages(self) -> Iterator[Message]:
         try:
+            # mailbox opens the file for writing when it may, but writes only what it is asked
+            # to change, and nothing is.
             box = mailbox.mbox(self.path, create=False)
-            # The table of contents is each message's offsets: small however many there are.
-            keys = box.iterkeys()
-            for number, key in enumerate(keys, start=1):
-                stream = box.get_file(key)
-                where = f"{self.path} message {number}"
-                yield read_message(stream, where)
         except (OSError, mailbox.Error) as exc:
             raise InboxError(f"cannot read {self.path}: {exc}") from None
+        try:
+            # The table of contents is each message's offsets: small however many there are.
+            for number, key in enumerate(box.iterkeys(), start=1):
+                stream = box.get_file(key)
+                try:
+                    yield read_message(stream, f"{self.path} message {number}")
+                finally:
+                    stream.close()
+        except (OSError, mailbox.Error) as exc:
+            raise InboxError(f"cannot read {self.path}: {exc}") from None
+        finally:
+            box.close()
 
     def settle(self, moves: list[tuple[Message, Folder]]) -> None:
         pass
