@@ -483,6 +483,7 @@ def mail(headers: str, body: str = "Hello.\n") -> bytes:
         "From: a@x.example\nSubject: Automatic reply: The Ledger Weekly #12",
         "From: a@x.example\nSubject: [Auto-Reply] The Ledger Weekly",
         "From: a@x.example\nSubject: I am on vacation",
+        "From: a@x.example\nPrecedence: bulk\nSubject: away from my mail",  # vacation(1)
         "From: a@x.example\nSubject: =?utf-8?q?R=C3=A9ponse_automatique_:_absent?=",
         "From: a@x.example\nSubject: Absence du bureau",
         "From: a@x.example\nSubject: Je suis absente jusqu'au 20",
@@ -524,6 +525,7 @@ def test_automatic_replies_are_ignored(ours: Ours, headers: str) -> None:
             "Still trying.\n",
             "ignored",
         ),
+        ("From: Mail Delivery Subsystem <MAILER-DAEMON>", "It did not work.\n", "soft"),
         ("From: Sam <sam@x.example>\nSubject: Re: your issue", "Nice issue!\n", "unknown"),
     ],
 )
@@ -684,6 +686,27 @@ def test_hostile_messages_are_unknown_or_ignored_never_an_exception(ours: Ours, 
 )
 def test_what_is_refused_before_parsing_says_why(ours: Ours, name: str, why: str) -> None:
     assert why in only(classify(HOSTILE[name], ours)).detail
+
+
+def test_line_breaks_and_control_characters_smuggled_into_headers_go_nowhere(
+    ours: Ours,
+) -> None:
+    """Encoded CR LF in the envelope header and the subject, NUL and escape sequences in the
+    report's fields: no address or token carries them, the detail is one printable line."""
+    data = (
+        b"From: MAILER-DAEMON@x.example\n"
+        b"To: =?utf-8?q?bounces+b-x=0D=0ABcc:_evil@x.example?= <postmaster@x.example>\n"
+        b"Subject: =?utf-8?q?Undeliverable=0D=0AX-Injected:_1?=\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="X"\n\n'
+        b"--X\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n"
+        b"Final-Recipient: rfc822; <ann@x.example>\x00\r\nAction: failed\n"
+        b"Status: 5.1.1\nDiagnostic-Code: smtp; 550 \x00\x1b[31m\xff =?utf-8?q?=0D=0Ay?=\n--X--\n"
+    )
+    event = only(classify(data, ours))
+    well_formed([event], data)
+    assert (event.kind, event.token) == ("hard", "")
+    assert event.address == "ann@x.example"
+    assert event.detail.startswith("5.1.1 550")
 
 
 def test_a_huge_message_is_keyed_by_all_its_bytes(ours: Ours) -> None:

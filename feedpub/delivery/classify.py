@@ -75,6 +75,8 @@ _MAX_TEXT = 64 << 10  # characters of a bounce's own text searched for a status 
 
 _CONTAINER = re.compile(rb"(?im)^content-type:\s*(?:multipart|message)/")
 _FIELD = re.compile(rb"(?m)^[!-9;-~]+:")
+_BARE_ADDRESS = re.compile(r"\s*<?([^\s<>,;:\"()\[\]\\@]+@[^\s<>,;:\"()\[\]\\@]+)>?\s*")
+_SPACE = re.compile(r"\s")
 _ENVELOPE = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 _REPORTS = ("message/delivery-status", "message/global-delivery-status")
 _FEEDBACK = "message/feedback-report"
@@ -119,7 +121,8 @@ _WARNING_SUBJECT = re.compile(
 # Out-of-office subjects, as the common mail programs write them in each language.
 _AWAY_SUBJECT = re.compile(
     r"\b(?:out of (?:the )?office|automatic reply|auto[- ]?repl(?:y|ied)|auto[- ]?respon(?:se|der)|"
-    r"away from (?:the |my )?office|on vacation|vacation reply|on holiday|on leave|"
+    r"away from (?:the |my )?(?:office|desk|e-?mail|mail)|on vacation|vacation reply|"
+    r"on holiday|on leave|"
     r"r[ée]ponse automatique|message d'absence|absence du bureau|absent du bureau|"
     r"absente? jusqu|je suis absente?|hors du bureau|en cong[ée]s?\b|r[ée]pondeur|"
     r"abwesenheit|automatische antwort|au(?:ss|ß)er haus|nicht im b[üu]ro|"
@@ -341,8 +344,9 @@ def _from_mail_system(message: Message) -> str:
     """Why ``message`` looks like a mail system's ('' when it does not)."""
     if _headers(message, "X-Failed-Recipients"):
         return "X-Failed-Recipients"
-    for address in _addresses(_headers(message, "From")):
-        local = address.rpartition("@")[0].lower() if "@" in address else address.lower()
+    # Some write a bare "MAILER-DAEMON", with no domain: not an address _addresses keeps.
+    for _, address in getaddresses(_headers(message, "From")[:5]):
+        local = address.partition("@")[0].strip().lower()
         if local in _SYSTEM_SENDERS:
             return f"From {local}"
     subject = " ".join(_headers(message, "Subject"))
@@ -617,7 +621,11 @@ def _addresses(values: Iterable[str]) -> list[str]:
     """The plausible addresses in header values, in order, each once, at most 50."""
     found: list[str] = []
     for value in values:
-        for _, address in getaddresses([value[:_MAX_HEADER]]):
+        bare = _BARE_ADDRESS.fullmatch(value)
+        # Most of these headers hold one bare address; getaddresses, character by character
+        # in Python, is for the rest.
+        pairs = [("", bare[1])] if bare else getaddresses([value[:_MAX_HEADER]])
+        for _, address in pairs:
             address = address.strip().strip("<>").strip()
             if _plausible(address) and address not in found:
                 found.append(address)
@@ -631,7 +639,7 @@ def _plausible(address: str) -> bool:
         3 <= len(address) <= _MAX_ADDRESS
         and "@" in address[1:-1]
         and address.isprintable()
-        and not any(c.isspace() for c in address)
+        and _SPACE.search(address) is None
     )
 
 
