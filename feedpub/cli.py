@@ -35,6 +35,7 @@ from feedpub.store.subscribers import STATUSES
 from feedpub.text import normalize_newlines, plural, xml_safe
 
 if TYPE_CHECKING:
+    from feedpub.delivery.inbox import InboxReport
     from feedpub.delivery.sending import SendReport
 
 # The newsletter, delivery and scaffold modules are imported inside the commands that use
@@ -566,6 +567,10 @@ def run(options: Options, now: str | None) -> None:
     site = options.site()
     report = run_module.run(site, resolve_now(site, now))
     _warn(report.warnings, options)
+    if report.inbox is not None:
+        _say_inbox(options, report.inbox)
+    if report.inbox_error is not None:
+        click.echo(f"warning: the inbox was not read: {report.inbox_error}", err=True)
     if report.build is not None:
         _build_problems(report.build, options.quiet)
         options.say(
@@ -595,6 +600,9 @@ def run(options: Options, now: str | None) -> None:
         kind = TryLater if mail.temporary else click.ClickException
         raise kind(f"the emails owed to readers: {mail.error}")
     _check_reached(report.sends)
+    if report.inbox_error is not None:
+        kind = TryLater if report.inbox_error.temporary else click.ClickException
+        raise kind(f"the inbox: {report.inbox_error}")
 
 
 def _say_send(options: Options, send: SendReport) -> None:
@@ -685,6 +693,98 @@ def send(
     if report.error:
         raise _send_error(report)
     _check_reached([report])
+
+
+@main.command("inbox")
+@click.argument("source", required=False, metavar="[-]")
+@click.option(
+    "--maildir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read this Maildir instead of [inbox]; what is read moves to its .feedpub.* folders.",
+)
+@click.option(
+    "--mbox",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read this mbox file (only read: reading it again changes nothing).",
+)
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def inbox(
+    options: Options, source: str | None, maildir: Path | None, mbox: Path | None, now: str | None
+) -> None:
+    """Act on bounces, complaints and unsubscribes by mail: from [inbox] (its Maildir or IMAP
+    server), --maildir DIR, --mbox FILE, or - (one message on standard input, for an MTA's
+    pipe: exit 0 once it is handled, 75 to have the MTA try again later)."""
+    from feedpub.delivery import inbox as inbox_module
+    from feedpub.delivery.mailboxes import MaildirSource, MboxSource, Source, StreamSource
+    from feedpub.errors import InboxError
+
+    if source not in (None, "-"):
+        raise click.BadParameter(
+            f"{source!r}: give - to read one message on standard input, or use --maildir or "
+            "--mbox",
+            param_hint="SOURCE",
+        )
+    sources = (("-", source), ("--maildir", maildir), ("--mbox", mbox))
+    given = [name for name, value in sources if value is not None]
+    if len(given) > 1:
+        raise click.UsageError(f"give one source, not {' and '.join(given)}")
+    if source == "-":
+        # An MTA bounces a message its pipe refuses (exit 1) and keeps one it is told to try
+        # again later (75): whatever stops feedpub (settings, the state, a bug) is the latter,
+        # so no bounce is lost while someone fixes it. A bad message is unknown, and exits 0.
+        try:
+            site = options.site()
+            with StreamSource(sys.stdin.buffer) as stream:
+                report = inbox_module.read(site, stream, resolve_now(site, now))
+        except ConfigError as exc:
+            _problems(exc.problems)
+            raise TryLater("the settings have errors; the message waits at the MTA") from None
+        except FeedpubError as exc:
+            raise TryLater(f"{exc}; the message waits at the MTA") from None
+        except Exception as exc:
+            if options.verbose:
+                traceback.print_exc()
+            raise TryLater(
+                f"unexpected {type(exc).__name__}: {exc} (a bug in feedpub; -v shows the "
+                "traceback); the message waits at the MTA"
+            ) from None
+        _say_inbox(options, report)
+        return
+    site = options.site()
+    moment = resolve_now(site, now)
+    try:
+        chosen: Source
+        if maildir is not None:
+            chosen = MaildirSource(maildir)
+        elif mbox is not None:
+            chosen = MboxSource(mbox)
+        elif site.has_inbox:
+            chosen = inbox_module.configured_source(site)
+        else:
+            raise click.UsageError(
+                "nothing to read: give --maildir DIR, --mbox FILE or - (standard input), or set "
+                "[inbox] maildir or host in feedpub.toml"
+            )
+        try:
+            report = inbox_module.read(site, chosen, moment)
+        finally:
+            chosen.close()
+    except InboxError as exc:
+        if exc.temporary:
+            raise TryLater(str(exc)) from None
+        raise
+    _say_inbox(options, report)
+
+
+def _say_inbox(options: Options, report: InboxReport) -> None:
+    _warn(report.warnings, options)
+    options.say(report.line())
+    if options.verbose:
+        for applied in report.changes:
+            click.echo(f"  {applied.email}: {applied.change}")
 
 
 @main.group()

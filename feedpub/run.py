@@ -7,20 +7,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
+from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
+from feedpub.errors import InboxError
 from feedpub.lock import SiteLock
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
 from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
+from feedpub.store.events import KEEP_RECEIVED_DAYS
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 from feedpub.text import plural
@@ -122,6 +125,8 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mail: FlushReport | None = None  # the confirmations and welcomes still owed, sent
+    inbox: InboxReport | None = None  # the bounces, complaints and unsubscribes read
+    inbox_error: InboxError | None = None  # why the inbox could not be read (the rest went on)
     # Recent issues whose complaint or bounce rate is over its limit, not told before.
     rate_warnings: list[RateWarning] = field(default_factory=list)
 
@@ -139,6 +144,15 @@ def run(
         # Before the issue: a reader who signed up waits for this mail, and an issue to a long
         # list takes a while. What the web process's sender has not sent yet goes now.
         report.mail = flush(site, now)
+        # Before the issue, so that it skips whoever bounced or complained since the last one.
+        # An inbox that cannot be read (the IMAP server down) holds up nothing else.
+        if site.has_inbox:
+            try:
+                report.inbox = read_configured(site, now, state)
+            except InboxError as exc:
+                report.inbox_error = exc
+        with state.transaction():
+            state.events.prune((now - timedelta(days=KEEP_RECEIVED_DAYS)).isoformat())
         made = new_issue(site, state, now, when_due=True, started=started)
         report.build, report.notes = made.build, made.notes
         if made.draft is not None:

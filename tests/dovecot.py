@@ -210,16 +210,15 @@ service anvil {{
 }}
 """
     (root / "dovecot.conf").write_text(settings)
-    process = subprocess.Popen(
-        [binary, "-F", "-c", str(root / "dovecot.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with (root / "dovecot.out").open("wb") as output:
+        process = subprocess.Popen(
+            [binary, "-F", "-c", str(root / "dovecot.conf")], stdout=output, stderr=output
+        )
     server = Dovecot(root, port, cert, process)
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
-            errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            errors = (root / "dovecot.out").read_text(errors="replace")
             log = server.log()
             shutil.rmtree(root, ignore_errors=True)
             raise AssertionError(f"dovecot did not start: {errors}\n{log}")

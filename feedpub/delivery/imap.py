@@ -22,11 +22,15 @@ from pathlib import Path
 from types import TracebackType
 
 from feedpub.config import InboxSettings, Site
-from feedpub.delivery.mailboxes import MAX_MESSAGE_BYTES, Folder, Message, key_of
+from feedpub.delivery.classify import MAX_PARSED
+from feedpub.delivery.mailboxes import Folder, Message, key_of
 from feedpub.errors import InboxError
 
 # UIDs asked about in one FETCH of sizes, and in one MOVE (a command line stays short).
 _CHUNK = 200
+# A message larger than this is not fetched, only moved as unknown: no bounce is that big (a
+# 20 MB attachment comes well under it), and imaplib holds a message whole in memory.
+MAX_FETCHED = 64 * 2**20
 _LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) ')
 _FETCH_SIZE = re.compile(rb"UID (\d+)|RFC822\.SIZE (\d+)")
 
@@ -245,14 +249,14 @@ class ImapSource:
                 if size is None:
                     continue  # expunged meanwhile by another client
                 where = f"{self.where} {self.settings.folder} UID {uid}"
-                if size > MAX_MESSAGE_BYTES:
+                if size > MAX_FETCHED:
                     self.warnings.append(f"{where}: {size:,} bytes, not read: moved as unknown")
                     yield Message(where, None, "", str(uid))
                     continue
                 data = self._body(uid)
                 if data is None:
                     continue
-                yield Message(where, data, key_of(data), str(uid))
+                yield Message(where, data[:MAX_PARSED], key_of(data), str(uid))
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}

@@ -1,8 +1,8 @@
 """Where the inbox's messages come from: a Maildir (each message renamed, once acted on, into a
 Maildir++ folder of its own), an mbox file and a stream (standard input, for an MTA's pipe),
 both only read. The IMAP server is ``imap``'s. Each source yields ``Message``s one at a time,
-hashed whole and kept in memory only up to ``MAX_MESSAGE_BYTES``, and moves them when told to
-(``settle``), after the inbox's commit.
+hashed whole (the key) and kept in memory only as far as ``classify`` reads them
+(``MAX_PARSED``), and moves them when told to (``settle``), after the inbox's commit.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Literal, Protocol
 
+from feedpub.delivery.classify import MAX_PARSED
 from feedpub.errors import InboxError
 
-# A message larger than this is not read, only counted as unknown: no bounce is that big, and
-# a 20 MB attachment comes well under it.
-MAX_MESSAGE_BYTES = 64 * 2**20
 # Maildir++ folders (Courier's layout, which Dovecot reads): ".feedpub.processed" shows as
 # "feedpub/processed" in a mail client.
 MAILDIR_FOLDERS = {"processed": ".feedpub.processed", "unknown": ".feedpub.unknown"}
@@ -34,9 +32,10 @@ Folder = Literal["processed", "unknown"]
 @dataclass
 class Message:
     """One message as a source read it: ``where`` names it in warnings (a file, an IMAP
-    UID), ``data`` is None when it was not read (too big, not a file), ``key`` is '' when its
-    bytes are unknown, ``handle`` is what the source needs to move it, ``movable`` False when it
-    must stay where it is (a file that could not be opened may be readable later)."""
+    UID); ``data`` its first MAX_PARSED bytes, None when it was not read (not a file, too big
+    to fetch); ``key`` its key, '' when its bytes are unknown; ``handle`` what the source
+    needs to move it; ``movable`` False when it must stay where it is (a file that could not
+    be opened may be readable later)."""
 
     where: str
     data: bytes | None
@@ -69,19 +68,14 @@ class Readable(Protocol):
 
 
 def read_message(stream: Readable, where: str, handle: str = "") -> Message:
-    """A message from a stream: hashed whole, kept in memory only up to the limit."""
+    """A message from a stream: hashed whole, kept only as far as classify reads."""
     digest = hashlib.sha256()
-    kept: list[bytes] = []
-    size = 0
+    head = bytearray()
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
-        size += len(chunk)
-        if size <= MAX_MESSAGE_BYTES:
-            kept.append(chunk)
-        else:
-            kept.clear()
-    data = b"".join(kept) if size <= MAX_MESSAGE_BYTES else None
-    return Message(where, data, "mail:" + digest.hexdigest(), handle)
+        if len(head) < MAX_PARSED:
+            head += chunk[: MAX_PARSED - len(head)]
+    return Message(where, bytes(head), "mail:" + digest.hexdigest(), handle)
 
 
 class MaildirSource:

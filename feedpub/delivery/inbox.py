@@ -1,0 +1,204 @@
+"""The inbox: the mail that comes back after the relay said yes (bounces, complaints, mails to
+the unsubscribe address, auto-replies), read from a Maildir, an mbox file, one message on
+standard input (an MTA's pipe) or an IMAP folder (``imap``), each message classified
+(``classify``) and acted on (``events``) once.
+
+A message is known by the key of its bytes ("mail:" + their SHA-256): one acted on before is
+only moved out of the way, so a re-run, or a crash between the commit and the move, changes
+nothing more. Messages are read one at a time (a generator: memory stays flat however many
+wait) and committed in batches; a batch's messages are moved only after the commit that
+records them. A message that cannot be read or classified (huge, empty, binary, malformed) is
+unknown: counted, moved to the unknown folder, never acted on, and never stops the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from feedpub.config import Site
+from feedpub.delivery import verp
+from feedpub.delivery.classify import classify
+from feedpub.delivery.events import Applied, Event, apply_many
+from feedpub.delivery.imap import ImapSource
+from feedpub.delivery.mailboxes import Folder, MaildirSource, Message, Source
+from feedpub.store.state import State
+from feedpub.text import plural
+
+# Messages acted on in one transaction: one commit (and disk sync) per message would cost more
+# than classifying it, and a batch this size holds the state's write lock only briefly.
+BATCH = 200
+SOURCE = "inbox"
+
+
+def configured_source(site: Site) -> Source:
+    """The inbox [inbox] names: its Maildir (relative to the site), else its IMAP server,
+    connected at once (InboxError if it cannot be)."""
+    if site.inbox.maildir:
+        path = Path(site.inbox.maildir)
+        return MaildirSource(path if path.is_absolute() else site.root / path)
+    return ImapSource(site)
+
+
+def read_configured(site: Site, now: datetime, state: State | None = None) -> InboxReport:
+    """``read`` of the inbox [inbox] names (what ``feedpub run`` does when it names one)."""
+    source = configured_source(site)
+    try:
+        return read(site, source, now, state)
+    finally:
+        source.close()
+
+
+@dataclass
+class InboxReport:
+    """What one reading of the inbox did. Bounces, complaints and unsubscribes are counted by
+    recipient (one report may name several); auto-replies and unknown ones by message."""
+
+    read: int = 0
+    hard: int = 0
+    soft: int = 0
+    complaints: int = 0
+    unsubscribes: int = 0
+    auto_replies: int = 0
+    unknown: int = 0
+    ignored: int = 0  # reports of a delay or a delivery: nothing to act on
+    already: int = 0  # acted on before: a re-run, or a crash before the message was moved
+    unmatched: int = 0  # about no one on the list, or with a token this site never made
+    changes: list[Applied] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = (
+            f"inbox: {self.read} read, {self.hard} hard, {self.soft} soft, "
+            f"{plural(self.complaints, 'complaint')}, {plural(self.unsubscribes, 'unsubscribe')}, "
+            f"{self.auto_replies} auto-repl{'y' if self.auto_replies == 1 else 'ies'}, "
+            f"{self.unknown} unknown"
+        )
+        extra = [
+            f"{self.ignored} ignored" if self.ignored else "",
+            f"{self.already} acted on before" if self.already else "",
+            f"{self.unmatched} about no one on the list" if self.unmatched else "",
+        ]
+        extra = [part for part in extra if part]
+        return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read(site: Site, source: Source, now: datetime, state: State | None = None) -> InboxReport:
+    """Classify and act on every message of ``source``, then move it; ``state`` is opened
+    (and closed) here when not given. Raises StateBusy when the state stays locked (the batch
+    under way is then neither recorded nor moved) and InboxError when the source fails."""
+    if state is None:
+        with State.open(site.state_dir) as opened:
+            return read(site, source, now, opened)
+    report = InboxReport()
+    ours = verp.matcher(site)
+    batch: list[_Prepared] = []
+    keys: set[str] = set()  # the batch's: the events of one key are taken for one message's
+    try:
+        for message in source.messages():
+            report.read += 1
+            item = _prepare(state, message, ours, source.moves, report)
+            if message.key and message.key in keys:
+                item.events, item.kind = [], "duplicate"  # the same bytes twice in one batch
+            keys.add(message.key)
+            batch.append(item)
+            if len(batch) >= BATCH:
+                _commit(site, state, source, batch, now, report)
+                batch, keys = [], set()
+        if batch:
+            _commit(site, state, source, batch, now, report)
+    finally:
+        report.warnings.extend(source.warnings)
+    return report
+
+
+@dataclass
+class _Prepared:
+    message: Message
+    folder: Folder
+    events: list[Event]
+    kind: str
+
+
+def _prepare(
+    state: State,
+    message: Message,
+    ours: Callable[[str], tuple[str, str] | None],
+    moves: bool,
+    report: InboxReport,
+) -> _Prepared:
+    if message.data is None or not message.key:
+        return _Prepared(message, "unknown", [], "unknown")
+    if state.events.seen(message.key) and not moves:
+        # Read again from a source that keeps it (an mbox file): nothing to do, not even to
+        # classify it.
+        return _Prepared(message, "processed", [Event("unknown", SOURCE, key=message.key)], "")
+    try:
+        found = classify(message.data, ours)
+    except Exception as exc:  # one message must never stop the others
+        report.warnings.append(
+            f"{message.where}: could not be classified ({type(exc).__name__}: {exc}; a bug in "
+            "feedpub): counted as unknown"
+        )
+        found = []
+    events = [replace(event, source=SOURCE, key=message.key) for event in found]
+    if not events:
+        events = [Event("unknown", SOURCE, key=message.key)]
+    kinds = {event.kind for event in events}
+    folder: Folder = "unknown" if kinds == {"unknown"} else "processed"
+    return _Prepared(message, folder, events, events[0].kind)
+
+
+def _commit(
+    site: Site,
+    state: State,
+    source: Source,
+    batch: list[_Prepared],
+    now: datetime,
+    report: InboxReport,
+) -> None:
+    applied = apply_many(site, [event for item in batch for event in item.events], now, state)
+    position = 0
+    for item in batch:
+        results = applied[position : position + len(item.events)]
+        position += len(item.events)
+        if item.kind == "duplicate":
+            report.already += 1
+            continue
+        if not item.events:
+            report.unknown += 1
+            continue
+        if results[0].change == "duplicate":
+            report.already += 1
+            continue
+        _count(item, results, report)
+    moves = [(item.message, item.folder) for item in batch if item.message.movable]
+    if source.moves and moves:
+        source.settle(moves)
+
+
+_COUNTED = {
+    "hard": "hard",
+    "soft": "soft",
+    "complaint": "complaints",
+    "unsubscribe": "unsubscribes",
+    "auto-reply": "auto_replies",
+    "unknown": "unknown",
+    "ignored": "ignored",
+}
+
+
+def _count(item: _Prepared, results: list[Applied], report: InboxReport) -> None:
+    for event, result in zip(item.events, results, strict=True):
+        name = _COUNTED.get(event.kind)
+        if name is not None:
+            setattr(report, name, getattr(report, name) + 1)
+        if result.change in ("forged", "unknown subscriber"):
+            report.unmatched += 1
+        elif result.email and result.change not in ("nothing", "duplicate"):
+            report.changes.append(result)
