@@ -47,10 +47,6 @@ from helpers import (
 
 from feedpub.store.state import State
 
-# `feedpub run` reads the Maildir through the inbox; until its branch is merged here, this
-# whole test waits for it (TEMPORARY: goes when wt-inbox's inbox module is merged).
-pytest.importorskip("feedpub.delivery.inbox", reason="the inbox's reading is not merged yet")
-
 READERS = 500
 HARD, SOFT = 20, 5
 BOUNCE_ADDRESS = "bounces@news.example.org"
