@@ -492,7 +492,7 @@ def issue_show(options: Options, number: int) -> None:
         copies = state.deliveries.copies(number)
         report = figures.report(state, record)
         flagged = state.events.flagged(number)
-        over = figures.warnings_of(state, report)
+    warned = figures.rate_warnings(report, flagged)
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     click.echo(
@@ -511,7 +511,7 @@ def issue_show(options: Options, number: int) -> None:
             click.echo(line)
     for line in figures.flagged_lines(flagged):
         click.echo(line)
-    _warn([found.message for found in over], options)
+    _warn([found.message for found in warned], options)
 
 
 @issue.command("discard")

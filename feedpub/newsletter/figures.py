@@ -212,15 +212,23 @@ def recent(state: State, records: list[IssueRecord], now: datetime) -> list[Issu
 
 
 def warnings_of(state: State, issue: IssueReport) -> list[RateWarning]:
-    """The warnings one issue's figures call for: its complaints, then its bounces."""
-    figures = issue.figures
-    over_complaints = figures.complaint_rate > COMPLAINT_LIMIT
-    over_bounces = figures.bounce_rate > BOUNCE_LIMIT
-    if not (over_complaints or over_bounces):
+    """The warnings one issue's figures call for (its complaints, then its bounces), its
+    flagged readers read only when there is one."""
+    if not over(issue.figures):
         return []
-    flagged = state.events.flagged(issue.number)
+    return rate_warnings(issue, state.events.flagged(issue.number))
+
+
+def over(figures: IssueFigures) -> bool:
+    """Whether the complaint rate or the bounce rate is over its limit."""
+    return figures.complaint_rate > COMPLAINT_LIMIT or figures.bounce_rate > BOUNCE_LIMIT
+
+
+def rate_warnings(issue: IssueReport, flagged: list[tuple[str, str, str]]) -> list[RateWarning]:
+    """The warnings of ``issue``, given who bounced it or complained (``Events.flagged``)."""
+    figures = issue.figures
     found: list[RateWarning] = []
-    if over_complaints:
+    if figures.complaint_rate > COMPLAINT_LIMIT:
         people = sorted({email for email, kind, _ in flagged if kind == "complaint"})
         found.append(
             RateWarning(
@@ -232,7 +240,7 @@ def warnings_of(state: State, issue: IssueReport) -> list[RateWarning]:
                 tuple(people),
             )
         )
-    if over_bounces:
+    if figures.bounce_rate > BOUNCE_LIMIT:
         bounced = [(email, detail) for email, kind, detail in flagged if kind in ("hard", "soft")]
         found.append(
             RateWarning(
