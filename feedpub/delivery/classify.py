@@ -24,7 +24,9 @@ site's VERP addresses and what token they carry. In the order tried:
    Exchange's bounces say ``Auto-Submitted: auto-replied`` too.
 5. A bounce in a format of its own (qmail, Yahoo, Exim's plain text, ...): flufl.bounce's
    detectors; a warning of a delay is ignored, a permanent failure is hard (or soft by the
-   status code its text quotes, as above).
+   status code its text quotes, as above). A mail system's message to a VERP address that no
+   detector reads still counts for the token's reader (saying who when the bounce itself is
+   unreadable is what VERP is for): soft, unless its text quotes a status.
 6. Anything else: unknown, kept and counted, never acted on.
 
 Who it is about: the VERP token in the envelope recipient headers (Delivered-To,
