@@ -1,4 +1,5 @@
-"""Run one measured command; write its wall time, peak memory and exit code as JSON.
+"""Run one measured command; write its wall time, peak memory, CPU time (user and system, its
+own and its children's) and exit code as JSON.
 
     python bench/child.py RESULT_FILE COMMAND...
 
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - started
     with open(result, "w", encoding="utf-8") as file:
         json.dump({"seconds": seconds, "peak_kib": usage.ru_maxrss,
+                   "cpu_seconds": usage.ru_utime + usage.ru_stime,
                    "exit": os.waitstatus_to_exitcode(status)}, file)  # fmt: skip
     return 0
 

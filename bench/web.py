@@ -394,8 +394,11 @@ def section(args: argparse.Namespace, text: str, loads: tuple[float, float]) -> 
 def write_results(text: str) -> None:
     """Replace this bench's section of bench/results.md, keeping everything else."""
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    head, _, _ = old.partition(f"\n{SECTION}\n")
-    RESULTS.write_text(head.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+    head, found, tail = old.partition(f"\n{SECTION}\n")
+    # The sections after it are other benches' (bench/inbox.py's): they stay.
+    _, heading, after = tail.partition("\n## ")
+    rest = ("\n## " + after) if found and heading else ""
+    RESULTS.write_text(head.rstrip("\n") + "\n\n" + text + rest, encoding="utf-8")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

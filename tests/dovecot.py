@@ -127,6 +127,14 @@ class Dovecot:
         finally:
             conn.logout()
 
+    def set_uidvalidity(self, value: int, name: str = "INBOX") -> None:
+        """Give the folder a new UIDVALIDITY, as a server does when it rebuilds its index."""
+        doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+        command = [doveadm, "-c", str(self.root / "dovecot.conf"), "mailbox", "update"]
+        command += ["--uid-validity", str(value), "-u", self.user, name]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""

@@ -6,6 +6,7 @@ settings' checks. IMAP against a real dovecot is tests/test_inbox_imap.py."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import re
@@ -54,8 +55,8 @@ from helpers import (
 
 from feedpub.cli import main
 from feedpub.config import Site
-from feedpub.delivery.inbox import read
-from feedpub.delivery.mailboxes import MaildirSource, MboxSource
+from feedpub.delivery.inbox import MIN_PARALLEL, read
+from feedpub.delivery.mailboxes import MaildirSource, MboxSource, StreamSource
 from feedpub.errors import ConfigError
 from feedpub.store.state import State
 
@@ -186,12 +187,15 @@ def test_the_same_message_twice_in_one_maildir_is_acted_on_once(site: Site, tmp_
     maildir = make_maildir(tmp_path / "Maildir")
     who = subscribers(site)
     bounce = dsn(address(site, who["reader0005@example.net"]), "reader0005@example.net")
-    deliver(maildir, [bounce, bounce, bounce])
+    junk = b"Subject: ?\r\n\r\n?\r\n"
+    deliver(maildir, [bounce, junk, bounce, junk, bounce])
     with MaildirSource(maildir) as source:
         report = read(site, source, NOW)
     assert [k for _, k, _ in events(site)] == ["hard"]
-    assert (report.read, report.hard, report.already) == (3, 1, 2)
+    assert (report.read, report.hard, report.unknown, report.already) == (5, 1, 1, 3)
+    # Each copy goes where the first went.
     assert len(folder_files(maildir, "processed")) == 3
+    assert len(folder_files(maildir, "unknown")) == 2
 
 
 def test_bad_files_in_a_maildir_are_unknown_and_never_stop_the_rest(
@@ -254,6 +258,31 @@ def test_a_file_that_cannot_be_read_stays_and_the_rest_go_on(site: Site, tmp_pat
     assert f"{locked}: cannot be read (Permission denied); left where it is" in report.warnings
 
 
+def test_messages_that_cannot_be_moved_are_named_once_and_moved_next_time(
+    site: Site, tmp_path: Path
+) -> None:
+    maildir = make_maildir(tmp_path / "Maildir")
+    messages, expected = mixed(site)
+    deliver(maildir, messages)
+    (maildir / ".feedpub.processed").write_text("in the way")
+    with MaildirSource(maildir) as source:
+        report = read(site, source, NOW)
+    assert statuses(site) == expected
+    [warning] = report.warnings
+    assert re.fullmatch(
+        r".*/new/\S+ and 4 more: acted on but not moved \(.+\); the next run moves them and "
+        r"changes nothing more",
+        warning,
+    ), warning
+    recorded = events(site)
+    (maildir / ".feedpub.processed").unlink()
+    with MaildirSource(maildir) as source:
+        again = read(site, source, NOW)
+    assert (again.read, again.already) == (5, 5)
+    assert events(site) == recorded
+    assert waiting(maildir) == []
+
+
 def kill_trial(site: Site, maildir: Path, seed: int) -> None:
     """``feedpub inbox --maildir`` killed with -9 at a random moment after its first commit,
     then run again to the end."""
@@ -304,6 +333,52 @@ def test_kill_9_mid_run_then_a_rerun_acts_on_each_message_once(
     assert len(folder_files(maildir, "processed")) == 1000
     bounced = [e for e, s in statuses(site).items() if s == "bounced"]
     assert len(bounced) == 500
+
+
+def test_a_maildir_classified_by_several_processes_acts_as_one_message_at_a_time(
+    make_site: MakeSite, tmp_path: Path
+) -> None:
+    """A batch of more than inbox.MIN_PARALLEL messages is classified by one process per core
+    (on a machine of one core, by one): the same events, the same statuses, the same counts
+    as the messages handed over one by one, as the pipe does."""
+    sites = [
+        sent_site(make_site(MAIL_ARTICLES, extra=SETTINGS_EXTRA, folder=name), 80)
+        for name in ("many", "one-by-one")
+    ]
+    batches = []
+    for site in sites:
+        who = subscribers(site)
+        # The two sites' secrets differ: the same messages, each with its own site's tokens.
+        # One message a reader: what the rules make of two depends on their order, which a
+        # Maildir does not keep.
+        batch = []
+        for i, (email, _) in enumerate(people(80)):
+            kind = i % 5
+            batch.append(
+                dsn(address(site, who[email]), email, "5.1.1", i)
+                if kind == 0
+                else dsn(address(site, who[email]), email, "4.2.2", i)
+                if kind == 1
+                else arf(address(site, who[email]), email)
+                if kind == 2
+                else unsubscribe_mail(address(site, who[email], "u"), email)
+                if kind == 3
+                else b"\x00" * i
+            )
+        batches.append(batch)
+    assert len(batches[0]) > MIN_PARALLEL
+    maildir = make_maildir(tmp_path / "Maildir")
+    deliver(maildir, batches[0])
+    with MaildirSource(maildir) as source:
+        many = read(sites[0], source, NOW)
+    singles = []
+    for data in batches[1]:
+        with StreamSource(io.BytesIO(data)) as stream:
+            singles.append(read(sites[1], stream, NOW))
+    assert statuses(sites[0]) == statuses(sites[1])
+    assert sorted(events(sites[0])) == sorted(events(sites[1]))
+    for name in ("read", "hard", "soft", "complaints", "unsubscribes", "unknown", "already"):
+        assert getattr(many, name) == sum(getattr(one, name) for one in singles), name
 
 
 # -- an mbox file --------------------------------------------------------------------------

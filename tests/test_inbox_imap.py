@@ -40,6 +40,8 @@ from helpers import (
 )
 
 from feedpub.config import Site
+from feedpub.delivery.imap import ImapSource
+from feedpub.errors import InboxError
 from feedpub.store.state import State
 
 PASSWORD_ENV = "IMAP_TEST_PASSWORD"
@@ -190,9 +192,7 @@ def test_kill_9_mid_run_then_a_rerun_acts_on_each_message_once(
         ]
     )
     command = [str(FEEDPUB), "--site", str(site.root), "inbox"]
-    child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=CHILD
-    )
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=CHILD)
     rng = random.Random(seed)
     # The state records a batch (200) at a time: past a random batch, then a random moment
     # into the next one (fetching, classifying, committing or moving it).
@@ -221,6 +221,32 @@ def test_run_reads_the_imap_inbox(
     assert_clean_exit(result, 0)
     assert "inbox: 6 read, 1 hard, 1 soft, 1 complaint," in result.stdout
     assert statuses(site)["reader0000@example.net"] == "bounced"
+
+
+def test_a_uidvalidity_change_mid_run_stops_it_and_the_next_run_reads_again(
+    make_site: MakeSite, server: dovecot.Dovecot, runner: CliRunner
+) -> None:
+    """The UIDs read before a UIDVALIDITY change name other messages (RFC 3501 2.3.1.1): the
+    run stops there, trying later (dovecot ends the session), moving nothing by those UIDs,
+    and the next run reads the folder afresh."""
+    site = imap_site(make_site, server, 5)
+    messages = mixed(site)
+    server.append(messages)
+    source = ImapSource(site, env=CHILD)
+    try:
+        reading = source.messages()
+        next(reading)
+        server.set_uidvalidity(int(server.uidvalidity()) + 1000)
+        with pytest.raises(InboxError) as caught:
+            list(reading)
+        assert caught.value.temporary
+    finally:
+        source.close()
+    assert len(server.folder("INBOX")) == 6
+    result = invoke(runner, "--site", site.root, "inbox", env=ENV)
+    assert_clean_exit(result, 0)
+    assert result.stdout.startswith("inbox: 6 read, 1 hard,")
+    assert server.folder("INBOX") == []
 
 
 # -- what goes wrong -----------------------------------------------------------------------

@@ -9,6 +9,9 @@ a reader's own action asks for, sent from the state's queue (``mailer``), the li
 (``identity``: host, List-Id, plain sender), the addresses that say who bounced (``verp``) and
 what bounces, complaints and unsubscribes do (``events``).
 
+The inbox (``inbox``) reads the mail that comes back, from a Maildir, an mbox file or a stream
+(``mailboxes``) or an IMAP server (``imap``), and acts on each message once.
+
 May import the basics, ``templating``, ``content`` and ``store``; not ``site`` or
 ``newsletter``: an issue reaches delivery as the store's record of it.
 """

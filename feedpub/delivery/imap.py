@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 
 from feedpub.config import InboxSettings, Site
-from feedpub.delivery.classify import MAX_PARSED
-from feedpub.delivery.mailboxes import Folder, Message, key_of
+from feedpub.delivery.classify import MAX_PARSED, message_key
+from feedpub.delivery.mailboxes import Folder, Message
 from feedpub.errors import InboxError
 
 # UIDs asked about in one FETCH of sizes, and in one MOVE (a command line stays short).
@@ -65,6 +65,8 @@ class ImapSource:
                 f"IMAP password for {settings.username} in that environment variable"
             )
         self.where = f"{settings.host}:{settings.real_port}"
+        self.uidvalidity = ""  # the selected folder's, once it is selected
+        self.valid = True  # False once the server says it changed: the UIDs read mean nothing
         self.conn = self._connect(site, settings)
         try:
             self._login(settings, password)
@@ -78,7 +80,6 @@ class ImapSource:
             self.moves_natively = "MOVE" in self._capabilities()
             self.uidplus = "UIDPLUS" in self._capabilities()
             self.uidvalidity = self._select(self._name(settings.folder))
-            self.valid = True
         except BaseException:
             self.close()
             raise
@@ -230,7 +231,8 @@ class ImapSource:
     def _check_uidvalidity(self) -> None:
         """A UIDVALIDITY the server sends now (RFC 3501 2.3.1.1) voids the UIDs read before."""
         _, found = self.conn.response("UIDVALIDITY")
-        if found and found[-1] is not None and _text(found[-1:]) != self.uidvalidity:
+        changed = found and found[-1] is not None and _text(found[-1:]) != self.uidvalidity
+        if self.uidvalidity and changed:
             self.valid = False
 
     # -- the messages ------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class ImapSource:
                 data = self._body(uid)
                 if data is None:
                     continue
-                yield Message(where, data[:MAX_PARSED], key_of(data), str(uid))
+                yield Message(where, data[:MAX_PARSED], message_key(data), str(uid))
 
     def _sizes(self, uids: list[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}

@@ -24,12 +24,17 @@ from feedpub.delivery.classify import classify
 from feedpub.delivery.events import Applied, Event, apply_many
 from feedpub.delivery.imap import ImapSource
 from feedpub.delivery.mailboxes import Folder, MaildirSource, Message, Source
+from feedpub.parallel import fork_map, workers_for
 from feedpub.store.state import State
 from feedpub.text import plural
 
 # Messages acted on in one transaction: one commit (and disk sync) per message would cost more
-# than classifying it, and a batch this size holds the state's write lock only briefly.
+# than classifying it, and a batch this size holds the state's write lock only briefly. A batch
+# also ends at BATCH_BYTES of messages held, however few.
 BATCH = 200
+BATCH_BYTES = 32 * 2**20
+# Fewer messages than this in a batch are classified by this process alone: a fork costs more.
+MIN_PARALLEL = 50
 SOURCE = "inbox"
 
 
@@ -66,7 +71,7 @@ class InboxReport:
     ignored: int = 0  # reports of a delay or a delivery: nothing to act on
     already: int = 0  # acted on before: a re-run, or a crash before the message was moved
     unmatched: int = 0  # about no one on the list, or with a token this site never made
-    changes: list[Applied] = field(default_factory=list)
+    changes: list[Applied] = field(default_factory=list)  # the readers whose status changed
     warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -97,21 +102,20 @@ def read(site: Site, source: Source, now: datetime, state: State | None = None) 
             return read(site, source, now, opened)
     report = InboxReport()
     ours = verp.matcher(site)
-    batch: list[_Prepared] = []
-    keys: set[str] = set()  # the batch's: the events of one key are taken for one message's
+    batch: list[Message] = []
+    held = 0
     try:
         for message in source.messages():
             report.read += 1
-            item = _prepare(state, message, ours, source.moves, report)
-            if message.key and message.key in keys:
-                item.events, item.kind = [], "duplicate"  # the same bytes twice in one batch
-            keys.add(message.key)
-            batch.append(item)
-            if len(batch) >= BATCH:
-                _commit(site, state, source, batch, now, report)
-                batch, keys = [], set()
+            batch.append(message)
+            held += len(message.data or b"")
+            if len(batch) >= BATCH or held >= BATCH_BYTES:
+                _commit(
+                    site, state, source, _prepare(state, batch, ours, source.moves), now, report
+                )
+                batch, held = [], 0
         if batch:
-            _commit(site, state, source, batch, now, report)
+            _commit(site, state, source, _prepare(state, batch, ours, source.moves), now, report)
     finally:
         report.warnings.extend(source.warnings)
     return report
@@ -122,36 +126,61 @@ class _Prepared:
     message: Message
     folder: Folder
     events: list[Event]
-    kind: str
+    kind: str  # the first event's, or "duplicate" (the same bytes earlier in the batch)
+    warning: str = ""
 
 
 def _prepare(
     state: State,
-    message: Message,
+    batch: list[Message],
     ours: Callable[[str], tuple[str, str] | None],
     moves: bool,
-    report: InboxReport,
-) -> _Prepared:
-    if message.data is None or not message.key:
-        return _Prepared(message, "unknown", [], "unknown")
-    if state.events.seen(message.key) and not moves:
-        # Read again from a source that keeps it (an mbox file): nothing to do, not even to
-        # classify it.
-        return _Prepared(message, "processed", [Event("unknown", SOURCE, key=message.key)], "")
+) -> list[_Prepared]:
+    """Each message of a batch with its events, classified by as many processes as pay."""
+    prepared: list[_Prepared | None] = []
+    wanted: list[bytes] = []
+    keys: set[str] = set()  # the events of one key are taken for one message's
+    for message in batch:
+        if message.data is None or not message.key:
+            prepared.append(_Prepared(message, "unknown", [], "unknown"))
+        elif message.key in keys:
+            prepared.append(_Prepared(message, "processed", [], "duplicate"))
+        elif not moves and state.events.seen(message.key):
+            # Read again from a source that keeps it (an mbox file): not even classified.
+            event = Event("unknown", SOURCE, key=message.key)
+            prepared.append(_Prepared(message, "processed", [event], "unknown"))
+        else:
+            prepared.append(None)
+            wanted.append(message.data)
+        keys.add(message.key)
+    workers = workers_for(len(wanted), MIN_PARALLEL)
+    found = iter(fork_map(lambda data: _classified(data, ours), wanted, workers))
+    done: list[_Prepared] = []
+    for message, item in zip(batch, prepared, strict=True):
+        if item is None:
+            events, warning = next(found)
+            events = [replace(event, source=SOURCE, key=message.key) for event in events]
+            if not events:
+                events = [Event("unknown", SOURCE, key=message.key)]
+            kinds = {event.kind for event in events}
+            folder: Folder = "unknown" if kinds == {"unknown"} else "processed"
+            item = _Prepared(message, folder, events, events[0].kind, warning)
+        done.append(item)
+    # A copy goes where the first of its bytes went.
+    folders = {item.message.key: item.folder for item in done if item.kind != "duplicate"}
+    for item in done:
+        if item.kind == "duplicate":
+            item.folder = folders.get(item.message.key, item.folder)
+    return done
+
+
+def _classified(
+    data: bytes, ours: Callable[[str], tuple[str, str] | None]
+) -> tuple[list[Event], str]:
     try:
-        found = classify(message.data, ours)
+        return classify(data, ours), ""
     except Exception as exc:  # one message must never stop the others
-        report.warnings.append(
-            f"{message.where}: could not be classified ({type(exc).__name__}: {exc}; a bug in "
-            "feedpub): counted as unknown"
-        )
-        found = []
-    events = [replace(event, source=SOURCE, key=message.key) for event in found]
-    if not events:
-        events = [Event("unknown", SOURCE, key=message.key)]
-    kinds = {event.kind for event in events}
-    folder: Folder = "unknown" if kinds == {"unknown"} else "processed"
-    return _Prepared(message, folder, events, events[0].kind)
+        return [], f"could not be classified ({type(exc).__name__}: {exc}; a bug in feedpub)"
 
 
 def _commit(
@@ -167,6 +196,8 @@ def _commit(
     for item in batch:
         results = applied[position : position + len(item.events)]
         position += len(item.events)
+        if item.warning:
+            report.warnings.append(f"{item.message.where}: {item.warning}: counted as unknown")
         if item.kind == "duplicate":
             report.already += 1
             continue
@@ -200,5 +231,5 @@ def _count(item: _Prepared, results: list[Applied], report: InboxReport) -> None
             setattr(report, name, getattr(report, name) + 1)
         if result.change in ("forged", "unknown subscriber"):
             report.unmatched += 1
-        elif result.email and result.change not in ("nothing", "duplicate"):
+        elif result.change in ("bounced", "complained", "unsubscribed"):
             report.changes.append(result)

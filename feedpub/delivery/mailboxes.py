@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Literal, Protocol
 
-from feedpub.delivery.classify import MAX_PARSED
+from feedpub.delivery.classify import KEY_PREFIX, MAX_PARSED
 from feedpub.errors import InboxError
 
 # Maildir++ folders (Courier's layout, which Dovecot reads): ".feedpub.processed" shows as
@@ -58,24 +58,20 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def key_of(data: bytes) -> str:
-    """The ``received`` key of a message: the same bytes from any source are one message."""
-    return "mail:" + hashlib.sha256(data).hexdigest()
-
-
 class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
 def read_message(stream: Readable, where: str, handle: str = "") -> Message:
-    """A message from a stream: hashed whole, kept only as far as classify reads."""
+    """A message from a stream: hashed whole (its key is classify.message_key of all its
+    bytes), kept only as far as classify reads."""
     digest = hashlib.sha256()
     head = bytearray()
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
         if len(head) < MAX_PARSED:
             head += chunk[: MAX_PARSED - len(head)]
-    return Message(where, bytes(head), "mail:" + digest.hexdigest(), handle)
+    return Message(where, bytes(head), KEY_PREFIX + digest.hexdigest(), handle)
 
 
 class MaildirSource:
@@ -163,6 +159,7 @@ class MaildirSource:
         return path
 
     def settle(self, moves: list[tuple[Message, Folder]]) -> None:
+        failed: list[tuple[Path, OSError]] = []
         for message, folder in moves:
             source = self.root / message.handle
             try:
@@ -173,10 +170,15 @@ class MaildirSource:
             except FileNotFoundError:
                 continue  # another reader moved it first
             except OSError as exc:
-                self.warnings.append(
-                    f"{source}: acted on but not moved ({exc.strerror}); the next run moves it "
-                    "and changes nothing more"
-                )
+                failed.append((source, exc))
+        if failed:
+            # One line, not one per message: a read-only Maildir would fail them all.
+            first, error = failed[0]
+            others = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+            self.warnings.append(
+                f"{first}{others}: acted on but not moved ({error.strerror}); the next run "
+                "moves them and changes nothing more"
+            )
 
 
 def _seen_name(name: str, suffix: str = "") -> str:
