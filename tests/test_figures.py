@@ -356,3 +356,16 @@ def test_an_issue_dated_without_a_zone_is_read_in_the_sites(runner: CliRunner, s
     info = status_json(runner, site)
     assert [i["number"] for i in info["recent_issues"]] == [1]
     assert len(info["warnings"]) == 1
+
+
+def test_a_reader_who_bounced_soft_then_hard_counts_once(runner: CliRunner, site: Path) -> None:
+    # A delay report, then the failure: one message bounced, not two. 20 of 1000 is the limit.
+    record(site, bounces(range(20), range(15, 20)))
+    info = status_json(runner, site)
+    (issue,) = info["recent_issues"]
+    assert issue["figures"]["hard"] == 20 and issue["figures"]["soft"] == 5
+    assert issue["figures"]["delivered"] == 980
+    assert issue["figures"]["bounce_rate"] == 0.02
+    assert info["warnings"] == []
+    listed = invoke(runner, "--site", site, "issue", "list")
+    assert listed.stdout.splitlines()[1].split()[7] == "20"

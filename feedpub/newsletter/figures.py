@@ -127,6 +127,18 @@ class RateWarning:
         }
 
 
+def bounced(figures: IssueFigures) -> int:
+    """How many readers bounced the issue, hard or soft, each once."""
+    return figures.sent - figures.delivered
+
+
+def bounce_rate(figures: IssueFigures) -> float:
+    """The readers who bounced the issue over those it was sent to. Each reader counts once:
+    a delay report and then the failure (a soft and a hard event) are one message bounced,
+    which the store's ``hard + soft`` would count twice."""
+    return bounced(figures) / figures.sent if figures.sent else 0.0
+
+
 def _percent(rate: float, digits: int) -> str:
     return f"{rate:.{digits}%}"
 
@@ -137,7 +149,7 @@ def summary(figures: IssueFigures) -> str:
     return (
         f"{figures.sent} sent, {figures.delivered} delivered, {figures.hard} hard and "
         f"{figures.soft} soft {'bounce' if figures.hard + figures.soft == 1 else 'bounces'} "
-        f"({_percent(figures.bounce_rate, 1)}), {plural(figures.complaints, 'complaint')} "
+        f"({_percent(bounce_rate(figures), 1)}), {plural(figures.complaints, 'complaint')} "
         f"({_percent(figures.complaint_rate, 2)}), {plural(figures.unsubscribes, 'unsubscribe')}"
     )
 
@@ -145,9 +157,8 @@ def summary(figures: IssueFigures) -> str:
 def columns(figures: IssueFigures) -> tuple[str, str]:
     """The figures in `issue list`'s two short columns: the readers who bounced the issue and
     those who marked it as spam, each with a "!" when over its limit."""
-    bounced = figures.sent - figures.delivered
     return (
-        f"{bounced}{'!' if figures.bounce_rate > BOUNCE_LIMIT else ''}",
+        f"{bounced(figures)}{'!' if bounce_rate(figures) > BOUNCE_LIMIT else ''}",
         f"{figures.complaints}{'!' if figures.complaint_rate > COMPLAINT_LIMIT else ''}",
     )
 
@@ -156,7 +167,7 @@ def data(figures: IssueFigures) -> dict[str, Any]:
     """The figures as `status --json` gives them."""
     return {
         **{name: getattr(figures, name) for name in _FIELDS},
-        "bounce_rate": figures.bounce_rate,
+        "bounce_rate": bounce_rate(figures),
         "complaint_rate": figures.complaint_rate,
     }
 
@@ -221,7 +232,7 @@ def warnings_of(state: State, issue: IssueReport) -> list[RateWarning]:
 
 def over(figures: IssueFigures) -> bool:
     """Whether the complaint rate or the bounce rate is over its limit."""
-    return figures.complaint_rate > COMPLAINT_LIMIT or figures.bounce_rate > BOUNCE_LIMIT
+    return figures.complaint_rate > COMPLAINT_LIMIT or bounce_rate(figures) > BOUNCE_LIMIT
 
 
 def rate_warnings(issue: IssueReport, flagged: list[tuple[str, str, str]]) -> list[RateWarning]:
@@ -240,17 +251,17 @@ def rate_warnings(issue: IssueReport, flagged: list[tuple[str, str, str]]) -> li
                 tuple(people),
             )
         )
-    if figures.bounce_rate > BOUNCE_LIMIT:
-        bounced = [(email, detail) for email, kind, detail in flagged if kind in ("hard", "soft")]
+    if bounce_rate(figures) > BOUNCE_LIMIT:
+        returned = [(email, detail) for email, kind, detail in flagged if kind in ("hard", "soft")]
         found.append(
             RateWarning(
                 issue.number,
                 "bounces",
-                figures.sent - figures.delivered,
+                bounced(figures),
                 figures.sent,
                 BOUNCE_LIMIT,
-                tuple(sorted({email for email, _ in bounced})),
-                policy=len({email for email, detail in bounced if _POLICY.search(detail)}),
+                tuple(sorted({email for email, _ in returned})),
+                policy=len({email for email, detail in returned if _POLICY.search(detail)}),
             )
         )
     return found
