@@ -444,7 +444,9 @@ def issue_preview(
 @pass_options
 @reports_errors
 def issue_list(options: Options) -> None:
-    """List the issues: number, date, status, articles."""
+    """List the issues: number, date, status, articles, deliveries, bounces, complaints."""
+    from feedpub.newsletter import figures
+
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         records = state.issues.all()
@@ -453,9 +455,10 @@ def issue_list(options: Options) -> None:
         return
     with State.open(site.state_dir, create=False) as state:
         rows = {r.number: state.issues.counts(r.number) for r in records}
+        returns = {r.number: figures.columns(state.events.figures(r.number)) for r in records}
     click.echo(
         f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  "
-        f"{'failed':>6}  subject"
+        f"{'failed':>6}  {'bounced':>7}  {'spam':>4}  subject"
     )
     for record in records:
         created = datetime.fromisoformat(record.created).astimezone(site.tz)
@@ -469,7 +472,7 @@ def issue_list(options: Options) -> None:
         click.echo(
             f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {status:7}  "
             f"{len(record.items):>8}  {f'{sent}/{total}':>10}  {counts.get('failed', 0):>6}  "
-            f"{record.subject}"
+            f"{returns[record.number][0]:>7}  {returns[record.number][1]:>4}  {record.subject}"
         )
 
 
@@ -479,17 +482,25 @@ def issue_list(options: Options) -> None:
 @pass_options
 @reports_errors
 def issue_show(options: Options, number: int) -> None:
-    """Show issue NUMBER: subject, status, each article's title and id, and its copies."""
+    """Show issue NUMBER: subject, status, its figures, each article's title and id, its
+    copies, and who bounced it or complained."""
+    from feedpub.newsletter import figures
+
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
         record = state.issues.get(number)
         copies = state.deliveries.copies(number)
+        report = figures.report(state, record)
+        flagged = state.events.flagged(number)
+    warned = figures.rate_warnings(report, flagged)
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     click.echo(
         f"Created {created:%Y-%m-%d %H:%M %Z}; status {record.status}"
         + (f" ({record.sent})" if record.sent else "")
     )
+    if report.figures.sent:
+        click.echo(f"Figures: {figures.summary(report.figures)}")
     for position, item in enumerate(record.items, start=1):
         click.echo(f"{position:>3}. {item.title}  [{item.article_id}]")
     if copies:
@@ -498,6 +509,9 @@ def issue_show(options: Options, number: int) -> None:
         click.echo("Copies sent (by the articles each carries):")
         for line in copies_lines(record, copies):
             click.echo(line)
+    for line in figures.flagged_lines(flagged):
+        click.echo(line)
+    _warn([found.message for found in warned], options)
 
 
 @issue.command("discard")
@@ -538,6 +552,7 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
         return
     for line in status_module.lines(info):
         click.echo(line)
+    _warn([found["message"] for found in info["warnings"]], options)
 
 
 @main.command()
@@ -569,6 +584,10 @@ def run(options: Options, now: str | None) -> None:
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
         _say_send(options, send)
+    # Even with -q: each is said once, by the run that finds it (a cron job's -q would
+    # otherwise hide it for good), and it needs someone to act.
+    for found in report.rate_warnings:
+        click.echo(f"warning: {found.message}", err=True)
     mail = report.mail
     if mail is not None and (mail.sent or mail.deferred or mail.failed):
         options.say(

@@ -18,6 +18,7 @@ from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
 from feedpub.errors import InboxError
 from feedpub.lock import SiteLock
+from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
 from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
@@ -126,6 +127,8 @@ class RunReport:
     mail: FlushReport | None = None  # the confirmations and welcomes still owed, sent
     inbox: InboxReport | None = None  # the bounces, complaints and unsubscribes read
     inbox_error: InboxError | None = None  # why the inbox could not be read (the rest went on)
+    # Recent issues whose complaint or bounce rate is over its limit, not told before.
+    rate_warnings: list[RateWarning] = field(default_factory=list)
 
 
 def run(
@@ -160,4 +163,5 @@ def run(
             report.sends.append(send_issue(site, number, now, progress, begin, editions=editions))
             if report.sends[-1].error:
                 break  # the relay (or the outbox) failed: the next issue would fail the same way
+        report.rate_warnings = news(state, now)
     return report

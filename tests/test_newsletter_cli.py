@@ -195,9 +195,11 @@ def test_issue_list(runner: CliRunner, site: Path) -> None:
     result = invoke(runner, "--site", site, "issue", "list")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines() == [
-        "   #  created           status   articles  deliveries  failed  subject",
-        "   1  2026-11-27 12:00  sent            2         2/2       0  Test Weekly #1: Bravo",
-        "   2  2026-11-27 12:15  ready           1         0/0       0  Test Weekly #2: Charlie",
+        "   #  created           status   articles  deliveries  failed  bounced  spam  subject",
+        "   1  2026-11-27 12:00  sent            2         2/2       0        0     0  "
+        "Test Weekly #1: Bravo",
+        "   2  2026-11-27 12:15  ready           1         0/0       0        0     0  "
+        "Test Weekly #2: Charlie",
     ]
 
 
@@ -359,6 +361,8 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "next_issue_due": "2026-12-04T08:00:00+01:00",
         "reason": "issue 1 went out for this period; next due 2026-12-04 08:00 CET",
         "unfinished_issues": [1],
+        "recent_issues": [],  # none went to anyone yet (tests/test_figures.py has them)
+        "warnings": [],
     }
 
 

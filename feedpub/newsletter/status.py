@@ -1,4 +1,5 @@
-"""``feedpub status``: what is published, what waits, and when the next issue is due."""
+"""``feedpub status``: what is published, what waits, when the next issue is due, and what
+became of the recent issues (their figures, and the warnings they call for)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
+from feedpub.newsletter import figures
 from feedpub.newsletter.issues import due, waiting
 from feedpub.store.state import State
 from feedpub.text import plural
@@ -17,6 +19,7 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     records = state.issues.all()
     last = records[-1] if records else None
     when = due(site, state, now)
+    recent = figures.recent(state, records, now)
     return {
         "now": now.isoformat(),
         "articles": {
@@ -42,6 +45,11 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
         "next_issue_due": when.next.isoformat() if when.next else None,
         "reason": when.reason,
         "unfinished_issues": [r.number for r in records if r.status != "sent"],
+        "recent_issues": [
+            {"number": r.number, "created": r.created, "figures": figures.data(r.figures)}
+            for r in recent
+        ],
+        "warnings": [found.data() for found in figures.warnings(state, recent)],
     }
 
 
@@ -74,4 +82,7 @@ def lines(info: dict[str, Any]) -> list[str]:
         out.append(f"Next issue: {info['reason']}")
     unfinished = info["unfinished_issues"]
     out.append("Unfinished deliveries: " + (", ".join(f"#{n}" for n in unfinished) or "none"))
+    for issue in info["recent_issues"]:
+        said = figures.summary(figures.from_data(issue["figures"]))
+        out.append(f"Issue #{issue['number']}: {said}")
     return out
