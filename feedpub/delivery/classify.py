@@ -57,7 +57,7 @@ from email.utils import getaddresses
 
 from feedpub.delivery.events import Event
 from feedpub.delivery.verp import UNSUBSCRIBE
-from feedpub.store.events import MAX_DETAIL
+from feedpub.store.events import one_line
 
 Ours = Callable[[str], tuple[str, str] | None]
 
@@ -167,7 +167,7 @@ def classify(data: bytes, ours: Ours, source: str = SOURCE) -> list[Event]:
         # never stop the rest of a mailbox, so it is counted as unknown and kept for a person.
         found = [_Found("unknown", f"unknown: the message cannot be read ({type(exc).__name__})")]
     return [
-        Event(f.kind, source, _clean(f.detail, MAX_DETAIL), f.token, f.address, None, key)
+        Event(f.kind, source, one_line(f.detail), f.token, f.address, None, key)
         for f in found
     ]
 
@@ -680,7 +680,3 @@ def _sender_domain(message: Message) -> str:
     for address in _addresses(_headers(message, "From")):
         return address.rpartition("@")[2].lower()
     return ""
-
-
-def _clean(text: str, limit: int) -> str:
-    return " ".join(text.split())[:limit]
