@@ -44,7 +44,7 @@ from helpers import (
 from test_signup import post_form, spawn
 
 from feedpub.config import Site
-from feedpub.delivery import tokens
+from feedpub.delivery import signup, tokens
 from feedpub.delivery.mailer import Mailer, flush, render_letter, retry_after
 from feedpub.delivery.messages import PreparedIssue, Recipient, list_id
 from feedpub.delivery.subscribers import normalize
@@ -810,3 +810,32 @@ def test_the_letters_render_without_a_state(test_site: Site) -> None:
     )
     assert letter.subject == "Confirm your subscription to T"
     assert "https://x.example/c?t=1" in letter.text and "https://x.example/c?t=1" in letter.html
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])
+def test_someone_who_left_signs_up_again_gets_a_confirmation_and_rejoins_by_it(
+    relay: Relay, make_site: MakeSite, status: str
+) -> None:
+    # The form's post for an address that left queues a confirmation; the confirmation is the
+    # fresh consent that brings them back, so it must be sent whatever their status is now.
+    root = mail_site(make_site, relay.port)
+    site = load(root)
+    email_, key = normalize("back@example.net")
+    with State.open(site.state_dir) as state:
+        with state.transaction():
+            found = state.subscribers.insert(email_, key, "", status, NOW.isoformat(), "form")
+        secret = tokens.load_secret(site.state_dir)
+        form = signup.read_form(site, {"email": ["back@example.net"]})
+        with state.transaction():
+            assert signup.sign_up(state, site, secret, form, "192.0.2.7", NOW)
+        assert state.subscribers.find(key).status == status  # nothing yet: not confirmed
+
+    assert flush(load(root), NOW).sent == 1
+
+    _, _, message = only_message(relay)
+    text, _ = parts(message)
+    link = token_in(text, "https://news.example.org/app/confirm")
+    with State.open(site.state_dir) as state, state.transaction():
+        assert signup.confirm(state, site, secret, link, NOW).kind == "joined"
+        rejoined = state.subscribers.find_id(found.id)
+    assert rejoined is not None and rejoined.status == "active"

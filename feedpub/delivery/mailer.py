@@ -44,6 +44,7 @@ from feedpub.delivery.messages import (
     write_message,
 )
 from feedpub.delivery.sending import sender_address, wall_clock
+from feedpub.delivery.signup import REJOINABLE
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.transport import (
     OUTBOX,
@@ -71,9 +72,11 @@ TEMPLATES = {
     "address": "address",
 }
 # Who a kind of mail is still for when it is sent: a row made for a pending sign-up that was
-# confirmed (or left) since is not sent.
+# confirmed since is not sent. Someone who left (or whose mail bounced, or who complained) and
+# signs up again is sent the confirmation: their click is the fresh consent that brings them
+# back (signup.REJOINABLE), and nothing changes until they click.
 WANTED = {
-    "confirm": ("pending",),
+    "confirm": REJOINABLE,
     "already": ("active",),
     "welcome": ("active",),
     "address": ("active", "pending"),
