@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub.errors import ConfigError, Problem
+from feedpub import dkimkey
+from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
@@ -525,6 +526,13 @@ class SmtpSettings:
     password_env: str = _setting(
         "", _check_env_name, "the environment variable that holds the password"
     )
+    dkim_key_file: str = _setting(
+        "", doc="PEM RSA private key that DKIM-signs each message (relative to the site)"
+    )
+    dkim_selector: str = _setting(
+        "", dkimkey.check_selector, "DKIM selector: the key is at SELECTOR._domainkey.DOMAIN"
+    )
+    dkim_domain: str = _setting("", dkimkey.check_domain, "DKIM signing domain (the d= tag)")
     timeout: int = _setting(30, _check_timeout, "seconds to wait for the relay")
     connections: int = _setting(2, _check_connections, "parallel connections")
     rate: int = _setting(0, _check_rate, "messages a second across connections; 0: no limit")
@@ -886,7 +894,25 @@ def load(
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
+    _check_dkim(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+def _check_dkim(site: Site, text: str) -> None:
+    """All three DKIM settings or none, and a key that can sign: found now, not at a send."""
+    smtp = site.smtp
+    problems = [
+        Problem(CONFIG_NAME, key_line(text, "smtp", name) or key_line(text, "smtp"), "error", m)
+        for name, m in dkimkey.missing(smtp.dkim_key_file, smtp.dkim_selector, smtp.dkim_domain)
+    ]
+    if not problems and smtp.dkim_key_file:
+        try:
+            dkimkey.read_key(dkimkey.key_path(site.root, smtp.dkim_key_file))
+        except DkimKeyError as exc:
+            line = key_line(text, "smtp", "dkim_key_file")
+            problems.append(Problem(CONFIG_NAME, line, "error", f"[smtp] dkim_key_file: {exc}"))
+    if problems:
+        raise ConfigError(problems)
 
 
 POSTAL_ADDRESS_MISSING = (
@@ -902,6 +928,15 @@ def _warnings(site: Site, text: str) -> list[Problem]:
     if site.has_newsletter and site.has_smtp and not site.newsletter.postal_address:
         line = key_line(text, "newsletter")
         found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))
+    smtp = site.smtp
+    if smtp.dkim_domain and not dkimkey.aligned(smtp.dkim_domain, site.newsletter.from_):
+        message = (
+            f"[smtp] dkim_domain {smtp.dkim_domain!r} is neither the domain of [newsletter] "
+            "from nor a parent of it, so receivers applying DMARC do not count the signature "
+            "for it; sign with the From address's domain"
+        )
+        line = key_line(text, "smtp", "dkim_domain")
+        found.append(Problem(CONFIG_NAME, line, "warning", message))
     return found
 
 
