@@ -516,6 +516,47 @@ def _check_attempts(value: int) -> int:
     return value
 
 
+# The longest VERP token (feedpub.delivery.verp.MAX_TOKEN: "b-" 26 "-" 4 "-" 16), and RFC
+# 5321's 64 octets for a local part: what the bounce address's own local part may take.
+VERP_TOKEN_LENGTH = 50
+MAX_BOUNCE_LOCAL = 64 - 1 - VERP_TOKEN_LENGTH
+# The local part unsubscribe requests by mail go to, on the bounce address's domain.
+UNSUBSCRIBE_LOCAL = "unsubscribe"
+
+
+def _check_bounce_address(value: str) -> str:
+    """A bare address whose local part takes "+TOKEN" (no "+" of its own, short enough) on an
+    ASCII domain (an internationalised one is kept in its IDNA form)."""
+    if not value:
+        return value
+    fix = "write it bare, as bounces@news.example.org"
+    checked = _check_address(value)
+    if "<" in value or " " in value.strip():
+        raise ValueError(f"{value!r} is not a bare address (no name, no <>); {fix}")
+    local, _, domain = checked.strip().rpartition("@")
+    if not local.isascii() or not domain.isascii():
+        raise ValueError(f"{value!r} must be ASCII before the @; {fix}")
+    if "+" in local:
+        raise ValueError(
+            f"{value!r} has a '+' in its local part, which feedpub adds the token after; "
+            "use one without, as bounces@news.example.org"
+        )
+    if local.startswith('"'):
+        raise ValueError(f"{value!r} has a quoted local part; {fix}")
+    if len(local) > MAX_BOUNCE_LOCAL:
+        raise ValueError(
+            f"{value!r}: its local part {local!r} is {len(local)} characters, and with "
+            f"'+' and the token feedpub adds it would pass RFC 5321's 64; use one of at most "
+            f"{MAX_BOUNCE_LOCAL}, as bounces@news.example.org"
+        )
+    if local.lower() == UNSUBSCRIBE_LOCAL:
+        raise ValueError(
+            f"{value!r}: '{UNSUBSCRIBE_LOCAL}' is the local part of the unsubscribe address on "
+            "that domain; use another, as bounces@news.example.org"
+        )
+    return f"{local}@{domain}"
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = _setting("", doc="the relay, e.g. email-smtp.eu-west-1.amazonaws.com")
@@ -537,6 +578,12 @@ class SmtpSettings:
     connections: int = _setting(2, _check_connections, "parallel connections")
     rate: int = _setting(0, _check_rate, "messages a second across connections; 0: no limit")
     max_attempts: int = _setting(5, _check_attempts, "tries for a message the relay defers")
+    bounce_address: str = _setting(
+        "",
+        _check_bounce_address,
+        "envelope sender of every message, e.g. bounces@news.example.org: bounces come back "
+        "to it as bounces+TOKEN@, unsubscribes by mail to unsubscribe+TOKEN@ (empty: none)",
+    )
 
     @property
     def real_port(self) -> int:

@@ -151,3 +151,7 @@ class LinkExpired(TokenError):
 
 class RateLimited(FeedpubError):
     """A client or an address has asked more often than the web app's limits allow."""
+
+
+class VerpError(FeedpubError):
+    """A token in a bounce or unsubscribe address is malformed, forged or another list's."""

@@ -21,17 +21,16 @@ from email import quoprimime
 from email.charset import Charset
 from email.header import Header
 from email.utils import format_datetime, parseaddr
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from feedpub.config import Site
+from feedpub.delivery.identity import LIST_ID_FILE as LIST_ID_FILE
+from feedpub.delivery.identity import host_of as host_of
+from feedpub.delivery.identity import list_id as list_id
 from feedpub.delivery.tokens import make, make_token
-from feedpub.errors import DeliveryError, StateError
-from feedpub.oserrors import describe
+from feedpub.errors import DeliveryError
 from feedpub.placeholders import MANAGE_PLACEHOLDER
-from feedpub.private import write_private
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
-from feedpub.store.state import create_file
-from feedpub.text import slugify
 
 # RFC 2047 §2: an encoded word is at most 75 characters, and a header line holding one at most
 # 76 (within RFC 5322's 78). Headers are folded here, not by the email package's policy: at
@@ -40,38 +39,6 @@ from feedpub.text import slugify
 # and it writes a display name it has encoded with its specials bare ('Tom's "News": =?...'),
 # which readers take for a group.
 LINE = 76
-
-
-def host_of(site: Site) -> str:
-    return urlsplit(site.site.url).hostname or "feedpub.invalid"
-
-
-LIST_ID_FILE = "list-id"
-
-
-def list_id(site: Site) -> str:
-    """RFC 2919 List-Id, made from the newsletter's name and the site's host when first needed
-    and kept in ``.feedpub/list-id``: renaming the newsletter or moving the site later changes
-    neither it nor the unsubscribe links already sent, whose tokens are bound to it."""
-    path = site.state_dir / LIST_ID_FILE
-    try:
-        kept = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        kept = ""
-    except (OSError, UnicodeDecodeError) as exc:
-        what = describe(exc, path) if isinstance(exc, OSError) else f"{path} is not UTF-8"
-        raise StateError(f"cannot read the List-Id: {what}") from None
-    if kept:
-        return kept
-    value = f"{slugify(site.newsletter_name) or 'newsletter'}.{host_of(site)}"
-    try:
-        # Whole or not at all: an empty file left by a full disk would be read as no List-Id.
-        kept = create_file(path, f"{value}\n".encode()).decode("utf-8", "replace").strip()
-        if not kept:  # an empty file an older version left at a kill: written whole now
-            write_private(path, f"{value}\n".encode())
-    except OSError as exc:
-        raise StateError(f"cannot keep the List-Id: {describe(exc, path)}") from None
-    return kept or value
 
 
 def unsubscribe_base(site: Site) -> str:

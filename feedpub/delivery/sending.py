@@ -32,12 +32,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from feedpub.config import Site
-from feedpub.delivery.messages import PreparedIssue, Recipient, host_of
+from feedpub.delivery.identity import sender_address as sender_address
+from feedpub.delivery.messages import PreparedIssue, Recipient
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import (
@@ -438,17 +438,6 @@ class _Job:
                 self.report.error = error
                 self.report.temporary = temporary
         self.stop.set()
-
-
-def sender_address(site: Site) -> str:
-    address = parseaddr(site.newsletter.from_)[1]
-    if not address:
-        if site.has_smtp:
-            raise DeliveryError(
-                '[newsletter] from is not set; add from = "Name <address>" before sending'
-            )
-        return f"newsletter@{host_of(site)}"
-    return address
 
 
 def send_issue(

@@ -15,6 +15,10 @@
   ``OutgoingRow``); ``State.outgoing``.
 - ``variants``: an issue rendered once per set of its articles (``Variants``);
   ``State.variants``.
+- ``events``: what happened after the relay took a message (hard and soft bounces,
+  complaints, unsubscribes), each issue's figures made of them, and the incoming messages and
+  webhook events acted on, by key, so each is acted on once (``Events``, ``IssueFigures``);
+  ``State.events``. The rules for what an event does are delivery's.
 - ``deliveries``: one row per issue and recipient, and each step of a send on them as one
   transaction (``Deliveries``); ``State.deliveries``, which the send loop uses through its
   ``DeliveryStore`` Protocol.

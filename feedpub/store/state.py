@@ -5,8 +5,8 @@ given when first published, which output files the last build wrote, and every n
 issue with the articles it carried. An article id appears in at most one issue: the database
 itself refuses a second (a UNIQUE constraint), whatever the code above it does.
 
-The issues, subscribers and deliveries tables have their SQL in the modules beside this one
-(``issues``, ``subscribers``, ``deliveries``); ``State`` hands each out.
+The issues, subscribers, deliveries and events tables have their SQL in the modules beside this
+one (``issues``, ``subscribers``, ``deliveries``, ``events``); ``State`` hands each out.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from feedpub.errors import StateBusy, StateError
 from feedpub.oserrors import describe, disk_full, unwritable
 from feedpub.store.deliveries import Deliveries
+from feedpub.store.events import Events
 from feedpub.store.issues import Issues
 from feedpub.store.limits import Limits
 from feedpub.store.outgoing import Outgoing
@@ -187,6 +188,26 @@ CREATE TABLE issue_variants (
     html TEXT NOT NULL,
     text TEXT NOT NULL,
     PRIMARY KEY (issue, articles)
+);
+""",
+    # What happens after the relay says yes: bounces, complaints, unsubscribes, and each
+    # incoming message or webhook event acted on (once).
+    """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    subscriber INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+    issue INTEGER REFERENCES issues(number) ON DELETE SET NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'complaint', 'unsubscribe')),
+    source TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE INDEX events_issue ON events(issue, kind);
+CREATE INDEX events_subscriber ON events(subscriber, issue);
+CREATE TABLE received (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL
 );
 """,
 ]
@@ -381,6 +402,10 @@ class State:
     @property
     def deliveries(self) -> Deliveries:
         return Deliveries(self.db, self.transaction)
+
+    @property
+    def events(self) -> Events:
+        return Events(self.db, self.transaction)
 
     @property
     def limits(self) -> Limits:

@@ -224,6 +224,8 @@ class SubscriberRows:
             (FORGOTTEN_KEY.format(id=id_), stamp, id_),
         )
         self.db.execute("UPDATE deliveries SET last_reply = '' WHERE subscriber = ?", (id_,))
+        # A bounce's diagnostic often quotes the address ("550 <ann@example.org>: no such user").
+        self.db.execute("UPDATE events SET detail = '' WHERE subscriber = ?", (id_,))
         self.db.execute("DELETE FROM outgoing WHERE subscriber = ?", (id_,))
 
     def is_suppressed(self, hash_: str) -> bool:
