@@ -2,8 +2,9 @@
 
 Its feeds and every HTML page (under pages/), built at NOW, and its first newsletter issue,
 composed at ISSUE_NOW as `feedpub issue new --now 2026-11-27T08:00:00-06:00` does on a fresh
-clone: the digest's HTML and text as recorded in the state, the issues feed, and the archive's
-pages about the issue (pages/issues/).
+clone: the digest's HTML and text as recorded in the state, the message a reader gets as the
+outbox writes it (with a bounce address), the issues feed, and the archive's pages about the
+issue (pages/issues/).
 
 tests/test_golden.py compares a fresh build with the golden files, and tests/regen_golden.py
 rewrites them; both call build_example() so they cannot drift apart.
@@ -12,12 +13,16 @@ rewrites them; both call build_example() so they cannot drift apart.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feedpub import config
 from feedpub.config import FEED_FILES, Site
+from feedpub.delivery.messages import PreparedIssue, Recipient
+from feedpub.delivery.transport import OutboxTransport, outbox_name
+from feedpub.delivery.verp import bounce_sender
 from feedpub.newsletter import issues
 from feedpub.site.build import build, publish, read_catalog
 from feedpub.store.issues import IssueRecord
@@ -37,7 +42,18 @@ FOLDERS = ("", "tags/student-life", "authors/priya-raman")
 FEED_GOLDEN = tuple(
     f"{folder}/{name}" if folder else name for folder in FOLDERS for name in FEED_FILES
 )
-ISSUE_GOLDEN = ("issue-1/digest.html", "issue-1/digest.txt", "issues/rss.xml")
+ISSUE_GOLDEN = (
+    "issue-1/digest.html",
+    "issue-1/digest.txt",
+    "issue-1/message.eml",
+    "issues/rss.xml",
+)
+# The reader issue-1/message.eml is for, their random key and the site's secret fixed, and
+# the bounce address the example would be given (FEEDPUB_SMTP_BOUNCE_ADDRESS): the message as
+# the outbox writes it, its envelope sender (Return-Path) and every header with it.
+READER = Recipient(1, "reader@example.org", "Rae Reader", "reader@example.org", "A" * 21 + "Q")
+SECRET = "golden-secret-not-a-real-one"
+BOUNCE_ADDRESS = "bounces@ledger.millbrook.example"
 # Every HTML page of the build, under this folder of tests/golden/. Which pages there are is
 # read from the build, not listed here: the golden folder holds the last regenerated set, and
 # tests/test_golden.py checks that a fresh build makes exactly that set.
@@ -90,6 +106,17 @@ def html_pages(output: Path, under: str = "") -> dict[str, bytes]:
     }
 
 
+def example_message(site: Site, record: IssueRecord, workdir: Path) -> bytes:
+    """Issue ``record`` as the outbox writes it for READER, dated ISSUE_NOW, on ``site`` with
+    the bounce address set."""
+    site = replace(site, smtp=replace(site.smtp, bounce_address=BOUNCE_ADDRESS))
+    secret = SECRET.encode()
+    data = PreparedIssue(site, record).render(READER, secret, ISSUE_NOW)
+    outbox = OutboxTransport(workdir)
+    outbox.send(bounce_sender(site, secret, READER, record.number), READER.envelope, data)
+    return (workdir / outbox_name(READER.envelope)).read_bytes()
+
+
 def build_example(workdir: Path) -> dict[str, bytes]:
     """Build the example site's feeds, pages and first issue in copies under ``workdir``, and
     return the golden files' bytes."""
@@ -100,6 +127,7 @@ def build_example(workdir: Path) -> dict[str, bytes]:
     issue_site, record = example_issue(workdir / "example-issue")
     files["issue-1/digest.html"] = record.html.encode()
     files["issue-1/digest.txt"] = record.text.encode()
+    files["issue-1/message.eml"] = example_message(issue_site, record, workdir / "outbox")
     files["issues/rss.xml"] = (issue_site.output_dir / "issues" / "rss.xml").read_bytes()
     files.update(html_pages(issue_site.output_dir, "issues"))
     return files

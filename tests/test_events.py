@@ -373,3 +373,48 @@ def test_the_events_table_refuses_what_it_must(site: Site, state: State) -> None
         )
     with pytest.raises(ValueError), state.transaction():
         state.events.add(ann.id, None, "spam", "x", "", NOW.isoformat())
+
+
+@pytest.mark.parametrize(
+    ("detail", "kept"),
+    [
+        (
+            "550 5.1.1 <ann@example.org>:\r\n  no such user",
+            "550 5.1.1 <ann@example.org>: no such user",
+        ),
+        ("\x1b[31mred\x1b[0m \u202egnp.exe", "[31mred [0m gnp.exe"),
+        ("x" * 100_000, "x" * 500),
+        ("", ""),
+    ],
+    ids=["folded", "escapes-and-bidi", "huge", "empty"],
+)
+def test_a_diagnostic_is_kept_as_one_short_line(
+    site: Site, state: State, detail: str, kept: str
+) -> None:
+    ann = add(state, "ann@example.org")
+    apply(site, state, Event("soft", "inbox", detail, address="ann@example.org"), NOW)
+    assert [e[3] for e in state.events.of_subscriber(ann.id)] == [kept]
+
+
+def test_reading_a_readers_issues_never_scans_the_deliveries(site: Site, state: State) -> None:
+    # deliveries has a row per issue and reader and no index by reader: a scan of it for each
+    # bounce read took 44 ms at 200,000 rows. Every statement the rules and figures run is
+    # checked with SQLite's own query plan.
+    ann = add(state, "ann@example.org")
+    sent_issue(state, 1)
+    statements: list[str] = []
+    state.db.set_trace_callback(statements.append)
+    try:
+        apply(site, state, Event("soft", "inbox", "4.2.2", address="ann@example.org"), NOW)
+        state.events.soft_streak(ann.id)
+        state.events.latest_sent(ann.id, NOW.isoformat())
+        with state.transaction():
+            state.events.add(ann.id, None, "unsubscribe", "web", "", NOW.isoformat())
+        state.events.figures(1)
+    finally:
+        state.db.set_trace_callback(None)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "deliveries" in s]
+    assert len(reads) >= 4
+    for statement in reads:
+        plan = " | ".join(row[3] for row in state.db.execute("EXPLAIN QUERY PLAN " + statement))
+        assert "SCAN d " not in plan + " " and "SCAN deliveries" not in plan, (statement, plan)

@@ -14,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedpub import config
-from feedpub.config import MAX_BOUNCE_LOCAL, VERP_TOKEN_LENGTH
+from feedpub.config import (
+    MAX_BOUNCE_LOCAL,
+    VERP_TOKEN_LENGTH,
+    FeedSettings,
+    Site,
+    SiteSettings,
+    SmtpSettings,
+)
 from feedpub.delivery import verp
 from feedpub.delivery.identity import list_id
 from feedpub.delivery.messages import Recipient
@@ -268,3 +275,25 @@ def test_the_bounce_address_may_come_from_the_environment(make_site: MakeSite) -
     root = _site(make_site, extra="")
     site = config.load(root, env={"FEEDPUB_SMTP_BOUNCE_ADDRESS": "bounces@news.example.org"})
     assert site.smtp.bounce_address == "bounces@news.example.org"
+
+
+# A Site made in code (no files): address_token reads nothing but the setting.
+_SITE = Site(
+    root=Path("/nonexistent"),
+    site=SiteSettings(title="T", url="https://news.example.org/"),
+    feeds=FeedSettings(),
+    smtp=SmtpSettings(bounce_address="bounces@news.example.org"),
+)
+
+
+@given(st.text(max_size=400))
+def test_any_text_is_an_address_of_ours_or_none(text: str) -> None:
+    for address in (text, f"bounces+{text}@news.example.org", f"{text}@news.example.org"):
+        found = verp.address_token(_SITE, address)
+        assert found is None or (found[0] in verp.PURPOSES and found[1])
+
+
+def test_a_huge_bounce_address_is_refused_naming_the_setting(make_site: MakeSite) -> None:
+    root = _site(make_site, extra=f'\n[smtp]\nbounce_address = "{"b" * 100_000}@x.org"\n')
+    with pytest.raises(ConfigError, match=r"\[smtp\] bounce_address"):
+        load(root)

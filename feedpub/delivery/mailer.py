@@ -54,6 +54,7 @@ from feedpub.delivery.transport import (
     default_name,
     factory,
 )
+from feedpub.delivery.verp import bounce_sender, unsubscribe_mailto
 from feedpub.errors import FeedpubError, StateError, SubscriberError, TemplateError
 from feedpub.store.outgoing import OutgoingRow
 from feedpub.store.state import State
@@ -148,10 +149,11 @@ def message_id(site: Site, row: OutgoingRow) -> str:
 
 @dataclass(frozen=True)
 class Mail:
-    """A row's message, ready to hand to a transport."""
+    """A row's message, ready to hand to a transport, from its envelope ``sender``."""
 
     recipient: Recipient
     data: bytes
+    sender: str
 
 
 def latest_issue_url(site: Site, state: State) -> str:
@@ -188,6 +190,11 @@ def compose(
     lid = list_id(site)
     manage = web_link(site, "manage", tokens.make(secret, lid, "m", who.token_key))
     headers = AUTOMATIC
+    # Their own bounce address (VERP, no issue): a confirmation that bounces leaves the
+    # sign-up pending for good, a welcome's bounce counts as any other. A new address's
+    # confirmation goes from the plain sender: its bounce says nothing of the address in use.
+    sender = bounce_sender(site, secret, who, None, lid) if row.kind != "address" else ""
+    sender = sender or sender_address(site)
     context: dict[str, Any]
     if row.kind in ("confirm", "address"):
         address = row.target if row.kind == "address" else who.email
@@ -216,7 +223,8 @@ def compose(
         if row.kind == "welcome":
             # Confirmed: the reader is on the list now, and the welcome is its first mail.
             recipient = Recipient(who.id, email, who.name, key)
-            headers = list_headers(site, unsubscribe)
+            mailto = unsubscribe_mailto(site, secret, who, None, lid)
+            headers = list_headers(site, unsubscribe, mailto, "welcome")
             context.update(
                 unsubscribe_url=unsubscribe,
                 issue_url=latest_issue_url(site, state),
@@ -238,7 +246,7 @@ def compose(
         )
     except (ValueError, UnicodeError) as exc:  # an address no header can carry
         return f"not sent: cannot write the message: {exc}"
-    return Mail(recipient, data)
+    return Mail(recipient, data, sender)
 
 
 def _key_of(address: str) -> str:
@@ -322,7 +330,6 @@ def flush(
         outgoing = state.outgoing
         connections = _Connections(site, transport or default_name(site))
         secret = b""
-        sender = ""
         try:
             if not outgoing.due(stamp):
                 return report
@@ -340,7 +347,6 @@ def flush(
                 try:
                     # Read once a mail is owed: a run with none makes no secret.
                     secret = secret or tokens.load_secret(site.state_dir)
-                    sender = sender or sender_address(site)
                     made = compose(site, state, row, secret, now, clock())
                 except FeedpubError as exc:  # a template, the settings: every row would fail
                     outgoing.give_back(row.id, str(exc))
@@ -350,7 +356,7 @@ def flush(
                     outgoing.failed(row.id, made, stamp)
                     report.skipped += 1
                     continue
-                if _send(site, state, connections.get(row), sender, made, row, report, now):
+                if _send(site, state, connections.get(row), made, row, report, now):
                     break
         finally:
             connections.close()
@@ -361,7 +367,6 @@ def _send(
     site: Site,
     state: State,
     connection: Transport,
-    sender: str,
     mail: Mail,
     row: OutgoingRow,
     report: FlushReport,
@@ -371,7 +376,7 @@ def _send(
     outgoing = state.outgoing
     stamp = now.isoformat()
     try:
-        connection.send(sender, mail.recipient.envelope, mail.data)
+        connection.send(mail.sender, mail.recipient.envelope, mail.data)
     except Refused as refusal:
         reply = f"{refusal.code} {refusal.text}"
         if refusal.temporary:

@@ -1,6 +1,8 @@
 """Email messages: an issue as MIME with its headers, as RFC 5322 wants them, for each
-recipient (their own To, Message-ID and unsubscribe link), and the list's identity (the List-Id,
-kept in ``.feedpub/list-id``) and unsubscribe links (RFC 2369, RFC 8058 one-click).
+recipient (their own To, Message-ID, unsubscribe link and unsubscribe address), the list's
+unsubscribe links (RFC 2369, RFC 8058 one-click) and its Feedback-ID (Gmail's feedback loop).
+The list's identity (the List-Id, kept in ``.feedpub/list-id``) is ``identity``'s, the VERP
+addresses ``verp``'s.
 
 Every message feedpub writes is made by ``PreparedIssue.render``: each delivered one, the
 ``send --test`` copy and the preview (``preview_message``, the delivered message for a sample
@@ -28,6 +30,7 @@ from feedpub.delivery.identity import LIST_ID_FILE as LIST_ID_FILE
 from feedpub.delivery.identity import host_of as host_of
 from feedpub.delivery.identity import list_id as list_id
 from feedpub.delivery.tokens import make, make_token
+from feedpub.delivery.verp import unsubscribe_mailto
 from feedpub.errors import DeliveryError
 from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
@@ -149,13 +152,18 @@ def list_id_value(name: str, kept: str) -> str:
     """RFC 2919's List-Id: the name as a phrase, then ``<kept>``, always ASCII (as one RFC 2047
     word for the whole value, a reader could not find the id). A name that is not ASCII is
     encoded words, each within RFC 2047's 75 characters, on folded lines."""
+    return phrase_then("List-Id", name, ascii_list_id(kept))
+
+
+def ascii_list_id(kept: str) -> str:
+    """The kept List-Id as headers write it: each label that is not ASCII in its IDNA-like
+    "xn--" form."""
     # The kept id is made from the name by slugify, which keeps letters that are not ASCII; the
-    # tokens already sent are bound to it as it is, so only the header writes it as ASCII.
-    kept = ".".join(
+    # tokens already sent are bound to it as it is, so only the headers write it as ASCII.
+    return ".".join(
         label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
         for label in kept.split(".")
     )
-    return phrase_then("List-Id", name, kept)
 
 
 def phrase_then(header: str, name: str, inner: str) -> str:
@@ -280,6 +288,16 @@ def from_header(site: Site) -> str:
     return _address_header("From", *(sender or (site.newsletter_name, "newsletter@invalid")))
 
 
+def feedback_id(site: Site, campaign: str, kept_list_id: str) -> str:
+    """The Feedback-ID header's line: ``campaign:list:sender`` (Gmail's feedback loop reads up
+    to four ":"-separated fields, the last the sender's id, and reports complaints by them);
+    ``campaign`` is the issue's number, or the kind of mail ("welcome"). A field holds no
+    ":" of its own (an IPv6 host's are made "-"). It is not folded: it has no whitespace to
+    fold at (RFC 5322 2.2.3), and a space would change it; the List-Id bounds its length."""
+    fields = (campaign, ascii_list_id(kept_list_id), host_of(site))
+    return "Feedback-ID: " + ":".join(f.replace(":", "-") for f in fields) + "\r\n"
+
+
 def reply_to_header(site: Site) -> str:
     """The Reply-To line, or nothing when [newsletter] reply_to is not set."""
     reply_to = site.newsletter.reply_to
@@ -288,23 +306,23 @@ def reply_to_header(site: Site) -> str:
 
 class PreparedIssue:
     """An issue's email encoded once; for each recipient only To, Date, Message-ID,
-    List-Unsubscribe and the lines holding the unsubscribe link are written."""
+    List-Unsubscribe (its link and its mailto, whose token names them) and the lines holding
+    the unsubscribe link are written."""
 
     def __init__(self, site: Site, issue: IssueRecord) -> None:
         self.site = site
         self.issue = issue
         self.list_id = list_id(site)
         checked_unsubscribe_base(site)
-        newsletter = site.newsletter
         self.head = from_header(site)
         self.middle = reply_to_header(site) + _text_header("Subject", issue.subject)
-        self.mailto = parseaddr(newsletter.reply_to or newsletter.from_)[1]
         self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
         self.tail = "".join(
             [
                 f"List-Id: {list_id_value(site.newsletter_name, self.list_id)}\r\n",
                 # RFC 8058: a POST to the link unsubscribes at once, without a confirmation page.
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                feedback_id(site, str(issue.number), self.list_id),
                 "MIME-Version: 1.0\r\n",
                 f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n',
             ]
@@ -340,6 +358,8 @@ class PreparedIssue:
         ASCII, ASCII otherwise."""
         link = unsubscribe_link(self.site, unsubscribe_token(secret, self.list_id, recipient))
         manage = web_link(self.site, "manage", manage_token(secret, self.list_id, recipient))
+        # Their own unsubscribe+TOKEN@ address with [smtp] bounce_address, else reply_to/from.
+        mailto = unsubscribe_mailto(self.site, secret, recipient, self.issue.number, self.list_id)
         head = "".join(
             [
                 self.head,
@@ -347,7 +367,7 @@ class PreparedIssue:
                 self.middle,
                 f"Date: {self._date(now)}\r\n",
                 f"Message-ID: {message_id(self.site, self.issue, recipient.key)}\r\n",
-                _unsubscribe_header(link, self.mailto),
+                _unsubscribe_header(link, mailto),
                 self.tail,
                 "\r\n",
             ]
@@ -410,14 +430,16 @@ def write_message(
     return data.encode("ascii" if recipient.envelope.isascii() else "utf-8")
 
 
-def list_headers(site: Site, unsubscribe: str) -> str:
-    """List-Id and the one-click List-Unsubscribe (RFC 2369, RFC 8058) for a message of the
-    list that is not an issue (the welcome)."""
-    mailto = parseaddr(site.newsletter.reply_to or site.newsletter.from_)[1]
+def list_headers(site: Site, unsubscribe: str, mailto: str, campaign: str) -> str:
+    """List-Id, the one-click List-Unsubscribe (RFC 2369, RFC 8058) with ``mailto`` (the
+    reader's ``verp.unsubscribe_mailto``) and Feedback-ID for a message of the list that is
+    not an issue (the welcome: ``campaign`` "welcome")."""
+    kept = list_id(site)
     return "".join(
         [
-            f"List-Id: {list_id_value(site.newsletter_name, list_id(site))}\r\n",
+            f"List-Id: {list_id_value(site.newsletter_name, kept)}\r\n",
             _unsubscribe_header(unsubscribe, mailto),
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            feedback_id(site, campaign, kept),
         ]
     )

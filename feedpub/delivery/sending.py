@@ -15,7 +15,9 @@ attempts: the claimed row goes back as it was and the next run resumes. An issue
 when every row is final, and only then do its articles count as gone out.
 
 The send loop holds no SQL: it asks the state for each step through ``DeliveryStore``, and each
-step is one transaction. The messages are ``messages``'s, the connections ``transport``'s.
+step is one transaction. The messages are ``messages``'s, the connections ``transport``'s. Each
+message's envelope sender is its reader's own bounce address (``verp.bounce_sender``), so that a
+bounce reported later, by mail, names them and the issue.
 
 A reader may get a copy of the issue cut to their topics. Which copy is decided when their row is
 made, and recorded with it (``deliveries.articles``); each copy is rendered once, by the
@@ -51,6 +53,7 @@ from feedpub.delivery.transport import (
     factory,
     outbox_folder,
 )
+from feedpub.delivery.verp import bounce_sender
 from feedpub.errors import DeliveryError, FeedpubError, StateError
 from feedpub.store.deliveries import FINAL, ClaimedRow
 from feedpub.store.issues import IssueRecord
@@ -288,7 +291,7 @@ class _Worker:
                     job.tick("failed", (recipient.email, f"cannot write the message: {exc}"))
                     continue
                 try:
-                    self.transport.send(job.sender, recipient.envelope, data)
+                    self.transport.send(job.sender(recipient), recipient.envelope, data)
                 except Refused as refusal:
                     if self.refused(store, claim, refusal):
                         return
@@ -411,7 +414,7 @@ class _Job:
     now: datetime
     clock: Callable[[], datetime]
     secret: bytes
-    sender: str
+    list_id: str
     pacer: Pacer
     progress: Callable[[int], None] | None
     report: SendReport
@@ -424,6 +427,12 @@ class _Job:
     @property
     def stamp(self) -> str:
         return self.now.isoformat()
+
+    def sender(self, recipient: Recipient) -> str:
+        """The envelope sender of ``recipient``'s message: their own bounce address (VERP),
+        so a bounce that comes back names them and this issue; the plain sender without
+        ``[smtp] bounce_address``."""
+        return bounce_sender(self.site, self.secret, recipient, self.issue.number, self.list_id)
 
     def tick(self, outcome: str, failure: tuple[str, str] | None = None) -> None:
         with self.lock:
@@ -491,7 +500,7 @@ def send_issue(
         # retry still gets the issue).
         make = make_transports or factory(transport or default_name(site), site)
         connections = make(site, str(number))
-        sender = sender_address(site)
+        sender_address(site)  # a DeliveryError now, before the relay is reached
         prepared = PreparedIssue(site, issue)
         secret = load_secret(site.state_dir)
         try:
@@ -522,7 +531,7 @@ def send_issue(
         now=now,
         clock=clock or wall_clock(site),
         secret=secret,
-        sender=sender,
+        list_id=prepared.list_id,
         pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
         progress=progress,
         report=report,
@@ -681,7 +690,9 @@ def send_test(
 ) -> Path | None:
     """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any.
     It is the message a subscriber at ``address`` gets, dated as it is handed over: with
-    ``editions``, the copy their topics choose (DeliveryError if they would get none)."""
+    ``editions``, the copy their topics choose (DeliveryError if they would get none). Its
+    envelope sender is the plain one, never a VERP address: a test copy's bounce must not
+    touch a subscriber."""
     email, key = normalize(address)
     # A key of no one, thrown away: the links read as a subscriber's do and name no address,
     # and unsubscribe no one (not the subscriber at ``address``, if there is one).

@@ -400,7 +400,9 @@ class OutboxTransport:
         try:
             # Under .feedpub/, whose folders are private too.
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_private(path, data)
+            # The envelope sender, as the delivering server would record it (RFC 5321
+            # 4.4): the file shows the bounce address a relay would have been given.
+            write_private(path, f"Return-Path: <{sender}>\r\n".encode() + data)
         except OSError as exc:
             fix = _FIXES.get(exc.errno or 0, "fix that and run again")
             raise RelayFailure(

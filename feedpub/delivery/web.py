@@ -547,6 +547,8 @@ class WebApp:
         if action == "unsubscribe":
             if found.status in ("active", "pending"):
                 rows.set_status(found.id, "unsubscribed", stamp)
+                # An event too, so the issue's figures count the readers who left from here.
+                state.events.add(found.id, None, "unsubscribe", "web", "manage page", stamp)
             return "You are unsubscribed: no more issues will be sent to you."
         if action == "resubscribe":
             if found.status != "unsubscribed":
@@ -613,7 +615,11 @@ class WebApp:
                 found = Subscribers(state).of_token(reading)
                 # Removed or forgotten since: nothing is sent to them, which is what they asked.
                 if found is not None and found.status in ("active", "pending"):
-                    state.subscribers.set_status(found.id, "unsubscribed", self.clock().isoformat())
+                    stamp = self.clock().isoformat()
+                    state.subscribers.set_status(found.id, "unsubscribed", stamp)
+                    # The issue it counts for is the latest sent to them (the figures find it).
+                    events = state.events
+                    events.add(found.id, None, "unsubscribe", "web", "unsubscribe link", stamp)
         except StateError as exc:
             # Nothing was recorded: a 503 makes a one-click client ask again later, and shows a
             # reader the button again; a 500 would look final and the request would be lost.
