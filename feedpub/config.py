@@ -972,6 +972,18 @@ POSTAL_ADDRESS_MISSING = (
 def _warnings(site: Site, text: str) -> list[Problem]:
     """What is allowed but probably wrong in the settings, with the line to change."""
     found: list[Problem] = []
+    bounce = site.smtp.bounce_address
+    sender = site.newsletter.from_.rpartition("@")[2].rstrip(">").strip().lower()
+    if bounce and sender and not _same_organisation(bounce.rpartition("@")[2].lower(), sender):
+        message = (
+            f"[smtp] bounce_address {bounce!r} is not on the domain of [newsletter] from "
+            f"({sender}) nor a parent or a subdomain of it: SPF checks the bounce domain, "
+            "which then does not align with From for DMARC; use an address on that domain "
+            f"or a subdomain of it, as bounces@bounces.{sender}, or rely on DKIM alone"
+        )
+        found.append(
+            Problem(CONFIG_NAME, key_line(text, "smtp", "bounce_address"), "warning", message)
+        )
     if site.has_newsletter and site.has_smtp and not site.newsletter.postal_address:
         line = key_line(text, "newsletter")
         found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))
@@ -985,6 +997,15 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         line = key_line(text, "smtp", "dkim_domain")
         found.append(Problem(CONFIG_NAME, line, "warning", message))
     return found
+
+
+def _same_organisation(one: str, other: str) -> bool:
+    """Whether two domains align for DMARC's relaxed mode, as far as can be told without the
+    public suffix list: one is the other or a parent of it, or they end in the same two
+    labels (news.example.org and bounces.example.org)."""
+    if one == other or one.endswith("." + other) or other.endswith("." + one):
+        return True
+    return one.split(".")[-2:] == other.split(".")[-2:] and one.count(".") >= 2
 
 
 MAX_DIGITS = 4300  # sys.get_int_max_str_digits()'s default

@@ -296,6 +296,7 @@ HEADERS = {
     "List-Unsubscribe",
     "List-Id",
     "List-Unsubscribe-Post",
+    "Feedback-ID",
     "MIME-Version",
     "Content-Type",
 }

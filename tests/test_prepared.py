@@ -41,6 +41,7 @@ HEADERS = (
     "List-Unsubscribe",
     "List-Id",
     "List-Unsubscribe-Post",
+    "Feedback-ID",
     "MIME-Version",
 )
 SECRET = b"a test secret"

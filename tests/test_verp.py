@@ -297,3 +297,25 @@ def test_a_huge_bounce_address_is_refused_naming_the_setting(make_site: MakeSite
     root = _site(make_site, extra=f'\n[smtp]\nbounce_address = "{"b" * 100_000}@x.org"\n')
     with pytest.raises(ConfigError, match=r"\[smtp\] bounce_address"):
         load(root)
+
+
+@pytest.mark.parametrize(
+    ("bounce", "warned"),
+    [
+        ("bounces@news.example.org", False),
+        ("bounces@example.org", False),
+        ("b@bounces.news.example.org", False),
+        ("b@mail.example.org", False),
+        ("bounces@example.com", True),
+        ("bounces@news.other.org", True),
+    ],
+)
+def test_a_bounce_domain_that_does_not_align_with_from_is_warned_about(
+    make_site: MakeSite, bounce: str, warned: bool
+) -> None:
+    site = load(_site(make_site, extra=f'\n[smtp]\nbounce_address = "{bounce}"\n'))
+    said = [str(w) for w in site.warnings if "bounce_address" in str(w)]
+    assert bool(said) == warned
+    if warned:
+        assert "align with From for DMARC" in said[0] and "news.example.org" in said[0]
+        assert said[0].startswith("feedpub.toml:")
