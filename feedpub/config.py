@@ -988,11 +988,15 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         line = key_line(text, "newsletter")
         found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))
     smtp = site.smtp
-    if smtp.dkim_domain and not dkimkey.aligned(smtp.dkim_domain, site.newsletter.from_):
+    try:
+        from_domain = dkimkey.check_domain(sender) if sender else ""
+    except ValueError:  # not a domain: the address check says so
+        from_domain = sender
+    if smtp.dkim_domain and from_domain and not _same_organisation(smtp.dkim_domain, from_domain):
         message = (
-            f"[smtp] dkim_domain {smtp.dkim_domain!r} is neither the domain of [newsletter] "
-            "from nor a parent of it, so receivers applying DMARC do not count the signature "
-            "for it; sign with the From address's domain"
+            f"[smtp] dkim_domain {smtp.dkim_domain!r} is not the domain of [newsletter] from "
+            f"({from_domain}) nor a parent or a subdomain of it, so receivers applying DMARC "
+            "do not count the signature for From; sign with the From address's domain"
         )
         line = key_line(text, "smtp", "dkim_domain")
         found.append(Problem(CONFIG_NAME, line, "warning", message))

@@ -146,18 +146,6 @@ def missing(key_file: str, selector: str, domain: str) -> list[tuple[str, str]]:
     ]
 
 
-def aligned(domain: str, sender: str) -> bool:
-    """Whether a d= of ``domain`` aligns with the From ``sender`` ("Name <address>" or an
-    address) for DMARC (relaxed: the same domain or a parent of it; without the public suffix
-    list, any parent)."""
-    host = sender.rpartition("@")[2].strip().rstrip(">").strip().rstrip(".").lower()
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    return host == domain or host.endswith("." + domain)
-
-
 def key_path(root: Path, key_file: str) -> Path:
     """The key file's path: relative to the site's folder unless absolute."""
     return root / key_file

@@ -486,7 +486,14 @@ def test_an_international_domain_is_kept_in_its_idna_form(
 
 @pytest.mark.parametrize(
     ("domain", "warned"),
-    [(DOMAIN, False), ("example.org", False), ("other.example", True), ("ws.example.org", True)],
+    [
+        (DOMAIN, False),
+        ("example.org", False),  # a parent: relaxed alignment
+        ("mail.news.example.org", False),  # a subdomain
+        ("ws.example.org", False),  # the same organisational domain, as far as can be told
+        ("other.example", True),
+        ("news.example.net", True),
+    ],
 )
 def test_a_domain_dmarc_would_not_align_is_warned_about(
     make_site: MakeSite, key: rsa.RSAPrivateKey, domain: str, warned: bool
