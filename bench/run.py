@@ -1,6 +1,7 @@
 """Measure feedpub against its peers and print one Markdown table.
 
     python bench/run.py [--quick] [--sizes 1000,10000] [--runs 3] [--skip-peers] [--skip-send]
+                        [--dkim]
 
 Every scenario runs --runs times as a child process; the table gives the median wall time, the
 largest peak memory (max RSS from os.wait4) and the ratio to the peer measured in the same run.
@@ -79,6 +80,11 @@ host = "{host}"
 port = {port}
 security = "none"
 connections = {connections}
+"""
+# With --dkim: every message signed (the key is made once, in the work folder).
+DKIM_TOML = """dkim_key_file = "{key}"
+dkim_selector = "bench"
+dkim_domain = "blog.example.com"
 """
 ADDED_PARAGRAPH = "\n\nA paragraph added by the benchmark, edit {number}: the council met again.\n"
 
@@ -394,6 +400,7 @@ class Bench:
         self.feedpub = script("feedpub")
         self.peers = None if args.skip_peers else find_peers(args.peers, self.workdir)
         self.skip_send: bool = args.skip_send
+        self.dkim: bool = args.dkim
         self.rows: list[Row] = []
         self.trash = Trash(self.workdir / "trash")
         # Left by a bench that was stopped: deleted now, before anything is timed.
@@ -582,9 +589,15 @@ class Bench:
     def state_copy(self, count: int) -> Path:
         return self.workdir / "states" / f"send-{count}"
 
-    @staticmethod
-    def smtp_toml(server: SmtpServer, connections: int) -> str:
-        return SMTP_TOML.format(host=HOST, port=server.port, connections=connections)
+    def smtp_toml(self, server: SmtpServer, connections: int) -> str:
+        toml = SMTP_TOML.format(host=HOST, port=server.port, connections=connections)
+        if not self.dkim:
+            return toml
+        key = self.workdir / "dkim.pem"
+        if not key.exists():
+            # 2048 bits, the size a site would use (openssl genrsa's default).
+            run(["openssl", "genrsa", "-out", str(key), "2048"], self.logs / "dkim-key.log")
+        return toml + DKIM_TOML.format(key=key)
 
     def send(self, site: Path, corpus: Path, server: SmtpServer, count: int, message: Path) -> None:
         size = f"{count:,} subscribers"
@@ -767,6 +780,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-peers", action="store_true", help="measure no Hugo, no Pelican")
     parser.add_argument("--skip-send", action="store_true", help="no SMTP server, no send rows")
+    parser.add_argument("--dkim", action="store_true", help="the send rows DKIM-sign every message")
     parser.add_argument(
         "--peers",
         type=Path,

@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub.errors import ConfigError, Problem
+from feedpub import dkimkey
+from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
@@ -566,6 +567,13 @@ class SmtpSettings:
     password_env: str = _setting(
         "", _check_env_name, "the environment variable that holds the password"
     )
+    dkim_key_file: str = _setting(
+        "", doc="PEM RSA private key that DKIM-signs each message (relative to the site)"
+    )
+    dkim_selector: str = _setting(
+        "", dkimkey.check_selector, "DKIM selector: the key is at SELECTOR._domainkey.DOMAIN"
+    )
+    dkim_domain: str = _setting("", dkimkey.check_domain, "DKIM signing domain (the d= tag)")
     timeout: int = _setting(30, _check_timeout, "seconds to wait for the relay")
     connections: int = _setting(2, _check_connections, "parallel connections")
     rate: int = _setting(0, _check_rate, "messages a second across connections; 0: no limit")
@@ -1151,7 +1159,25 @@ def load(
     _check_output_folder(site, text)
     _check_inbox(site, text)
     _check_hooks(site, text)
+    _check_dkim(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+def _check_dkim(site: Site, text: str) -> None:
+    """All three DKIM settings or none, and a key that can sign: found now, not at a send."""
+    smtp = site.smtp
+    problems = [
+        Problem(CONFIG_NAME, key_line(text, "smtp", name) or key_line(text, "smtp"), "error", m)
+        for name, m in dkimkey.missing(smtp.dkim_key_file, smtp.dkim_selector, smtp.dkim_domain)
+    ]
+    if not problems and smtp.dkim_key_file:
+        try:
+            dkimkey.read_key(dkimkey.key_path(site.root, smtp.dkim_key_file))
+        except DkimKeyError as exc:
+            line = key_line(text, "smtp", "dkim_key_file")
+            problems.append(Problem(CONFIG_NAME, line, "error", f"[smtp] dkim_key_file: {exc}"))
+    if problems:
+        raise ConfigError(problems)
 
 
 POSTAL_ADDRESS_MISSING = (
@@ -1179,6 +1205,19 @@ def _warnings(site: Site, text: str) -> list[Problem]:
     if site.has_newsletter and site.has_smtp and not site.newsletter.postal_address:
         line = key_line(text, "newsletter")
         found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))
+    smtp = site.smtp
+    try:
+        from_domain = dkimkey.check_domain(sender) if sender else ""
+    except ValueError:  # not a domain: the address check says so
+        from_domain = sender
+    if smtp.dkim_domain and from_domain and not _same_organisation(smtp.dkim_domain, from_domain):
+        message = (
+            f"[smtp] dkim_domain {smtp.dkim_domain!r} is not the domain of [newsletter] from "
+            f"({from_domain}) nor a parent or a subdomain of it, so receivers applying DMARC "
+            "do not count the signature for From; sign with the From address's domain"
+        )
+        line = key_line(text, "smtp", "dkim_domain")
+        found.append(Problem(CONFIG_NAME, line, "warning", message))
     return found
 
 

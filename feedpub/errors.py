@@ -142,6 +142,10 @@ class TransportError(FeedpubError):
     """A transport cannot be made as asked: an unknown name, or settings it cannot use."""
 
 
+class DkimKeyError(FeedpubError):
+    """The DKIM private key file cannot be read, or holds no key fit for signing."""
+
+
 class FormError(FeedpubError):
     """A web form's field is missing, malformed or too long; ``field`` names it."""
 

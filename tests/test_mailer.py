@@ -518,6 +518,36 @@ def test_a_relay_that_is_down_loses_nothing(make_site: MakeSite) -> None:
     assert [row_of(root, row)[0] for row in rows] == ["sent"] * 3
 
 
+def test_a_relay_failure_in_the_middle_of_a_flush_spends_no_attempt(
+    relay: Relay, make_site: MakeSite
+) -> None:
+    # As an issue's send: a 421 is the relay's condition, not the mail's (#15's note, "Not
+    # done" 1). The second mail's DATA gets a 421, and so does its one retry on a fresh
+    # connection: the flush stops there.
+    root = mail_site(make_site, relay.port)
+    rows = [queue(root, "confirm", f"reader{i}@example.net")[0] for i in range(3)]
+    relay.handler.drops = {2: "421", 3: "421"}
+
+    stopped = flush(load(root), NOW)
+
+    assert (stopped.sent, stopped.deferred, stopped.failed) == (1, 0, 0)
+    assert stopped.error is not None and "421" in stopped.error and stopped.temporary
+    assert [row_of(root, row)[:2] for row in rows] == [("sent", 1), ("pending", 0), ("pending", 0)]
+    assert row_of(root, rows[1])[2] is None  # due at once, as it was
+
+    # max_attempts such stops would have given the mail up: none is spent, so it goes.
+    for moment in range(load(root).smtp.max_attempts):
+        done = relay.handler.data_commands
+        relay.handler.drops = {done + 1: "421", done + 2: "421"}
+        assert flush(load(root), NOW + timedelta(minutes=moment)).sent == 0
+    assert [row_of(root, row)[:2] for row in rows[1:]] == [("pending", 0)] * 2
+    relay.handler.drops = {}
+    resumed = flush(load(root), NOW + timedelta(hours=1))
+    assert (resumed.sent, resumed.error) == (2, None)
+    assert relay.handler.copies() == {f"reader{i}@example.net": 1 for i in range(3)}
+    assert [row_of(root, row)[:2] for row in rows] == [("sent", 1)] * 3
+
+
 def test_the_outbox_keeps_each_mail_apart(make_site: MakeSite) -> None:
     root = mail_site(make_site, None)
     queue(root, "confirm")

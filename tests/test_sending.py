@@ -57,7 +57,7 @@ from hypothesis import strategies as st
 from feedpub.config import SmtpSettings
 from feedpub.delivery.messages import list_id, message_id, unsubscribe_link
 from feedpub.delivery.sending import Pacer, SendReport, send_issue
-from feedpub.delivery.tokens import load_secret, make, make_token
+from feedpub.delivery.tokens import load_secret, make, make_token, read
 from feedpub.delivery.transport import SmtpTransport, check_smtp, dot_stuffed
 from feedpub.delivery.web import UnsubscribeApp
 from feedpub.errors import InsecureRelay
@@ -916,6 +916,48 @@ def test_a_test_copy_without_a_relay_goes_to_the_outbox(
     assert status_counts(root) == {}
     assert issue_status(root) == "ready"
     assert not (load(root).state_dir / "outbox" / "1").exists()
+
+
+def parts_text(raw: bytes) -> str:
+    message = parse(raw)
+    return "".join(str(part.get_content()) for part in message.iter_parts())
+
+
+def test_a_test_copys_links_carry_a_throwaway_key_that_unsubscribes_no_one(
+    runner: CliRunner, relay: Relay, make_site: MakeSite
+) -> None:
+    # #15's note, not done 2: the test copy's links carried the address in base64 (the token of
+    # the form before version 6), and so unsubscribed the real subscriber at that address.
+    root = smtp_site(make_site, relay.port)
+    target = "reader001@example.net"
+    subscribe(root, readers(3))
+    make_issue(root)
+
+    for _ in range(2):
+        result = invoke(runner, "--site", root, "send", "--test", target, "--now", NOW_ARG)
+        assert result.exit_code == 0, result.output
+    site = load(root)
+    secret, lid = load_secret(site.state_dir), list_id(site)
+    links = []
+    for _, raw in relay.handler.received():
+        found = re.search(r"unsubscribe\?t=([A-Za-z0-9_.-]+)", parse(raw)["List-Unsubscribe"])
+        assert found is not None
+        token = found[1]
+        reading = read(secret, lid, token, "u", NOW)
+        assert not reading.legacy  # the form of version 6, which names no address
+        manage = re.search(r"manage\?t=([A-Za-z0-9_.-]+)", parts_text(raw))
+        assert manage is not None
+        assert read(secret, lid, manage[1], "m", NOW).key == reading.key
+        links.append(token)
+        with State.open(site.state_dir) as state:
+            assert state.subscribers.find_token(reading.key) is None  # no one's key
+    assert links[0] != links[1]  # thrown away: made for each copy
+
+    app = UnsubscribeApp(site)
+    for token in links:
+        wsgi(app, "POST", f"t={token}", ONE_CLICK)
+    assert subscriber(root, target) == ("active", 0)
+    assert status_counts(root) == {}
 
 
 def test_send_report_rate() -> None:

@@ -5,6 +5,7 @@ killed with -9 resumed with the copy, and the bytes, it began with."""
 
 from __future__ import annotations
 
+import json
 import signal
 from collections import Counter
 from collections.abc import Callable
@@ -38,8 +39,10 @@ from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, NewsletterSettings, Site, SiteSettings, Topic
 from feedpub.content.bodies import Bodies
+from feedpub.delivery import signup
 from feedpub.delivery.sending import send_issue
 from feedpub.delivery.subscribers import Subscribers
+from feedpub.delivery.tokens import load_secret
 from feedpub.errors import DeliveryError
 from feedpub.newsletter.digest import Digest
 from feedpub.newsletter.issues import compose
@@ -606,6 +609,39 @@ def test_run_sends_each_reader_their_copy(make_site: MakeSite, runner: CliRunner
         "reader000@example.net.eml": (TITLES, TITLES),
         "reader001@example.net.eml": (("Gallery",), ("Gallery",)),
     }
+
+
+def test_what_is_held_about_a_reader_gives_the_subject_of_their_own_copy(
+    make_site: MakeSite, runner: CliRunner
+) -> None:
+    # #15's note, not done 4: `subscribers show` and the page's download gave each delivery
+    # the whole issue's subject, not the one of the copy the reader got.
+    root = make_site(ARTICLES, extra=MAIL_NEWSLETTER + TOPICS)
+    subscribe(root, readers(3))
+    choose_topics(root, "reader001@example.net", "Arts")
+    choose_topics(root, "reader002@example.net", "Science")  # nothing of theirs: skipped
+    assert_clean_exit(invoke(runner, "--site", root, "run", "--now", NOW_ARG), 0)
+    outbox = load(root).state_dir / "outbox" / "1"
+    got = {p.name: parse(p.read_bytes())["Subject"] for p in outbox.iterdir()}
+    assert got == {
+        "reader000@example.net.eml": "Test Weekly #1: Relay",
+        "reader001@example.net.eml": "Test Weekly #1: Gallery",
+    }
+
+    for address, subject, status in [
+        ("reader000@example.net", "Test Weekly #1: Relay", "sent"),
+        ("reader001@example.net", "Test Weekly #1: Gallery", "sent"),
+        ("reader002@example.net", "Test Weekly #1: Relay", "skipped"),  # got none: the issue's
+    ]:
+        shown = invoke(runner, "--site", root, "subscribers", "show", address, "--json")
+        assert_clean_exit(shown, 0)
+        [issue] = json.loads(shown.stdout)["issues"]
+        assert (issue["subject"], issue["status"]) == (subject, status)
+        site = load(root)
+        with State.open(site.state_dir) as state:
+            person = Subscribers(state).get(address)
+            downloaded = json.loads(signup.data(state, load_secret(site.state_dir), person))
+        assert downloaded["issues"] == [issue]
 
 
 @pytest.mark.parametrize(

@@ -871,6 +871,61 @@ def test_many_requests_at_once_are_answered_by_several_threads(
     assert feedpub.delivery.server.THREADS > 1
 
 
+def exchange(port: int, request: bytes) -> bytes:
+    """``request`` sent to 127.0.0.1:``port``, and all it answered until it closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+TOO_LARGE = {
+    # Content-Length over waitress's limit: refused on the headers, the body never read.
+    "declared": (
+        "POST /unsubscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: {FORM}\r\nContent-Length: 5000000\r\n\r\n"
+    ).encode(),
+    # Chunked, no length said: refused once waitress has counted its limit of it, 1,000,000
+    # bytes, framing included; exactly that is sent, so that nothing is left unread (a close
+    # with bytes unread is a reset, which may reach the client before the answer).
+    "chunked": (
+        "POST /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: {FORM}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    + (b"".join(b"10000\r\n" + b"x" * 0x10000 + b"\r\n" for _ in range(15)) + b"10000\r\n")
+    .ljust(1_000_000, b"x"),
+}
+
+
+@pytest.mark.parametrize("how", TOO_LARGE)
+def test_a_body_over_waitresss_limit_is_the_sites_413_page(
+    site: Site, served: tuple[int, subprocess.Popen[bytes]], how: str
+) -> None:
+    # #15's note, not done 3: waitress answered these itself, in plain text.
+    port, _ = served
+
+    answer = exchange(port, TOO_LARGE[how])
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer[:300]
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    assert headers["Content-Type"].startswith("text/html")
+    assert headers["Connection"] == "close"  # the rest of the body is never read
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    page = body.decode()
+    assert "Too large" in page and "<html" in page
+    assert f'href="{site.site.url}atom.xml"' in page  # the site's own footer
+    assert "waitress" not in answer.decode("latin-1").lower()
+    assert statuses(site) == {ANN: "active", BOB: "active"}
+    # The server goes on answering.
+    again = exchange(port, b"GET /unsubscribe?t=x HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    assert again.startswith(b"HTTP/1.0 400 ")
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [("/unsubscribe?t=x", 400), ("/other", 404), ("/unsubscribe?t=good", 200)],

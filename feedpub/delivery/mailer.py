@@ -11,8 +11,8 @@ and it goes out again only once the claim is ten minutes old (one duplicate at m
 none). A refusal of the one message is an attempt (4xx and a lost connection: retried with
 backoff up to ``[smtp] max_attempts``; 5xx: failed). The relay is reached before any row is
 claimed, so one that is down (or refuses the login) spends no one's attempt; one that fails in
-the middle (a 421, a refused sender) stops the flush and puts the row back, due at once, with
-the claim's attempt counted.
+the middle (a 421, a refused sender) stops the flush and gives the row back, due at once,
+the claim's attempt undone (``Outgoing.give_back``).
 
 The templates: ``confirm_email`` (not ``confirm``, which is the web app's confirmation page),
 ``already``, ``welcome`` and ``address``, each ``.txt`` (which sets the ``subject``) and
@@ -352,7 +352,7 @@ def flush(
                     secret = secret or tokens.load_secret(site.state_dir)
                     made = compose(site, state, row, secret, now, clock())
                 except FeedpubError as exc:  # a template, the settings: every row would fail
-                    outgoing.later(row.id, str(exc), stamp, stamp)
+                    outgoing.give_back(row.id, str(exc))
                     report.error = str(exc)
                     break
                 if isinstance(made, str):
@@ -395,8 +395,10 @@ def _send(
         _later(site, state, row, str(exc), report, now)
         return False
     except RelayFailure as exc:
-        # Due again at once: the next flush (the sender thread waits before it) tries again.
-        outgoing.later(row.id, str(exc), stamp, stamp)
+        # Given back, the claim's attempt undone, as an issue's row is: the relay's condition
+        # spends no one's attempts. Due again at once: the next flush (the sender thread
+        # waits before it) tries again.
+        outgoing.give_back(row.id, str(exc))
         report.error, report.temporary = str(exc), exc.temporary
         return True
     _record_sent(state, row, stamp)

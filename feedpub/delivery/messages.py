@@ -114,8 +114,9 @@ def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
 @dataclass(frozen=True)
 class Recipient:
     """Who a message goes to. ``key``: the address's email_key; ``token_key``: the random key
-    their links carry ('' for an address that is no subscriber, such as a test copy's: its
-    link then carries a token of the form before version 6, which unsubscribes no one)."""
+    their links carry ('' for an address that is no subscriber, such as the preview's sample:
+    its link then carries a token of the form before version 6; a test copy gets a key of
+    no one instead)."""
 
     id: int
     email: str

@@ -58,6 +58,7 @@ from feedpub.errors import DeliveryError, FeedpubError, StateError
 from feedpub.store.deliveries import FINAL, ClaimedRow
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
+from feedpub.store.subscribers import new_token_key
 
 WHOLE = ""  # the copy of an issue that carries every article (deliveries.articles)
 TEST_BATCH = "test"  # the batch of a test copy: its own folder in the outbox
@@ -693,7 +694,9 @@ def send_test(
     envelope sender is the plain one, never a VERP address: a test copy's bounce must not
     touch a subscriber."""
     email, key = normalize(address)
-    recipient = Recipient(0, email, "", key)
+    # A key of no one, thrown away: the links read as a subscriber's do and name no address,
+    # and unsubscribe no one (not the subscriber at ``address``, if there is one).
+    recipient = Recipient(0, email, "", key, new_token_key())
     prepared = PreparedIssue(site, _test_copy(site, issue, key, address, editions))
     secret = load_secret(site.state_dir)
     name = transport or default_name(site)

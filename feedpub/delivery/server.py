@@ -8,6 +8,7 @@ requests under way, then stop.
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
 import time
@@ -29,6 +30,11 @@ CHANNEL_TIMEOUT = 30
 GRACE_SECONDS = 10
 
 
+# Set in the environ of a request whose body waitress refused as over its limit (see
+# ``_channel``): the app answers it with its own 413 page.
+TOO_LARGE = "feedpub.too_large"
+
+
 def _logged(app: WebApp) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """``app``, writing one line per request to stderr: the method and the status only, as
     the address holds the reader's token."""
@@ -42,9 +48,47 @@ def _logged(app: WebApp) -> Callable[[dict[str, Any], StartResponse], Iterable[b
             sys.stderr.flush()
             return start(status, headers, *rest)
 
+        if environ.get(TOO_LARGE):
+            return app.message("too-big")(environ, start_and_log)
         return app(environ, start_and_log)
 
     return logged
+
+
+def _channel() -> type[Any]:
+    """waitress's connection, answering a body over ``max_request_body_size`` with the app's
+    own 413 page (the site's look, its security headers) instead of waitress's plain text.
+
+    waitress refuses such a body itself, before the app sees the request (on a Content-Length
+    over the limit at once, on a chunked body once it has counted that much), and has no hook
+    for the answer: its error task is replaced by one that, for that error alone, runs the
+    app as for any request, marked ``TOO_LARGE``, with no body, and closes the connection
+    after (the rest of the body is never read)."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask, WSGITask
+    from waitress.utilities import RequestEntityTooLarge
+
+    class TooLargeTask(WSGITask):
+        def execute(self) -> None:
+            # The stubs type the request of an error task as the error itself.
+            if not isinstance(getattr(self.request, "error", None), RequestEntityTooLarge):
+                self.complete = True  # as waitress's ErrorTask, whose answer this is
+                ErrorTask.execute(self)  # type: ignore[arg-type]
+                return
+            self.set_close_on_finish()
+            super().execute()
+
+        def get_environment(self) -> Any:
+            environ = super().get_environment()
+            environ[TOO_LARGE] = True
+            environ["wsgi.input"] = io.BytesIO()
+            environ["CONTENT_LENGTH"] = "0"
+            return environ
+
+    class Channel(HTTPChannel):
+        error_task_class = TooLargeTask  # type: ignore[assignment]
+
+    return Channel
 
 
 class Sender(Protocol):
@@ -100,7 +144,9 @@ class Server:
                 # waitress looks for silent connections this often.
                 cleanup_interval=max(1, channel_timeout // 3),
                 ident="",  # no Server header: the version of nothing is anyone's business
-                max_request_body_size=1_000_000,  # the app refuses bodies over MAX_BODY itself
+                # The app refuses bodies over MAX_BODY itself; over this, waitress does (with
+                # the app's page, see _channel), having read no more than this.
+                max_request_body_size=1_000_000,
                 max_request_header_size=65_536,
                 clear_untrusted_proxy_headers=True,
                 **proxied,
@@ -118,6 +164,9 @@ class Server:
         # Each address of the host ('localhost': 127.0.0.1 and ::1) has a listener of its own.
         channels: list[object] = list(self.channels.values())  # typed as sockets by the stubs
         self.listeners = [c for c in channels if isinstance(c, BaseWSGIServer)]
+        channel = _channel()
+        for listener in self.listeners:
+            listener.channel_class = channel
         self.host, self.port = self.listeners[0].getsockname()[:2]
 
     @property

@@ -9,6 +9,8 @@ EHLO, TLS, the login or the sender, or it answers 421; nothing more goes through
 
 Transports are chosen by name from a registry: ``smtp`` (when ``[smtp]`` names a host) and
 ``outbox`` (otherwise) are built in; a plugin adds its own with ``register(name, factory)``.
+For a site that signs (``[smtp] dkim_key_file``), ``factory`` wraps whichever it picks so that
+every message is DKIM-signed (``dkim``) as it is handed over.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from feedpub import plugins
 from feedpub.config import Site, SmtpSettings
+from feedpub.delivery import dkim
 from feedpub.delivery.messages import Recipient
 from feedpub.delivery.subscribers import normalize
 from feedpub.errors import InsecureRelay, SubscriberError, TransportError
@@ -468,7 +471,33 @@ def factory(name: str, site: Site | None = None) -> TransportFactory:
         raise TransportError(
             f"there is no transport named {name!r}; the known ones: {', '.join(names(site))}"
         )
-    return made
+    signer = dkim.signer(site) if site is not None else None  # DkimKeyError now, if any
+    if signer is None:
+        return made
+    return functools.partial(_signed_transports, made, signer)
+
+
+class SignedTransport:
+    """A transport whose every message is DKIM-signed as it is handed over."""
+
+    def __init__(self, inner: Transport, signer: dkim.Signer) -> None:
+        self.inner = inner
+        self.signer = signer
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        self.inner.send(sender, recipient, self.signer.sign(data))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _signed_transports(
+    make: TransportFactory, signer: dkim.Signer, site: Site, batch: str
+) -> list[Transport]:
+    return [SignedTransport(transport, signer) for transport in make(site, batch)]
 
 
 def smtp_transports(site: Site, batch: str) -> list[Transport]:

@@ -100,6 +100,16 @@ class Outgoing:
         claimed = OutgoingRow(*row)
         return claimed._replace(status="sending", attempts=claimed.attempts + 1)
 
+    def give_back(self, id_: int, reply: str) -> None:
+        """Undo a claim (its attempt too): the relay failed, not this message; due at once.
+        ``reply`` says why, for ``outbox`` and the like to show."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE outgoing SET status = 'pending', attempts = max(attempts - 1, 0),"
+                " next_attempt = NULL, last_reply = ? WHERE id = ? AND status = 'sending'",
+                (reply[:500], id_),
+            )
+
     def done(self, id_: int, stamp: str) -> None:
         """The relay took the message: sent, never tried again."""
         self._finish(id_, "sent", None, "250", stamp)

@@ -266,11 +266,15 @@ class SubscriberRows:
         return int(row.fetchone()[0])
 
     def delivered(self, id_: int) -> list[DeliveredIssue]:
-        """Each issue with a delivery row for subscriber ``id_``, oldest first, with the titles
-        of the articles their copy carried (``deliveries.articles``; '' is the whole issue)."""
+        """Each issue with a delivery row for subscriber ``id_``, oldest first, with the subject
+        and the titles of the articles of the copy they got (``deliveries.articles``; '' is
+        the whole issue, whose subject a skipped row gives too)."""
         rows = self.db.execute(
-            "SELECT d.issue, i.subject, d.status, d.updated, d.articles FROM deliveries d"
-            " JOIN issues i ON i.number = d.issue WHERE d.subscriber = ? ORDER BY d.issue",
+            "SELECT d.issue, coalesce(v.subject, i.subject), d.status, d.updated, d.articles"
+            " FROM deliveries d JOIN issues i ON i.number = d.issue"
+            " LEFT JOIN issue_variants v ON v.issue = d.issue AND v.articles = d.articles"
+            " AND d.status != 'skipped'"
+            " WHERE d.subscriber = ? ORDER BY d.issue",
             (id_,),
         ).fetchall()
         found: list[DeliveredIssue] = []
