@@ -858,7 +858,8 @@ def test_someone_who_left_signs_up_again_gets_a_confirmation_and_rejoins_by_it(
         form = signup.read_form(site, {"email": ["back@example.net"]})
         with state.transaction():
             assert signup.sign_up(state, site, secret, form, "192.0.2.7", NOW)
-        assert state.subscribers.find(key).status == status  # nothing yet: not confirmed
+        waiting = state.subscribers.find(key)
+        assert waiting is not None and waiting.status == status  # nothing yet: not confirmed
 
     assert flush(load(root), NOW).sent == 1
 
