@@ -294,7 +294,7 @@ def _change(site: Site, address: str, how: str) -> None:
                 Subscribers(state).forget(address, NOW)
             return
         kinds = {"bounced": "hard", "complained": "complaint", "unsubscribed": "unsubscribe"}
-        done = apply(site, state, Event(kinds[how], "inbox", address=address), NOW)
+        done = apply(site, state, Event(kinds[how], "ses", address=address), NOW)
         assert done.change == how
 
 

@@ -133,7 +133,7 @@ def test_forgetting_a_reader_erases_the_diagnostics_that_quote_their_address(
 ) -> None:
     ann = add(state, "ann@example.org")
     detail = "550 5.1.1 <ann@example.org>: Recipient address rejected"
-    apply(site, state, Event("soft", "inbox", detail, address="ann@example.org"), NOW)
+    apply(site, state, Event("soft", "ses", detail, address="ann@example.org"), NOW)
     with state.transaction():
         state.subscribers.forget(ann.id, NOW.isoformat())
     assert [e[3] for e in state.events.of_subscriber(ann.id)] == [""]
@@ -392,7 +392,7 @@ def test_a_diagnostic_is_kept_as_one_short_line(
     site: Site, state: State, detail: str, kept: str
 ) -> None:
     ann = add(state, "ann@example.org")
-    apply(site, state, Event("soft", "inbox", detail, address="ann@example.org"), NOW)
+    apply(site, state, Event("soft", "ses", detail, address="ann@example.org"), NOW)
     assert [e[3] for e in state.events.of_subscriber(ann.id)] == [kept]
 
 
@@ -405,7 +405,7 @@ def test_reading_a_readers_issues_never_scans_the_deliveries(site: Site, state: 
     statements: list[str] = []
     state.db.set_trace_callback(statements.append)
     try:
-        apply(site, state, Event("soft", "inbox", "4.2.2", address="ann@example.org"), NOW)
+        apply(site, state, Event("soft", "ses", "4.2.2", address="ann@example.org"), NOW)
         state.events.soft_streak(ann.id)
         state.events.latest_sent(ann.id, NOW.isoformat())
         with state.transaction():

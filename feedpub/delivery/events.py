@@ -12,6 +12,8 @@ records the message or webhook event as acted on, so each is acted on once.
 A subscriber whose status changes here is out of any send in progress from that moment: the
 send's claim of their row reads the status. A token that does not read (forged, another
 list's) changes nothing; the message's key is still recorded, so it is not read for ever.
+Mail that names its reader by address alone, on a site with a bounce address (whose every
+message carries a token), changes nothing either: anyone can send such a message.
 The events are the store's (``feedpub.store.events``); the issue's figures are made of them.
 """
 
@@ -53,6 +55,7 @@ CHANGES = (
     "duplicate",
     "unknown subscriber",
     "forged",
+    "unverified",
 )
 
 
@@ -146,6 +149,12 @@ def _apply(context: _Context, state: State, event: Event, stamp: str, fresh: set
         found = state.subscribers.find_token(reading.token_key)
         issue = reading.issue if reading.issue is not None else issue
     elif event.address:
+        if event.source == "inbox" and context.site.smtp.bounce_address:
+            # Anyone can mail the bounce domain. With a bounce address every message leaves
+            # with a signed token in its envelope sender (and its unsubscribe mailto), and a
+            # real report carries it back; one naming its reader by address alone could be
+            # anyone's, and would stop their mail for good. Kept and counted, never acted on.
+            return Applied("", "unverified")
         try:
             found = state.subscribers.find(normalize(event.address)[1])
         except SubscriberError:

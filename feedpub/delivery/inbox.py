@@ -71,6 +71,9 @@ class InboxReport:
     ignored: int = 0  # reports of a delay or a delivery: nothing to act on
     already: int = 0  # acted on before: a re-run, or a crash before the message was moved
     unmatched: int = 0  # about no one on the list, or with a token this site never made
+    # With a bounce address: reports that name their reader by address only (no token of
+    # ours), which anyone could send (feedpub.delivery.events), kept and not acted on.
+    unverified: int = 0
     changes: list[Applied] = field(default_factory=list)  # the readers whose status changed
     warnings: list[str] = field(default_factory=list)
 
@@ -85,6 +88,7 @@ class InboxReport:
             f"{self.ignored} ignored" if self.ignored else "",
             f"{self.already} acted on before" if self.already else "",
             f"{self.unmatched} about no one on the list" if self.unmatched else "",
+            f"{self.unverified} without our token, not acted on" if self.unverified else "",
         ]
         extra = [part for part in extra if part]
         return text + (f" ({', '.join(extra)})" if extra else "")
@@ -231,5 +235,7 @@ def _count(item: _Prepared, results: list[Applied], report: InboxReport) -> None
             setattr(report, name, getattr(report, name) + 1)
         if result.change in ("forged", "unknown subscriber"):
             report.unmatched += 1
+        elif result.change == "unverified":
+            report.unverified += 1
         elif result.change in ("bounced", "complained", "unsubscribed"):
             report.changes.append(result)
