@@ -303,6 +303,9 @@ def test_the_figures_add_up(site: Site, state: State) -> None:
     assert figures.complaint_rate == pytest.approx(0.1)
     assert state.events.figures(2) == IssueFigures()
     assert IssueFigures().bounce_rate == 0.0 and IssueFigures().complaint_rate == 0.0
+    # One reader with a delay report and then the failure bounced one message, not two.
+    twice = IssueFigures(sent=10, delivered=9, hard=1, soft=1)
+    assert twice.bounced == 1 and twice.bounce_rate == pytest.approx(0.1)
     flagged = state.events.flagged(1)
     assert [(email, kind) for email, kind, _ in flagged] == [
         ("reader3@example.org", "complaint"),

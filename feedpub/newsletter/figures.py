@@ -127,18 +127,6 @@ class RateWarning:
         }
 
 
-def bounced(figures: IssueFigures) -> int:
-    """How many readers bounced the issue, hard or soft, each once."""
-    return figures.sent - figures.delivered
-
-
-def bounce_rate(figures: IssueFigures) -> float:
-    """The readers who bounced the issue over those it was sent to. Each reader counts once:
-    a delay report and then the failure (a soft and a hard event) are one message bounced,
-    which the store's ``hard + soft`` would count twice."""
-    return bounced(figures) / figures.sent if figures.sent else 0.0
-
-
 def _percent(rate: float, digits: int) -> str:
     return f"{rate:.{digits}%}"
 
@@ -149,7 +137,7 @@ def summary(figures: IssueFigures) -> str:
     return (
         f"{figures.sent} sent, {figures.delivered} delivered, {figures.hard} hard and "
         f"{figures.soft} soft {'bounce' if figures.hard + figures.soft == 1 else 'bounces'} "
-        f"({_percent(bounce_rate(figures), 1)}), {plural(figures.complaints, 'complaint')} "
+        f"({_percent(figures.bounce_rate, 1)}), {plural(figures.complaints, 'complaint')} "
         f"({_percent(figures.complaint_rate, 2)}), {plural(figures.unsubscribes, 'unsubscribe')}"
     )
 
@@ -158,7 +146,7 @@ def columns(figures: IssueFigures) -> tuple[str, str]:
     """The figures in `issue list`'s two short columns: the readers who bounced the issue and
     those who marked it as spam, each with a "!" when over its limit."""
     return (
-        f"{bounced(figures)}{'!' if bounce_rate(figures) > BOUNCE_LIMIT else ''}",
+        f"{figures.bounced}{'!' if figures.bounce_rate > BOUNCE_LIMIT else ''}",
         f"{figures.complaints}{'!' if figures.complaint_rate > COMPLAINT_LIMIT else ''}",
     )
 
@@ -167,7 +155,7 @@ def data(figures: IssueFigures) -> dict[str, Any]:
     """The figures as `status --json` gives them."""
     return {
         **{name: getattr(figures, name) for name in _FIELDS},
-        "bounce_rate": bounce_rate(figures),
+        "bounce_rate": figures.bounce_rate,
         "complaint_rate": figures.complaint_rate,
     }
 
@@ -232,7 +220,7 @@ def warnings_of(state: State, issue: IssueReport) -> list[RateWarning]:
 
 def over(figures: IssueFigures) -> bool:
     """Whether the complaint rate or the bounce rate is over its limit."""
-    return figures.complaint_rate > COMPLAINT_LIMIT or bounce_rate(figures) > BOUNCE_LIMIT
+    return figures.complaint_rate > COMPLAINT_LIMIT or figures.bounce_rate > BOUNCE_LIMIT
 
 
 def rate_warnings(issue: IssueReport, flagged: list[tuple[str, str, str]]) -> list[RateWarning]:
@@ -251,13 +239,13 @@ def rate_warnings(issue: IssueReport, flagged: list[tuple[str, str, str]]) -> li
                 tuple(people),
             )
         )
-    if bounce_rate(figures) > BOUNCE_LIMIT:
+    if figures.bounce_rate > BOUNCE_LIMIT:
         returned = [(email, detail) for email, kind, detail in flagged if kind in ("hard", "soft")]
         found.append(
             RateWarning(
                 issue.number,
                 "bounces",
-                bounced(figures),
+                figures.bounced,
                 figures.sent,
                 BOUNCE_LIMIT,
                 tuple(sorted({email for email, _ in returned})),

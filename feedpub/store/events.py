@@ -56,9 +56,15 @@ class IssueFigures:
         return self.complaints / self.sent if self.sent else 0.0
 
     @property
+    def bounced(self) -> int:
+        """The readers who bounced the issue, hard or soft, each once: a delay report and then
+        the failure (a soft and a hard event) are one message bounced."""
+        return self.sent - self.delivered
+
+    @property
     def bounce_rate(self) -> float:
-        """Hard and soft bounces over messages sent (0 when none was sent)."""
-        return (self.hard + self.soft) / self.sent if self.sent else 0.0
+        """Readers who bounced over messages sent (0 when none was sent)."""
+        return self.bounced / self.sent if self.sent else 0.0
 
 
 # The issues sent to one reader, newest first. Walked from the issues (a few hundred), each
