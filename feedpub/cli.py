@@ -975,9 +975,8 @@ def serve(options: Options, host: str, port: int) -> None:
     """Serve the web app: sign-up, confirmation, the readers' own page and unsubscribe."""
     site = options.site()
     from feedpub.delivery.server import serve as serve_forever
-    from feedpub.delivery.transport import is_loopback
 
-    if not is_loopback(host):
+    if not config.is_loopback(host):
         _warn(
             [
                 f"--host {host} is reachable from other machines, and feedpub serve speaks plain "

@@ -708,8 +708,9 @@ class InboxSettings:
         return self.port or (993 if self.security == "ssl" else 143)
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress  # here: only a site with an IMAP inbox needs it
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (where a plain connection may be allowed)."""
+    import ipaddress  # here: only a site with a relay or an IMAP inbox needs it
 
     if host.lower() in {"localhost", "localhost.localdomain"}:
         return True
@@ -736,7 +737,7 @@ def _check_inbox(site: Site, text: str) -> None:
                 'holds the password: password_env = "FEEDPUB_IMAP_PASSWORD"',
             )
         )
-    if inbox.security == "none" and not (_is_loopback(inbox.host) and inbox.allow_insecure):
+    if inbox.security == "none" and not (is_loopback(inbox.host) and inbox.allow_insecure):
         problems.append(
             (
                 "security",

@@ -137,7 +137,8 @@ class Reading(NamedTuple):
     expired: bool
 
 
-def _base36(number: int) -> str:
+def base36(number: int) -> str:
+    """``number`` (0 or more) in base 36, lowercase: how tokens write numbers."""
     digits = ""
     while True:
         number, digit = divmod(number, 36)
@@ -167,7 +168,7 @@ def make(
         raise ValueError(f"a {purpose!r} token {'needs' if expires is None else 'has no'} expiry")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", token_key):
         raise ValueError("a token_key is 1 to 64 URL-safe characters")
-    exp = "0" if expires is None else _base36(max(1, int(expires.timestamp())))
+    exp = "0" if expires is None else base36(max(1, int(expires.timestamp())))
     mac = _mac6(secret, list_id, purpose, token_key, exp, extra if purpose == "a" else "")
     return f"{purpose}.{token_key}.{exp}.{_b64(mac)}"
 

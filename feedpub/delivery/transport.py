@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import ipaddress
 import os
 import smtplib
 import socket
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from feedpub import plugins
-from feedpub.config import Site, SmtpSettings
+from feedpub.config import Site, SmtpSettings, is_loopback
 from feedpub.delivery import dkim
 from feedpub.delivery.messages import Recipient
 from feedpub.delivery.subscribers import normalize
@@ -72,15 +71,6 @@ class Transport(Protocol):
     def send(self, sender: str, recipient: str, data: bytes) -> None: ...
 
     def close(self) -> None: ...
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_smtp(settings: SmtpSettings) -> None:

@@ -25,6 +25,7 @@ from typing import NamedTuple, Protocol
 
 from feedpub.config import UNSUBSCRIBE_LOCAL, Site
 from feedpub.delivery.identity import list_id, sender_address
+from feedpub.delivery.tokens import base36
 from feedpub.errors import VerpError
 
 PURPOSES = ("b", "u")
@@ -37,7 +38,6 @@ MAX_ISSUE = 36**4 - 1
 # config.VERP_TOKEN_LENGTH is this, which the bounce address's check counts on.
 MAX_TOKEN = len("b-") + 26 + len("-") + 4 + len("-") + 16
 _TOKEN = re.compile(r"([bu])-([a-z2-7]{26})-(0|[1-9a-z][0-9a-z]{0,3})-([a-z2-7]{16})")
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # The longest address looked at: RFC 5321's 64 + 1 + 255, with room for brackets and quotes.
 _LONGEST_ADDRESS = 330
 
@@ -62,15 +62,6 @@ def _b32(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=").lower()
 
 
-def _base36(number: int) -> str:
-    digits = ""
-    while True:
-        number, digit = divmod(number, 36)
-        digits = _DIGITS[digit] + digits
-        if not number:
-            return digits
-
-
 def _mac(secret: bytes, list_id: str, purpose: str, key: str, issue: str) -> str:
     message = f"verp\n{purpose}\n{list_id}\n{key}\n{issue}".encode()
     return _b32(hmac.new(secret, message, hashlib.sha256).digest()[:MAC_BYTES])
@@ -90,7 +81,7 @@ def make(secret: bytes, list_id: str, purpose: str, token_key: str, issue: int |
     if issue is not None and not 1 <= issue <= MAX_ISSUE:
         raise ValueError(f"an issue number of a VERP token is from 1 to {MAX_ISSUE}")
     key = _b32(raw)
-    number = "0" if issue is None else _base36(issue)
+    number = "0" if issue is None else base36(issue)
     return f"{purpose}-{key}-{number}-{_mac(secret, list_id, purpose, key, number)}"
 
 
