@@ -581,8 +581,7 @@ class SmtpSettings:
     bounce_address: str = _setting(
         "",
         _check_bounce_address,
-        "envelope sender of every message, e.g. bounces@news.example.org: bounces come back "
-        "to it as bounces+TOKEN@, unsubscribes by mail to unsubscribe+TOKEN@ (empty: none)",
+        "e.g. bounces@news.example.org: bounces come back as bounces+TOKEN@ (empty: none)",
     )
 
     @property
