@@ -196,8 +196,11 @@ def compose(
     # Their own bounce address (VERP, no issue): a confirmation that bounces leaves the
     # sign-up pending for good, a welcome's bounce counts as any other. A new address's
     # confirmation goes from the plain sender: its bounce says nothing of the address in use.
-    sender = bounce_sender(site, secret, who, None, lid) if row.kind != "address" else ""
-    sender = sender or sender_address(site)
+    sender = (
+        bounce_sender(site, secret, who, None, lid)
+        if row.kind != "address"
+        else sender_address(site)
+    )
     context: dict[str, Any]
     if row.kind in ("confirm", "address"):
         address = row.target if row.kind == "address" else who.email

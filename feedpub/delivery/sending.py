@@ -415,6 +415,7 @@ class _Job:
     clock: Callable[[], datetime]
     secret: bytes
     list_id: str
+    plain: str  # the sender without VERP: [newsletter] from's address
     pacer: Pacer
     progress: Callable[[int], None] | None
     report: SendReport
@@ -432,7 +433,9 @@ class _Job:
         """The envelope sender of ``recipient``'s message: their own bounce address (VERP),
         so a bounce that comes back names them and this issue; the plain sender without
         ``[smtp] bounce_address``."""
-        return bounce_sender(self.site, self.secret, recipient, self.issue.number, self.list_id)
+        return bounce_sender(
+            self.site, self.secret, recipient, self.issue.number, self.list_id, self.plain
+        )
 
     def tick(self, outcome: str, failure: tuple[str, str] | None = None) -> None:
         with self.lock:
@@ -500,7 +503,7 @@ def send_issue(
         # retry still gets the issue).
         make = make_transports or factory(transport or default_name(site), site)
         connections = make(site, str(number))
-        sender_address(site)  # a DeliveryError now, before the relay is reached
+        plain = sender_address(site)  # a DeliveryError now, before the relay is reached
         prepared = PreparedIssue(site, issue)
         secret = load_secret(site.state_dir)
         try:
@@ -532,6 +535,7 @@ def send_issue(
         clock=clock or wall_clock(site),
         secret=secret,
         list_id=prepared.list_id,
+        plain=plain,
         pacer=pacer or Pacer(site.smtp.rate if site.has_smtp else 0),
         progress=progress,
         report=report,

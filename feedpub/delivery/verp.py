@@ -106,20 +106,26 @@ def _parts(address: str) -> tuple[str, str]:
 
 
 def bounce_sender(
-    site: Site, secret: bytes, recipient: Keyed, issue: int | None, lid: str | None = None
+    site: Site,
+    secret: bytes,
+    recipient: Keyed,
+    issue: int | None,
+    lid: str | None = None,
+    plain: str | None = None,
 ) -> str:
     """The envelope sender of a message to ``recipient``: ``<bounce local>+<b token>@<bounce
     domain>``; the plain sender when there is no ``[smtp] bounce_address`` or the recipient is
-    no subscriber (a test copy's bounce must not touch anyone). ``lid``: the List-Id, when the
-    caller has read it already."""
+    no subscriber (a test copy's bounce must not touch anyone). ``lid`` and ``plain``: the
+    List-Id and the plain sender, when the caller has them already (a send, for each
+    message)."""
     bounce = site.smtp.bounce_address
     if not bounce or not recipient.token_key:
-        return sender_address(site)
+        return plain or sender_address(site)
     local, domain = _parts(bounce)
     try:
         token = make(secret, lid or list_id(site), BOUNCE, recipient.token_key, issue)
     except ValueError:  # a key no token can carry (never one the state made)
-        return sender_address(site)
+        return plain or sender_address(site)
     return f"{local}+{token}@{domain}"
 
 
