@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from feedpub.errors import StateBusy
-from feedpub.store.events import IssueFigures
+from feedpub.store.events import IssueFigures, one_line
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
 from feedpub.text import plural
@@ -44,8 +44,6 @@ TOLD_KEY = "figures told"
 # SPF, DKIM or DMARC failures, a block for reputation) says more about the sender than about
 # the address.
 _POLICY = re.compile(r"\b[45]\.7\.\d{1,3}\b")
-# C0 and C1 controls, DEL, and the line and paragraph separators.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FIELDS = ("sent", "delivered", "hard", "soft", "complaints", "unsubscribes")
 
 Kind = Literal["complaints", "bounces"]
@@ -171,15 +169,11 @@ def flagged_lines(flagged: list[tuple[str, str, str]]) -> list[str]:
     if not flagged:
         return []
     return [f"Bounced or complained ({len(flagged)}):"] + [
-        f"  {kind:9}  {address}" + (f"  {_printable(detail)}" if detail.strip() else "")
+        # A diagnostic is whatever the bounce said, and a terminal obeys an escape in it.
+        f"  {kind:9}  {address}"
+        + (f"  {one_line(detail, MAX_DETAIL_SHOWN)}" if detail.strip() else "")
         for address, kind, detail in flagged
     ]
-
-
-def _printable(text: str) -> str:
-    """A remote server's words on one line, with no control characters: a diagnostic is
-    whatever the bounce message said, and a terminal obeys an escape sequence in it."""
-    return " ".join(_CONTROLS.sub(" ", text).split())[:MAX_DETAIL_SHOWN]
 
 
 def report(state: State, record: IssueRecord) -> IssueReport:
