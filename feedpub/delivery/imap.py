@@ -18,13 +18,13 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import TracebackType
 
 from feedpub.config import InboxSettings, Site
 from feedpub.delivery.classify import MAX_PARSED, message_key
 from feedpub.delivery.mailboxes import Folder, Message
 from feedpub.errors import InboxError
+from feedpub.store.events import one_line
 
 # UIDs asked about in one FETCH of sizes, and in one MOVE (a command line stays short).
 _CHUNK = 200
@@ -44,7 +44,7 @@ def _text(data: object) -> str:
     if isinstance(data, list):
         data = b" ".join(part for part in data if isinstance(part, bytes))
     raw = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
-    return " ".join(raw.split())[:300]
+    return one_line(raw, 300)
 
 
 class ImapSource:
@@ -77,8 +77,9 @@ class ImapSource:
             }
             for name in self.folders.values():
                 self._create(name)
-            self.moves_natively = "MOVE" in self._capabilities()
-            self.uidplus = "UIDPLUS" in self._capabilities()
+            capabilities = self._capabilities()  # one round trip for both
+            self.moves_natively = "MOVE" in capabilities
+            self.uidplus = "UIDPLUS" in capabilities
             self.uidvalidity = self._select(self._name(settings.folder))
         except BaseException:
             self.close()
@@ -88,8 +89,7 @@ class ImapSource:
     def _connect(self, site: Site, settings: InboxSettings) -> imaplib.IMAP4:
         context = ssl.create_default_context()
         if settings.ca_file:
-            path = Path(settings.ca_file)
-            path = path if path.is_absolute() else site.root / path
+            path = site.root / settings.ca_file  # an absolute ca_file stays as it is
             try:
                 context = ssl.create_default_context(cafile=str(path))
             except (OSError, ssl.SSLError) as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.delivery import verp
@@ -42,8 +41,7 @@ def configured_source(site: Site) -> Source:
     """The inbox [inbox] names: its Maildir (relative to the site), else its IMAP server,
     connected at once (InboxError if it cannot be)."""
     if site.inbox.maildir:
-        path = Path(site.inbox.maildir)
-        return MaildirSource(path if path.is_absolute() else site.root / path)
+        return MaildirSource(site.root / site.inbox.maildir)  # an absolute path stays
     return ImapSource(site)
 
 
