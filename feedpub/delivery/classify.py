@@ -136,7 +136,11 @@ _AWAY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
-_detectors_quiet = False
+# flufl.bounce logs a detector's exception (with its traceback) before raising it; with no
+# handler of the application's, logging's last resort would print it. A NullHandler on the
+# library's logger is what a library is meant to have (getting the logger imports nothing of
+# flufl's); the application's own handlers still get the records.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -383,7 +387,6 @@ def _nonstandard_bounce(
     # that no standard report explains needs its seventeen modules.
     from flufl.bounce import all_failures
 
-    _quiet_detectors()
     # Their heuristics read every line of every text part: the bounce's own words come first,
     # so a truncated copy keeps a big returned original from costing seconds.
     scanned = (
@@ -432,17 +435,6 @@ def _unreadable_bounce(message: Message, parts: list[Message], system: str, toke
         return _Found("ignored", f"a mail system's report of no failure ({system})", token)
     code = ".".join(map(str, status)) if status else "no status"
     return _Found(kind, f"{code} {line}".strip() + f" (a mail system's message: {system})", token)
-
-
-def _quiet_detectors() -> None:
-    """flufl.bounce logs a detector's exception (with its traceback) before raising it; with
-    no handler of the application's, logging's last resort would print it. A NullHandler on
-    the library's logger is what a library is meant to have; the application's own handlers
-    still get the records."""
-    global _detectors_quiet
-    if not _detectors_quiet:
-        logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
-        _detectors_quiet = True
 
 
 def _quoted_status(parts: list[Message]) -> tuple[tuple[int, int, int] | None, str]:
