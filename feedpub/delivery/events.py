@@ -41,9 +41,12 @@ _FROM = {
     "complaint": ("pending", "active", "unsubscribed", "bounced"),
     "unsubscribe": ("active", "pending"),
 }
-_STATUS = {"hard": "bounced", "soft": "bounced", "complaint": "complained"}
-_STATUS["unsubscribe"] = "unsubscribed"
-_CHANGE = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
+_STATUS = {
+    "hard": "bounced",
+    "soft": "bounced",
+    "complaint": "complained",
+    "unsubscribe": "unsubscribed",
+}
 
 # What ``Applied.change`` says.
 CHANGES = (
@@ -177,4 +180,4 @@ def _apply(context: _Context, state: State, event: Event, stamp: str, fresh: set
         return Applied(found.email, "soft")
     status = _STATUS[event.kind]
     state.subscribers.set_status(found.id, status, stamp)
-    return Applied(found.email, _CHANGE[status])
+    return Applied(found.email, status)  # the change is named by the status it makes
