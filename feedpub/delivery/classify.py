@@ -158,10 +158,12 @@ def message_key(data: bytes) -> str:
     return KEY_PREFIX + hashlib.sha256(data).hexdigest()
 
 
-def classify(data: bytes, ours: Ours, source: str = SOURCE) -> list[Event]:
-    """The events one raw message carries, at least one; all share the message's key. Never
-    raises for what the message holds: what cannot be read is one 'unknown' event."""
-    key = message_key(data)
+def classify(data: bytes, ours: Ours, source: str = SOURCE, key: str = "") -> list[Event]:
+    """The events one raw message carries, at least one; all share the message's key:
+    ``key``, given by a source that hashed the whole message as it read it (it hands over
+    only the first MAX_PARSED bytes), else ``message_key(data)``. Never raises for what the
+    message holds: what cannot be read is one 'unknown' event."""
+    key = key or message_key(data)
     try:
         found = _classify(bytes(data[:MAX_PARSED]), ours)
     except RecursionError:

@@ -14,12 +14,12 @@ unknown: counted, moved to the unknown folder, never acted on, and never stops t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedpub.config import Site
 from feedpub.delivery import verp
-from feedpub.delivery.classify import classify
+from feedpub.delivery.classify import SOURCE, classify
 from feedpub.delivery.events import Applied, Event, apply_many
 from feedpub.delivery.imap import ImapSource
 from feedpub.delivery.mailboxes import Folder, MaildirSource, Message, Source
@@ -34,7 +34,6 @@ BATCH = 200
 BATCH_BYTES = 32 * 2**20
 # Fewer messages than this in a batch are classified by this process alone: a fork costs more.
 MIN_PARALLEL = 50
-SOURCE = "inbox"
 
 
 def configured_source(site: Site) -> Source:
@@ -140,7 +139,7 @@ def _prepare(
 ) -> list[_Prepared]:
     """Each message of a batch with its events, classified by as many processes as pay."""
     prepared: list[_Prepared | None] = []
-    wanted: list[bytes] = []
+    wanted: list[tuple[bytes, str]] = []
     keys: set[str] = set()  # the events of one key are taken for one message's
     for message in batch:
         if message.data is None or not message.key:
@@ -153,15 +152,14 @@ def _prepare(
             prepared.append(_Prepared(message, "processed", [event], "unknown"))
         else:
             prepared.append(None)
-            wanted.append(message.data)
+            wanted.append((message.data, message.key))
         keys.add(message.key)
     workers = workers_for(len(wanted), MIN_PARALLEL)
-    found = iter(fork_map(lambda data: _classified(data, ours), wanted, workers))
+    found = iter(fork_map(lambda item: _classified(*item, ours), wanted, workers))
     done: list[_Prepared] = []
     for message, item in zip(batch, prepared, strict=True):
         if item is None:
             events, warning = next(found)
-            events = [replace(event, source=SOURCE, key=message.key) for event in events]
             if not events:
                 events = [Event("unknown", SOURCE, key=message.key)]
             kinds = {event.kind for event in events}
@@ -177,10 +175,10 @@ def _prepare(
 
 
 def _classified(
-    data: bytes, ours: Callable[[str], tuple[str, str] | None]
+    data: bytes, key: str, ours: Callable[[str], tuple[str, str] | None]
 ) -> tuple[list[Event], str]:
     try:
-        return classify(data, ours), ""
+        return classify(data, ours, SOURCE, key), ""
     except Exception as exc:  # one message must never stop the others
         return [], f"could not be classified ({type(exc).__name__}: {exc}; a bug in feedpub)"
 
