@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from feedpub.config import Site
+from feedpub.delivery import hooks
 from feedpub.delivery.web import StartResponse, WebApp
 from feedpub.errors import FeedpubError
 
@@ -144,9 +145,10 @@ class Server:
                 # waitress looks for silent connections this often.
                 cleanup_interval=max(1, channel_timeout // 3),
                 ident="",  # no Server header: the version of nothing is anyone's business
-                # The app refuses bodies over MAX_BODY itself; over this, waitress does (with
-                # the app's page, see _channel), having read no more than this.
-                max_request_body_size=1_000_000,
+                # The app refuses bodies over its limits itself; over the largest of them (a
+                # webhook's), waitress does (with the app's page, see _channel), having read no
+                # more than this.
+                max_request_body_size=hooks.MAX_BODY,
                 max_request_header_size=65_536,
                 clear_untrusted_proxy_headers=True,
                 **proxied,
