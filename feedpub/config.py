@@ -669,19 +669,13 @@ def _check_folder(value: str) -> str:
     return value
 
 
-def _check_inbox_port(value: int) -> int:
-    if not 0 <= value <= 65535:
-        raise ValueError("must be a port number from 1 to 65535 (0: 993 for ssl, else 143)")
-    return value
-
-
 @dataclass(frozen=True)
 class InboxSettings:
     maildir: str = _setting(
         "", _at_most(4000), "a Maildir the bounces arrive in, relative to the site"
     )
     host: str = _setting("", _check_host, "the IMAP server, e.g. imap.example.org")
-    port: int = _setting(0, _check_inbox_port, "0: 993 for ssl, 143 for starttls")
+    port: int = _setting(0, _check_port, "0: 993 for ssl, 143 for starttls")
     security: str = _setting("ssl", _check_inbox_security, "ssl, starttls or none")
     allow_insecure: bool = _setting(
         False, doc="allow security = none (only towards a loopback address)"
