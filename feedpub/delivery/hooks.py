@@ -225,6 +225,7 @@ class Hooks:
         # SigningCertURL -> its key, for each certificate verified once (SNS uses few).
         self.certificates: dict[str, rsa.RSAPublicKey] = {}
         self.pinned: x509.Certificate | None = None
+        self.sendgrid: ec.EllipticCurvePublicKey | None = None  # parsed at its first request
 
     def configured(self, provider: str) -> bool:
         """Whether ``[hooks]`` sets ``provider``'s endpoint up (else it answers 404)."""
@@ -491,9 +492,11 @@ class Hooks:
             signature = base64.b64decode(given.strip(), validate=True)
         except (binascii.Error, ValueError):
             raise HookRefused(403, "the signature is not base64") from None
-        der = base64.b64decode(self.site.hooks.sendgrid_public_key)
-        key = load_der_public_key(der)
-        assert isinstance(key, ec.EllipticCurvePublicKey)  # config's check
+        key = self.sendgrid
+        if key is None:
+            loaded = load_der_public_key(base64.b64decode(self.site.hooks.sendgrid_public_key))
+            assert isinstance(loaded, ec.EllipticCurvePublicKey)  # config's check
+            key = self.sendgrid = loaded
         try:
             key.verify(signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         except (InvalidSignature, UnicodeEncodeError):
