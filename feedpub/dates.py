@@ -158,3 +158,9 @@ def looks_like_date(text: str, tz: tzinfo) -> datetime | None:
         return parse_date(text, tz)
     except ValueError:
         return None
+
+
+def for_people(moment: datetime, tz: tzinfo) -> str:
+    """A moment as every message shows it to people: in the site's timezone, to the minute,
+    with the zone's abbreviation (``2026-12-04 07:00 PST``)."""
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}"
