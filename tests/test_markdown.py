@@ -323,13 +323,13 @@ def test_file_name_without_a_full_date_prefix_gives_no_date(test_site: Site) -> 
 
 
 def test_unknown_key_is_a_warning_with_its_line(test_site: Site) -> None:
-    text = "---\ntitle: Hi\ndate: 2026-11-20\n\n# a comment\ncategory: news\n---\nBody\n"
+    text = "---\ntitle: Hi\ndate: 2026-11-20\n\n# a comment\ncolour: red\n---\nBody\n"
     result, problems = read(test_site, text)
     assert result is not None
     assert result.title == "Hi"
     assert len(problems) == 1
     assert (problems[0].severity, problems[0].line) == ("warning", 6)
-    assert "unknown front matter key 'category' is ignored" in problems[0].message
+    assert "unknown front matter key 'colour' is ignored" in problems[0].message
     assert "title, date, updated" in problems[0].message
     assert str(problems[0]).startswith(f"{RELPATH}:6: warning: ")
 
@@ -392,8 +392,8 @@ def test_unclosed_front_matter(test_site: Site) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["# Hello\n\nJust Markdown.\n", "", "\n---\ntitle: Hi\n---\n", "title: Hi\ndate: 2026-11-20\n"],
-    ids=["markdown-only", "empty-file", "blank-line-first", "no-fences"],
+    ["# Hello\n\nJust Markdown.\n", "", "\n---\ntitle: Hi\n---\n", "Note: Hi\ndate: 2026-11-20\n"],
+    ids=["markdown-only", "empty-file", "blank-line-first", "no-known-first-key"],
 )
 def test_no_front_matter(test_site: Site, text: str) -> None:
     problem = read_error(test_site, text)

@@ -37,6 +37,37 @@ MAX_NAME = 200
 MAX_URL = 2000
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
 FIELDS = "title date updated author authors tags categories summary slug id draft image url".split()
+# Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
+# as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
+# ``status`` (Pelican: draft, hidden, published) and ``published`` (Jekyll: false hides a post)
+# become ``draft``.
+ALIASES = {
+    "category": "categories",
+    "description": "summary",
+    "excerpt": "summary",
+    "lastmod": "updated",
+    "modified": "updated",
+    "last_modified_at": "updated",
+    "status": "draft",
+    "published": "draft",
+}
+# Keys that only mean something to those tools' templates, URLs and menus: read and ignored
+# without a warning (a page's URL here is always the one feedpub makes; see "Moving from
+# Jekyll, Hugo or Pelican" in the README for where each comes from).
+IGNORED = frozenset(
+    {
+        # Jekyll (front matter defaults and jekyll-seo-tag, jekyll-redirect-from, jekyll-feed)
+        "layout", "permalink", "excerpt_separator", "redirect_from", "redirect_to", "sitemap",
+        "comments", "lang",
+        # Hugo (front matter fields)
+        "weight", "aliases", "type", "menu", "linktitle", "keywords", "series", "toc",
+        "markup", "outputs", "headless", "iscjklanguage", "translationkey", "params",
+        "cascade", "build", "resources", "images",
+        # Pelican (metadata)
+        "template", "save_as", "translation",
+    }
+)  # fmt: skip
+_STATUS = {"draft": True, "hidden": True, "published": False}
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,68 @@ class Findings:
     @property
     def failed(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
+
+
+def front_matter_fields(
+    data: dict[Any, Any], lines: dict[str, int], found: Findings, default_line: int = 2
+) -> dict[str, Value]:
+    """A front matter's values (YAML, TOML or Pelican's header, parsed) by feedpub's field
+    names: the other tools' names (ALIASES) taken as feedpub's, in any case; IGNORED keys
+    dropped quietly; any other key a warning. ``lines``: each key's line as written.
+
+    feedpub's own name wins over another tool's (Hugo sites give both ``summary`` and
+    ``description``, for the list and for the page's meta tag), then the first alias given;
+    ``category`` and ``categories`` both join the tags."""
+    meta: dict[str, Value] = {}
+    aliased: list[tuple[str, str, Any, int]] = []
+    for key, value in data.items():
+        text = str(key)
+        line = lines.get(text, default_line)
+        folded = text.casefold()
+        if folded in FIELDS:
+            meta[folded] = Value(value, line)
+        elif folded in ALIASES:
+            aliased.append((folded, ALIASES[folded], value, line))
+        elif folded not in IGNORED:
+            found.warning(
+                line,
+                f"unknown front matter key {text!r} is ignored; known keys: {', '.join(FIELDS)}",
+            )
+    for alias, name, value, line in aliased:
+        if name == "draft":
+            draft = _draft_of(alias, value, line, found)
+            if draft is None or "draft" in meta:
+                continue
+            value = draft
+        if name == "categories" and name in meta:
+            earlier = meta[name]
+            both = [*_as_list(earlier.value), *_as_list(value)]
+            meta[name] = Value(both, earlier.line)
+        elif name not in meta:
+            meta[name] = Value(value, line)
+    return meta
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return value.split(",")
+    return value if isinstance(value, list) else [value]
+
+
+def _draft_of(key: str, value: Any, line: int, found: Findings) -> bool | None:
+    """Pelican's ``status`` or Jekyll's ``published`` as feedpub's ``draft``; None, with the
+    error recorded, for a value neither tool takes."""
+    if key == "status":
+        draft = _STATUS.get(value.strip().casefold()) if isinstance(value, str) else None
+        if draft is None:
+            found.error(line, f"'status' must be draft, hidden or published, not {value!r}")
+        return draft
+    if isinstance(value, str):
+        value = {"true": True, "false": False}.get(value.strip().casefold(), value)
+    if not isinstance(value, bool):
+        found.error(line, f"'published' must be true or false, not {value!r}")
+        return None
+    return not value
 
 
 def decode(raw: bytes, found: Findings) -> str:

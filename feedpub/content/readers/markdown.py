@@ -1,16 +1,32 @@
-"""Markdown articles: YAML front matter between ``---`` lines, then a CommonMark body."""
+"""Markdown articles: front matter, then a CommonMark body.
+
+The front matter is YAML between ``---`` lines (Jekyll's and feedpub's own form), TOML between
+``+++`` lines (Hugo's), or Pelican's ``Key: value`` lines from the first line to the first
+blank one (Python-Markdown's meta extension, which Pelican reads); all three give the same
+fields (common.front_matter_fields).
+"""
 
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
 from feedpub.config import Site
 from feedpub.content.readers.cmark import markdown_to_html
-from feedpub.content.readers.common import FIELDS, Findings, Value, make_article, within_budget
+from feedpub.content.readers.common import (
+    ALIASES,
+    FIELDS,
+    IGNORED,
+    Findings,
+    Value,
+    front_matter_fields,
+    make_article,
+    within_budget,
+)
 from feedpub.errors import Problem
 from feedpub.model import Article
 
@@ -112,13 +128,32 @@ for _tag, _construct, _errors in (
 
 FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+TOML_FENCE = re.compile(r"^\+\+\+[ \t]*$", re.MULTILINE)
 TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+# A TOML key at the top (a dotted key's first part) or a table's header: the line a key's
+# problem is reported on. Keys inside a table come after its header and are not top keys.
+TOML_KEY = re.compile(r"^[ \t]*(?:\[\[?[ \t]*)?([A-Za-z0-9_-]+)[ \t]*[.=\]]", re.MULTILINE)
+PELICAN_LINE = re.compile(r"([A-Za-z][\w-]*)[ \t]*:(.*)")
+# Python-Markdown's meta extension: a value goes on over lines indented by 4 spaces or a tab.
+PELICAN_MORE = re.compile(r"(?: {4}|\t)[ \t]*(\S.*)")
+_DRAFT_WORDS = {"yes": True, "true": True, "no": False, "false": False}
 # Aliases let a few lines of YAML expand into billions of values; a front matter never
 # needs more than this many.
 MAX_VALUES = 10_000
 # PyYAML builds every node before MAX_VALUES can be counted (about 200 bytes a character of a
 # flow list: 2 million tags took 870 MB): a front matter is refused above this size instead.
 MAX_FRONT_MATTER = 100_000
+
+Form = Literal["yaml", "toml", "pelican"]
+
+
+class FrontMatter(NamedTuple):
+    """A file cut in two: its front matter's text, its form, and the body."""
+
+    text: str
+    body: str
+    body_line: int
+    form: Form
 
 
 class _TooBig(Exception):
@@ -138,32 +173,84 @@ def _count(value: Any, budget: list[int]) -> None:
             _count(item, budget)
 
 
-def split_front_matter(text: str, found: Findings) -> tuple[str, str, int] | None:
-    """(front matter, body, line where the body starts), or None with the problem recorded."""
-    if not text.startswith("---"):
-        found.error(
-            1, "no front matter; start the file with a '---' line, 'title:' and 'date:', then '---'"
-        )
-        return None
-    first = FENCE.match(text)
+def _opens_pelican_header(text: str) -> bool:
+    # Only a key feedpub knows counts: a Markdown file may well start with "Note: ...".
+    first = PELICAN_LINE.fullmatch(text.split("\n", 1)[0].rstrip())
+    if first is None:
+        return False
+    key = first.group(1).casefold()
+    return key in FIELDS or key in ALIASES or key in IGNORED
+
+
+def split_front_matter(text: str, found: Findings) -> FrontMatter | None:
+    """The front matter and the body, or None with the problem recorded."""
+    if text.startswith("+++"):
+        return _fenced(text, found, TOML_FENCE, TOML_FENCE, "+++", "toml")
+    if text.startswith("---"):
+        return _fenced(text, found, FENCE, CLOSE, "---", "yaml")
+    if _opens_pelican_header(text):
+        end = re.search(r"^[ \t]*$", text, re.MULTILINE)
+        cut = len(text) if end is None else end.start()
+        body = text[cut:].lstrip(" \t\n")
+        body_line = text[: len(text) - len(body)].count("\n") + 1
+        return FrontMatter(text[:cut], body, body_line, "pelican")
+    found.error(
+        1, "no front matter; start the file with a '---' line, 'title:' and 'date:', then '---'"
+    )
+    return None
+
+
+def _fenced(
+    text: str,
+    found: Findings,
+    opening: re.Pattern[str],
+    closing: re.Pattern[str],
+    fence: str,
+    form: Form,
+) -> FrontMatter | None:
+    first = opening.match(text)
     if not first:
-        found.error(1, "the first line must be exactly '---'")
+        found.error(1, f"the first line must be exactly '{fence}'")
         return None
-    close = CLOSE.search(text, first.end())
+    close = closing.search(text, first.end())
     if not close:
         found.error(
-            1, "the front matter opened on line 1 is never closed; add a '---' line after it"
+            1, f"the front matter opened on line 1 is never closed; add a '{fence}' line after it"
         )
         return None
     # The front matter starts on line 2, after the fence's own newline; the line numbers
-    # reported for its keys and YAML errors count from there.
+    # reported for its keys and errors count from there.
     front = text[first.end() + 1 : close.start()]
     body = text[close.end() :].lstrip("\n")
     body_line = text[: len(text) - len(body)].count("\n") + 1
-    return front, body, body_line
+    return FrontMatter(front, body, body_line, form)
+
+
+def _too_big(front: str, found: Findings) -> bool:
+    if len(front) <= MAX_FRONT_MATTER:
+        return False
+    found.error(
+        2,
+        f"the front matter is {len(front)} characters; keep it under {MAX_FRONT_MATTER} "
+        "(the body goes after the closing fence)",
+    )
+    return True
+
+
+def _counted(data: Any, found: Findings) -> bool:
+    try:
+        _count(data, [MAX_VALUES])
+    except (_TooBig, RecursionError):
+        found.error(
+            2,
+            f"front matter holds more than {MAX_VALUES} values (YAML aliases?); write plain values",
+        )
+        return False
+    return True
 
 
 def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
+    """YAML front matter (between ``---`` lines, from line 2)."""
     if len(front) > MAX_FRONT_MATTER:
         found.error(
             2,
@@ -187,27 +274,73 @@ def parse_front_matter(front: str, found: Findings) -> dict[str, Value] | None:
     if not isinstance(data, dict):
         found.error(2, "front matter must be 'key: value' lines, not a list or a single value")
         return None
-    try:
-        _count(data, [MAX_VALUES])
-    except (_TooBig, RecursionError):
-        found.error(
-            2,
-            f"front matter holds more than {MAX_VALUES} values (YAML aliases?); write plain values",
-        )
+    if not _counted(data, found):
         return None
     lines = {m.group(1): front.count("\n", 0, m.start()) + 2 for m in TOP_KEY.finditer(front)}
-    meta: dict[str, Value] = {}
-    for key, value in data.items():
-        line = lines.get(str(key), 2)
-        if key not in FIELDS:
-            found.warning(
-                line,
-                f"unknown front matter key {str(key)!r} is ignored; "
-                f"known keys: {', '.join(FIELDS)}",
-            )
+    return front_matter_fields(data, lines, found)
+
+
+def parse_toml(front: str, found: Findings) -> dict[str, Value] | None:
+    """Hugo's TOML front matter (between ``+++`` lines, from line 2)."""
+    if _too_big(front, found):
+        return None
+    try:
+        data = tomllib.loads(front)
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+)", str(exc))
+        line = int(where.group(1)) + 1 if where else 2
+        problem = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", str(exc))
+        found.error(line, f"front matter is not valid TOML: {problem}")
+        return None
+    except RecursionError:
+        found.error(2, "front matter is nested too deeply")
+        return None
+    if not _counted(data, found):
+        return None
+    lines: dict[str, int] = {}
+    for match in TOML_KEY.finditer(front):
+        lines.setdefault(match.group(1), front.count("\n", 0, match.start()) + 2)
+    return front_matter_fields(data, lines, found)
+
+
+def parse_pelican(front: str, found: Findings) -> dict[str, Value] | None:
+    """Pelican's ``Key: value`` header (from line 1); every value is text, as Pelican reads
+    it, but ``draft``'s yes/no."""
+    if _too_big(front, found):
+        return None
+    data: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # the key as first written, by its folded form
+    current: str | None = None
+    for number, line in enumerate(front.split("\n"), 1):
+        more = PELICAN_MORE.fullmatch(line)
+        if more and current is not None:
+            data[current] = f"{data[current]} {more.group(1).strip()}".strip()
             continue
-        meta[key] = Value(value, line)
-    return meta
+        pair = PELICAN_LINE.fullmatch(line.strip())
+        if pair is None:
+            found.error(
+                number,
+                f"line {number} in the metadata header is not 'Key: value'; "
+                "end the header with a blank line",
+            )
+            current = None
+            continue
+        key = spelled.setdefault(pair.group(1).casefold(), pair.group(1))
+        if key in data:
+            found.warning(number, f"'{pair.group(1)}' given twice; using the last")
+        current = key
+        data[key] = pair.group(2).strip()
+        lines[key] = number
+    if found.failed:
+        return None
+    for key, value in data.items():
+        if key.casefold() == "draft":
+            data[key] = _DRAFT_WORDS.get(value.casefold(), value)
+    return front_matter_fields(data, lines, found, default_line=1)
+
+
+_PARSERS = {"yaml": parse_front_matter, "toml": parse_toml, "pelican": parse_pelican}
 
 
 def read_markdown(
@@ -217,11 +350,10 @@ def read_markdown(
     parts = split_front_matter(text, found)
     if parts is None:
         return None, found.problems
-    front, body, _ = parts
-    meta = parse_front_matter(front, found)
+    meta = _PARSERS[parts.form](parts.text, found)
     if meta is None:
         return None, found.problems
-    article = make_article(path, relpath, meta, body, "markdown", site, found)
+    article = make_article(path, relpath, meta, parts.body, "markdown", site, found)
     return article, found.problems
 
 
@@ -239,7 +371,7 @@ class MarkdownReader:
         found = Findings(relpath)
         parts = split_front_matter(text, found)
         # Checked again: the file may have changed since it was read.
-        return parts[1] if parts is not None and within_budget(parts[1], True, found) else ""
+        return parts.body if parts is not None and within_budget(parts.body, True, found) else ""
 
     def render(self, body: str) -> str:
         return markdown_to_html(body)
