@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 _MONTHS = {
     name: number
@@ -31,11 +32,34 @@ _MONTHS = {
 }
 _MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
 _WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+# "9:12", "9:12:30 PM", "9:12 a.m." and, with a.m./p.m. only, "9 a.m." (AP style); after a
+# comma, "at", ", at" or "-" (news sites write all of them).
+_AMPM = r"[ap]\.?\s?m\.?"
 _TIME = (
-    r"(?:(?:,|\s+at|\s*-)?\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
-    r"\s*(?P<ampm>[ap]\.?\s?m\.?)?)?"
+    r"(?:(?:,\s*at|,|\s+at|\s*-|\s*\|)?\s+(?P<hour>\d{1,2})"
+    rf"(?::(?P<minute>\d{{2}})(?::(?P<second>\d{{2}}))?\s*(?P<ampm>{_AMPM})?|\s*(?P<bare>{_AMPM})))?"
 )
-_ZONE = r"(?:\s*(?P<zone>Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
+# Zone abbreviations news pages print after the time, each read as the zone it names. "ET"
+# and its kin name a region's zone, summer time or not; the others are fixed offsets. An
+# abbreviation of the site's own zone (looked up at that moment) is always the site's zone.
+# Ambiguous ones (IST, CST outside North America, ...) are left to the site's zone check.
+_REGIONS = {
+    "ET": "America/New_York",
+    "CT": "America/Chicago",
+    "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+}
+_FIXED = {
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2,
+    "EET": 2, "EEST": 3,
+}  # fmt: skip
+_NAMES = "|".join(sorted([*_REGIONS, *_FIXED], key=len, reverse=True))
+_ZONE = rf"(?:\s*\(?(?P<zone>Z|UTC|GMT|[+-]\d{{2}}:?\d{{2}}|{_NAMES})\)?)?"
+# What a dateline may say before its date: "Published November 16, 2026 at 9:12 a.m.".
+_DATELINE_WORDS = re.compile(
+    r"^(?:published|posted|updated|last updated|first published)(?:\s+on)?\s*:?\s+", re.IGNORECASE
+)
 _HUMAN = [
     # November 20, 2026 / Nov. 20 2026 / Friday, November 20, 2026, 3:30 PM
     re.compile(
@@ -58,11 +82,19 @@ FORMS_HELP = (
 )
 
 
-def _zone(text: str | None, default: tzinfo) -> tzinfo:
+def _zone(text: str | None, default: tzinfo, local: datetime) -> tzinfo:
+    """The zone ``text`` names for the wall time ``local`` (naive), or ``default``."""
     if not text:
         return default
     if text.upper() in {"Z", "UTC", "GMT"}:
         return UTC
+    if text[0].isalpha():
+        name = text.upper()
+        if local.replace(tzinfo=default).tzname() == name:
+            return default
+        if name in _REGIONS:
+            return ZoneInfo(_REGIONS[name])
+        return timezone(timedelta(hours=_FIXED[name]), name)
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:])
@@ -89,20 +121,16 @@ def _human(text: str, tz: tzinfo) -> datetime | None:
                 return None
         hour = int(parts["hour"] or 0)
         minute = int(parts["minute"] or 0)
-        ampm = (parts.get("ampm") or "").lower().replace(".", "").replace(" ", "")
+        written = parts.get("ampm") or parts.get("bare") or ""
+        ampm = written.lower().replace(".", "").replace(" ", "")
         if ampm:
             if not 1 <= hour <= 12:
-                raise ValueError(f"hour {hour} does not fit {parts['ampm']!r}")
+                raise ValueError(f"hour {hour} does not fit {written!r}")
             hour = hour % 12 + (12 if ampm == "pm" else 0)
-        return datetime(
-            int(parts["year"]),
-            month,
-            int(parts["day"]),
-            hour,
-            minute,
-            int(parts["second"] or 0),
-            tzinfo=_zone(parts["zone"], tz),
+        local = datetime(
+            int(parts["year"]), month, int(parts["day"]), hour, minute, int(parts["second"] or 0)
         )
+        return local.replace(tzinfo=_zone(parts["zone"], tz, local))
     return None
 
 
@@ -153,11 +181,21 @@ def parse_date(value: object, tz: tzinfo) -> datetime:
 
 
 def looks_like_date(text: str, tz: tzinfo) -> datetime | None:
-    """The date a whole line spells, or None: for datelines in pasted web pages."""
+    """The date a whole line spells, or None: for datelines in pasted web pages, which may
+    start with "Published", "Posted" or "Updated" (see ``dateline``)."""
     try:
-        return parse_date(text, tz)
+        return parse_date(dateline(text)[0], tz)
     except ValueError:
         return None
+
+
+def dateline(text: str) -> tuple[str, bool]:
+    """A dateline's date without the words before it ("Published", "Updated: "...), and
+    whether they say that it is when the page was updated rather than published."""
+    found = _DATELINE_WORDS.match(text)
+    if found is None:
+        return text, False
+    return text[found.end() :], "updated" in found.group().casefold()
 
 
 def for_people(moment: datetime, tz: tzinfo) -> str:

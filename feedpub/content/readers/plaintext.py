@@ -49,7 +49,12 @@ Web page
        line, which gives the date if none was found yet; any other line as a label (a section
        name, the publication's name).
     6. The next non-blank line after the byline, or without a byline after the headline, is
-       dropped if it is a date line; it gives the date if none was found yet.
+       dropped if it is a date line; it gives the date if none was found yet. A date line may
+       start with "Published", "Posted" or "Updated" (":" and "on" allowed); an "Updated" one
+       gives the updated date (and the date, when the page gives no other and the file name
+       none).
+    6a. The non-blank lines right after that which read "Tags: ..." or "Summary: ..." (each
+       once) give the tags and the summary, as in a header block.
     7. Everything after that is the body. Without a byline nothing else is dropped before it.
     8. A first body paragraph that repeats the headline is dropped.
     9. Page leftovers at the end are dropped: walking back from the last line, blank lines and
@@ -61,12 +66,15 @@ Web page
     10. Without a date line the date comes from a YYYY-MM-DD- prefix of the file name; without
         that either, it is an error.
 
-    What was inferred and dropped is listed in the article's ``inferred`` notes.
+    What was inferred and dropped is listed in the article's ``inferred`` notes, in the order
+    of the lines they name.
 """
 
 from __future__ import annotations
 
 import html
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -80,7 +88,7 @@ from feedpub.content.readers.common import (
     make_article,
     within_budget,
 )
-from feedpub.dates import looks_like_date
+from feedpub.dates import dateline, looks_like_date
 from feedpub.errors import Problem
 from feedpub.model import Article
 
@@ -99,6 +107,8 @@ HEADER_KEYS = {
     "url": "url",
 }
 KNOWN_KEYS = "Title, Date, Updated, Author, Authors, Tags, Summary, Slug, Id, Draft, Image, Url"
+# The header block's keys a saved web page may give on lines of their own under its byline.
+PAGE_KEYS = ("tags", "summary")
 _DRAFT = {"yes": True, "true": True, "no": False, "false": False}
 
 HEADER_REGION = 12
@@ -189,12 +199,33 @@ def read_text(
 
     if "title" in parsed.meta and not body:
         found.warning(parsed.meta["title"].line, "no body text")
+    if "date" not in parsed.meta and "updated" in parsed.meta and not filename_date(path):
+        # A page that only says when it was updated was published then, as far as it tells.
+        parsed.meta["date"] = parsed.meta.pop("updated")
+        parsed.notes.append(f"date from line {parsed.meta['date'].line}, the page's update")
     if "date" not in parsed.meta and (prefix := filename_date(path)):
         parsed.notes.append(f"date '{prefix}' from the file name")
     article = make_article(
-        path, relpath, parsed.meta, body, "text", site, found, inferred=tuple(parsed.notes)
+        path, relpath, parsed.meta, body, "text", site, found, inferred=_in_file_order(parsed.notes)
     )
     return article, found.problems
+
+
+_NOTE_LINE = re.compile(r"\bline (\d+)")
+
+
+def _in_file_order(notes: list[str]) -> tuple[str, ...]:
+    """The notes by the line each names (the kind first, the file name's date last): the
+    readers find lines out of order (the leftovers at the end before a repeated headline at
+    the top), and ``check -v`` lists them as the file has them."""
+
+    def line_of(note: str) -> int:
+        if note.startswith("kind: "):
+            return 0
+        found = _NOTE_LINE.search(note)
+        return int(found.group(1)) if found else sys.maxsize
+
+    return tuple(sorted(notes, key=line_of))
 
 
 def _squash(text: str) -> str:
@@ -354,16 +385,31 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
         last = filled[following]
         _take_date(parsed, last)
 
+    # Tags: and Summary: lines right under the header are the page's own metadata (a saved
+    # page given its tags by hand), not its first paragraph.
+    at_line = filled.index(last) + 1
+    while at_line < len(filled) and (pair := _key_value(filled[at_line].text)) is not None:
+        field = pair[0].casefold()
+        if field not in PAGE_KEYS or field in parsed.meta:
+            break
+        line = filled[at_line]
+        parsed.meta[field] = Value(pair[1], line.number)
+        parsed.notes.append(f"{field} from line {line.number}")
+        last = line
+        at_line += 1
+
     parsed.body = _trim_leftovers(lines[last.number :], parsed.notes)
     return parsed
 
 
 def _take_date(parsed: _Parsed, line: _Line) -> None:
-    if "date" in parsed.meta:
+    text, updated = dateline(line.text)
+    field = "updated" if updated else "date"
+    if field in parsed.meta:
         parsed.notes.append(f"dropped line {line.number}: another date '{line.text}'")
     else:
-        parsed.meta["date"] = Value(line.text, line.number)
-        parsed.notes.append(f"date '{line.text}' from line {line.number}")
+        parsed.meta[field] = Value(text, line.number)
+        parsed.notes.append(f"{field} '{text}' from line {line.number}")
 
 
 def _find_byline(region: list[_Line], start: int, headline: _Line) -> int | None:
