@@ -12,7 +12,7 @@ from pathlib import Path
 
 from feedpub import __version__
 from feedpub.config import Site
-from feedpub.content import tree
+from feedpub.content import images, tree
 from feedpub.content.readers import article_names, read_article
 from feedpub.content.tree import Tree
 from feedpub.errors import Problem
@@ -88,8 +88,9 @@ class Catalog:
         while the articles stay the same (the build asks for it three times)."""
         made = self._grouped.get(kind)
         if made is None or made[0] != self.articles:  # a list of the same objects: quick
-            made = self._grouped[kind] = list(self.articles), _groups(
-                self.articles, kind, self.ascii_urls
+            made = self._grouped[kind] = (
+                list(self.articles),
+                _groups(self.articles, kind, self.ascii_urls),
             )
         return made[1]
 
@@ -276,9 +277,20 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
     """Read every article, sort published from scheduled and drafts, give each its feed id.
 
     ``now`` decides which scheduled articles are due; ``files``: content_files(site), when the
-    caller has them. Nothing is written to the state here.
+    caller has them. Nothing is written to the state here. What only ``check`` looks for comes
+    too: images that would be missing once published (content.images).
     """
-    return read(site, state, now, files)[0]
+    catalog = read(site, state, now, files)[0]
+    pages = [(a, a.link) for a in catalog.articles]
+    pages += [(a, _page_url(site, a)) for a in catalog.scheduled + catalog.drafts]
+    catalog.problems.extend(images.problems(site, pages))
+    catalog.problems.sort(key=lambda p: (p.path, p.line))
+    return catalog
+
+
+def _page_url(site: Site, article: Article) -> str:
+    """Where an article not yet published will be (as ``place`` will put it)."""
+    return article.url or site.site.url + url_path(*page_path(article)) + "/"
 
 
 def read(
@@ -369,9 +381,7 @@ def _published_before(
         return set()
     seen = {(k.path, k.content_hash, k.title, k.date) for k in known}
     return {
-        a.relpath
-        for a in later
-        if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
+        a.relpath for a in later if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
     }
 
 
