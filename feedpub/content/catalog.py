@@ -88,9 +88,8 @@ class Catalog:
         while the articles stay the same (the build asks for it three times)."""
         made = self._grouped.get(kind)
         if made is None or made[0] != self.articles:  # a list of the same objects: quick
-            made = self._grouped[kind] = (
-                list(self.articles),
-                _groups(self.articles, kind, self.ascii_urls),
+            made = self._grouped[kind] = list(self.articles), _groups(
+                self.articles, kind, self.ascii_urls
             )
         return made[1]
 
@@ -111,6 +110,10 @@ class Catalog:
 # The readers' rule for an article's tags and authors (one of each text.name_key): articles
 # cached under an older rule are read again.
 NAMES_RULE = 2
+# What the readers make of a file otherwise (front matter forms and other tools' names,
+# datelines, a saved page's Tags: and Summary: lines), raised when that changes: an article
+# cached by an older reader (its warnings too) is read again.
+READING_RULE = 1
 # A content cache entry: the file's path, size, time, reader_fingerprint, and to_cache's data.
 CacheRow = tuple[str, int, int, str, bytes]
 
@@ -256,6 +259,7 @@ def reader_fingerprint(site: Site) -> str:
         site.site.plugins,
         site.site.ascii_urls,  # an article's slug
         NAMES_RULE,
+        READING_RULE,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -381,7 +385,9 @@ def _published_before(
         return set()
     seen = {(k.path, k.content_hash, k.title, k.date) for k in known}
     return {
-        a.relpath for a in later if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
+        a.relpath
+        for a in later
+        if (a.relpath, a.content_hash, a.title, a.date.isoformat()) in seen
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ FIELDS = "title date updated author authors tags categories summary slug id draf
 # Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
 # as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
 # ``status`` (Pelican: draft, hidden, published) and ``published`` (Jekyll: false hides a post)
-# become ``draft``.
+# become ``draft``; Hugo's ``published`` is a date (publishDate's alias): a date there is one.
 ALIASES = {
     "category": "categories",
     "description": "summary",
@@ -50,6 +50,8 @@ ALIASES = {
     "last_modified_at": "updated",
     "status": "draft",
     "published": "draft",
+    "publishdate": "date",
+    "pubdate": "date",
 }
 # Keys that only mean something to those tools' templates, URLs and menus: read and ignored
 # without a warning (a page's URL here is always the one feedpub makes; see "Moving from
@@ -60,7 +62,7 @@ IGNORED = frozenset(
         "layout", "permalink", "excerpt_separator", "redirect_from", "redirect_to", "sitemap",
         "comments", "lang",
         # Hugo (front matter fields)
-        "weight", "aliases", "type", "menu", "linktitle", "keywords", "series", "toc",
+        "weight", "aliases", "type", "menu", "menus", "linktitle", "keywords", "series", "toc",
         "markup", "outputs", "headless", "iscjklanguage", "translationkey", "params",
         "cascade", "build", "resources", "images",
         # Pelican (metadata)
@@ -122,7 +124,16 @@ def front_matter_fields(
                 f"unknown front matter key {text!r} is ignored; known keys: {', '.join(FIELDS)}",
             )
     for alias, name, value, line in aliased:
-        if name == "draft":
+        if alias == "published" and not _is_yes_no(value):
+            if not _is_date(value):
+                found.error(
+                    line,
+                    "'published' must be true or false (Jekyll's) or a date (Hugo's), "
+                    f"not {value!r}",
+                )
+                continue
+            name = "date"
+        elif name == "draft":
             draft = _draft_of(alias, value, line, found)
             if draft is None or "draft" in meta:
                 continue
@@ -134,6 +145,20 @@ def front_matter_fields(
         elif name not in meta:
             meta[name] = Value(value, line)
     return meta
+
+
+def _is_yes_no(value: Any) -> bool:
+    return isinstance(value, bool) or (
+        isinstance(value, str) and value.strip().casefold() in {"true", "false"}
+    )
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        parse_date(value, UTC)
+    except ValueError:
+        return False
+    return True
 
 
 def _as_list(value: Any) -> list[Any]:

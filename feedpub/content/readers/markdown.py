@@ -136,6 +136,7 @@ TOML_KEY = re.compile(r"^[ \t]*(?:\[\[?[ \t]*)?([A-Za-z0-9_-]+)[ \t]*[.=\]]", re
 PELICAN_LINE = re.compile(r"([A-Za-z][\w-]*)[ \t]*:(.*)")
 # Python-Markdown's meta extension: a value goes on over lines indented by 4 spaces or a tab.
 PELICAN_MORE = re.compile(r"(?: {4}|\t)[ \t]*(\S.*)")
+PELICAN_LISTS = frozenset({"tags", "authors", "author"})
 _DRAFT_WORDS = {"yes": True, "true": True, "no": False, "false": False}
 # Aliases let a few lines of YAML expand into billions of values; a front matter never
 # needs more than this many.
@@ -312,7 +313,7 @@ def parse_pelican(front: str, found: Findings) -> dict[str, Value] | None:
     lines: dict[str, int] = {}
     spelled: dict[str, str] = {}  # the key as first written, by its folded form
     current: str | None = None
-    for number, line in enumerate(front.split("\n"), 1):
+    for number, line in enumerate(front.rstrip("\n").split("\n"), 1):
         more = PELICAN_MORE.fullmatch(line)
         if more and current is not None:
             data[current] = f"{data[current]} {more.group(1).strip()}".strip()
@@ -335,9 +336,24 @@ def parse_pelican(front: str, found: Findings) -> dict[str, Value] | None:
     if found.failed:
         return None
     for key, value in data.items():
-        if key.casefold() == "draft":
+        folded = key.casefold()
+        if folded == "draft":
             data[key] = _DRAFT_WORDS.get(value.casefold(), value)
+        elif folded in PELICAN_LISTS and ";" in value:
+            # Pelican's own rule: with a semicolon in it, a list is split there, so that
+            # names can hold commas ("Doyle, Conan; Metaireau, Alexis").
+            data[key] = [part.strip() for part in value.split(";")]
     return front_matter_fields(data, lines, found, default_line=1)
+
+
+# Pelican's links to its static files, {static}/images/a.png (and |static| before 3.7; {attach}
+# too), name the file from the content folder's root, where static/ holds it here: the path
+# from the site's root.
+_PELICAN_STATIC = re.compile(r"(?:\{(?:static|attach)\}|\|(?:static|attach)\|)(?=/)")
+
+
+def _pelican_links(body: str) -> str:
+    return _PELICAN_STATIC.sub("", body)
 
 
 _PARSERS = {"yaml": parse_front_matter, "toml": parse_toml, "pelican": parse_pelican}
@@ -353,7 +369,8 @@ def read_markdown(
     meta = _PARSERS[parts.form](parts.text, found)
     if meta is None:
         return None, found.problems
-    article = make_article(path, relpath, meta, parts.body, "markdown", site, found)
+    body = _pelican_links(parts.body) if parts.form == "pelican" else parts.body
+    article = make_article(path, relpath, meta, body, "markdown", site, found)
     return article, found.problems
 
 
@@ -371,7 +388,9 @@ class MarkdownReader:
         found = Findings(relpath)
         parts = split_front_matter(text, found)
         # Checked again: the file may have changed since it was read.
-        return parts.body if parts is not None and within_budget(parts.body, True, found) else ""
+        if parts is None or not within_budget(parts.body, True, found):
+            return ""
+        return _pelican_links(parts.body) if parts.form == "pelican" else parts.body
 
     def render(self, body: str) -> str:
         return markdown_to_html(body)

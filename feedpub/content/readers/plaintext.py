@@ -48,8 +48,9 @@ Web page
        headline (the same text ignoring case and whitespace) as a repeated headline; a date
        line, which gives the date if none was found yet; any other line as a label (a section
        name, the publication's name).
-    6. The next non-blank line after the byline, or without a byline after the headline, is
-       dropped if it is a date line; it gives the date if none was found yet. A date line may
+    6. The next non-blank lines after the byline, or without a byline after the headline, are
+       dropped while they are date lines; the first gives the date if none was found yet (the
+       others are dropped as another date). A date line may
        start with "Published", "Posted" or "Updated" (":" and "on" allowed); an "Updated" one
        gives the updated date (and the date, when the page gives no other and the file name
        none).
@@ -380,10 +381,12 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
         last = region[at]
         _take_byline(parsed, last)
     # A date printed right under the headline or byline belongs to the header, not the body.
+    # So do the lines right after it that are dates too ("Updated ..." under "Published ...").
     following = (position if at is None else at) + 1
-    if following < len(filled) and _date_line(filled[following], tz):
+    while following < len(filled) and _date_line(filled[following], tz):
         last = filled[following]
         _take_date(parsed, last)
+        following += 1
 
     # Tags: and Summary: lines right under the header are the page's own metadata (a saved
     # page given its tags by hand), not its first paragraph.
