@@ -544,3 +544,26 @@ def test_images_that_are_there_give_no_warning(make_site: MakeSite) -> None:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(b"\x89PNG")
     assert warnings(check(load(root), NOW).problems) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "told"),
+    [
+        ("".join(f"![x](/images/gone-{n}.png)\n\n" for n in range(1000)), 21),
+        ("![x](/images/" + "a" * 5000 + ".png)", 1),
+        ("![x](/images/a%00b.png)", 1),
+        ("![x](/images/" + "a/" * 3000 + "b.png)", 1),
+        ("![x](data:image/png;base64,AAAA) ![y](//elsewhere.example/a.png) ![z](?q=1)", 0),
+    ],
+    ids=["a-thousand", "long-name", "nul", "deep", "not-files"],
+)
+def test_hostile_image_references_give_bounded_warnings(
+    make_site: MakeSite, body: str, told: int
+) -> None:
+    root = make_site({"2026-11-16-play.md": f"---\ntitle: Play\ndate: 2026-11-16\n---\n\n{body}\n"})
+    found = warnings(check(load(root), NOW).problems)
+    assert len(found) == told, found[:3]
+    if told == 21:
+        assert found[-1].message == (
+            "and 980 more images that are not files in static/ (the first 20 above)"
+        )
