@@ -237,7 +237,7 @@ def read_one_error(site: Site, text: str) -> Problem:
         ("published: false", "draft", True),
         ("published: true", "draft", False),
         ("draft: false\nstatus: draft", "draft", False),
-        ("Tags: [x]\nTITLE: Other", "tags", ("x",)),
+        ("Tags: [x]\nSUMMARY: Short.", "tags", ("x",)),
     ],
     ids=lambda v: v if isinstance(v, str) and ":" in v else "",
 )
@@ -402,6 +402,29 @@ def test_any_text_after_a_toml_fence_gives_an_article_or_a_problem(
         root=root, site=SiteSettings(title="T", url="https://example.org/"), feeds=FeedSettings()
     )
     article, problems = read(site, "+++\n" + body + "\n+++\nBody.\n")
+    assert article is not None or errors(problems)
+
+
+def test_a_key_given_twice_in_other_cases_is_a_warning(test_site: Site) -> None:
+    article, problems = read(test_site, "---\ntitle: Hi\ndate: 2026-11-20\nTitle: Two\n---\nB.\n")
+    assert article is not None
+    assert article.title == "Two"
+    assert [(p.line, p.message) for p in problems] == [
+        (4, "'Title' given twice (in any case); using the last")
+    ]
+
+
+@given(st.text(max_size=300))
+def test_any_pelican_header_gives_an_article_or_a_problem(
+    tmp_path_factory: pytest.TempPathFactory, header: str
+) -> None:
+    from feedpub.config import FeedSettings, SiteSettings
+
+    root = tmp_path_factory.mktemp("pelican")
+    site = Site(
+        root=root, site=SiteSettings(title="T", url="https://example.org/"), feeds=FeedSettings()
+    )
+    article, problems = read(site, "Title: Hi\n" + header + "\n\nBody.\n")
     assert article is not None or errors(problems)
 
 

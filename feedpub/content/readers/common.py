@@ -115,6 +115,8 @@ def front_matter_fields(
         line = lines.get(text, default_line)
         folded = text.casefold()
         if folded in FIELDS:
+            if folded in meta:  # "Title" and "title": one key to YAML's eyes, not here
+                found.warning(line, f"{text!r} given twice (in any case); using the last")
             meta[folded] = Value(value, line)
         elif folded in ALIASES:
             aliased.append((folded, ALIASES[folded], value, line))
