@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from feedpub import __version__, config
-from feedpub.dates import parse_date
+from feedpub.dates import for_people, parse_date
 from feedpub.delivery.imports import import_text, read_import
 from feedpub.delivery.subscribers import Subscribers, export_csv
 from feedpub.errors import (
@@ -23,6 +23,7 @@ from feedpub.errors import (
     FeedpubError,
     ImportFormatError,
     LockBusy,
+    NotResubscribed,
     Problem,
     StateBusy,
 )
@@ -795,15 +796,28 @@ def subscribers() -> None:
 @subscribers.command("add")
 @click.argument("address")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
+@click.option(
+    "--resubscribe",
+    is_flag=True,
+    help="Subscribe again someone who unsubscribed, bounced or complained.",
+)
 @verbosity
 @pass_options
 @reports_errors
-def subscribers_add(options: Options, address: str, name: str) -> None:
-    """Add ADDRESS as an active subscriber (again, if it had unsubscribed)."""
+def subscribers_add(options: Options, address: str, name: str, resubscribe: bool) -> None:
+    """Add ADDRESS as an active subscriber (one who left only with --resubscribe)."""
     site = options.site()
-    with State.open(site.state_dir) as state, state.transaction():
-        subscriber, added = Subscribers(state).add(address, name, datetime.now(site.tz))
-    options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
+    try:
+        with State.open(site.state_dir) as state, state.transaction():
+            subscriber, added = Subscribers(state).add(
+                address, name, datetime.now(site.tz), resubscribe=resubscribe
+            )
+    except NotResubscribed as exc:
+        left = for_people(datetime.fromisoformat(exc.when), site.tz)
+        raise click.ClickException(exc.say(left)) from None
+    back = resubscribe and subscriber.added != subscriber.changed  # a row that was there
+    said = ("Subscribed again:" if back else "Added") if added else "Already subscribed:"
+    options.say(f"{said} {subscriber.email}")
 
 
 @subscribers.command("remove")

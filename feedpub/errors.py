@@ -116,6 +116,21 @@ class SubscriberError(FeedpubError):
     """A subscriber cannot be added, found or changed as asked."""
 
 
+class NotResubscribed(SubscriberError):
+    """Someone who left would be subscribed again without being asked to on purpose."""
+
+    def __init__(self, email: str, how: str, when: str) -> None:
+        self.email, self.how, self.when = email, how, when
+        super().__init__(self.say(when[:16].replace("T", " ")))
+
+    def say(self, when: str) -> str:
+        """The message, with ``when`` they left as the caller shows moments to people."""
+        return (
+            f"{self.email} {self.how} on {when}; add them again only if they asked to be "
+            f"back: feedpub subscribers add --resubscribe {self.email}"
+        )
+
+
 class ImportFormatError(SubscriberError):
     """An import file is neither CSV with an 'email' column nor one address per line."""
 
