@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -1003,3 +1004,75 @@ def serve(options: Options, host: str, port: int) -> None:
 
     # The confirmations and welcomes the requests queue leave from this process, at once.
     serve_forever(site, host, port, options.say, sender=Mailer(site))
+
+
+def _state_files() -> tuple[str, ...]:
+    """The state folder's small files a backup carries: the secret and the List-Id."""
+    from feedpub.delivery.identity import LIST_ID_FILE  # the email package: not for a build
+    from feedpub.delivery.tokens import SECRET_FILE
+
+    return (SECRET_FILE, LIST_ID_FILE)
+
+
+def _held(issues: int, subscribers: int, deliveries: int) -> str:
+    return (
+        f"{plural(issues, 'issue')}, {plural(subscribers, 'subscriber')}, "
+        f"{deliveries} {'delivery' if deliveries == 1 else 'deliveries'}"
+    )
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@verbosity
+@pass_options
+@reports_errors
+def backup_command(options: Options, file: Path, force: bool) -> None:
+    """Write the state, the secret and the List-Id to FILE, safe while cron runs."""
+    from feedpub.delivery.tokens import SECRET_ENV, SECRET_FILE
+    from feedpub.store.backup import backup
+
+    site = options.site()
+    report = backup(site.state_dir, file, _state_files(), force=force)
+    with_files = " and ".join(
+        {"secret": "the secret", "list-id": "the List-Id"}.get(name, name)
+        for name in report.files
+    )
+    options.say(
+        f"Backed up the state to {file} (schema {report.schema}: "
+        f"{_held(report.issues, report.subscribers, report.deliveries)}"
+        f"{'; with ' + with_files if with_files else ''}; {report.size:,} bytes). It holds "
+        "subscribers' addresses and the secret: keep it where only you can read it"
+    )
+    if SECRET_FILE not in report.files:
+        where = (
+            f"the site's secret is in {SECRET_ENV}: keep its value with the backup"
+            if os.environ.get(SECRET_ENV)
+            else "the site has no secret yet (none was needed so far)"
+        )
+        _warn([f"the backup holds no secret: {where}"], options)
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the state the site holds now.")
+@verbosity
+@pass_options
+@reports_errors
+def restore_command(options: Options, file: Path, force: bool) -> None:
+    """Put the state, secret and List-Id from a backup FILE in place."""
+    from feedpub.store.backup import restore
+
+    site = options.site()
+    with SiteLock(site.state_dir, "restore"):
+        report = restore(file, site.state_dir, _state_files(), force=force)
+    try:
+        made = for_people(datetime.fromisoformat(report.made), site.tz)
+    except ValueError:  # a manifest's own words, shown as they are only if they are a moment
+        made = ""
+    options.say(
+        f"Restored {file} (made {made or 'at an unknown time'}, schema {report.schema}: "
+        f"{_held(report.issues, report.subscribers, report.deliveries)}) into "
+        f"{site.state_dir}{' in place of its state' if report.replaced else ''}; the next "
+        "build is a full one"
+    )

@@ -108,6 +108,14 @@ class TokenError(FeedpubError):
     """An unsubscribe token is malformed or forged."""
 
 
+class BackupError(FeedpubError):
+    """A backup cannot be written, or a file cannot be restored as the site's state."""
+
+
+class StatsError(FeedpubError):
+    """An access log cannot be read for the figures asked."""
+
+
 class SecretError(FeedpubError):
     """The site's secret file cannot be used."""
 
