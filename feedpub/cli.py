@@ -1076,3 +1076,65 @@ def restore_command(options: Options, file: Path, force: bool) -> None:
         f"{site.state_dir}{' in place of its state' if report.replaced else ''}; the next "
         "build is a full one"
     )
+
+
+@main.command("stats")
+@click.option(
+    "--access-log",
+    "logs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The web server's access log, combined format, plain or gzip (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@verbosity
+@pass_options
+@reports_errors
+def stats(options: Options, logs: tuple[Path, ...], as_json: bool) -> None:
+    """Count feed subscribers, feed fetchers and issue views from access logs."""
+    from feedpub.site.stats import median, read_logs
+
+    site = options.site()
+    figures = read_logs(site, logs)
+    if as_json:
+        click.echo(json.dumps(figures.as_json(site.tz), ensure_ascii=False, indent=2))
+        return
+    span = ""
+    if figures.first is not None and figures.last is not None:
+        span = f" from {for_people(figures.first, site.tz)} to {for_people(figures.last, site.tz)}"
+    skipped = (
+        f"; {figures.skipped:,} skipped (not the combined log format, or over 16 KB)"
+        if figures.skipped
+        else ""
+    )
+    options.say(
+        f"Read {plural(len(figures.files), 'file')}: {figures.lines:,} lines{span}{skipped}"
+    )
+    stated = [feed for feed in figures.feeds if feed.subscribers]
+    if stated:
+        click.echo("Feed subscribers, as feed readers state them (the latest figure of each):")
+        for feed in stated:
+            readers = ", ".join(f"{name} {count:,}" for name, count in feed.subscribers.items())
+            click.echo(f"  {feed.path}: {feed.total:,} ({readers})")
+    if figures.feeds:
+        click.echo("Distinct fetchers of each feed a day (by address and client, none kept):")
+        for feed in figures.feeds:
+            days = feed.daily_fetchers
+            last_day, last = next(reversed(days.items()))
+            spread = (
+                f"; {len(days)} days: median {median(days.values()):g}, "
+                f"fewest {min(days.values()):,}, most {max(days.values()):,}"
+                if len(days) > 1
+                else ""
+            )
+            click.echo(f"  {feed.path}: {last:,} on {last_day}{spread}")
+    if figures.issues:
+        click.echo("Views of each issue's web version (browsers, not robots; viewers a day):")
+        for views in figures.issues:
+            click.echo(
+                f"  issue {views.number}: {views.views:,} view{'' if views.views == 1 else 's'}, "
+                f"{views.viewers:,} viewer{'' if views.viewers == 1 else 's'}"
+            )
+    if not figures.feeds and not figures.issues:
+        click.echo("No feed was fetched and no issue's web version viewed in these logs.")
