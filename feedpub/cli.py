@@ -806,7 +806,10 @@ def subscribers() -> None:
 @pass_options
 @reports_errors
 def subscribers_add(options: Options, address: str, name: str, resubscribe: bool) -> None:
-    """Add ADDRESS as an active subscriber (one who left only with --resubscribe)."""
+    """Add ADDRESS as an active subscriber.
+
+    Someone who unsubscribed, bounced or complained is added again only with --resubscribe.
+    """
     site = options.site()
     try:
         with State.open(site.state_dir) as state, state.transaction():
@@ -1028,7 +1031,11 @@ def _held(issues: int, subscribers: int, deliveries: int) -> str:
 @pass_options
 @reports_errors
 def backup_command(options: Options, file: Path, force: bool) -> None:
-    """Write the state, the secret and the List-Id to FILE, safe while cron runs."""
+    """Back up the state to FILE.
+
+    One file: a consistent copy of the state database (safe while cron runs), the secret
+    and the List-Id, readable by its owner only.
+    """
     from feedpub.delivery.tokens import SECRET_ENV, SECRET_FILE
     from feedpub.store.backup import backup
 
@@ -1060,7 +1067,10 @@ def backup_command(options: Options, file: Path, force: bool) -> None:
 @pass_options
 @reports_errors
 def restore_command(options: Options, file: Path, force: bool) -> None:
-    """Put the state, secret and List-Id from a backup FILE in place."""
+    """Restore the state from a backup FILE.
+
+    Into a site that has no state yet, or over its state with --force.
+    """
     from feedpub.store.backup import restore
 
     site = options.site()
@@ -1092,7 +1102,12 @@ def restore_command(options: Options, file: Path, force: bool) -> None:
 @pass_options
 @reports_errors
 def stats(options: Options, logs: tuple[Path, ...], as_json: bool) -> None:
-    """Count feed subscribers, feed fetchers and issue views from access logs."""
+    """Count feed readers and issue views in logs.
+
+    From the web server's access logs (combined format, plain or gzip): feed subscribers as
+    the readers state them, distinct fetchers a day, views of each issue's web version.
+    Nobody is tracked: only counts come out.
+    """
     from feedpub.site.stats import median, read_logs
 
     site = options.site()

@@ -420,3 +420,44 @@ def test_the_manifest_lists_every_file_with_its_checksum(
             assert hashlib.sha256(member.read()).hexdigest() == digest
     assert manifest["schema"] == SCHEMA_VERSION
     assert sorted(manifest["files"]) == sorted(STATE_FILES)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "cut-short"], ids=["garbage", "cut-short"])
+def test_restore_force_over_a_damaged_state_replaces_it(
+    runner: CliRunner, site: Path, make_site: MakeSite, tmp_path: Path, damage: str
+) -> None:
+    target = tmp_path / "site.backup"
+    assert_clean_exit(invoke(runner, "--site", site, "backup", target), 0)
+    other = make_site(ARTICLES, extra=NEWSLETTER, folder="elsewhere")
+    subscribe(other, [("someone@example.net", "")])
+    database = load(other).state_dir / "state.db"
+    whole = database.read_bytes()
+    database.write_bytes(b"\x00" * 8192 if damage == "garbage" else whole[: len(whole) // 3])
+    # The damaged state is refused by the commands, and by a backup of it...
+    refused = invoke(runner, "--site", other, "backup", tmp_path / "damaged.backup")
+    assert_clean_exit(refused, 1)
+    assert str(database) in refused.stderr
+    # ...and a restore with --force puts the backup in its place.
+    assert_clean_exit(invoke(runner, "--site", other, "restore", target, "--force"), 0)
+    listed = invoke(runner, "--site", other, "subscribers", "list")
+    assert_clean_exit(listed, 0)
+    assert listed.stdout == invoke(runner, "--site", site, "subscribers", "list").stdout
+
+
+def test_restore_removes_a_write_ahead_log_left_without_its_database(
+    runner: CliRunner, site: Path, make_site: MakeSite, tmp_path: Path
+) -> None:
+    """A -wal file whose database is gone would otherwise be applied to the restored one."""
+    target = tmp_path / "site.backup"
+    assert_clean_exit(invoke(runner, "--site", site, "backup", target), 0)
+    other = make_site(ARTICLES, extra=NEWSLETTER, folder="elsewhere")
+    state_dir = load(other).state_dir
+    state_dir.mkdir(mode=0o700)
+    (state_dir / "state.db-wal").write_bytes(b"\x37\x7f\x06\x82" + b"\x00" * 4000)
+    refused = invoke(runner, "--site", other, "subscribers", "list")
+    assert_clean_exit(refused, 1)  # the state's own guard: a log without its database
+    assert_clean_exit(invoke(runner, "--site", other, "restore", target), 0)
+    assert not (state_dir / "state.db-wal").exists() or (state_dir / "state.db").exists()
+    listed = invoke(runner, "--site", other, "subscribers", "list")
+    assert_clean_exit(listed, 0)
+    assert listed.stdout.count("@example.net") == 3
