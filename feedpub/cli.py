@@ -1051,13 +1051,17 @@ def backup_command(options: Options, file: Path, force: bool) -> None:
         f"{'; with ' + with_files if with_files else ''}; {report.size:,} bytes). It holds "
         "subscribers' addresses and the secret: keep it where only you can read it"
     )
-    if SECRET_FILE not in report.files:
-        where = (
-            f"the site's secret is in {SECRET_ENV}: keep its value with the backup"
-            if os.environ.get(SECRET_ENV)
-            else "the site has no secret yet (none was needed so far)"
+    if os.environ.get(SECRET_ENV):
+        # The variable wins over the file (tokens.load_secret): the links are signed with it.
+        _warn(
+            [
+                f"{SECRET_ENV} is set, and it is the secret the links are signed with, not the "
+                "file: keep its value with the backup"
+            ],
+            options,
         )
-        _warn([f"the backup holds no secret: {where}"], options)
+    elif SECRET_FILE not in report.files:
+        _warn(["the backup holds no secret: the site has none yet (none was needed)"], options)
 
 
 @main.command("restore")

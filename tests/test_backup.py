@@ -461,3 +461,16 @@ def test_restore_removes_a_write_ahead_log_left_without_its_database(
     listed = invoke(runner, "--site", other, "subscribers", "list")
     assert_clean_exit(listed, 0)
     assert listed.stdout.count("@example.net") == 3
+
+
+def test_a_secret_kept_in_the_environment_is_named(
+    runner: CliRunner, site: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        runner, "--site", site, "backup", tmp_path / "x.backup", env={"FEEDPUB_SECRET": "s3"}
+    )
+    assert_clean_exit(result, 0)
+    assert result.stderr == (
+        "warning: FEEDPUB_SECRET is set, and it is the secret the links are signed with, not "
+        "the file: keep its value with the backup\n"
+    )
