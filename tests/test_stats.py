@@ -200,6 +200,7 @@ def test_a_site_under_a_path_counts_only_its_own(make_site: MakeSite, tmp_path: 
         + line("192.0.2.2", DAY, "/paper//tags/x/rss.xml", FEEDLY.format(n=2))
     )
     stats = read_logs(load(root), [log])
+    assert stats.skipped == 0  # another site's lines are not skipped as malformed
     assert {f.path: f.subscribers for f in stats.feeds} == {
         "/paper/rss.xml": {"Feedly": 5},
         "/paper/tags/x/rss.xml": {"Feedly": 2},
@@ -342,4 +343,4 @@ def test_any_bytes_are_a_request_or_skipped(data: bytes) -> None:
 def test_any_request_line_text_is_a_request_or_skipped(text: str) -> None:
     raw = f'192.0.2.1 - - [27/Nov/2026:10:00:00 +0100] "{text}" 200 1 "-" "{text}"'
     hit = parse_line(raw.encode("utf-8", "surrogatepass"), "/paper/")
-    assert hit is None or not hit.path.startswith("/")
+    assert hit is None or hit.path is None or not hit.path.startswith("/")

@@ -105,7 +105,7 @@ class Hit:
     client: str
     moment: datetime
     method: str
-    path: str  # relative to the site's own path, "" for its home page
+    path: str | None  # relative to the site's own path, "" for its home; None: not under it
     status: int
     agent: str
 
@@ -205,7 +205,7 @@ def _unescape(raw: bytes) -> str:
 
 def parse_line(line: bytes, base: str) -> Hit | None:
     """The request of one combined-format line, its path relative to ``base`` (the site's
-    own path, "/" or "/paper/"); None for a line that is not one, or not for the site."""
+    own path, "/" or "/paper/"; None outside it); None for a line that is not one."""
     found = _LINE.match(line)
     if found is None:
         return None
@@ -217,8 +217,8 @@ def parse_line(line: bytes, base: str) -> Hit | None:
     if len(parts) not in (2, 3):
         return None
     method, target = parts[0], parts[1]
-    path = _site_path(target, base)
-    if path is None:
+    well_formed, path = _site_path(target, base)
+    if not well_formed:
         return None
     return Hit(
         client.decode("ascii", "replace"),
@@ -231,21 +231,23 @@ def parse_line(line: bytes, base: str) -> Hit | None:
 
 
 @functools.lru_cache(maxsize=_CACHED)
-def _site_path(target: str, base: str) -> str | None:
+def _site_path(target: str, base: str) -> tuple[bool, str | None]:
+    """(whether ``target`` is a request's path at all, the path relative to ``base`` or None
+    when it is outside: another site's, in a log several share)."""
     try:
         raw = urlsplit(target).path
     except ValueError:
-        return None
+        return False, None
     path = unquote(raw, errors="replace")
     if not path.startswith("/") or "\x00" in path:
-        return None
+        return False, None
     folder = path.endswith("/")
     path = posixpath.normpath(path)
     path = path.lstrip("/")  # normpath keeps a leading "//"
     path = f"/{path}" + ("/" if folder and path else "")
     if not path.startswith(base) and path + "/" != base:
-        return None
-    return path[len(base) :]
+        return True, None
+    return True, path[len(base) :]
 
 
 def feed_of(path: str) -> str | None:
@@ -302,6 +304,8 @@ class _Tally:
         return hashlib.blake2b(text, key=self.key, digest_size=12).digest()
 
     def add(self, hit: Hit) -> None:
+        if hit.path is None:
+            return
         if hit.status not in COUNTED_STATUSES or hit.method not in ("GET", "HEAD"):
             return
         day = hit.moment.astimezone(self.tz).date()
