@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import TZ, MakeSite, assert_clean_exit, invoke, load
+from helpers import SETTINGS, TZ, MakeSite, assert_clean_exit, invoke, load
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -344,3 +345,15 @@ def test_any_request_line_text_is_a_request_or_skipped(text: str) -> None:
     raw = f'192.0.2.1 - - [27/Nov/2026:10:00:00 +0100] "{text}" 200 1 "-" "{text}"'
     hit = parse_line(raw.encode("utf-8", "surrogatepass"), "/paper/")
     assert hit is None or hit.path is None or not hit.path.startswith("/")
+
+
+@given(st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), max_size=30))
+def test_any_log_is_read_and_every_line_counted(lines: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "feedpub.toml").write_text(SETTINGS, encoding="utf-8")
+        log = root / "access.log"
+        log.write_bytes(b"".join(line + b"\n" for line in lines))
+        stats = read_logs(load(root), [log])
+    assert stats.lines == len(lines)
+    assert 0 <= stats.skipped <= len(lines)
