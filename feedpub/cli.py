@@ -1157,3 +1157,10 @@ def stats(options: Options, logs: tuple[Path, ...], as_json: bool) -> None:
             )
     if not figures.feeds and not figures.issues:
         click.echo("No feed was fetched and no issue's web version viewed in these logs.")
+        if figures.outside:
+            click.echo(
+                f"{figures.outside:,} "
+                f"{'request was' if figures.outside == 1 else 'requests were'} for paths outside "
+                "the site's own, "
+                f"{figures.base} ([site] url): is that the address the site is served at?"
+            )

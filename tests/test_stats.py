@@ -202,6 +202,7 @@ def test_a_site_under_a_path_counts_only_its_own(make_site: MakeSite, tmp_path: 
     )
     stats = read_logs(load(root), [log])
     assert stats.skipped == 0  # another site's lines are not skipped as malformed
+    assert stats.outside == 2
     assert {f.path: f.subscribers for f in stats.feeds} == {
         "/paper/rss.xml": {"Feedly": 5},
         "/paper/tags/x/rss.xml": {"Feedly": 2},
@@ -357,3 +358,19 @@ def test_any_log_is_read_and_every_line_counted(lines: list[bytes]) -> None:
         stats = read_logs(load(root), [log])
     assert stats.lines == len(lines)
     assert 0 <= stats.skipped <= len(lines)
+
+
+def test_a_log_of_another_address_says_so(runner: CliRunner, site: Path, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(line("192.0.2.1", DAY, "/rss.xml", FEEDLY.format(n=5)))
+    toml = site / "feedpub.toml"
+    toml.write_text(
+        toml.read_text().replace('"https://news.example.org/"', '"https://example.org/paper/"')
+    )
+    result = invoke(runner, "--site", site, "stats", "--access-log", log)
+    assert_clean_exit(result, 0)
+    assert result.stdout.endswith(
+        "No feed was fetched and no issue's web version viewed in these logs.\n"
+        "1 request was for paths outside the site's own, /paper/ ([site] url): is that the "
+        "address the site is served at?\n"
+    )

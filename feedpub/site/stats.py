@@ -144,6 +144,8 @@ class Stats:
     feeds: tuple[FeedFigures, ...]
     issues: tuple[IssueViews, ...]
     robot_views: int
+    outside: int = 0  # requests for paths outside the site's own (another site's)
+    base: str = "/"
 
     def as_json(self, tz: tzinfo) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -168,6 +170,7 @@ class Stats:
                 for issue in self.issues
             },
             "robot_views": self.robot_views,
+            "outside": self.outside,
         }
 
 
@@ -297,6 +300,7 @@ class _Tally:
     views: Counter[int] = field(default_factory=Counter)
     viewers: dict[int, dict[date, set[bytes]]] = field(default_factory=dict)
     robot_views: int = 0
+    outside: int = 0
 
     def someone(self, hit: Hit) -> bytes:
         # Keyed by a random key of this call only: the hash cannot be matched to an address.
@@ -305,6 +309,7 @@ class _Tally:
 
     def add(self, hit: Hit) -> None:
         if hit.path is None:
+            self.outside += 1
             return
         if hit.status not in COUNTED_STATUSES or hit.method not in ("GET", "HEAD"):
             return
@@ -362,6 +367,8 @@ class _Tally:
             feeds,
             issues,
             self.robot_views,
+            self.outside,
+            self.base,
         )
 
 
