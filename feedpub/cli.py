@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from feedpub import __version__, config
-from feedpub.dates import parse_date
+from feedpub.dates import for_people, parse_date
 from feedpub.delivery.imports import import_text, read_import
 from feedpub.delivery.subscribers import Subscribers, export_csv
 from feedpub.errors import (
@@ -23,6 +24,7 @@ from feedpub.errors import (
     FeedpubError,
     ImportFormatError,
     LockBusy,
+    NotResubscribed,
     Problem,
     StateBusy,
 )
@@ -795,15 +797,31 @@ def subscribers() -> None:
 @subscribers.command("add")
 @click.argument("address")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
+@click.option(
+    "--resubscribe",
+    is_flag=True,
+    help="Subscribe again someone who unsubscribed, bounced or complained.",
+)
 @verbosity
 @pass_options
 @reports_errors
-def subscribers_add(options: Options, address: str, name: str) -> None:
-    """Add ADDRESS as an active subscriber (again, if it had unsubscribed)."""
+def subscribers_add(options: Options, address: str, name: str, resubscribe: bool) -> None:
+    """Add ADDRESS as an active subscriber.
+
+    Someone who unsubscribed, bounced or complained is added again only with --resubscribe.
+    """
     site = options.site()
-    with State.open(site.state_dir) as state, state.transaction():
-        subscriber, added = Subscribers(state).add(address, name, datetime.now(site.tz))
-    options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
+    try:
+        with State.open(site.state_dir) as state, state.transaction():
+            subscriber, added = Subscribers(state).add(
+                address, name, datetime.now(site.tz), resubscribe=resubscribe
+            )
+    except NotResubscribed as exc:
+        left = for_people(datetime.fromisoformat(exc.when), site.tz)
+        raise click.ClickException(exc.say(left)) from None
+    back = resubscribe and subscriber.added != subscriber.changed  # a row that was there
+    said = ("Subscribed again:" if back else "Added") if added else "Already subscribed:"
+    options.say(f"{said} {subscriber.email}")
 
 
 @subscribers.command("remove")
@@ -989,3 +1007,160 @@ def serve(options: Options, host: str, port: int) -> None:
 
     # The confirmations and welcomes the requests queue leave from this process, at once.
     serve_forever(site, host, port, options.say, sender=Mailer(site))
+
+
+def _state_files() -> tuple[str, ...]:
+    """The state folder's small files a backup carries: the secret and the List-Id."""
+    from feedpub.delivery.identity import LIST_ID_FILE  # the email package: not for a build
+    from feedpub.delivery.tokens import SECRET_FILE
+
+    return (SECRET_FILE, LIST_ID_FILE)
+
+
+def _held(issues: int, subscribers: int, deliveries: int) -> str:
+    return (
+        f"{plural(issues, 'issue')}, {plural(subscribers, 'subscriber')}, "
+        f"{deliveries} {'delivery' if deliveries == 1 else 'deliveries'}"
+    )
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@verbosity
+@pass_options
+@reports_errors
+def backup_command(options: Options, file: Path, force: bool) -> None:
+    """Back up the state to FILE.
+
+    One file: a consistent copy of the state database (safe while cron runs), the secret
+    and the List-Id, readable by its owner only.
+    """
+    from feedpub.delivery.tokens import SECRET_ENV, SECRET_FILE
+    from feedpub.store.backup import backup
+
+    site = options.site()
+    report = backup(site.state_dir, file, _state_files(), force=force)
+    with_files = " and ".join(
+        {"secret": "the secret", "list-id": "the List-Id"}.get(name, name)
+        for name in report.files
+    )
+    options.say(
+        f"Backed up the state to {file} (schema {report.schema}: "
+        f"{_held(report.issues, report.subscribers, report.deliveries)}"
+        f"{'; with ' + with_files if with_files else ''}; {report.size:,} bytes). It holds "
+        "subscribers' addresses and the secret: keep it where only you can read it"
+    )
+    if os.environ.get(SECRET_ENV):
+        # The variable wins over the file (tokens.load_secret): the links are signed with it.
+        _warn(
+            [
+                f"{SECRET_ENV} is set, and it is the secret the links are signed with, not the "
+                "file: keep its value with the backup"
+            ],
+            options,
+        )
+    elif SECRET_FILE not in report.files:
+        _warn(["the backup holds no secret: the site has none yet (none was needed)"], options)
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the state the site holds now.")
+@verbosity
+@pass_options
+@reports_errors
+def restore_command(options: Options, file: Path, force: bool) -> None:
+    """Restore the state from a backup FILE.
+
+    Into a site that has no state yet, or over its state with --force.
+    """
+    from feedpub.store.backup import restore
+
+    site = options.site()
+    with SiteLock(site.state_dir, "restore"):
+        report = restore(file, site.state_dir, _state_files(), force=force)
+    try:
+        made = for_people(datetime.fromisoformat(report.made), site.tz)
+    except ValueError:  # a manifest's own words, shown as they are only if they are a moment
+        made = ""
+    options.say(
+        f"Restored {file} (made {made or 'at an unknown time'}, schema {report.schema}: "
+        f"{_held(report.issues, report.subscribers, report.deliveries)}) into "
+        f"{site.state_dir}{' in place of its state' if report.replaced else ''}; the next "
+        "build is a full one"
+    )
+
+
+@main.command("stats")
+@click.option(
+    "--access-log",
+    "logs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The web server's access log, combined format, plain or gzip (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@verbosity
+@pass_options
+@reports_errors
+def stats(options: Options, logs: tuple[Path, ...], as_json: bool) -> None:
+    """Count feed readers and issue views in logs.
+
+    From the web server's access logs (combined format, plain or gzip): feed subscribers as
+    the readers state them, distinct fetchers a day, views of each issue's web version.
+    Nobody is tracked: only counts come out.
+    """
+    from feedpub.site.stats import median, read_logs
+
+    site = options.site()
+    figures = read_logs(site, logs)
+    if as_json:
+        click.echo(json.dumps(figures.as_json(site.tz), ensure_ascii=False, indent=2))
+        return
+    span = ""
+    if figures.first is not None and figures.last is not None:
+        span = f" from {for_people(figures.first, site.tz)} to {for_people(figures.last, site.tz)}"
+    skipped = (
+        f"; {figures.skipped:,} skipped (not the combined log format, or over 16 KB)"
+        if figures.skipped
+        else ""
+    )
+    options.say(
+        f"Read {plural(len(figures.files), 'file')}: {figures.lines:,} lines{span}{skipped}"
+    )
+    stated = [feed for feed in figures.feeds if feed.subscribers]
+    if stated:
+        click.echo("Feed subscribers, as feed readers state them (the latest figure of each):")
+        for feed in stated:
+            readers = ", ".join(f"{name} {count:,}" for name, count in feed.subscribers.items())
+            click.echo(f"  {feed.path}: {feed.total:,} ({readers})")
+    if figures.feeds:
+        click.echo("Distinct fetchers of each feed a day (by address and client, none kept):")
+        for feed in figures.feeds:
+            days = feed.daily_fetchers
+            last_day, last = next(reversed(days.items()))
+            spread = (
+                f"; {len(days)} days: median {median(days.values()):g}, "
+                f"fewest {min(days.values()):,}, most {max(days.values()):,}"
+                if len(days) > 1
+                else ""
+            )
+            click.echo(f"  {feed.path}: {last:,} on {last_day}{spread}")
+    if figures.issues:
+        click.echo("Views of each issue's web version (browsers, not robots; viewers a day):")
+        for views in figures.issues:
+            click.echo(
+                f"  issue {views.number}: {views.views:,} view{'' if views.views == 1 else 's'}, "
+                f"{views.viewers:,} viewer{'' if views.viewers == 1 else 's'}"
+            )
+    if not figures.feeds and not figures.issues:
+        click.echo("No feed was fetched and no issue's web version viewed in these logs.")
+        if figures.outside:
+            click.echo(
+                f"{figures.outside:,} "
+                f"{'request was' if figures.outside == 1 else 'requests were'} for paths outside "
+                "the site's own, "
+                f"{figures.base} ([site] url): is that the address the site is served at?"
+            )

@@ -108,12 +108,35 @@ class TokenError(FeedpubError):
     """An unsubscribe token is malformed or forged."""
 
 
+class BackupError(FeedpubError):
+    """A backup cannot be written, or a file cannot be restored as the site's state."""
+
+
+class StatsError(FeedpubError):
+    """An access log cannot be read for the figures asked."""
+
+
 class SecretError(FeedpubError):
     """The site's secret file cannot be used."""
 
 
 class SubscriberError(FeedpubError):
     """A subscriber cannot be added, found or changed as asked."""
+
+
+class NotResubscribed(SubscriberError):
+    """Someone who left would be subscribed again without being asked to on purpose."""
+
+    def __init__(self, email: str, how: str, when: str) -> None:
+        self.email, self.how, self.when = email, how, when
+        super().__init__(self.say(when[:16].replace("T", " ")))
+
+    def say(self, when: str) -> str:
+        """The message, with ``when`` they left as the caller shows moments to people."""
+        return (
+            f"{self.email} {self.how} on {when}; add them again only if they asked to be "
+            f"back: feedpub subscribers add --resubscribe {self.email}"
+        )
 
 
 class ImportFormatError(SubscriberError):

@@ -182,13 +182,39 @@ def test_add_folds_whitespace_in_a_name(runner: CliRunner, site: Path) -> None:
     assert people(site) == [("ann@example.org", "Ann Lee", "active")]
 
 
-def test_adding_again_reactivates_an_unsubscribed_address(runner: CliRunner, site: Path) -> None:
-    add_people(site, ("ann@example.org", "Ann", "unsubscribed"), ("bob@example.org", "", "bounced"))
+@pytest.mark.parametrize(
+    ("status", "how"),
+    [
+        ("unsubscribed", "unsubscribed"),
+        ("bounced", "was taken off after their mailbox bounced"),
+        ("complained", "was taken off after reporting an issue as spam"),
+    ],
+    ids=["unsubscribed", "bounced", "complained"],
+)
+def test_adding_someone_who_left_is_refused_without_resubscribe(
+    runner: CliRunner, site: Path, status: str, how: str
+) -> None:
+    add_people(site, ("ann@example.org", "Ann", status))
     result = invoke(runner, "--site", site, "subscribers", "add", "Ann@example.org")
+    assert_clean_exit(result, 1)
+    assert result.stderr == (
+        f"Error: ann@example.org {how} on 2026-11-27 12:00 CET; add them again only if they "
+        "asked to be back: feedpub subscribers add --resubscribe ann@example.org\n"
+    )
+    assert result.stdout == ""
+    assert people(site) == [("ann@example.org", "Ann", status)]
+
+
+def test_resubscribe_reactivates_someone_who_left(runner: CliRunner, site: Path) -> None:
+    add_people(site, ("ann@example.org", "Ann", "unsubscribed"), ("bob@example.org", "", "bounced"))
+    result = invoke(
+        runner, "--site", site, "subscribers", "add", "Ann@example.org", "--resubscribe"
+    )
     assert_clean_exit(result, 0)
-    assert result.stdout == "Added ann@example.org\n"
+    assert result.stdout == "Subscribed again: ann@example.org\n"
     bounced = invoke(
-        runner, "--site", site, "subscribers", "add", "bob@example.org", "--name", "Bo"
+        runner, "--site", site, "subscribers", "add", "bob@example.org", "--name", "Bo",
+        "--resubscribe",
     )
     assert_clean_exit(bounced, 0)
     assert people(site) == [
@@ -198,6 +224,11 @@ def test_adding_again_reactivates_an_unsubscribed_address(runner: CliRunner, sit
     with State.open(config.load(site, env={}).state_dir) as state:
         failures = state.db.execute("SELECT hard_failures FROM subscribers ORDER BY id").fetchall()
     assert failures == [(0,), (0,)]
+    # --resubscribe on someone new or still subscribed changes nothing else.
+    new = invoke(runner, "--site", site, "subscribers", "add", "cat@example.org", "--resubscribe")
+    assert new.stdout == "Added cat@example.org\n"
+    again = invoke(runner, "--site", site, "subscribers", "add", "cat@example.org", "--resubscribe")
+    assert again.stdout == "Already subscribed: cat@example.org\n"
 
 
 def test_the_state_database_is_private(runner: CliRunner, site: Path) -> None:

@@ -21,12 +21,19 @@ from datetime import datetime
 from typing import Any
 
 from feedpub.delivery.tokens import Reading, load_secret
-from feedpub.errors import SubscriberError
+from feedpub.errors import NotResubscribed, SubscriberError
 from feedpub.store.state import State
 from feedpub.store.subscribers import SOURCES, STATUSES, Subscriber
 
 MAX_NAME = 200
 FORGOTTEN = "forgotten"
+# The statuses of someone who left (or whose mailbox or complaint took them off): adding them
+# again is a decision to make on purpose, never a side effect of a plain `subscribers add`.
+LEFT = {
+    "unsubscribed": "unsubscribed",
+    "bounced": "was taken off after their mailbox bounced",
+    "complained": "was taken off after reporting an issue as spam",
+}
 
 
 def normalize(address: str) -> tuple[str, str]:
@@ -104,6 +111,7 @@ class Subscribers:
         allow_suppressed: bool = False,
         ip: str = "",
         topics: tuple[str, ...] = (),
+        resubscribe: bool = True,
     ) -> tuple[Subscriber, bool]:
         """Add (or, with ``reactivate``, re-activate) a subscriber; (subscriber, True if it was
         new or re-activated). A new subscriber gets ``status``, and a consent record: how they
@@ -111,7 +119,9 @@ class Subscribers:
         with ``[web] record_ip``), and their ``topics``.
 
         An address on the suppression list (forgotten on request) is refused, SubscriberError,
-        unless ``allow_suppressed`` (a sign-up, which only its confirmation makes active)."""
+        unless ``allow_suppressed`` (a sign-up, which only its confirmation makes active).
+        Without ``resubscribe``, re-activating someone who left (``LEFT``) is a
+        NotResubscribed naming when they left."""
         email, key = normalize(address)
         name = _clean_name(name)
         if status not in STATUSES or status == FORGOTTEN:
@@ -134,6 +144,8 @@ class Subscribers:
             return made, True
         if found.status == "active" or not reactivate:
             return found, False
+        if not resubscribe and found.status in LEFT:
+            raise NotResubscribed(found.email, LEFT[found.status], found.changed)
         self.rows.reactivate(found.id, name, stamp)
         return self.get(key), True
 

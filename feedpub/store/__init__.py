@@ -23,6 +23,10 @@
   transaction (``Deliveries``); ``State.deliveries``, which the send loop uses through its
   ``DeliveryStore`` Protocol.
 
+- ``backup``: a backup of the state in one file (the database copied through SQLite's
+  backup API, the secret, the List-Id, a manifest of checksums) and its checked restore
+  (``backup``, ``restore``).
+
 A new table group is a module here with its accessor on ``State``, and its migration appended
 to ``state._MIGRATIONS``.
 
