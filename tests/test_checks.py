@@ -201,3 +201,33 @@ def test_articles_left_out_are_warnings(site: Site) -> None:
         "warning: 3 articles left out: older than lookback_days (30)",
         "warning: 1 article left out: over max_items (25); they wait for the next issue",
     ]
+
+
+def test_what_the_next_build_writes_counts_as_there(make_site: MakeSite) -> None:
+    # run checks an issue before the build that follows it: its articles' pages and the
+    # files in static/ may be new since the last build.
+    root = make_site(ARTICLES, extra=NEWSLETTER)
+    publish(root)
+    (root / "content" / "new.md").write_text(article("New", "2026-11-26 09:00"))
+    (root / "static" / "images").mkdir(parents=True)
+    (root / "static" / "images" / "map.png").write_bytes(b"\x89PNG")
+    site = load(root)
+    record = composed(site, note=f"![The map]({SITE_URL}images/map.png)")
+    new = [item.link for item in record.items if item.title == "New"]
+    assert new and not (site.output_dir / new[0].removeprefix(SITE_URL)).exists()
+    assert check_issue(site, record) == []
+
+
+def test_an_unbuilt_site_is_warned_about_and_its_links_not_checked(make_site: MakeSite) -> None:
+    site = load(make_site(ARTICLES, extra=NEWSLETTER))
+    note = f"[gone]({SITE_URL}nope/)"
+    assert [(f.level, f.code) for f in check_issue(site, composed(site, note=note))] == [
+        ("warning", "not-built")
+    ]
+
+
+def test_a_relative_link_is_an_error(site: Site) -> None:
+    record = composed(site)
+    html = record.html.replace("</body>", '<a href="/about/">About</a></body>')
+    found = check_issue(site, replace(record, html=html))
+    assert codes(found) == ["relative-link"]

@@ -5,7 +5,10 @@ articles the issue leaves out, and why) and ``check_issue``. An error stops ``ru
 sending the issue; a warning and an info are told (in ``issue preview``, the review copy).
 
 The site's own links are checked against the files of the built site in ``public/``; links
-elsewhere are listed, never fetched: a check makes no network connection.
+elsewhere are listed, never fetched: a check makes no network connection. What the next build
+writes counts as there, since ``run`` checks an issue before the build that follows it: the
+issue's own pages (its web version, the issues feed), the pages of the articles it carries
+and the files in ``static/`` (copied as they are).
 """
 
 from __future__ import annotations
@@ -161,9 +164,20 @@ def _links(site: Site, record: IssueRecord) -> Iterator[Finding]:
                 "mail clients that block pictures show nothing in its place",
                 "say what it shows (in the note: ![what it shows](picture.png))",
             )
-    # The issue's own pages are written when it is recorded, so they may not be built yet.
-    own = {site.issue_url(record.number), site.site.url + "issues/rss.xml"}
+    own = {
+        site.issue_url(record.number),
+        site.site.url + "issues/rss.xml",
+        *(item.link for item in record.items),
+    }
     web = {site.web_url + page for page in _WEB_PAGES}
+    built = site.output_dir.is_dir()
+    if not built:
+        yield Finding(
+            "warning",
+            "not-built",
+            f"{site.output_dir.name}/ is not built yet, so the links into the site are not checked",
+            "run 'feedpub build' first",
+        )
     outside: list[str] = []
     reported: set[str] = set()
     urls = [*parser.links, *(src for src, _ in parser.images)]
@@ -188,7 +202,7 @@ def _links(site: Site, record: IssueRecord) -> Iterator[Finding]:
         path = _site_path(site, url)
         if path is None:
             outside.append(url)
-        elif not _built(site.output_dir, path):
+        elif built and not _there(site, path):
             yield Finding(
                 "error",
                 "broken-link",
@@ -209,10 +223,15 @@ def _site_path(site: Site, url: str) -> str | None:
     return unquote(parts.path[len(base.path) :])
 
 
-def _built(output: Path, path: str) -> bool:
-    """Whether the built site has the file the web server answers ``path`` with."""
-    found = (output / path).resolve() if path else output
-    if not found.is_relative_to(output):
+def _there(site: Site, path: str) -> bool:
+    """Whether the built site has (or the next build copies from static/) the file the web
+    server answers ``path`` with."""
+    return _has(site.output_dir, path) or _has(site.static_dir.resolve(), path)
+
+
+def _has(folder: Path, path: str) -> bool:
+    found = (folder / path).resolve() if path else folder
+    if not found.is_relative_to(folder):
         return False
     if found.is_dir():
         found = found / "index.html"
