@@ -404,6 +404,11 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
         f"{waiting}: {draft.digest.subject}"
     )
     options.say(f"Web version: {site.output_dir / 'issues' / str(draft.number) / 'index.html'}")
+    if site.newsletter.review:
+        options.say(
+            f"It waits for approval: the next run sends the review copy to "
+            f"{plural(len(site.newsletter.reviewers), 'reviewer')}"
+        )
 
 
 @issue.command("preview")

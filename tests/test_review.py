@@ -210,7 +210,11 @@ def test_an_issue_made_by_hand_with_review_on_waits_too(
     runner: CliRunner, relay: Relay, make_site: MakeSite
 ) -> None:
     root = review_site(make_site, relay.port)
-    assert_clean_exit(invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG), 0)
+    made = invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG)
+    assert_clean_exit(made, 0)
+    assert made.stdout.splitlines()[-1] == (
+        "It waits for approval: the next run sends the review copy to 2 reviewers"
+    )
     assert relay.handler.count() == 0
     said = run(runner, root, LATER_ARG)
     assert "Sent the review copy of issue 1 to 2 reviewers" in said
@@ -531,3 +535,58 @@ def test_every_command_says_where_a_half_sent_issue_stands_alike(
     )
     plan = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
     assert plan.stdout.startswith("Issue 1 (sending (1/2 sent)): would send to 1 subscriber")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Budget\nBcc: all@example.org", "Budget\r\nBcc: all@example.org", "Budget\x07\x00 week"],
+    ids=["newline", "crlf", "controls"],
+)
+def test_an_edited_subject_adds_no_header(
+    runner: CliRunner, relay: Relay, make_site: MakeSite, subject: str
+) -> None:
+    root = review_site(make_site, relay.port, settings="")
+    make_issue(root)
+    result = invoke(runner, "--site", root, "issue", "edit", "1", "--subject", subject)
+    assert_clean_exit(result, 0)
+    assert_clean_exit(invoke(runner, "--site", root, "send", "--now", NOW_ARG), 0)
+    for _, raw in relay.handler.received():
+        msg = parse(raw)
+        assert "Bcc" not in msg
+        assert msg["Subject"] in ("Budget Bcc: all@example.org", "Budget week")
+        assert "\x07" not in msg["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--subject", ""], 1, "Error: --subject is empty"),
+        (["--subject", "y" * 5000], 1, "Error: --subject is 5000 characters"),
+        (["--note", "/nonexistent/note.md"], 2, "cannot read /nonexistent/note.md"),
+    ],
+    ids=["empty-subject", "huge-subject", "missing-note"],
+)
+def test_preview_refuses_bad_input(
+    runner: CliRunner, make_site: MakeSite, args: list[str], code: int, message: str
+) -> None:
+    root = make_site(MAIL_ARTICLES, extra=MAIL_NEWSLETTER)
+    subscribe(root, readers(1))
+    before = dump(root)
+    result = invoke(runner, "--site", root, "issue", "preview", *args, "--now", NOW_ARG)
+    assert_clean_exit(result, code)
+    assert message in result.stderr
+    assert dump(root) == before
+
+
+def test_preview_refuses_a_note_that_is_not_utf8_or_too_big(
+    runner: CliRunner, make_site: MakeSite, tmp_path: Path
+) -> None:
+    root = make_site(MAIL_ARTICLES, extra=MAIL_NEWSLETTER)
+    latin = tmp_path / "latin.md"
+    latin.write_bytes("Caf\xe9".encode("latin-1"))
+    huge = tmp_path / "huge.md"
+    huge.write_bytes(b"x" * 200_000)
+    for path, message in [(latin, "is not UTF-8"), (huge, "must stay under")]:
+        result = invoke(runner, "--site", root, "issue", "preview", "--note", path)
+        assert_clean_exit(result, 2)
+        assert message in result.stderr
