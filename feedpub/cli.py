@@ -406,29 +406,50 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
         f"{waiting}: {draft.digest.subject}"
     )
     options.say(f"Web version: {site.output_dir / 'issues' / str(draft.number) / 'index.html'}")
+    if site.newsletter.review:
+        options.say(
+            f"It waits for approval: the next run sends the review copy to "
+            f"{plural(len(site.newsletter.reviewers), 'reviewer')}"
+        )
 
 
 @issue.command("preview")
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a web browser.")
+@click.option(
+    "--note",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A Markdown file: the editor's note to show with it (recorded nowhere).",
+)
+@click.option("--subject", help="The subject line to show instead of [newsletter] subject's.")
 @now_option
 @verbosity
 @pass_options
 @reports_errors
 def issue_preview(
-    options: Options, number: int | None, open_browser: bool, now: str | None
+    options: Options,
+    number: int | None,
+    open_browser: bool,
+    note: Path | None,
+    subject: str | None,
+    now: str | None,
 ) -> None:
-    """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it."""
+    """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it;
+    with --note and --subject, as it would be with them."""
+    from feedpub.newsletter.issues import rerender
     from feedpub.run import next_issue, write_preview
 
+    text = _read_note(note) if note is not None else None
     site = options.site()
     moment = resolve_now(site, now)
     with State.open(site.state_dir) as state:
         if number is not None:
             record = state.issues.get(number)
             warnings: tuple[str, ...] = ()
+            if text is not None or subject is not None:
+                record, warnings = rerender(site, record, subject, text)
         else:
-            preview = next_issue(site, state, moment)
+            preview = next_issue(site, state, moment, text or "", subject)
             if preview is None:
                 options.say("Nothing new: the next issue would be empty")
                 return
@@ -448,6 +469,7 @@ def issue_preview(
 def issue_list(options: Options) -> None:
     """List the issues: number, date, status, articles, deliveries, bounces, complaints."""
     from feedpub.newsletter import figures
+    from feedpub.newsletter.issues import state_of
 
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
@@ -458,21 +480,18 @@ def issue_list(options: Options) -> None:
     with State.open(site.state_dir, create=False) as state:
         rows = {r.number: state.issues.counts(r.number) for r in records}
         returns = {r.number: figures.columns(state.events.figures(r.number)) for r in records}
+    moment = datetime.now(site.tz)
     click.echo(
-        f"{'#':>4}  {'created':16}  {'status':7}  {'articles':>8}  {'deliveries':>10}  "
+        f"{'#':>4}  {'created':16}  {'status':9}  {'articles':>8}  {'deliveries':>10}  "
         f"{'failed':>6}  {'bounced':>7}  {'spam':>4}  subject"
     )
     for record in records:
         created = datetime.fromisoformat(record.created).astimezone(site.tz)
         counts = rows[record.number]
         total, sent = sum(counts.values()), counts.get("sent", 0)
-        # 'sent' only for an issue that reached someone: deliveries counts who got it.
-        if record.status == "sent":
-            status = "sent" if sent else "unsent"
-        else:
-            status = "sending" if total else "ready"
+        status = state_of(record, counts, moment).word
         click.echo(
-            f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {status:7}  "
+            f"{record.number:>4}  {created:%Y-%m-%d %H:%M}  {status:9}  "
             f"{len(record.items):>8}  {f'{sent}/{total}':>10}  {counts.get('failed', 0):>6}  "
             f"{returns[record.number][0]:>7}  {returns[record.number][1]:>4}  {record.subject}"
         )
@@ -487,6 +506,7 @@ def issue_show(options: Options, number: int) -> None:
     """Show issue NUMBER: subject, status, its figures, each article's title and id, its
     copies, and who bounced it or complained."""
     from feedpub.newsletter import figures
+    from feedpub.newsletter.issues import state_of
 
     site = options.site()
     with State.open(site.state_dir, create=False) as state:
@@ -494,13 +514,16 @@ def issue_show(options: Options, number: int) -> None:
         copies = state.deliveries.copies(number)
         report = figures.report(state, record)
         flagged = state.events.flagged(number)
+        standing = state_of(record, state.issues.counts(number), datetime.now(site.tz))
     warned = figures.rate_warnings(report, flagged)
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
-    click.echo(
-        f"Created {created:%Y-%m-%d %H:%M %Z}; status {record.status}"
-        + (f" ({record.sent})" if record.sent else "")
+    finished = (
+        f"; finished {for_people(datetime.fromisoformat(record.sent), site.tz)}"
+        if record.sent
+        else ""
     )
+    click.echo(f"Created {for_people(created, site.tz)}; status {standing}{finished}")
     if report.figures.sent:
         click.echo(f"Figures: {figures.summary(report.figures)}")
     for position, item in enumerate(record.items, start=1):
@@ -532,6 +555,88 @@ def issue_discard(options: Options, number: int) -> None:
         f"Discarded issue {number}; its {plural(len(record.items), 'article')} "
         "will go into the next issue"
     )
+
+
+@issue.command("approve")
+@click.argument("number", type=click.IntRange(min=1))
+@verbosity
+@pass_options
+@reports_errors
+def issue_approve(options: Options, number: int) -> None:
+    """Approve issue NUMBER after its review: the next run sends it to the readers."""
+    from feedpub.newsletter.issues import approve
+
+    site = options.site()
+    with SiteLock(site.state_dir, "issue approve"), State.open(site.state_dir) as state:
+        record, before = approve(state, number, datetime.now(site.tz))
+    if before == "approved":
+        options.say(f"Issue {number} was approved already; the next run sends it")
+        return
+    held = (
+        f" once {for_people(datetime.fromisoformat(record.send_at), site.tz)} has come"
+        if record.send_at
+        else ""
+    )
+    options.say(f"Approved issue {number}: the next run sends it{held}")
+
+
+@issue.command("send")
+@click.argument("number", type=click.IntRange(min=1))
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def issue_send(options: Options, number: int, now: str | None) -> None:
+    """Approve issue NUMBER and send it now, as 'feedpub send NUMBER' does."""
+    from feedpub.delivery import sending as delivery
+    from feedpub.newsletter.issues import approve
+    from feedpub.newsletter.topics import TopicEditions
+
+    site = options.site()
+    moment = resolve_now(site, now)
+    advance, begin = _progress(options)
+    with SiteLock(site.state_dir, "issue send"):
+        with State.open(site.state_dir) as state:
+            _, before = approve(state, number, moment)
+        if before == "waiting":
+            options.say(f"Approved issue {number}")
+        editions = TopicEditions(site)
+        report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
+    _say_send(options, report)
+    if report.error:
+        raise _send_error(report)
+    _check_reached([report])
+
+
+@issue.command("edit")
+@click.argument("number", type=click.IntRange(min=1))
+@click.option("--subject", help="The new subject line.")
+@click.option(
+    "--note",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A Markdown file: the new editor's note (an empty file removes the note).",
+)
+@now_option
+@verbosity
+@pass_options
+@reports_errors
+def issue_edit(
+    options: Options, number: int, subject: str | None, note: Path | None, now: str | None
+) -> None:
+    """Change the subject or the note of issue NUMBER, if nothing was sent for it."""
+    from feedpub.run import issue_edit as edit_issue
+
+    if subject is None and note is None:
+        raise click.UsageError("give --subject TEXT, --note FILE, or both")
+    text = _read_note(note) if note is not None else None
+    site = options.site()
+    edited = edit_issue(site, resolve_now(site, now), number, subject, text)
+    _warn(edited.warnings, options)
+    options.say(f"Changed issue {number}: {edited.record.subject}")
+    if edited.record.review == "waiting":
+        options.say(
+            "It waits for approval again: the next run sends the reviewers a new review copy"
+        )
 
 
 @main.command()
@@ -601,6 +706,8 @@ def run(options: Options, now: str | None) -> None:
     if mail is not None and mail.error:
         kind = TryLater if mail.temporary else click.ClickException
         raise kind(f"the emails owed to readers: {mail.error}")
+    if report.review_error is not None:
+        raise click.ClickException(f"the review copy: {report.review_error}")
     _check_reached(report.sends)
     if report.inbox_error is not None:
         kind = TryLater if report.inbox_error.temporary else click.ClickException
@@ -640,34 +747,64 @@ def _progress(options: Options) -> tuple[Callable[[int], None] | None, Callable[
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--dry-run", is_flag=True, help="Report what would be sent; send nothing.")
 @click.option(
-    "--test", "test_address", metavar="ADDRESS", help="Send one copy to ADDRESS; record nothing."
+    "--test",
+    "test_addresses",
+    metavar="ADDRESS",
+    multiple=True,
+    help="Send a test copy to ADDRESS (again, or commas, for more); record nothing. Without "
+    "an unfinished issue: the next one, composed for the test only.",
 )
 @now_option
 @verbosity
 @pass_options
 @reports_errors
 def send(
-    options: Options, number: int | None, dry_run: bool, test_address: str | None, now: str | None
+    options: Options,
+    number: int | None,
+    dry_run: bool,
+    test_addresses: tuple[str, ...],
+    now: str | None,
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
     from feedpub.delivery import sending as delivery
+    from feedpub.newsletter.issues import sendable, state_of
     from feedpub.newsletter.topics import TopicEditions
 
     site = options.site()
     moment = resolve_now(site, now)
+    tests = [part.strip() for given in test_addresses for part in given.split(",") if part.strip()]
+    if test_addresses and not tests:
+        raise click.BadParameter("give an address", param_hint="--test")
+    if tests and not dry_run:
+        _send_tests(options, site, number, tests, moment)
+        return
     with State.open(site.state_dir) as state:
         if number is None:
             open_issues = delivery.unfinished(state)
             if not open_issues:
                 options.say("Nothing to send: every issue is sent")
                 return
-            number = open_issues[0]
+            records = [state.issues.get(n) for n in open_issues]
+            ready = [r.number for r in records if sendable(r, moment)]
+            if not ready:
+                for held in records:
+                    standing = state_of(held, state.issues.counts(held.number), moment, site.tz)
+                    options.say(f"Nothing to send now: issue {held.number} is {standing}")
+                return
+            number = ready[0]
         record = state.issues.get(number)
+        standing = state_of(record, state.issues.counts(number), moment, site.tz)
+        if record.review == "waiting" and not dry_run:
+            raise click.ClickException(
+                f"issue {number} waits for approval ({standing.detail}); approve it with "
+                f"'feedpub issue approve {number}', or send it now with "
+                f"'feedpub issue send {number}'"
+            )
         if dry_run:
             info = delivery.plan(state, record, moment, TopicEditions(site))
             skipped = info.get("skipped", 0)
             options.say(
-                f"Issue {number} ({record.status}): would send to "
+                f"Issue {number} ({standing}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
                 f"{info['waiting']} deferred until later"
                 + (f"; {skipped} skipped (paused, or nothing of their topics)" if skipped else "")
@@ -681,12 +818,6 @@ def send(
                 )
             )
             return
-    if test_address is not None:
-        path = delivery.send_test(site, record, test_address, editions=TopicEditions(site))
-        options.say(
-            f"Sent a test copy of issue {number} to {test_address}" + (f" ({path})" if path else "")
-        )
-        return
     advance, begin = _progress(options)
     with SiteLock(site.state_dir, "send"):
         editions = TopicEditions(site)
@@ -695,6 +826,37 @@ def send(
     if report.error:
         raise _send_error(report)
     _check_reached([report])
+
+
+def _send_tests(
+    options: Options, site: config.Site, number: int | None, addresses: list[str], now: datetime
+) -> None:
+    """``send --test``: a test copy of issue ``number``, else of the unfinished one, else of the
+    next issue, composed for the test only; nothing is recorded."""
+    from feedpub.delivery import sending as delivery
+    from feedpub.newsletter.topics import TopicEditions
+    from feedpub.run import next_issue
+
+    # create=False: a test records nothing, not even a new state file.
+    with State.open(site.state_dir, create=False) as state:
+        if number is None:
+            open_issues = delivery.unfinished(state)
+            number = open_issues[0] if open_issues else None
+        if number is not None:
+            record = state.issues.get(number)
+            what = f"issue {number}"
+        else:
+            upcoming = next_issue(site, state, now)
+            if upcoming is None:
+                options.say("Nothing to test: no issue is unfinished and no article waits")
+                return
+            record, warnings = upcoming
+            _warn(warnings, options)
+            what = f"the next issue (#{record.number}, not recorded)"
+    path = delivery.send_tests(site, record, addresses, editions=TopicEditions(site))
+    options.say(
+        f"Sent a test copy of {what} to {', '.join(addresses)}" + (f" ({path})" if path else "")
+    )
 
 
 @main.command("inbox")

@@ -162,6 +162,25 @@ def _check_optional_address(value: str) -> str:
     return _check_address(value) if value else value
 
 
+# Who reads an issue before the readers do: an editor or two, a handful at most.
+MAX_REVIEWERS = 20
+
+
+def _check_reviewers(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(value) > MAX_REVIEWERS:
+        raise ValueError(
+            f"lists {len(value)} addresses; a review copy goes to at most {MAX_REVIEWERS} "
+            "(the editors; readers get the issue once it is approved)"
+        )
+    checked: list[str] = []
+    for position, address in enumerate(value, start=1):
+        try:
+            checked.append(_check_address(address))
+        except ValueError as exc:
+            raise ValueError(f"address {position}: {exc}") from None
+    return tuple(checked)
+
+
 def _check_schedule(value: str) -> str:
     if value not in SCHEDULES:
         raise ValueError(f"{value!r} is not a schedule; use one of {', '.join(SCHEDULES)}")
@@ -442,6 +461,12 @@ class NewsletterSettings:
         "", _check_postal_address, "the sender's postal address, shown in every issue's footer"
     )
     welcome: bool = _setting(True, doc="send the welcome email after a reader confirms")
+    review: bool = _setting(
+        False, doc="hold each issue for approval; a review copy goes to the reviewers first"
+    )
+    reviewers: tuple[str, ...] = _setting(
+        (), _check_reviewers, "the addresses the review copy goes to (with review = true)"
+    )
     topics: tuple[Topic, ...] = field(
         default=(),
         metadata={
@@ -753,6 +778,20 @@ def _check_inbox(site: Site, text: str) -> None:
         raise ConfigError(
             [Problem(CONFIG_NAME, key_line(text, "inbox", key), "error", m) for key, m in problems]
         )
+
+
+def _check_review(site: Site, text: str) -> None:
+    """A review needs someone to read the copy: review = true with no reviewers would hold
+    every issue for an approval no one is asked for."""
+    newsletter = site.newsletter
+    if site.has_newsletter and newsletter.review and not newsletter.reviewers:
+        line = key_line(text, "newsletter", "review") or key_line(text, "newsletter")
+        message = (
+            "[newsletter] review = true but reviewers is empty: no one would get the review "
+            'copy; list who approves the issues, reviewers = ["editor@example.org"], or set '
+            "review = false"
+        )
+        raise ConfigError([Problem(CONFIG_NAME, line, "error", message)])
 # An SNS topic's ARN (aws, aws-cn, aws-us-gov partitions): arn:aws:sns:REGION:ACCOUNT:NAME.
 _TOPIC_ARN = re.compile(
     r"arn:aws(?:-cn|-us-gov)?:sns:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}"
@@ -1152,6 +1191,7 @@ def load(
     )
     _check_output_folder(site, text)
     _check_inbox(site, text)
+    _check_review(site, text)
     _check_hooks(site, text)
     _check_dkim(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))

@@ -8,18 +8,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
+from feedpub.dates import for_people
 from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
-from feedpub.delivery.sending import SendReport, send_issue, unfinished
-from feedpub.errors import InboxError
+from feedpub.delivery.sending import SendReport, send_issue, send_tests, unfinished
+from feedpub.errors import DeliveryError, InboxError
 from feedpub.lock import SiteLock
+from feedpub.newsletter.checks import check_issue
 from feedpub.newsletter.figures import RateWarning, news
-from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
+from feedpub.newsletter.issues import (
+    Draft,
+    compose,
+    create,
+    due,
+    edit,
+    pass_moment,
+    sendable,
+    waiting,
+)
 from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
 from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
@@ -83,13 +95,14 @@ def new_issue(
 
 
 def next_issue(
-    site: Site, state: State, now: datetime
+    site: Site, state: State, now: datetime, note: str = "", subject: str | None = None
 ) -> tuple[IssueRecord, tuple[str, ...]] | None:
-    """The issue ``issue new`` would make now, as it would be stored, and the digest's warnings;
-    None if it would be empty. Nothing is recorded."""
+    """The issue ``issue new`` would make now, as it would be stored (with ``note`` and, if
+    given, the editor's own ``subject``), and the digest's warnings; None if it would be
+    empty. Nothing is recorded."""
     catalog = load_catalog(site, state, now)
     bodies = Bodies(site)
-    draft = compose(site, state, catalog, now, "", bodies)
+    draft = compose(site, state, catalog, now, note, bodies, subject)
     if draft is None:
         return None
     return draft.record(bodies), draft.digest.warnings
@@ -118,6 +131,27 @@ def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
 
 
 @dataclass
+class EditedIssue:
+    """An issue changed by ``issue edit``, the digest's warnings, and the build that put it in
+    the site's archive."""
+
+    record: IssueRecord
+    warnings: tuple[str, ...]
+    build: BuildReport
+
+
+def issue_edit(
+    site: Site, now: datetime, number: int, subject: str | None, note: str | None
+) -> EditedIssue:
+    """``feedpub issue edit``: change an issue nothing was sent for and publish the site, so
+    that its web version is the issue as changed; under the site lock."""
+    with SiteLock(site.state_dir, "issue edit"), State.open(site.state_dir) as state:
+        record, warnings = edit(site, state, number, now, subject, note)
+        build = publish(site, state, read_catalog(site, state, now), now)
+    return EditedIssue(record, warnings, build)
+
+
+@dataclass
 class RunReport:
     build: BuildReport | None = None
     created: int | None = None
@@ -129,6 +163,7 @@ class RunReport:
     inbox_error: InboxError | None = None  # why the inbox could not be read (the rest went on)
     # Recent issues whose complaint or bounce rate is over its limit, not told before.
     rate_warnings: list[RateWarning] = field(default_factory=list)
+    review_error: DeliveryError | None = None  # why a review copy did not go (the next run tries)
 
 
 def run(
@@ -158,10 +193,66 @@ def run(
         if made.draft is not None:
             report.created = made.draft.number
             report.warnings.extend(made.draft.digest.warnings)
+        report.review_error = review(site, state, now, report.notes)
         for number in unfinished(state):
+            if not sendable(state.issues.get(number), now):
+                continue
             editions = TopicEditions(site)
             report.sends.append(send_issue(site, number, now, progress, begin, editions=editions))
             if report.sends[-1].error:
                 break  # the relay (or the outbox) failed: the next issue would fail the same way
         report.rate_warnings = news(state, now)
     return report
+
+
+def review_preface(site: Site, record: IssueRecord) -> list[str]:
+    """What a review copy says above the issue: how to approve it (or change it), and what the
+    pre-send checks found."""
+    findings = check_issue(site, record)
+    return [
+        f"approve with: feedpub issue approve {record.number}",
+        f"This is the review copy of issue {record.number}: readers get nothing until it is "
+        f"approved. To change it: feedpub issue edit {record.number} --subject TEXT --note FILE",
+        *(
+            [f"Pre-send checks: {plural(len(findings), 'finding')}"]
+            + [found.explained() for found in findings]
+            if findings
+            else ["Pre-send checks: nothing found"]
+        ),
+    ]
+
+
+def review(site: Site, state: State, now: datetime, notes: list[str]) -> DeliveryError | None:
+    """Send each issue waiting for review its review copy, once, to [newsletter] reviewers, and
+    say of each that waits for approval; why a copy did not go (the next run sends it)."""
+    reviewers = [parseaddr(address)[1] for address in site.newsletter.reviewers]
+    for number in unfinished(state):
+        record = state.issues.get(number)
+        if record.review != "waiting":
+            continue
+        approve = f"feedpub issue approve {number}"
+        if record.reviewed is not None:
+            when = for_people(datetime.fromisoformat(record.reviewed), site.tz)
+            notes.append(
+                f"issue {number} waits for approval (review copy sent {when} to "
+                f"{plural(len(reviewers), 'reviewer')}); approve it with: {approve}"
+            )
+            continue
+        if not reviewers:
+            # Review was turned off (or its reviewers removed) after the issue was made.
+            notes.append(
+                f"issue {number} waits for approval, and [newsletter] reviewers is empty: no "
+                f"review copy went; approve it with: {approve}"
+            )
+            continue
+        try:
+            send_tests(site, record, reviewers, preface=review_preface(site, record))
+        except DeliveryError as exc:
+            return exc
+        with state.transaction():
+            state.issues.set_review(number, "waiting", now.isoformat())
+        notes.append(
+            f"Sent the review copy of issue {number} to {plural(len(reviewers), 'reviewer')}; "
+            f"readers get it once it is approved: {approve}"
+        )
+    return None

@@ -123,8 +123,8 @@ def test_the_figures_add_up_in_issue_show_list_and_status(runner: CliRunner, sit
     listed = invoke(runner, "--site", site, "issue", "list")
     assert_clean_exit(listed, 0)
     assert listed.stdout.splitlines() == [
-        "   #  created           status   articles  deliveries  failed  bounced  spam  subject",
-        "   1  2026-11-27 12:00  sent            2   1000/1000       0        5     1  "
+        "   #  created           status     articles  deliveries  failed  bounced  spam  subject",
+        "   1  2026-11-27 12:00  sent              2   1000/1000       0        5     1  "
         "Test Weekly #1: Bravo",
     ]
 

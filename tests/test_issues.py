@@ -265,7 +265,12 @@ def test_discard_releases_the_articles_into_the_next_issue(make_site: MakeSite) 
 @pytest.mark.parametrize(
     ("number", "error", "message"),
     [
-        (1, IssueError, "issue 1 was already sent (sent); it stays"),
+        (
+            1,
+            IssueError,
+            "issue 1 cannot be discarded: it is unsent (no one to send it to), and a finished "
+            "issue stays (its articles went out with it)",
+        ),
         (7, NoSuchIssue, "there is no issue 7; 'feedpub issue list' shows them"),
     ],
     ids=["sent", "missing"],

@@ -185,8 +185,8 @@ def check_wire(raw: bytes) -> EmailMessage:
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_message_keeps_the_limits_of_the_wire(wire: Wire, kind: str) -> None:
     msg = check_wire(wire.messages[kind])
-    # The hostile settings arrive as they were written.
-    assert msg["Subject"] == f"{NAME} #1: {TITLE}"
+    # The hostile settings arrive as they were written; a test copy says it is one.
+    assert msg["Subject"] == ("[Test] " if kind == "test" else "") + f"{NAME} #1: {TITLE}"
     assert display_name(wire.messages[kind], "From") == FROM.rsplit(" <", 1)[0]
     assert display_name(wire.messages[kind], "Reply-To") == REPLY_NAME
     to = PEOPLE[[a for a, _ in PEOPLE].index(RECIPIENTS[kind])][1] if kind in RECIPIENTS else ""
@@ -254,10 +254,14 @@ def test_the_preview_is_the_delivered_message_but_for_the_recipient(
     preview_fields, other_fields = fields(preview_raw), fields(other_raw)
     assert [name for name, _ in preview_fields] == [name for name, _ in other_fields]
     assert {"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"} <= dict(preview_fields).keys()
+    # A test copy's subject starts "[Test] ": the rest is the issue's.
+    own = OWN | {"Subject"} if kind == "test" else OWN
     for (name, mine), (_, theirs) in zip(preview_fields, other_fields, strict=True):
-        if name not in OWN:
+        if name not in own:
             assert mine == theirs, name
     preview, other = parse(preview_raw), parse(other_raw)
+    if kind == "test":
+        assert other["Subject"] == "[Test] " + preview["Subject"]
     # The recipient's own parts: the unsubscribe link (a token in its URL and in both bodies),
     # replaced, and body by body the rest is the same.
     mine_link, their_link = link_of(preview), link_of(other)

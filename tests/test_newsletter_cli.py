@@ -195,10 +195,10 @@ def test_issue_list(runner: CliRunner, site: Path) -> None:
     result = invoke(runner, "--site", site, "issue", "list")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines() == [
-        "   #  created           status   articles  deliveries  failed  bounced  spam  subject",
-        "   1  2026-11-27 12:00  sent            2         2/2       0        0     0  "
+        "   #  created           status     articles  deliveries  failed  bounced  spam  subject",
+        "   1  2026-11-27 12:00  sent              2         2/2       0        0     0  "
         "Test Weekly #1: Bravo",
-        "   2  2026-11-27 12:15  ready           1         0/0       0        0     0  "
+        "   2  2026-11-27 12:15  ready             1         0/0       0        0     0  "
         "Test Weekly #2: Charlie",
     ]
 
@@ -221,7 +221,7 @@ def test_an_issue_being_sent_is_listed_as_such_and_cannot_be_discarded(
         db.close()
     listed = invoke(runner, "--site", site, "issue", "list")
     assert listed.stdout.splitlines()[1].startswith(
-        "   1  2026-11-27 12:00  sending         2         1/2       0"
+        "   1  2026-11-27 12:00  sending           2         1/2       0"
     )
     result = invoke(runner, "--site", site, "issue", "discard", "1")
     assert_clean_exit(result, 1)
@@ -255,7 +255,8 @@ def test_issue_show(runner: CliRunner, site: Path) -> None:
     assert_clean_exit(invoke(runner, "--site", site, "run", "--now", LATER_ARG), 0)
     sent = invoke(runner, "--site", site, "issue", "show", "1")
     assert sent.stdout.splitlines()[1] == (
-        f"Created 2026-11-27 12:00 CET; status sent ({LATER_ARG})"
+        "Created 2026-11-27 12:00 CET; status unsent (no one to send it to); "
+        "finished 2026-11-27 12:15 CET"
     )
 
 
@@ -302,7 +303,10 @@ def test_issue_discard_refuses_a_sent_issue(runner: CliRunner, site: Path) -> No
     assert_clean_exit(invoke(runner, "--site", site, "run", "--now", NOW_ARG), 0)
     result = invoke(runner, "--site", site, "issue", "discard", "1")
     assert_clean_exit(result, 1)
-    assert result.stderr == "Error: issue 1 was already sent (sent); it stays\n"
+    assert result.stderr == (
+        "Error: issue 1 cannot be discarded: it is unsent (no one to send it to), and a "
+        "finished issue stays (its articles went out with it)\n"
+    )
     assert [r.status for r in issues_of(site)] == ["sent"]
 
 
@@ -319,7 +323,7 @@ def test_status(runner: CliRunner, make_site: MakeSite) -> None:
         "Waiting for the next issue: 2 articles",
         "Last issue: none yet",
         "Next issue: due now (due since 2026-11-27 08:00 CET)",
-        "Unfinished deliveries: none",
+        "Unfinished issues: none",
     ]
     assert not (root / ".feedpub").exists()
 
@@ -332,7 +336,7 @@ def test_status(runner: CliRunner, make_site: MakeSite) -> None:
         "Waiting for the next issue: 0 articles",
         f"Last issue: #1, {NOW_ARG}, ready, 2 articles",
         "Next issue due: 2026-12-04T08:00:00+01:00",
-        "Unfinished deliveries: #1",
+        "Unfinished issues: #1 ready",
     ]
 
 
@@ -342,7 +346,10 @@ def test_status_counts_one_in_the_singular(runner: CliRunner, make_site: MakeSit
     assert "Waiting for the next issue: 1 article" in before.stdout.splitlines()
     assert_clean_exit(invoke(runner, "--site", root, "run", "--now", NOW_ARG), 0)
     after = invoke(runner, "--site", root, "status", "--now", LATER_ARG)
-    assert f"Last issue: #1, {NOW_ARG}, sent, 1 article" in after.stdout.splitlines()
+    assert (
+        f"Last issue: #1, {NOW_ARG}, unsent (no one to send it to), 1 article"
+        in after.stdout.splitlines()
+    )
 
 
 def test_status_json(runner: CliRunner, site: Path) -> None:
@@ -356,11 +363,19 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "next_scheduled_article": None,
         "newsletter": True,
         "waiting": 0,
-        "last_issue": {"number": 1, "created": NOW_ARG, "status": "ready", "articles": 2},
+        "last_issue": {
+            "number": 1,
+            "created": NOW_ARG,
+            "status": "ready",
+            "state": "ready",
+            "state_detail": "",
+            "articles": 2,
+        },
         "issue_due": False,
         "next_issue_due": "2026-12-04T08:00:00+01:00",
         "reason": "issue 1 went out for this period; next due 2026-12-04 08:00 CET",
         "unfinished_issues": [1],
+        "unfinished": [{"number": 1, "state": "ready", "detail": ""}],
         "recent_issues": [],  # none went to anyone yet (tests/test_figures.py has them)
         "warnings": [],
     }

@@ -362,7 +362,8 @@ def test_the_send_command_reports_failures_by_address(
     plan = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
     assert plan.exit_code == 0, plan.output
     assert plan.stdout.splitlines() == [
-        "Issue 1 (ready): would send to 0 subscribers; 2 already done, 1 deferred until later",
+        "Issue 1 (sending (1/3 sent)): would send to 0 subscribers; 2 already done, "
+        "1 deferred until later",
         f"To: the relay 127.0.0.1:{relay.port}",
     ]
 
@@ -892,11 +893,15 @@ def test_a_test_copy_goes_to_one_address_and_records_nothing(
     assert status_counts(root) == {}
     assert issue_status(root) == "ready"
 
-    # The real send gives that subscriber the same Message-ID: a resent copy is a duplicate.
+    # The test copy says it is one, and has a Message-ID of its own: a client that kept it
+    # would otherwise take the real issue, with the same Message-ID, for a duplicate.
+    assert parse(test_copy)["Subject"] == "[Test] Test Weekly #1: Café budget vote"
     assert invoke(runner, "--site", root, "send", "--now", NOW_ARG).exit_code == 0
     real = [raw for rcpt, raw in relay.handler.received()[1:] if rcpt == target]
     assert len(real) == 1
-    assert parse(real[0])["Message-ID"] == parse(test_copy)["Message-ID"]
+    assert parse(real[0])["Subject"] == "Test Weekly #1: Café budget vote"
+    assert parse(real[0])["Message-ID"] != parse(test_copy)["Message-ID"]
+    assert parse(test_copy)["Message-ID"].startswith("<test-1.")
     assert relay.handler.count() == 4
     assert issue_status(root) == "sent"
 

@@ -5,8 +5,10 @@ The list's identity (the List-Id, kept in ``.feedpub/list-id``) is ``identity``'
 addresses ``verp``'s.
 
 Every message feedpub writes is made by ``PreparedIssue.render``: each delivered one, the
-``send --test`` copy and the preview (``preview_message``, the delivered message for a sample
-recipient). It encodes an issue once and writes only what differs for each recipient.
+``send --test`` and review copies (``test=True``: "[Test] " before the subject, a Message-ID of
+their own; a review copy's preface by ``with_preface``) and the preview (``preview_message``,
+the delivered message for a sample recipient). It encodes an issue once and writes only what
+differs for each recipient.
 
 The limits every message keeps: lines within RFC 5322's 998 octets (headers folded at 76),
 quoted-printable lines within RFC 2045's 76, encoded words within RFC 2047's 75 characters and
@@ -16,8 +18,11 @@ header lines holding one within its 76.
 from __future__ import annotations
 
 import hashlib
+import html as html_module
 import re
-from dataclasses import dataclass
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import quoprimime
 from email.charset import Charset
@@ -109,6 +114,37 @@ def message_id(site: Site, issue: IssueRecord, key: str = "") -> str:
     carries a hash of the address, never the address."""
     who = f".{hashlib.sha256(key.encode()).hexdigest()[:20]}" if key else ""
     return f"<issue-{issue.number}.{issue.id.rsplit(':', 1)[-1]}{who}@{host_of(site)}>"
+
+
+def test_message_id(site: Site, issue: IssueRecord) -> str:
+    """A test or review copy's own Message-ID, new for each copy: never the one a reader's
+    copy has (a client that saw the test would take the real issue for a duplicate)."""
+    return f"<test-{issue.number}.{secrets.token_hex(12)}@{host_of(site)}>"
+
+
+TEST_SUBJECT = "[Test] "
+# Where a review copy's preface goes: just inside <body>, above everything the issue shows.
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+def with_preface(issue: IssueRecord, lines: Sequence[str]) -> IssueRecord:
+    """``issue`` with ``lines`` (plain text) at the top of its HTML and its text, above the
+    issue: what a review copy says to its reviewers before they read the issue."""
+    if not lines:
+        return issue
+    paragraphs = "".join(
+        f'<p style="margin: 0 0 6px 0;">{html_module.escape(line)}</p>' for line in lines
+    )
+    block = (
+        '\n<div style="border: 2px solid #b45309; background: #fffbeb; color: #1f2937; '
+        'padding: 12px 16px; margin: 8px; font-family: sans-serif; font-size: 15px;">'
+        f"{paragraphs}</div>\n"
+    )
+    found = _BODY.search(issue.html)
+    at = found.end() if found else 0
+    html = issue.html[:at] + block + issue.html[at:]
+    text = "\n".join(lines) + "\n" + "=" * 72 + "\n\n" + issue.text
+    return replace(issue, html=html, text=text)
 
 
 @dataclass(frozen=True)
@@ -309,13 +345,16 @@ class PreparedIssue:
     List-Unsubscribe (its link and its mailto, whose token names them) and the lines holding
     the unsubscribe link are written."""
 
-    def __init__(self, site: Site, issue: IssueRecord) -> None:
+    def __init__(self, site: Site, issue: IssueRecord, test: bool = False) -> None:
         self.site = site
         self.issue = issue
+        # A test (or review) copy: "[Test] " before its subject, and a Message-ID of its own.
+        self.test = test
         self.list_id = list_id(site)
         checked_unsubscribe_base(site)
         self.head = from_header(site)
-        self.middle = reply_to_header(site) + _text_header("Subject", issue.subject)
+        subject = TEST_SUBJECT + issue.subject if test else issue.subject
+        self.middle = reply_to_header(site) + _text_header("Subject", subject)
         self.boundary = f"===============feedpub{issue.id.rsplit(':', 1)[-1].replace('-', '')}=="
         self.tail = "".join(
             [
@@ -352,6 +391,11 @@ class PreparedIssue:
             kept = self._dated = (second, format_datetime(second))
         return kept[1]
 
+    def _message_id(self, recipient: Recipient) -> str:
+        if self.test:
+            return test_message_id(self.site, self.issue)
+        return message_id(self.site, self.issue, recipient.key)
+
     def render(self, recipient: Recipient, secret: bytes, now: datetime) -> bytes:
         """The message for ``recipient``, dated ``now`` (RFC 5322's Date: when it is handed
         over); UTF-8 (RFC 6531, for SMTPUTF8) only where the address's local part is not
@@ -366,7 +410,7 @@ class PreparedIssue:
                 to_header(recipient),
                 self.middle,
                 f"Date: {self._date(now)}\r\n",
-                f"Message-ID: {message_id(self.site, self.issue, recipient.key)}\r\n",
+                f"Message-ID: {self._message_id(recipient)}\r\n",
                 _unsubscribe_header(link, mailto),
                 self.tail,
                 "\r\n",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,7 +39,7 @@ from typing import NamedTuple, Protocol
 
 from feedpub.config import Site
 from feedpub.delivery.identity import sender_address as sender_address
-from feedpub.delivery.messages import PreparedIssue, Recipient
+from feedpub.delivery.messages import PreparedIssue, Recipient, with_preface
 from feedpub.delivery.subscribers import normalize
 from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import (
@@ -692,24 +692,46 @@ def send_test(
     clock: Callable[[], datetime] | None = None,
     editions: Editions | None = None,
 ) -> Path | None:
-    """Send one copy of ``issue`` to ``address``, recording nothing; the outbox path if any.
-    It is the message a subscriber at ``address`` gets, dated as it is handed over: with
-    ``editions``, the copy their topics choose (DeliveryError if they would get none). Its
-    envelope sender is the plain one, never a VERP address: a test copy's bounce must not
-    touch a subscriber."""
-    email, key = normalize(address)
-    # A key of no one, thrown away: the links read as a subscriber's do and name no address,
-    # and unsubscribe no one (not the subscriber at ``address``, if there is one).
-    recipient = Recipient(0, email, "", key, new_token_key())
-    prepared = PreparedIssue(site, _test_copy(site, issue, key, address, editions))
+    """Send one test copy of ``issue`` to ``address`` (``send_tests``)."""
+    return send_tests(site, issue, [address], transport, clock, editions)
+
+
+def send_tests(
+    site: Site,
+    issue: IssueRecord,
+    addresses: Sequence[str],
+    transport: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    editions: Editions | None = None,
+    preface: Sequence[str] = (),
+) -> Path | None:
+    """Send a test copy of ``issue`` to each of ``addresses`` over one connection, recording
+    nothing; the outbox folder if they went there.
+
+    Each is the message a subscriber at that address gets, dated as it is handed over (with
+    ``editions``, the copy their topics choose: DeliveryError if they would get none), with
+    "[Test] " before its subject and a Message-ID of its own, and ``preface`` (lines: a review
+    copy's findings and how to approve) above the issue. Its envelope sender is the plain one,
+    never a VERP address: a test copy's bounce must not touch a subscriber. DeliveryError
+    names the first address the relay did not take (those before it were sent)."""
+    people = []
+    for address in addresses:
+        email, key = normalize(address)
+        # A key of no one, thrown away: the links read as a subscriber's do and name no
+        # address, and unsubscribe no one (not the subscriber at ``address``, if there is one).
+        recipient = Recipient(0, email, "", key, new_token_key())
+        copy = with_preface(_test_copy(site, issue, key, address, editions), preface)
+        people.append((address, recipient, PreparedIssue(site, copy, test=True)))
     secret = load_secret(site.state_dir)
     name = transport or default_name(site)
     connection = factory(name, site)(site, TEST_BATCH)[0]
     try:
-        data = prepared.render(recipient, secret, (clock or wall_clock(site))())
-        connection.send(sender_address(site), recipient.envelope, data)
-    except (Refused, ConnectionLost, RelayFailure) as exc:
-        raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
+        for address, recipient, prepared in people:
+            data = prepared.render(recipient, secret, (clock or wall_clock(site))())
+            try:
+                connection.send(sender_address(site), recipient.envelope, data)
+            except (Refused, ConnectionLost, RelayFailure) as exc:
+                raise DeliveryError(f"the test copy to {address} was not sent: {exc}") from None
     finally:
         connection.close()
     return outbox_folder(site, TEST_BATCH) if name == OUTBOX else None

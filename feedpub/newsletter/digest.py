@@ -101,6 +101,11 @@ def subject_line(site: Site, issue: IssueView) -> str:
     except Exception as exc:  # whatever its code raises: ZeroDivisionError, RecursionError...
         problem = template_error_text(exc)
         raise DigestError(f"[newsletter] subject cannot be rendered: {problem}") from None
+    return clean_subject(subject)
+
+
+def clean_subject(subject: str) -> str:
+    """A subject as a header carries it: one line of plain text."""
     # A header is one line of text: a control character the template wrote ({{ "\\x07" }}) has
     # no place in it, and no line break may start a header of its own.
     subject = "".join(
@@ -111,12 +116,19 @@ def subject_line(site: Site, issue: IssueView) -> str:
     return isolate(" ".join(subject.split()))
 
 
-def render(site: Site, issue: IssueView, note: str = "", bodies: Bodies | None = None) -> Digest:
-    """Render the digest's subject, HTML (CSS inlined) and text for ``issue``."""
+def render(
+    site: Site,
+    issue: IssueView,
+    note: str = "",
+    bodies: Bodies | None = None,
+    subject: str | None = None,
+) -> Digest:
+    """Render the digest's subject, HTML (CSS inlined) and text for ``issue``; ``subject``, the
+    editor's own, instead of [newsletter] subject's."""
     bodies = bodies or Bodies(site)
     env = environment(site)
     env.filters["wrap72"] = wrap72
-    subject = subject_line(site, issue)
+    subject = subject_line(site, issue) if subject is None else clean_subject(subject)
     issue = _view(issue)
     # The same safe HTML as the issues feed's (an email has no base URL: the note's relative
     # links and images point into the site), its images held to the column.

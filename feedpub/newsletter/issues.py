@@ -6,16 +6,19 @@ next issue, and an article that went out once never goes out again (the state re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, tzinfo
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog
+from feedpub.dates import for_people
 from feedpub.errors import IssueError
 from feedpub.model import Article
 from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
 from feedpub.newsletter.schedule import is_due, next_moment
+from feedpub.newsletter.topics import StoredBodies, as_article
 from feedpub.store.issues import IssueItem, IssueRecord
 from feedpub.store.state import State
 from feedpub.text import name_key, plural
@@ -110,8 +113,11 @@ def compose(
     now: datetime,
     note: str = "",
     bodies: Bodies | None = None,
+    subject: str | None = None,
 ) -> Draft | None:
-    """The next issue from what waits (at most ``max_items``, oldest first); None if nothing."""
+    """The next issue from what waits (at most ``max_items``, oldest first); None if nothing.
+    ``subject``: the editor's own instead of [newsletter] subject's."""
+    check_subject(subject)
     bodies = bodies or Bodies(site)
     candidates = waiting(site, state, catalog, now)
     if not candidates:
@@ -120,14 +126,15 @@ def compose(
     articles = tuple(sorted(candidates[: site.newsletter.max_items], key=_newest_first))
     number = state.issues.next_number()
     created = now.astimezone(site.tz)
-    digest = render(site, IssueView(number, created, articles), note, bodies)
+    digest = render(site, IssueView(number, created, articles), note, bodies, subject)
     return Draft(number, created, articles, note, digest, len(candidates) - len(articles))
 
 
 def create(
     site: Site, state: State, catalog: Catalog, now: datetime, note: str = ""
 ) -> Draft | None:
-    """Compose the next issue and record it, with its articles, in one transaction."""
+    """Compose the next issue and record it, with its articles, in one transaction. With
+    [newsletter] review on, it waits for its review copy and an approval."""
     bodies = Bodies(site)
     with state.transaction():
         draft = compose(site, state, catalog, now, note, bodies)
@@ -135,7 +142,10 @@ def create(
             # The ids the issue carries must be the ones the state keeps for these articles,
             # even if no build follows before a file is renamed.
             state.remember_articles(catalog.known(), now.isoformat())
-            state.issues.add(draft.record(bodies))
+            record = draft.record(bodies)
+            if site.newsletter.review:
+                record = replace(record, review="waiting")
+            state.issues.add(record)
     return draft
 
 
@@ -143,9 +153,14 @@ def discard(state: State, number: int) -> IssueRecord:
     """Forget an issue nothing was sent for; its articles wait for the next issue again."""
     with state.transaction():
         issue = state.issues.get(number)
-        if issue.status != "ready":
-            raise IssueError(f"issue {number} was already sent ({issue.status}); it stays")
         counts = state.issues.counts(number)
+        if issue.status != "ready":
+            # Where a sent issue stands depends on no clock: its own moment will do.
+            standing = state_of(issue, counts, datetime.fromisoformat(issue.created))
+            raise IssueError(
+                f"issue {number} cannot be discarded: it is {standing}, and a finished issue "
+                "stays (its articles went out with it)"
+            )
         # A skipped reader (paused, nothing of their topics, gone) was sent nothing.
         attempted = sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0)
         if attempted:
@@ -155,6 +170,141 @@ def discard(state: State, number: int) -> IssueRecord:
             )
         state.issues.discard(number)
     return issue
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """Where an issue stands, in the one vocabulary every command uses: ``word`` is one of
+    STATE_WORDS, ``detail`` what goes with it ("1/2 sent", "until 2026-12-04 07:00 PST")."""
+
+    word: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.word} ({self.detail})" if self.detail else self.word
+
+
+STATE_WORDS = ("in review", "scheduled", "ready", "sending", "sent", "unsent")
+
+
+def state_of(
+    record: IssueRecord, counts: Mapping[str, int], now: datetime, tz: tzinfo | None = None
+) -> IssueState:
+    """Where issue ``record`` stands at ``now``, given its deliveries ``counts`` by status
+    (``Issues.counts``); moments are said in ``tz`` (default: ``now``'s zone).
+
+    sent: it reached at least one reader; unsent: it was finished without reaching anyone (no
+    one to send to); sending: deliveries started and are not all done; in review: a review
+    copy went (or is due to go) and no one approved it; scheduled: held until its send_at;
+    ready: a run or ``send`` starts it.
+    """
+    zone = tz or now.tzinfo
+    assert zone is not None, "now must carry its zone"
+    total, sent = sum(counts.values()), counts.get("sent", 0)
+    if record.status == "sent":
+        if not total:
+            return IssueState("unsent", "no one to send it to")
+        return IssueState("sent" if sent else "unsent", f"{sent}/{total} sent")
+    if total:
+        return IssueState("sending", f"{sent}/{total} sent")
+    if record.review == "waiting":
+        if record.reviewed is None:
+            return IssueState("in review", "the review copy goes at the next run")
+        moment = for_people(datetime.fromisoformat(record.reviewed), zone)
+        return IssueState("in review", f"review copy sent {moment}")
+    if record.send_at is not None and datetime.fromisoformat(record.send_at) > now:
+        return IssueState(
+            "scheduled", f"until {for_people(datetime.fromisoformat(record.send_at), zone)}"
+        )
+    if record.review == "approved" and record.approved is not None:
+        return IssueState(
+            "ready", f"approved {for_people(datetime.fromisoformat(record.approved), zone)}"
+        )
+    return IssueState("ready")
+
+
+def sendable(record: IssueRecord, now: datetime) -> bool:
+    """Whether a run (or ``send`` without a number) may start or go on with issue ``record``
+    at ``now``: not waiting for its review, and not held until a later moment."""
+    if record.status == "sent" or record.review == "waiting":
+        return False
+    return record.send_at is None or datetime.fromisoformat(record.send_at) <= now
+
+
+# An editor's subject: a line of a message list, far under a header line's 998 octets.
+MAX_SUBJECT = 300
+
+
+def check_subject(subject: str | None) -> None:
+    """Refuse an editor's subject (``--subject``) that is empty or far too long."""
+    if subject is None:
+        return
+    if not subject.strip():
+        raise IssueError("--subject is empty; give the issue a subject line")
+    if len(subject) > MAX_SUBJECT:
+        raise IssueError(
+            f"--subject is {len(subject)} characters; a subject line fits in {MAX_SUBJECT} "
+            "(70 or fewer show whole in most mail clients)"
+        )
+
+
+def rerender(
+    site: Site, record: IssueRecord, subject: str | None = None, note: str | None = None
+) -> tuple[IssueRecord, tuple[str, ...]]:
+    """Issue ``record`` rendered again from the articles it stored, with ``subject`` and
+    ``note`` instead of its own (None: its own), and the digest's warnings; records nothing."""
+    check_subject(subject)
+    articles = tuple(as_article(item) for item in record.items)
+    view = IssueView(record.number, datetime.fromisoformat(record.created), articles)
+    kept_note = record.note if note is None else note
+    digest = render(
+        site, view, kept_note, StoredBodies(site), record.subject if subject is None else subject
+    )
+    edited = replace(
+        record, subject=digest.subject, note=kept_note, html=digest.html, text=digest.text
+    )
+    return edited, digest.warnings
+
+
+def edit(
+    site: Site,
+    state: State,
+    number: int,
+    now: datetime,
+    subject: str | None = None,
+    note: str | None = None,
+) -> tuple[IssueRecord, tuple[str, ...]]:
+    """Change issue ``number``'s subject and note, if nothing was sent for it (IssueError
+    otherwise), rendering it again; with [newsletter] review on it waits for a new review copy
+    and approval. The issue as changed, and the digest's warnings."""
+    with state.transaction():
+        record = state.issues.get(number)
+        counts = state.issues.counts(number)
+        if record.status == "sent" or sum(counts.values()) > 0:
+            standing = state_of(record, counts, now, site.tz)
+            raise IssueError(
+                f"issue {number} cannot be changed: it is {standing}, and readers' copies must "
+                "match the issue kept; put the change in the next issue"
+            )
+        edited, warnings = rerender(site, record, subject, note)
+        state.issues.edit(number, edited.subject, edited.note, edited.html, edited.text)
+        if site.newsletter.review or record.review:
+            state.issues.set_review(number, "waiting", None)
+        return state.issues.get(number), warnings
+
+
+def approve(state: State, number: int, now: datetime) -> tuple[IssueRecord, str]:
+    """Approve issue ``number`` for readers at ``now`` (IssueError if it was sent already):
+    the issue as approved, and its review state before ('approved': it was already, and stays
+    as it was)."""
+    with state.transaction():
+        record = state.issues.get(number)
+        if record.status == "sent":
+            raise IssueError(f"issue {number} was sent already; there is nothing to approve")
+        if record.review == "approved":
+            return record, record.review
+        state.issues.set_review(number, "approved", now.isoformat())
+        return state.issues.get(number), record.review
 
 
 # The scheduled moment a run found too little waiting for: that period passes without an issue,

@@ -9,7 +9,7 @@ from typing import Any
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
 from feedpub.newsletter import figures
-from feedpub.newsletter.issues import due, waiting
+from feedpub.newsletter.issues import due, state_of, waiting
 from feedpub.store.state import State
 from feedpub.text import plural
 
@@ -20,6 +20,7 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     last = records[-1] if records else None
     when = due(site, state, now)
     recent = figures.recent(state, records, now)
+    standing = {r.number: state_of(r, state.issues.counts(r.number), now, site.tz) for r in records}
     return {
         "now": now.isoformat(),
         "articles": {
@@ -39,12 +40,19 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
             "number": last.number,
             "created": last.created,
             "status": last.status,
+            # The one vocabulary of every command (newsletter.issues.state_of).
+            "state": standing[last.number].word,
+            "state_detail": standing[last.number].detail,
             "articles": len(last.items),
         },
         "issue_due": when.due,
         "next_issue_due": when.next.isoformat() if when.next else None,
         "reason": when.reason,
         "unfinished_issues": [r.number for r in records if r.status != "sent"],
+        "unfinished": [
+            {"number": n, "state": standing[n].word, "detail": standing[n].detail}
+            for n in (r.number for r in records if r.status != "sent")
+        ],
         "recent_issues": [
             {"number": r.number, "created": r.created, "figures": figures.data(r.figures)}
             for r in recent
@@ -71,8 +79,8 @@ def lines(info: dict[str, Any]) -> list[str]:
     out.append(
         "Last issue: none yet"
         if last is None
-        else f"Last issue: #{last['number']}, {last['created']}, {last['status']}, "
-        f"{plural(last['articles'], 'article')}"
+        else f"Last issue: #{last['number']}, {last['created']}, "
+        f"{_state(last['state'], last['state_detail'])}, {plural(last['articles'], 'article')}"
     )
     if info["issue_due"]:
         out.append(f"Next issue: due now ({info['reason']})")
@@ -80,9 +88,14 @@ def lines(info: dict[str, Any]) -> list[str]:
         out.append(f"Next issue due: {info['next_issue_due']}")
     else:
         out.append(f"Next issue: {info['reason']}")
-    unfinished = info["unfinished_issues"]
-    out.append("Unfinished deliveries: " + (", ".join(f"#{n}" for n in unfinished) or "none"))
+    unfinished = [f"#{u['number']} {_state(u['state'], u['detail'])}" for u in info["unfinished"]]
+    out.append("Unfinished issues: " + (", ".join(unfinished) or "none"))
     for issue in info["recent_issues"]:
         said = figures.summary(figures.from_data(issue["figures"]))
         out.append(f"Issue #{issue['number']}: {said}")
     return out
+
+
+def _state(word: str, detail: str) -> str:
+    """An issue's state as ``IssueState`` says it, from its JSON."""
+    return f"{word} ({detail})" if detail else word

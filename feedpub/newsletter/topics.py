@@ -23,7 +23,7 @@ from datetime import datetime
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
 from feedpub.model import Article
-from feedpub.newsletter.digest import Digest, IssueView, render
+from feedpub.newsletter.digest import Digest, IssueView, render, subject_line
 from feedpub.store.issues import IssueItem, IssueRecord
 from feedpub.text import name_key, plural
 
@@ -83,7 +83,7 @@ class Cut:
         return copy_name(chosen)
 
 
-class _Stored(Bodies):
+class StoredBodies(Bodies):
     """The summaries as the issue stored them: a copy is made from the issue, not the files."""
 
     def summary(self, article: Article) -> str:
@@ -117,8 +117,13 @@ def render_copy(site: Site, issue: IssueRecord, name: str) -> Digest:
     articles = tuple(
         as_article(item) for place, item in enumerate(issue.items, start=1) if place in chosen
     )
-    view = IssueView(issue.number, datetime.fromisoformat(issue.created), articles)
-    return render(site, view, issue.note, _Stored(site))
+    created = datetime.fromisoformat(issue.created)
+    view = IssueView(issue.number, created, articles)
+    whole = IssueView(issue.number, created, tuple(map(as_article, issue.items)))
+    # A subject the editor wrote (issue edit --subject) is every copy's; the one [newsletter]
+    # subject made for the whole issue is made again for each copy's articles.
+    own = None if issue.subject == subject_line(site, whole) else issue.subject
+    return render(site, view, issue.note, StoredBodies(site), own)
 
 
 @dataclass
