@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from golden_site import ISSUE_NOW, copy_example
-from helpers import NOW, SITE_URL, MakeSite, article, load, publish
+from helpers import NOW, SITE_URL, MakeSite, article, load, make_issue, publish
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
-from feedpub.newsletter.checks import Finding, LeftOut, check_issue, errors
+from feedpub.newsletter.checks import Finding, LeftOut, check_issue, errors, left_out
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.issues import compose
 from feedpub.site.build import build, load_catalog
@@ -199,7 +199,7 @@ def test_articles_left_out_are_warnings(site: Site) -> None:
     found = check_issue(site, composed(site), LeftOut(by_lookback=3, by_max_items=1))
     assert [str(f) for f in found] == [
         "warning: 3 articles left out: older than lookback_days (30)",
-        "warning: 1 article left out: over max_items (25); they wait for the next issue",
+        "warning: 1 article left out: over max_items (25), waiting for the next issue",
     ]
 
 
@@ -231,3 +231,35 @@ def test_a_relative_link_is_an_error(site: Site) -> None:
     html = record.html.replace("</body>", '<a href="/about/">About</a></body>')
     found = check_issue(site, replace(record, html=html))
     assert codes(found) == ["relative-link"]
+
+
+def test_left_out_names_the_articles_and_why(make_site: MakeSite) -> None:
+    root = make_site(
+        {
+            "old.md": article("Last spring", "2026-05-01 09:00"),
+            "a.md": article("First", "2026-11-20 09:00"),
+            "b.md": article("Second", "2026-11-21 09:00"),
+            "c.md": article("Third", "2026-11-22 09:00"),
+        },
+        extra=NEWSLETTER + "max_items = 2\n",
+    )
+    publish(root)
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        catalog = load_catalog(site, state, NOW)
+        found = left_out(site, state, catalog, NOW)
+    assert found == LeftOut(1, 1, ("Last spring",), ("Third",))
+    assert [str(f) for f in check_issue(site, composed(site), found)] == [
+        'warning: 1 article left out: older than lookback_days (30): "Last spring"',
+        'warning: 1 article left out: over max_items (2), waiting for the next issue: "Third"',
+    ]
+    # After the first issue the archive is not the newsletter's: only max_items leaves out.
+    make_issue(root)
+    with State.open(site.state_dir) as state:
+        assert left_out(site, state, load_catalog(site, state, NOW), NOW) == LeftOut(0, 0)
+
+
+def test_a_long_list_left_out_is_named_up_to_ten(site: Site) -> None:
+    titles = tuple(f"Story {n}" for n in range(12))
+    found = check_issue(site, composed(site), LeftOut(12, 0, titles))
+    assert found[0].message.endswith('"Story 9" and 2 more')
