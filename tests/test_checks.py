@@ -3,13 +3,33 @@ public/ a real build wrote, and none on the example site's first issue."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from golden_site import ISSUE_NOW, copy_example
-from helpers import NOW, SITE_URL, MakeSite, article, load, make_issue, publish
+from helpers import (
+    MAIL_ARTICLES,
+    MAIL_NEWSLETTER,
+    NOW,
+    NOW_ARG,
+    SITE_URL,
+    MakeSite,
+    Relay,
+    article,
+    assert_clean_exit,
+    invoke,
+    load,
+    make_issue,
+    publish,
+    readers,
+    smtp_settings,
+    subscribe,
+)
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
@@ -25,7 +45,7 @@ NEWSLETTER = """
 from = "Desk <desk@news.example.org>"
 lookback_days = 30
 """
-ARTICLES = {
+ARTICLES: dict[str, str | bytes] = {
     "hello.md": article("Hello", "2026-11-20 09:00", "Body text."),
     "budget.md": article("Budget vote", "2026-11-21 09:00", "The board voted."),
 }
@@ -263,3 +283,139 @@ def test_a_long_list_left_out_is_named_up_to_ten(site: Site) -> None:
     titles = tuple(f"Story {n}" for n in range(12))
     found = check_issue(site, composed(site), LeftOut(12, 0, titles))
     assert found[0].message.endswith('"Story 9" and 2 more')
+
+
+# -- the commands: run refuses, send --force, issue new and preview say the findings ---------
+
+
+@pytest.fixture
+def mail_site(make_site: MakeSite, start_relay: Callable[..., Relay]) -> tuple[Path, Relay]:
+    """A site due for an issue at NOW, sending through a real relay, with two readers; the
+    subject has a placeholder the editor forgot (an error)."""
+    relay = start_relay()
+    extra = MAIL_NEWSLETTER + 'subject = "Test Weekly: TK"\n' + smtp_settings(relay.port)
+    root = make_site(MAIL_ARTICLES, extra=extra)
+    subscribe(root, readers(2))
+    return root, relay
+
+
+def test_run_refuses_the_due_issue_before_recording_it(
+    runner: CliRunner, mail_site: tuple[Path, Relay]
+) -> None:
+    root, relay = mail_site
+    result = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert (
+        "Error: issue 1 was not made: the pre-send checks found errors\n"
+        '  error: the subject still has the placeholder "TK"; change [newsletter] subject'
+    ) in result.stderr
+    assert "fix them and run again: its articles wait" in result.stderr
+    assert relay.handler.messages == []
+    with State.open(load(root).state_dir) as state:
+        assert state.issues.all() == []
+    # The site was built all the same, and once the subject is fixed the next run sends it.
+    assert (root / "public" / "index.html").is_file()
+    fixed = (root / "feedpub.toml").read_text().replace(": TK", "")
+    (root / "feedpub.toml").write_text(fixed)
+    assert_clean_exit(invoke(runner, "--site", root, "run", "--now", NOW_ARG), 0)
+    assert len(relay.handler.messages) == 2
+
+
+def test_run_and_send_refuse_to_start_an_issue_made_by_hand_with_an_error(
+    runner: CliRunner, mail_site: tuple[Path, Relay], tmp_path: Path
+) -> None:
+    root, relay = mail_site
+    made = invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG)
+    assert_clean_exit(made, 0)
+    assert 'error: the subject still has the placeholder "TK"' in made.stderr
+    assert "run and send will not send issue 1 until the errors are fixed" in made.stderr
+    result = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert "Error: issue 1 is not sent: the pre-send checks found errors" in result.stderr
+    assert "'feedpub send 1 --force'" in result.stderr
+    result = invoke(runner, "--site", root, "send", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert "issue 1 is not sent" in result.stderr
+    assert relay.handler.messages == []
+    forced = invoke(runner, "--site", root, "send", "--force", "--now", NOW_ARG)
+    assert_clean_exit(forced, 0)
+    assert len(relay.handler.messages) == 2
+
+
+def test_a_send_under_way_is_never_refused(
+    runner: CliRunner, mail_site: tuple[Path, Relay]
+) -> None:
+    # Forced out, one reader deferred: the rest of it goes at the next run, errors or not.
+    root, relay = mail_site
+    assert_clean_exit(invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG), 0)
+    relay.handler.refuse["reader001@example.net"] = ("451 4.3.0 try again later", 1)
+    forced = invoke(runner, "--site", root, "send", "--force", "--now", NOW_ARG)
+    assert_clean_exit(forced, 0)
+    assert relay.handler.copies() == {"reader000@example.net": 1}
+    later = (NOW + timedelta(hours=1)).isoformat()
+    result = invoke(runner, "--site", root, "run", "--now", later)
+    assert_clean_exit(result, 0)
+    assert "not sent" not in result.stderr
+    assert relay.handler.copies() == {"reader000@example.net": 1, "reader001@example.net": 1}
+
+
+LEFT_OUT_ARTICLES: dict[str, str | bytes] = {
+    "old.md": article("Last spring", "2026-05-01 09:00"),
+    "a.md": article("First", "2026-11-20 09:00"),
+    "b.md": article("Second", "2026-11-21 09:00"),
+    "c.md": article("Third", "2026-11-22 09:00"),
+}
+
+
+def test_preview_lists_the_findings_and_the_articles_left_out(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(LEFT_OUT_ARTICLES, extra=NEWSLETTER + "max_items = 2\n")
+    publish(root)
+    result = invoke(runner, "--site", root, "issue", "preview", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    assert result.stderr.splitlines() == [
+        'warning: 1 article left out: older than lookback_days (30): "Last spring"; '
+        "raise [newsletter] lookback_days before the first issue to send them",
+        'warning: 1 article left out: over max_items (2), waiting for the next issue: "Third"; '
+        "raise [newsletter] max_items to send them now",
+    ]
+    # -q: only errors, and there are none; the files are listed all the same.
+    quiet = invoke(runner, "--site", root, "-q", "issue", "preview", "--now", NOW_ARG)
+    assert_clean_exit(quiet, 0)
+    assert quiet.stderr == ""
+    assert quiet.stdout.count(".feedpub/preview/issue-1.") == 3
+
+
+def test_preview_of_a_recorded_issue_lists_its_findings(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(ARTICLES, extra=NEWSLETTER + 'subject = "TODO"\n')
+    publish(root)
+    make_issue(root)
+    result = invoke(runner, "--site", root, "-q", "issue", "preview", "1", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    assert result.stderr == 'error: the subject still has the placeholder "TODO"; ' + (
+        "change [newsletter] subject\n"
+    )
+
+
+def test_status_says_how_many_the_next_issue_would_leave_out_and_why(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(LEFT_OUT_ARTICLES, extra=NEWSLETTER + "max_items = 2\n")
+    result = invoke(runner, "--site", root, "status", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    assert (
+        "The next issue would leave out 2 articles: 1 older than lookback_days (30), "
+        "1 over max_items (2), for a later issue"
+    ) in result.stdout.splitlines()
+    info = json.loads(invoke(runner, "--site", root, "status", "--json", "--now", NOW_ARG).stdout)
+    assert info["left_out"] == {
+        "lookback_days": {"setting": 30, "articles": 1},
+        "max_items": {"setting": 2, "articles": 1},
+    }
+    # Nothing left out: no line.
+    plain = make_site(ARTICLES, extra=NEWSLETTER, folder="plain")
+    said = invoke(runner, "--site", plain, "status", "--now", NOW_ARG).stdout
+    assert "leave out" not in said

@@ -356,6 +356,10 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "next_scheduled_article": None,
         "newsletter": True,
         "waiting": 0,
+        "left_out": {
+            "lookback_days": {"setting": 14, "articles": 0},
+            "max_items": {"setting": 25, "articles": 0},
+        },
         "last_issue": {"number": 1, "created": NOW_ARG, "status": "ready", "articles": 2},
         "issue_due": False,
         "next_issue_due": "2026-12-04T08:00:00+01:00",

@@ -138,7 +138,7 @@ def _subject(subject: str) -> Iterator[Finding]:
 
 def _texts(record: IssueRecord) -> Iterator[tuple[str, str, str]]:
     """(where, text, fix) of each text the editor wrote that the issue carries."""
-    yield "the subject", record.subject, "change [newsletter] subject (or --subject)"
+    yield "the subject", record.subject, "change [newsletter] subject"
     yield "the editor's note", record.note, "edit the note file"
     for item in record.items:
         fix = "edit the article's file and build"
