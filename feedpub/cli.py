@@ -276,6 +276,11 @@ def check(options: Options, strict: bool, now: str | None) -> None:
     """Validate the settings and every article; print each problem with its file and line."""
     site = options.site()
     catalog = build_module.check(site, resolve_now(site, now))
+    if site.has_newsletter:
+        # What fails only when mail goes out (the sender, the relay, the environment).
+        from feedpub.delivery.preflight import send_problems
+
+        catalog.problems[len(site.warnings) : len(site.warnings)] = send_problems(site)
     _problems(catalog.problems, options.quiet)
     if options.verbose:
         everything = catalog.articles + catalog.scheduled + catalog.drafts

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from golden_site import ISSUE_NOW, copy_example
 from helpers import (
     MAIL_ARTICLES,
     MAIL_NEWSLETTER,
     NOW,
     NOW_ARG,
+    SETTINGS,
     SITE_URL,
     MakeSite,
     Relay,
@@ -419,3 +420,138 @@ def test_status_says_how_many_the_next_issue_would_leave_out_and_why(
     plain = make_site(ARTICLES, extra=NEWSLETTER, folder="plain")
     said = invoke(runner, "--site", plain, "status", "--now", NOW_ARG).stdout
     assert "leave out" not in said
+
+
+# -- bug 6: check reports what only sending would find ----------------------------------------
+
+CHECK_SETTINGS = (
+    SETTINGS
+    + """
+[newsletter]
+from = "Desk <desk@news.example.org>"
+postal_address = "1 Main Street, Springfield"
+"""
+)
+
+
+def checked(
+    runner: CliRunner, make_site: MakeSite, settings: str, env: dict[str, str | None] | None = None
+) -> Result:
+    root = make_site(ARTICLES, settings=settings, folder=f"site{len(settings)}")
+    return invoke(runner, "--site", root, "check", env=env)
+
+
+def test_check_of_a_sendable_site_says_nothing_about_sending(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    result = checked(runner, make_site, CHECK_SETTINGS)
+    assert_clean_exit(result, 0)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("smtp", "message"),
+    [
+        ("", "[newsletter] from is not set: the outbox and the previews say newsletter@invalid"),
+        (
+            '[smtp]\nhost = "127.0.0.1"\n',
+            "[newsletter] from is not set: send stops before the first message",
+        ),
+    ],
+    ids=["outbox", "relay"],
+)
+def test_check_says_an_empty_from_is_an_error(
+    runner: CliRunner, make_site: MakeSite, smtp: str, message: str
+) -> None:
+    result = checked(runner, make_site, SETTINGS + '\n[newsletter]\nname = "Weekly"\n' + smtp)
+    assert_clean_exit(result, 1)
+    assert f"feedpub.toml:9: error: {message}" in result.stderr
+    assert "1 error" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("smtp", "wrong"),
+    [
+        ('host = "relay.example.net"\nsecurity = "none"', True),
+        ('host = "127.0.0.1"\nsecurity = "none"', False),
+        ('host = "relay.example.net"\nsecurity = "none"\nallow_insecure = true', False),
+        ('host = "relay.example.net"\nsecurity = "starttls"', False),
+    ],
+    ids=["remote", "loopback", "allowed", "starttls"],
+)
+def test_check_says_security_none_to_a_remote_relay_is_an_error(
+    runner: CliRunner, make_site: MakeSite, smtp: str, wrong: bool
+) -> None:
+    result = checked(runner, make_site, CHECK_SETTINGS + f"\n[smtp]\n{smtp}\n")
+    assert_clean_exit(result, 1 if wrong else 0)
+    said = (
+        'feedpub.toml:15: error: [smtp] security = "none" would send mail and password '
+        "unencrypted to relay.example.net"
+    )
+    assert (said in result.stderr) is wrong
+
+
+def test_check_warns_of_a_password_variable_unset_here_for_the_cron_job(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    settings = CHECK_SETTINGS + (
+        '\n[smtp]\nhost = "relay.example.net"\nusername = "mailer"\n'
+        'password_env = "TEST_RELAY_PASSWORD"\n'
+    )
+    unset = checked(runner, make_site, settings, env={"TEST_RELAY_PASSWORD": None})
+    assert_clean_exit(unset, 0)
+    assert unset.stderr == (
+        "feedpub.toml:16: warning: [smtp] password_env names the environment variable "
+        "TEST_RELAY_PASSWORD, which is not set here; set it in the cron job's environment too "
+        "(cron does not read your shell's profile)\n"
+    )
+    root = make_site(ARTICLES, settings=settings, folder="strict")
+    assert_clean_exit(invoke(runner, "--site", root, "check", "--strict"), 1)
+    given = checked(runner, make_site, settings, env={"TEST_RELAY_PASSWORD": "s3cret"})
+    assert_clean_exit(given, 0)
+    assert given.stderr == ""
+    wide = checked(runner, make_site, settings, env={"TEST_RELAY_PASSWORD": "pässword"})
+    assert_clean_exit(wide, 1)
+    assert "has characters outside ASCII" in wide.stderr
+    assert "pässword" not in wide.output  # the password is never shown
+
+
+def test_check_warns_of_the_inbox_and_webhook_variables_unset_here(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    settings = CHECK_SETTINGS + (
+        '\n[inbox]\nhost = "imap.example.net"\nusername = "bounces"\n'
+        'password_env = "TEST_IMAP_PASSWORD"\n'
+        '\n[hooks]\nmailgun_key_env = "TEST_MG_KEY"\n'
+    )
+    result = checked(runner, make_site, settings)
+    assert_clean_exit(result, 0)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(
+        "feedpub.toml:16: warning: [inbox] password_env names the environment variable "
+        "TEST_IMAP_PASSWORD, which is not set here; set it in the cron job's environment too"
+    )
+    assert lines[1] == (
+        "feedpub.toml:19: warning: [hooks] mailgun_key_env names the environment variable "
+        "TEST_MG_KEY, which is not set here; set it in the web app's environment too (its "
+        "service's settings)"
+    )
+
+
+def test_check_says_an_unsubscribe_link_too_long_for_its_header(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    url = "https://news.example.org/" + "u" * 700 + "/unsubscribe"
+    result = checked(runner, make_site, CHECK_SETTINGS + f'unsubscribe_url = "{url}"\n')
+    assert_clean_exit(result, 1)
+    assert "feedpub.toml:12: error: [newsletter] unsubscribe_url is 737 characters" in (
+        result.stderr
+    )
+
+
+def test_check_without_a_newsletter_says_nothing_about_sending(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    result = checked(runner, make_site, SETTINGS + '\n[smtp]\nhost = "relay.example.net"\n')
+    assert_clean_exit(result, 0)
+    assert result.stderr == ""
