@@ -4,6 +4,7 @@ public/ a real build wrote, and none on the example site's first issue."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from helpers import (
     Relay,
     article,
     assert_clean_exit,
+    examples,
     invoke,
     load,
     make_issue,
@@ -31,6 +33,8 @@ from helpers import (
     smtp_settings,
     subscribe,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies
@@ -59,6 +63,16 @@ def composed(site: Site, note: str = "", now: datetime = NOW) -> IssueRecord:
         draft = compose(site, state, load_catalog(site, state, now), now, note, bodies)
     assert draft is not None
     return draft.record(bodies)
+
+
+_COMPOSED: dict[Path, IssueRecord] = {}
+
+
+def composed_once(site: Site) -> IssueRecord:
+    """composed(site), made once per site folder (a property test's examples share one)."""
+    if site.root not in _COMPOSED:
+        _COMPOSED[site.root] = composed(site)
+    return _COMPOSED[site.root]
 
 
 @pytest.fixture
@@ -555,3 +569,38 @@ def test_check_without_a_newsletter_says_nothing_about_sending(
     result = checked(runner, make_site, SETTINGS + '\n[smtp]\nhost = "relay.example.net"\n')
     assert_clean_exit(result, 0)
     assert result.stderr == ""
+
+
+# -- hostile and huge input --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a%00b/", "x" * 5000, "y" * 300 + "/" + "z" * 300 + "/", "%2e%2e/%2e%2e/etc/passwd", "%ff"],
+    ids=["nul", "long-name", "long-names", "dot-dot", "not-utf8"],
+)
+def test_a_hostile_site_link_is_a_broken_link_not_a_crash(site: Site, path: str) -> None:
+    record = composed(site)
+    html = record.html.replace("</body>", f'<a href="{SITE_URL}{path}">x</a></body>')
+    assert codes(check_issue(site, replace(record, html=html))) == ["broken-link"]
+
+
+@settings(max_examples=examples(0.5), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(html=st.text(), subject=st.text(max_size=200), note=st.text())
+def test_any_issue_text_gets_findings_never_an_exception(
+    site: Site, html: str, subject: str, note: str
+) -> None:
+    record = replace(composed_once(site), html=html, subject=subject, note=note)
+    found = check_issue(site, record, LeftOut(1, 1, ("a",), ("b",)))
+    assert all(f.level in ("error", "warning", "info") and f.message for f in found)
+
+
+def test_a_huge_issue_is_checked_quickly(site: Site) -> None:
+    record = composed(site)
+    links = "".join(f'<a href="{SITE_URL}p{n}/">{n}</a><img src="x{n}.png">' for n in range(5000))
+    big = record.html.replace("</body>", links + "<p>TK</p>" * 10_000 + "</body>")
+    started = time.perf_counter()
+    found = check_issue(site, replace(record, html=big, note="TODO " * 100_000))
+    assert time.perf_counter() - started < 10
+    assert codes(found).count("broken-link") == 5000
+    assert codes(found).count("placeholder") == 1  # the note's, once

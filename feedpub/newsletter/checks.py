@@ -258,12 +258,15 @@ def _there(site: Site, path: str) -> bool:
 
 
 def _has(folder: Path, path: str) -> bool:
-    found = (folder / path).resolve() if path else folder
-    if not found.is_relative_to(folder):
+    try:
+        found = (folder / path).resolve() if path else folder
+        if not found.is_relative_to(folder):
+            return False
+        if found.is_dir():
+            found = found / "index.html"
+        return found.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL (%00)
         return False
-    if found.is_dir():
-        found = found / "index.html"
-    return found.is_file()
 
 
 def _clip(site: Site, record: IssueRecord) -> Iterator[Finding]:
