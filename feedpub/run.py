@@ -122,13 +122,16 @@ def _screen(site: Site) -> Callable[[IssueRecord], None]:
 
 def refusal(site: Site, state: State, number: int) -> IssueRefused | None:
     """Why issue ``number`` may not start going out: its error-level findings. None once a
-    message of it was tried (a send under way finishes what it started)."""
+    message of it was tried (a send under way finishes what it started), and for an issue
+    approved after review (the reviewers saw the findings in the review copy)."""
     counts = state.issues.counts(number)
     # Rows only pending or skipped: a start the relay refused at once; nothing went out.
     if sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0):
         return None
-    wrong = errors(check_issue(site, state.issues.get(number)))
-    if not wrong:
+    record = state.issues.get(number)
+    if record.review == "approved":
+        return None
+    if not (wrong := errors(check_issue(site, record))):
         return None
     return IssueRefused(number, True, [f.explained() for f in wrong])
 

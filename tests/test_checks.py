@@ -41,6 +41,7 @@ from feedpub.content.bodies import Bodies
 from feedpub.newsletter.checks import Finding, LeftOut, check_issue, errors, left_out
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.issues import compose
+from feedpub.run import refusal
 from feedpub.site.build import build, load_catalog
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import State
@@ -604,3 +605,19 @@ def test_a_huge_issue_is_checked_quickly(site: Site) -> None:
     assert time.perf_counter() - started < 10
     assert codes(found).count("broken-link") == 5000
     assert codes(found).count("placeholder") == 1  # the note's, once
+
+
+def test_an_issue_approved_after_review_is_not_refused(
+    runner: CliRunner, mail_site: tuple[Path, Relay]
+) -> None:
+    # The reviewers saw the findings in the review copy; approving is the editor's decision.
+    root, relay = mail_site
+    assert_clean_exit(invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG), 0)
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        assert refusal(site, state, 1) is not None
+        with state.transaction():
+            state.issues.set_review(1, "approved", NOW.isoformat())
+        assert refusal(site, state, 1) is None
+    assert_clean_exit(invoke(runner, "--site", root, "send", "--now", NOW_ARG), 0)
+    assert len(relay.handler.messages) == 2
