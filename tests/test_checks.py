@@ -148,8 +148,16 @@ def test_a_placeholder_in_the_note_is_an_error(site: Site, text: str, word: str)
 
 @pytest.mark.parametrize(
     "text",
-    ["TKO in the third round", "todo el mundo", "Stock: TKA", "TODOS", "a link here", "ATK"],
-    ids=["tko", "spanish-todo", "tka", "todos", "plain-link", "atk"],
+    [
+        "TKO in the third round",
+        "todo el mundo",
+        "Stock: TKA",
+        "TODOS",
+        "a link here",
+        "ATK",
+        f"Read the [link]({SITE_URL}) and [link][1].\n\n[1]: {SITE_URL}",
+    ],
+    ids=["tko", "spanish-todo", "tka", "todos", "plain-link", "atk", "markdown-links"],
 )
 def test_a_placeholder_must_be_a_whole_word(site: Site, text: str) -> None:
     assert check_issue(site, composed(site, note=text)) == []

@@ -45,12 +45,13 @@ _PERSONAL = (UNSUBSCRIBE_PLACEHOLDER, MANAGE_PLACEHOLDER)
 # The web app's pages: served by the web app, not files in public/.
 _WEB_PAGES = ("subscribe", "confirm", "manage", "unsubscribe")
 # Whole words only: "TK" (the newsroom's "to come"), "TKTK"; "TODO" in capitals, as an editor
-# leaves it ("todo" is Spanish for "all"); lorem ipsum in any case; the Markdown habit "[link]".
+# leaves it ("todo" is Spanish for "all"); lorem ipsum in any case; "[link]" standing alone,
+# not the text of a Markdown link ("[link](https://...)", "[link][1]", "[link]: https://...").
 _PLACEHOLDERS = (
     (re.compile(r"(?<![\w])(?:TK)+(?![\w])"), None),
     (re.compile(r"(?<![\w])TODO(?![\w])"), None),
     (re.compile(r"(?<![\w])lorem\s+ipsum(?![\w])", re.IGNORECASE), "lorem ipsum"),
-    (re.compile(r"\[link\]", re.IGNORECASE), "[link]"),
+    (re.compile(r"\[link\](?![(\[:])", re.IGNORECASE), "[link]"),
 )
 
 
