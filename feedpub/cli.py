@@ -39,6 +39,7 @@ from feedpub.text import normalize_newlines, plural, xml_safe
 if TYPE_CHECKING:
     from feedpub.delivery.inbox import InboxReport
     from feedpub.delivery.sending import SendReport
+    from feedpub.newsletter.checks import Finding
 
 # The newsletter, delivery and scaffold modules are imported inside the commands that use
 # them: premailer, feedgen and the mail modules take longer to import than a build with
@@ -277,6 +278,11 @@ def check(options: Options, strict: bool, now: str | None) -> None:
     """Validate the settings and every article; print each problem with its file and line."""
     site = options.site()
     catalog = build_module.check(site, resolve_now(site, now))
+    if site.has_newsletter:
+        # What fails only when mail goes out (the sender, the relay, the environment).
+        from feedpub.delivery.preflight import send_problems
+
+        catalog.problems[len(site.warnings) : len(site.warnings)] = send_problems(site)
     _problems(catalog.problems, options.quiet)
     if options.verbose:
         everything = catalog.articles + catalog.scheduled + catalog.drafts
@@ -350,6 +356,13 @@ def _warn(messages: list[str] | tuple[str, ...], options: Options) -> None:
             click.echo(f"warning: {text}", err=True)
 
 
+def _findings(findings: list[Finding], options: Options) -> None:
+    """The pre-send checks' findings on stderr, each with its fix; -q leaves the errors."""
+    for found in findings:
+        if found.level == "error" or not options.quiet:
+            click.echo(found.explained(), err=True)
+
+
 def _read_note(path: Path | None) -> str:
     if path is None:
         return ""
@@ -400,6 +413,7 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
         options.say(f"Nothing new{since}: no issue created")
         return
     _warn(draft.digest.warnings, options)
+    _findings(made.findings, options)
     waiting = f"; {draft.waiting} more wait for the next issue" if draft.waiting else ""
     options.say(
         f"Created issue {draft.number} with {plural(len(draft.articles), 'article')}"
@@ -410,6 +424,12 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
         options.say(
             f"It waits for approval: the next run sends the review copy to "
             f"{plural(len(site.newsletter.reviewers), 'reviewer')}"
+        )
+    if any(found.level == "error" for found in made.findings):
+        click.echo(
+            f"run and send will not send issue {draft.number} until the errors are fixed "
+            f"(or 'feedpub send {draft.number} --force')",
+            err=True,
         )
 
 
@@ -437,7 +457,7 @@ def issue_preview(
     """Render the next issue (or issue NUMBER) into .feedpub/preview/ without recording it;
     with --note and --subject, as it would be with them."""
     from feedpub.newsletter.issues import rerender
-    from feedpub.run import next_issue, write_preview
+    from feedpub.run import issue_findings, next_issue, write_preview
 
     text = _read_note(note) if note is not None else None
     site = options.site()
@@ -454,8 +474,10 @@ def issue_preview(
                 options.say("Nothing new: the next issue would be empty")
                 return
             record, warnings = preview
+        findings = issue_findings(site, state, record, moment, upcoming=number is None)
     paths = write_preview(site, record, moment)
     _warn(warnings, options)
+    _findings(findings, options)
     for path in paths:
         click.echo(path)
     if open_browser:
@@ -701,8 +723,13 @@ def run(options: Options, now: str | None) -> None:
             f"Sent {plural(mail.sent, 'email')} owed to readers (confirmations, welcomes): "
             f"{mail.deferred} deferred, {mail.failed} failed"
         )
+    # After what did go out; each refusal in full, the last as the run's error (exit 1).
+    for refused in report.refused if failed else report.refused[:-1]:
+        click.echo(f"Error: {refused}", err=True)
     if failed:
         raise _send_error(failed[0], f"issue {failed[0].issue}: ")
+    if report.refused:
+        raise click.ClickException(str(report.refused[-1]))
     if mail is not None and mail.error:
         kind = TryLater if mail.temporary else click.ClickException
         raise kind(f"the emails owed to readers: {mail.error}")
@@ -754,6 +781,9 @@ def _progress(options: Options) -> tuple[Callable[[int], None] | None, Callable[
     help="Send a test copy to ADDRESS (again, or commas, for more); record nothing. Without "
     "an unfinished issue: the next one, composed for the test only.",
 )
+@click.option(
+    "--force", is_flag=True, help="Send even if the pre-send checks find errors in the issue."
+)
 @now_option
 @verbosity
 @pass_options
@@ -763,6 +793,7 @@ def send(
     number: int | None,
     dry_run: bool,
     test_addresses: tuple[str, ...],
+    force: bool,
     now: str | None,
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
@@ -820,6 +851,13 @@ def send(
             return
     advance, begin = _progress(options)
     with SiteLock(site.state_dir, "send"):
+        if not force:
+            from feedpub.run import refusal
+
+            with State.open(site.state_dir) as state:
+                refused = refusal(site, state, number)
+            if refused is not None:
+                raise refused
         editions = TopicEditions(site)
         report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
     _say_send(options, report)

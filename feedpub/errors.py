@@ -195,3 +195,25 @@ class HookRefused(FeedpubError):
 
 class VerpError(FeedpubError):
     """A token in a bounce or unsubscribe address is malformed, forged or another list's."""
+
+
+class IssueRefused(FeedpubError):
+    """An issue has error-level findings (newsletter.checks), so it is not sent as it is."""
+
+    def __init__(self, number: int, made: bool, findings: list[str]) -> None:
+        self.number = number
+        self.made = made  # False: the issue that was due was not recorded (its articles wait)
+        self.findings = findings
+        what = f"issue {number} is not sent" if made else f"issue {number} was not made"
+        if made:
+            fix = (
+                f"fix them (discard it with 'feedpub issue discard {number}', then make it "
+                f"again), or send it as it is with 'feedpub send {number} --force'"
+            )
+        else:
+            fix = (
+                "fix them and run again: its articles wait; or make it anyway with "
+                "'feedpub issue new' and send it with 'feedpub send --force'"
+            )
+        lines = [f"{what}: the pre-send checks found errors", *(f"  {f}" for f in findings), fix]
+        super().__init__("\n".join(lines))

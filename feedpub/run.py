@@ -18,9 +18,10 @@ from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, send_tests, unfinished
-from feedpub.errors import DeliveryError, InboxError
+from feedpub.errors import DeliveryError, InboxError, IssueRefused
 from feedpub.lock import SiteLock
-from feedpub.newsletter.checks import check_issue
+from feedpub.newsletter.checks import Finding, check_issue, errors, left_out
+from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import (
     Draft,
@@ -50,6 +51,9 @@ class NewIssue:
     build: BuildReport | None = None
     last: int | None = None  # the last issue's number, when no issue was made
     notes: list[str] = field(default_factory=list)
+    # The pre-send checks' findings on the issue made (issue new), or why the due one was not.
+    findings: list[Finding] = field(default_factory=list)
+    refused: IssueRefused | None = None
 
 
 def new_issue(
@@ -85,13 +89,64 @@ def new_issue(
                 )
                 wanted = False
     if wanted:
-        made.draft = create(site, state, catalog, now, note)
+        if when_due:
+            # The cron tick refuses an issue with an error before recording it: its articles
+            # wait, and the editor fixes them before the next run.
+            try:
+                # With review on, the reviewers see the findings in the review copy instead.
+                screen = None if site.newsletter.review else _screen(site)
+                made.draft = create(site, state, catalog, now, note, screen)
+            except IssueRefused as refused:
+                made.refused = refused
+        else:
+            made.draft = create(site, state, catalog, now, note)
     if made.draft is None and not when_due:
         last = state.issues.last()
         made.last = last.number if last else None
         return made
     made.build = publish(site, state, loaded, now, started)
+    if made.draft is not None and not when_due:
+        # Checked once built: its links against the public/ that has its articles' pages.
+        record = state.issues.get(made.draft.number)
+        made.findings = issue_findings(site, state, record, now)
     return made
+
+
+def issue_findings(
+    site: Site, state: State, record: IssueRecord, now: datetime, upcoming: bool = False
+) -> list[Finding]:
+    """The pre-send checks' findings on ``record``; for the upcoming issue (not recorded yet)
+    with the articles it would leave out. Gmail's clip is left to the digest's own warning
+    when the HTML is over it as stored already, so that it is told once."""
+    left = left_out(site, state, load_catalog(site, state, now), now) if upcoming else None
+    found = check_issue(site, record, left)
+    if len(record.html.encode()) > GMAIL_CLIP_BYTES:
+        found = [f for f in found if f.code != "gmail-clip"]
+    return found
+
+
+def _screen(site: Site) -> Callable[[IssueRecord], None]:
+    def screen(record: IssueRecord) -> None:
+        if wrong := errors(check_issue(site, record)):
+            raise IssueRefused(record.number, False, [f.explained() for f in wrong])
+
+    return screen
+
+
+def refusal(site: Site, state: State, number: int) -> IssueRefused | None:
+    """Why issue ``number`` may not start going out: its error-level findings. None once a
+    message of it was tried (a send under way finishes what it started), and for an issue
+    approved after review (the reviewers saw the findings in the review copy)."""
+    counts = state.issues.counts(number)
+    # Rows only pending or skipped: a start the relay refused at once; nothing went out.
+    if sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0):
+        return None
+    record = state.issues.get(number)
+    if record.review == "approved":
+        return None
+    if not (wrong := errors(check_issue(site, record))):
+        return None
+    return IssueRefused(number, True, [f.explained() for f in wrong])
 
 
 def next_issue(
@@ -164,6 +219,8 @@ class RunReport:
     # Recent issues whose complaint or bounce rate is over its limit, not told before.
     rate_warnings: list[RateWarning] = field(default_factory=list)
     review_error: DeliveryError | None = None  # why a review copy did not go (the next run tries)
+    # Issues the pre-send checks kept from going out (the due one unmade, or one not started).
+    refused: list[IssueRefused] = field(default_factory=list)
 
 
 def run(
@@ -190,12 +247,17 @@ def run(
             state.events.prune((now - timedelta(days=KEEP_RECEIVED_DAYS)).isoformat())
         made = new_issue(site, state, now, when_due=True, started=started)
         report.build, report.notes = made.build, made.notes
+        if made.refused is not None:
+            report.refused.append(made.refused)
         if made.draft is not None:
             report.created = made.draft.number
             report.warnings.extend(made.draft.digest.warnings)
         report.review_error = review(site, state, now, report.notes)
         for number in unfinished(state):
             if not sendable(state.issues.get(number), now):
+                continue
+            if (refused := refusal(site, state, number)) is not None:
+                report.refused.append(refused)
                 continue
             editions = TopicEditions(site)
             report.sends.append(send_issue(site, number, now, progress, begin, editions=editions))

@@ -363,6 +363,10 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "next_scheduled_article": None,
         "newsletter": True,
         "waiting": 0,
+        "left_out": {
+            "lookback_days": {"setting": 14, "articles": 0},
+            "max_items": {"setting": 25, "articles": 0},
+        },
         "last_issue": {
             "number": 1,
             "created": NOW_ARG,

@@ -361,9 +361,9 @@ def test_a_time_out_of_range_is_a_usage_error(
 def test_the_last_time_in_range_works(
     runner: CliRunner, make_site: MakeSite, command: list[str]
 ) -> None:
-    root = make_site(
-        ARTICLES, extra='[newsletter]\nname = "W"\nschedule = "weekly"\nday = "friday"\n'
-    )
+    # A newsletter check passes: one with a sender (check says an empty from is an error).
+    extra = '[newsletter]\nname = "W"\nfrom = "W <w@news.example.org>"\nschedule = "weekly"\n'
+    root = make_site(ARTICLES, extra=extra + 'day = "friday"\n')
     result = invoke(runner, "--site", root, *command, "--now", "9998-12-30T23:59")
     assert result.exit_code == 0, result.output
 

@@ -16,19 +16,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from feedpub.config import Site
+from feedpub.content.catalog import Catalog
+from feedpub.model import Article
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
+
+# The newsletter's tag filter ([newsletter] tags, exclude_tags), as composing applies it.
+from feedpub.newsletter.issues import _wanted, waiting
 from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER, IssueRecord
+from feedpub.store.state import State
 from feedpub.text import plural
 
 Level = Literal["error", "warning", "info"]
 LONGEST_SUBJECT = 70
+NAMED = 10  # the titles of articles left out named in a finding; the rest are counted
 # A reader's own link as delivery writes it in place of a placeholder: the web app's page,
 # "?t=" and a token (the subscriber's key and a MAC, base64, about 90 characters). A little
 # more than most, so that a digest near the clip size is warned about before it is clipped.
@@ -37,12 +45,13 @@ _PERSONAL = (UNSUBSCRIBE_PLACEHOLDER, MANAGE_PLACEHOLDER)
 # The web app's pages: served by the web app, not files in public/.
 _WEB_PAGES = ("subscribe", "confirm", "manage", "unsubscribe")
 # Whole words only: "TK" (the newsroom's "to come"), "TKTK"; "TODO" in capitals, as an editor
-# leaves it ("todo" is Spanish for "all"); lorem ipsum in any case; the Markdown habit "[link]".
+# leaves it ("todo" is Spanish for "all"); lorem ipsum in any case; "[link]" standing alone,
+# not the text of a Markdown link ("[link](https://...)", "[link][1]", "[link]: https://...").
 _PLACEHOLDERS = (
     (re.compile(r"(?<![\w])(?:TK)+(?![\w])"), None),
     (re.compile(r"(?<![\w])TODO(?![\w])"), None),
     (re.compile(r"(?<![\w])lorem\s+ipsum(?![\w])", re.IGNORECASE), "lorem ipsum"),
-    (re.compile(r"\[link\]", re.IGNORECASE), "[link]"),
+    (re.compile(r"\[link\](?![(\[:])", re.IGNORECASE), "[link]"),
 )
 
 
@@ -66,10 +75,30 @@ class Finding:
 @dataclass(frozen=True)
 class LeftOut:
     """How many waiting articles the issue leaves out: dated before ``lookback_days`` (before
-    the first issue), and over ``max_items`` (they wait for the next one)."""
+    the first issue), and over ``max_items`` (they wait for the next one); with their titles
+    when known (``left_out`` gives them), which the findings then name."""
 
     by_lookback: int
     by_max_items: int
+    lookback_titles: tuple[str, ...] = ()
+    max_items_titles: tuple[str, ...] = ()
+
+
+def left_out(site: Site, state: State, catalog: Catalog, now: datetime) -> LeftOut:
+    """What the issue composed now would leave out, and why.
+
+    ``lookback_days`` leaves out the archive only before the first issue: after it the
+    articles dated earlier were never the newsletter's, and saying so at every issue would be
+    noise. ``max_items`` leaves out the newest that wait (the oldest go first).
+    """
+    chosen = waiting(site, state, catalog, now)
+    over = chosen[site.newsletter.max_items :]
+    old: list[Article] = []
+    if state.issues.first() is None:
+        taken = {a.feed_id for a in chosen}
+        old = [a for a in catalog.articles if a.feed_id not in taken and _wanted(site, a)]
+        old.sort(key=lambda a: (a.date, a.feed_id))
+    return LeftOut(len(old), len(over), tuple(a.title for a in old), tuple(a.title for a in over))
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
@@ -110,7 +139,7 @@ def _subject(subject: str) -> Iterator[Finding]:
 
 def _texts(record: IssueRecord) -> Iterator[tuple[str, str, str]]:
     """(where, text, fix) of each text the editor wrote that the issue carries."""
-    yield "the subject", record.subject, "change [newsletter] subject (or --subject)"
+    yield "the subject", record.subject, "change [newsletter] subject"
     yield "the editor's note", record.note, "edit the note file"
     for item in record.items:
         fix = "edit the article's file and build"
@@ -230,12 +259,15 @@ def _there(site: Site, path: str) -> bool:
 
 
 def _has(folder: Path, path: str) -> bool:
-    found = (folder / path).resolve() if path else folder
-    if not found.is_relative_to(folder):
+    try:
+        found = (folder / path).resolve() if path else folder
+        if not found.is_relative_to(folder):
+            return False
+        if found.is_dir():
+            found = found / "index.html"
+        return found.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL (%00)
         return False
-    if found.is_dir():
-        found = found / "index.html"
-    return found.is_file()
 
 
 def _clip(site: Site, record: IssueRecord) -> Iterator[Finding]:
@@ -261,14 +293,23 @@ def _left_out(site: Site, left_out: LeftOut | None) -> Iterator[Finding]:
             "warning",
             "left-out-lookback",
             f"{plural(left_out.by_lookback, 'article')} left out: older than lookback_days "
-            f"({days})",
-            "raise [newsletter] lookback_days to send them",
+            f"({days}){_named(left_out.lookback_titles)}",
+            "raise [newsletter] lookback_days before the first issue to send them",
         )
     if left_out.by_max_items:
         yield Finding(
             "warning",
             "left-out-max-items",
             f"{plural(left_out.by_max_items, 'article')} left out: over max_items "
-            f"({site.newsletter.max_items}); they wait for the next issue",
+            f"({site.newsletter.max_items}), waiting for the next issue"
+            f"{_named(left_out.max_items_titles)}",
             "raise [newsletter] max_items to send them now",
         )
+
+
+def _named(titles: tuple[str, ...]) -> str:
+    if not titles:
+        return ""
+    shown = ", ".join(f'"{t}"' for t in titles[:NAMED])
+    more = f" and {len(titles) - NAMED} more" if len(titles) > NAMED else ""
+    return f": {shown}{more}"

@@ -6,7 +6,7 @@ next issue, and an article that went out once never goes out again (the state re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
@@ -131,20 +131,30 @@ def compose(
 
 
 def create(
-    site: Site, state: State, catalog: Catalog, now: datetime, note: str = ""
+    site: Site,
+    state: State,
+    catalog: Catalog,
+    now: datetime,
+    note: str = "",
+    screen: Callable[[IssueRecord], None] | None = None,
 ) -> Draft | None:
     """Compose the next issue and record it, with its articles, in one transaction. With
-    [newsletter] review on, it waits for its review copy and an approval."""
+    [newsletter] review on, it waits for its review copy and an approval.
+
+    ``screen`` sees the issue as it would be stored first; what it raises records nothing.
+    """
     bodies = Bodies(site)
     with state.transaction():
         draft = compose(site, state, catalog, now, note, bodies)
         if draft is not None:
-            # The ids the issue carries must be the ones the state keeps for these articles,
-            # even if no build follows before a file is renamed.
-            state.remember_articles(catalog.known(), now.isoformat())
             record = draft.record(bodies)
             if site.newsletter.review:
                 record = replace(record, review="waiting")
+            if screen is not None:
+                screen(record)
+            # The ids the issue carries must be the ones the state keeps for these articles,
+            # even if no build follows before a file is renamed.
+            state.remember_articles(catalog.known(), now.isoformat())
             state.issues.add(record)
     return draft
 

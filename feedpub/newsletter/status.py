@@ -9,6 +9,7 @@ from typing import Any
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
 from feedpub.newsletter import figures
+from feedpub.newsletter.checks import left_out
 from feedpub.newsletter.issues import due, state_of, waiting
 from feedpub.store.state import State
 from feedpub.text import plural
@@ -34,6 +35,7 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
         else None,
         "newsletter": site.has_newsletter,
         "waiting": len(waiting(site, state, catalog, now)) if site.has_newsletter else 0,
+        "left_out": _left_out(site, state, catalog, now),
         "last_issue": None
         if last is None
         else {
@@ -61,6 +63,36 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     }
 
 
+def _left_out(
+    site: Site, state: State, catalog: Catalog, now: datetime
+) -> dict[str, dict[str, int]]:
+    """How many articles the next issue would leave out, under each setting that leaves them."""
+    found = left_out(site, state, catalog, now) if site.has_newsletter else None
+    return {
+        "lookback_days": {
+            "setting": site.newsletter.lookback_days,
+            "articles": found.by_lookback if found else 0,
+        },
+        "max_items": {
+            "setting": site.newsletter.max_items,
+            "articles": found.by_max_items if found else 0,
+        },
+    }
+
+
+def _left_out_line(left: dict[str, dict[str, int]]) -> str | None:
+    old, over = left["lookback_days"], left["max_items"]
+    parts = []
+    if old["articles"]:
+        parts.append(f"{old['articles']} older than lookback_days ({old['setting']})")
+    if over["articles"]:
+        parts.append(f"{over['articles']} over max_items ({over['setting']}), for a later issue")
+    if not parts:
+        return None
+    total = old["articles"] + over["articles"]
+    return f"The next issue would leave out {plural(total, 'article')}: " + ", ".join(parts)
+
+
 def lines(info: dict[str, Any]) -> list[str]:
     """The status for people."""
     articles = info["articles"]
@@ -75,6 +107,8 @@ def lines(info: dict[str, Any]) -> list[str]:
         out.append("Newsletter: none (add a [newsletter] section to feedpub.toml)")
         return out
     out.append(f"Waiting for the next issue: {plural(info['waiting'], 'article')}")
+    if said := _left_out_line(info["left_out"]):
+        out.append(said)
     last = info["last_issue"]
     out.append(
         "Last issue: none yet"
