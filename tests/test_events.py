@@ -358,7 +358,10 @@ def test_the_upgrade_from_version_6_keeps_every_row(make_site: MakeSite) -> None
         assert state.db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert state.events.figures(2) == IssueFigures(sent=4, delivered=4)
     for table in tables:
-        assert raw(path, f"SELECT * FROM {table} ORDER BY 1") == before[table], table
+        # Later schemas add columns at the end of a table (issues, in 8): the old ones stay.
+        width = len(before[table][0]) if before[table] else 0
+        after = raw(path, f"SELECT * FROM {table} ORDER BY 1")
+        assert [row[:width] for row in after] == before[table], table
     assert raw(path, "SELECT count(*) FROM events") == [(0,)]
     assert raw(path, "SELECT count(*) FROM received") == [(0,)]
 

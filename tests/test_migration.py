@@ -80,7 +80,8 @@ def test_upgrade_keeps_rows_ids_and_deliveries(v5_site: Path) -> None:
         == V5_DELIVERIES
     )
     assert raw(path, "SELECT DISTINCT articles FROM deliveries") == [("",)]
-    assert raw(path, "SELECT * FROM issues") == issues_before
+    # Later schemas add columns at the end of issues; the ones version 5 had hold what they held.
+    assert [row[:9] for row in raw(path, "SELECT * FROM issues")] == issues_before
     after = raw(path, "SELECT * FROM issue_articles ORDER BY position")
     assert [row[:-2] for row in after] == articles_before
     assert {row[-2:] for row in after} == {("[]", "")}

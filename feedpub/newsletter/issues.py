@@ -6,8 +6,9 @@ next issue, and an article that went out once never goes out again (the state re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
@@ -156,6 +157,63 @@ def discard(state: State, number: int) -> IssueRecord:
             )
         state.issues.discard(number)
     return issue
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """Where an issue stands, in the one vocabulary every command uses: ``word`` is one of
+    STATE_WORDS, ``detail`` what goes with it ("1/2 sent", "until 2026-12-04 07:00 PST")."""
+
+    word: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.word} ({self.detail})" if self.detail else self.word
+
+
+STATE_WORDS = ("in review", "scheduled", "ready", "sending", "sent", "unsent")
+
+
+def state_of(
+    record: IssueRecord, counts: Mapping[str, int], now: datetime, tz: tzinfo | None = None
+) -> IssueState:
+    """Where issue ``record`` stands at ``now``, given its deliveries ``counts`` by status
+    (``Issues.counts``); moments are said in ``tz`` (default: ``now``'s zone).
+
+    sent: it reached at least one reader; unsent: it was finished without reaching anyone (no
+    one to send to); sending: deliveries started and are not all done; in review: a review
+    copy went (or is due to go) and no one approved it; scheduled: held until its send_at;
+    ready: a run or ``send`` starts it.
+    """
+    zone = tz or now.tzinfo
+    assert zone is not None, "now must carry its zone"
+    total, sent = sum(counts.values()), counts.get("sent", 0)
+    if record.status == "sent":
+        return IssueState("sent" if sent else "unsent", f"{sent}/{total} sent")
+    if total:
+        return IssueState("sending", f"{sent}/{total} sent")
+    if record.review == "waiting":
+        if record.reviewed is None:
+            return IssueState("in review", "the review copy goes at the next run")
+        moment = for_people(datetime.fromisoformat(record.reviewed), zone)
+        return IssueState("in review", f"review copy sent {moment}")
+    if record.send_at is not None and datetime.fromisoformat(record.send_at) > now:
+        return IssueState(
+            "scheduled", f"until {for_people(datetime.fromisoformat(record.send_at), zone)}"
+        )
+    if record.review == "approved" and record.approved is not None:
+        return IssueState(
+            "ready", f"approved {for_people(datetime.fromisoformat(record.approved), zone)}"
+        )
+    return IssueState("ready")
+
+
+def sendable(record: IssueRecord, now: datetime) -> bool:
+    """Whether a run (or ``send`` without a number) may start or go on with issue ``record``
+    at ``now``: not waiting for its review, and not held until a later moment."""
+    if record.status == "sent" or record.review == "waiting":
+        return False
+    return record.send_at is None or datetime.fromisoformat(record.send_at) <= now
 
 
 # The scheduled moment a run found too little waiting for: that period passes without an issue,

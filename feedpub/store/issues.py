@@ -8,7 +8,11 @@ import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass
 
-from feedpub.errors import NoSuchIssue, StateError
+from feedpub.errors import IssueError, NoSuchIssue, StateError
+
+# What ``review`` holds: none asked (review was off when the issue was made), a copy went (or
+# is due to go) to the reviewers and readers get nothing yet, or the editor said yes.
+REVIEW_STATES = ("", "waiting", "approved")
 
 # A stored issue's HTML carries this where each recipient's unsubscribe link goes: the digest
 # writes it, delivery replaces it. A URL, so escaping leaves it whole.
@@ -42,6 +46,12 @@ class IssueRecord:
     text: str
     sent: str | None
     items: tuple[IssueItem, ...]
+    # Since schema 8. The moment (ISO, with its offset) before which no run starts the issue;
+    # None: as soon as it is made (and approved, with review on).
+    send_at: str | None = None
+    review: str = ""
+    reviewed: str | None = None  # when the (latest) review copy went to the reviewers
+    approved: str | None = None
 
 
 def _issue_items(db: sqlite3.Connection, number: int) -> tuple[IssueItem, ...]:
@@ -81,13 +91,14 @@ class Issues:
     def find(self, number: int) -> IssueRecord | None:
         """Issue ``number``, or None."""
         row = self.db.execute(
-            "SELECT number, id, created, status, subject, note, html, text, sent FROM issues"
-            " WHERE number = ?",
+            "SELECT number, id, created, status, subject, note, html, text, sent, send_at,"
+            " review, reviewed, approved FROM issues WHERE number = ?",
             (number,),
         ).fetchone()
         if row is None:
             return None
-        number, id_, created, status, subject, note, html, text, sent = row
+        number, id_, created, status, subject, note, html, text, sent = row[:9]
+        send_at, review, reviewed, approved = row[9:]
         return IssueRecord(
             number,
             id_,
@@ -99,6 +110,10 @@ class Issues:
             text,
             sent,
             items=_issue_items(self.db, number),
+            send_at=send_at,
+            review=review,
+            reviewed=reviewed,
+            approved=approved,
         )
 
     def first(self) -> IssueRecord | None:
@@ -122,8 +137,9 @@ class Issues:
         self.db.execute("SAVEPOINT add_issue")
         try:
             self.db.execute(
-                "INSERT INTO issues (number, id, created, status, subject, note, html, text, sent)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO issues (number, id, created, status, subject, note, html, text, sent,"
+                " send_at, review, reviewed, approved)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     issue.number,
                     issue.id,
@@ -134,6 +150,10 @@ class Issues:
                     issue.html,
                     issue.text,
                     issue.sent,
+                    issue.send_at,
+                    issue.review,
+                    issue.reviewed,
+                    issue.approved,
                 ),
             )
             self.db.executemany(
@@ -181,3 +201,61 @@ class Issues:
 
     def discard(self, number: int) -> None:
         self.db.execute("DELETE FROM issues WHERE number = ?", (number,))
+
+    def set_review(self, number: int, review: str, stamp: str | None) -> None:
+        """Put issue ``number`` in review state ``review`` ('' none, 'waiting', 'approved').
+
+        ``stamp`` is the moment it happened: for 'waiting' when the review copy went (None:
+        none went yet, one is due), for 'approved' when it was approved. NoSuchIssue if there
+        is no such issue.
+        """
+        if review not in REVIEW_STATES:
+            raise IssueError(f"{review!r} is not a review state (one of: waiting, approved)")
+        if review == "approved":
+            query = "UPDATE issues SET review = ?, approved = ? WHERE number = ?"
+        else:
+            # Waiting again (after an edit) takes back an earlier approval.
+            query = "UPDATE issues SET review = ?, reviewed = ?, approved = NULL WHERE number = ?"
+        if self.db.execute(query, (review, stamp, number)).rowcount == 0:
+            raise NoSuchIssue(number)
+
+    def set_send_at(self, number: int, send_at: str | None) -> None:
+        """Hold issue ``number`` until ``send_at`` (ISO with its offset), or not (None)."""
+        if (
+            self.db.execute(
+                "UPDATE issues SET send_at = ? WHERE number = ?", (send_at, number)
+            ).rowcount
+            == 0
+        ):
+            raise NoSuchIssue(number)
+
+    def edit(self, number: int, subject: str, note: str, html: str, text: str) -> None:
+        """Replace issue ``number``'s subject, note and rendering, and forget the renderings
+        kept for its topic sets; refused (IssueError) once anything was sent for it: a reader's
+        copy and the issue as the state keeps it stay the same."""
+        self.db.execute("SAVEPOINT edit_issue")
+        try:
+            row = self.db.execute(
+                "SELECT status, (SELECT count(*) FROM deliveries WHERE issue = number)"
+                " FROM issues WHERE number = ?",
+                (number,),
+            ).fetchone()
+            if row is None:
+                raise NoSuchIssue(number)
+            if row[0] != "ready" or row[1]:
+                raise IssueError(
+                    f"issue {number} cannot be changed: it was sent, or its sending has "
+                    "started; compose a new issue instead"
+                )
+            self.db.execute(
+                "UPDATE issues SET subject = ?, note = ?, html = ?, text = ? WHERE number = ?",
+                (subject, note, html, text, number),
+            )
+            self.db.execute("DELETE FROM issue_variants WHERE issue = ?", (number,))
+        except BaseException:
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK TO edit_issue")
+                    self.db.execute("RELEASE edit_issue")
+            raise
+        self.db.execute("RELEASE edit_issue")

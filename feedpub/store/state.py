@@ -210,6 +210,15 @@ CREATE TABLE received (
     at TEXT NOT NULL
 );
 """,
+    # The editor's say before an issue goes out: a moment it waits for, and a review (a copy to
+    # the reviewers, then an approval). Columns added with defaults: every issue kept as it was.
+    """
+ALTER TABLE issues ADD COLUMN send_at TEXT;
+ALTER TABLE issues ADD COLUMN review TEXT NOT NULL DEFAULT ''
+    CHECK (review IN ('', 'waiting', 'approved'));
+ALTER TABLE issues ADD COLUMN reviewed TEXT;
+ALTER TABLE issues ADD COLUMN approved TEXT;
+""",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # Migrations that rebuild a table others refer to: SQLite's way (its "making other kinds of
