@@ -958,6 +958,9 @@ class Site:
     # What `feedpub check` warns about the settings: found when they load, where the lines are
     # known; not part of what the site is (its repr is in every cache key).
     warnings: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
+    # A what-if (run --dry-run) works on copies of the state folder and the output in this
+    # folder: nothing of the site's own is written. Not part of what the site is either.
+    sandbox: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_inbox(self) -> bool:
@@ -1003,10 +1006,14 @@ class Site:
 
     @property
     def output_dir(self) -> Path:
+        if self.sandbox is not None:
+            return self.sandbox / "public"
         return (self.root / self.feeds.output).resolve()
 
     @property
     def state_dir(self) -> Path:
+        if self.sandbox is not None:
+            return self.sandbox / STATE_DIR
         return self.root / STATE_DIR
 
     @property

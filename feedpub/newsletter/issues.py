@@ -7,7 +7,7 @@ next issue, and an article that went out once never goes out again (the state re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from feedpub.config import Site
@@ -127,9 +127,15 @@ def compose(
 
 
 def create(
-    site: Site, state: State, catalog: Catalog, now: datetime, note: str = ""
+    site: Site,
+    state: State,
+    catalog: Catalog,
+    now: datetime,
+    note: str = "",
+    send_at: datetime | None = None,
 ) -> Draft | None:
-    """Compose the next issue and record it, with its articles, in one transaction."""
+    """Compose the next issue and record it, with its articles, in one transaction; with
+    ``send_at``, held until then (no run starts it before)."""
     bodies = Bodies(site)
     with state.transaction():
         draft = compose(site, state, catalog, now, note, bodies)
@@ -137,7 +143,10 @@ def create(
             # The ids the issue carries must be the ones the state keeps for these articles,
             # even if no build follows before a file is renamed.
             state.remember_articles(catalog.known(), now.isoformat())
-            state.issues.add(draft.record(bodies))
+            record = draft.record(bodies)
+            if send_at is not None:
+                record = replace(record, send_at=send_at.astimezone(site.tz).isoformat())
+            state.issues.add(record)
     return draft
 
 
@@ -237,8 +246,9 @@ class Due:
 
 
 def made_for(record: IssueRecord) -> datetime:
-    """The moment an issue stands for in the schedule: when it was made."""
-    return datetime.fromisoformat(record.created)
+    """The moment an issue stands for in the schedule: the one it is held until (send_at), else
+    when it was made."""
+    return datetime.fromisoformat(record.send_at or record.created)
 
 
 def schedule_of(site: Site, state: State) -> Schedule:
@@ -285,6 +295,16 @@ def due(site: Site, state: State, now: datetime) -> Due:
         return Due(True, moment, upcoming, f"due since {said(moment)}{passed_by}", skipped)
     if latest is None:  # before the schedule's first moment (or the calendar's)
         return Due(False, moment, upcoming, f"next due {said(upcoming)}{passed_by}", skipped)
+    if latest.send_at is not None and last_made is not None and last_made > now:
+        # While an issue is held, the schedule makes no other: it would go out first.
+        return Due(
+            False,
+            moment,
+            upcoming,
+            f"issue {latest.number} is scheduled for {said(last_made)}; the schedule makes "
+            f"no other before it{passed_by}",
+            skipped,
+        )
     return Due(
         False,
         moment,
