@@ -667,7 +667,7 @@ def _say_what_if(options: Options, site: config.Site, found: WhatIf) -> None:
         since = f" since issue {made.last}" if made.last else ""
         options.say(f"Nothing new{since}: no issue would be created")
     for note in made.notes:
-        options.say(f"Would say: {note}")
+        options.say(note)
     if found.mail_owed:
         options.say(f"Would first send {plural(found.mail_owed, 'email')} owed to readers")
     if found.inbox:

@@ -359,6 +359,8 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "last_issue": {"number": 1, "created": NOW_ARG, "status": "ready", "articles": 2},
         "issue_due": False,
         "next_issue_due": "2026-12-04T08:00:00+01:00",
+        "skipped_moments": [],
+        "skipped": [],
         "reason": "issue 1 went out for this period; next due 2026-12-04 08:00 CET",
         "unfinished_issues": [1],
         "recent_issues": [],  # none went to anyone yet (tests/test_figures.py has them)

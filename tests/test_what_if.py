@@ -88,12 +88,16 @@ def test_run_dry_run_records_nothing_and_says_what_would_happen(
     assert relay.handler.count() == 3
     assert issue_status(root) == "sent"
 
-    # A week on: the next issue would have nothing to carry; said, and nothing recorded.
+    # A week on: the next issue would have nothing to carry; said, and the moment the run would
+    # pass (too little waiting) is not recorded either.
     after = fingerprint(root)
     week_later = (NOW + timedelta(days=7)).isoformat()
     again = invoke(runner, "--site", root, "run", "--dry-run", "--now", week_later)
     assert_clean_exit(again, 0)
-    assert "no issue would be created" in again.output or "Would say: no new issue" in again.output
+    assert (
+        "no new issue: due since 2026-12-04 08:00 CET, but 0 articles waiting and [newsletter] "
+        "min_items is 1\n"
+    ) in again.output
     assert "would send" not in again.output
     assert fingerprint(root) == after
     assert relay.handler.count() == 3

@@ -82,10 +82,10 @@ def lines(info: dict[str, Any]) -> list[str]:
         out.append(f"Next issue: due now ({info['reason']})")
     elif info["next_issue_due"]:
         out.append(f"Next issue due: {info['next_issue_due']}")
-    if info["skipped"]:
-        out.append("Skipped ([newsletter] skip): " + ", ".join(info["skipped"]))
     else:
         out.append(f"Next issue: {info['reason']}")
+    if info["skipped"]:
+        out.append("Skipped ([newsletter] skip): " + ", ".join(info["skipped"]))
     unfinished = info["unfinished_issues"]
     out.append("Unfinished deliveries: " + (", ".join(f"#{n}" for n in unfinished) or "none"))
     for issue in info["recent_issues"]:
