@@ -267,8 +267,14 @@ def schedules(draw: st.DrawFn) -> Schedule:
     return Schedule(kind, day, at.replace(microsecond=0), draw(ZONES), start, tuple(skips))
 
 
-@given(schedule=schedules(), naive=CLOCK)
-def test_latest_and_next_agree_for_any_clock(schedule: Schedule, naive: datetime) -> None:
+@given(
+    schedule=schedules(),
+    naive=CLOCK,
+    back=st.none() | st.timedeltas(timedelta(0), timedelta(days=60)),
+)
+def test_latest_and_next_agree_for_any_clock(
+    schedule: Schedule, naive: datetime, back: timedelta | None
+) -> None:
     now = naive.replace(tzinfo=UTC).astimezone(schedule.tz)
     latest, upcoming = schedule.latest(now), schedule.next(now)
     assert latest is not None and upcoming is not None
@@ -283,6 +289,10 @@ def test_latest_and_next_agree_for_any_clock(schedule: Schedule, naive: datetime
     # An issue made at the latest moment is its issue; the next moment is due after it.
     assert not schedule.is_due(now, latest)[0]
     assert schedule.is_due(upcoming, latest) == (True, upcoming)
+    # Due for the latest moment exactly when no issue was made in its window or after it.
+    last = None if back is None else now - back
+    expected = last is None or last.astimezone(UTC) <= latest.astimezone(UTC) - schedule.window
+    assert schedule.is_due(now, last) == (expected, latest)
 
 
 def settings(tmp_path: Path, lines: str) -> Path:
@@ -365,3 +375,31 @@ def test_bad_schedule_settings_name_the_key_and_the_fix(
     assert problem.line == line
     assert words in problem.message
     assert len(problem.message) < 400
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("FEEDPUB_NEWSLETTER_SKIP", "2026-12-25, 2026-12-31..2027-01-01", None),
+        ("FEEDPUB_NEWSLETTER_SKIP", "2026-12-25,christmas", "'christmas' is not a date"),
+        ("FEEDPUB_NEWSLETTER_DAY", "last friday", None),
+        ("FEEDPUB_NEWSLETTER_START", "2026-02-30", "'2026-02-30' is not a date"),
+    ],
+    ids=["skip", "skip-bad", "day", "start-bad"],
+)
+def test_schedule_settings_from_the_environment(
+    tmp_path: Path, variable: str, value: str, words: str | None
+) -> None:
+    root = settings(tmp_path, 'schedule = "monthly"\nday = "1"\n')
+    if words is None:
+        newsletter = config.load(root, env={variable: value}).newsletter
+        assert (newsletter.skip, newsletter.day) in (
+            (("2026-12-25", "2026-12-31..2027-01-01"), "1"),
+            ((), "last friday"),
+        )
+        return
+    with pytest.raises(ConfigError) as info:
+        config.load(root, env={variable: value})
+    [problem] = info.value.problems
+    assert variable in problem.path
+    assert words in problem.message

@@ -19,6 +19,7 @@ from helpers import (
     NOW_ARG,
     MakeSite,
     Relay,
+    article,
     assert_clean_exit,
     files_of,
     invoke,
@@ -26,6 +27,7 @@ from helpers import (
     readers,
     smtp_site,
     subscribe,
+    write_articles,
 )
 
 from feedpub import config
@@ -220,3 +222,22 @@ def test_status_names_the_skipped_moments(runner: CliRunner, make_site: MakeSite
         "next due 2026-12-18 08:00 CET; skipped: 2026-12-04 08:00 CET, 2026-12-11 08:00 CET "
         "([newsletter] skip)"
     )
+
+
+def test_an_issue_held_until_just_before_a_moment_is_that_moments_issue(
+    runner: CliRunner, mailing: tuple[Path, Relay]
+) -> None:
+    root, relay = mailing
+    made = invoke(
+        runner, "--site", root, "issue", "new", "--send-at", "2026-12-04T07:30", "--now", NOW_ARG
+    )
+    assert_clean_exit(made, 0)
+    write_articles(root, {"charlie.md": article("Charlie", "2026-12-01 09:00")})
+    friday = invoke(runner, "--site", root, "run", "--now", "2026-12-04T08:00")
+    assert_clean_exit(friday, 0)
+    assert "no new issue: issue 1 went out for this period" in friday.output
+    assert relay.handler.count() == 3
+    later = invoke(runner, "--site", root, "run", "--now", "2026-12-11T08:00")
+    assert_clean_exit(later, 0)
+    assert "Created issue 2" in later.output
+    assert relay.handler.count() == 6
