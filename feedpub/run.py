@@ -1,6 +1,7 @@
 """The orchestration behind the commands: ``feedpub run``, the cron entry point (build, make the
-issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way, and
-``feedpub issue preview``."""
+issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way,
+``feedpub issue preview``, and the what-if of the first two (``--dry-run``), which does the same
+on throwaway copies."""
 
 from __future__ import annotations
 
