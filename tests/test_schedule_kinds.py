@@ -126,6 +126,18 @@ RUNS = [
         [utc(2026, 3, 8, 10, 30), utc(2026, 3, 15, 9, 30)],
     ),
     (
+        Schedule("weekly", "sunday", time(1, 30), LOS_ANGELES),
+        utc(2026, 10, 24, 12),
+        utc(2026, 11, 9),
+        [utc(2026, 10, 25, 8, 30), utc(2026, 11, 1, 8, 30), utc(2026, 11, 8, 9, 30)],
+    ),
+    (
+        Schedule("daily", "sunday", time(2, 30), LOS_ANGELES),
+        utc(2026, 3, 7, 12),
+        utc(2026, 3, 10),
+        [utc(2026, 3, 8, 10, 30), utc(2026, 3, 9, 9, 30)],
+    ),
+    (
         Schedule("daily", "sunday", time(1, 30), LOS_ANGELES),
         utc(2026, 10, 31, 12),
         utc(2026, 11, 3),
@@ -144,6 +156,8 @@ RUN_IDS = [
     "monthly-31st-clamped-los-angeles",
     "monthly-25th-berlin-autumn",
     "weekly-los-angeles-spring",
+    "weekly-los-angeles-autumn",
+    "daily-los-angeles-spring",
     "daily-los-angeles-autumn",
 ]
 
