@@ -106,6 +106,9 @@ class Schedule:
         return any(first <= day <= last for first, last in self.skip)
 
     def _days(self, start: date, step: int) -> Iterator[date]:
+        if self.kind == "monthly":
+            yield from self._month_days(start, step)
+            return
         day = start
         for _ in range(_SEARCH_DAYS):
             if self._on(day):
@@ -114,6 +117,18 @@ class Schedule:
                 day += timedelta(days=step)
             except OverflowError:  # the calendar's ends: no moment beyond them
                 return
+
+    def _month_days(self, start: date, step: int) -> Iterator[date]:
+        """A monthly schedule's days from ``start`` on, month by month."""
+        year, month = start.year, start.month
+        for _ in range(_SEARCH_DAYS // 28 + 2):
+            if not 1 <= year <= 9999:
+                return
+            day = month_day(self.day, year, month)
+            if (day >= start) if step > 0 else (day <= start):
+                yield day
+            year, month = divmod(year * 12 + month - 1 + step, 12)
+            month += 1
 
     def _moments(self, now: datetime, step: int) -> Iterator[datetime]:
         """Every moment (skipped ones too) from the day of ``now`` on, backwards (step -1) or
