@@ -21,7 +21,7 @@ from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, plan, send_issue, unfinished
-from feedpub.errors import InboxError
+from feedpub.errors import InboxError, SiteError
 from feedpub.lock import LOCK_NAME, SiteLock
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import (
@@ -276,19 +276,33 @@ def _sandbox(site: Site, folder: Path) -> Site:
     them) and the output folder (what the build compares against)."""
     copy = replace(site, sandbox=folder)
     state_dir = copy.state_dir
-    if copy_state(site.state_dir, state_dir):
-        for entry in os.scandir(site.state_dir):
-            name = entry.name
-            if name.startswith(STATE_NAME) or name == LOCK_NAME or not entry.is_file(
-                follow_symlinks=False
-            ):
-                continue
-            shutil.copy2(entry.path, state_dir / name)
-    else:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if site.output_dir.is_dir():
-        shutil.copytree(site.output_dir, copy.output_dir, symlinks=True)
+    try:
+        if copy_state(site.state_dir, state_dir):
+            for entry in os.scandir(site.state_dir):
+                name = entry.name
+                if name.startswith(STATE_NAME) or name == LOCK_NAME or not entry.is_file(
+                    follow_symlinks=False
+                ):
+                    continue
+                shutil.copy2(entry.path, state_dir / name)
+        else:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if site.output_dir.is_dir():
+            shutil.copytree(site.output_dir, copy.output_dir, symlinks=True)
+    except shutil.Error as exc:  # copytree: every file it could not copy, with why
+        source, _, why = exc.args[0][0]
+        raise _no_copy(site, folder, source, str(why)) from None
+    except OSError as exc:
+        raise _no_copy(site, folder, exc.filename or folder, exc.strerror or str(exc)) from None
     return copy
+
+
+def _no_copy(site: Site, folder: Path, source: object, why: str) -> SiteError:
+    return SiteError(
+        f"the dry run cannot copy {source} into {folder}: {why}; it works on copies of the "
+        f"state and of {site.output_dir}: make room in {folder.parent} (or set TMPDIR to a "
+        "folder with room), or remove what cannot be copied"
+    )
 
 
 def _files(top: Path) -> dict[str, Path]:

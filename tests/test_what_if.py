@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -241,3 +242,19 @@ def test_an_issue_held_until_just_before_a_moment_is_that_moments_issue(
     assert_clean_exit(later, 0)
     assert "Created issue 2" in later.output
     assert relay.handler.count() == 6
+
+
+def test_a_dry_run_that_cannot_make_its_copies_says_so(
+    runner: CliRunner, make_site: MakeSite
+) -> None:
+    root = make_site(ARTICLES, extra=NEWSLETTER)
+    assert_clean_exit(invoke(runner, "--site", root, "build", "--now", NOW_ARG), 0)
+    pipe = root / "public" / "pipe"
+    os.mkfifo(pipe)  # a named pipe: no file to copy
+    before = fingerprint(root)
+    result = invoke(runner, "--site", root, "run", "--dry-run", "--now", NOW_ARG)
+    assert_clean_exit(result, 1)
+    assert result.stderr.startswith(f"Error: the dry run cannot copy {pipe} into ")
+    assert "is a named pipe" in result.stderr
+    assert "Traceback" not in result.output
+    assert fingerprint(root) == before
