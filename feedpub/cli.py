@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from feedpub.delivery.inbox import InboxReport
     from feedpub.delivery.sending import SendReport
     from feedpub.newsletter.checks import Finding
+    from feedpub.run import WhatIf
 
 # The newsletter, delivery and scaffold modules are imported inside the commands that use
 # them: premailer, feedgen and the mail modules take longer to import than a build with
@@ -396,17 +397,42 @@ def issue() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A Markdown file: an editor's note shown above the articles.",
 )
+@click.option(
+    "--send-at",
+    "send_at",
+    metavar="ISO-TIME",
+    default=None,
+    callback=_check_now,
+    help="Hold the issue until this time (ISO 8601; without a zone, the site's timezone): "
+    "no run sends it before.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be made; record nothing.")
 @now_option
 @verbosity
 @pass_options
 @reports_errors
-def issue_new(options: Options, note: Path | None, now: str | None) -> None:
+def issue_new(
+    options: Options, note: Path | None, send_at: str | None, dry_run: bool, now: str | None
+) -> None:
     """Compose the next issue from the articles no earlier issue carried, and record it."""
     from feedpub.run import issue_new as make_issue
+    from feedpub.run import what_if
 
     text = _read_note(note)
     site = options.site()
-    made = make_issue(site, resolve_now(site, now), text)
+    moment = resolve_now(site, now)
+    hold = None if send_at is None else resolve_now(site, send_at)
+    if hold is not None and hold <= moment:
+        raise click.BadParameter(
+            f"{send_at} ({for_people(hold, site.tz)}) is not later than now "
+            f"({for_people(moment, site.tz)}); give a later time, or leave --send-at out to "
+            "send at the next run",
+            param_hint="--send-at",
+        )
+    if dry_run:
+        _say_what_if(options, site, what_if(site, moment, False, text, hold))
+        return
+    made = make_issue(site, moment, text, hold)
     draft = made.draft
     if draft is None:
         since = f" since issue {made.last}" if made.last else ""
@@ -431,6 +457,8 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
             f"(or 'feedpub send {draft.number} --force')",
             err=True,
         )
+    if hold is not None:
+        options.say(f"Scheduled: no run sends it before {for_people(hold, site.tz)}")
 
 
 @issue.command("preview")
@@ -685,15 +713,23 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say what the run would do (build, issue, who gets it); record, build and send nothing.",
+)
 @now_option
 @verbosity
 @pass_options
 @reports_errors
-def run(options: Options, now: str | None) -> None:
+def run(options: Options, dry_run: bool, now: str | None) -> None:
     """The cron entry point: build, compose the issue that is due, hand it over for delivery."""
     from feedpub import run as run_module
 
     site = options.site()
+    if dry_run:
+        _say_what_if(options, site, run_module.what_if(site, resolve_now(site, now)))
+        return
     report = run_module.run(site, resolve_now(site, now))
     _warn(report.warnings, options)
     if report.inbox is not None:
@@ -739,6 +775,64 @@ def run(options: Options, now: str | None) -> None:
     if report.inbox_error is not None:
         kind = TryLater if report.inbox_error.temporary else click.ClickException
         raise kind(f"the inbox: {report.inbox_error}")
+
+
+def _say_what_if(options: Options, site: config.Site, found: WhatIf) -> None:
+    """A what-if's findings, each line saying "would": nothing was done."""
+    made = found.made
+    options.say("Dry run: nothing was recorded, built or sent.")
+    build, output = made.build, found.output
+    if build is not None and output is not None:
+        _build_problems(build, options.quiet)
+        options.say(
+            f"Build: {plural(build.articles, 'article')}; would write "
+            f"{plural(output.added, 'new file')}, change {output.changed} and remove "
+            f"{output.removed} in {site.output_dir}"
+        )
+    draft = made.draft
+    if draft is not None:
+        _warn(draft.digest.warnings, options)
+        waiting = f"; {draft.waiting} more would wait for the next issue" if draft.waiting else ""
+        options.say(
+            f"Would create issue {draft.number} with {plural(len(draft.articles), 'article')}"
+            f"{waiting}: {draft.digest.subject}"
+        )
+        for article in draft.articles:
+            options.say(f"  {article.title} ({for_people(article.date, site.tz)})")
+    elif made.last is not None or not made.notes:
+        since = f" since issue {made.last}" if made.last else ""
+        options.say(f"Nothing new{since}: no issue would be created")
+    for note in made.notes:
+        options.say(note)
+    if found.mail_owed:
+        options.say(f"Would first send {plural(found.mail_owed, 'email')} owed to readers")
+    if found.inbox:
+        options.say("Would read the inbox (bounces, complaints, unsubscribes)")
+    for held in found.held:
+        options.say(f"Would not send: {held}")
+    for send in found.sends:
+        skipped = f"; {send.skipped} skipped (paused, or nothing of their topics)"
+        options.say(
+            f"Issue {send.number} ({send.state}): would send to "
+            f"{plural(send.to_send, 'subscriber')}; {send.done} already done, "
+            f"{send.deferred} deferred until later" + (skipped if send.skipped else "")
+        )
+    if found.sends:
+        options.say(
+            "Would send through: "
+            + (
+                f"the relay {site.smtp.host}:{site.smtp.real_port}"
+                if site.has_smtp
+                else f"the outbox folder {site.state_dir / 'outbox'}/"
+            )
+        )
+
+
+def _issue_held(state: State, number: int, now: datetime, site: config.Site) -> str:
+    from feedpub.newsletter.issues import state_of
+
+    standing = state_of(state.issues.get(number), state.issues.counts(number), now, site.tz)
+    return f"issue {number} is {standing}"
 
 
 def _say_send(options: Options, send: SendReport) -> None:
@@ -812,17 +906,18 @@ def send(
     with State.open(site.state_dir) as state:
         if number is None:
             open_issues = delivery.unfinished(state)
-            if not open_issues:
-                options.say("Nothing to send: every issue is sent")
+            # An issue held until its send_at (or its review) is started by no send without
+            # its number.
+            startable = [n for n in open_issues if sendable(state.issues.get(n), moment)]
+            if not startable:
+                options.say(
+                    "Nothing to send now: "
+                    + "; ".join(_issue_held(state, n, moment, site) for n in open_issues)
+                    if open_issues
+                    else "Nothing to send: every issue is sent"
+                )
                 return
-            records = [state.issues.get(n) for n in open_issues]
-            ready = [r.number for r in records if sendable(r, moment)]
-            if not ready:
-                for held in records:
-                    standing = state_of(held, state.issues.counts(held.number), moment, site.tz)
-                    options.say(f"Nothing to send now: issue {held.number} is {standing}")
-                return
-            number = ready[0]
+            number = startable[0]
         record = state.issues.get(number)
         standing = state_of(record, state.issues.counts(number), moment, site.tz)
         if record.review == "waiting" and not dry_run:

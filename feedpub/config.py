@@ -9,6 +9,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
+from datetime import date
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,11 @@ CONFIG_NAME = "feedpub.toml"
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 STATE_DIR = ".feedpub"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SCHEDULES = ("weekly", "daily", "manual")
+SCHEDULES = ("weekly", "daily", "biweekly", "monthly", "manual")
+# A monthly day such as "first friday"; no "fifth": most months have no fifth Friday.
+ORDINALS = ("first", "second", "third", "fourth", "last")
+MAX_SKIP_ENTRIES = 200
+MAX_SKIP_DAYS = 366
 MAX_CONFIG_BYTES = 1_000_000
 # The site's and the newsletter's name: in every page, feed and issue.
 MAX_TITLE = 300
@@ -191,6 +196,75 @@ def _check_weekday(value: str) -> str:
     if value.lower() not in WEEKDAYS:
         raise ValueError(f"{value!r} is not a day of the week; use one like 'friday'")
     return value.lower()
+
+
+def _month_day(value: str) -> str | None:
+    """A monthly schedule's day as feedpub keeps it ("15", "first friday"), or None."""
+    words = value.lower().split()
+    if len(words) == 1 and words[0].isascii() and words[0].isdigit() and len(words[0]) <= 2:
+        return str(int(words[0])) if 1 <= int(words[0]) <= 31 else None
+    if len(words) == 2 and words[0] in ORDINALS and words[1] in WEEKDAYS:
+        return " ".join(words)
+    return None
+
+
+def _check_day(value: str) -> str:
+    """A day of the week (weekly, biweekly) or of the month (monthly): which one the schedule
+    needs is checked with the schedule (_check_schedule_day)."""
+    if len(value) > 40:
+        raise ValueError(
+            f"is {len(value)} characters; give a day like 'friday', '15' or 'first friday'"
+        )
+    if value.strip().lower() in WEEKDAYS:
+        return value.strip().lower()
+    found = _month_day(value)
+    if found is None:
+        raise ValueError(
+            f"{value!r} is not a day: use a day of the week like 'friday' (weekly, biweekly) "
+            f"or, for a monthly schedule, a day of the month from '1' to '31' or one like "
+            f"'first friday' ({', '.join(ORDINALS)})"
+        )
+    return found
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_day(value: str, example: str) -> date:
+    text = value.strip()
+    try:
+        if not _ISO_DATE.match(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
+        raise ValueError(f"{shown} is not a date; write it as YYYY-MM-DD, like {example}") from None
+
+
+def _check_start(value: str) -> str:
+    return _parse_day(value, "'2027-01-08'").isoformat() if value.strip() else ""
+
+
+def _check_skip(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Dates ("2026-12-25") and inclusive ranges ("2026-12-21..2027-01-03") whose scheduled
+    moments pass without an issue."""
+    if len(value) > MAX_SKIP_ENTRIES:
+        raise ValueError(f"has {len(value)} entries; keep it to {MAX_SKIP_ENTRIES}")
+    example = "'2026-12-25' or '2026-12-21..2027-01-03'"
+    kept: list[str] = []
+    for entry in value:
+        first_text, dots, last_text = entry.partition("..")
+        first = _parse_day(first_text, example)
+        last = _parse_day(last_text, example) if dots else first
+        if last < first:
+            raise ValueError(f"{entry!r} ends before it begins; write the earlier date first")
+        if (last - first).days >= MAX_SKIP_DAYS:
+            raise ValueError(
+                f"{entry!r} is {(last - first).days + 1} days; a range skips at most "
+                f"{MAX_SKIP_DAYS} (for a longer pause set schedule = \"manual\")"
+            )
+        kept.append(f"{first}..{last}" if last != first else str(first))
+    return tuple(kept)
 
 
 def _check_time(value: str) -> str:
@@ -447,9 +521,23 @@ class NewsletterSettings:
     )
     from_: str = _setting("", _check_optional_address, "sender, as 'Name <address>'", "from")
     reply_to: str = _setting("", _check_optional_address, "where replies go (optional)")
-    schedule: str = _setting("weekly", _check_schedule, "weekly, daily or manual")
-    day: str = _setting("friday", _check_weekday, "day of a weekly issue")
+    schedule: str = _setting(
+        "weekly", _check_schedule, "weekly, daily, biweekly, monthly or manual"
+    )
+    day: str = _setting(
+        "friday",
+        _check_day,
+        "weekday of a weekly or biweekly issue; day of the month of a monthly one ('15', "
+        "'first friday', 'last monday')",
+    )
     time: str = _setting("08:00", _check_time, "time of day of an issue, in the site's timezone")
+    start: str = _setting(
+        "", _check_start, "a date in the first week of a biweekly schedule (default: the first "
+        "issue's week)"
+    )
+    skip: tuple[str, ...] = _setting(
+        (), _check_skip, "dates and ranges ('2026-12-21..2027-01-03') with no scheduled issue"
+    )
     min_items: int = _setting(1, _check_items, "fewest new articles that make an issue")
     max_items: int = _setting(25, _check_items, "most articles in one issue; the rest wait")
     lookback_days: int = _setting(14, _check_days, "the first issue takes articles this recent")
@@ -480,6 +568,18 @@ class NewsletterSettings:
     @property
     def at(self) -> clock_time:
         return clock_time.fromisoformat(self.time)
+
+    @property
+    def start_date(self) -> date | None:
+        return date.fromisoformat(self.start) if self.start else None
+
+    @property
+    def skip_ranges(self) -> tuple[tuple[date, date], ...]:
+        ranges = []
+        for entry in self.skip:
+            first, _, last = entry.partition("..")
+            ranges.append((date.fromisoformat(first), date.fromisoformat(last or first)))
+        return tuple(ranges)
 
 
 SECURITIES = ("starttls", "ssl", "none")
@@ -897,6 +997,9 @@ class Site:
     # What `feedpub check` warns about the settings: found when they load, where the lines are
     # known; not part of what the site is (its repr is in every cache key).
     warnings: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
+    # A what-if (run --dry-run) works on copies of the state folder and the output in this
+    # folder: nothing of the site's own is written. Not part of what the site is either.
+    sandbox: Path | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_inbox(self) -> bool:
@@ -942,10 +1045,14 @@ class Site:
 
     @property
     def output_dir(self) -> Path:
+        if self.sandbox is not None:
+            return self.sandbox / "public"
         return (self.root / self.feeds.output).resolve()
 
     @property
     def state_dir(self) -> Path:
+        if self.sandbox is not None:
+            return self.sandbox / STATE_DIR
         return self.root / STATE_DIR
 
     @property
@@ -1192,9 +1299,33 @@ def load(
     _check_output_folder(site, text)
     _check_inbox(site, text)
     _check_review(site, text)
+    _check_schedule_day(site, text)
     _check_hooks(site, text)
     _check_dkim(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+def _check_schedule_day(site: Site, text: str) -> None:
+    """The kind of day the schedule needs: a weekday for weekly and biweekly, a day of the
+    month for monthly (whose default, "friday", is none)."""
+    newsletter = site.newsletter
+    kind, day = newsletter.schedule, newsletter.day
+    message = ""
+    if kind in ("weekly", "biweekly") and day not in WEEKDAYS:
+        message = (
+            f"[newsletter] day {day!r} is a day of the month, but schedule = {kind!r} needs a "
+            "day of the week; write day = \"friday\" (or schedule = \"monthly\")"
+        )
+    elif kind == "monthly" and day in WEEKDAYS:
+        message = (
+            f"[newsletter] day {day!r} is a day of the week, but schedule = \"monthly\" needs "
+            f"a day of the month; write day = \"1\" (1 to 31, the month's last day when it "
+            f"is shorter) or day = \"first {day}\" (or \"second\", \"third\", \"fourth\", "
+            f"\"last\")"
+        )
+    if message:
+        line = key_line(text, "newsletter", "day")  # or the section's, when day is not set
+        raise ConfigError([Problem(CONFIG_NAME, line, "error", message)])
 
 
 def _check_dkim(site: Site, text: str) -> None:

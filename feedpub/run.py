@@ -1,12 +1,17 @@
 """The orchestration behind the commands: ``feedpub run``, the cron entry point (build, make the
-issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way, and
-``feedpub issue preview``."""
+issue that is due, hand it over), ``feedpub issue new``, which makes an issue the same way,
+``feedpub issue preview``, and the what-if of the first two (``--dry-run``), which does the same
+on throwaway copies."""
 
 from __future__ import annotations
 
+import filecmp
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -17,9 +22,9 @@ from feedpub.dates import for_people
 from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
-from feedpub.delivery.sending import SendReport, send_issue, send_tests, unfinished
-from feedpub.errors import DeliveryError, InboxError, IssueRefused
-from feedpub.lock import SiteLock
+from feedpub.delivery.sending import SendReport, plan, send_issue, send_tests, unfinished
+from feedpub.errors import DeliveryError, InboxError, IssueRefused, SiteError
+from feedpub.lock import LOCK_NAME, SiteLock
 from feedpub.newsletter.checks import Finding, check_issue, errors, left_out
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.figures import RateWarning, news
@@ -31,6 +36,7 @@ from feedpub.newsletter.issues import (
     edit,
     pass_moment,
     sendable,
+    state_of,
     waiting,
 )
 from feedpub.newsletter.topics import TopicEditions
@@ -38,7 +44,8 @@ from feedpub.private import write_private
 from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
 from feedpub.store.events import KEEP_RECEIVED_DAYS
 from feedpub.store.issues import IssueRecord
-from feedpub.store.state import State
+from feedpub.store.state import STATE_NAME, State
+from feedpub.store.whatif import copy_state
 from feedpub.text import plural
 
 
@@ -63,11 +70,12 @@ def new_issue(
     note: str = "",
     when_due: bool = False,
     started: float | None = None,
+    send_at: datetime | None = None,
 ) -> NewIssue:
     """Compose the next issue from the articles no earlier issue carried, record it, and publish
     the site so that its archive shows it. With ``when_due`` (the cron tick) only if the schedule
     says one is due and [newsletter] min_items articles wait, and the site is published either
-    way. The caller holds the site lock."""
+    way; with ``send_at``, the issue is held until then. The caller holds the site lock."""
     made = NewIssue()
     loaded = read_catalog(site, state, now)
     catalog = loaded.catalog
@@ -95,11 +103,11 @@ def new_issue(
             try:
                 # With review on, the reviewers see the findings in the review copy instead.
                 screen = None if site.newsletter.review else _screen(site)
-                made.draft = create(site, state, catalog, now, note, screen)
+                made.draft = create(site, state, catalog, now, note, screen, send_at)
             except IssueRefused as refused:
                 made.refused = refused
         else:
-            made.draft = create(site, state, catalog, now, note)
+            made.draft = create(site, state, catalog, now, note, send_at=send_at)
     if made.draft is None and not when_due:
         last = state.issues.last()
         made.last = last.number if last else None
@@ -179,10 +187,13 @@ def write_preview(site: Site, record: IssueRecord, now: datetime) -> list[Path]:
     return list(files)
 
 
-def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
-    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held)."""
+def issue_new(
+    site: Site, now: datetime, note: str = "", send_at: datetime | None = None
+) -> NewIssue:
+    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held);
+    with ``send_at``, held until then."""
     with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
-        return new_issue(site, state, now, note)
+        return new_issue(site, state, now, note, send_at=send_at)
 
 
 @dataclass
@@ -254,7 +265,11 @@ def run(
             report.warnings.extend(made.draft.digest.warnings)
         report.review_error = review(site, state, now, report.notes)
         for number in unfinished(state):
-            if not sendable(state.issues.get(number), now):
+            record = state.issues.get(number)
+            if not sendable(record, now):
+                standing = state_of(record, state.issues.counts(number), now, site.tz)
+                if standing.word == "scheduled":
+                    report.notes.append(f"issue {number} is {standing}")
                 continue
             if (refused := refusal(site, state, number)) is not None:
                 report.refused.append(refused)
@@ -318,3 +333,135 @@ def review(site: Site, state: State, now: datetime, notes: list[str]) -> Deliver
             f"readers get it once it is approved: {approve}"
         )
     return None
+@dataclass(frozen=True)
+class WouldSend:
+    """What a send of one issue would do: its state (state_of) and the readers it would reach."""
+
+    number: int
+    state: str
+    to_send: int
+    done: int
+    deferred: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class OutputChanges:
+    """How the output folder would change: files added, changed and removed."""
+
+    added: int
+    changed: int
+    removed: int
+
+
+@dataclass
+class WhatIf:
+    """What ``run --dry-run`` (or ``issue new --dry-run``) found a run would do at ``now``; it
+    was done on copies, so nothing of the site's was recorded, built or sent."""
+
+    made: NewIssue
+    output: OutputChanges | None = None
+    sends: list[WouldSend] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # issues a run would not start, and why
+    mail_owed: int = 0  # confirmations and welcomes a run would send first
+    inbox: bool = False  # whether a run would read the inbox
+
+
+def what_if(
+    site: Site,
+    now: datetime,
+    whole_run: bool = True,
+    note: str = "",
+    send_at: datetime | None = None,
+) -> WhatIf:
+    """What ``run`` (``whole_run``) or ``issue new`` would do at ``now``, found by doing it on
+    throwaway copies of the state and the output folder: the site's state database, output and
+    outbox are not touched, no mail is sent and the inbox is not read. Takes no lock: it writes
+    nothing a running command reads."""
+    with tempfile.TemporaryDirectory(prefix="feedpub-what-if-") as folder:
+        copy = _sandbox(site, Path(folder))
+        with State.open(copy.state_dir) as state:
+            made = new_issue(copy, state, now, note, when_due=whole_run, send_at=send_at)
+            found = WhatIf(made, inbox=whole_run and site.has_inbox)
+            if whole_run:
+                found.mail_owed = state.outgoing.due(now.isoformat())
+                numbers = unfinished(state)
+            else:
+                numbers = [made.draft.number] if made.draft is not None else []
+            editions = TopicEditions(copy)
+            for number in numbers:
+                record = state.issues.get(number)
+                standing = state_of(record, state.issues.counts(number), now, site.tz)
+                if whole_run and not sendable(record, now):
+                    found.held.append(f"issue {number} is {standing}")
+                    continue
+                counts = plan(state, record, now, editions)
+                found.sends.append(
+                    WouldSend(
+                        number,
+                        str(standing),
+                        counts["to_send"],
+                        counts["done"],
+                        counts["waiting"],
+                        counts.get("skipped", 0),
+                    )
+                )
+        if made.build is not None:
+            found.output = _changes(site.output_dir, copy.output_dir)
+    return found
+
+
+def _sandbox(site: Site, folder: Path) -> Site:
+    """The site working on copies in ``folder``: the state database (a consistent copy), the
+    state folder's small files (the secret, the list id: links and headers as the site makes
+    them) and the output folder (what the build compares against)."""
+    copy = replace(site, sandbox=folder)
+    state_dir = copy.state_dir
+    try:
+        if copy_state(site.state_dir, state_dir):
+            for entry in os.scandir(site.state_dir):
+                name = entry.name
+                if name.startswith(STATE_NAME) or name == LOCK_NAME or not entry.is_file(
+                    follow_symlinks=False
+                ):
+                    continue
+                shutil.copy2(entry.path, state_dir / name)
+        else:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if site.output_dir.is_dir():
+            shutil.copytree(site.output_dir, copy.output_dir, symlinks=True)
+    except shutil.Error as exc:  # copytree: every file it could not copy, with why
+        source, _, why = exc.args[0][0]
+        raise _no_copy(site, folder, source, str(why)) from None
+    except OSError as exc:
+        raise _no_copy(site, folder, exc.filename or folder, exc.strerror or str(exc)) from None
+    return copy
+
+
+def _no_copy(site: Site, folder: Path, source: object, why: str) -> SiteError:
+    return SiteError(
+        f"the dry run cannot copy {source} into {folder}: {why}; it works on copies of the "
+        f"state and of {site.output_dir}: make room in {folder.parent} (or set TMPDIR to a "
+        "folder with room), or remove what cannot be copied"
+    )
+
+
+def _files(top: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder, _, names in os.walk(top):
+        for name in names:
+            path = Path(folder, name)
+            found[str(path.relative_to(top))] = path
+    return found
+
+
+def _changes(live: Path, built: Path) -> OutputChanges:
+    before, after = _files(live), _files(built)
+    changed = sum(
+        1
+        for name in before.keys() & after.keys()
+        if not filecmp.cmp(before[name], after[name], shallow=False)
+    )
+    return OutputChanges(
+        len(after.keys() - before.keys()), changed, len(before.keys() - after.keys())
+    )

@@ -377,6 +377,8 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         },
         "issue_due": False,
         "next_issue_due": "2026-12-04T08:00:00+01:00",
+        "skipped_moments": [],
+        "skipped": [],
         "reason": "issue 1 went out for this period; next due 2026-12-04 08:00 CET",
         "unfinished_issues": [1],
         "unfinished": [{"number": 1, "state": "ready", "detail": ""}],

@@ -12,13 +12,27 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedpub.newsletter.schedule import is_due, latest_moment, next_moment
+from feedpub.newsletter.schedule import Schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHICAGO = ZoneInfo("America/Chicago")
 SECOND = timedelta(seconds=1)
 
 Clock = Callable[[datetime, tzinfo], datetime]
+
+
+def latest_moment(kind: str, day: str, at: time, now: datetime, tz: tzinfo) -> datetime | None:
+    return Schedule(kind, day, at, tz).latest(now)
+
+
+def next_moment(kind: str, day: str, at: time, now: datetime, tz: tzinfo) -> datetime | None:
+    return Schedule(kind, day, at, tz).next(now)
+
+
+def is_due(
+    kind: str, day: str, at: time, now: datetime, tz: tzinfo, last: datetime | None
+) -> tuple[bool, datetime | None]:
+    return Schedule(kind, day, at, tz).is_due(now, last)
 
 
 def utc(
@@ -561,7 +575,8 @@ def test_cron_every_quarter_hour_makes_one_issue_per_moment(
     moments: list[datetime],
 ) -> None:
     when = time.fromisoformat(at)
-    last: datetime | None = start - SECOND  # an issue made just before the weeks begin
+    # The issue of the last moment before the weeks begin, made at that moment.
+    last = latest_moment(schedule, "sunday", when, start - SECOND, tz)
     made: list[tuple[datetime, datetime]] = []
     tick = start + timedelta(minutes=offset)
     while tick < end:

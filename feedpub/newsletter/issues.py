@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
@@ -17,7 +17,7 @@ from feedpub.dates import for_people
 from feedpub.errors import IssueError
 from feedpub.model import Article
 from feedpub.newsletter.digest import Digest, IssueView, issue_id, render
-from feedpub.newsletter.schedule import is_due, next_moment
+from feedpub.newsletter.schedule import Schedule
 from feedpub.newsletter.topics import StoredBodies, as_article
 from feedpub.store.issues import IssueItem, IssueRecord
 from feedpub.store.state import State
@@ -137,9 +137,11 @@ def create(
     now: datetime,
     note: str = "",
     screen: Callable[[IssueRecord], None] | None = None,
+    send_at: datetime | None = None,
 ) -> Draft | None:
     """Compose the next issue and record it, with its articles, in one transaction. With
-    [newsletter] review on, it waits for its review copy and an approval.
+    [newsletter] review on, it waits for its review copy and an approval; with ``send_at``,
+    it is held until then (no run starts it before).
 
     ``screen`` sees the issue as it would be stored first; what it raises records nothing.
     """
@@ -150,6 +152,8 @@ def create(
             record = draft.record(bodies)
             if site.newsletter.review:
                 record = replace(record, review="waiting")
+            if send_at is not None:
+                record = replace(record, send_at=send_at.astimezone(site.tz).isoformat())
             if screen is not None:
                 screen(record)
             # The ids the issue carries must be the ones the state keeps for these articles,
@@ -333,35 +337,74 @@ class Due:
     moment: datetime | None  # the scheduled moment it is (or was last) due for
     next: datetime | None
     reason: str
+    # Scheduled moments [newsletter] skip passes over, between ``moment`` and ``next``.
+    skipped: tuple[datetime, ...] = ()
+
+
+def made_for(record: IssueRecord) -> datetime:
+    """The moment an issue stands for in the schedule: the one it is held until (send_at), else
+    when it was made."""
+    return datetime.fromisoformat(record.send_at or record.created)
+
+
+def schedule_of(site: Site, state: State) -> Schedule:
+    """The site's schedule; a biweekly one counts its weeks from [newsletter] start, else from
+    the first issue's week."""
+    first = state.issues.first()
+    first_day = made_for(first).astimezone(site.tz).date() if first else None
+    return Schedule.of(site.newsletter, site.tz, first_day)
 
 
 def due(site: Site, state: State, now: datetime) -> Due:
     """Whether the schedule calls for an issue now, and why (not)."""
-    newsletter = site.newsletter
     if not site.has_newsletter:
         return Due(False, None, None, "no [newsletter] in feedpub.toml")
-    last = state.issues.last()
-    last_created = datetime.fromisoformat(last.created) if last else None
-    args = (newsletter.schedule, newsletter.day, newsletter.at, now, site.tz)
-    is_it, moment = is_due(*args, last_created)
-    upcoming = next_moment(*args)
-    if newsletter.schedule == "manual":
+    if site.newsletter.schedule == "manual":
         return Due(False, None, None, "the schedule is manual: run 'feedpub issue new'")
+    schedule = schedule_of(site, state)
+    records = state.issues.all()
+    # The issue made (or held) latest: an issue made shortly before a moment is its issue.
+    latest = max(records, key=lambda r: made_for(r).astimezone(UTC), default=None)
+    last_made = made_for(latest) if latest else None
+    is_it, moment = schedule.is_due(now, last_made)
+    upcoming = schedule.next(now)
+    skipped = tuple(schedule.passed_over(now))
+
+    def said(moment: datetime | None) -> str:
+        return for_people(moment, site.tz) if moment else "never"
+
+    passed_by = (
+        "; skipped: " + ", ".join(for_people(m, site.tz) for m in skipped) + " ([newsletter] skip)"
+        if skipped
+        else ""
+    )
     passed = state.meta(PASSED_KEY)
     if is_it and moment is not None and passed and datetime.fromisoformat(passed) >= moment:
         return Due(
             False,
             moment,
             upcoming,
-            f"too little was waiting at {moment:%Y-%m-%d %H:%M %Z}; "
-            f"next due {upcoming:%Y-%m-%d %H:%M %Z}",
+            f"too little was waiting at {said(moment)}; next due {said(upcoming)}{passed_by}",
+            skipped,
         )
     if is_it:
-        return Due(True, moment, upcoming, f"due since {moment:%Y-%m-%d %H:%M %Z}")
-    assert last is not None  # not due with no issue means no moment, handled above
+        return Due(True, moment, upcoming, f"due since {said(moment)}{passed_by}", skipped)
+    if latest is None:  # before the schedule's first moment (or the calendar's)
+        return Due(False, moment, upcoming, f"next due {said(upcoming)}{passed_by}", skipped)
+    if latest.send_at is not None and last_made is not None and last_made > now:
+        # While an issue is held, the schedule makes no other: it would go out first.
+        return Due(
+            False,
+            moment,
+            upcoming,
+            f"issue {latest.number} is scheduled for {said(last_made)}; the schedule makes "
+            f"no other before it{passed_by}",
+            skipped,
+        )
     return Due(
         False,
         moment,
         upcoming,
-        f"issue {last.number} went out for this period; next due {upcoming:%Y-%m-%d %H:%M %Z}",
+        f"issue {latest.number} went out for this period; next due {said(upcoming)}{passed_by}",
+        skipped,
     )

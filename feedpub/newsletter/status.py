@@ -8,6 +8,7 @@ from typing import Any
 
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
+from feedpub.dates import for_people
 from feedpub.newsletter import figures
 from feedpub.newsletter.checks import left_out
 from feedpub.newsletter.issues import due, state_of, waiting
@@ -49,6 +50,9 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
         },
         "issue_due": when.due,
         "next_issue_due": when.next.isoformat() if when.next else None,
+        # The scheduled moments [newsletter] skip passes over, around now: as data and as said.
+        "skipped_moments": [moment.isoformat() for moment in when.skipped],
+        "skipped": [for_people(moment, site.tz) for moment in when.skipped],
         "reason": when.reason,
         "unfinished_issues": [r.number for r in records if r.status != "sent"],
         "unfinished": [
@@ -122,6 +126,8 @@ def lines(info: dict[str, Any]) -> list[str]:
         out.append(f"Next issue due: {info['next_issue_due']}")
     else:
         out.append(f"Next issue: {info['reason']}")
+    if info["skipped"]:
+        out.append("Skipped ([newsletter] skip): " + ", ".join(info["skipped"]))
     unfinished = [f"#{u['number']} {_state(u['state'], u['detail'])}" for u in info["unfinished"]]
     out.append("Unfinished issues: " + (", ".join(unfinished) or "none"))
     for issue in info["recent_issues"]:
