@@ -106,9 +106,12 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         # An output folder the state does not describe is rendered again in full.
         last = snapshot.LastBuild.load(cache.last_build(state)) if trusted else None
         previous = state.outputs()
+        # A clock behind the last build's (after a build with a later --now) may withdraw
+        # what that build published: the catalog is read, as check and status read it.
         if (
             last is not None
             and last.still_valid(taken, now)
+            and not state.clock_behind(now)
             and snapshot.outputs_present(site, previous)
         ):
             nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
