@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from feedpub.config import Site
+from feedpub.config import CONFIG_NAME, Site
 from feedpub.content.bodies import Bodies
 from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, send_issue, unfinished
-from feedpub.errors import InboxError
+from feedpub.errors import InboxError, IssueError
 from feedpub.lock import SiteLock
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import Draft, compose, create, due, pass_moment, waiting
@@ -112,7 +112,14 @@ def write_preview(site: Site, record: IssueRecord, now: datetime) -> list[Path]:
 
 
 def issue_new(site: Site, now: datetime, note: str = "") -> NewIssue:
-    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held)."""
+    """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held);
+    IssueError without a [newsletter] section, as run and status have no newsletter then."""
+    if not site.has_newsletter:
+        raise IssueError(
+            f"{CONFIG_NAME} has no [newsletter] section, so there is no newsletter to make an "
+            "issue of; add a [newsletter] section (name, from, schedule: see the README's "
+            '"The newsletter") first'
+        )
     with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
         return new_issue(site, state, now, note)
 
