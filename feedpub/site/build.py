@@ -106,8 +106,9 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         # An output folder the state does not describe is rendered again in full.
         last = snapshot.LastBuild.load(cache.last_build(state)) if trusted else None
         previous = state.outputs()
-        # A clock behind the last build's (after a build with a later --now) may withdraw
-        # what that build published: the catalog is read, as check and status read it.
+        # A clock behind the last build's (a build with a later --now, then the real clock):
+        # the catalog is read, as check and status read it, and the build says so, rather
+        # than keep the later build's output unasked because no file changed.
         if (
             last is not None
             and last.still_valid(taken, now)
