@@ -254,11 +254,13 @@ def _site_setting(key: str) -> Callable[[click.Context, click.Parameter, str | N
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option(
     "--url",
+    metavar="URL",
     callback=_site_setting("url"),
     help="Where public/ will be served, for [site] url (default: a placeholder to change).",
 )
 @click.option(
     "--timezone",
+    metavar="ZONE",
     callback=_site_setting("timezone"),
     help="An IANA zone such as America/Los_Angeles, for [site] timezone (default: UTC).",
 )
