@@ -78,8 +78,8 @@ def fork_map(
                         os.close(read_end)
                         for _, other in children.values():
                             os.close(other)
-                        share = (first, workers, block)
-                        _child(function, items, share, write_end, progress, parent)
+                        its = (first, workers, block)
+                        _child(function, items, its, write_end, progress, parent)
                     finally:
                         # Nothing may run on in the child's copy of the caller (its cleanup
                         # is the parent's): _child itself never returns.
