@@ -296,9 +296,10 @@ def test_a_build_after_one_with_a_later_now_notices_the_clock_went_back(
     counts = (len(checked.articles), len(checked.scheduled))
     assert (back.articles, back.scheduled) == counts
     assert set(feed_ids(root / "public")) == {a.title for a in checked.articles}
-    # Told once: the clock it went back to is now the last build's.
+    # Told once: the clock it went back to is now the last build's, and the warning was of
+    # that build's moment, not of a file that still has it.
     again = publish(root, NOW)
-    assert (again.path, again.news) == ("unchanged", [])
+    assert (again.path, again.problems, again.warned_before) == ("unchanged", [], 0)
 
 
 # -- the writer --------------------------------------------------------------------------------

@@ -214,7 +214,9 @@ def whole(
             ]
             if quick
             else None,
-            problems=catalog.problems,
+            # The clock's warning is of this build's moment, not of a file: the next build
+            # with nothing to do must not count it among the files' warnings told before.
+            problems=[p for p in catalog.problems if p.path != _state_relpath(site, state)],
         )
     return Work(
         path="full",
@@ -232,6 +234,11 @@ def whole(
         ),
         record=record,
     )
+
+
+def _state_relpath(site: Site, state: State) -> str | None:
+    """How a problem names the state file (the clock's warning, catalog.read)."""
+    return catalog_module.relpath_of(site, str(state.path)) if state.path else None
 
 
 def carry_out(
