@@ -238,16 +238,44 @@ def verbosity(command: F) -> F:
     return command
 
 
+def _site_setting(key: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback checking an option as feedpub.toml's [site] ``key`` is checked (exit 2)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from feedpub import scaffold
+
+        if value is None:
+            return None
+        try:
+            return scaffold.checked_setting("site", key, value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return check
+
+
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--url",
+    metavar="URL",
+    callback=_site_setting("url"),
+    help="Where public/ will be served, for [site] url (default: a placeholder to change).",
+)
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    callback=_site_setting("timezone"),
+    help="An IANA zone such as America/Los_Angeles, for [site] timezone (default: UTC).",
+)
 @verbosity
 @pass_options
 @reports_errors
-def init(options: Options, folder: Path) -> None:
+def init(options: Options, folder: Path, url: str | None, timezone: str | None) -> None:
     """Start a new site in FOLDER: settings, a welcome article, a .gitignore."""
     from feedpub import scaffold
 
-    written = scaffold.init(folder, datetime.now(UTC))
+    written = scaffold.init(folder, datetime.now(UTC), url, timezone)
     for path in written:
         options.say(f"created {path}")
     options.say(f"Next: edit {written[0]}, then run: feedpub --site {folder} build")

@@ -1352,9 +1352,21 @@ POSTAL_ADDRESS_MISSING = (
 )
 
 
+# The [site] url feedpub init writes until it is given one (init --url).
+PLACEHOLDER_URL = "https://example.org/"
+PLACEHOLDER_URL_LEFT = (
+    f"[site] url is still {PLACEHOLDER_URL}, the placeholder feedpub init writes: every link in "
+    "the feeds, pages and emails points there; set it to where public/ is served, e.g. "
+    'url = "https://news.example.net/"'
+)
+
+
 def _warnings(site: Site, text: str) -> list[Problem]:
     """What is allowed but probably wrong in the settings, with the line to change."""
     found: list[Problem] = []
+    if site.site.url == PLACEHOLDER_URL:
+        line = key_line(text, "site", "url")
+        found.append(Problem(CONFIG_NAME, line, "warning", PLACEHOLDER_URL_LEFT))
     bounce = site.smtp.bounce_address
     sender = site.newsletter.from_.rpartition("@")[2].rstrip(">").strip().lower()
     if bounce and sender and not _same_organisation(bounce.rpartition("@")[2].lower(), sender):

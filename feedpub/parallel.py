@@ -64,19 +64,36 @@ def fork_map(
     try:
         for first in range(1, workers):
             read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child's coverage is not collected
-                os.close(read_end)
-                for _, other in children.values():
-                    os.close(other)
-                _child(function, items, (first, workers, block), write_end, progress, parent)
-            os.close(write_end)
-            children[first] = (pid, read_end)
+            # Ctrl-C reaches every process of the terminal's group. A worker ignores it (the
+            # parent, which gets it too, stops the workers): held back across the fork, it
+            # cannot reach the worker before the worker ignores it, nor the parent before the
+            # worker is in ``children``, the list of processes to stop.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child's coverage is not collected
+                    try:
+                        signal.signal(signal.SIGINT, signal.SIG_IGN)
+                        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                        os.close(read_end)
+                        for _, other in children.values():
+                            os.close(other)
+                        its = (first, workers, block)
+                        _child(function, items, its, write_end, progress, parent)
+                    finally:
+                        # Nothing may run on in the child's copy of the caller (its cleanup
+                        # is the parent's): _child itself never returns.
+                        os._exit(1)
+                os.close(write_end)
+                children[first] = (pid, read_end)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
         own = [function(items[index]) for index in _indices(len(items), 0, workers, block)]
         shares: list[list[Any]] = [own]
         for first in range(1, workers):
-            pid, read_end = children.pop(first)
-            shares.append(_collect(pid, read_end, progress, first, items))
+            pid, read_end = children[first]
+            # Still in ``children`` while it is read: stopped by the ``finally`` on Ctrl-C.
+            shares.append(_collect(pid, read_end, progress, first, items, children))
     finally:
         for pid, read_end in children.values():
             _stop(pid, read_end)
@@ -143,15 +160,16 @@ def _collect(
     progress: mmap.mmap,
     first: int,
     items: Sequence[Any],
+    children: dict[int, tuple[int, int]],
 ) -> list[Any]:
     """The results of the process ``pid``, read to the end of its pipe; WorkerError if it
-    died, the exception it sent if its share failed."""
+    died, the exception it sent if its share failed. It leaves ``children`` (share ``first``)
+    once its pipe is closed and it is waited for."""
     chunks: list[bytes] = []
-    try:
-        while chunk := os.read(read_end, 1 << 20):
-            chunks.append(chunk)
-    finally:
-        os.close(read_end)
+    while chunk := os.read(read_end, 1 << 20):
+        chunks.append(chunk)
+    del children[first]
+    os.close(read_end)
     _, status = os.waitpid(pid, 0)
     try:
         ok, value = pickle.loads(b"".join(chunks))

@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
-from feedpub.config import Site
+from feedpub.config import CONFIG_NAME, Site
 from feedpub.content.bodies import Bodies
 from feedpub.dates import for_people
 from feedpub.delivery.inbox import InboxReport, read_configured
 from feedpub.delivery.mailer import FlushReport, flush
 from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, plan, send_issue, send_tests, unfinished
-from feedpub.errors import DeliveryError, InboxError, IssueRefused, SiteError
+from feedpub.errors import DeliveryError, InboxError, IssueError, IssueRefused, SiteError
 from feedpub.lock import LOCK_NAME, SiteLock
 from feedpub.newsletter.checks import Finding, check_issue, errors, left_out
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
@@ -162,7 +162,8 @@ def next_issue(
 ) -> tuple[IssueRecord, tuple[str, ...]] | None:
     """The issue ``issue new`` would make now, as it would be stored (with ``note`` and, if
     given, the editor's own ``subject``), and the digest's warnings; None if it would be
-    empty. Nothing is recorded."""
+    empty. Nothing is recorded. IssueError without a [newsletter] section."""
+    need_newsletter(site)
     catalog = load_catalog(site, state, now)
     bodies = Bodies(site)
     draft = compose(site, state, catalog, now, note, bodies, subject)
@@ -187,11 +188,23 @@ def write_preview(site: Site, record: IssueRecord, now: datetime) -> list[Path]:
     return list(files)
 
 
+def need_newsletter(site: Site) -> None:
+    """IssueError for a site without a [newsletter] section: no issue is made (nor imagined by
+    a dry run) of a newsletter that run and status say there is none of."""
+    if not site.has_newsletter:
+        raise IssueError(
+            f"{CONFIG_NAME} has no [newsletter] section, so there is no newsletter to make an "
+            "issue of; add a [newsletter] section (name, from, schedule: see the README's "
+            '"The newsletter") first'
+        )
+
+
 def issue_new(
     site: Site, now: datetime, note: str = "", send_at: datetime | None = None
 ) -> NewIssue:
     """``feedpub issue new``: the next issue, under the site lock (LockBusy if it is held);
-    with ``send_at``, held until then."""
+    with ``send_at``, held until then. IssueError without a [newsletter] section."""
+    need_newsletter(site)
     with SiteLock(site.state_dir, "issue new"), State.open(site.state_dir) as state:
         return new_issue(site, state, now, note, send_at=send_at)
 
@@ -378,6 +391,8 @@ def what_if(
     throwaway copies of the state and the output folder: the site's state database, output and
     outbox are not touched, no mail is sent and the inbox is not read. Takes no lock: it writes
     nothing a running command reads."""
+    if not whole_run:
+        need_newsletter(site)
     with tempfile.TemporaryDirectory(prefix="feedpub-what-if-") as folder:
         copy = _sandbox(site, Path(folder))
         with State.open(copy.state_dir) as state:

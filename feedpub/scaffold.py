@@ -6,8 +6,9 @@ import uuid
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from feedpub.config import CONFIG_NAME, SECTIONS, STATE_DIR, Site, setting_key
+from feedpub.config import CONFIG_NAME, PLACEHOLDER_URL, SECTIONS, STATE_DIR, Site, setting_key
 from feedpub.errors import SiteError
 from feedpub.text import slugify
 
@@ -30,14 +31,39 @@ def _toml_value(value: object) -> str:
     return f'"{text}"'
 
 
-def settings_text(title: str) -> str:
-    """A feedpub.toml with every setting present, each with a comment saying what it does."""
+# Above a setting's own comment, where its default needs more words than the settings table
+# gives it: a new editor's first question about the generated file.
+EXPLAINED = {
+    ("smtp", "host"): [
+        "# An empty host means no relay: no mail leaves the machine; every message (issues,",
+        "# confirmations, test copies) is written to .feedpub/outbox/ instead, to look at.",
+    ],
+}
+# An IANA zone name is at most a few dozen characters; a longer one is no zone.
+MAX_ZONE_NAME = 100
+
+
+def checked_setting(section: str, key: str, value: str) -> str:
+    """``value`` as feedpub.toml's [section] key takes it, or ValueError saying what is wrong
+    (init's options are checked as the settings are)."""
+    if section == "site" and key == "timezone" and len(value) > MAX_ZONE_NAME:
+        raise ValueError(f"is {len(value)} characters, too long for a timezone name")
+    spec = next(f for f in fields(SECTIONS[section]) if setting_key(f) == key)
+    check = spec.metadata.get("check")
+    return str(check(value)) if check is not None else value
+
+
+def settings_text(title: str, url: str | None = None, timezone: str | None = None) -> str:
+    """A feedpub.toml with every setting present, each with a comment saying what it does;
+    ``url`` and ``timezone`` (checked with checked_setting) for [site], if given."""
     chosen: dict[tuple[str, str], object] = {
         ("site", "title"): title,
-        ("site", "url"): "https://example.org/",
+        ("site", "url"): url or PLACEHOLDER_URL,
         # A new site sends nothing until its editor picks a schedule.
         ("newsletter", "schedule"): "manual",
     }
+    if timezone:
+        chosen["site", "timezone"] = timezone
     lines = [
         "# feedpub site settings. Every setting is shown with its default; values can also",
         "# come from environment variables named FEEDPUB_<SECTION>_<KEY>, e.g. FEEDPUB_SITE_URL.",
@@ -46,6 +72,7 @@ def settings_text(title: str) -> str:
         lines += ["", f"[{section}]"]
         for spec in fields(kind):
             key = setting_key(spec)
+            lines.extend(EXPLAINED.get((section, key), []))
             lines.append(f"# {spec.metadata['doc']}")
             value = chosen.get((section, key), spec.default)
             # A table setting ([newsletter] topics) starts empty, as an inline table.
@@ -61,8 +88,15 @@ def front_matter(values: dict[str, object]) -> str:
     return f"---\n{dumped}---\n"
 
 
-def init(folder: Path, now: datetime) -> list[Path]:
-    """Create a new site in ``folder``; refuse if a site is already there."""
+def init(
+    folder: Path, now: datetime, url: str | None = None, timezone: str | None = None
+) -> list[Path]:
+    """Create a new site in ``folder``; refuse if a site is already there. ``url`` and
+    ``timezone``: [site] url and timezone, checked (checked_setting) by the caller.
+
+    The welcome article is dated ``now`` in ``timezone`` (UTC when not given) with its offset
+    written out, so that it stays published whatever timezone the editor sets afterwards: a
+    date without one would take the new zone, and lie hours in the future west of UTC."""
     config = folder / CONFIG_NAME
     if config.exists():
         raise SiteError(f"{config} already exists; refusing to overwrite a site")
@@ -73,15 +107,16 @@ def init(folder: Path, now: datetime) -> list[Path]:
     try:
         (folder / "content").mkdir(parents=True, exist_ok=True)
         title = folder.resolve().name.replace("-", " ").replace("_", " ").title() or "My site"
-        welcome = folder / "content" / f"{now:%Y-%m-%d}-welcome.md"
+        local = now.astimezone(ZoneInfo(timezone or "UTC")).replace(second=0, microsecond=0)
+        welcome = folder / "content" / f"{local:%Y-%m-%d}-welcome.md"
         meta: dict[str, object] = {
             "title": "Welcome",
-            "date": now.strftime("%Y-%m-%d %H:%M"),
+            "date": local.isoformat(sep=" ", timespec="minutes"),
             "id": str(uuid.uuid4()),
             "tags": ["news"],
         }
         written = [
-            _create(config, settings_text(title)),
+            _create(config, settings_text(title, url, timezone)),
             _create(welcome, front_matter(meta) + "\n" + WELCOME),
             _create(folder / ".gitignore", f"/public/\n/{STATE_DIR}/\n"),
         ]

@@ -276,6 +276,32 @@ def test_future_article_appears_when_due_and_drafts_never(make_site: MakeSite) -
     assert not (root / "public" / "2026" / "11" / "draft").exists()
 
 
+def test_a_build_after_one_with_a_later_now_notices_the_clock_went_back(
+    make_site: MakeSite,
+) -> None:
+    """``build --now 2031-06-01`` then ``build``: the second build does not stop at the file
+    metadata (nothing changed) as if the clock were the first's; it reads the catalog as of its
+    own clock, as check and status do, and says the clock went back."""
+    root = make_site(
+        {"2026-11-20-hello.md": HELLO, "2031-05-15-letter.md": article("Letter", "2031-05-15")}
+    )
+    publish(root, NOW)
+    ahead = publish(root, datetime(2031, 6, 1, tzinfo=NOW.tzinfo))
+    assert (ahead.articles, ahead.scheduled) == (2, 0)
+    back = publish(root, NOW)
+    assert back.path == "full"
+    assert [(p.path, p.severity) for p in back.problems] == [(".feedpub/state.db", "warning")]
+    assert "before the last build's 2031-06-01T00:00+02:00" in back.problems[0].message
+    checked = check(load(root), NOW)
+    counts = (len(checked.articles), len(checked.scheduled))
+    assert (back.articles, back.scheduled) == counts
+    assert set(feed_ids(root / "public")) == {a.title for a in checked.articles}
+    # Told once: the clock it went back to is now the last build's, and the warning was of
+    # that build's moment, not of a file that still has it.
+    again = publish(root, NOW)
+    assert (again.path, again.problems, again.warned_before) == ("unchanged", [], 0)
+
+
 # -- the writer --------------------------------------------------------------------------------
 
 SITE_ARTICLES = {

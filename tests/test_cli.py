@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -155,6 +155,112 @@ def test_init_refuses_a_folder_with_content(runner: CliRunner, tmp_path: Path) -
         f"Error: {folder / 'content'} already holds files; refusing to overwrite them\n"
     )
     assert files_of(folder) == {"content/mine.md": b"mine"}
+
+
+def _welcome(folder: Path) -> Path:
+    (welcome,) = (folder / "content").iterdir()
+    return welcome
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata"])
+def test_init_dates_the_welcome_article_so_a_later_timezone_still_publishes_it(
+    runner: CliRunner, tmp_path: Path, zone: str
+) -> None:
+    """Bug 7: the welcome article was dated in UTC without a zone; with the timezone the init
+    message invites the editor to set, it lay hours in the future and the first build
+    published nothing."""
+    folder = tmp_path / "paper"
+    assert_clean_exit(invoke(runner, "init", folder), 0)
+    made = datetime.fromisoformat(str(read_front_matter(_welcome(folder))["date"]))
+    assert made.utcoffset() is not None
+    settings = folder / "feedpub.toml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace('timezone = "UTC"', f'timezone = "{zone}"'), "utf-8")
+    built = invoke(runner, "--site", folder, "build")  # the real clock, as a new user builds
+    assert_clean_exit(built, 0)
+    assert built.output.startswith("Built 1 article (0 scheduled, 0 drafts)")
+
+
+def test_init_with_a_timezone_writes_it_and_dates_the_article_there(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "paper"
+    before = datetime.now(UTC)
+    result = invoke(runner, "init", "--timezone", "America/Los_Angeles", folder)
+    assert_clean_exit(result, 0)
+    site = config.load(folder, env={})
+    assert site.site.timezone == "America/Los_Angeles"
+    made = datetime.fromisoformat(str(read_front_matter(_welcome(folder))["date"]))
+    assert made.utcoffset() == site.tz.utcoffset(made.replace(tzinfo=None))
+    assert before.replace(second=0, microsecond=0) <= made <= datetime.now(UTC)
+    # The file is named for the day there, as `feedpub new` names its files.
+    assert _welcome(folder).name == f"{made:%Y-%m-%d}-welcome.md"
+    built = invoke(runner, "--site", folder, "build")
+    assert built.output.startswith("Built 1 article (0 scheduled, 0 drafts)")
+
+
+def test_init_with_a_url_writes_it_and_check_is_quiet(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "paper"
+    assert_clean_exit(invoke(runner, "init", "--url", "https://paper.example.net", folder), 0)
+    assert config.load(folder, env={}).site.url == "https://paper.example.net/"
+    checked = invoke(runner, "--site", folder, "check")
+    assert_clean_exit(checked, 0)
+    assert checked.stderr == ""
+
+
+def test_check_warns_while_the_url_is_the_one_init_wrote(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "paper"
+    assert_clean_exit(invoke(runner, "init", folder), 0)
+    line = (folder / "feedpub.toml").read_text("utf-8").splitlines().index(
+        'url = "https://example.org/"'
+    )
+    checked = invoke(runner, "--site", folder, "check")
+    assert_clean_exit(checked, 0)
+    assert checked.stderr == (
+        f"feedpub.toml:{line + 1}: warning: [site] url is still https://example.org/, the "
+        "placeholder feedpub init writes: every link in the feeds, pages and emails points "
+        'there; set it to where public/ is served, e.g. url = "https://news.example.net/"\n'
+    )
+    assert "1 warning" in checked.stdout
+    assert invoke(runner, "--site", folder, "check", "--strict").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "ftp://example.net/"], "Invalid value for '--url': must be an absolute"),
+        (["--url", "https://exa mple.net/"], "Invalid value for '--url'"),
+        (["--url", "https://e.net/\nhost = 'x'"], "Invalid value for '--url'"),
+        (["--url", "https://e.net/" + "a" * 3000], "Invalid value for '--url'"),
+        (["--url", ""], "Invalid value for '--url'"),
+        (["--timezone", "Mars/Olympus"], "Invalid value for '--timezone': 'Mars/Olympus' is not"),
+        (["--timezone", "../../etc/passwd"], "Invalid value for '--timezone'"),
+        (["--timezone", "x" * 5000], "Invalid value for '--timezone'"),
+    ],
+    ids=["scheme", "space", "newline", "huge-url", "empty-url", "zone", "path-zone", "huge-zone"],
+)
+def test_init_refuses_a_bad_url_or_timezone_and_writes_nothing(
+    runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    folder = tmp_path / "paper"
+    result = invoke(runner, "init", *args, folder)
+    assert_clean_exit(result, 2)
+    assert message in result.stderr
+    assert len(result.stderr) < 1000
+    assert not folder.exists()
+
+
+def test_init_says_what_an_empty_smtp_host_means(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "paper"
+    assert_clean_exit(invoke(runner, "init", folder), 0)
+    lines = (folder / "feedpub.toml").read_text("utf-8").splitlines()
+    smtp = lines.index("[smtp]")
+    host = lines.index('host = ""', smtp)
+    above = "\n".join(lines[smtp:host])
+    assert "empty host" in above and ".feedpub/outbox/" in above
+    assert "no mail leaves the machine" in above
 
 
 # -- new ---------------------------------------------------------------------------------------

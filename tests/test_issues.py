@@ -14,9 +14,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 from helpers import NOW, TZ, MakeSite, article, load
 
 from feedpub import run
+from feedpub.cli import main
 from feedpub.config import Site
 from feedpub.delivery.subscribers import Subscribers
 from feedpub.errors import ArticleError, FeedpubError, IssueError, NoSuchIssue, StateError
@@ -533,6 +535,39 @@ def test_run_without_a_newsletter_only_builds(make_site: MakeSite) -> None:
     assert report.build is not None and report.build.articles == 1
     assert (site.output_dir / "rss.xml").is_file()
     assert not (site.output_dir / "issues").exists()
+    assert all_issues(site) == []
+
+
+def test_issue_new_without_a_newsletter_refuses_as_run_does(
+    make_site: MakeSite, runner: CliRunner
+) -> None:
+    """Bug 5: ``issue new`` made issue 1 of a newsletter that run and status say is not there."""
+    root = make_site({"a.md": article("Alpha", "2026-11-20 09:00")})
+    site = load(root)
+    with pytest.raises(IssueError, match=r"no \[newsletter\] section") as refused:
+        run.issue_new(site, FRIDAY)
+    assert "add a [newsletter] section" in str(refused.value)
+    result = runner.invoke(main, ["--site", str(root), "issue", "new", "--now", NOW.isoformat()])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        "Error: feedpub.toml has no [newsletter] section, so there is no newsletter to make an "
+        "issue of; add a [newsletter] section (name, from, schedule: see the README's "
+        '"The newsletter") first\n'
+    )
+    assert all_issues(site) == []
+    assert not (site.output_dir / "issues").exists()
+    # Nor is one imagined: the dry run, the preview and a test copy of the upcoming issue.
+    for command in (
+        ["issue", "new", "--dry-run"],
+        ["issue", "preview"],
+        ["send", "--test", "editor@example.org"],
+    ):
+        result = runner.invoke(main, ["--site", str(root), *command, "--now", NOW.isoformat()])
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output.startswith("Error: feedpub.toml has no [newsletter] section"), (
+            command,
+            result.output,
+        )
     assert all_issues(site) == []
 
 

@@ -232,3 +232,35 @@ def test_the_unsubscribe_page_isolates_the_newsletter_name(make_site: MakeSite, 
     for text, isolate in unisolated(tree.find(f"{NS}body")):
         assert isolate is not None, f"{state}: {text!r} is not isolated"
         assert unbracketed("".join(isolate.itertext())) == HOSTILE["newsletter"]
+
+
+def test_an_issues_web_version_is_a_page_of_the_site_not_the_email(make_site: MakeSite) -> None:
+    """Bug 4: public/issues/N/ was the email: "Unsubscribe" (linked to the home page), "View
+    in a browser", "You get ... because you subscribed". It is a page of the site, with the
+    feed autodiscovery links of the issues archive."""
+    root = make_site({"a.md": article("Alpha", "2026-11-20 09:00")}, extra=NEWSLETTER)
+    record = make_issue(root)
+    publish(root)
+    public = root / "public"
+    text = (public / "issues" / "1" / "index.html").read_text(encoding="utf-8")
+    for words in ("Unsubscribe", "unsubscribe", "View in a browser", "because you subscribed"):
+        assert words not in text
+    assert record.subject in text
+    built = pages(root)
+
+    def alternates(page: str) -> list[tuple[str | None, ...]]:
+        head = built[page].find(f"{NS}head")
+        return [
+            (link.get("type"), link.get("title"), link.get("href"))
+            for link in head.iter(f"{NS}link")
+            if link.get("rel") == "alternate"
+        ]
+
+    feeds = alternates("issues/index.html")
+    assert [href for _, _, href in feeds] == [
+        f"https://news.example.org/issues/{name}" for name in ("rss.xml", "atom.xml", "feed.json")
+    ]
+    assert alternates("issues/1/index.html") == feeds
+    # The site's own header and navigation, as on every page.
+    nav = built["issues/1/index.html"].find(f".//{NS}nav")
+    assert nav is not None and [a.text for a in nav.iter(f"{NS}a")][:2] == ["Latest", "Archive"]

@@ -4,12 +4,15 @@ leave nothing."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from helpers import NOW, MakeSite, article, load
+from helpers import CHILD_ENV, FEEDPUB, NOW, MakeSite, article, load
 
 from feedpub.content import catalog
 from feedpub.content.catalog import Catalog
@@ -162,3 +165,64 @@ def test_rss_and_atom_share_one_generator(
         assert f'href="https://news.example.org/tags/t1/{name}" rel="self"' in text or (
             f'rel="self" href="https://news.example.org/tags/t1/{name}"' in text
         )
+
+
+def _interrupts_its_worker(parent: int) -> Callable[[int], int]:
+    """A function whose calls in a worker (not in ``parent``) send that worker a SIGINT."""
+
+    def work(item: int) -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+        return item * 2
+
+    return work
+
+
+def test_a_worker_ignores_sigint_so_the_parent_alone_stops_the_work() -> None:
+    """Bug 9: Ctrl-C reaches every process of the terminal's group; a worker that took it as a
+    KeyboardInterrupt failed its share (and printed its traceback). Workers ignore it: the
+    parent, which gets it too, stops them."""
+    items = list(range(40))
+    assert fork_map(_interrupts_its_worker(os.getpid()), items, 2) == [i * 2 for i in items]
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2 or not Path("/proc/self/task").is_dir(),
+    reason="workers need two cores, and the test finds them in /proc",
+)
+def test_ctrl_c_during_a_build_prints_aborted_only(make_site: MakeSite) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while workers read
+    the articles: "Aborted!" and nothing else, exit 1, no process left behind, and the next
+    build publishes everything."""
+    body = "A sentence of the body. " * 200
+    root = make_site({f"a{i:04d}.md": article(f"A{i}", body=body) for i in range(1200)})
+    proc = subprocess.Popen(
+        [FEEDPUB, "--site", root, "build", "--now", NOW.isoformat()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        pass
+    assert _children(proc.pid), "the build ended, or started no worker, before its SIGINT"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (1, b"", b"\nAborted!\n")
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+    else:
+        pytest.fail("a worker outlived the build")
+    report = build(load(root), NOW)
+    assert (report.articles, report.path) == (1200, "full")

@@ -106,9 +106,13 @@ def build(site: Site, now: datetime, keep_going: bool = False) -> BuildReport:
         # An output folder the state does not describe is rendered again in full.
         last = snapshot.LastBuild.load(cache.last_build(state)) if trusted else None
         previous = state.outputs()
+        # A clock behind the last build's (a build with a later --now, then the real clock):
+        # the catalog is read, as check and status read it, and the build says so, rather
+        # than keep the later build's output unasked because no file changed.
         if (
             last is not None
             and last.still_valid(taken, now)
+            and not state.clock_behind(now)
             and snapshot.outputs_present(site, previous)
         ):
             nothing = WriteReport(written=0, unchanged=len(previous), removed=0)
@@ -210,7 +214,9 @@ def whole(
             ]
             if quick
             else None,
-            problems=catalog.problems,
+            # The clock's warning is of this build's moment, not of a file: the next build
+            # with nothing to do must not count it among the files' warnings told before.
+            problems=[p for p in catalog.problems if p.path != _state_relpath(site, state)],
         )
     return Work(
         path="full",
@@ -228,6 +234,11 @@ def whole(
         ),
         record=record,
     )
+
+
+def _state_relpath(site: Site, state: State) -> str | None:
+    """How a problem names the state file (the clock's warning, catalog.read)."""
+    return catalog_module.relpath_of(site, str(state.path)) if state.path else None
 
 
 def carry_out(
