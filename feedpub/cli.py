@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 import click
 
@@ -128,8 +129,8 @@ def reports_errors(command: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
-            # The reader of the output left (`feedpub build | head -1`): the work is done, as
-            # output comes after it; click ends quietly with exit 1, like for its own output.
+            # Not a bug: a closed pipe on a stream Commands.main could not guard (no file
+            # descriptor); click ends quietly.
             raise
         except Exception as exc:
             if options is not None and options.verbose:
@@ -175,7 +176,93 @@ def resolve_now(site: config.Site, raw: str | None) -> datetime:
     return parse_date(raw, site.tz)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _ReaderMayLeave:
+    """Standard output or error whose reader may stop reading (`feedpub status | head -1`).
+
+    Once the pipe breaks, the rest of the output goes to /dev/null: the command finishes its
+    work and exits with the code it would have had, rather than stopping halfway (after `issue
+    new` recorded the issue, before it said so) with a BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._drop_the_rest()
+            return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._drop_the_rest()
+
+    def _drop_the_rest(self) -> None:
+        # The descriptor itself is pointed at /dev/null, so the bytes still buffered, every
+        # later write and the interpreter's last flush at exit land there without an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        finally:
+            os.close(devnull)
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _reader_may_leave(stream: TextIO) -> TextIO:
+    """``stream`` guarded by _ReaderMayLeave if it is a file descriptor (not a test's buffer)."""
+    try:
+        stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return stream
+    return cast(TextIO, _ReaderMayLeave(stream))
+
+
+def _summary(text: str) -> str:
+    """The first sentence of a help text, whole."""
+    words = text.split("\f", 1)[0].split("\n\n", 1)[0].split()
+    ends = [i for i, word in enumerate(words) if word.endswith(".")]
+    return " ".join(words[: ends[0] + 1] if ends else words)
+
+
+class Commands(click.Group):
+    """feedpub and its groups of commands (`issue`, `subscribers`): a closed output pipe is
+    quiet, and the list of commands gives each one's summary as a whole sentence."""
+
+    group_class = type  # `@main.group()` makes a Commands too
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _reader_may_leave(sys.stdout), _reader_may_leave(sys.stderr)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout, sys.stderr = streams
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click cuts a summary at the width left, mid-word ("Publish the feeds into the..."):
+        # a command's short_help, else its help's first sentence, is given whole (wrapped).
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.short_help or _summary(command.help or "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--site",
     "site_dir",
@@ -234,7 +321,7 @@ def verbosity(command: F) -> F:
     return command
 
 
-@main.command()
+@main.command(short_help="Start a new site in FOLDER.")
 @click.argument("folder", type=click.Path(path_type=Path))
 @verbosity
 @pass_options
@@ -249,7 +336,7 @@ def init(options: Options, folder: Path) -> None:
     options.say(f"Next: edit {written[0]}, then run: feedpub --site {folder} build")
 
 
-@main.command()
+@main.command(short_help="Start a draft article titled TITLE.")
 @click.argument("title")
 @click.option("--tag", "tags", multiple=True, help="A tag for the article (repeatable).")
 @click.option("--author", help="The article's author (default: the site's author).")
@@ -265,7 +352,7 @@ def new(options: Options, title: str, tags: tuple[str, ...], author: str | None)
     click.echo(path.relative_to(site.root).as_posix() if path.is_relative_to(site.root) else path)
 
 
-@main.command()
+@main.command(short_help="Check the settings and every article.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @now_option
 @verbosity
@@ -298,7 +385,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Build the feeds and the web archive.")
 @click.option(
     "--keep-going",
     is_flag=True,
@@ -333,7 +420,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
         )
 
 
-@main.command("subscribe-form")
+@main.command("subscribe-form", short_help="Print the sign-up form as HTML for any page.")
 @verbosity
 @pass_options
 @reports_errors
@@ -370,12 +457,12 @@ def _read_note(path: Path | None) -> str:
         ) from None
 
 
-@main.group()
+@main.group(short_help="Compose and manage the newsletter's issues.")
 def issue() -> None:
     """Compose, preview, list, show and discard newsletter issues."""
 
 
-@issue.command("new")
+@issue.command("new", short_help="Compose and record the next issue.")
 @click.option(
     "--note",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -406,7 +493,7 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
     options.say(f"Web version: {site.output_dir / 'issues' / str(draft.number) / 'index.html'}")
 
 
-@issue.command("preview")
+@issue.command("preview", short_help="Render an issue without recording it.")
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a web browser.")
 @now_option
@@ -439,7 +526,7 @@ def issue_preview(
         click.launch(str(paths[0]))
 
 
-@issue.command("list")
+@issue.command("list", short_help="List the issues and their figures.")
 @verbosity
 @pass_options
 @reports_errors
@@ -476,7 +563,7 @@ def issue_list(options: Options) -> None:
         )
 
 
-@issue.command("show")
+@issue.command("show", short_help="Show one issue: its articles, copies and figures.")
 @click.argument("number", type=click.IntRange(min=1))
 @verbosity
 @pass_options
@@ -514,7 +601,7 @@ def issue_show(options: Options, number: int) -> None:
     _warn([found.message for found in warned], options)
 
 
-@issue.command("discard")
+@issue.command("discard", short_help="Discard an issue that nothing was sent for.")
 @click.argument("number", type=click.IntRange(min=1))
 @verbosity
 @pass_options
@@ -532,7 +619,7 @@ def issue_discard(options: Options, number: int) -> None:
     )
 
 
-@main.command()
+@main.command(short_help="Say what is published, what waits and what is due.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @now_option
 @verbosity
@@ -555,7 +642,7 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
     _warn([found["message"] for found in info["warnings"]], options)
 
 
-@main.command()
+@main.command(short_help="Build, make the issue that is due, send it (for cron).")
 @now_option
 @verbosity
 @pass_options
@@ -634,7 +721,7 @@ def _progress(options: Options) -> tuple[Callable[[int], None] | None, Callable[
     return advance, begin
 
 
-@main.command()
+@main.command(short_help="Send an issue to the subscribers.")
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--dry-run", is_flag=True, help="Report what would be sent; send nothing.")
 @click.option(
@@ -695,7 +782,7 @@ def send(
     _check_reached([report])
 
 
-@main.command("inbox")
+@main.command("inbox", short_help="Act on bounces, complaints and unsubscribes by mail.")
 @click.argument("source", required=False, metavar="[-]")
 @click.option(
     "--maildir",
@@ -787,12 +874,12 @@ def _say_inbox(options: Options, report: InboxReport) -> None:
             click.echo(f"  {applied.email}: {applied.change}")
 
 
-@main.group()
+@main.group(short_help="Add, remove, list, import and export subscribers.")
 def subscribers() -> None:
     """Add, remove, list, import and export the newsletter's subscribers."""
 
 
-@subscribers.command("add")
+@subscribers.command("add", short_help="Add a subscriber.")
 @click.argument("address")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
 @verbosity
@@ -806,7 +893,7 @@ def subscribers_add(options: Options, address: str, name: str) -> None:
     options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
 
 
-@subscribers.command("remove")
+@subscribers.command("remove", short_help="Unsubscribe an address.")
 @click.argument("address")
 @verbosity
 @pass_options
@@ -821,7 +908,7 @@ def subscribers_remove(options: Options, address: str) -> None:
     options.say(f"Unsubscribed {subscriber.email}")
 
 
-@subscribers.command("list")
+@subscribers.command("list", short_help="List subscribers: address, name and status.")
 @click.option(
     "--status", type=click.Choice(LISTED_STATUSES), help="Only subscribers in this state."
 )
@@ -845,7 +932,7 @@ def subscribers_list(options: Options, status: str | None, as_json: bool) -> Non
     options.say(f"{plural(len(people), 'subscriber')}")
 
 
-@subscribers.command("show")
+@subscribers.command("show", short_help="Show what is held about an address.")
 @click.argument("address")
 @click.option("--json", "as_json", is_flag=True, help="Print everything held about them as JSON.")
 @verbosity
@@ -884,7 +971,7 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
         click.echo(f"{label + ':':<14}{value}")
 
 
-@subscribers.command("forget")
+@subscribers.command("forget", short_help="Erase an address's data for good.")
 @click.argument("address")
 @verbosity
 @pass_options
@@ -906,7 +993,7 @@ def subscribers_forget(options: Options, address: str) -> None:
     )
 
 
-@subscribers.command("import")
+@subscribers.command("import", short_help="Import subscribers from a file.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @verbosity
 @pass_options
@@ -939,7 +1026,7 @@ def subscribers_import(options: Options, file: Path) -> None:
         )
 
 
-@subscribers.command("export")
+@subscribers.command("export", short_help="Write every subscriber as CSV.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @verbosity
 @pass_options
@@ -959,7 +1046,7 @@ def subscribers_export(options: Options, file: Path | None) -> None:
     options.say(f"Wrote {file}")
 
 
-@main.command()
+@main.command(short_help="Serve the web app: sign-up and unsubscribe pages.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
