@@ -8,14 +8,14 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 import click
 
 from feedpub import __version__, config
-from feedpub.dates import parse_date
+from feedpub.dates import for_people, parse_date
 from feedpub.delivery.imports import import_text, read_import
 from feedpub.delivery.subscribers import Subscribers, export_csv
 from feedpub.errors import (
@@ -62,6 +62,23 @@ class Options:
     def say(self, message: str) -> None:
         if not self.quiet:
             click.echo(message)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as a person in the current folder would type it."""
+    here = Path.cwd()
+    return path.relative_to(here) if path.is_relative_to(here) else path
+
+
+def _moment(stamp: str | None, tz: tzinfo, none: str = "unknown") -> str:
+    """A moment the state holds (ISO 8601), as every message shows one to people; ``none``
+    for none, and a stamp that is no moment (an old import's) as it is."""
+    if not stamp:
+        return none
+    try:
+        return for_people(datetime.fromisoformat(stamp), tz)
+    except ValueError:
+        return stamp
 
 
 def _problems(problems: list[Problem], quiet: bool = False) -> None:
@@ -369,7 +386,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
             if article.body_format == "text":
                 click.echo(
                     f"{article.relpath}: title {article.title!r}, "
-                    f"date {article.date.isoformat()}, "
+                    f"date {for_people(article.date, site.tz)}, "
                     f"authors {', '.join(article.authors) or '(none)'}"
                 )
                 for note in article.inferred:
@@ -637,8 +654,8 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
-    for line in status_module.lines(info):
-        click.echo(line)
+    for line in status_module.lines(info, site.tz):
+        options.say(line)  # -q: nothing but errors, as everywhere (run tells the warnings)
     _warn([found["message"] for found in info["warnings"]], options)
 
 
@@ -670,7 +687,7 @@ def run(options: Options, now: str | None) -> None:
         options.say(note)
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
-        _say_send(options, send)
+        _say_send(options, send, site.tz)
     # Even with -q: each is said once, by the run that finds it (a cron job's -q would
     # otherwise hide it for good), and it needs someone to act.
     for found in report.rate_warnings:
@@ -692,13 +709,14 @@ def run(options: Options, now: str | None) -> None:
         raise kind(f"the inbox: {report.inbox_error}")
 
 
-def _say_send(options: Options, send: SendReport) -> None:
+def _say_send(options: Options, send: SendReport, tz: tzinfo = UTC) -> None:
     if send.error and not send.started:
         return  # the relay was never reached: the error says it all
     options.say(
         f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
         f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
         f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {send.outcome}"
+        + (f"; the next try is at {_moment(send.next_try, tz)}" if send.next_try else "")
     )
     for address, reply in send.failures:
         options.say(f"  failed: {address}: {reply}")
@@ -736,6 +754,7 @@ def send(
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
     from feedpub.delivery import sending as delivery
+    from feedpub.delivery.transport import outbox_folder
     from feedpub.newsletter.topics import TopicEditions
 
     site = options.site()
@@ -751,18 +770,21 @@ def send(
         if dry_run:
             info = delivery.plan(state, record, moment, TopicEditions(site))
             skipped = info.get("skipped", 0)
+            tried = state.deliveries.next_try(number)
             options.say(
                 f"Issue {number} ({record.status}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
-                f"{info['waiting']} deferred until later"
+                f"{info['waiting']} deferred"
+                + (f" (the next try at {_moment(tried, site.tz)})" if tried else "")
                 + (f"; {skipped} skipped (paused, or nothing of their topics)" if skipped else "")
             )
             options.say(
-                "To: the relay "
+                "Would send to: "
                 + (
-                    f"{site.smtp.host}:{site.smtp.real_port}"
+                    f"the relay {site.smtp.host}:{site.smtp.real_port}"
                     if site.has_smtp
-                    else "(none: the outbox folder)"
+                    else f"the outbox folder {_shown(outbox_folder(site, str(number)))}/"
+                    " ([smtp] names no host)"
                 )
             )
             return
@@ -776,7 +798,7 @@ def send(
     with SiteLock(site.state_dir, "send"):
         editions = TopicEditions(site)
         report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
-    _say_send(options, report)
+    _say_send(options, report, site.tz)
     if report.error:
         raise _send_error(report)
     _check_reached([report])
@@ -955,11 +977,11 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
         ("Address", held["address"]),
         ("Name", held["name"] or "-"),
         ("Status", held["status"]),
-        ("Joined", f"{held['joined'] or 'unknown'} (source: {held['source']})"),
-        ("Confirmed", held["confirmed"] or "-"),
+        ("Joined", f"{_moment(held['joined'], site.tz)} (source: {held['source']})"),
+        ("Confirmed", _moment(held["confirmed"], site.tz, "-")),
         *([("IP", held["ip"])] if "ip" in held else []),
         ("Topics", ", ".join(held["topics"]) or "all"),
-        ("Paused until", held["paused_until"] or "-"),
+        ("Paused until", _moment(held["paused_until"], site.tz, "-")),
         *([("New address", held["new_address"])] if "new_address" in held else []),
         (
             "Issues",

@@ -376,7 +376,7 @@ def test_check_verbose_shows_inferred_metadata(
     result = invoke(runner, "--site", root, *args, "--now", NOW_ARG)
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines() == [
-        "content/note.txt: title 'Hello there', date 2026-11-20T00:00:00+01:00, authors Desk",
+        "content/note.txt: title 'Hello there', date 2026-11-20 00:00 CET, authors Desk",
         "content/note.txt:   kind: header block",
         "Checked 2 files: 2 published, 0 scheduled, 0 drafts; 0 errors, 0 warnings",
     ]

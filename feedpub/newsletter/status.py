@@ -3,11 +3,12 @@ became of the recent issues (their figures, and the warnings they call for)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
+from feedpub.dates import for_people
 from feedpub.newsletter import figures
 from feedpub.newsletter.issues import due, waiting
 from feedpub.store.state import State
@@ -53,8 +54,12 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     }
 
 
-def lines(info: dict[str, Any]) -> list[str]:
-    """The status for people."""
+def _when(stamp: str, tz: tzinfo) -> str:
+    return for_people(datetime.fromisoformat(stamp), tz)
+
+
+def lines(info: dict[str, Any], tz: tzinfo) -> list[str]:
+    """The status for people, its moments in ``tz`` (the site's zone)."""
     articles = info["articles"]
     out = [
         f"Articles: {articles['published']} published, {articles['scheduled']} scheduled, "
@@ -62,12 +67,14 @@ def lines(info: dict[str, Any]) -> list[str]:
         + (f", {articles['errors']} with errors" if articles["errors"] else "")
     ]
     if info["next_scheduled_article"]:
-        out.append(f"Next scheduled article: {info['next_scheduled_article']}")
+        out.append(f"Next scheduled article: {_when(info['next_scheduled_article'], tz)}")
     if not info["newsletter"]:
         out.append("Newsletter: none (add a [newsletter] section to feedpub.toml)")
         return out
     out.append(f"Waiting for the next issue: {plural(info['waiting'], 'article')}")
     last = info["last_issue"]
+    if last is not None:  # the JSON keeps the stored moment; people read it in the zone
+        last = {**last, "created": _when(last["created"], tz)}
     out.append(
         "Last issue: none yet"
         if last is None
@@ -77,7 +84,7 @@ def lines(info: dict[str, Any]) -> list[str]:
     if info["issue_due"]:
         out.append(f"Next issue: due now ({info['reason']})")
     elif info["next_issue_due"]:
-        out.append(f"Next issue due: {info['next_issue_due']}")
+        out.append(f"Next issue due: {_when(info['next_issue_due'], tz)}")
     else:
         out.append(f"Next issue: {info['reason']}")
     unfinished = info["unfinished_issues"]
