@@ -29,6 +29,8 @@ from helpers import (
     subscribe,
 )
 
+from feedpub.lock import SiteLock
+
 BUSY = "450 4.2.0 mailbox busy"
 # A moment for people is dates.for_people's "2026-11-27 12:00 CET", never ISO 8601.
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -161,3 +163,41 @@ def test_status_q_still_says_an_error(runner: CliRunner, make_site: MakeSite) ->
     assert_clean_exit(result, 1)
     assert result.stdout == ""
     assert "Error:" in result.stderr
+
+
+LOCKED = {
+    "run": ["run", "--now", NOW_ARG],
+    "build": ["build", "--now", NOW_ARG],
+    "send": ["send", "--now", NOW_ARG],
+    "issue new": ["issue", "new", "--now", NOW_ARG],
+    "issue discard": ["issue", "discard", "1"],
+}
+NOT_LOCKED = {
+    "send --dry-run": ["send", "--dry-run", "--now", NOW_ARG],
+    "send --test": ["send", "--test", "editor@example.net", "--now", NOW_ARG],
+    "status": ["status", "--now", NOW_ARG],
+    "issue list": ["issue", "list"],
+    "issue preview": ["issue", "preview", "1"],
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "locks"),
+    [(a, True) for a in LOCKED.values()] + [(a, False) for a in NOT_LOCKED.values()],
+    ids=[*LOCKED, *NOT_LOCKED],
+)
+def test_the_commands_the_readme_says_take_the_site_lock_do(
+    runner: CliRunner, make_site: MakeSite, args: list[str], locks: bool
+) -> None:
+    """README "Commands": only run, build, send, issue new and issue discard take the lock."""
+    root = make_site(ARTICLES, extra=NEWSLETTER)
+    subscribe(root, readers(1))
+    make_issue(root)
+    # Another open file's flock: held against this process's commands as against another's.
+    with SiteLock(root / ".feedpub", "test"):
+        result = invoke(runner, "--site", root, *args)
+    if locks:
+        assert_clean_exit(result, 75)
+        assert result.stderr.startswith("Error: the site is busy: feedpub test (pid ")
+    else:
+        assert_clean_exit(result, 0)
