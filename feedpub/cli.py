@@ -428,7 +428,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     shown = output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output
     options.say(
         f"Feeds: {shown}/rss.xml, {shown}/atom.xml, {shown}/feed.json "
-        f"(served at {report.feed_urls[0]} ...)"
+        f"(readers subscribe to {report.feed_urls[0]})"
     )
     if report.failed:
         errors = sum(p.severity == "error" for p in report.problems)

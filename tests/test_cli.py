@@ -493,7 +493,7 @@ def test_build_success(runner: CliRunner, make_site: MakeSite) -> None:
     assert match.groups() == ("2", "0", "0", "12", str(written), "0", "0")
     assert feeds == (
         f"Feeds: {output}/rss.xml, {output}/atom.xml, {output}/feed.json "
-        "(served at https://news.example.org/rss.xml ...)"
+        "(readers subscribe to https://news.example.org/rss.xml)"
     )
     assert result.stderr == ""
     for name in (
