@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
@@ -198,7 +199,8 @@ class _ReaderMayLeave:
 
     Once the pipe breaks, the rest of the output goes to /dev/null: the command finishes its
     work and exits with the code it would have had, rather than stopping halfway (after `issue
-    new` recorded the issue, before it said so) with a BrokenPipeError."""
+    new` recorded the issue, before it said so) with a BrokenPipeError. Any other failure to
+    write (a full disk under `> file`) is an error that says so, not a bug's traceback."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -209,6 +211,8 @@ class _ReaderMayLeave:
         except BrokenPipeError:
             self._drop_the_rest()
             return len(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -219,6 +223,12 @@ class _ReaderMayLeave:
             self.stream.flush()
         except BrokenPipeError:
             self._drop_the_rest()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> click.ClickException:
+        name = "standard error" if self.stream is sys.__stderr__ else "standard output"
+        return click.ClickException(f"cannot write to {name}: {exc.strerror or exc}")
 
     def _drop_the_rest(self) -> None:
         # The descriptor itself is pointed at /dev/null, so the bytes still buffered, every
@@ -234,8 +244,11 @@ class _ReaderMayLeave:
         return getattr(self.stream, name)
 
 
-def _reader_may_leave(stream: TextIO) -> TextIO:
-    """``stream`` guarded by _ReaderMayLeave if it is a file descriptor (not a test's buffer)."""
+def _reader_may_leave(stream: TextIO | None) -> TextIO | None:
+    """``stream`` guarded by _ReaderMayLeave if it is a file descriptor (not a test's buffer,
+    nor None: a stream closed before feedpub started)."""
+    if stream is None:
+        return None
     try:
         stream.fileno()
     except (OSError, ValueError, AttributeError):
@@ -262,8 +275,11 @@ class Commands(click.Group):
         try:
             return super().main(*args, **kwargs)
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                # click.echo flushes each time: a failure to write was said (or could not be).
+                with suppress(click.ClickException, OSError, ValueError):
+                    if stream is not None:
+                        stream.flush()
             sys.stdout, sys.stderr = streams
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -126,3 +126,42 @@ def test_a_failing_command_keeps_its_exit_code_and_its_error_into_a_closed_pipe(
     assert code == 1
     assert "b.md" in err and "error" in err
     assert not any(fault in err for fault in ("Traceback", "BrokenPipe", "Exception ignored"))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_output_to_a_full_disk_is_an_error_that_says_so(site: Path) -> None:
+    """`feedpub status > file` on a full disk: exit 1 and why, not a bug's traceback."""
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [str(FEEDPUB), "--site", str(site), "status", "--now", NOW_ARG],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=CHILD_ENV,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "Error: cannot write to standard output: No space left on device\n"
+    )
+
+
+@pytest.mark.parametrize("stream", ["1", "2"], ids=["stdout", "stderr"])
+def test_a_stream_closed_before_feedpub_starts_is_no_bug(site: Path, stream: str) -> None:
+    """`feedpub status >&-` (cron with its output closed): the work is done, exit 0."""
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'exec "$0" --site "$1" status --now "$2" {stream}>&-',
+            str(FEEDPUB),
+            str(site),
+            NOW_ARG,
+        ],
+        capture_output=True,
+        env=CHILD_ENV,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done
+    assert b"Traceback" not in done.stdout + done.stderr
