@@ -80,6 +80,9 @@ COMMANDS = [
     ["subscribers", "show", "reader000@example.net"],
     ["subscribers", "export"],
     ["send", "--dry-run"],
+    ["run", "--now", NOW_ARG],
+    ["new", "A piped article"],
+    ["subscribe-form"],
     ["--help"],
 ]
 
