@@ -56,9 +56,12 @@ class Options:
         self.site_dir = site_dir
         self.quiet = quiet
         self.verbose = verbose
+        self.tz: tzinfo = UTC  # the site's zone once site() has loaded it, for _say_send
 
     def site(self) -> config.Site:
-        return config.load(self.site_dir)
+        loaded = config.load(self.site_dir)
+        self.tz = loaded.tz
+        return loaded
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -256,11 +259,17 @@ def _reader_may_leave(stream: TextIO | None) -> TextIO | None:
     return cast(TextIO, _ReaderMayLeave(stream))
 
 
-def _summary(text: str) -> str:
-    """The first sentence of a help text, whole."""
+def _summary(text: str, room: int | None = None) -> str:
+    """The first sentence of a help text, whole; one longer than ``room`` gives its first
+    clause (up to a ';', ':' or '(') as the sentence, if that fits."""
     words = text.split("\f", 1)[0].split("\n\n", 1)[0].split()
     ends = [i for i, word in enumerate(words) if word.endswith(".")]
-    return " ".join(words[: ends[0] + 1] if ends else words)
+    sentence = " ".join(words[: ends[0] + 1] if ends else words)
+    if room is None or len(sentence) <= room:
+        return sentence
+    cuts = [at for at in map(sentence.find, ("; ", ": ", " (")) if at > 0]
+    clause = sentence[: min(cuts)].rstrip(",") + "." if cuts else sentence
+    return clause if len(clause) <= room and " " in clause else sentence
 
 
 class Commands(click.Group):
@@ -284,15 +293,20 @@ class Commands(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click cuts a summary at the width left, mid-word ("Publish the feeds into the..."):
-        # a command's short_help, else its help's first sentence, is given whole (wrapped).
-        rows = []
-        for name in self.list_commands(ctx):
-            command = self.get_command(ctx, name)
-            if command is not None and not command.hidden:
-                rows.append((name, command.short_help or _summary(command.help or "")))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        # a command's short_help, else its help's first sentence or first clause (_summary),
+        # is given whole, wrapped if nothing shorter fits.
+        found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in found if command and not command.hidden]
+        if not shown:
+            return
+        # write_dl's room: the width less the indent, the names' column and its spacing.
+        room = formatter.width - min(max(len(name) for name, _ in shown), 30) - 4
+        rows = [
+            (name, command.short_help or _summary(command.help or "", room))
+            for name, command in shown
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -354,7 +368,7 @@ def verbosity(command: F) -> F:
     return command
 
 
-@main.command(short_help="Start a new site in FOLDER.")
+@main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @verbosity
 @pass_options
@@ -369,7 +383,7 @@ def init(options: Options, folder: Path) -> None:
     options.say(f"Next: edit {written[0]}, then run: feedpub --site {folder} build")
 
 
-@main.command(short_help="Start a draft article titled TITLE.")
+@main.command()
 @click.argument("title")
 @click.option("--tag", "tags", multiple=True, help="A tag for the article (repeatable).")
 @click.option("--author", help="The article's author (default: the site's author).")
@@ -385,7 +399,7 @@ def new(options: Options, title: str, tags: tuple[str, ...], author: str | None)
     click.echo(path.relative_to(site.root).as_posix() if path.is_relative_to(site.root) else path)
 
 
-@main.command(short_help="Check the settings and every article.")
+@main.command()
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @now_option
 @verbosity
@@ -418,7 +432,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
         sys.exit(1)
 
 
-@main.command(short_help="Build the feeds and the web archive.")
+@main.command()
 @click.option(
     "--keep-going",
     is_flag=True,
@@ -429,7 +443,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
 @pass_options
 @reports_errors
 def build(options: Options, keep_going: bool, now: str | None) -> None:
-    """Publish the feeds and the web archive into the output folder."""
+    """Publish the feeds and the web archive in the output folder."""
     site = options.site()
     with SiteLock(site.state_dir, "build"):
         report = build_module.build(site, resolve_now(site, now), keep_going)
@@ -453,7 +467,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
         )
 
 
-@main.command("subscribe-form", short_help="Print the sign-up form as HTML for any page.")
+@main.command("subscribe-form")
 @verbosity
 @pass_options
 @reports_errors
@@ -490,12 +504,12 @@ def _read_note(path: Path | None) -> str:
         ) from None
 
 
-@main.group(short_help="Compose and manage the newsletter's issues.")
+@main.group()
 def issue() -> None:
     """Compose, preview, list, show and discard newsletter issues."""
 
 
-@issue.command("new", short_help="Compose and record the next issue.")
+@issue.command("new")
 @click.option(
     "--note",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -526,7 +540,7 @@ def issue_new(options: Options, note: Path | None, now: str | None) -> None:
     options.say(f"Web version: {site.output_dir / 'issues' / str(draft.number) / 'index.html'}")
 
 
-@issue.command("preview", short_help="Render an issue without recording it.")
+@issue.command("preview")
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a web browser.")
 @now_option
@@ -559,7 +573,7 @@ def issue_preview(
         click.launch(str(paths[0]))
 
 
-@issue.command("list", short_help="List the issues and their figures.")
+@issue.command("list")
 @verbosity
 @pass_options
 @reports_errors
@@ -596,7 +610,7 @@ def issue_list(options: Options) -> None:
         )
 
 
-@issue.command("show", short_help="Show one issue: its articles, copies and figures.")
+@issue.command("show")
 @click.argument("number", type=click.IntRange(min=1))
 @verbosity
 @pass_options
@@ -634,7 +648,7 @@ def issue_show(options: Options, number: int) -> None:
     _warn([found.message for found in warned], options)
 
 
-@issue.command("discard", short_help="Discard an issue that nothing was sent for.")
+@issue.command("discard")
 @click.argument("number", type=click.IntRange(min=1))
 @verbosity
 @pass_options
@@ -652,7 +666,7 @@ def issue_discard(options: Options, number: int) -> None:
     )
 
 
-@main.command(short_help="Say what is published, what waits and what is due.")
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @now_option
 @verbosity
@@ -670,12 +684,12 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
-    for line in status_module.lines(info, site.tz):
+    for line in status_module.lines(status_module.in_zone(info, site.tz)):
         options.say(line)  # -q: nothing but errors, as everywhere (run tells the warnings)
     _warn([found["message"] for found in info["warnings"]], options)
 
 
-@main.command(short_help="Build, make the issue that is due, send it (for cron).")
+@main.command()
 @now_option
 @verbosity
 @pass_options
@@ -703,7 +717,7 @@ def run(options: Options, now: str | None) -> None:
         options.say(note)
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
-        _say_send(options, send, site.tz)
+        _say_send(options, send)
     # Even with -q: each is said once, by the run that finds it (a cron job's -q would
     # otherwise hide it for good), and it needs someone to act.
     for found in report.rate_warnings:
@@ -725,14 +739,14 @@ def run(options: Options, now: str | None) -> None:
         raise kind(f"the inbox: {report.inbox_error}")
 
 
-def _say_send(options: Options, send: SendReport, tz: tzinfo = UTC) -> None:
+def _say_send(options: Options, send: SendReport) -> None:
     if send.error and not send.started:
         return  # the relay was never reached: the error says it all
     options.say(
         f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
         f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
         f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {send.outcome}"
-        + (f"; the next try is at {_moment(send.next_try, tz)}" if send.next_try else "")
+        + (f"; the next try is at {_moment(send.next_try, options.tz)}" if send.next_try else "")
     )
     for address, reply in send.failures:
         options.say(f"  failed: {address}: {reply}")
@@ -755,7 +769,7 @@ def _progress(options: Options) -> tuple[Callable[[int], None] | None, Callable[
     return advance, begin
 
 
-@main.command(short_help="Send an issue to the subscribers.")
+@main.command()
 @click.argument("number", type=click.IntRange(min=1), required=False)
 @click.option("--dry-run", is_flag=True, help="Report what would be sent; send nothing.")
 @click.option(
@@ -770,7 +784,6 @@ def send(
 ) -> None:
     """Send issue NUMBER (default: the unfinished one) to every active subscriber."""
     from feedpub.delivery import sending as delivery
-    from feedpub.delivery.transport import outbox_folder
     from feedpub.newsletter.topics import TopicEditions
 
     site = options.site()
@@ -787,6 +800,7 @@ def send(
             info = delivery.plan(state, record, moment, TopicEditions(site))
             skipped = info.get("skipped", 0)
             tried = state.deliveries.next_try(number)
+            from feedpub.delivery.transport import outbox_folder
             options.say(
                 f"Issue {number} ({record.status}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
@@ -814,13 +828,13 @@ def send(
     with SiteLock(site.state_dir, "send"):
         editions = TopicEditions(site)
         report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
-    _say_send(options, report, site.tz)
+    _say_send(options, report)
     if report.error:
         raise _send_error(report)
     _check_reached([report])
 
 
-@main.command("inbox", short_help="Act on bounces, complaints and unsubscribes by mail.")
+@main.command("inbox")
 @click.argument("source", required=False, metavar="[-]")
 @click.option(
     "--maildir",
@@ -912,12 +926,12 @@ def _say_inbox(options: Options, report: InboxReport) -> None:
             click.echo(f"  {applied.email}: {applied.change}")
 
 
-@main.group(short_help="Add, remove, list, import and export subscribers.")
+@main.group()
 def subscribers() -> None:
-    """Add, remove, list, import and export the newsletter's subscribers."""
+    """Add, remove, list, import and export subscribers."""
 
 
-@subscribers.command("add", short_help="Add a subscriber.")
+@subscribers.command("add")
 @click.argument("address")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
 @verbosity
@@ -931,7 +945,7 @@ def subscribers_add(options: Options, address: str, name: str) -> None:
     options.say(f"{'Added' if added else 'Already subscribed:'} {subscriber.email}")
 
 
-@subscribers.command("remove", short_help="Unsubscribe an address.")
+@subscribers.command("remove")
 @click.argument("address")
 @verbosity
 @pass_options
@@ -946,7 +960,7 @@ def subscribers_remove(options: Options, address: str) -> None:
     options.say(f"Unsubscribed {subscriber.email}")
 
 
-@subscribers.command("list", short_help="List subscribers: address, name and status.")
+@subscribers.command("list")
 @click.option(
     "--status", type=click.Choice(LISTED_STATUSES), help="Only subscribers in this state."
 )
@@ -970,7 +984,7 @@ def subscribers_list(options: Options, status: str | None, as_json: bool) -> Non
     options.say(f"{plural(len(people), 'subscriber')}")
 
 
-@subscribers.command("show", short_help="Show what is held about an address.")
+@subscribers.command("show")
 @click.argument("address")
 @click.option("--json", "as_json", is_flag=True, help="Print everything held about them as JSON.")
 @verbosity
@@ -1009,13 +1023,13 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
         click.echo(f"{label + ':':<14}{value}")
 
 
-@subscribers.command("forget", short_help="Erase an address's data for good.")
+@subscribers.command("forget")
 @click.argument("address")
 @verbosity
 @pass_options
 @reports_errors
 def subscribers_forget(options: Options, address: str) -> None:
-    """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
+    """Erase ADDRESS's data for good; a keyed hash of it stops re-imports."""
     # Here, not at the top: the transports load the email package, which a build never needs.
     from feedpub.delivery.transport import forget_copies
 
@@ -1031,7 +1045,7 @@ def subscribers_forget(options: Options, address: str) -> None:
     )
 
 
-@subscribers.command("import", short_help="Import subscribers from a file.")
+@subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @verbosity
 @pass_options
@@ -1064,7 +1078,7 @@ def subscribers_import(options: Options, file: Path) -> None:
         )
 
 
-@subscribers.command("export", short_help="Write every subscriber as CSV.")
+@subscribers.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @verbosity
 @pass_options
@@ -1084,7 +1098,7 @@ def subscribers_export(options: Options, file: Path | None) -> None:
     options.say(f"Wrote {file}")
 
 
-@main.command(short_help="Serve the web app: sign-up and unsubscribe pages.")
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",

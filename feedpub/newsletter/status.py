@@ -15,6 +15,21 @@ from feedpub.store.state import State
 from feedpub.text import plural
 
 
+def in_zone(info: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """``info`` with its moments as people read them (dates.for_people in ``tz``, the site's
+    zone), for ``lines``; the JSON keeps them as stored."""
+
+    def said(stamp: str | None) -> str | None:
+        return for_people(datetime.fromisoformat(stamp), tz) if stamp else stamp
+
+    shown = dict(info)
+    shown["next_scheduled_article"] = said(info["next_scheduled_article"])
+    shown["next_issue_due"] = said(info["next_issue_due"])
+    if info["last_issue"] is not None:
+        shown["last_issue"] = {**info["last_issue"], "created": said(info["last_issue"]["created"])}
+    return shown
+
+
 def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[str, Any]:
     """The site's status as plain data (what ``--json`` prints)."""
     records = state.issues.all()
@@ -54,12 +69,8 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     }
 
 
-def _when(stamp: str, tz: tzinfo) -> str:
-    return for_people(datetime.fromisoformat(stamp), tz)
-
-
-def lines(info: dict[str, Any], tz: tzinfo) -> list[str]:
-    """The status for people, its moments in ``tz`` (the site's zone)."""
+def lines(info: dict[str, Any]) -> list[str]:
+    """The status for people."""
     articles = info["articles"]
     out = [
         f"Articles: {articles['published']} published, {articles['scheduled']} scheduled, "
@@ -67,14 +78,12 @@ def lines(info: dict[str, Any], tz: tzinfo) -> list[str]:
         + (f", {articles['errors']} with errors" if articles["errors"] else "")
     ]
     if info["next_scheduled_article"]:
-        out.append(f"Next scheduled article: {_when(info['next_scheduled_article'], tz)}")
+        out.append(f"Next scheduled article: {info['next_scheduled_article']}")
     if not info["newsletter"]:
         out.append("Newsletter: none (add a [newsletter] section to feedpub.toml)")
         return out
     out.append(f"Waiting for the next issue: {plural(info['waiting'], 'article')}")
     last = info["last_issue"]
-    if last is not None:  # the JSON keeps the stored moment; people read it in the zone
-        last = {**last, "created": _when(last["created"], tz)}
     out.append(
         "Last issue: none yet"
         if last is None
@@ -84,7 +93,7 @@ def lines(info: dict[str, Any], tz: tzinfo) -> list[str]:
     if info["issue_due"]:
         out.append(f"Next issue: due now ({info['reason']})")
     elif info["next_issue_due"]:
-        out.append(f"Next issue due: {_when(info['next_issue_due'], tz)}")
+        out.append(f"Next issue due: {info['next_issue_due']}")
     else:
         out.append(f"Next issue: {info['reason']}")
     unfinished = info["unfinished_issues"]
