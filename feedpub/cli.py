@@ -7,10 +7,11 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 import click
 
@@ -58,13 +59,33 @@ class Options:
         self.site_dir = site_dir
         self.quiet = quiet
         self.verbose = verbose
+        self.tz: tzinfo = UTC  # the site's zone once site() has loaded it, for _say_send
 
     def site(self) -> config.Site:
-        return config.load(self.site_dir)
+        loaded = config.load(self.site_dir)
+        self.tz = loaded.tz
+        return loaded
 
     def say(self, message: str) -> None:
         if not self.quiet:
             click.echo(message)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as a person in the current folder would type it."""
+    here = Path.cwd()
+    return path.relative_to(here) if path.is_relative_to(here) else path
+
+
+def _moment(stamp: str | None, tz: tzinfo, none: str = "unknown") -> str:
+    """A moment the state holds (ISO 8601), as every message shows one to people; ``none``
+    for none, and a stamp that is no moment (an old import's) as it is."""
+    if not stamp:
+        return none
+    try:
+        return for_people(datetime.fromisoformat(stamp), tz)
+    except ValueError:
+        return stamp
 
 
 def _problems(problems: list[Problem], quiet: bool = False) -> None:
@@ -132,8 +153,8 @@ def reports_errors(command: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
-            # The reader of the output left (`feedpub build | head -1`): the work is done, as
-            # output comes after it; click ends quietly with exit 1, like for its own output.
+            # Not a bug: a closed pipe on a stream Commands.main could not guard (no file
+            # descriptor); click ends quietly.
             raise
         except Exception as exc:
             if options is not None and options.verbose:
@@ -179,7 +200,119 @@ def resolve_now(site: config.Site, raw: str | None) -> datetime:
     return parse_date(raw, site.tz)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _ReaderMayLeave:
+    """Standard output or error whose reader may stop reading (`feedpub status | head -1`).
+
+    Once the pipe breaks, the rest of the output goes to /dev/null: the command finishes its
+    work and exits with the code it would have had, rather than stopping halfway (after `issue
+    new` recorded the issue, before it said so) with a BrokenPipeError. Any other failure to
+    write (a full disk under `> file`) is an error that says so, not a bug's traceback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self._drop_the_rest()
+            return len(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._drop_the_rest()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> click.ClickException:
+        name = "standard error" if self.stream is sys.__stderr__ else "standard output"
+        return click.ClickException(f"cannot write to {name}: {exc.strerror or exc}")
+
+    def _drop_the_rest(self) -> None:
+        # The descriptor itself is pointed at /dev/null, so the bytes still buffered, every
+        # later write and the interpreter's last flush at exit land there without an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        finally:
+            os.close(devnull)
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _reader_may_leave(stream: TextIO | None) -> TextIO | None:
+    """``stream`` guarded by _ReaderMayLeave if it is a file descriptor (not a test's buffer,
+    nor None: a stream closed before feedpub started)."""
+    if stream is None:
+        return None
+    try:
+        stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return stream
+    return cast(TextIO, _ReaderMayLeave(stream))
+
+
+def _summary(text: str, room: int | None = None) -> str:
+    """The first sentence of a help text, whole; one longer than ``room`` gives its first
+    clause (up to a ';', ':' or '(') as the sentence, if that fits."""
+    words = text.split("\f", 1)[0].split("\n\n", 1)[0].split()
+    ends = [i for i, word in enumerate(words) if word.endswith(".")]
+    sentence = " ".join(words[: ends[0] + 1] if ends else words)
+    if room is None or len(sentence) <= room:
+        return sentence
+    cuts = [at for at in map(sentence.find, ("; ", ": ", " (")) if at > 0]
+    clause = sentence[: min(cuts)].rstrip(",") + "." if cuts else sentence
+    return clause if len(clause) <= room and " " in clause else sentence
+
+
+class Commands(click.Group):
+    """feedpub and its groups of commands (`issue`, `subscribers`): a closed output pipe is
+    quiet, and the list of commands gives each one's summary as a whole sentence."""
+
+    group_class = type  # `@main.group()` makes a Commands too
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _reader_may_leave(sys.stdout), _reader_may_leave(sys.stderr)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                # click.echo flushes each time: a failure to write was said (or could not be).
+                with suppress(click.ClickException, OSError, ValueError):
+                    if stream is not None:
+                        stream.flush()
+            sys.stdout, sys.stderr = streams
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click cuts a summary at the width left, mid-word ("Publish the feeds into the..."):
+        # a command's short_help, else its help's first sentence or first clause (_summary),
+        # is given whole, wrapped if nothing shorter fits.
+        found = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in found if command and not command.hidden]
+        if not shown:
+            return
+        # write_dl's room: the width less the indent, the names' column and its spacing.
+        room = formatter.width - min(max(len(name) for name, _ in shown), 30) - 4
+        rows = [
+            (name, command.short_help or _summary(command.help or "", room))
+            for name, command in shown
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--site",
     "site_dir",
@@ -319,7 +452,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
             if article.body_format == "text":
                 click.echo(
                     f"{article.relpath}: title {article.title!r}, "
-                    f"date {article.date.isoformat()}, "
+                    f"date {for_people(article.date, site.tz)}, "
                     f"authors {', '.join(article.authors) or '(none)'}"
                 )
                 for note in article.inferred:
@@ -346,7 +479,7 @@ def check(options: Options, strict: bool, now: str | None) -> None:
 @pass_options
 @reports_errors
 def build(options: Options, keep_going: bool, now: str | None) -> None:
-    """Publish the feeds and the web archive into the output folder."""
+    """Publish the feeds and the web archive in the output folder."""
     site = options.site()
     with SiteLock(site.state_dir, "build"):
         report = build_module.build(site, resolve_now(site, now), keep_going)
@@ -361,7 +494,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     shown = output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output
     options.say(
         f"Feeds: {shown}/rss.xml, {shown}/atom.xml, {shown}/feed.json "
-        f"(served at {report.feed_urls[0]} ...)"
+        f"(readers subscribe to {report.feed_urls[0]})"
     )
     if report.failed:
         errors = sum(p.severity == "error" for p in report.problems)
@@ -735,8 +868,8 @@ def status(options: Options, as_json: bool, now: str | None) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
-    for line in status_module.lines(info):
-        click.echo(line)
+    for line in status_module.lines(status_module.in_zone(info, site.tz)):
+        options.say(line)  # -q: nothing but errors, as everywhere (run tells the warnings)
     _warn([found["message"] for found in info["warnings"]], options)
 
 
@@ -870,6 +1003,7 @@ def _say_send(options: Options, send: SendReport) -> None:
         f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
         f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
         f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {send.outcome}"
+        + (f"; the next try is at {_moment(send.next_try, options.tz)}" if send.next_try else "")
     )
     for address, reply in send.failures:
         options.say(f"  failed: {address}: {reply}")
@@ -957,18 +1091,22 @@ def send(
         if dry_run:
             info = delivery.plan(state, record, moment, TopicEditions(site))
             skipped = info.get("skipped", 0)
+            tried = state.deliveries.next_try(number)
+            from feedpub.delivery.transport import outbox_folder
             options.say(
                 f"Issue {number} ({standing}): would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
-                f"{info['waiting']} deferred until later"
+                f"{info['waiting']} deferred"
+                + (f" (the next try at {_moment(tried, site.tz)})" if tried else "")
                 + (f"; {skipped} skipped (paused, or nothing of their topics)" if skipped else "")
             )
             options.say(
-                "To: the relay "
+                "Would send to: "
                 + (
-                    f"{site.smtp.host}:{site.smtp.real_port}"
+                    f"the relay {site.smtp.host}:{site.smtp.real_port}"
                     if site.has_smtp
-                    else "(none: the outbox folder)"
+                    else f"the outbox folder {_shown(outbox_folder(site, str(number)))}/"
+                    " ([smtp] names no host)"
                 )
             )
             return
@@ -1114,7 +1252,7 @@ def _say_inbox(options: Options, report: InboxReport) -> None:
 
 @main.group()
 def subscribers() -> None:
-    """Add, remove, list, import and export the newsletter's subscribers."""
+    """Add, remove, list, import and export subscribers."""
 
 
 @subscribers.command("add")
@@ -1209,11 +1347,11 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
         ("Address", held["address"]),
         ("Name", held["name"] or "-"),
         ("Status", held["status"]),
-        ("Joined", f"{held['joined'] or 'unknown'} (source: {held['source']})"),
-        ("Confirmed", held["confirmed"] or "-"),
+        ("Joined", f"{_moment(held['joined'], site.tz)} (source: {held['source']})"),
+        ("Confirmed", _moment(held["confirmed"], site.tz, "-")),
         *([("IP", held["ip"])] if "ip" in held else []),
         ("Topics", ", ".join(held["topics"]) or "all"),
-        ("Paused until", held["paused_until"] or "-"),
+        ("Paused until", _moment(held["paused_until"], site.tz, "-")),
         *([("New address", held["new_address"])] if "new_address" in held else []),
         (
             "Issues",
@@ -1231,7 +1369,7 @@ def subscribers_show(options: Options, address: str, as_json: bool) -> None:
 @pass_options
 @reports_errors
 def subscribers_forget(options: Options, address: str) -> None:
-    """Erase ADDRESS's data for good, keeping only a keyed hash that stops re-imports."""
+    """Erase ADDRESS's data for good; a keyed hash of it stops re-imports."""
     # Here, not at the top: the transports load the email package, which a build never needs.
     from feedpub.delivery.transport import forget_copies
 

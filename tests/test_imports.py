@@ -597,5 +597,5 @@ def test_the_consent_an_import_kept_is_shown(runner: CliRunner, site: Path) -> N
     import_file(runner, site, DATA / MAILCHIMP_SUBSCRIBED)
     shown = invoke(runner, "--site", site, "subscribers", "show", "jane@bücher.example")
     assert_clean_exit(shown, 0)
-    assert "Joined:       2020-01-05T08:00:00+00:00 (source: import)" in shown.stdout
+    assert "Joined:       2020-01-05 09:00 CET (source: import)" in shown.stdout
     assert "Confirmed:    -" in shown.stdout

@@ -525,7 +525,7 @@ def test_every_command_says_where_a_half_sent_issue_stands_alike(
     shown = invoke(runner, "--site", root, "issue", "show", "1").stdout.splitlines()[1]
     assert shown == "Created 2026-11-27 12:00 CET; status sending (1/2 sent)"
     status = invoke(runner, "--site", root, "status", "--now", NOW_ARG).stdout.splitlines()
-    assert f"Last issue: #1, {NOW_ARG}, sending (1/2 sent), 2 articles" in status
+    assert "Last issue: #1, 2026-11-27 12:00 CET, sending (1/2 sent), 2 articles" in status
     assert "Unfinished issues: #1 sending (1/2 sent)" in status
     as_json = invoke(runner, "--site", root, "status", "--json", "--now", NOW_ARG)
     info = json.loads(as_json.stdout)

@@ -788,9 +788,9 @@ def issue_status(root: Path) -> list[tuple[int, str]]:
 @pytest.mark.parametrize(
     ("extra", "relay"),
     [
-        ("", "To: the relay (none: the outbox folder)"),
-        (SMTP, "To: the relay smtp.example.org:587"),
-        (SMTP + 'security = "ssl"\n', "To: the relay smtp.example.org:465"),
+        ("", "Would send to: the outbox folder {outbox}/ ([smtp] names no host)"),
+        (SMTP, "Would send to: the relay smtp.example.org:587"),
+        (SMTP + 'security = "ssl"\n', "Would send to: the relay smtp.example.org:465"),
     ],
     ids=["outbox", "smtp", "smtp-ssl"],
 )
@@ -801,8 +801,8 @@ def test_send_dry_run(runner: CliRunner, issued: Path, extra: str, relay: str) -
         result = invoke(runner, "--site", issued, *args)
         assert_clean_exit(result, 0)
         assert result.stdout.splitlines() == [
-            "Issue 1 (ready): would send to 2 subscribers; 0 already done, 0 deferred until later",
-            relay,
+            "Issue 1 (ready): would send to 2 subscribers; 0 already done, 0 deferred",
+            relay.format(outbox=issued / ".feedpub" / "outbox" / "1"),
         ]
     assert deliveries(issued) == 0
     assert issue_status(issued) == [(1, "ready")]
@@ -814,7 +814,7 @@ def test_send_dry_run_after_sending(runner: CliRunner, issued: Path) -> None:
     result = invoke(runner, "--site", issued, "send", "1", "--dry-run")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines()[0] == (
-        "Issue 1 (sent): would send to 0 subscribers; 2 already done, 0 deferred until later"
+        "Issue 1 (sent): would send to 0 subscribers; 2 already done, 0 deferred"
     )
 
 

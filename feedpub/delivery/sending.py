@@ -91,6 +91,7 @@ class SendReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
     temporary: bool = False  # the error may pass by itself (a throttle, a relay away)
+    next_try: str | None = None  # when the first deferred recipient is tried again, if any
 
     @property
     def rate(self) -> float:
@@ -161,6 +162,10 @@ class DeliveryStore(Protocol):
         """How many rows a send at ``stamp`` would try."""
         ...
 
+    def next_try(self, number: int) -> str | None:
+        """When the first deferred row of the issue is tried again (None: no row waits)."""
+        ...
+
     def claim(self, number: int, stamp: str, sent: int | None = None) -> ClaimedRow | None:
         """Take the next row due, recording ``sent`` (a subscriber) sent in the same commit."""
         ...
@@ -207,6 +212,7 @@ def _tally(store: DeliveryStore, report: SendReport) -> None:
     report.recipients = sum(rows.values())
     report.delivered = rows.get("sent", 0)
     report.undelivered = rows.get("failed", 0)
+    report.next_try = store.next_try(report.issue) if rows.get("deferred") else None
 
 
 def backoff(attempts: int) -> timedelta:

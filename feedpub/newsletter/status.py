@@ -3,7 +3,7 @@ became of the recent issues (their figures, and the warnings they call for)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from feedpub.config import Site
@@ -14,6 +14,21 @@ from feedpub.newsletter.checks import left_out
 from feedpub.newsletter.issues import due, state_of, waiting
 from feedpub.store.state import State
 from feedpub.text import plural
+
+
+def in_zone(info: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """``info`` with its moments as people read them (dates.for_people in ``tz``, the site's
+    zone), for ``lines``; the JSON keeps them as stored."""
+
+    def said(stamp: str | None) -> str | None:
+        return for_people(datetime.fromisoformat(stamp), tz) if stamp else stamp
+
+    shown = dict(info)
+    shown["next_scheduled_article"] = said(info["next_scheduled_article"])
+    shown["next_issue_due"] = said(info["next_issue_due"])
+    if info["last_issue"] is not None:
+        shown["last_issue"] = {**info["last_issue"], "created": said(info["last_issue"]["created"])}
+    return shown
 
 
 def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[str, Any]:

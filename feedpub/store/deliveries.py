@@ -192,6 +192,15 @@ class Deliveries:
             ).fetchone()[0]
         )
 
+    def next_try(self, number: int) -> str | None:
+        """The next_attempt of issue ``number``'s first deferred row (None: none is deferred)."""
+        row = self.db.execute(
+            "SELECT next_attempt FROM deliveries WHERE issue = ? AND status = 'deferred'"
+            " ORDER BY julianday(next_attempt) LIMIT 1",
+            (number,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def claim(self, number: int, stamp: str, sent: int | None = None) -> ClaimedRow | None:
         """Take the next row due (pending first, then deferred ones whose time has come): it
         becomes ``sending``, or ``skipped`` if its recipient is no longer active. In the same
