@@ -843,6 +843,7 @@ def issue_edit(
     site = options.site()
     edited = edit_issue(site, resolve_now(site, now), number, subject, text)
     _warn(edited.warnings, options)
+    _findings(edited.findings, options)
     options.say(f"Changed issue {number}: {edited.record.subject}")
     if edited.record.review == "waiting":
         options.say(
@@ -960,7 +961,7 @@ def _say_what_if(options: Options, site: config.Site, found: WhatIf) -> None:
         )
         for article in draft.articles:
             options.say(f"  {article.title} ({for_people(article.date, site.tz)})")
-    elif made.last is not None or not made.notes:
+    elif made.refused is None and (made.last is not None or not made.notes):
         since = f" since issue {made.last}" if made.last else ""
         options.say(f"Nothing new{since}: no issue would be created")
     for note in made.notes:
@@ -971,16 +972,22 @@ def _say_what_if(options: Options, site: config.Site, found: WhatIf) -> None:
         options.say("Would read the inbox (bounces, complaints, unsubscribes)")
     for held in found.held:
         options.say(f"Would not send: {held}")
+    for refused in found.refused:
+        # What the run itself would print as its error, said as what it would do.
+        click.echo(f"Would not send: {refused}", err=True)
     for send in found.sends:
         skipped = f"; {send.skipped} skipped (paused, or nothing of their topics)"
+        # An issue made by issue new that waits (for its review or its send_at) is said as
+        # such: no run would send it yet.
+        reach = "once it goes out, it would reach" if send.waits else "would send to"
         options.say(
-            f"Issue {send.number} ({send.state}): would send to "
+            f"Issue {send.number} is {send.state}: {reach} "
             f"{plural(send.to_send, 'subscriber')}; {send.done} already done, "
             f"{send.deferred} deferred until later" + (skipped if send.skipped else "")
         )
     if found.sends:
         options.say(
-            "Would send through: "
+            "Would send to: "
             + (
                 f"the relay {site.smtp.host}:{site.smtp.real_port}"
                 if site.has_smtp

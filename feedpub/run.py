@@ -217,6 +217,7 @@ class EditedIssue:
     record: IssueRecord
     warnings: tuple[str, ...]
     build: BuildReport
+    findings: list[Finding] = field(default_factory=list)  # the pre-send checks', as changed
 
 
 def issue_edit(
@@ -227,7 +228,8 @@ def issue_edit(
     with SiteLock(site.state_dir, "issue edit"), State.open(site.state_dir) as state:
         record, warnings = edit(site, state, number, now, subject, note)
         build = publish(site, state, read_catalog(site, state, now), now)
-    return EditedIssue(record, warnings, build)
+        findings = issue_findings(site, state, record, now)
+    return EditedIssue(record, warnings, build, findings)
 
 
 @dataclass
@@ -356,6 +358,7 @@ class WouldSend:
     done: int
     deferred: int
     skipped: int
+    waits: bool = False  # held (in review, or until its send_at): no run would send it yet
 
 
 @dataclass(frozen=True)
@@ -376,6 +379,8 @@ class WhatIf:
     output: OutputChanges | None = None
     sends: list[WouldSend] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # issues a run would not start, and why
+    # Issues the pre-send checks would keep from going out (the due one unmade among them).
+    refused: list[IssueRefused] = field(default_factory=list)
     mail_owed: int = 0  # confirmations and welcomes a run would send first
     inbox: bool = False  # whether a run would read the inbox
 
@@ -398,6 +403,8 @@ def what_if(
         with State.open(copy.state_dir) as state:
             made = new_issue(copy, state, now, note, when_due=whole_run, send_at=send_at)
             found = WhatIf(made, inbox=whole_run and site.has_inbox)
+            if made.refused is not None:
+                found.refused.append(made.refused)
             if whole_run:
                 found.mail_owed = state.outgoing.due(now.isoformat())
                 numbers = unfinished(state)
@@ -410,6 +417,9 @@ def what_if(
                 if whole_run and not sendable(record, now):
                     found.held.append(f"issue {number} is {standing}")
                     continue
+                if whole_run and (refused := refusal(copy, state, number)) is not None:
+                    found.refused.append(refused)
+                    continue
                 counts = plan(state, record, now, editions)
                 found.sends.append(
                     WouldSend(
@@ -419,6 +429,7 @@ def what_if(
                         counts["done"],
                         counts["waiting"],
                         counts.get("skipped", 0),
+                        not sendable(record, now),
                     )
                 )
         if made.build is not None:

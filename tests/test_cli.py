@@ -199,13 +199,21 @@ def test_init_with_a_timezone_writes_it_and_dates_the_article_there(
     assert built.output.startswith("Built 1 article (0 scheduled, 0 drafts)")
 
 
-def test_init_with_a_url_writes_it_and_check_is_quiet(runner: CliRunner, tmp_path: Path) -> None:
+def test_init_with_a_url_writes_it_and_check_only_asks_for_a_sender(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A new site passes check; what is left is the newsletter's sender, a warning while no
+    relay is set (nothing leaves the machine), naming the line to fill in."""
     folder = tmp_path / "paper"
     assert_clean_exit(invoke(runner, "init", "--url", "https://paper.example.net", folder), 0)
     assert config.load(folder, env={}).site.url == "https://paper.example.net/"
     checked = invoke(runner, "--site", folder, "check")
     assert_clean_exit(checked, 0)
-    assert checked.stderr == ""
+    line = (folder / "feedpub.toml").read_text("utf-8").splitlines().index('from = ""') + 1
+    assert checked.stderr == (
+        f"feedpub.toml:{line}: warning: [newsletter] from is not set: the outbox and the "
+        'previews say newsletter@invalid; add from = "Name <address@your.domain>"\n'
+    )
 
 
 def test_check_warns_while_the_url_is_the_one_init_wrote(
@@ -218,12 +226,13 @@ def test_check_warns_while_the_url_is_the_one_init_wrote(
     )
     checked = invoke(runner, "--site", folder, "check")
     assert_clean_exit(checked, 0)
-    assert checked.stderr == (
+    assert checked.stderr.splitlines()[0] == (
         f"feedpub.toml:{line + 1}: warning: [site] url is still https://example.org/, the "
         "placeholder feedpub init writes: every link in the feeds, pages and emails points "
-        'there; set it to where public/ is served, e.g. url = "https://news.example.net/"\n'
+        'there; set it to where public/ is served, e.g. url = "https://news.example.net/"'
     )
-    assert "1 warning" in checked.stdout
+    # The other: the newsletter's sender (test_init_with_a_url_writes_it_and_check_only_...).
+    assert "2 warnings" in checked.stdout
     assert invoke(runner, "--site", folder, "check", "--strict").exit_code == 1
 
 

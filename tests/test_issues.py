@@ -505,10 +505,10 @@ def test_run_every_quarter_hour_all_friday_makes_one_issue(make_site: MakeSite) 
     # Articles published later that Friday wait for next week's issue.
     assert waiting(site, at(2026, 11, 27, 23, 59)) == ["Morning", "Evening"]
     assert reports[0][1].notes == [
-        "no new issue: issue 1 went out for this period; next due 2026-11-27 08:00 CET"
+        "no new issue: issue 1 was made for this period; next due 2026-11-27 08:00 CET"
     ]
     assert reports[-1][1].notes == [
-        "no new issue: issue 2 went out for this period; next due 2026-12-04 08:00 CET"
+        "no new issue: issue 2 was made for this period; next due 2026-12-04 08:00 CET"
     ]
 
 

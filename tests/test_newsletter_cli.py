@@ -379,7 +379,7 @@ def test_status_json(runner: CliRunner, site: Path) -> None:
         "next_issue_due": "2026-12-04T08:00:00+01:00",
         "skipped_moments": [],
         "skipped": [],
-        "reason": "issue 1 went out for this period; next due 2026-12-04 08:00 CET",
+        "reason": "issue 1 was made for this period; next due 2026-12-04 08:00 CET",
         "unfinished_issues": [1],
         "unfinished": [{"number": 1, "state": "ready", "detail": ""}],
         "recent_issues": [],  # none went to anyone yet (tests/test_figures.py has them)
@@ -421,7 +421,7 @@ def test_run(runner: CliRunner, site: Path) -> None:
     assert_clean_exit(again, 0)
     assert again.stdout.splitlines() == [
         "Built 2 articles: 0 files written",
-        "no new issue: issue 1 went out for this period; next due 2026-12-04 08:00 CET",
+        "no new issue: issue 1 was made for this period; next due 2026-12-04 08:00 CET",
     ]
 
 
@@ -623,7 +623,7 @@ def test_two_runs_at_once_make_one_issue(site: Path) -> None:
     else:
         assert code == 0, outcomes
         assert out.splitlines()[-1] == (
-            "no new issue: issue 1 went out for this period; next due 2026-12-04 08:00 CET"
+            "no new issue: issue 1 was made for this period; next due 2026-12-04 08:00 CET"
         )
     assert [(r.number, r.status) for r in issues_of(site)] == [(1, "sent")]
     assert os.listdir(state_dir(site) / "outbox") == ["1"]

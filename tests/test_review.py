@@ -356,6 +356,25 @@ def test_edit_without_review_keeps_the_issue_ready(runner: CliRunner, make_site:
     assert record.note == ""
 
 
+def test_edit_lists_the_pre_send_checks_findings_on_the_issue_as_changed(
+    runner: CliRunner, make_site: MakeSite, tmp_path: Path
+) -> None:
+    root = make_site(MAIL_ARTICLES, extra=MAIL_NEWSLETTER)
+    make_issue(root)
+    note = tmp_path / "note.md"
+    note.write_text("Big week. TODO add the mayor's quote\n", encoding="utf-8")
+    edited = invoke(runner, "--site", root, "issue", "edit", "1", "--note", note)
+    assert_clean_exit(edited, 0)
+    assert edited.stderr == (
+        "error: the editor's note still has the placeholder \"TODO\"; edit the note file\n"
+    )
+    fixed = tmp_path / "fixed.md"
+    fixed.write_text("Big week.\n", encoding="utf-8")
+    again = invoke(runner, "--site", root, "issue", "edit", "1", "--note", fixed)
+    assert_clean_exit(again, 0)
+    assert again.stderr == ""
+
+
 def test_an_edited_subject_is_every_topic_copys(make_site: MakeSite) -> None:
     root = make_site(MAIL_ARTICLES, extra=MAIL_NEWSLETTER)
     make_issue(root)

@@ -547,7 +547,7 @@ def test_two_runs_at_once_send_once(relay: Relay, make_site: MakeSite) -> None:
         assert out == ""
     else:
         assert code == 0, outcomes
-        assert out.splitlines()[-1].startswith("no new issue: issue 1 went out for this period")
+        assert out.splitlines()[-1].startswith("no new issue: issue 1 was made for this period")
         assert "Issue 1:" not in out
     assert relay.handler.copies() == Counter(dict.fromkeys((a for a, _ in people), 1))
     assert status_counts(root) == {"sent": 40}

@@ -78,10 +78,10 @@ def test_run_dry_run_records_nothing_and_says_what_would_happen(
     assert "Would create issue 1 with 2 articles: Test Weekly #1: Café budget vote" in lines
     assert "  Alpha (2026-11-20 09:00 CET)" in lines
     assert (
-        "Issue 1 (ready): would send to 3 subscribers; 0 already done, 0 deferred until later"
+        "Issue 1 is ready: would send to 3 subscribers; 0 already done, 0 deferred until later"
         in lines
     )
-    assert f"Would send through: the relay 127.0.0.1:{relay.port}" in lines
+    assert f"Would send to: the relay 127.0.0.1:{relay.port}" in lines
     assert fingerprint(root) == before
     assert relay.handler.count() == 0
 
@@ -115,11 +115,53 @@ def test_issue_new_dry_run_records_nothing(
     result = invoke(runner, "--site", root, "issue", "new", "--dry-run", "--now", NOW_ARG)
     assert_clean_exit(result, 0)
     assert "Would create issue 1 with 2 articles: Test Weekly #1: Café budget vote" in result.output
-    assert "Issue 1 (ready): would send to 3 subscribers" in result.output
+    assert "Issue 1 is ready: would send to 3 subscribers" in result.output
     assert fingerprint(root) == before
     assert relay.handler.count() == 0
     with State.open(root / ".feedpub") as state:
         assert state.issues.all() == []
+
+
+def test_issue_new_dry_run_with_send_at_says_it_would_wait(
+    runner: CliRunner, mailing: tuple[Path, Relay]
+) -> None:
+    """A held issue is not said to be sent now: it would reach its readers once it goes out."""
+    root, relay = mailing
+    at = (NOW + timedelta(hours=2)).isoformat()
+    result = invoke(
+        runner, "--site", root, "issue", "new", "--dry-run", "--send-at", at, "--now", NOW_ARG
+    )
+    assert_clean_exit(result, 0)
+    assert (
+        "Issue 1 is scheduled (until 2026-11-27 14:00 CET): once it goes out, it would reach 3 "
+        "subscribers; 0 already done, 0 deferred until later"
+    ) in result.output.splitlines()
+    assert "would send to" not in result.output
+    assert relay.handler.count() == 0
+
+
+def test_a_dry_run_says_the_checks_would_refuse_the_due_issue(
+    runner: CliRunner, make_site: MakeSite, start_relay: object
+) -> None:
+    """The run would refuse the due issue (a placeholder in a title): the dry run says so, with
+    the finding, instead of "nothing new", and records nothing."""
+    relay = start_relay()  # type: ignore[operator]
+    root = smtp_site(make_site, relay.port)
+    write_articles(root, {"cafe.md": article("TODO Café budget vote", "2026-11-24 09:00")})
+    subscribe(root, PEOPLE)
+    before = fingerprint(root)
+    result = invoke(runner, "--site", root, "run", "--dry-run", "--now", NOW_ARG)
+    assert_clean_exit(result, 0)
+    assert "Would not send: issue 1 was not made: the pre-send checks found errors" in (
+        result.stderr
+    )
+    assert '"TODO"' in result.stderr
+    assert "Nothing new" not in result.stdout
+    assert fingerprint(root) == before
+    real = invoke(runner, "--site", root, "run", "--now", NOW_ARG)
+    assert_clean_exit(real, 1)
+    assert "issue 1 was not made: the pre-send checks found errors" in real.stderr
+    assert relay.handler.count() == 0
 
 
 def test_a_dry_run_on_a_new_site_leaves_no_files(runner: CliRunner, make_site: MakeSite) -> None:
@@ -127,7 +169,7 @@ def test_a_dry_run_on_a_new_site_leaves_no_files(runner: CliRunner, make_site: M
     result = invoke(runner, "--site", root, "run", "--dry-run", "--now", NOW_ARG)
     assert_clean_exit(result, 0)
     assert "Would create issue 1 with 2 articles" in result.output
-    assert "Issue 1 (ready): would send to 0 subscribers" in result.output
+    assert "Issue 1 is ready: would send to 0 subscribers" in result.output
     assert "the outbox folder" in result.output
     assert sorted(p.name for p in root.iterdir()) == ["content", "feedpub.toml"]
 
@@ -145,7 +187,7 @@ def test_an_issue_new_shortly_before_the_moment_is_its_issue(
     assert_clean_exit(made, 0)
     run = invoke(runner, "--site", root, "run", "--now", "2026-11-27T07:00")
     assert_clean_exit(run, 0)
-    assert "no new issue: issue 1 went out for this period" in run.output
+    assert "no new issue: issue 1 was made for this period" in run.output
     assert relay.handler.count() == 3
     assert set(relay.handler.copies().values()) == {1}
     with State.open(root / ".feedpub") as state:
@@ -215,7 +257,7 @@ def test_status_names_the_skipped_moments(runner: CliRunner, make_site: MakeSite
     result = invoke(runner, "--site", root, "status", "--now", "2026-11-28T09:00")
     assert_clean_exit(result, 0)
     lines = result.output.splitlines()
-    assert lines[lines.index("Next issue due: 2026-12-18T08:00:00+01:00") + 1] == (
+    assert lines[lines.index("Next issue due: 2026-12-18 08:00 CET") + 1] == (
         "Skipped ([newsletter] skip): 2026-12-04 08:00 CET, 2026-12-11 08:00 CET"
     )
     info = invoke(runner, "--site", root, "status", "--json", "--now", "2026-11-28T09:00")
@@ -238,7 +280,7 @@ def test_an_issue_held_until_just_before_a_moment_is_that_moments_issue(
     write_articles(root, {"charlie.md": article("Charlie", "2026-12-01 09:00")})
     friday = invoke(runner, "--site", root, "run", "--now", "2026-12-04T08:00")
     assert_clean_exit(friday, 0)
-    assert "no new issue: issue 1 went out for this period" in friday.output
+    assert "no new issue: issue 1 was made for this period" in friday.output
     assert relay.handler.count() == 3
     later = invoke(runner, "--site", root, "run", "--now", "2026-12-11T08:00")
     assert_clean_exit(later, 0)

@@ -38,6 +38,8 @@ def send_problems(site: Site, env: Mapping[str, str] | None = None) -> list[Prob
 
 def _found(site: Site, env: Mapping[str, str]) -> Iterator[tuple[str, str | None, Severity, str]]:
     if not site.newsletter.from_:
+        # With a relay, send stops; with the outbox only, nothing leaves the machine yet, but
+        # what the editor looks at is not what readers would get.
         happens = (
             "send stops before the first message"
             if site.has_smtp
@@ -45,8 +47,8 @@ def _found(site: Site, env: Mapping[str, str]) -> Iterator[tuple[str, str | None
         )
         yield (
             "newsletter",
-            None,
-            "error",
+            "from",
+            "error" if site.has_smtp else "warning",
             f'[newsletter] from is not set: {happens}; add from = "Name <address@your.domain>"',
         )
     if site.has_smtp:

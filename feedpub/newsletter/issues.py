@@ -405,6 +405,6 @@ def due(site: Site, state: State, now: datetime) -> Due:
         False,
         moment,
         upcoming,
-        f"issue {latest.number} went out for this period; next due {said(upcoming)}{passed_by}",
+        f"issue {latest.number} was made for this period; next due {said(upcoming)}{passed_by}",
         skipped,
     )
