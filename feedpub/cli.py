@@ -1101,7 +1101,7 @@ def send(
             tried = state.deliveries.next_try(number)
             from feedpub.delivery.transport import outbox_folder
             options.say(
-                f"Issue {number} ({standing}): would send to "
+                f"Issue {number} is {standing}: would send to "
                 f"{plural(info['to_send'], 'subscriber')}; {info['done']} already done, "
                 f"{info['waiting']} deferred"
                 + (f" (the next try at {_moment(tried, site.tz)})" if tried else "")

@@ -553,7 +553,7 @@ def test_every_command_says_where_a_half_sent_issue_stands_alike(
         "1/2 sent",
     )
     plan = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
-    assert plan.stdout.startswith("Issue 1 (sending (1/2 sent)): would send to 1 subscriber")
+    assert plan.stdout.startswith("Issue 1 is sending (1/2 sent): would send to 1 subscriber")
 
 
 @pytest.mark.parametrize(

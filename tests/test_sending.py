@@ -363,7 +363,7 @@ def test_the_send_command_reports_failures_by_address(
     plan = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
     assert plan.exit_code == 0, plan.output
     assert plan.stdout.splitlines() == [
-        "Issue 1 (sending (1/3 sent)): would send to 0 subscribers; 2 already done, 1 deferred "
+        "Issue 1 is sending (1/3 sent): would send to 0 subscribers; 2 already done, 1 deferred "
         "(the next try at 2026-11-27 12:05 CET)",
         f"Would send to: the relay 127.0.0.1:{relay.port}",
     ]
@@ -871,7 +871,7 @@ def test_dry_run_sends_and_records_nothing(
     result = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "Issue 1 (ready): would send to 3 subscribers; 0 already done, 0 deferred",
+        "Issue 1 is ready: would send to 3 subscribers; 0 already done, 0 deferred",
         f"Would send to: the relay 127.0.0.1:{relay.port}",
     ]
     assert relay.handler.count() == 0

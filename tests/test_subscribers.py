@@ -801,7 +801,7 @@ def test_send_dry_run(runner: CliRunner, issued: Path, extra: str, relay: str) -
         result = invoke(runner, "--site", issued, *args)
         assert_clean_exit(result, 0)
         assert result.stdout.splitlines() == [
-            "Issue 1 (ready): would send to 2 subscribers; 0 already done, 0 deferred",
+            "Issue 1 is ready: would send to 2 subscribers; 0 already done, 0 deferred",
             relay.format(outbox=issued / ".feedpub" / "outbox" / "1"),
         ]
     assert deliveries(issued) == 0
@@ -814,7 +814,7 @@ def test_send_dry_run_after_sending(runner: CliRunner, issued: Path) -> None:
     result = invoke(runner, "--site", issued, "send", "1", "--dry-run")
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines()[0] == (
-        "Issue 1 (sent): would send to 0 subscribers; 2 already done, 0 deferred"
+        "Issue 1 is sent (2/2 sent): would send to 0 subscribers; 2 already done, 0 deferred"
     )
 
 
@@ -828,7 +828,7 @@ def test_send_a_test_copy(runner: CliRunner, issued: Path) -> None:
     assert copy.name == "Tess@example.org.eml"
     msg = email.message_from_bytes(copy.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "Tess@example.org"
-    assert msg["Subject"] == "Test Weekly #1: Bravo"
+    assert msg["Subject"] == "[Test] Test Weekly #1: Bravo"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = str(msg["List-Unsubscribe"]).split(",")[0].strip("<> ")
     token = parse_qs(urlsplit(link).query)["t"][0]

@@ -530,7 +530,7 @@ def test_a_dry_run_counts_whom_the_send_would_skip(
     result = invoke(runner, "--site", root, "send", "--dry-run", "--now", NOW_ARG)
     assert_clean_exit(result, 0)
     assert result.stdout.splitlines()[0] == (
-        "Issue 1 (ready): would send to 3 subscribers; 0 already done, 0 deferred; "
+        "Issue 1 is ready: would send to 3 subscribers; 0 already done, 0 deferred; "
         "2 skipped (paused, or nothing of their topics)"
     )
     later = invoke(

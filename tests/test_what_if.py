@@ -264,8 +264,8 @@ def test_status_names_the_skipped_moments(runner: CliRunner, make_site: MakeSite
     data = json.loads(info.output)
     assert data["skipped_moments"] == ["2026-12-04T08:00:00+01:00", "2026-12-11T08:00:00+01:00"]
     assert data["reason"].endswith(
-        "next due 2026-12-18 08:00 CET; skipped: 2026-12-04 08:00 CET, 2026-12-11 08:00 CET "
-        "([newsletter] skip)"
+        "next due 2026-12-18 08:00 CET; [newsletter] skip passes over 2026-12-04 08:00 CET, "
+        "2026-12-11 08:00 CET"
     )
 
 

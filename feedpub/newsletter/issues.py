@@ -374,7 +374,8 @@ def due(site: Site, state: State, now: datetime) -> Due:
         return for_people(moment, site.tz) if moment else "never"
 
     passed_by = (
-        "; skipped: " + ", ".join(for_people(m, site.tz) for m in skipped) + " ([newsletter] skip)"
+        # Past or to come: the skipped moments between the latest moment and the next.
+        "; [newsletter] skip passes over " + ", ".join(for_people(m, site.tz) for m in skipped)
         if skipped
         else ""
     )
