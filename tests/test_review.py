@@ -22,6 +22,7 @@ from helpers import (
     NOW_ARG,
     MakeSite,
     Relay,
+    article,
     assert_clean_exit,
     deliveries,
     invoke,
@@ -32,6 +33,7 @@ from helpers import (
     smtp_settings,
     status_counts,
     subscribe,
+    write_articles,
 )
 
 from feedpub import config
@@ -156,6 +158,24 @@ def test_the_review_flow_end_to_end(runner: CliRunner, relay: Relay, make_site: 
         record = state.issues.get(1)
     assert (record.status, record.review) == ("sent", "approved")
     assert record.reviewed == NOW_ARG
+
+
+def test_with_review_an_issue_with_an_error_is_made_and_its_review_copy_says_so(
+    runner: CliRunner, relay: Relay, make_site: MakeSite
+) -> None:
+    """Without review, run refuses the due issue with an error before recording it; with review
+    on, it is made and waits as any other, and its review copy lists the error for the editor,
+    who decides (test_checks.py::test_an_issue_approved_after_review_is_not_refused)."""
+    root = review_site(make_site, relay.port)
+    write_articles(root, {"cafe.md": article("Café budget vote TK", "2026-11-24 09:00")})
+    said = run(runner, root)
+    assert "Created issue 1" in said
+    assert got(relay) == ["chief@news.example.org", "editor@news.example.org"]
+    text = body(messages(relay)[0], "plain")
+    preface = text[: text.index("=" * 20)]
+    assert "Pre-send checks: 2 findings\n" in preface
+    assert 'error: the title of "Café budget vote TK" still has the placeholder "TK"' in preface
+    assert status_counts(root) == {}
 
 
 def test_issue_send_approves_and_sends_at_once(
