@@ -612,7 +612,8 @@ def issue_new(
             f"It waits for approval: the next run sends the review copy to "
             f"{plural(len(site.newsletter.reviewers), 'reviewer')}"
         )
-    if any(found.level == "error" for found in made.findings):
+    # With review on, the approval decides (the review copy lists the errors).
+    if not site.newsletter.review and any(found.level == "error" for found in made.findings):
         click.echo(
             f"run and send will not send issue {draft.number} until the errors are fixed "
             f"(or 'feedpub send {draft.number} --force')",
