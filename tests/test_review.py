@@ -241,6 +241,22 @@ def test_an_issue_made_by_hand_with_review_on_waits_too(
     assert got(relay) == ["chief@news.example.org", "editor@news.example.org"]
 
 
+def test_an_issue_made_by_hand_with_an_error_and_review_on_is_left_to_the_approval(
+    runner: CliRunner, relay: Relay, make_site: MakeSite
+) -> None:
+    """issue new lists the error, and does not say that run will refuse it: with review on,
+    the approval decides."""
+    root = review_site(make_site, relay.port)
+    write_articles(root, {"cafe.md": article("Café budget vote TK", "2026-11-24 09:00")})
+    made = invoke(runner, "--site", root, "issue", "new", "--now", NOW_ARG)
+    assert_clean_exit(made, 0)
+    assert 'the title of "Café budget vote TK" still has the placeholder "TK"' in made.stderr
+    assert "will not send" not in made.stderr
+    assert made.stdout.splitlines()[-1] == (
+        "It waits for approval: the next run sends the review copy to 2 reviewers"
+    )
+
+
 # -- the settings ------------------------------------------------------------------------------
 
 
