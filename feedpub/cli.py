@@ -549,7 +549,7 @@ def _read_note(path: Path | None) -> str:
 
 @main.group()
 def issue() -> None:
-    """Compose, preview, list, show and discard newsletter issues."""
+    """Compose, preview, review, edit, send, list, show and discard newsletter issues."""
 
 
 @issue.command("new")
@@ -656,6 +656,7 @@ def issue_preview(
         if number is not None:
             record = state.issues.get(number)
             warnings: tuple[str, ...] = ()
+            left = None
             if text is not None or subject is not None:
                 record, warnings = rerender(site, record, subject, text)
         else:
@@ -663,8 +664,8 @@ def issue_preview(
             if preview is None:
                 options.say("Nothing new: the next issue would be empty")
                 return
-            record, warnings = preview
-        findings = issue_findings(site, state, record, moment, upcoming=number is None)
+            record, warnings, left = preview
+        findings = issue_findings(site, record, left)
     paths = write_preview(site, record, moment)
     _warn(warnings, options)
     _findings(findings, options)
@@ -800,18 +801,36 @@ def issue_approve(options: Options, number: int) -> None:
 @reports_errors
 def issue_send(options: Options, number: int, now: str | None) -> None:
     """Approve issue NUMBER and send it now, as 'feedpub send NUMBER' does."""
-    from feedpub.delivery import sending as delivery
     from feedpub.newsletter.issues import approve
-    from feedpub.newsletter.topics import TopicEditions
 
     site = options.site()
     moment = resolve_now(site, now)
-    advance, begin = _progress(options)
-    with SiteLock(site.state_dir, "issue send"):
+
+    def approved() -> None:
         with State.open(site.state_dir) as state:
             _, before = approve(state, number, moment)
         if before == "waiting":
             options.say(f"Approved issue {number}")
+
+    _send_under_lock(options, site, number, moment, "issue send", approved)
+
+
+def _send_under_lock(
+    options: Options,
+    site: config.Site,
+    number: int,
+    moment: datetime,
+    holder: str,
+    first: Callable[[], None],
+) -> None:
+    """Send issue ``number`` under the site lock, ``first`` done under it before (an approval,
+    the pre-send checks' refusal), and say how it went: ``send`` and ``issue send``."""
+    from feedpub.delivery import sending as delivery
+    from feedpub.newsletter.topics import TopicEditions
+
+    advance, begin = _progress(options)
+    with SiteLock(site.state_dir, holder):
+        first()
         editions = TopicEditions(site)
         report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
     _say_send(options, report)
@@ -1118,21 +1137,19 @@ def send(
                 )
             )
             return
-    advance, begin = _progress(options)
-    with SiteLock(site.state_dir, "send"):
-        if not force:
-            from feedpub.run import refusal
+    chosen = number
 
-            with State.open(site.state_dir) as state:
-                refused = refusal(site, state, number)
-            if refused is not None:
-                raise refused
-        editions = TopicEditions(site)
-        report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
-    _say_send(options, report)
-    if report.error:
-        raise _send_error(report)
-    _check_reached([report])
+    def unrefused() -> None:
+        if force:
+            return
+        from feedpub.run import refusal
+
+        with State.open(site.state_dir) as state:
+            refused = refusal(site, state, chosen)
+        if refused is not None:
+            raise refused
+
+    _send_under_lock(options, site, chosen, moment, "send", unrefused)
 
 
 def _send_tests(
@@ -1157,7 +1174,7 @@ def _send_tests(
             if upcoming is None:
                 options.say("Nothing to test: no issue is unfinished and no article waits")
                 return
-            record, warnings = upcoming
+            record, warnings, _ = upcoming
             _warn(warnings, options)
             what = f"the next issue (#{record.number}, not recorded)"
     path = delivery.send_tests(site, record, addresses, editions=TopicEditions(site))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from typing import NamedTuple
 
 from feedpub.config import CONFIG_NAME, Site
 from feedpub.content.bodies import Bodies
@@ -25,7 +26,7 @@ from feedpub.delivery.messages import preview_message
 from feedpub.delivery.sending import SendReport, plan, send_issue, send_tests, unfinished
 from feedpub.errors import DeliveryError, InboxError, IssueError, IssueRefused, SiteError
 from feedpub.lock import LOCK_NAME, SiteLock
-from feedpub.newsletter.checks import Finding, check_issue, errors, left_out
+from feedpub.newsletter.checks import Finding, LeftOut, check_issue, errors, left_out
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import (
@@ -116,17 +117,15 @@ def new_issue(
     if made.draft is not None and not when_due:
         # Checked once built: its links against the public/ that has its articles' pages.
         record = state.issues.get(made.draft.number)
-        made.findings = issue_findings(site, state, record, now)
+        made.findings = issue_findings(site, record)
     return made
 
 
-def issue_findings(
-    site: Site, state: State, record: IssueRecord, now: datetime, upcoming: bool = False
-) -> list[Finding]:
+def issue_findings(site: Site, record: IssueRecord, left: LeftOut | None = None) -> list[Finding]:
     """The pre-send checks' findings on ``record``; for the upcoming issue (not recorded yet)
-    with the articles it would leave out. Gmail's clip is left to the digest's own warning
-    when the HTML is over it as stored already, so that it is told once."""
-    left = left_out(site, state, load_catalog(site, state, now), now) if upcoming else None
+    with the articles it would leave out (``left``, from next_issue). Gmail's clip is left to
+    the digest's own warning when the HTML is over it as stored already, so that it is told
+    once."""
     found = check_issue(site, record, left)
     if len(record.html.encode()) > GMAIL_CLIP_BYTES:
         found = [f for f in found if f.code != "gmail-clip"]
@@ -157,19 +156,29 @@ def refusal(site: Site, state: State, number: int) -> IssueRefused | None:
     return IssueRefused(number, True, [f.explained() for f in wrong])
 
 
+class Upcoming(NamedTuple):
+    """The issue ``issue new`` would make now, as it would be stored, the digest's warnings and
+    the articles it would leave out."""
+
+    record: IssueRecord
+    warnings: tuple[str, ...]
+    left: LeftOut
+
+
 def next_issue(
     site: Site, state: State, now: datetime, note: str = "", subject: str | None = None
-) -> tuple[IssueRecord, tuple[str, ...]] | None:
-    """The issue ``issue new`` would make now, as it would be stored (with ``note`` and, if
-    given, the editor's own ``subject``), and the digest's warnings; None if it would be
-    empty. Nothing is recorded. IssueError without a [newsletter] section."""
+) -> Upcoming | None:
+    """The issue ``issue new`` would make now (with ``note`` and, if given, the editor's own
+    ``subject``); None if it would be empty. Nothing is recorded. IssueError without a
+    [newsletter] section. The catalog is read once for the issue and what it leaves out."""
     need_newsletter(site)
     catalog = load_catalog(site, state, now)
     bodies = Bodies(site)
     draft = compose(site, state, catalog, now, note, bodies, subject)
     if draft is None:
         return None
-    return draft.record(bodies), draft.digest.warnings
+    left = left_out(site, state, catalog, now)
+    return Upcoming(draft.record(bodies), draft.digest.warnings, left)
 
 
 def write_preview(site: Site, record: IssueRecord, now: datetime) -> list[Path]:
@@ -228,7 +237,7 @@ def issue_edit(
     with SiteLock(site.state_dir, "issue edit"), State.open(site.state_dir) as state:
         record, warnings = edit(site, state, number, now, subject, note)
         build = publish(site, state, read_catalog(site, state, now), now)
-        findings = issue_findings(site, state, record, now)
+        findings = issue_findings(site, record)
     return EditedIssue(record, warnings, build, findings)
 
 
