@@ -549,7 +549,7 @@ def _read_note(path: Path | None) -> str:
 
 @main.group()
 def issue() -> None:
-    """Compose, preview, review, edit, send, list, show and discard newsletter issues."""
+    """Compose, preview, review, send and list newsletter issues."""
 
 
 @issue.command("new")
