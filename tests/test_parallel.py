@@ -187,6 +187,10 @@ def test_a_worker_ignores_sigint_so_the_parent_alone_stops_the_work() -> None:
     assert fork_map(_interrupts_its_worker(os.getpid()), items, 2) == [i * 2 for i in items]
 
 
+def _interrupts_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _state(pid: int) -> str:
     """The process's state letter (R, S, T for stopped, Z...); "" once it is gone."""
     try:
@@ -219,6 +223,9 @@ def test_ctrl_c_during_a_build_prints_aborted_only(make_site: MakeSite) -> None:
             stderr=subprocess.PIPE,
             env=CHILD_ENV,
             start_new_session=True,
+            # As a terminal starts a command: Ctrl-C not ignored. A test run started in the
+            # background of a script (`cmd &`) ignores it, and the build would inherit that.
+            preexec_fn=_interrupts_as_in_a_terminal,
         )
         deadline = time.monotonic() + 60
         while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
