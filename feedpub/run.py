@@ -31,6 +31,7 @@ from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 from feedpub.newsletter.figures import RateWarning, news
 from feedpub.newsletter.issues import (
     Draft,
+    attempted,
     compose,
     create,
     due,
@@ -144,9 +145,8 @@ def refusal(site: Site, state: State, number: int) -> IssueRefused | None:
     """Why issue ``number`` may not start going out: its error-level findings. None once a
     message of it was tried (a send under way finishes what it started), and for an issue
     approved after review (the reviewers saw the findings in the review copy)."""
-    counts = state.issues.counts(number)
     # Rows only pending or skipped: a start the relay refused at once; nothing went out.
-    if sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0):
+    if attempted(state.issues.counts(number)):
         return None
     record = state.issues.get(number)
     if record.review == "approved":
@@ -170,14 +170,15 @@ def next_issue(
 ) -> Upcoming | None:
     """The issue ``issue new`` would make now (with ``note`` and, if given, the editor's own
     ``subject``); None if it would be empty. Nothing is recorded. IssueError without a
-    [newsletter] section. The catalog is read once for the issue and what it leaves out."""
+    [newsletter] section. The catalog is read, and what waits found, once for the issue and
+    what it leaves out."""
     need_newsletter(site)
     catalog = load_catalog(site, state, now)
     bodies = Bodies(site)
     draft = compose(site, state, catalog, now, note, bodies, subject)
     if draft is None:
         return None
-    left = left_out(site, state, catalog, now)
+    left = left_out(site, state, catalog, now, draft.candidates)
     return Upcoming(draft.record(bodies), draft.digest.warnings, left)
 
 
@@ -357,6 +358,8 @@ def review(site: Site, state: State, now: datetime, notes: list[str]) -> Deliver
             f"readers get it once it is approved: {approve}"
         )
     return None
+
+
 @dataclass(frozen=True)
 class WouldSend:
     """What a send of one issue would do: its state (state_of) and the readers it would reach."""

@@ -14,7 +14,7 @@ and the files in ``static/`` (copied as they are).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
@@ -84,14 +84,22 @@ class LeftOut:
     max_items_titles: tuple[str, ...] = ()
 
 
-def left_out(site: Site, state: State, catalog: Catalog, now: datetime) -> LeftOut:
-    """What the issue composed now would leave out, and why.
+def left_out(
+    site: Site,
+    state: State,
+    catalog: Catalog,
+    now: datetime,
+    chosen: Sequence[Article] | None = None,
+) -> LeftOut:
+    """What the issue composed now would leave out, and why; ``chosen``: what waits (issues.
+    waiting), if the caller found it already.
 
     ``lookback_days`` leaves out the archive only before the first issue: after it the
     articles dated earlier were never the newsletter's, and saying so at every issue would be
     noise. ``max_items`` leaves out the newest that wait (the oldest go first).
     """
-    chosen = waiting(site, state, catalog, now)
+    if chosen is None:
+        chosen = waiting(site, state, catalog, now)
     over = chosen[site.newsletter.max_items :]
     old: list[Article] = []
     if state.issues.first() is None:

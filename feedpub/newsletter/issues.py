@@ -33,7 +33,14 @@ class Draft:
     articles: tuple[Article, ...]
     note: str
     digest: Digest
-    waiting: int  # articles left for later issues (over max_items)
+    # Every article that waited when it was composed, oldest first: its own and those over
+    # max_items, left for later issues.
+    candidates: tuple[Article, ...]
+
+    @property
+    def waiting(self) -> int:
+        """How many articles it leaves for later issues (over max_items)."""
+        return len(self.candidates) - len(self.articles)
 
     def record(self, bodies: Bodies) -> IssueRecord:
         items = tuple(
@@ -127,7 +134,7 @@ def compose(
     number = state.issues.next_number()
     created = now.astimezone(site.tz)
     digest = render(site, IssueView(number, created, articles), note, bodies, subject)
-    return Draft(number, created, articles, note, digest, len(candidates) - len(articles))
+    return Draft(number, created, articles, note, digest, tuple(candidates))
 
 
 def create(
@@ -163,6 +170,12 @@ def create(
     return draft
 
 
+def attempted(counts: Mapping[str, int]) -> int:
+    """How many of an issue's deliveries (its counts by status) were tried: pending ones were
+    not yet, and a skipped reader (paused, nothing of their topics, gone) was sent nothing."""
+    return sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0)
+
+
 def discard(state: State, number: int) -> IssueRecord:
     """Forget an issue nothing was sent for; its articles wait for the next issue again."""
     with state.transaction():
@@ -175,11 +188,9 @@ def discard(state: State, number: int) -> IssueRecord:
                 f"issue {number} cannot be discarded: it is {standing}, and a finished issue "
                 "stays (its articles went out with it)"
             )
-        # A skipped reader (paused, nothing of their topics, gone) was sent nothing.
-        attempted = sum(counts.values()) - counts.get("pending", 0) - counts.get("skipped", 0)
-        if attempted:
+        if tried := attempted(counts):
             raise IssueError(
-                f"issue {number} is being sent (tried for {plural(attempted, 'recipient')}); "
+                f"issue {number} is being sent (tried for {plural(tried, 'recipient')}); "
                 "finish it with 'feedpub send' instead"
             )
         state.issues.discard(number)

@@ -9,6 +9,7 @@ from typing import Any
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
 from feedpub.dates import for_people
+from feedpub.model import Article
 from feedpub.newsletter import figures
 from feedpub.newsletter.checks import left_out
 from feedpub.newsletter.issues import due, state_of, waiting
@@ -38,6 +39,7 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
     when = due(site, state, now)
     recent = figures.recent(state, records, now)
     standing = {r.number: state_of(r, state.issues.counts(r.number), now, site.tz) for r in records}
+    chosen = waiting(site, state, catalog, now) if site.has_newsletter else []
     return {
         "now": now.isoformat(),
         "articles": {
@@ -50,8 +52,8 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
         if catalog.scheduled
         else None,
         "newsletter": site.has_newsletter,
-        "waiting": len(waiting(site, state, catalog, now)) if site.has_newsletter else 0,
-        "left_out": _left_out(site, state, catalog, now),
+        "waiting": len(chosen),
+        "left_out": _left_out(site, state, catalog, now, chosen),
         "last_issue": None
         if last is None
         else {
@@ -83,10 +85,11 @@ def status(site: Site, state: State, catalog: Catalog, now: datetime) -> dict[st
 
 
 def _left_out(
-    site: Site, state: State, catalog: Catalog, now: datetime
+    site: Site, state: State, catalog: Catalog, now: datetime, chosen: list[Article]
 ) -> dict[str, dict[str, int]]:
-    """How many articles the next issue would leave out, under each setting that leaves them."""
-    found = left_out(site, state, catalog, now) if site.has_newsletter else None
+    """How many articles the next issue would leave out, under each setting that leaves them
+    (``chosen``: what waits for it)."""
+    found = left_out(site, state, catalog, now, chosen) if site.has_newsletter else None
     return {
         "lookback_days": {
             "setting": site.newsletter.lookback_days,
