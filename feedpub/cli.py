@@ -59,12 +59,9 @@ class Options:
         self.site_dir = site_dir
         self.quiet = quiet
         self.verbose = verbose
-        self.tz: tzinfo = UTC  # the site's zone once site() has loaded it, for _say_send
 
     def site(self) -> config.Site:
-        loaded = config.load(self.site_dir)
-        self.tz = loaded.tz
-        return loaded
+        return config.load(self.site_dir)
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -491,7 +488,7 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
         f"{report.removed} removed in {report.seconds:.2f} s"
     )
     output = site.output_dir
-    shown = output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output
+    shown = _shown(output)
     options.say(
         f"Feeds: {shown}/rss.xml, {shown}/atom.xml, {shown}/feed.json "
         f"(readers subscribe to {report.feed_urls[0]})"
@@ -576,6 +573,7 @@ def issue_new(
     options: Options, note: Path | None, send_at: str | None, dry_run: bool, now: str | None
 ) -> None:
     """Compose the next issue from the articles no earlier issue carried, and record it."""
+    from feedpub.newsletter.checks import errors
     from feedpub.run import issue_new as make_issue
     from feedpub.run import what_if
 
@@ -613,7 +611,7 @@ def issue_new(
             f"{plural(len(site.newsletter.reviewers), 'reviewer')}"
         )
     # With review on, the approval decides (the review copy lists the errors).
-    if not site.newsletter.review and any(found.level == "error" for found in made.findings):
+    if not site.newsletter.review and errors(made.findings):
         click.echo(
             f"run and send will not send issue {draft.number} until the errors are fixed "
             f"(or 'feedpub send {draft.number} --force')",
@@ -732,7 +730,7 @@ def issue_show(options: Options, number: int) -> None:
     created = datetime.fromisoformat(record.created).astimezone(site.tz)
     click.echo(f"Issue {record.number}: {record.subject}")
     finished = (
-        f"; finished {for_people(datetime.fromisoformat(record.sent), site.tz)}"
+        f"; finished {_moment(record.sent, site.tz)}"
         if record.sent
         else ""
     )
@@ -786,7 +784,7 @@ def issue_approve(options: Options, number: int) -> None:
         options.say(f"Issue {number} was approved already; the next run sends it")
         return
     held = (
-        f" once {for_people(datetime.fromisoformat(record.send_at), site.tz)} has come"
+        f" once {_moment(record.send_at, site.tz)} has come"
         if record.send_at
         else ""
     )
@@ -833,7 +831,7 @@ def _send_under_lock(
         first()
         editions = TopicEditions(site)
         report = delivery.send_issue(site, number, moment, advance, begin, editions=editions)
-    _say_send(options, report)
+    _say_send(options, report, site.tz)
     if report.error:
         raise _send_error(report)
     _check_reached([report])
@@ -930,7 +928,7 @@ def run(options: Options, dry_run: bool, now: str | None) -> None:
         options.say(note)
     failed = [send for send in report.sends if send.error]
     for send in report.sends:
-        _say_send(options, send)
+        _say_send(options, send, site.tz)
     # Even with -q: each is said once, by the run that finds it (a cron job's -q would
     # otherwise hide it for good), and it needs someone to act.
     for found in report.rate_warnings:
@@ -1023,14 +1021,14 @@ def _issue_held(state: State, number: int, now: datetime, site: config.Site) -> 
     return f"issue {number} is {standing}"
 
 
-def _say_send(options: Options, send: SendReport) -> None:
+def _say_send(options: Options, send: SendReport, tz: tzinfo) -> None:
     if send.error and not send.started:
         return  # the relay was never reached: the error says it all
     options.say(
         f"Issue {send.issue}: {send.sent} sent, {send.deferred} deferred, {send.failed} failed, "
         f"{send.skipped} skipped of {plural(send.recipients, 'recipient')} in "
         f"{send.seconds:.1f} s ({send.rate:.0f} messages/s); {send.outcome}"
-        + (f"; the next try is at {_moment(send.next_try, options.tz)}" if send.next_try else "")
+        + (f"; the next try is at {_moment(send.next_try, tz)}" if send.next_try else "")
     )
     for address, reply in send.failures:
         options.say(f"  failed: {address}: {reply}")
@@ -1303,8 +1301,7 @@ def subscribers_add(options: Options, address: str, name: str, resubscribe: bool
                 address, name, datetime.now(site.tz), resubscribe=resubscribe
             )
     except NotResubscribed as exc:
-        left = for_people(datetime.fromisoformat(exc.when), site.tz)
-        raise click.ClickException(exc.say(left)) from None
+        raise click.ClickException(exc.say(_moment(exc.when, site.tz))) from None
     back = resubscribe and subscriber.added != subscriber.changed  # a row that was there
     said = ("Subscribed again:" if back else "Added") if added else "Already subscribed:"
     options.say(f"{said} {subscriber.email}")
