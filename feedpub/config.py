@@ -75,7 +75,8 @@ def _check_timezone(value: str) -> str:
     # A folder of the zone database ('Europe') raises IsADirectoryError, an OSError.
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
-            f"{value!r} is not a known timezone; use an IANA name like 'Europe/Berlin' or 'UTC'"
+            f"{_quoted(value)} is not a known timezone; use an IANA name like 'Europe/Berlin' "
+            "or 'UTC'"
         ) from None
     return value
 
@@ -237,8 +238,14 @@ def _parse_day(value: str, example: str) -> date:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
-        raise ValueError(f"{shown} is not a date; write it as YYYY-MM-DD, like {example}") from None
+        raise ValueError(
+            f"{_quoted(value)} is not a date; write it as YYYY-MM-DD, like {example}"
+        ) from None
+
+
+def _quoted(value: str) -> str:
+    """A wrong value as a message shows it: quoted, and cut after 40 characters."""
+    return repr(value[:40]) + ("..." if len(value) > 40 else "")
 
 
 def _check_start(value: str) -> str:
@@ -885,7 +892,7 @@ def _check_review(site: Site, text: str) -> None:
     every issue for an approval no one is asked for."""
     newsletter = site.newsletter
     if site.has_newsletter and newsletter.review and not newsletter.reviewers:
-        line = key_line(text, "newsletter", "review") or key_line(text, "newsletter")
+        line = key_line(text, "newsletter", "review")  # else the section's line
         message = (
             "[newsletter] review = true but reviewers is empty: no one would get the review "
             'copy; list who approves the issues, reviewers = ["editor@example.org"], or set '
