@@ -294,7 +294,12 @@ def load(site: Site, state: State, now: datetime, files: Files | None = None) ->
 
 def _page_url(site: Site, article: Article) -> str:
     """Where an article not yet published will be (as ``place`` will put it)."""
-    return article.url or site.site.url + url_path(*page_path(article)) + "/"
+    return article.url or _link(site, page_path(article))
+
+
+def _link(site: Site, segments: tuple[str, ...]) -> str:
+    """The address of the page at ``segments`` (page_path) under [site] url."""
+    return site.site.url + url_path(*segments) + "/"
 
 
 def read(
@@ -459,7 +464,7 @@ def place(site: Site, article: Article, feed_id: str) -> Article:
     return evolve(
         article,
         feed_id=feed_id,
-        link=site.site.url + url_path(*segments) + "/",
+        link=_link(site, segments),
         page="/".join(segments) + "/index.html",
     )
 

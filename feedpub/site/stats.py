@@ -412,9 +412,7 @@ def read_logs(site: Site, paths: Iterable[Path]) -> Stats:
     files = list(paths)
     if not files:
         raise StatsError("name at least one access log: feedpub stats --access-log FILE")
-    base = urlsplit(site.site.url).path or "/"
-    if not base.endswith("/"):
-        base += "/"
+    base = urlsplit(site.site.url).path  # [site] url ends in "/" (config._check_url)
     tally = _Tally(site.tz, base)
     for path in files:
         number = 0

@@ -390,7 +390,7 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
 
     # Tags: and Summary: lines right under the header are the page's own metadata (a saved
     # page given its tags by hand), not its first paragraph.
-    at_line = filled.index(last) + 1
+    at_line = following  # the line after the header's last (region is filled's start)
     while at_line < len(filled) and (pair := _key_value(filled[at_line].text)) is not None:
         field = pair[0].casefold()
         if field not in PAGE_KEYS or field in parsed.meta:
