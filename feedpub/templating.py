@@ -261,7 +261,11 @@ def environment(site: Site) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         finalize=_isolated,
+        # The words a reader sees are written {{ _("…") }} (Jinja2's i18n extension, new-style
+        # gettext: the result is escaped like any other value).
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["human_date"] = human_date
     env.filters["html_datetime"] = html_datetime
     env.filters.update(registry(site).filters)
