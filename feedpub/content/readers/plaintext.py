@@ -69,6 +69,16 @@ Web page
 
     What was inferred and dropped is listed in the article's ``inferred`` notes, in the order
     of the lines they name.
+
+    Other languages (``languages``): datelines, the words before them ("Publicado el") and
+    leftovers in Spanish, French, German, Portuguese, Italian and Japanese read as the English
+    ones; bylines may start with Por, Par, Von or Di (names joined by y/e/et/und too, roles
+    such as Redactora dropped) or, in Japanese, 文：, 文・ or 記者： (a role in brackets after
+    the name dropped).
+
+    When the headline is a guess the reader warns, on the headline's line: a title longer
+    than MAX_HEADLINE (a paragraph), a title that looks like a date it could not read, a title
+    that is a byline; and, on the last date line, a header region of dates only.
 """
 
 from __future__ import annotations
@@ -82,7 +92,9 @@ from datetime import tzinfo
 from pathlib import Path
 
 from feedpub.config import Site
+from feedpub.content.readers import languages
 from feedpub.content.readers.common import (
+    MAX_TITLE,
     Findings,
     Value,
     filename_date,
@@ -127,6 +139,7 @@ _PARTICLES = frozenset(
     {
         "al", "bin", "bint", "da", "dal", "de", "del", "della", "den", "der", "di", "dos",
         "du", "el", "ibn", "la", "le", "st", "st.", "ten", "ter", "van", "von", "y", "zu",
+        "das", "do", "des", "degli", "dei", "vom", "zum", "zur",
     }
 )  # fmt: skip
 _SUFFIXES = frozenset(["jr", "jr.", "sr", "sr.", "ii", "iii", "iv"])
@@ -135,28 +148,40 @@ _ROLES = frozenset(
         "writer", "reporter", "editor", "correspondent", "contributor", "columnist",
         "photographer", "staff",
     }
-)  # fmt: skip
+) | languages.ROLES  # fmt: skip
 # Besides letters, names hold initials' dots, apostrophes (straight and curly) and hyphens.
 _NAME_MARKS = ".'\u2019-"
-_LEFTOVERS = frozenset(
-    [
-        "back to top",
-        "top",
-        "return to top",
-        "share",
-        "share this article",
-        "print",
-        "click here to print",
-        "comments",
-        "related articles",
-        "advertisement",
-        "tweet",
-        "email",
-        "facebook",
-        "read more",
-    ]
+_LEFTOVERS = (
+    frozenset(
+        [
+            "back to top",
+            "top",
+            "return to top",
+            "share",
+            "share this article",
+            "print",
+            "click here to print",
+            "comments",
+            "related articles",
+            "advertisement",
+            "tweet",
+            "email",
+            "facebook",
+            "read more",
+        ]
+    )
+    | languages.LEFTOVERS
 )
 _LONGEST_LEFTOVER = max(len(entry) for entry in _LEFTOVERS)
+RIGHTS = languages.RIGHTS
+
+
+# A headline longer than this is a paragraph taken for one: the page's headline is missing.
+MAX_HEADLINE = 150
+UNSURE_FIX = (
+    "start the file with a header block ('Title: ...' and 'Date: ...' lines, then a blank "
+    "line) in place of the page's own"
+)
 
 
 @dataclass(frozen=True)
@@ -187,9 +212,9 @@ def read_text(
         return None, found.problems
 
     if _starts_header_block(first.text):
-        parsed = _read_header_block(lines, first, found)
+        parsed = _read_header_block(lines, first, found, site.tz)
     else:
-        parsed = _read_web_page(lines, site.tz)
+        parsed = _read_web_page(lines, site.tz, found)
 
     paragraphs = _paragraphs(parsed.body)
     headline = parsed.headline
@@ -262,14 +287,14 @@ def _paragraphs(lines: list[_Line]) -> list[tuple[int, str]]:
     return paragraphs
 
 
-def _split_names(text: str) -> list[str]:
-    """Names separated by ',', '&' or ' and '; empty entries dropped."""
+def _split_names(text: str, joins: tuple[str, ...] = ("and",)) -> list[str]:
+    """Names separated by ',', '&' or ' and ' (or the words ``joins``); empty entries dropped."""
     names: list[str] = []
     for part in text.replace("&", ",").split(","):
         current: list[str] = []
         # Word by word rather than by regex, so a huge line costs linear time.
         for word in part.split():
-            if word.casefold() == "and":
+            if word.casefold() in joins:
                 names.append(" ".join(current))
                 current = []
             else:
@@ -298,7 +323,7 @@ def _starts_header_block(text: str) -> bool:
     return pair is not None and pair[0].casefold() in HEADER_KEYS
 
 
-def _read_header_block(lines: list[_Line], first: _Line, found: Findings) -> _Parsed:
+def _read_header_block(lines: list[_Line], first: _Line, found: Findings, tz: tzinfo) -> _Parsed:
     meta: dict[str, Value] = {}
     given: dict[str, str] = {}  # field -> the key as written, for the repeated-key warning
     index = first.number - 1
@@ -325,11 +350,16 @@ def _read_header_block(lines: list[_Line], first: _Line, found: Findings) -> _Pa
             else:
                 found.warning(line.number, f"both '{earlier}' and '{key}' given; using the last")
         given[name] = key
-        meta[name] = Value(_header_value(name, value), line.number)
+        meta[name] = Value(_header_value(name, value, tz), line.number)
     return _Parsed(meta=meta, body=lines[index:], notes=["kind: header block"])
 
 
-def _header_value(name: str, value: str) -> object:
+def _header_value(name: str, value: str, tz: tzinfo) -> object:
+    if name in ("date", "updated") and looks_like_date(value, tz) is None:
+        # "2 de febrero de 2027": a date as the page's own language writes it.
+        written = languages.read_dateline(value, tz)
+        if written is not None and not written.updated:
+            return written.moment
     if name == "authors":
         return _split_names(value)
     if name == "draft":
@@ -348,25 +378,47 @@ class _Byline:
 
 
 def _date_line(line: _Line, tz: tzinfo) -> bool:
-    return len(line.text) <= MAX_DATE_CHARS and looks_like_date(line.text, tz) is not None
+    return _line_date(line, tz) is not None
 
 
-def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
+def _line_date(line: _Line, tz: tzinfo) -> tuple[object, str, bool] | None:
+    """The date a line gives (as make_article takes it), the date as written, and whether
+    it is the updated date; None for a line that is not a date."""
+    if len(line.text) > MAX_DATE_CHARS:
+        return None
+    if looks_like_date(line.text, tz) is not None:
+        text, updated = dateline(line.text)
+        return text, text, updated
+    written = languages.read_dateline(line.text, tz)
+    if written is None:
+        return None
+    return written.moment, written.text, written.updated
+
+
+def _read_web_page(lines: list[_Line], tz: tzinfo, found: Findings) -> _Parsed:
     parsed = _Parsed(meta={}, body=[], notes=["kind: web page"])
     filled = [line for line in lines if line.text]
     region = filled[:HEADER_REGION]
 
     position = 0
     while position < len(region) and _date_line(region[position], tz):
-        _take_date(parsed, region[position])
+        _take_date(parsed, region[position], tz)
         position += 1
     if position == len(region):  # nothing but dates up there: no headline to take
+        last_date = region[-1].number
+        where = (
+            f"line {last_date} is a date"
+            if len(region) == 1
+            else (f"lines {region[0].number} to {last_date} are all dates")
+        )
+        found.warning(last_date, f"no headline found: {where}; {UNSURE_FIX}")
         parsed.body = lines[region[-1].number :]
         return parsed
     headline = region[position]
     parsed.headline = headline
     parsed.meta["title"] = Value(headline.text, headline.number)
     parsed.notes.append(f"title from line {headline.number}")
+    _doubt_headline(headline, found)
 
     last = headline  # the last line of the header; the body starts after it
     at = _find_byline(region, position + 1, headline)
@@ -375,7 +427,7 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
             if _same_text(line.text, headline.text):
                 parsed.notes.append(f"dropped line {line.number}: repeated headline")
             elif _date_line(line, tz):
-                _take_date(parsed, line)
+                _take_date(parsed, line, tz)
             else:
                 parsed.notes.append(f"dropped line {line.number}: label '{line.text}'")
         last = region[at]
@@ -385,7 +437,7 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
     following = (position if at is None else at) + 1
     while following < len(filled) and _date_line(filled[following], tz):
         last = filled[following]
-        _take_date(parsed, last)
+        _take_date(parsed, last, tz)
         following += 1
 
     # Tags: and Summary: lines right under the header are the page's own metadata (a saved
@@ -405,13 +457,41 @@ def _read_web_page(lines: list[_Line], tz: tzinfo) -> _Parsed:
     return parsed
 
 
-def _take_date(parsed: _Parsed, line: _Line) -> None:
-    text, updated = dateline(line.text)
+def _doubt_headline(headline: _Line, found: Findings) -> None:
+    """Warn when the line taken for the headline is unlikely to be one: the reader guessed,
+    and the guess becomes the page's title, the feeds' and the newsletter's subject."""
+    text = headline.text
+    if len(text) > MAX_TITLE:
+        return  # make_article says it is too long, which is fix enough
+    if len(text) > MAX_HEADLINE:
+        found.warning(
+            headline.number,
+            f"no headline found: line {headline.number} reads as a paragraph "
+            f"({len(text)} characters), taken as the title; {UNSURE_FIX}",
+        )
+    elif languages.looks_like_a_date(text):
+        found.warning(
+            headline.number,
+            f"the title {text!r} looks like a date, not a headline (feedpub could not read it "
+            f"as one); {UNSURE_FIX}",
+        )
+    elif _parse_byline(text) is not None:
+        found.warning(
+            headline.number,
+            f"the title {text!r} reads as a byline: the page's headline seems to be missing; "
+            f"{UNSURE_FIX}",
+        )
+
+
+def _take_date(parsed: _Parsed, line: _Line, tz: tzinfo) -> None:
+    taken = _line_date(line, tz)
+    assert taken is not None  # the callers chose this line because it is a date
+    value, text, updated = taken
     field = "updated" if updated else "date"
     if field in parsed.meta:
         parsed.notes.append(f"dropped line {line.number}: another date '{line.text}'")
     else:
-        parsed.meta[field] = Value(text, line.number)
+        parsed.meta[field] = Value(value, line.number)
         parsed.notes.append(f"{field} '{text}' from line {line.number}")
 
 
@@ -439,23 +519,53 @@ def _take_byline(parsed: _Parsed, line: _Line) -> None:
 
 
 def _parse_byline(text: str) -> _Byline | None:
-    if len(text) > MAX_BYLINE or len(text) < 4 or text[:2].casefold() != "by":
+    if len(text) > MAX_BYLINE or len(text) < 4:
         return None
-    if text[2] not in " :":  # "Bypass", "Byron": words, not bylines
+    word = text[:4].split(None, 1)[0].split(":", 1)[0].casefold()
+    joins = languages.BYLINE_WORDS.get(word)
+    if joins is None:
+        return _parse_japanese_byline(text)
+    if len(text) <= len(word) or text[len(word)] not in " :":  # "Bypass", "Parade": words
         return None
     names: list[str] = []
     roles: list[str] = []
-    for index, part in enumerate(text[2:].lstrip(" :").split(",")):
+    for index, part in enumerate(text[len(word) :].lstrip(" :").split(",")):
         part = part.strip()
         if index and part.casefold() in _SUFFIXES and names:
             names[-1] = f"{names[-1]} {part}"
         elif index and _is_role(part):
             roles.append(part)
         else:
-            names.extend(_split_names(part))
+            names.extend(_split_names(part, joins))
     if not names or not all(_is_name(name) for name in names):
         return None
     return _Byline(names, roles)
+
+
+def _parse_japanese_byline(text: str) -> _Byline | None:
+    """文：山田太郎, 文・山田 花子, 記者：佐藤花子（社会部）: the role in brackets is dropped."""
+    found = languages.JAPANESE_BYLINE.match(text)
+    if found is None:
+        return None
+    names_text = found["names"]
+    roles: list[str] = []
+    if role := languages.JAPANESE_ROLE.search(names_text):
+        roles.append(role["role"])
+        names_text = names_text[: role.start()]
+    names = [name for name in languages.JAPANESE_NAME_SEPARATORS.split(names_text) if name]
+    if not names or not all(_is_japanese_name(name) for name in names):
+        return None
+    return _Byline(names, roles)
+
+
+def _is_japanese_name(name: str) -> bool:
+    # A name is short: a longer run of letters after "文：" is the article's first sentence.
+    words = name.split()
+    return (
+        0 < len(words) <= 2
+        and sum(map(len, words)) <= languages.MAX_JAPANESE_NAME
+        and all(_is_name_word(word) for word in words)
+    )
 
 
 def _is_role(part: str) -> bool:
@@ -463,7 +573,8 @@ def _is_role(part: str) -> bool:
     if not words or len(words) > MAX_ROLE_WORDS:
         return False
     last = words[-1]
-    return last in _ROLES or (last.endswith("s") and last[:-1] in _ROLES)
+    # Plurals: Writers, Journalistes, Repórteres, Redakteurinnen.
+    return any(last[: len(last) - cut] in _ROLES for cut in (0, 1, 2, 3) if cut < len(last))
 
 
 def _is_name(name: str) -> bool:
@@ -479,6 +590,8 @@ def _is_name(name: str) -> bool:
 def _is_name_word(word: str) -> bool:
     if word.casefold() in _PARTICLES:
         return True
+    if word[:2].casefold() in ("d'", "d\u2019", "l'", "l\u2019") and len(word) > 2:
+        word = word[2:]  # d'Arcy, l'Hôpital
     # A lower-case start means prose: "By the way", "By noon".
     if not word[0].isalpha() or word[0].islower():
         return False
@@ -501,7 +614,7 @@ def _trim_leftovers(body: list[_Line], notes: list[str]) -> list[_Line]:
 
 def _is_leftover(text: str) -> bool:
     folded = text.casefold()
-    if len(text) <= MAX_COPYRIGHT and folded.startswith(("©", "copyright", "(c) ")):
+    if len(text) <= MAX_COPYRIGHT and folded.startswith(("©", "copyright", "(c) ", *RIGHTS)):
         return True
     if len(text) > _LONGEST_LEFTOVER + 20:  # room for arrows, bullets and the like
         return False
