@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import textwrap
 import unicodedata
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
@@ -429,3 +430,106 @@ def isolate(text: str) -> str:
 def plural(number: int, noun: str) -> str:
     """'1 article', '2 articles'."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+# -- wrapping by display width ----------------------------------------------------------------
+
+# Kinsoku shori (JIS X 4051, the W3C's "Requirements for Japanese Text Layout"): characters no
+# line may start with (closing brackets, stops, small kana, the prolonged sound mark) and
+# characters no line may end with (opening brackets).
+_NO_LINE_START = frozenset(
+    "、。，．・：；？！゛゜ヽヾゝゞ々〻ー」』）］｝〕〉》】〙〗〟’”｠»"
+    "ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+    "‐゠–〜～‼⁇⁈⁉…‥,.!?:;)]}%"
+)
+_NO_LINE_END = frozenset("「『（［｛〔〈《【〘〖〝‘“｟«([{")
+
+
+def _column_width(ch: str) -> int:
+    if unicodedata.east_asian_width(ch) in "WF":
+        return 2
+    return 0 if unicodedata.category(ch) in ("Mn", "Me", "Cf") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal or a monospaced mail reader: wide and full-width
+    characters (Chinese, Japanese, Korean) two, combining marks none, the others one."""
+    if text.isascii():
+        return len(text)
+    return sum(map(_column_width, text))
+
+
+def _breaks_anywhere(ch: str) -> bool:
+    """Chinese and Japanese break between any two characters; Korean (Hangul) at its spaces,
+    and emoji stay with the word they are written in."""
+    if unicodedata.east_asian_width(ch) not in "WF":
+        return False
+    code = ord(ch)
+    hangul = 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F or 0xAC00 <= code <= 0xD7A3
+    return not hangul and unicodedata.category(ch) != "So"
+
+
+def wrap(text: str, width: int = 72, first: str = "", rest: str = "") -> list[str]:
+    """``text`` as lines of at most ``width`` columns (by display width), ``first`` before the
+    first and ``rest`` before the others; a word or URL longer than a line gets one of its own.
+
+    Text without wide characters is wrapped by textwrap, breaking only at spaces, as it always
+    was. Text with them also breaks between two Chinese or Japanese characters, never putting
+    a closing mark (。、」) at a line's start nor an opening one (「（) at its end, unless
+    the run so joined would not fit on a line."""
+    if text.isascii() or not any(_column_width(ch) == 2 for ch in text):
+        return textwrap.wrap(
+            text,
+            width,
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    room = max(width - display_width(rest), 1)
+    lines: list[str] = []
+    line, used = first, display_width(first)
+    empty = True
+    for space, unit in _units(text.expandtabs(), room):
+        size = display_width(unit)
+        if empty:
+            line, used, empty = line + unit, used + size, False
+        elif used + len(space) + size <= width:
+            line, used = line + space + unit, used + len(space) + size
+        else:
+            lines.append(line)
+            line, used = rest + unit, display_width(rest) + size
+    if not empty:
+        lines.append(line)
+    return lines
+
+
+def _units(text: str, room: int) -> list[tuple[str, str]]:
+    """What cannot be broken, each with the whitespace before it (each character a space):
+    a word (a run of characters that break only at spaces, a URL among them), a Chinese or
+    Japanese character, or such characters joined by the kinsoku rules as long as the join
+    fits in ``room`` columns (past that, a line may start with a closing mark: overflowing
+    the line would be worse)."""
+    units: list[tuple[str, str]] = []
+    pure = False  # whether the last unit is one word, which the next letter continues
+    space = ""
+    for ch in text:
+        if ch.isspace():
+            space += " "
+            continue
+        anywhere = _breaks_anywhere(ch)
+        if units and not space:
+            before, last = units[-1]
+            if pure and not anywhere:
+                units[-1] = (before, last + ch)
+                continue
+            if (ch in _NO_LINE_START or last[-1] in _NO_LINE_END) and (
+                display_width(last) + _column_width(ch) <= room
+            ):
+                units[-1] = (before, last + ch)
+                pure = pure and not anywhere
+                continue
+        units.append((space, ch))
+        pure = not anywhere
+        space = ""
+    return units

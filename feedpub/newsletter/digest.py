@@ -9,7 +9,6 @@ from __future__ import annotations
 import html as html_module
 import logging
 import re
-import textwrap
 import unicodedata
 import uuid
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_
 from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
 from feedpub.templating import Sandbox, environment, template_error_text, template_problem
-from feedpub.text import html_to_text, isolate, shorten
+from feedpub.text import html_to_text, isolate, shorten, wrap
 
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
@@ -61,12 +60,10 @@ class Digest:
 
 
 def wrap72(text: str) -> str:
-    """Wrap each paragraph at 72 columns without breaking URLs or words."""
+    """Wrap each paragraph at 72 columns (by display width: a Japanese character takes two)
+    without breaking URLs or words."""
     paragraphs = text.split("\n")
-    return "\n".join(
-        textwrap.fill(p, width=72, break_long_words=False, break_on_hyphens=False) if p else ""
-        for p in paragraphs
-    )
+    return "\n".join("\n".join(wrap(p, 72)) if p else "" for p in paragraphs)
 
 
 def issue_id(number: int, articles: Sequence[Article]) -> str:

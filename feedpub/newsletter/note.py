@@ -11,7 +11,6 @@ within the digest's column.
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -21,7 +20,7 @@ import nh3
 
 from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
-from feedpub.text import absolutize, html_to_text, xml_safe
+from feedpub.text import absolutize, html_to_text, wrap, xml_safe
 
 # The packaged digest.html's article column: its 600-pixel card less 24 pixels of padding on
 # each side of the card's cells; the note's column: that less 16 on each side of its own cell.
@@ -227,20 +226,13 @@ def _inline(node: _Node | str) -> str:
 
 
 def _fill(words: str, first: str, rest: str) -> list[str]:
-    """Paragraph text wrapped at 72 columns, keeping its line breaks (<br>)."""
+    """Paragraph text wrapped at 72 columns (by display width), keeping its line breaks (<br>)."""
     lines: list[str] = []
     for line in words.split(_BREAK):
         line = _SPACES.sub(" ", line).strip()
         if not line:
             continue
-        lines += textwrap.wrap(
-            line,
-            WIDTH,
-            initial_indent=first if not lines else rest,
-            subsequent_indent=rest,
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
+        lines += wrap(line, WIDTH, first if not lines else rest, rest)
     return lines
 
 
