@@ -129,6 +129,20 @@ def test_a_subject_over_70_characters_is_a_warning(site: Site) -> None:
 
 
 @pytest.mark.parametrize(
+    "title",
+    ["2027年2月3日", "martes, 2 de febrero de 2027", "Dienstag, 2. Februar 2027", "Feb 3"],
+)
+def test_an_articles_title_that_is_a_date_is_a_warning(site: Site, title: str) -> None:
+    record = composed(site)
+    items = (replace(record.items[0], title=title), *record.items[1:])
+    found = check_issue(site, replace(record, items=items))
+    assert codes(found) == ["date-title"]
+    assert found[0].level == "warning"
+    assert f'the title "{title}" is a date' in found[0].message
+    assert "'Title: ...'" in found[0].fix
+
+
+@pytest.mark.parametrize(
     ("text", "word"),
     [
         ("Vote count: TK", "TK"),

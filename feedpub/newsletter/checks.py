@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from feedpub.config import Site
 from feedpub.content.catalog import Catalog
+from feedpub.content.readers.languages import looks_like_a_date
 from feedpub.model import Article
 from feedpub.newsletter.digest import GMAIL_CLIP_BYTES
 
@@ -119,6 +120,7 @@ def check_issue(site: Site, record: IssueRecord, left_out: LeftOut | None = None
     found = [
         *_subject(record.subject),
         *_placeholders(record),
+        *_date_titles(record),
         *_links(site, record),
         *_clip(site, record),
         *_left_out(site, left_out),
@@ -166,6 +168,20 @@ def _placeholders(record: IssueRecord) -> Iterator[Finding]:
         for word in seen:
             yield Finding(
                 "error", "placeholder", f'{where} still has the placeholder "{word}"', fix
+            )
+
+
+def _date_titles(record: IssueRecord) -> Iterator[Finding]:
+    # A saved page whose headline the reader missed is titled by its dateline, and the issue's
+    # subject would say "#8: 2027年2月3日".
+    for item in record.items:
+        if looks_like_a_date(item.title):
+            yield Finding(
+                "warning",
+                "date-title",
+                f'the title "{item.title}" is a date, not a headline',
+                "give the article's file its headline ('Title: ...' in a .txt file's header "
+                "block, 'title:' in front matter) and build",
             )
 
 
