@@ -490,12 +490,11 @@ def wrap(text: str, width: int = 72, first: str = "", rest: str = "") -> list[st
     lines: list[str] = []
     line, used = first, display_width(first)
     empty = True
-    for space, unit in _units(text.expandtabs(), room):
-        size = display_width(unit)
+    for spaces, unit, size in _units(text.expandtabs(), room):
         if empty:
             line, used, empty = line + unit, used + size, False
-        elif used + len(space) + size <= width:
-            line, used = line + space + unit, used + len(space) + size
+        elif used + spaces + size <= width:
+            line, used = line + " " * spaces + unit, used + spaces + size
         else:
             lines.append(line)
             line, used = rest + unit, display_width(rest) + size
@@ -504,32 +503,35 @@ def wrap(text: str, width: int = 72, first: str = "", rest: str = "") -> list[st
     return lines
 
 
-def _units(text: str, room: int) -> list[tuple[str, str]]:
-    """What cannot be broken, each with the whitespace before it (each character a space):
-    a word (a run of characters that break only at spaces, a URL among them), a Chinese or
-    Japanese character, or such characters joined by the kinsoku rules as long as the join
-    fits in ``room`` columns (past that, a line may start with a closing mark: overflowing
-    the line would be worse)."""
-    units: list[tuple[str, str]] = []
-    pure = False  # whether the last unit is one word, which the next letter continues
-    space = ""
+def _units(text: str, room: int) -> list[tuple[int, str, int]]:
+    """What cannot be broken, as (spaces before it, its text, its width): a word (a run of
+    characters that break only at spaces, a URL among them), a Chinese or Japanese character,
+    or such characters joined by the kinsoku rules as long as the join fits in ``room``
+    columns (past that, a line may start with a closing mark: overflowing would be worse)."""
+    units: list[tuple[int, str, int]] = []
+    current: list[str] = []  # a list, not a string: a megabyte-long word is joined once
+    size = 0
+    before = spaces = 0
+    pure = False  # whether the current unit is one word, which the next letter continues
     for ch in text:
         if ch.isspace():
-            space += " "
+            spaces += 1
             continue
         anywhere = _breaks_anywhere(ch)
-        if units and not space:
-            before, last = units[-1]
-            if pure and not anywhere:
-                units[-1] = (before, last + ch)
-                continue
-            if (ch in _NO_LINE_START or last[-1] in _NO_LINE_END) and (
-                display_width(last) + _column_width(ch) <= room
+        width = _column_width(ch)
+        if current and not spaces:
+            joins = pure and not anywhere
+            if joins or (
+                (ch in _NO_LINE_START or current[-1] in _NO_LINE_END) and size + width <= room
             ):
-                units[-1] = (before, last + ch)
-                pure = pure and not anywhere
+                current.append(ch)
+                size += width
+                pure = joins
                 continue
-        units.append((space, ch))
+        if current:
+            units.append((before, "".join(current), size))
+        current, size, before, spaces = [ch], width, spaces, 0
         pure = not anywhere
-        space = ""
+    if current:
+        units.append((before, "".join(current), size))
     return units

@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from helpers import REPO, assert_clean_exit, invoke
 
@@ -415,3 +417,43 @@ def test_check_names_the_file_and_line_of_a_title_that_is_a_date(
 
 def test_the_language_patterns_are_built_once() -> None:
     assert languages.patterns() is languages.patterns()
+
+
+# -- hostile and huge input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Por " + "Lucía " * 100_000,
+        "文：" + "山田" * 500_000,
+        "2027年" * 200_000,
+        "2 de febrero de " + "2027 " * 100_000,
+        "トップへ戻る" * 100_000,
+        "記者：" + "（" * 100_000,
+    ],
+    ids=["por-huge", "ja-byline-huge", "ja-date-huge", "es-date-huge", "leftover-huge", "brackets"],
+)
+def test_huge_lines_in_other_languages_are_read_quickly(site: Site, line: str) -> None:
+    article, problems = read(site, f"2 de febrero de 2027\nTitular\n{line}\n\nCuerpo.\n{line}\n")
+    assert article is None or article.title == "Titular"
+    assert all(p.line > 0 for p in problems)
+
+
+DATE_PIECES = st.sampled_from(
+    [
+        "martes,", "2", "31", "de", "febrero", "feb.", "2027", "Dienstag,", "2.", "Februar",
+        "年", "月", "日", "(水)", "10:30", "à", "18h30", "Uhr", "Por", "Par", "Von", "Di",
+        "文：", "記者：", "Lucía", "Fernández,", "Redactora", "（編集部）", "Volver arriba",
+        "トップへ戻る", "Publicado el", "更新日：", "\n", "\n\n", " ", "２０２７", "y", "und",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(DATE_PIECES, max_size=60))
+def test_any_mix_of_other_languages_pieces_reads_without_exceptions(pieces: list[str]) -> None:
+    site = new_site(Path("/nonexistent"))
+    article, problems = read_text(
+        Path("/nonexistent/2027-01-01-x.txt"), RELPATH, " ".join(pieces), site
+    )
+    assert article is not None or any(p.severity == "error" for p in problems)

@@ -173,3 +173,14 @@ def test_the_digests_text_part_keeps_japanese_to_72_columns(tmp_path: Path) -> N
 def test_a_width_narrower_than_one_character_still_makes_progress(width: int) -> None:
     lines = wrap("日本語です。", width)
     assert "".join(lines) == "日本語です。"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 1_000_000 + "日本", "「" * 200_000, "日" + " " * 1_000_000 + "本", JAPANESE * 2_000],
+    ids=["megabyte-word", "brackets", "megabyte-space", "long-japanese"],
+)
+def test_huge_text_wraps_in_linear_time(text: str) -> None:
+    # 400 KB of Japanese in well under a second; a quadratic join took 12 s on the first.
+    lines = wrap(text, 72)
+    assert "".join("".join(lines).split()) == "".join(text.split())
