@@ -9,10 +9,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from click.testing import CliRunner
 from helpers import REPO, assert_clean_exit, invoke
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedpub.config import FeedSettings, Site, SiteSettings
 from feedpub.content.readers import languages
