@@ -112,8 +112,9 @@ class Catalog:
 NAMES_RULE = 2
 # What the readers make of a file otherwise (front matter forms and other tools' names,
 # datelines, a saved page's Tags: and Summary: lines), raised when that changes: an article
-# cached by an older reader (its warnings too) is read again.
-READING_RULE = 1
+# cached by an older reader (its warnings too) is read again. 2: saved pages in Spanish,
+# French, German, Portuguese, Italian and Japanese, and the warnings about unsure headlines.
+READING_RULE = 2
 # A content cache entry: the file's path, size, time, reader_fingerprint, and to_cache's data.
 CacheRow = tuple[str, int, int, str, bytes]
 
