@@ -457,3 +457,22 @@ def test_any_mix_of_other_languages_pieces_reads_without_exceptions(pieces: list
         Path("/nonexistent/2027-01-01-x.txt"), RELPATH, " ".join(pieces), site
     )
     assert article is not None or any(p.severity == "error" for p in problems)
+
+
+def test_short_japanese_paragraphs_before_a_late_byline_stay_in_the_body(site: Site) -> None:
+    # Japanese has no spaces: a sentence is one "word", yet prose, not a label to drop.
+    text = (
+        "2027年2月3日\n市議会、図書館を承認\n\n市議会は3日、図書館の建設を承認した。\n\n"
+        "開館は二〇二九年春の予定。\n\n文：山田太郎\n"
+    )
+    article = read_ok(site, text)
+    assert paragraphs(article)[:2] == [
+        "市議会は3日、図書館の建設を承認した。",
+        "開館は二〇二九年春の予定。",
+    ]
+    assert not any("label" in note for note in article.inferred)
+
+
+def test_a_katakana_name_with_its_middle_dot_is_a_name(site: Site) -> None:
+    article = read_ok(site, "2027年2月3日\n見出し\n文：ジョン・スミス\n\n本文。\n")
+    assert article.authors == ("ジョン・スミス",)

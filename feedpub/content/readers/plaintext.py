@@ -104,6 +104,7 @@ from feedpub.content.readers.common import (
 from feedpub.dates import dateline, looks_like_date
 from feedpub.errors import Problem
 from feedpub.model import Article
+from feedpub.text import display_width
 
 HEADER_KEYS = {
     "title": "title",
@@ -266,7 +267,14 @@ def _same_text(a: str, b: str) -> bool:
 
 def _is_short(text: str) -> bool:
     # Length first: splitting a megabyte line just to count its words would be wasted work.
-    return len(text) <= LABEL_CHARS and len(text.split()) <= LABEL_WORDS
+    if len(text) > LABEL_CHARS or len(text.split()) > LABEL_WORDS:
+        return False
+    width = display_width(text)
+    if width <= len(text):  # no wide characters: Latin, Greek, Cyrillic...
+        return True
+    # Chinese and Japanese have no spaces to count: a label is as wide as eight words of
+    # English are long, and a line with a full stop is a sentence.
+    return "。" not in text and width <= LABEL_CHARS // 2
 
 
 def _paragraphs(lines: list[_Line]) -> list[tuple[int, str]]:
@@ -560,7 +568,8 @@ def _parse_japanese_byline(text: str) -> _Byline | None:
 
 def _is_japanese_name(name: str) -> bool:
     # A name is short: a longer run of letters after "文：" is the article's first sentence.
-    words = name.split()
+    # Foreign names are written in katakana with a middle dot: ジョン・スミス.
+    words = name.replace("・", "").replace("\uff65", "").split()
     return (
         0 < len(words) <= 2
         and sum(map(len, words)) <= languages.MAX_JAPANESE_NAME
