@@ -149,30 +149,29 @@ _ROLES = frozenset(
         "writer", "reporter", "editor", "correspondent", "contributor", "columnist",
         "photographer", "staff",
     }
-) | languages.ROLES  # fmt: skip
+)  # fmt: skip
+_ROLES |= languages.ROLES
 # Besides letters, names hold initials' dots, apostrophes (straight and curly) and hyphens.
 _NAME_MARKS = ".'\u2019-"
-_LEFTOVERS = (
-    frozenset(
-        [
-            "back to top",
-            "top",
-            "return to top",
-            "share",
-            "share this article",
-            "print",
-            "click here to print",
-            "comments",
-            "related articles",
-            "advertisement",
-            "tweet",
-            "email",
-            "facebook",
-            "read more",
-        ]
-    )
-    | languages.LEFTOVERS
+_LEFTOVERS = frozenset(
+    [
+        "back to top",
+        "top",
+        "return to top",
+        "share",
+        "share this article",
+        "print",
+        "click here to print",
+        "comments",
+        "related articles",
+        "advertisement",
+        "tweet",
+        "email",
+        "facebook",
+        "read more",
+    ]
 )
+_LEFTOVERS |= languages.LEFTOVERS
 _LONGEST_LEFTOVER = max(len(entry) for entry in _LEFTOVERS)
 RIGHTS = languages.RIGHTS
 
