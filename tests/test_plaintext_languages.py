@@ -201,6 +201,9 @@ def test_the_japanese_pages_dateline_and_byline_are_noted(site: Site) -> None:
         ("２０２７年２月３日", datetime(2027, 2, 3)),
         ("2027年2月3日 午後3時20分", datetime(2027, 2, 3, 15, 20)),
         ("公開日：2027年2月3日", datetime(2027, 2, 3)),
+        ("令和9年2月3日", datetime(2027, 2, 3)),
+        ("令和元年5月1日", datetime(2019, 5, 1)),
+        ("平成31年4月30日（火）", datetime(2019, 4, 30)),
     ],
 )
 def test_datelines_in_other_languages(site: Site, line: str, expected: datetime) -> None:
@@ -363,6 +366,7 @@ def test_page_leftovers_in_other_languages_are_dropped(site: Site, leftover: str
     [
         ("31 de febrero de 2027\n\nEl pleno vota\n\nCuerpo.\n", 1, "looks like a date"),
         ("2027年2月30日\n\n本文です。\n", 1, "looks like a date"),
+        ("令和9年2月30日\n\n本文です。\n", 1, "looks like a date"),
         ("Feb 3\n\nThe vote\n\nBody.\n", 1, "looks like a date"),
         (
             "2 de febrero de 2027\nPor: Lucía Fernández, Redactora\n\nCuerpo del texto.\n",
@@ -372,7 +376,7 @@ def test_page_leftovers_in_other_languages_are_dropped(site: Site, leftover: str
         ("2027年2月3日\n文：山田太郎\n\n本文です。\n", 2, "reads as a byline"),
         ("March 3, 2025\n\n" + "A long first paragraph, " * 8 + "\n\nBody.\n", 3, "no headline"),
     ],
-    ids=["es-date", "ja-date", "en-date", "es-byline", "ja-byline", "prose"],
+    ids=["es-date", "ja-date", "ja-era-date", "en-date", "es-byline", "ja-byline", "prose"],
 )
 def test_the_reader_warns_when_it_is_unsure_of_the_title(
     site: Site, text: str, line: int, words: str

@@ -11,7 +11,7 @@ Datelines read here (a weekday first is optional; an article word before the day
   ``Dienstag, 2. Februar 2027, 14:30 Uhr``, ``terça-feira, 2 de fevereiro de 2027 às 10h15``,
   ``martedì 2 febbraio 2027``, ``02.02.2027`` (day first, as everywhere dots are written);
 - ``2027年2月3日``, ``2027年2月3日(水) 10:30``, ``2027年2月3日 午後3時20分``, in full-width
-  digits too;
+  digits too, and in the era's years (``令和9年2月3日``, ``平成31年4月1日``);
 - after the words a page puts before them: ``Publicado el``, ``Publié le``, ``Veröffentlicht
   am``, ``Publicado em``, ``Pubblicato il``, ``公開日：``, and their "updated" kin
   (``Actualizado``, ``Mis à jour``, ``Aktualisiert``, ``Stand``, ``Atualizado``,
@@ -69,8 +69,10 @@ _JAPANESE_WORDS = re.compile(
     r"(?P<published>公開日時|公開日|公開|掲載日時|掲載日|掲載|配信日時|配信日|配信|"
     r"投稿日時|投稿日|投稿|発行日))\s*:?\s*"
 )
+# The first year of the Japanese eras still written on pages.
+_ERAS = {"令和": 2019, "平成": 1989}
 _JAPANESE = re.compile(
-    r"^(?P<year>\d{4})\s*年\s*(?P<nmonth>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日"
+    r"^(?:(?P<year>\d{4})|(?P<era>令和|平成)\s*(?P<eyear>\d{1,2}|元))\s*年\s*(?P<nmonth>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日"
     r"(?:\s*\((?:[月火水木金土日](?:曜日?)?|祝|休)\)|\s*[月火水木金土日]曜日?)?"
     r"(?:\s*(?P<ampm>午前|午後)?\s*(?P<hour>\d{1,2})(?::(?P<minute>\d{2})|時"
     r"(?:\s*(?P<jminute>\d{1,2})\s*分)?))?" + _ZONE + "$"
@@ -182,7 +184,11 @@ def _japanese(text: str, tz: tzinfo) -> datetime | None:
             return None
         hour = hour % 12 + (12 if found["ampm"] == "午後" else 0)
     minute = found["minute"] or found["jminute"] or 0
-    return _moment(found["year"], found["nmonth"], found["day"], hour, minute, found["zone"], tz)
+    year = found["year"]
+    if year is None:  # 令和9年: the ninth year of the era (元年, its first)
+        number = 1 if found["eyear"] == "元" else int(found["eyear"])
+        year = str(_ERAS[found["era"]] + number - 1)
+    return _moment(year, found["nmonth"], found["day"], hour, minute, found["zone"], tz)
 
 
 def _written(text: str, tz: tzinfo) -> datetime | None:
@@ -275,7 +281,7 @@ def looks_like_a_date(text: str) -> bool:
             named = True
         elif word not in data.weekdays and word not in _DATE_WORDS:
             # Japanese runs like "年2月" come apart at the digits; "月曜日" is a weekday.
-            if not all(ch in "年月日時分曜火水木金土祝" for ch in word):
+            if not all(ch in "年月日時分曜火水木金土祝令和平成元" for ch in word):
                 return False
             named = True
     return named or len(_NUMBERS.findall(folded)) >= 3
