@@ -87,6 +87,9 @@ HOSTILE: dict[str, str | bytes] = {
         summary="\"'<script>alert(1)</script>' &amp; ]]> done\"",
         tags='["c++", "<b>", "a&b", "\\"quoted\\""]',
         author='"O\'Brien & <Sons>"',
+        # A picture its body does not show: on its page as a figure, with this alt text.
+        image="/images/square.png",
+        image_alt="'A red \"<square>\" & more \u202e'",
     ),
     "cdata.md": article(
         "]]> ends CDATA",
@@ -179,7 +182,8 @@ def hostile_site(root: Path, url: str) -> Site:
     (root / "static" / "images").mkdir(parents=True)
     (root / "static" / "images" / "square.png").write_bytes(PNG)
     settings = SETTINGS.replace(SITE_URL, url).replace('"Test Gazette"', f'"Gazette {RLO}evil"')
-    # Lists show three cards, then lines (list.html's "Earlier").
+    # Three cards to a page: the home page and Desk's list have a page/2/ and 3/.
+    settings += "per_page = 3\n"
     (root / "feedpub.toml").write_text(settings + NEWSLETTER + SIGNUP_BOX + FEEDS, encoding="utf-8")
     early = {name: text for name, text in HOSTILE.items() if name not in ("image.md", "slash.md")}
     write_articles(root, early)
