@@ -382,6 +382,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             EMBEDDED_FORM.format(form=snippet(hostile)), encoding="utf-8"
         )
         pages = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")))
+        # The lists' later pages and the 404 page are checked with the rest.
+        assert {"hostile/page/3/index.html", "hostile/authors/desk/page/2/index.html"} <= set(pages)
+        assert {"example/404.html", "hostile/404.html", "empty/404.html"} <= set(pages)
         (folder / "canary").mkdir()
         (folder / "canary" / "nu.html").write_text(BAD_HTML, encoding="utf-8")
         (folder / "canary" / "axe.html").write_text(BAD_AXE, encoding="utf-8")
