@@ -24,6 +24,7 @@ from feedpub.config import load as load_config
 from feedpub.content.catalog import Catalog
 from feedpub.content.readers import read_article
 from feedpub.errors import ConfigError
+from feedpub.newsletter import issues
 from feedpub.site.build import load_catalog
 from feedpub.store.state import State
 from feedpub.templating import html_datetime
@@ -449,23 +450,39 @@ WEB = '\n[web]\nurl = "https://web.example.org/app/"\n'
 
 
 @pytest.mark.parametrize(
-    ("extra", "issues", "signup"),
+    ("extra", "listed", "signup"),
     [("", False, False), (NEWSLETTER, True, False), (NEWSLETTER + WEB, True, True)],
     ids=["no-newsletter", "newsletter", "newsletter-and-web-app"],
 )
 def test_the_navigation_links_the_issues_and_the_sign_up_page(
-    make_site: MakeSite, extra: str, issues: bool, signup: bool
+    make_site: MakeSite, extra: str, listed: bool, signup: bool
 ) -> None:
     root = make_site({"a.md": article("A")}, extra=extra)
     publish(root)
     for path in ("index.html", "2026/11/a/index.html", "404.html", "tags/index.html"):
         nav = page(root, path).cssselect("header.site nav")[0]
         links = {a.text_content(): a.get("href") for a in nav.iter("a")}
-        assert links.get("Issues") == (SITE_URL + "issues/" if issues else None)
+        assert links.get("Issues") == (SITE_URL + "issues/" if listed else None)
         assert links.get("Subscribe") == (
             "https://web.example.org/app/subscribe" if signup else None
         )
     # The issues page is there before the first issue, so that the link leads somewhere.
-    assert (root / "public" / "issues" / "index.html").is_file() == issues
-    if issues:
+    assert (root / "public" / "issues" / "index.html").is_file() == listed
+    if listed:
         assert "No issues yet." in (root / "public" / "issues" / "index.html").read_text("utf-8")
+
+
+def test_an_issues_web_version_is_shared_as_an_article(make_site: MakeSite) -> None:
+    root = make_site({"a.md": article("A", "2026-11-20 09:00")}, extra=NEWSLETTER)
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        assert issues.create(site, state, load_catalog(site, state, NOW), NOW)
+    publish(root)
+    found = meta(page(root, "issues/1/index.html"))
+    assert found["canonical"] == found["og:url"] == [site.issue_url(1)]
+    assert found["og:type"] == ["article"]
+    assert found["article:published_time"] == [html_datetime(NOW.replace(microsecond=0))]
+    assert found["article:author"] == ["Weekly"]
+    listing = meta(page(root, "issues/index.html"))
+    assert listing["canonical"] == [SITE_URL + "issues/"]
+    assert (listing["og:type"], listing["og:title"]) == (["website"], ["Weekly"])
