@@ -15,17 +15,25 @@ from helpers import (
     SITE_URL,
     MakeSite,
     article,
+    examples,
     files_of,
     load,
     publish,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from feedpub.config import Site
 from feedpub.config import load as load_config
+from feedpub.content.bodies import Bodies
 from feedpub.content.catalog import Catalog
 from feedpub.content.readers import read_article
 from feedpub.errors import ConfigError
+from feedpub.model import Article
 from feedpub.newsletter import issues
 from feedpub.site.build import load_catalog
+from feedpub.site.feeds import FeedSpec
+from feedpub.site.pages import Pages
 from feedpub.store.state import State
 from feedpub.templating import html_datetime
 from feedpub.text import isolate
@@ -486,3 +494,60 @@ def test_an_issues_web_version_is_shared_as_an_article(make_site: MakeSite) -> N
     listing = meta(page(root, "issues/index.html"))
     assert listing["canonical"] == [SITE_URL + "issues/"]
     assert (listing["og:type"], listing["og:title"]) == (["website"], ["Weekly"])
+
+
+# Any text a title, summary, author or tag may hold once read: every character but controls
+# and lone surrogates (the readers drop those), with line breaks, tabs and bidi controls.
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\n\t\u202e\u2066<>&\"'"),
+    min_size=1,
+    max_size=80,
+).filter(str.strip)
+
+
+@settings(max_examples=examples(0.5), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=TEXT,
+    summary=TEXT,
+    authors=st.lists(TEXT, max_size=3, unique=True),
+    tags=st.lists(TEXT, max_size=3, unique=True),
+    alt=TEXT,
+)
+def test_any_text_comes_back_from_the_tags_as_it_was_written(
+    test_site: Site, title: str, summary: str, authors: list[str], tags: list[str], alt: str
+) -> None:
+    link = "https://example.org/2026/11/a/"
+    story = Article(
+        source="a.md",
+        relpath="content/a.md",
+        title=title,
+        date=NOW,
+        body="Body.",
+        body_format="text",
+        content_hash="",
+        authors=tuple(authors),
+        tags=tuple(tags),
+        summary=summary,
+        lead=summary,
+        image="/images/a.png",
+        image_alt=alt,
+        feed_id="urn:uuid:6f1c1a52-9d3e-4c55-8a7b-2f0e9b1d4c3a",
+        link=link,
+        page="2026/11/a/index.html",
+    )
+    catalog = Catalog(articles=[story], ascii_urls=False)
+    pages = Pages(test_site, catalog, Bodies(test_site))
+    main = FeedSpec("", "T", "", "https://example.org/", [story])
+    [(_, _, render)] = pages.article_pages([story], main)
+    found = meta(lxml.html.fromstring(render()))
+
+    def text(value: str) -> list[str]:
+        return [isolate(" ".join(value.split()))]
+
+    assert found["og:title"] == found["twitter:title"] == text(title)
+    assert found["og:description"] == found["description"] == text(summary)
+    assert found["og:image:alt"] == found["twitter:image:alt"] == text(alt)
+    assert found.get("article:author", []) == [text(a)[0] for a in authors]
+    assert found.get("article:tag", []) == [text(t)[0] for t in tags]
+    assert found["og:image"] == ["https://example.org/images/a.png"]
+    assert found["canonical"] == found["og:url"] == [link]
