@@ -93,6 +93,12 @@ def _check_limit(value: int) -> int:
     return value
 
 
+def _check_per_page(value: int) -> int:
+    if not 1 <= value <= 1000:
+        raise ValueError("must be between 1 and 1000 (articles on each page of a list)")
+    return value
+
+
 def _check_output(value: str) -> str:
     if not value.strip() or "\x00" in value:
         raise ValueError("must name a folder, like 'public'")
@@ -455,6 +461,9 @@ class SiteSettings:
     )
     ascii_urls: bool = _setting(
         False, doc="transliterate the URLs of articles, tags and authors to ASCII (café: cafe)"
+    )
+    per_page: int = _setting(
+        10, _check_per_page, "articles on each page of the home, tag and author lists"
     )
 
 

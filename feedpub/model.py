@@ -33,6 +33,8 @@ class Article:
     draft: bool = False
     image: str | None = None
     url: str | None = None
+    # What ``image`` shows, for those who cannot see it (its alt text); None: not said.
+    image_alt: str | None = None
     # Each author's email address, "" for none: one per name of ``authors`` ("Jane Doe
     # <jane@example.org>" is the name "Jane Doe" and this address), or () when none has one.
     author_emails: tuple[str, ...] = ()

@@ -790,8 +790,9 @@ REBUILT = {
 }
 OLDEST = "2026-11-10-oldest.md"
 MIDDLE = "content/2026-11-12-middle.md"
-# Two items per feed and list: the oldest article is a line (not a card) on every list.
-SMALL_LISTS = "\n[feeds]\nlimit = 2\n"
+# Two items per feed and per page of a list: the oldest article is in no feed, and on the
+# second page of every list (home, its tag's, its author's).
+SMALL_LISTS = "per_page = 2\n\n[feeds]\nlimit = 2\n"
 
 
 def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
@@ -841,8 +842,9 @@ def test_a_rebuild_writes_what_a_full_build_writes(
     root = make_site(REBUILT, extra=SMALL_LISTS)
     if own_list:  # a list that shows whole articles: a body edit changes it
         own = (REPO / "templates" / "list.html").read_text(encoding="utf-8")
-        shown = "{{ article.title }}</a>"
-        own = own.replace(shown, shown + "{{ content(article) }}")
+        shown = "{{ summaries(articles) }}"
+        assert shown in own
+        own = own.replace(shown, shown + "{% for a in articles %}{{ content(a) }}{% endfor %}")
         (root / "templates").mkdir()
         (root / "templates" / "list.html").write_text(own, encoding="utf-8")
     publish(root)
@@ -877,7 +879,6 @@ FEEDS = ("rss.xml", "atom.xml", "feed.json")
 # articles from the last build's memo, without the catalog (and the files it writes).
 QUICK = {
     "body-end": {"2026/11/oldest/index.html"},
-    "image": set(),  # in no feed, and its page does not show it
     "newest-body-end": {"2026/11/newest/index.html"}
     | {f"{folder}{name}" for folder in ("", "tags/news/", "authors/ann/") for name in FEEDS},
     "newest-updated": {"2026/11/newest/index.html"}
@@ -921,7 +922,9 @@ def test_many_body_edits_read_the_catalog(make_site: MakeSite, edited: int) -> N
     assert report.written >= edited  # the pages, and the feeds that carry them
 
 
-@pytest.mark.parametrize("edit", ["title", "lead", "date", "tags", "added", "removed", "draft"])
+@pytest.mark.parametrize(
+    "edit", ["title", "lead", "date", "tags", "added", "removed", "draft", "image"]
+)
 def test_other_edits_read_the_catalog(make_site: MakeSite, edit: str) -> None:
     root = make_site(REBUILT, extra=SMALL_LISTS)
     publish(root)
@@ -1013,18 +1016,24 @@ def test_a_body_edit_leaves_the_lists_alone(make_site: MakeSite) -> None:
     EDITS["body-end"](root)
     report = publish(root, LATER)
     rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
-    # Its page only: the archive, its tag's and author's lists show its line, which is the same.
+    # Its page only: the archive shows its line, its lists its card, which are the same.
     assert rewritten == {"2026/11/oldest/index.html"}
     assert report.written == 1
     EDITS["lead"](root)
     publish(root, LATER)
     rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
-    # The lists show it as a line, not a card: still only its page.
-    assert rewritten == {"2026/11/oldest/index.html"}
+    # Its card is on the second page of each list it is on: those pages, none of the first.
+    assert rewritten == {
+        "2026/11/oldest/index.html",
+        "page/2/index.html",
+        "tags/news/page/2/index.html",
+        "authors/ann/page/2/index.html",
+    }
     EDITS["title"](root)
     publish(root, LATER)
     rewritten = {name for name in files_of(output) if (output / name).stat().st_mtime != old}
-    assert {"archive/index.html", "tags/news/index.html", "authors/ann/index.html"} <= rewritten
+    lists = {"archive/index.html", "tags/news/page/2/index.html", "authors/ann/page/2/index.html"}
+    assert lists <= rewritten
 
 
 WARNED = {

@@ -128,7 +128,8 @@ def test_init_creates_a_site_that_builds(runner: CliRunner, tmp_path: Path) -> N
 
     built = invoke(runner, "--site", folder, "build", "--now", "2100-01-01")
     assert_clean_exit(built, 0)
-    assert built.output.startswith("Built 1 article (0 scheduled, 0 drafts): 6 feeds, ")
+    # The site's feeds, its author's, and the newsletter's issues feed (before the first issue).
+    assert built.output.startswith("Built 1 article (0 scheduled, 0 drafts): 9 feeds, ")
     assert "<title>Welcome</title>" in (folder / "public" / "rss.xml").read_text(encoding="utf-8")
 
 
@@ -419,7 +420,8 @@ def test_check_reports_article_errors(
 WARNING_ARTICLE = article("Hello", colour="red")
 WARNING_LINE = (
     "content/w.md:4: warning: unknown front matter key 'colour' is ignored; known keys: "
-    "title, date, updated, author, authors, tags, categories, summary, slug, id, draft, image, url"
+    "title, date, updated, author, authors, tags, categories, summary, slug, id, draft, image, "
+    "url, image_alt"
 )
 
 
@@ -518,7 +520,7 @@ CONFIG_ERRORS = [
         "unknown-key",
         SETTINGS + "colour = 'red'\n",
         "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
-        "description, language, timezone, author, plugins, ascii_urls",
+        "description, language, timezone, author, plugins, ascii_urls, per_page",
     ),
     (
         "bad-url",

@@ -87,6 +87,9 @@ HOSTILE: dict[str, str | bytes] = {
         summary="\"'<script>alert(1)</script>' &amp; ]]> done\"",
         tags='["c++", "<b>", "a&b", "\\"quoted\\""]',
         author='"O\'Brien & <Sons>"',
+        # A picture its body does not show: on its page as a figure, with this alt text.
+        image="/images/square.png",
+        image_alt="'A red \"<square>\" & more \u202e'",
     ),
     "cdata.md": article(
         "]]> ends CDATA",
@@ -179,7 +182,8 @@ def hostile_site(root: Path, url: str) -> Site:
     (root / "static" / "images").mkdir(parents=True)
     (root / "static" / "images" / "square.png").write_bytes(PNG)
     settings = SETTINGS.replace(SITE_URL, url).replace('"Test Gazette"', f'"Gazette {RLO}evil"')
-    # Lists show three cards, then lines (list.html's "Earlier").
+    # Three cards to a page: the home page and Desk's list have a page/2/ and 3/.
+    settings += "per_page = 3\n"
     (root / "feedpub.toml").write_text(settings + NEWSLETTER + SIGNUP_BOX + FEEDS, encoding="utf-8")
     early = {name: text for name, text in HOSTILE.items() if name not in ("image.md", "slash.md")}
     write_articles(root, early)
@@ -378,6 +382,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             EMBEDDED_FORM.format(form=snippet(hostile)), encoding="utf-8"
         )
         pages = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html")))
+        # The lists' later pages and the 404 page are checked with the rest.
+        assert {"hostile/page/3/index.html", "hostile/authors/desk/page/2/index.html"} <= set(pages)
+        assert {"example/404.html", "hostile/404.html", "empty/404.html"} <= set(pages)
         (folder / "canary").mkdir()
         (folder / "canary" / "nu.html").write_text(BAD_HTML, encoding="utf-8")
         (folder / "canary" / "axe.html").write_text(BAD_AXE, encoding="utf-8")

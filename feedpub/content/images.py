@@ -79,7 +79,11 @@ def _sources(article: Article, site: Site) -> list[str]:
     body = load_body(article, site)
     if not _MAY_SHOW.search(body):
         return []
-    fragment = render_html(evolve(article, body=body), site)
+    return shown_images(render_html(evolve(article, body=body), site))
+
+
+def shown_images(fragment: str) -> list[str]:
+    """The src of every <img> in an HTML ``fragment`` (a rendered body), as written."""
     return [
         html.unescape(next(g for g in m.groups() if g is not None))
         for m in _IMG_SRC.finditer(fragment)

@@ -209,6 +209,9 @@ class WebApp:
             "archive_url": url + "archive/",
             "tags_url": url + "tags/",
             "issues_url": url + "issues/",
+            # The navigation's links to the newsletter's issues and to the sign-up page.
+            "nav_issues": url + "issues/",
+            "nav_signup": site.web_url + "subscribe",
             "feeds": [
                 {
                     "type": kind,

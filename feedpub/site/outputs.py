@@ -107,7 +107,8 @@ def outputs(
     pages = Pages(site, catalog, bodies, base)
     yield from pages.render(main, groups)
     yield from static_files(site)
-    if issues:
+    # A newsletter's issues page (the navigation links it) is there before its first issue.
+    if issues or site.has_newsletter:
         newest = archive.as_articles(site, issues)
         spec = archive.issues_feed(site, newest)
         yield from feed_outputs(site, spec, bodies, base)

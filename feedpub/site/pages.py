@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
+from feedpub.content.images import shown_images
 from feedpub.errors import TemplateError
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
 from feedpub.site.form import TEMPLATE as FORM_TEMPLATE
-from feedpub.site.form import page_form
-from feedpub.templating import environment, template_problem
+from feedpub.site.form import SignupForm, page_form
+from feedpub.templating import environment, html_datetime, template_problem
 from feedpub.text import isolate, name_key, name_slug, url_path
 
 # markupsafe comes with Jinja2, when something is rendered (templating.environment).
@@ -59,14 +62,95 @@ LISTING_TEMPLATES = frozenset(
         "archive.html",
         "list.html",
         FORM_TEMPLATE,  # base.html includes it, with the page's context
+        "_share.html",  # base.html includes it too: the page's head for sharing
     }
 )
+# The page a web server shows for an address with nothing there (GitHub Pages, Netlify,
+# Cloudflare Pages and nginx's ``error_page 404 /404.html;`` look for it at the root).
+NOT_FOUND = "404.html"
 
 
 def page_title(*parts: str) -> str:
     """A page's <title>: its names and titles each isolated (text.isolate), since <title> is
     plain text where an override one leaves open would reverse the parts after it."""
     return " · ".join(isolate(part) for part in parts)
+
+
+def _meta_text(text: str) -> str:
+    """A text for a <meta content>: on one line (a sharing card shows one), and isolated
+    (text.isolate), since a card shows it next to other text where an override left open
+    would reverse that."""
+    return isolate(" ".join(text.split()))
+
+
+@dataclass(frozen=True)
+class Share:
+    """What a page tells the sites it is shared on: its canonical address, a description,
+    Open Graph's and Twitter's cards. Every URL is absolute; every text is plain text (the
+    template escapes it) on one line."""
+
+    url: str
+    title: str
+    description: str
+    site_name: str
+    type: str = "website"  # Open Graph's og:type: "article" for an article's page
+    image: str | None = None
+    image_alt: str = ""
+    published: str = ""  # article:published_time, as HTML and ISO 8601 write it
+    modified: str = ""
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def card(self) -> str:
+        """Twitter's card: the large one when there is a picture to show."""
+        return "summary_large_image" if self.image else "summary"
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where one page of a list stands among the list's pages: page 1 is the list's own
+    address, page n its ``page/n/``."""
+
+    number: int
+    total: int
+    url: str
+    prev_url: str | None  # the newer articles' page
+    next_url: str | None  # the older articles' page
+
+
+def page_count(count: int, per_page: int) -> int:
+    """The pages a list of ``count`` articles takes: at least one, which says it is empty."""
+    return max(1, -(-count // per_page))
+
+
+def page_path(folder: str, number: int) -> str:
+    """The file of page ``number`` of the list in ``folder`` ("" for the home page)."""
+    top = f"{folder}/" if folder else ""
+    return f"{top}index.html" if number == 1 else f"{top}page/{number}/index.html"
+
+
+def page_url(home: str, number: int) -> str:
+    """The address of page ``number`` of the list at ``home`` (absolute, ending in "/")."""
+    return home if number == 1 else f"{home}page/{number}/"
+
+
+def paginate(
+    articles: Sequence[Article], per_page: int, folder: str, home: str
+) -> Iterator[tuple[str, Pager, Sequence[Article]]]:
+    """Each page of a list: its file, its Pager and its articles, newest first; every
+    article on exactly one page."""
+    total = page_count(len(articles), per_page)
+    for number in range(1, total + 1):
+        pager = Pager(
+            number,
+            total,
+            page_url(home, number),
+            page_url(home, number - 1) if number > 1 else None,
+            page_url(home, number + 1) if number < total else None,
+        )
+        start = (number - 1) * per_page
+        yield page_path(folder, number), pager, articles[start : start + per_page]
 
 
 class Pages:
@@ -103,6 +187,16 @@ class Pages:
                 "tags_url": site.site.url + "tags/",
                 # The sign-up box, on every page once [web] url is set (base.html).
                 "signup": page_form(site),
+            }
+        )
+        # The navigation's links to the newsletter: its issues (the page is built for every
+        # site with a newsletter, before the first issue too) and, once [web] url says where
+        # the web app runs, its sign-up page.
+        signup = self.env.globals["signup"]
+        self.env.globals.update(
+            {
+                "nav_issues": site.site.url + "issues/" if site.has_newsletter else None,
+                "nav_signup": signup.action if isinstance(signup, SignupForm) else None,
             }
         )
 
@@ -153,6 +247,7 @@ class Pages:
             feeds=feeds,
             page_title=page_title(spec.title, self.site.site.title),
             heading=spec.title,
+            share=self.share(spec.title, spec.home),
         )
         for issue in issues:
             if issue.page is not None:  # archive.as_article gives every issue one
@@ -164,6 +259,7 @@ class Pages:
                     feeds=feeds,
                     issues_url=f"{self.site.site.url}{spec.folder}/",
                     page_title=page_title(issue.title, self.site.site.title),
+                    share=self.article_share(issue),
                 )
 
     def _output(
@@ -178,15 +274,20 @@ class Pages:
     ) -> Iterator[Output]:
         site = self.site
         articles = self.catalog.articles
-        newest = articles[: site.feeds.limit]
-        yield self._output(
-            "index.html",
-            map(self.card_key, newest),
-            "index.html",
-            articles=newest,
-            feeds=feed_links(site, main),
-            page_title=page_title(site.site.title),
-        )
+        per_page = site.site.per_page
+        for path, pager, shown in paginate(articles, per_page, "", site.site.url):
+            title = site.site.title
+            yield self._output(
+                path,
+                ["home", str(pager.number), str(pager.total), *map(self.card_key, shown)],
+                "index.html",
+                articles=shown,
+                pager=pager,
+                feeds=feed_links(site, main),
+                page_title=self._numbered(pager, title),
+                share=self.share(title, pager.url),
+            )
+        archive_url = site.site.url + "archive/"
         yield self._output(
             "archive/index.html",
             map(self.line_key, articles),
@@ -194,6 +295,7 @@ class Pages:
             articles=articles,
             feeds=feed_links(site, main),
             page_title=page_title("Archive", site.site.title),
+            share=self.share("Archive", archive_url),
         )
         for kind, label in (("tags", "Tag"), ("authors", "Author")):
             pairs = groups[kind]
@@ -205,25 +307,72 @@ class Pages:
                 groups=[g for g, _ in pairs],
                 feeds=feed_links(site, main),
                 page_title=page_title(f"{label}s", site.site.title),
+                share=self.share(f"{label}s", f"{site.site.url}{kind}/"),
             )
-            limit = site.feeds.limit
             for group, spec in pairs:
-                yield self._output(
-                    f"{spec.folder}/index.html",
-                    [
-                        kind,
-                        group.name,
-                        *map(self.card_key, group.articles[:limit]),
-                        *map(self.line_key, group.articles[limit:]),
-                    ],
-                    "list.html",
-                    heading=group.name,
-                    kind=kind,
-                    articles=group.articles,
-                    feeds=feed_links(site, spec) + feed_links(site, main),
-                    page_title=page_title(group.name, site.site.title),
-                )
+                count = str(len(group.articles))
+                pages = paginate(group.articles, per_page, spec.folder, spec.home)
+                for path, pager, shown in pages:
+                    yield self._output(
+                        path,
+                        [
+                            kind,
+                            group.name,
+                            count,
+                            str(pager.number),
+                            str(pager.total),
+                            *map(self.card_key, shown),
+                        ],
+                        "list.html",
+                        heading=group.name,
+                        kind=kind,
+                        articles=shown,
+                        count=len(group.articles),
+                        pager=pager,
+                        feeds=feed_links(site, spec) + feed_links(site, main),
+                        page_title=self._numbered(pager, group.name, site.site.title),
+                        share=self.share(group.name, pager.url),
+                    )
+        if not (site.static_dir / NOT_FOUND).is_file():  # a site's own is copied instead
+            yield self._output(
+                NOT_FOUND,
+                [],
+                NOT_FOUND,
+                feeds=feed_links(site, main),
+                page_title=page_title("Page not found", site.site.title),
+            )
         yield from self.article_pages(articles, main)
+
+    @staticmethod
+    def _numbered(pager: Pager, *parts: str) -> str:
+        """A list page's <title>: the list's, with the page's number after the first."""
+        if pager.number == 1:
+            return page_title(*parts)
+        return page_title(parts[0], f"page {pager.number} of {pager.total}", *parts[1:])
+
+    def share(self, title: str, url: str) -> Share:
+        """A page's sharing card (not an article's): its title, the site's description."""
+        site = self.site.site
+        return Share(url, _meta_text(title), _meta_text(site.description), _meta_text(site.title))
+
+    def article_share(self, article: Article) -> Share:
+        """An article's sharing card: its summary, picture, dates, authors and tags (an issue's
+        web version is one too)."""
+        site = self.site.site
+        image = image_url(article)
+        return Share(
+            url=article.link,
+            title=_meta_text(article.title),
+            description=_meta_text(self.bodies.summary(article) or site.description),
+            site_name=_meta_text(site.title),
+            type="article",
+            image=image,
+            image_alt=_meta_text(article.image_alt or "") if image else "",
+            published=html_datetime(article.date),
+            modified=html_datetime(article.modified),
+            authors=tuple(map(_meta_text, article.authors)),
+            tags=tuple(map(_meta_text, article.tags)),
+        )
 
     def article_pages(self, articles: Iterable[Article], main: FeedSpec) -> Iterator[Output]:
         """One page per article: the template's key is made once, and joined to each article's
@@ -236,11 +385,21 @@ class Pages:
                 yield article.page, page_key, partial(self._article_page, article, main_links)
 
     def _article_page(self, article: Article, feeds: list[dict[str, str]]) -> bytes:
+        from markupsafe import Markup
+
+        body = self.bodies.page_html(article)
+        picture = image_url(article)
+        # A body that shows the article's picture itself (a site moved from a tool whose
+        # ``image`` was for sharing only) does not show it twice.
+        shown = {urljoin(article.link, src) for src in shown_images(body)} if picture else set()
         return self._page(
             "article.html",
             article=article,
+            body=Markup(body),
+            lead_picture=picture is not None and picture not in shown,
             feeds=feeds,
             page_title=page_title(article.title, self.site.site.title),
+            share=self.article_share(article),
         )
 
 
@@ -261,9 +420,10 @@ def line_key(article: Article) -> str:
 
 
 def card_key(article: Article) -> str:
-    """What an article's card (card.html) shows: the same, its time, authors and lead."""
+    """What an article's card (card.html) shows: the same, its time, authors, lead and
+    picture."""
     shown = (article.link, article.title, article.date.isoformat(), *article.authors)
-    return "\x1f".join(shown) + f"\x1e{article.lead}"
+    return "\x1f".join(shown) + f"\x1e{article.lead}\x1e{article.image}\x1e{article.image_alt}"
 
 
 def _once_each(make: Callable[[Article], str]) -> Callable[[Article], str]:

@@ -37,6 +37,9 @@ MAX_NAME = 200
 MAX_URL = 2000
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
 FIELDS = "title date updated author authors tags categories summary slug id draft image url".split()
+FIELDS.append("image_alt")  # what the image shows, in words: its alt text on the pages
+# Alt text is read aloud whole: a long description belongs in the article's text.
+MAX_ALT = 1000
 # Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
 # as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
 # ``status`` (Pelican: draft, hidden, published) and ``published`` (Jekyll: false hides a post)
@@ -513,6 +516,15 @@ def make_article(
             draft = draft_value
     image = _url(meta["image"], "image", found) if "image" in meta else None
     url = _url(meta["url"], "url", found) if "url" in meta else None
+    image_alt = None
+    if "image_alt" in meta:
+        image_alt = _text(meta["image_alt"], "image_alt", found, MAX_ALT)
+    if image_alt and "image" not in meta:
+        found.warning(
+            meta["image_alt"].line,
+            "'image_alt' describes an image, but there is no 'image'; add 'image:' or remove "
+            "the line",
+        )
 
     if found.failed or title is None or date is None:
         return None
@@ -534,5 +546,6 @@ def make_article(
         draft=draft,
         image=image or None,
         url=url or None,
+        image_alt=image_alt if image_alt and image else None,
         inferred=inferred,
     )

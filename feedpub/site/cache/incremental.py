@@ -44,8 +44,8 @@ from feedpub.store.state import State
 # More changed files than this are read by a full build, which reads them in parallel.
 MAX_CHANGED = 20
 # What an edit may change while everything else stays as it was: no list shows these, and no
-# article's id, place or order depends on them.
-BODY_FIELDS = frozenset({"content_hash", "fingerprint", "updated", "image", "inferred"})
+# article's id, place or order depends on them (a list's card shows the image).
+BODY_FIELDS = frozenset({"content_hash", "fingerprint", "updated", "inferred"})
 _COMPARED = tuple(
     f.name for f in fields(Article) if f.name not in BODY_FIELDS | {"source", "body"}
 )
