@@ -456,6 +456,9 @@ class SiteSettings:
     ascii_urls: bool = _setting(
         False, doc="transliterate the URLs of articles, tags and authors to ASCII (café: cafe)"
     )
+    relative_urls: bool = _setting(
+        False, doc="pages link relatively (../index.html), so public/ works opened from disk"
+    )
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def render(
         "note_text": note_text(safe_note),
         "preheader": shorten(html_to_text(safe_note) if safe_note else titles, 140),
         "summary": lambda a: isolate(bodies.summary(a)),
-        "image": image_url,
+        "image": partial(image_url, root=site.site.url),
         "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,
         "web_url": site.issue_url(issue.number),
@@ -183,7 +183,7 @@ def image_size(site: Site, article: Article) -> tuple[int, int | None]:
     another site's picture it is unknown, and a wrong one would distort it, so Outlook keeps
     the picture's own proportions.
     """
-    url = image_url(article) or ""
+    url = image_url(article, site.site.url) or ""
     found = _static_file(site, url)
     size = _pixels(found) if found is not None else None
     if size is None:

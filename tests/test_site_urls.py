@@ -1,0 +1,291 @@
+"""A site served under a sub-path ([site] url = "https://club.example.github.io/paper/"): every
+root-relative URL an editor writes (/images/x.png in a body, ``image:`` in front matter, a link
+to a static file or another page) is read against the site's root, and so every URL in every
+page, feed and the newsletter digest (HTML and text) that points into the site names a file
+the build wrote. With ``[site] relative_urls`` the pages link relatively and work from disk.
+
+The URLs are collected from what was written, parsed back (lxml for pages and feeds' HTML,
+json for JSON Feed), never from the code that wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import lxml.html
+import pytest
+from helpers import NOW, REPO, article, load, make_issue, publish
+from lxml import etree
+
+from feedpub.links import page_url, relative_url, site_url
+
+SUB = "https://club.example.github.io/paper/"
+SETTINGS = f"""\
+[site]
+title = "Club Paper"
+url = "{SUB}"
+relative_urls = false
+language = "en"
+timezone = "Europe/Berlin"
+author = "Desk"
+
+[newsletter]
+name = "Club Weekly"
+from = "Club Paper <paper@example.org>"
+schedule = "manual"
+lookback_days = 60
+"""
+RELATIVE = SETTINGS.replace("relative_urls = false", "relative_urls = true")
+PICTURE = REPO / "static" / "images" / "makerspace.png"
+BODY = """\
+![A bench](/images/x.png)
+
+<img src="/images/x.png" srcset="/images/x.png 1x, /images/big%20one.png 2x" alt="Bench">
+
+Read the [agenda](/files/agenda.pdf), the [news tag](/tags/news/), the
+[archive](/archive/), <a href="/">home</a>, and [the other piece](/2026/11/second/).
+A [local picture](pic.png) next to this page, and [elsewhere](https://example.net/x).
+"""
+ARTICLES = {
+    "2026-11-20-first.md": article(
+        "First",
+        "2026-11-20 09:00",
+        BODY,
+        tags="[news, club]",
+        author="Ana Ortiz",
+        image="/images/x.png",
+        slug="first",
+    ),
+    "2026-11-21-second.md": article(
+        "Second",
+        "2026-11-21 10:00",
+        "Second body, with <video src=\"/files/clip.mp4\" poster=\"/images/x.png\"></video>.",
+        tags="[news]",
+        author="Bo Li",
+        image="images/x.png",
+        slug="second",
+        updated="2026-11-25 08:00",
+    ),
+}
+# Attributes whose value is a URL, or a list of them (srcset).
+URL_ATTRIBUTES = ("href", "src", "poster", "action", "data", "cite", "formaction")
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')]+")
+
+
+def make_subpath_site(make_site, extra: str = "") -> Path:  # type: ignore[no-untyped-def]
+    root: Path = make_site(ARTICLES, settings=SETTINGS, extra=extra)
+    pictures = ("images/x.png", "images/big one.png", "2026/11/first/pic.png")
+    for name in (*pictures, "2026/11/second/images/x.png"):
+        target = root / "static" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PICTURE, target)
+    (root / "static" / "files").mkdir()
+    (root / "static" / "files" / "agenda.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    (root / "static" / "files" / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    return root
+
+
+def html_urls(document: str, base: str) -> Iterator[str]:
+    """Every URL an HTML document or fragment holds, resolved against ``base``."""
+    tree = lxml.html.fromstring(document) if document.strip() else None
+    if tree is None:
+        return
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for name in URL_ATTRIBUTES:
+            value = element.get(name)
+            if value is not None and value.strip():
+                yield urljoin(base, value.strip())
+        for name in ("srcset", "imagesrcset"):
+            value = element.get(name)
+            if value:
+                for candidate in value.split(","):
+                    yield urljoin(base, candidate.split()[0])
+
+
+def feed_urls(data: bytes, base: str) -> Iterator[str]:
+    """Every URL of an RSS or Atom document: attributes, <link> and permalink texts, and the
+    URLs of the HTML its entries carry."""
+    root = etree.fromstring(data)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        local = etree.QName(element).localname
+        for name in ("href", "url", "src"):
+            if element.get(name):
+                yield urljoin(base, element.get(name))
+        text = (element.text or "").strip()
+        if local in ("link", "loc", "docs") and text:
+            yield urljoin(base, text)
+        if local in ("content", "description", "encoded", "summary") and "<" in text:
+            yield from html_urls(text, base)
+
+
+def json_urls(data: bytes) -> Iterator[str]:
+    feed = json.loads(data)
+    yield feed["home_page_url"]
+    yield feed["feed_url"]
+    for item in feed["items"]:
+        yield item["url"]
+        if "image" in item:
+            yield item["image"]
+        if "content_html" in item:
+            yield from html_urls(item["content_html"], item["url"])
+
+
+def location(public: Path, path: str) -> Path:
+    return public / path
+
+
+def page_address(relpath: str) -> str:
+    """The URL a file of public/ is served at under SUB."""
+    folder, _, name = relpath.rpartition("/")
+    if name == "index.html":
+        return SUB + (folder + "/" if folder else "")
+    return SUB + relpath
+
+
+def missing_targets(public: Path, urls: dict[str, set[str]]) -> list[str]:
+    """'where: url' for each URL on the site's host that is outside the site or names no file
+    of public/ (a folder: its index.html)."""
+    host = urlsplit(SUB).netloc
+    wrong = []
+    for where, found in sorted(urls.items()):
+        for url in sorted(found):
+            parts = urlsplit(url)
+            if parts.netloc != host:
+                continue
+            if not url.startswith(SUB):
+                wrong.append(f"{where}: {url} (outside {SUB})")
+                continue
+            path = unquote(parts.path[len(urlsplit(SUB).path) :])
+            target = public / path
+            if path == "" or path.endswith("/"):
+                target = target / "index.html"
+            if not target.is_file():
+                wrong.append(f"{where}: {url}")
+    return wrong
+
+
+def every_url(public: Path) -> dict[str, set[str]]:
+    urls: dict[str, set[str]] = {}
+    for file in sorted(public.rglob("*")):
+        relpath = file.relative_to(public).as_posix()
+        address = page_address(relpath)
+        if file.suffix == ".html":
+            urls[relpath] = set(html_urls(file.read_text(encoding="utf-8"), address))
+        elif file.name in ("rss.xml", "atom.xml"):
+            urls[relpath] = set(feed_urls(file.read_bytes(), address))
+        elif file.name == "feed.json":
+            urls[relpath] = set(json_urls(file.read_bytes()))
+        elif file.name.startswith("sitemap") and file.suffix == ".xml":
+            urls[relpath] = set(feed_urls(file.read_bytes(), address))
+        elif file.name == "robots.txt":
+            urls[relpath] = set(_URL_IN_TEXT.findall(file.read_text(encoding="utf-8")))
+    return urls
+
+
+@pytest.fixture
+def subpath_site(make_site) -> Path:  # type: ignore[no-untyped-def]
+    root = make_subpath_site(make_site)
+    publish(root)
+    record = make_issue(root, NOW)
+    # The issue's web version and the issues feed come with the next build.
+    publish(root, NOW.replace(hour=13))
+    root.joinpath("digest.html").write_text(record.html, encoding="utf-8")
+    root.joinpath("digest.txt").write_text(record.text, encoding="utf-8")
+    return root
+
+
+def test_every_url_of_a_subpath_site_names_a_file_it_built(subpath_site: Path) -> None:
+    public = subpath_site / "public"
+    urls = every_url(public)
+    digest_html = subpath_site.joinpath("digest.html").read_text(encoding="utf-8")
+    urls["digest.html"] = set(html_urls(digest_html, SUB))
+    digest_text = subpath_site.joinpath("digest.txt").read_text(encoding="utf-8")
+    urls["digest.txt"] = set(_URL_IN_TEXT.findall(digest_text))
+    # Every kind of document was looked into, and found the editor's root-relative URLs.
+    assert {"index.html", "rss.xml", "atom.xml", "feed.json", "digest.html"} <= urls.keys()
+    assert any(k.startswith("tags/") and k.endswith("rss.xml") for k in urls)
+    assert any(k.startswith("authors/") for k in urls)
+    assert any(k.startswith("issues/1/") for k in urls)
+    picture = SUB + "images/x.png"
+    for where in (
+        "2026/11/first/index.html",
+        "rss.xml",
+        "atom.xml",
+        "feed.json",
+        "digest.html",
+        "tags/news/atom.xml",
+    ):
+        assert picture in urls[where], where
+    assert SUB + "files/agenda.pdf" in urls["2026/11/first/index.html"]
+    assert SUB + "files/agenda.pdf" in urls["feed.json"]
+    assert SUB + "2026/11/first/pic.png" in urls["rss.xml"]
+    assert missing_targets(public, urls) == []
+
+
+def test_the_front_matter_image_resolves_under_the_site(subpath_site: Path) -> None:
+    feed = json.loads((subpath_site / "public" / "feed.json").read_bytes())
+    images = {item["title"]: item["image"] for item in feed["items"]}
+    # "/images/x.png" is read against the site's root; "images/x.png" against the article's
+    # page, as a relative reference always is.
+    assert images == {
+        "First": SUB + "images/x.png",
+        "Second": SUB + "2026/11/second/images/x.png",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/images/x.png", SUB + "images/x.png"),
+        ("/", SUB),
+        ("/tags/news/?a=1#top", SUB + "tags/news/?a=1#top"),
+        # Already under the site's path: as written (the writer allowed for the sub-path).
+        ("/paper/images/x.png", SUB + "images/x.png"),
+        ("/paper", SUB),
+        ("/papers/x.png", SUB + "papers/x.png"),
+    ],
+)
+def test_a_root_relative_path_is_read_against_the_site_root(path: str, expected: str) -> None:
+    assert site_url(SUB, path) == expected
+
+
+def test_a_site_at_the_host_root_reads_root_relative_paths_as_browsers_do() -> None:
+    assert site_url("https://example.org/", "/images/x.png") == "https://example.org/images/x.png"
+    assert site_url("https://example.org/", "/paper/x.png") == "https://example.org/paper/x.png"
+
+
+@pytest.mark.parametrize(
+    ("url", "page", "expected"),
+    [
+        (SUB + "images/x.png", "2026/11/first/index.html", "../../../images/x.png"),
+        (SUB, "2026/11/first/index.html", "../../../index.html"),
+        (SUB, "index.html", "index.html"),
+        (SUB + "tags/news/", "tags/index.html", "news/index.html"),
+        (SUB + "tags/news/#top", "tags/news/index.html", "index.html#top"),
+        (SUB + "rss.xml", "archive/index.html", "../rss.xml"),
+        (SUB + "authors/zo%C3%AB/", "index.html", "authors/zo%C3%AB/index.html"),
+        ("https://example.net/x", "index.html", None),
+        ("https://club.example.github.io/other/", "index.html", None),
+    ],
+)
+def test_relative_url_from_a_page(url: str, page: str, expected: str | None) -> None:
+    assert relative_url(SUB, url, page) == expected
+
+
+def test_page_url_is_absolute_unless_relative_urls(make_site) -> None:  # type: ignore[no-untyped-def]
+    absolute = load(make_site(settings=SETTINGS))
+    relative = load(make_site(settings=RELATIVE, folder="relative"))
+    page = "2026/11/a/index.html"
+    assert page_url(absolute, "/images/x.png", page) == SUB + "images/x.png"
+    assert page_url(relative, "/images/x.png", page) == "../../../images/x.png"
+    assert page_url(relative, SUB + "archive/", page) == "../../../archive/index.html"
+    assert page_url(relative, "https://example.net/", page) == "https://example.net/"
