@@ -15,6 +15,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
@@ -22,6 +23,8 @@ import pytest
 from helpers import NOW, REPO, article, load, make_issue, publish
 from lxml import etree
 
+from feedpub import config
+from feedpub.errors import ConfigError
 from feedpub.links import page_url, relative_url, site_url
 
 SUB = "https://club.example.github.io/paper/"
@@ -41,6 +44,7 @@ schedule = "manual"
 lookback_days = 60
 """
 RELATIVE = SETTINGS.replace("relative_urls = false", "relative_urls = true")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PICTURE = REPO / "static" / "images" / "makerspace.png"
 BODY = """\
 ![A bench](/images/x.png)
@@ -173,11 +177,13 @@ def missing_targets(public: Path, urls: dict[str, set[str]]) -> list[str]:
     return wrong
 
 
-def every_url(public: Path) -> dict[str, set[str]]:
+def every_url(public: Path, on_disk: bool = False) -> dict[str, set[str]]:
+    """The URLs of every file of public/, resolved against its address (``on_disk``: its
+    file:// URL)."""
     urls: dict[str, set[str]] = {}
     for file in sorted(public.rglob("*")):
         relpath = file.relative_to(public).as_posix()
-        address = page_address(relpath)
+        address = file.as_uri() if on_disk else page_address(relpath)
         if file.suffix == ".html":
             urls[relpath] = set(html_urls(file.read_text(encoding="utf-8"), address))
         elif file.name in ("rss.xml", "atom.xml"):
@@ -289,3 +295,145 @@ def test_page_url_is_absolute_unless_relative_urls(make_site) -> None:  # type: 
     assert page_url(relative, "/images/x.png", page) == "../../../images/x.png"
     assert page_url(relative, SUB + "archive/", page) == "../../../archive/index.html"
     assert page_url(relative, "https://example.net/", page) == "https://example.net/"
+
+
+# -- [site] relative_urls ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def relative_site(make_site) -> Path:  # type: ignore[no-untyped-def]
+    root = make_subpath_site(make_site)
+    (root / "feedpub.toml").write_text(RELATIVE, encoding="utf-8")
+    publish(root)
+    make_issue(root, NOW)
+    publish(root, NOW.replace(hour=13))
+    return root
+
+
+def test_relative_urls_pages_work_from_disk(relative_site: Path) -> None:
+    """Every URL of every page, resolved against the page's file:// URL as a browser opening
+    it from disk does, that points into the site names a file there (a folder would show a
+    listing, not the page); none points at [site] url but the feeds' own addresses."""
+    public = relative_site / "public"
+    pages = sorted(public.rglob("*.html"))
+    assert "2026/11/first/index.html" in {p.relative_to(public).as_posix() for p in pages}
+    wrong, seen = [], 0
+    for page in pages:
+        base = page.as_uri()
+        for url in html_urls(page.read_text(encoding="utf-8"), base):
+            parts = urlsplit(url)
+            if parts.scheme == "file":
+                seen += 1
+                if not Path(unquote(parts.path)).is_file():
+                    wrong.append(f"{page.relative_to(public)}: {url}")
+            elif url.startswith(SUB):
+                wrong.append(f"{page.relative_to(public)}: {url} (absolute)")
+    assert wrong == []
+    assert seen > 100
+    first = (public / "2026/11/first/index.html").read_text(encoding="utf-8")
+    assert 'src="../../../images/x.png"' in first
+    assert 'href="../../../index.html"' in first
+    assert 'href="pic.png"' in first  # a relative link of the body, as written
+
+
+def test_relative_urls_keep_feeds_and_the_sitemap_absolute(relative_site: Path) -> None:
+    public = relative_site / "public"
+    # Resolved against each file's file:// URL: a relative URL would come out as a file: one.
+    urls = {k: v for k, v in every_url(public, on_disk=True).items() if not k.endswith(".html")}
+    for name in ("rss.xml", "atom.xml", "feed.json", "sitemap.xml", "tags/news/rss.xml"):
+        assert urls[name], name
+        assert all(urlsplit(url).scheme in ("http", "https") for url in urls[name]), name
+    assert missing_targets(public, urls) == []
+
+
+def _chromium(profile: Path) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    found = shutil.which("chromium")
+    if found is None or not CHROMEDRIVER.is_file():
+        pytest.fail("chromium and chromedriver are not installed", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = found
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+
+
+def test_chromium_opens_the_site_from_disk_and_follows_its_links(
+    relative_site: Path, tmp_path: Path
+) -> None:
+    """public/index.html opened as a file: its article's link leads to the article, whose
+    pictures load, and its way home leads back to index.html."""
+    from selenium.webdriver.common.by import By
+
+    public = relative_site / "public"
+    driver = _chromium(tmp_path / "profile")
+    try:
+        driver.get((public / "index.html").as_uri())
+        driver.find_element(By.LINK_TEXT, "First").click()
+        assert driver.current_url == (public / "2026/11/first/index.html").as_uri()
+        images = driver.find_elements(By.CSS_SELECTOR, "main img")
+        assert len(images) >= 2
+        widths = [driver.execute_script("return arguments[0].naturalWidth", i) for i in images]
+        assert all(width > 0 for width in widths), widths
+        driver.find_element(By.LINK_TEXT, "#news").click()
+        assert driver.current_url == (public / "tags/news/index.html").as_uri()
+        driver.find_element(By.LINK_TEXT, "Archive").click()
+        assert driver.current_url == (public / "archive/index.html").as_uri()
+        driver.find_element(By.LINK_TEXT, "Latest").click()
+        assert driver.current_url == (public / "index.html").as_uri()
+    finally:
+        driver.quit()
+
+
+# -- bad settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('relative_urls = "yes"', "[site] relative_urls must be true or false, not a string"),
+        ("relative_urls = 1", "[site] relative_urls must be true or false, not a number"),
+        ("relative_urls = [true]", "[site] relative_urls must be true or false, not a list"),
+        ('url = "https://club.example.github.io/paper/?x=1"', "must not have a query"),
+        ('url = "https://club.example.github.io/paper/#top"', "must not have a query"),
+        ('url = "/paper/"', "[site] url must be an absolute http:// or https:// URL"),
+        ('url = "https://club.example.github.io/pa per/"', "[site] url must not contain spaces"),
+        (f'url = "https://club.example.github.io/{"p" * 2001}/"', "keep it under 2000"),
+    ],
+    ids=["string", "number", "list", "query", "fragment", "no-host", "space", "huge"],
+)
+def test_a_bad_url_setting_is_an_error_on_its_line(
+    make_site, line: str, message: str  # type: ignore[no-untyped-def]
+) -> None:
+    key = line.split(" =")[0]
+    lines = [
+        text for text in SETTINGS.splitlines() if not text.startswith(f"{key} =")
+    ]
+    lines.insert(1, line)
+    root = make_site(settings="\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load(root)
+    (problem,) = raised.value.problems
+    assert message in problem.message
+    assert (problem.path, problem.line) == ("feedpub.toml", 2)
+
+
+def test_relative_urls_from_the_environment(make_site) -> None:  # type: ignore[no-untyped-def]
+    root = make_site(settings=SETTINGS)
+    assert config.load(root, env={"FEEDPUB_SITE_RELATIVE_URLS": "on"}).site.relative_urls
+    with pytest.raises(ConfigError) as raised:
+        config.load(root, env={"FEEDPUB_SITE_RELATIVE_URLS": "maybe"})
+    (problem,) = raised.value.problems
+    assert problem.message == "[site] relative_urls must be true or false"
+    assert problem.path == "environment variable FEEDPUB_SITE_RELATIVE_URLS"

@@ -4,7 +4,7 @@ Every HTML page the build writes is in the sitemap, whoever adds it (a list's fu
 are found as they come), but for 404.html, which is no page to index. A page's <lastmod> is
 the newest date, updated else published, of the articles it shows (pages.newest_shown), never
 the clock; a page of no article (a static HTML file, an empty list) has none. The URLs are
-absolute, under [site] url, XML-escaped. Past MAX_URLS URLs the sitemap is an index of
+absolute, under [site] url, with the five characters the protocol names escaped (& < > " '). Past MAX_URLS URLs the sitemap is an index of
 sitemap-1.xml, sitemap-2.xml, ..., as the protocol asks (50,000 URLs a file).
 
 robots.txt names the sitemap, unless static/ has a robots.txt of its own, which is copied as it
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import partial
-from xml.sax.saxutils import escape
+from html import escape
 
 from feedpub.config import Site
 from feedpub.site.cache.keys import key
@@ -29,8 +29,6 @@ MAX_URLS = 50_000
 NOT_LISTED = frozenset({"404.html"})
 SITEMAP = "sitemap.xml"
 ROBOTS = "robots.txt"
-# The protocol asks for every one of XML's five entities to be escaped in a URL.
-_QUOTES = {"'": "&apos;", '"': "&quot;"}
 
 
 def page_address(site: Site, path: str) -> str:
@@ -93,6 +91,6 @@ def _document(root: str, element: str, entries: list[tuple[str, str | None]]) ->
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<{root} xmlns="{NAMESPACE}">']
     for url, when in entries:
         modified = f"<lastmod>{when}</lastmod>" if when else ""
-        lines.append(f"<{element}><loc>{escape(url, _QUOTES)}</loc>{modified}</{element}>")
+        lines.append(f"<{element}><loc>{escape(url, quote=True)}</loc>{modified}</{element}>")
     lines.append(f"</{root}>")
     return ("\n".join(lines) + "\n").encode("utf-8")
