@@ -49,9 +49,8 @@ def absolutize(fragment: str, base: str, root: str) -> str:
     email, which are read away from the page."""
 
     def join(reference: str) -> str | None:
-        if has_scheme(reference) or reference.startswith("//"):
-            return None
-        return site_url(root, reference, base)
+        # A scheme-relative one ("//cdn.example.net/x.png") takes the base's scheme.
+        return None if has_scheme(reference) else site_url(root, reference, base)
 
     return rewrite_urls(fragment, join)
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from helpers import NOW, REPO, article, load, make_issue, publish
+from helpers import NOW, REPO, MakeSite, article, load, make_issue, publish
 from lxml import etree
 
 from feedpub import config
@@ -68,7 +68,7 @@ ARTICLES = {
     "2026-11-21-second.md": article(
         "Second",
         "2026-11-21 10:00",
-        "Second body, with <video src=\"/files/clip.mp4\" poster=\"/images/x.png\"></video>.",
+        'Second body, with <video src="/files/clip.mp4" poster="/images/x.png"></video>.',
         tags="[news]",
         author="Bo Li",
         image="images/x.png",
@@ -81,7 +81,7 @@ URL_ATTRIBUTES = ("href", "src", "poster", "action", "data", "cite", "formaction
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')]+")
 
 
-def make_subpath_site(make_site, extra: str = "") -> Path:  # type: ignore[no-untyped-def]
+def make_subpath_site(make_site: MakeSite, extra: str = "") -> Path:
     root: Path = make_site(ARTICLES, settings=SETTINGS, extra=extra)
     pictures = ("images/x.png", "images/big one.png", "2026/11/first/pic.png")
     for name in (*pictures, "2026/11/second/images/x.png"):
@@ -198,7 +198,7 @@ def every_url(public: Path, on_disk: bool = False) -> dict[str, set[str]]:
 
 
 @pytest.fixture
-def subpath_site(make_site) -> Path:  # type: ignore[no-untyped-def]
+def subpath_site(make_site: MakeSite) -> Path:
     root = make_subpath_site(make_site)
     publish(root)
     record = make_issue(root, NOW)
@@ -287,7 +287,7 @@ def test_relative_url_from_a_page(url: str, page: str, expected: str | None) -> 
     assert relative_url(SUB, url, page) == expected
 
 
-def test_page_url_is_absolute_unless_relative_urls(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_page_url_is_absolute_unless_relative_urls(make_site: MakeSite) -> None:
     absolute = load(make_site(settings=SETTINGS))
     relative = load(make_site(settings=RELATIVE, folder="relative"))
     page = "2026/11/a/index.html"
@@ -301,7 +301,7 @@ def test_page_url_is_absolute_unless_relative_urls(make_site) -> None:  # type: 
 
 
 @pytest.fixture
-def relative_site(make_site) -> Path:  # type: ignore[no-untyped-def]
+def relative_site(make_site: MakeSite) -> Path:
     root = make_subpath_site(make_site)
     (root / "feedpub.toml").write_text(RELATIVE, encoding="utf-8")
     publish(root)
@@ -414,12 +414,12 @@ def test_chromium_opens_the_site_from_disk_and_follows_its_links(
     ids=["string", "number", "list", "query", "fragment", "no-host", "space", "huge"],
 )
 def test_a_bad_url_setting_is_an_error_on_its_line(
-    make_site, line: str, message: str  # type: ignore[no-untyped-def]
+    make_site: MakeSite,
+    line: str,
+    message: str,
 ) -> None:
     key = line.split(" =")[0]
-    lines = [
-        text for text in SETTINGS.splitlines() if not text.startswith(f"{key} =")
-    ]
+    lines = [text for text in SETTINGS.splitlines() if not text.startswith(f"{key} =")]
     lines.insert(1, line)
     root = make_site(settings="\n".join(lines) + "\n")
     with pytest.raises(ConfigError) as raised:
@@ -429,7 +429,7 @@ def test_a_bad_url_setting_is_an_error_on_its_line(
     assert (problem.path, problem.line) == ("feedpub.toml", 2)
 
 
-def test_relative_urls_from_the_environment(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_relative_urls_from_the_environment(make_site: MakeSite) -> None:
     root = make_site(settings=SETTINGS)
     assert config.load(root, env={"FEEDPUB_SITE_RELATIVE_URLS": "on"}).site.relative_urls
     with pytest.raises(ConfigError) as raised:

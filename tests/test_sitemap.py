@@ -10,10 +10,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from helpers import NOW, SETTINGS, SITE_URL, article, publish
+from helpers import NOW, SETTINGS, SITE_URL, MakeSite, article, publish
 from lxml import etree
 
+from feedpub.config import Site
 from feedpub.site import sitemap
+from feedpub.site.pages import Output
 
 SCHEMA = etree.XMLSchema(etree.parse(Path(__file__).parent / "data" / "sitemaps" / "sitemap.xsd"))
 NS = {"s": sitemap.NAMESPACE}
@@ -31,13 +33,15 @@ def read(data: bytes) -> dict[str, str | None]:
     document = etree.fromstring(data)
     SCHEMA.assertValid(document)
     return {
-        entry.findtext("s:loc", namespaces=NS): entry.findtext("s:lastmod", namespaces=NS)
+        entry.findtext("s:loc", default="", namespaces=NS): entry.findtext(
+            "s:lastmod", namespaces=NS
+        )
         for entry in document
     }
 
 
 @pytest.fixture
-def built(make_site) -> Path:  # type: ignore[no-untyped-def]
+def built(make_site: MakeSite) -> Path:
     root: Path = make_site(ARTICLES)
     (root / "static").mkdir()
     (root / "static" / "about & us's.html").write_text("<!DOCTYPE html><title>x</title>")
@@ -50,7 +54,9 @@ def test_every_page_is_in_the_sitemap_with_its_newest_article(built: Path) -> No
     urls = read((public / "sitemap.xml").read_bytes())
     pages = {p.relative_to(public).as_posix() for p in public.rglob("*.html")}
     assert len(pages) == 12  # 3 articles, home, archive, 2 tags, 2 authors, 2 indexes, 1 own
-    assert {unquote(url) for url in urls} == {SITE_URL + p.removesuffix("index.html") for p in pages}
+    assert {unquote(url) for url in urls} == {
+        SITE_URL + p.removesuffix("index.html") for p in pages
+    }
     old, new = "2026-11-24T08:00:00+01:00", "2026-11-20T09:00:00+01:00"
     assert urls[SITE_URL + "2026/11/old/"] == old  # updated, else published
     assert urls[SITE_URL + "2026/11/new/"] == new
@@ -63,7 +69,7 @@ def test_every_page_is_in_the_sitemap_with_its_newest_article(built: Path) -> No
     assert urls[SITE_URL + "about%20%26%20us%27s.html"] is None
 
 
-def test_the_sitemap_is_the_same_whenever_it_is_built(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_the_sitemap_is_the_same_whenever_it_is_built(make_site: MakeSite) -> None:
     first = make_site(ARTICLES, folder="one")
     second = make_site(ARTICLES, folder="two")
     publish(first, NOW)
@@ -78,7 +84,7 @@ def test_robots_txt_names_the_sitemap(built: Path) -> None:
     assert text == f"User-agent: *\nDisallow:\n\nSitemap: {SITE_URL}sitemap.xml\n"
 
 
-def test_a_robots_txt_of_the_site_s_own_is_copied_as_it_is(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_a_robots_txt_of_the_site_s_own_is_copied_as_it_is(make_site: MakeSite) -> None:
     root: Path = make_site(ARTICLES)
     (root / "static").mkdir()
     own = b"User-agent: *\r\nDisallow: /drafts/\r\n"
@@ -88,18 +94,20 @@ def test_a_robots_txt_of_the_site_s_own_is_copied_as_it_is(make_site) -> None:  
     assert (root / "public" / "robots.txt").read_bytes() == own
 
 
-def _outputs(paths: list[str]) -> list[tuple[str, str, object]]:
+def _outputs(paths: list[str]) -> list[Output]:
     return [(path, "", lambda: b"") for path in paths]
 
 
-def test_pages_anyone_adds_are_in_the_sitemap(test_site) -> None:  # type: ignore[no-untyped-def]
+def test_pages_anyone_adds_are_in_the_sitemap(test_site: Site) -> None:
     """The sitemap takes the build's outputs as they come: a list's next pages, a 404 page
     (left out), feeds and pictures (left out)."""
     produced = _outputs(
         ["index.html", "page/2/index.html", "404.html", "rss.xml", "images/a.png", "x/y.html"]
     )
     when = datetime(2026, 11, 3, 8, 0, tzinfo=NOW.tzinfo)
-    made = {p: r for p, _, r in sitemap.outputs(test_site, produced, {"page/2/index.html": when}, "b")}  # type: ignore[arg-type]
+    made = {
+        p: r for p, _, r in sitemap.outputs(test_site, produced, {"page/2/index.html": when}, "b")
+    }
     assert set(made) == {"sitemap.xml", "robots.txt"}
     urls = read(made["sitemap.xml"]())
     assert urls == {
@@ -109,22 +117,27 @@ def test_pages_anyone_adds_are_in_the_sitemap(test_site) -> None:  # type: ignor
     }
 
 
-def test_past_50000_urls_the_sitemap_is_an_index(test_site) -> None:  # type: ignore[no-untyped-def]
+def test_past_50000_urls_the_sitemap_is_an_index(test_site: Site) -> None:
     paths = [f"{n // 1000}/{n}/index.html" for n in range(sitemap.MAX_URLS + 2)]
     # In the last part: the sitemap lists the pages in the order of their paths.
     lastmod = {max(paths): datetime(2026, 1, 2, tzinfo=NOW.tzinfo)}
-    made = {p: r for p, _, r in sitemap.outputs(test_site, _outputs(paths), lastmod, "b")}  # type: ignore[arg-type]
+    made = {p: r for p, _, r in sitemap.outputs(test_site, _outputs(paths), lastmod, "b")}
     assert set(made) == {"sitemap.xml", "sitemap-1.xml", "sitemap-2.xml", "robots.txt"}
     index = read(made["sitemap.xml"]())
     url = test_site.site.url
-    assert index == {url + "sitemap-1.xml": None, url + "sitemap-2.xml": "2026-01-02T00:00:00+01:00"}
+    assert index == {
+        url + "sitemap-1.xml": None,
+        url + "sitemap-2.xml": "2026-01-02T00:00:00+01:00",
+    }
     first, second = read(made["sitemap-1.xml"]()), read(made["sitemap-2.xml"]())
     assert (len(first), len(second)) == (sitemap.MAX_URLS, 2)
     assert first.keys().isdisjoint(second)
-    assert {unquote(u) for u in (*first, *second)} == {url + p.removesuffix("index.html") for p in paths}
+    assert {unquote(u) for u in (*first, *second)} == {
+        url + p.removesuffix("index.html") for p in paths
+    }
 
 
-def test_a_subpath_site_s_sitemap_is_under_its_path(make_site) -> None:  # type: ignore[no-untyped-def]
+def test_a_subpath_site_s_sitemap_is_under_its_path(make_site: MakeSite) -> None:
     sub = "https://club.example.github.io/paper/"
     root = make_site(ARTICLES, settings=SETTINGS.replace(SITE_URL, sub))
     publish(root)

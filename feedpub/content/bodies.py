@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+
 from feedpub.config import Site
 from feedpub.content.readers import lead_of, render_html
 from feedpub.content.uris import written_image
-from feedpub.model import Article
 from feedpub.links import absolutize, rooted, site_url
+from feedpub.model import Article
 
 
 class Bodies:

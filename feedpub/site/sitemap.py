@@ -3,9 +3,9 @@
 Every HTML page the build writes is in the sitemap, whoever adds it (a list's further pages
 are found as they come), but for 404.html, which is no page to index. A page's <lastmod> is
 the newest date, updated else published, of the articles it shows (pages.newest_shown), never
-the clock; a page of no article (a static HTML file, an empty list) has none. The URLs are
-absolute, under [site] url, with the five characters the protocol names escaped (& < > " '). Past MAX_URLS URLs the sitemap is an index of
-sitemap-1.xml, sitemap-2.xml, ..., as the protocol asks (50,000 URLs a file).
+the clock; a page of no article (a static HTML file) has none. The URLs are absolute, under
+[site] url, with the five characters the protocol names escaped (& < > " '). Past MAX_URLS
+URLs the sitemap is an index of sitemap-1.xml, sitemap-2.xml, ..., as the protocol asks.
 
 robots.txt names the sitemap, unless static/ has a robots.txt of its own, which is copied as it
 is instead. (Crawlers read robots.txt at the host's root only: a site under a sub-path gets one
