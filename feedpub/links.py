@@ -17,10 +17,15 @@ works opened from disk.
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from feedpub.text import has_scheme, rewrite_urls
+
+# What a page with a root-relative URL holds: a value starting with '/', a srcset (whose later
+# candidates may), a CSS url() or @import.
+_MAY_BE_ROOTED = re.compile(r"""=\s*["']?/|srcset|url\(|@import""", re.IGNORECASE)
 
 if TYPE_CHECKING:
     from feedpub.config import Site
@@ -95,16 +100,31 @@ def page_url(site: Site, url: str, page: str) -> str:
     return absolute
 
 
-def relative_page(html: str, root: str, page: str) -> str:
-    """A rendered page with every URL in the site (href, src, srcset...) relative to the page,
-    but a canonical link, which is absolute by its nature, and a form's action, which posts to
-    a server (text.rewrite_urls)."""
+def page_links(html: str, site: Site, page: str) -> str:
+    """A rendered page as it is written: its root-relative URLs (a body's, a template's own:
+    a logo, a favicon) read against the site's root, and with ``[site] relative_urls`` every
+    URL in the site (href, src, srcset...) relative to the page, but a canonical link, which
+    is absolute by its nature, and a form's action, which posts to a server. Every other URL
+    as written: a relative one resolves against the page already."""
+    root = site.site.url
+    relative = site.site.relative_urls
+    if not relative and (root_path(root) == "/" or not _MAY_BE_ROOTED.search(html)):
+        # A browser reads a root-relative URL right at the host's root; and a page without
+        # one (no value starts with '/', no srcset or CSS URL) is spared the pass.
+        return html
 
     def join(reference: str) -> str | None:
-        return relative_url(root, reference, page)
+        if reference.startswith("/") and not reference.startswith("//"):
+            absolute = site_url(root, reference)
+        elif relative and reference.startswith(root):
+            absolute = reference
+        else:
+            return None
+        return (relative_url(root, absolute, page) if relative else None) or absolute
 
-    return rewrite_urls(html, join, keep=_kept)
+    return rewrite_urls(html, join, keep=_kept if relative else None)
 
 
 def _kept(tag: str, text: str) -> bool:
-    return tag == "link" and "canonical" in text.lower()
+    """Whether a start tag's URLs stay absolute in a relative page."""
+    return tag == "form" or (tag == "link" and "canonical" in text.lower())

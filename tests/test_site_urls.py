@@ -91,6 +91,13 @@ def make_subpath_site(make_site: MakeSite, extra: str = "") -> Path:
     (root / "static" / "files").mkdir()
     (root / "static" / "files" / "agenda.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     (root / "static" / "files" / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    # A template of the site's own, with a root-relative URL of its own (a logo).
+    packaged = (REPO / "templates" / "article.html").read_text(encoding="utf-8")
+    (root / "templates").mkdir()
+    (root / "templates" / "article.html").write_text(
+        packaged.replace("<article>", '<article>\n<img src="/images/big%20one.png" alt="">', 1),
+        encoding="utf-8",
+    )
     return root
 
 
@@ -231,6 +238,7 @@ def test_every_url_of_a_subpath_site_names_a_file_it_built(subpath_site: Path) -
         "tags/news/atom.xml",
     ):
         assert picture in urls[where], where
+    assert SUB + "images/big%20one.png" in urls["2026/11/second/index.html"]  # the template's
     assert SUB + "files/agenda.pdf" in urls["2026/11/first/index.html"]
     assert SUB + "files/agenda.pdf" in urls["feed.json"]
     assert SUB + "2026/11/first/pic.png" in urls["rss.xml"]

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from feedpub.config import Site
 from feedpub.content.readers import lead_of, render_html
 from feedpub.content.uris import written_image
-from feedpub.links import absolutize, rooted, site_url
+from feedpub.links import absolutize, site_url
 from feedpub.model import Article
 
 
@@ -36,10 +36,10 @@ class Bodies:
 
     def page_html(self, article: Article) -> str:
         """The body for the article's own page, which is served at its link: relative links
-        resolve there as they would against the link, so they are left as written; a
-        root-relative one is read against the site's root (links.rooted). The body, used
-        once, is not kept."""
-        return rooted(render_html(article, self.site), self.site.site.url)
+        resolve there as they would against the link, so they are left as written (the page's
+        root-relative ones are read against the site's root when the page is written:
+        links.page_links). The body, used once, is not kept."""
+        return render_html(article, self.site)
 
     def summary(self, article: Article) -> str:
         # The readers set ``lead``; an article made otherwise (an issue in the issues feed)

@@ -29,6 +29,7 @@ from premailer import Premailer
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
+from feedpub.links import rooted
 from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.placeholders import MANAGE_PLACEHOLDER
@@ -165,7 +166,8 @@ def render(
         text = env.get_template(name).render(**context)
     except Exception as exc:  # whatever a template's code raises, told with its file and line
         raise DigestError(template_problem(exc, site, name)) from None
-    html, warnings = inline_css(raw_html)
+    # A root-relative URL of a template of the site's own (a logo) is the site's, as in pages.
+    html, warnings = inline_css(rooted(raw_html, site.site.url))
     if len(html.encode()) > GMAIL_CLIP_BYTES:
         warnings.append(
             f"the HTML is {len(html.encode()) // 1024} KB: Gmail clips messages over 102 KB; "

@@ -11,7 +11,7 @@ from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.errors import TemplateError
-from feedpub.links import relative_page
+from feedpub.links import page_links
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
@@ -134,10 +134,7 @@ class Pages:
         return self._cards[name]
 
     def _page(self, template: str, path: str, **context: object) -> bytes:
-        page = self._render(template, **context)
-        if self.site.site.relative_urls:
-            page = relative_page(page, self.site.site.url, path)
-        return page.encode()
+        return page_links(self._render(template, **context), self.site, path).encode()
 
     def _render(self, template: str, **context: object) -> str:
         try:
