@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from helpers import NOW, REPO, MakeSite, article, load, make_issue, publish
+from helpers import NOW, REPO, MakeSite, article, files_of, load, make_issue, publish
 from lxml import etree
 
 from feedpub import config
@@ -445,3 +446,23 @@ def test_relative_urls_from_the_environment(make_site: MakeSite) -> None:
     (problem,) = raised.value.problems
     assert problem.message == "[site] relative_urls must be true or false"
     assert problem.path == "environment variable FEEDPUB_SITE_RELATIVE_URLS"
+
+
+def test_a_quick_rebuild_of_a_relative_subpath_site_writes_what_a_full_build_writes(
+    relative_site: Path,
+) -> None:
+    later = NOW.replace(hour=14)
+    story = relative_site / "content" / "2026-11-20-first.md"
+    story.write_text(
+        story.read_text(encoding="utf-8") + "\nAnd ![more](/images/x.png).\n", encoding="utf-8"
+    )
+    assert publish(relative_site, later).path == "quick"
+    rebuilt = files_of(relative_site / "public")
+    assert b'src="../../../images/x.png" alt="more"' in rebuilt["2026/11/first/index.html"]
+    shutil.rmtree(relative_site / "public")
+    with sqlite3.connect(relative_site / ".feedpub" / "state.db") as db:
+        db.execute("DELETE FROM content_cache")
+        db.execute("DELETE FROM meta WHERE key = 'build_memo'")
+    db.close()
+    assert publish(relative_site, later).path == "full"
+    assert files_of(relative_site / "public") == rebuilt
