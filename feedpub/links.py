@@ -8,10 +8,12 @@ a note is read against the site's root, the path of ``[site] url``: with
 host, outside the site. One that already starts with the site's path (``/paper/images/x.png``)
 allowed for it and is kept as written, as Docusaurus's ``useBaseUrl`` keeps it.
 
-Feeds, the sitemap and email carry absolute URLs (``site_url``). Pages write what
+Feeds, the sitemap, email and whatever must be absolute on a page (a canonical link, Open
+Graph's og:url and og:image) carry absolute URLs: ``site_url``. A link a page writes is what
 ``page_url`` gives: the same absolute URL, or with ``[site] relative_urls`` one relative to the
 page's own file (``../../images/x.png``, a folder as its ``index.html``), so that the output
-works opened from disk.
+works opened from disk. Every page passes through ``page_links`` as it is written, so that a
+template that writes an absolute or root-relative URL gets the same without asking.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def absolutize(fragment: str, base: str, root: str) -> str:
 
 
 def rooted(fragment: str, root: str) -> str:
-    """A page's body with its root-relative URLs read against the site's root; every other
-    URL as written (a relative one resolves against the page, where the body is shown)."""
+    """HTML with its root-relative URLs read against the site's root; every other URL as
+    written."""
 
     def join(reference: str) -> str | None:
         if reference.startswith("/") and not reference.startswith("//"):

@@ -21,12 +21,24 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from helpers import NOW, REPO, MakeSite, article, files_of, load, make_issue, publish
+from helpers import (
+    NOW,
+    REPO,
+    MakeSite,
+    article,
+    files_of,
+    load,
+    make_issue,
+    publish,
+    write_articles,
+)
 from lxml import etree
 
 from feedpub import config
 from feedpub.errors import ConfigError
 from feedpub.links import page_url, relative_url, site_url
+from feedpub.site.build import check
+from feedpub.store.state import State
 
 SUB = "https://club.example.github.io/paper/"
 SETTINGS = f"""\
@@ -466,3 +478,21 @@ def test_a_quick_rebuild_of_a_relative_subpath_site_writes_what_a_full_build_wri
     db.close()
     assert publish(relative_site, later).path == "full"
     assert files_of(relative_site / "public") == rebuilt
+
+
+def test_check_looks_for_a_subpath_site_s_root_relative_images_where_the_build_does(
+    make_site: MakeSite,
+) -> None:
+    root = make_subpath_site(make_site)
+    write_articles(root, {"2026-11-22-third.md": article("Third", body="![x](/images/gone.png)")})
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        problems = check(site, NOW, state).problems
+    told = [p.message for p in problems if p.path == "content/2026-11-22-third.md"]
+    assert len(told) == 1
+    assert "'/images/gone.png' is not a file in static/" in told[0]
+    assert "static/images/gone.png" in told[0]
+    # The ones that are there are not told.
+    assert [p for p in problems if p.path.startswith("content/2026-11-2")] == [
+        p for p in problems if p.path == "content/2026-11-22-third.md"
+    ]
