@@ -86,6 +86,10 @@ def relative_url(root: str, url: str, page: str) -> str | None:
     if path == "" or path.endswith("/"):
         path += "index.html"
     relative = posixpath.relpath(path, posixpath.dirname(page) or ".")
+    if posixpath.basename(relative) in (".", ".."):
+        # A file named as one of the page's folders ("a/b" from "a/b/c/index.html"): ".."
+        # would name the folder.
+        relative = posixpath.normpath(posixpath.join(relative, "..", posixpath.basename(path)))
     written = relative + (question + query) + (hash_mark + fragment)
     # A first segment with ':' would read as a scheme (RFC 3986 4.2).
     return "./" + written if ":" in relative.split("/", 1)[0] else written

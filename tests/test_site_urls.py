@@ -32,12 +32,15 @@ from helpers import (
     publish,
     write_articles,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from feedpub import config
 from feedpub.errors import ConfigError
 from feedpub.links import page_url, relative_url, site_url
-from feedpub.site.build import check
+from feedpub.newsletter.issues import create
+from feedpub.site.build import check, load_catalog
 from feedpub.store.state import State
 
 SUB = "https://club.example.github.io/paper/"
@@ -89,6 +92,7 @@ ARTICLES = {
         updated="2026-11-25 08:00",
     ),
 }
+NOTE = "This week: ![the bench](/images/x.png) and [the agenda](/files/agenda.pdf)."
 # Attributes whose value is a URL, or a list of them (srcset).
 URL_ATTRIBUTES = ("href", "src", "poster", "action", "data", "cite", "formaction")
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')]+")
@@ -221,7 +225,12 @@ def every_url(public: Path, on_disk: bool = False) -> dict[str, set[str]]:
 def subpath_site(make_site: MakeSite) -> Path:
     root = make_subpath_site(make_site)
     publish(root)
-    record = make_issue(root, NOW)
+    site = load(root)
+    with State.open(site.state_dir) as state:
+        draft = create(site, state, load_catalog(site, state, NOW), NOW, note=NOTE)
+        assert draft is not None
+        record = state.issues.get(draft.number)
+    assert record is not None
     # The issue's web version and the issues feed come with the next build.
     publish(root, NOW.replace(hour=13))
     root.joinpath("digest.html").write_text(record.html, encoding="utf-8")
@@ -255,6 +264,9 @@ def test_every_url_of_a_subpath_site_names_a_file_it_built(subpath_site: Path) -
     assert SUB + "files/agenda.pdf" in urls["2026/11/first/index.html"]
     assert SUB + "files/agenda.pdf" in urls["feed.json"]
     assert SUB + "2026/11/first/pic.png" in urls["rss.xml"]
+    # The editor's note, in the digest's HTML and text, the issue's page and the issues feed.
+    for where in ("digest.html", "digest.txt", "issues/1/index.html", "issues/rss.xml"):
+        assert SUB + "files/agenda.pdf" in urls[where], where
     assert missing_targets(public, urls) == []
 
 
@@ -496,3 +508,30 @@ def test_check_looks_for_a_subpath_site_s_root_relative_images_where_the_build_d
     assert [p for p in problems if p.path.startswith("content/2026-11-2")] == [
         p for p in problems if p.path == "content/2026-11-22-third.md"
     ]
+
+
+_SEGMENT = st.text(alphabet="abz09-._~%C3%A9", min_size=1, max_size=8).filter(
+    lambda s: s not in (".", "..")
+)
+
+
+@given(
+    page=st.lists(_SEGMENT, max_size=4),
+    target=st.lists(_SEGMENT, max_size=4),
+    folder=st.booleans(),
+    tail=st.sampled_from(["", "?a=1", "#top", "?a=b:c#x"]),
+)
+def test_a_relative_url_resolves_from_its_page_to_the_file_it_names(
+    page: list[str], target: list[str], folder: bool, tail: str
+) -> None:
+    """From the page's file, the relative URL reaches the target's file (a folder's
+    index.html), with its query and fragment, as a browser opening the page from disk reads
+    it."""
+    page_path = "/".join([*page, "index.html"])
+    path = "/".join(target) + ("/" if folder and target else "")
+    relative = relative_url(SUB, SUB + path + tail, page_path)
+    assert relative is not None
+    assert not urlsplit(relative).scheme
+    disk = "file:///public/"
+    file = path + "index.html" if path == "" or path.endswith("/") else path
+    assert urljoin(disk + page_path, relative) == disk + file + tail
