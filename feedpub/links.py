@@ -23,7 +23,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from feedpub.text import has_scheme, rewrite_urls
+from feedpub.text import Join, has_scheme, rewrite_urls
 
 # What a page with a root-relative URL holds: a value starting with '/', a srcset (whose later
 # candidates may), a CSS url() or @import.
@@ -128,9 +128,14 @@ def page_links(html: str, site: Site, page: str) -> str:
             return None
         return (relative_url(root, absolute, page) if relative else None) or absolute
 
-    return rewrite_urls(html, join, keep=_kept if relative else None)
+    def only_rooted(reference: str) -> str | None:
+        if reference.startswith("/") and not reference.startswith("//"):
+            return site_url(root, reference)
+        return None
 
+    def per_tag(tag: str, text: str) -> Join | None:
+        # A canonical link is absolute by its nature; a form posts to a server.
+        kept = tag == "form" or (tag == "link" and "canonical" in text.lower())
+        return only_rooted if kept else None
 
-def _kept(tag: str, text: str) -> bool:
-    """Whether a start tag's URLs stay absolute in a relative page."""
-    return tag == "form" or (tag == "link" and "canonical" in text.lower())
+    return rewrite_urls(html, join, per_tag if relative else None)

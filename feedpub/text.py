@@ -414,18 +414,16 @@ def absolutize(fragment: str, base: str) -> str:
 
 
 def rewrite_urls(
-    fragment: str, join: Join, keep: Callable[[str, str], bool] | None = None
+    fragment: str, join: Join, per_tag: Callable[[str, str], Join | None] | None = None
 ) -> str:
     """Every URL of an HTML fragment or page, where absolutize finds them, as ``join`` makes
-    it (None: as it is); a start tag for which ``keep(tag name, tag's text)`` is true stays
-    as it is."""
-    if keep is None:
+    it (None: as it is); ``per_tag(tag name, tag's text)``, when given, may name another join
+    for one start tag's URLs."""
+    if per_tag is None:
         fragment = _START_TAG.sub(lambda tag: _start_tag(tag, join), fragment)
     else:
         fragment = _START_TAG.sub(
-            lambda tag: tag.group(0)
-            if keep(tag.group(1).lower(), tag.group(0))
-            else _start_tag(tag, join),
+            lambda tag: _start_tag(tag, per_tag(tag.group(1).lower(), tag.group(0)) or join),
             fragment,
         )
     if _STYLE_OPEN.search(fragment):

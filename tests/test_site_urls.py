@@ -38,7 +38,7 @@ from lxml import etree
 
 from feedpub import config
 from feedpub.errors import ConfigError
-from feedpub.links import page_url, relative_url, site_url
+from feedpub.links import page_links, page_url, relative_url, site_url
 from feedpub.newsletter.issues import create
 from feedpub.site.build import check, load_catalog
 from feedpub.store.state import State
@@ -535,3 +535,24 @@ def test_a_relative_url_resolves_from_its_page_to_the_file_it_names(
     disk = "file:///public/"
     file = path + "index.html" if path == "" or path.endswith("/") else path
     assert urljoin(disk + page_path, relative) == disk + file + tail
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_a_canonical_link_and_a_form_stay_absolute(make_site: MakeSite, relative: bool) -> None:
+    site = load(make_site(settings=RELATIVE if relative else SETTINGS))
+    page = (
+        f'<link rel="canonical" href="{SUB}2026/11/a/">'
+        '<form action="/vote" method="post"></form>'
+        f'<form action="{SUB}subscribe"></form>'
+        f'<a href="{SUB}tags/">t</a><img src="/images/x.png" alt="">'
+    )
+    written = page_links(page, site, "2026/11/a/index.html")
+    assert f'<link rel="canonical" href="{SUB}2026/11/a/">' in written
+    assert f'<form action="{SUB}vote" method="post">' in written
+    assert f'<form action="{SUB}subscribe">' in written
+    if relative:
+        assert '<a href="../../../tags/index.html">' in written
+        assert '<img src="../../../images/x.png" alt="">' in written
+    else:
+        assert f'<a href="{SUB}tags/">' in written
+        assert f'<img src="{SUB}images/x.png" alt="">' in written
