@@ -465,6 +465,9 @@ class SiteSettings:
     per_page: int = _setting(
         10, _check_per_page, "articles on each page of the home, tag and author lists"
     )
+    relative_urls: bool = _setting(
+        False, doc="pages link relatively (../index.html), so public/ works opened from disk"
+    )
 
 
 @dataclass(frozen=True)

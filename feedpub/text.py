@@ -7,6 +7,7 @@ import html
 import re
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -289,18 +290,37 @@ _CSS_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})\s?|(.))", re.DOTALL)
 _URL_UNSAFE = re.compile(r"[\x00-\x20\"<>\\^`{|}\x7f]")
 
 
-def _resolved(url: str, base: str) -> str | None:
-    """``url`` resolved against ``base`` (an empty one is ``base`` itself); None if it is
-    absolute already (it has a scheme: https:, mailto:, data:...)."""
+def has_scheme(url: str) -> bool:
+    """Whether the URL reference ``url`` is absolute (https:, mailto:, data:...)."""
+    return bool(_SCHEME.match(url) or urlsplit(url).scheme)
+
+
+# What rewrite_urls asks of each URL: its new value, or None to leave it as it is.
+Join = Callable[[str], "str | None"]
+
+
+def _resolved(url: str, join: Join) -> str | None:
+    """``url`` as ``join`` rewrites it; None if it leaves it as it is."""
     # HTML's URLs may be "potentially surrounded by spaces"; XML cannot carry some characters
     # even where the attribute spelled one as a character reference (href="a&#12;b").
     raw = xml_safe(url).strip(" \t\n\r\f")
-    if _SCHEME.match(raw) or urlsplit(raw).scheme:
+    new = join(raw)
+    if new is None:
         return None
-    return _URL_UNSAFE.sub(lambda c: f"%{ord(c.group(0)):02X}", urljoin(base, raw))
+    return _URL_UNSAFE.sub(lambda c: f"%{ord(c.group(0)):02X}", new)
 
 
-def _srcset(value: str, base: str) -> str | None:
+def _against(base: str) -> Join:
+    """A join that resolves a relative URL against ``base`` (an empty one is ``base``
+    itself) and leaves an absolute one (it has a scheme)."""
+
+    def join(raw: str) -> str | None:
+        return None if has_scheme(raw) else urljoin(base, raw)
+
+    return join
+
+
+def _srcset(value: str, join: Join) -> str | None:
     """A srcset with each candidate's URL resolved; None if none changes. (A URL ending in a
     comma ends its candidate, as HTML's parsing rules say.)"""
     candidates, changed = [], False
@@ -308,7 +328,7 @@ def _srcset(value: str, base: str) -> str | None:
         url, descriptor = match.groups()
         if url.endswith(","):
             url, descriptor = url.rstrip(","), ""
-        resolved = _resolved(url, base)
+        resolved = _resolved(url, join)
         changed = changed or resolved is not None
         candidates.append(" ".join(filter(None, (resolved or url, descriptor.strip()))))
     return ", ".join(candidates) if changed else None
@@ -321,7 +341,7 @@ def _css_string(text: str) -> str:
     )
 
 
-def _css(text: str, base: str) -> str | None:
+def _css(text: str, join: Join) -> str | None:
     """CSS with the URLs of its url() and @import resolved; None if none changes. A url(#id)
     refers to the document that holds the CSS, and stays as it is."""
     changed = False
@@ -332,7 +352,7 @@ def _css(text: str, base: str) -> str | None:
         import_ = groups[5] is not None
         value = next((g for g in (groups[6:8] if import_ else groups[1:4]) if g is not None), "")
         url = _css_string(value)
-        resolved = None if url.startswith("#") or not url.strip() else _resolved(url, base)
+        resolved = None if url.startswith("#") or not url.strip() else _resolved(url, join)
         if resolved is None:
             return match.group(0)
         changed = True
@@ -343,25 +363,25 @@ def _css(text: str, base: str) -> str | None:
     return fixed if changed else None
 
 
-def _attribute(tag: str, name: str, value: str, base: str) -> str | None:
+def _attribute(tag: str, name: str, value: str, join: Join) -> str | None:
     """The attribute's value with its URLs resolved; None if it holds none or none changes."""
     if name in _ONE_URL:
         elements = _ONE_URL[name]
-        return _resolved(value, base) if elements is None or tag in elements else None
+        return _resolved(value, join) if elements is None or tag in elements else None
     if tag in _SPACED_URLS.get(name, ()):
         urls = value.split()
-        resolved = [_resolved(url, base) for url in urls]
+        resolved = [_resolved(url, join) for url in urls]
         if not any(resolved):
             return None
         return " ".join(new or old for new, old in zip(resolved, urls, strict=True))
     if tag in _SRCSETS.get(name, ()):
-        return _srcset(value, base)
+        return _srcset(value, join)
     if name == "style":
-        return _css(value, base)
+        return _css(value, join)
     return None
 
 
-def _start_tag(match: re.Match[str], base: str) -> str:
+def _start_tag(match: re.Match[str], join: Join) -> str:
     tag = match.group(1).lower()
 
     def fix(attribute: re.Match[str]) -> str:
@@ -369,7 +389,7 @@ def _start_tag(match: re.Match[str], base: str) -> str:
         value = next((v for v in values if v is not None), None)
         if value is None:
             return attribute.group(0)
-        fixed = _attribute(tag, name.lower(), html.unescape(value), base)
+        fixed = _attribute(tag, name.lower(), html.unescape(value), join)
         if fixed is None:
             return attribute.group(0)
         return f'{space}{name}{equals}"{html.escape(fixed, quote=True)}"'
@@ -380,8 +400,8 @@ def _start_tag(match: re.Match[str], base: str) -> str:
     return text[:start] + _ATTRIBUTE.sub(fix, match.group(2)) + text[end:]
 
 
-def _style_element(match: re.Match[str], base: str) -> str:
-    fixed = _css(match.group(2), base)
+def _style_element(match: re.Match[str], join: Join) -> str:
+    fixed = _css(match.group(2), join)
     return match.group(0) if fixed is None else match.group(1) + fixed + match.group(3)
 
 
@@ -390,10 +410,25 @@ def absolutize(fragment: str, base: str) -> str:
     defines as a URL (href, src, srcset's candidates, poster, <object data>, <form action>,
     cite...) and CSS's url() and @import in style attributes and <style> elements.
     A rewritten URL holds no character XML cannot carry: the fragment stays as XML-safe as it
-    was."""
-    fragment = _START_TAG.sub(lambda tag: _start_tag(tag, base), fragment)
+    was. (links.absolutize reads a root-relative URL against the site's root.)"""
+    return rewrite_urls(fragment, _against(base))
+
+
+def rewrite_urls(
+    fragment: str, join: Join, per_tag: Callable[[str, str], Join | None] | None = None
+) -> str:
+    """Every URL of an HTML fragment or page, where absolutize finds them, as ``join`` makes
+    it (None: as it is); ``per_tag(tag name, tag's text)``, when given, may name another join
+    for one start tag's URLs."""
+    if per_tag is None:
+        fragment = _START_TAG.sub(lambda tag: _start_tag(tag, join), fragment)
+    else:
+        fragment = _START_TAG.sub(
+            lambda tag: _start_tag(tag, per_tag(tag.group(1).lower(), tag.group(0)) or join),
+            fragment,
+        )
     if _STYLE_OPEN.search(fragment):
-        fragment = _STYLE_ELEMENT.sub(lambda style: _style_element(style, base), fragment)
+        fragment = _STYLE_ELEMENT.sub(lambda style: _style_element(style, join), fragment)
     return fragment
 
 

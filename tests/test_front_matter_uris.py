@@ -388,7 +388,7 @@ def made(image: str, link: str = SITE_URL + "2026/11/made/") -> Article:
 def test_an_image_no_reader_checked_is_written_encoded_or_not_at_all(
     image: str, expected: str | None
 ) -> None:
-    assert image_url(made(image)) == expected
+    assert image_url(made(image), SITE_URL) == expected
 
 
 # -- id ---------------------------------------------------------------------------------------

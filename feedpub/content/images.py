@@ -14,7 +14,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from feedpub.config import Site
 from feedpub.content import tree
@@ -22,6 +22,7 @@ from feedpub.content.readers import load_body, render_html
 from feedpub.content.readers.common import Findings, decode, read_bytes
 from feedpub.content.uris import written_image
 from feedpub.errors import Problem
+from feedpub.links import site_url
 from feedpub.model import Article, evolve
 
 IMAGE_SUFFIXES = frozenset(
@@ -160,7 +161,8 @@ def _static_path(site: Site, reference: str, page: str) -> Path | None:
     written = written_image(reference)
     if written is None:
         return None
-    url = urlsplit(urljoin(page, written))
+    # Read as the build reads it: a root-relative one against the site's root (links).
+    url = urlsplit(site_url(site.site.url, written, page))
     home = urlsplit(site.site.url)
     if (url.scheme, url.netloc) != (home.scheme, home.netloc):
         return None

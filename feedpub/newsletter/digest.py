@@ -28,6 +28,7 @@ from premailer import Premailer
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
+from feedpub.links import rooted
 from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.placeholders import MANAGE_PLACEHOLDER
@@ -146,7 +147,7 @@ def render(
         "note_text": note_text(safe_note),
         "preheader": shorten(html_to_text(safe_note) if safe_note else titles, 140),
         "summary": lambda a: isolate(bodies.summary(a)),
-        "image": image_url,
+        "image": partial(image_url, root=site.site.url),
         "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,
         "web_url": site.issue_url(issue.number),
@@ -162,7 +163,8 @@ def render(
         text = env.get_template(name).render(**context)
     except Exception as exc:  # whatever a template's code raises, told with its file and line
         raise DigestError(template_problem(exc, site, name)) from None
-    html, warnings = inline_css(raw_html)
+    # A root-relative URL of a template of the site's own (a logo) is the site's, as in pages.
+    html, warnings = inline_css(rooted(raw_html, site.site.url))
     if len(html.encode()) > GMAIL_CLIP_BYTES:
         warnings.append(
             f"the HTML is {len(html.encode()) // 1024} KB: Gmail clips messages over 102 KB; "
@@ -180,7 +182,7 @@ def image_size(site: Site, article: Article) -> tuple[int, int | None]:
     another site's picture it is unknown, and a wrong one would distort it, so Outlook keeps
     the picture's own proportions.
     """
-    url = image_url(article) or ""
+    url = image_url(article, site.site.url) or ""
     found = _static_file(site, url)
     size = _pixels(found) if found is not None else None
     if size is None:

@@ -54,7 +54,7 @@ class Draft:
                 # Kept with the issue: each reader's copy is cut by the tags (topics), and
                 # made from the issue, with the picture the digest showed.
                 tags=a.tags,
-                image=image_url(a) or "",
+                image=image_url(a, bodies.site.site.url) or "",
             )
             for a in self.articles
         )

@@ -20,7 +20,8 @@ import nh3
 
 from feedpub.content.readers import markdown_to_html
 from feedpub.errors import DigestError
-from feedpub.text import absolutize, html_to_text, wrap, xml_safe
+from feedpub.links import absolutize
+from feedpub.text import html_to_text, wrap, xml_safe
 
 # The packaged digest.html's article column: its 600-pixel card less 24 pixels of padding on
 # each side of the card's cells; the note's column: that less 16 on each side of its own cell.
@@ -134,7 +135,7 @@ def note_html(note: str, base: str) -> str:
     html = _HEADING.sub(lambda m: f"<{m[1]}h{int(m[2]) + 1}", html)
     # Resolved before cleaning, so that the sanitiser judges (and has the last word on) the
     # very addresses that go out.
-    safe = _CLEANER.clean(absolutize(html, base)).strip()
+    safe = _CLEANER.clean(absolutize(html, base, base)).strip()
     # A note that was nothing but what the cleaner removes leaves empty elements (<p></p>):
     # no note at all, rather than an empty box above the articles.
     return safe if html_to_text(safe) or "<img" in safe else ""

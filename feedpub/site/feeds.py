@@ -141,7 +141,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
         else:
             for name, _ in people:
                 entry.dc.dc_creator(name)
-        if (image := image_url(article)) is not None:
+        if (image := image_url(article, site.site.url)) is not None:
             entry.feedpub.image(image)
         for tag in article.tags:
             entry.category(term=tag, label=tag)
@@ -341,7 +341,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
             item["content_text"] = _said(bodies, article, html)
         if summary := bodies.summary(article):
             item["summary"] = summary
-        if (image := image_url(article)) is not None:
+        if (image := image_url(article, site.site.url)) is not None:
             item["image"] = image
         item["date_published"] = article.date.isoformat()
         if article.updated:

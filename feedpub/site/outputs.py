@@ -14,7 +14,7 @@ from feedpub.config import FEED_FILES, Site
 from feedpub.content import tree
 from feedpub.content.catalog import CacheRow, Catalog, Group
 from feedpub.errors import OutputError, Problem
-from feedpub.site import archive
+from feedpub.site import archive, sitemap
 from feedpub.site.cache.keys import base_key, key, within
 from feedpub.site.cache.snapshot import LastBuild
 from feedpub.site.feeds import FeedBodies, FeedSpec, atom, json_feed, rss
@@ -101,18 +101,22 @@ def outputs(
     base = base_key(site)
     bodies = FeedBodies(site)
     specs = specs or feed_specs(site, catalog)
+    produced: list[Output] = []
     for spec in every_feed(specs):
-        yield from feed_outputs(site, spec, bodies, base)
+        produced.extend(feed_outputs(site, spec, bodies, base))
     main, groups = specs
     pages = Pages(site, catalog, bodies, base)
-    yield from pages.render(main, groups)
-    yield from static_files(site)
+    produced.extend(pages.render(main, groups))
+    produced.extend(static_files(site))
     # A newsletter's issues page (the navigation links it) is there before its first issue.
     if issues or site.has_newsletter:
         newest = archive.as_articles(site, issues)
         spec = archive.issues_feed(site, newest)
-        yield from feed_outputs(site, spec, bodies, base)
-        yield from pages.render_issues(spec, newest)
+        produced.extend(feed_outputs(site, spec, bodies, base))
+        produced.extend(pages.render_issues(spec, newest))
+    yield from produced
+    # Last, from every other output: whatever pages the others make are in the sitemap.
+    yield from sitemap.outputs(site, produced, pages.lastmod, base)
 
 
 @dataclass

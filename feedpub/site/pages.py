@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -13,6 +14,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.content.images import shown_images
 from feedpub.errors import TemplateError
+from feedpub.links import page_links
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
@@ -171,13 +173,16 @@ class Pages:
         self._urls: dict[tuple[str, str], str | None] = {}
         self._lost: dict[str, set[str]] = {}  # by kind: the name_keys without pages
         self._cards: dict[str, Markup] = {}
+        # Each page's newest article (updated, else published), by its path: the sitemap's
+        # <lastmod>, found from what the page is given to show; None for a page of no article.
+        self.lastmod: dict[str, datetime | None] = {}
         self.env.globals.update(
             {
                 "site": site.site,
                 "home": site.site.url,
                 "content": lambda a: Markup(bodies.page_html(a)),
                 "summary": bodies.summary,
-                "image": image_url,
+                "image": partial(image_url, root=site.site.url),
                 "card": self.card,
                 # Lists show this many articles with their summaries, the rest as plain links.
                 "site_limit": site.feeds.limit,
@@ -222,8 +227,8 @@ class Pages:
             self._cards[name] = Markup(self._render("card.html", article=article))
         return self._cards[name]
 
-    def _page(self, template: str, **context: object) -> bytes:
-        return self._render(template, **context).encode()
+    def _page(self, template: str, path: str, **context: object) -> bytes:
+        return page_links(self._render(template, **context), self.site, path).encode()
 
     def _render(self, template: str, **context: object) -> str:
         try:
@@ -266,8 +271,10 @@ class Pages:
         self, path: str, depends: Iterable[str], template: str, **context: object
     ) -> Output:
         """(path, key, render): the key names everything the page shows, so that an unchanged
-        page is not rendered again."""
-        return path, key(self.base, template, *depends), lambda: self._page(template, **context)
+        page is not rendered again. The page's newest article is noted for the sitemap."""
+        self.lastmod[path] = newest_shown(context.values())
+        made = key(self.base, template, *depends)
+        return path, made, lambda: self._page(template, path, **context)
 
     def render(
         self, main: FeedSpec, groups: dict[str, list[tuple[Group, FeedSpec]]]
@@ -382,6 +389,7 @@ class Pages:
         for article in articles:
             if article.page is not None:
                 page_key = within(template, article_key(article))
+                self.lastmod[article.page] = article.modified
                 yield article.page, page_key, partial(self._article_page, article, main_links)
 
     def _article_page(self, article: Article, feeds: list[dict[str, str]]) -> bytes:
@@ -394,6 +402,7 @@ class Pages:
         shown = {urljoin(article.link, src) for src in shown_images(body)} if picture else set()
         return self._page(
             "article.html",
+            article.page or "",
             article=article,
             body=Markup(body),
             lead_picture=picture is not None and picture not in shown,
@@ -405,6 +414,25 @@ class Pages:
 
 # What a build's output is made from: a path, the key of its inputs, and how to render it.
 Output = tuple[str, str, Callable[[], bytes]]
+
+
+def newest_shown(values: Iterable[object]) -> datetime | None:
+    """The newest date (updated, else published) of the articles among a page's context
+    values: an article, a list of articles, or a list of groups (a tag's or author's), which
+    show theirs; None if there are none."""
+    newest: datetime | None = None
+    for value in values:
+        items: Iterable[object] = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            if isinstance(item, Article):
+                dates = [item.modified]
+            elif isinstance(item, Group):
+                dates = [a.modified for a in item.articles]
+            else:
+                break  # a list of something else (links, names): none of it is an article
+            for when in dates:
+                newest = when if newest is None or when > newest else newest
+    return newest
 
 
 def article_key(article: Article) -> str:

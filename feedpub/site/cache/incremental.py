@@ -98,6 +98,8 @@ def edits(
             return None  # the full build says it, and publishes nothing
         if not _same_but_body(old, article) or article.date > now:
             return None
+        if old.modified != article.modified:
+            return None  # the sitemap's <lastmod> of the lists that show it changes too
         cache_rows.append(
             (relpath, info.st_size, info.st_mtime_ns, reader, to_cache(article, found))
         )
