@@ -74,7 +74,7 @@ def test_run_dry_run_records_nothing_and_says_what_would_happen(
     assert lines[0] == "Dry run: nothing was recorded, built or sent."
     # The issue's web version is new; the issues page and feeds were there, empty, before it.
     assert lines[1] == (
-        f"Build: 2 articles; would write 1 new file, change 4 and remove 0 in {root / 'public'}"
+        f"Build: 2 articles; would write 1 new file, change 5 and remove 0 in {root / 'public'}"
     )
     assert "Would create issue 1 with 2 articles: Test Weekly #1: Café budget vote" in lines
     assert "  Alpha (2026-11-20 09:00 CET)" in lines

@@ -366,7 +366,7 @@ class Pages:
         """An article's sharing card: its summary, picture, dates, authors and tags (an issue's
         web version is one too)."""
         site = self.site.site
-        image = image_url(article)
+        image = image_url(article, self.site.site.url)
         return Share(
             url=article.link,
             title=_meta_text(article.title),
@@ -396,7 +396,7 @@ class Pages:
         from markupsafe import Markup
 
         body = self.bodies.page_html(article)
-        picture = image_url(article)
+        picture = image_url(article, self.site.site.url)
         # A body that shows the article's picture itself (a site moved from a tool whose
         # ``image`` was for sharing only) does not show it twice.
         shown = {urljoin(article.link, src) for src in shown_images(body)} if picture else set()
