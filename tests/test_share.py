@@ -232,14 +232,20 @@ def test_the_picture_is_on_its_page_and_its_cards_with_its_alt_text(make_site: M
     assert 'alt=""' in html
 
 
-def test_a_body_showing_the_picture_does_not_show_it_twice(make_site: MakeSite) -> None:
+@pytest.mark.parametrize("path", ["/", "/paper/"], ids=["at-the-root", "under-a-sub-path"])
+def test_a_body_showing_the_picture_does_not_show_it_twice(make_site: MakeSite, path: str) -> None:
+    url = f"https://news.example.org{path}"
     root = make_site(
-        {"a.md": article("A", image="/images/a.png", body="![Ann on stage](/images/a.png)")}
+        {"a.md": article("A", image="/images/a.png", body="![Ann on stage](/images/a.png)")},
+        settings=SETTINGS.replace('url = "https://news.example.org/"', f'url = "{url}"'),
     )
+    assert url in (root / "feedpub.toml").read_text(encoding="utf-8")
     publish(root)
-    assert pictures(page(root, "2026/11/a/index.html")) == [("/images/a.png", "Ann on stage")]
+    # A sub-path site writes what it fixed up as absolute URLs (links.page_url).
+    shown = "/images/a.png" if path == "/" else f"{url}images/a.png"
+    assert pictures(page(root, "2026/11/a/index.html")) == [(shown, "Ann on stage")]
     # The card shows it: a list shows no body.
-    assert pictures(page(root, "index.html")) == [("https://news.example.org/images/a.png", "")]
+    assert pictures(page(root, "index.html")) == [(f"{url}images/a.png", "")]
 
 
 BAD_ALT = {

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.content.images import shown_images
 from feedpub.errors import TemplateError
-from feedpub.links import page_links
+from feedpub.links import page_links, site_url
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
@@ -399,7 +398,10 @@ class Pages:
         picture = image_url(article, self.site.site.url)
         # A body that shows the article's picture itself (a site moved from a tool whose
         # ``image`` was for sharing only) does not show it twice.
-        shown = {urljoin(article.link, src) for src in shown_images(body)} if picture else set()
+        root = self.site.site.url
+        shown = set()
+        if picture:
+            shown = {site_url(root, src, article.link) for src in shown_images(body)}
         return self._page(
             "article.html",
             article.page or "",
