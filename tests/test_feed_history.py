@@ -21,7 +21,7 @@ from feed_checks import (
 from helpers import ATOM, NOW, MakeSite, article, load, publish, write_articles
 from lxml import etree
 
-from feedpub.config import ConfigError
+from feedpub.errors import ConfigError
 
 HISTORY = "{http://purl.org/syndication/history/1.0}archive"
 SITE = "https://news.example.org/"
@@ -166,7 +166,8 @@ def test_an_edited_old_article_changes_its_month_only(make_site: MakeSite) -> No
     output = load(root).output_dir
     before = _files(output)
     write_articles(
-        root, {"c.md": article("February one", "2026-02-02 09:00", "Corrected.", updated="2026-11-01")}
+        root,
+        {"c.md": article("February one", "2026-02-02 09:00", "Corrected.", updated="2026-11-01")},
     )
     publish(root)
     after = _files(output)
@@ -181,7 +182,9 @@ def test_a_fresh_build_writes_the_bytes_the_rebuilt_site_has(make_site: MakeSite
     publish(root)
     write_articles(root, {"g.md": article("Late", "2026-03-02 09:00")})
     publish(root)
-    fresh = make_site({**ARTICLES, "g.md": article("Late", "2026-03-02 09:00")}, extra=ARCHIVED, folder="two")
+    fresh = make_site(
+        {**ARTICLES, "g.md": article("Late", "2026-03-02 09:00")}, extra=ARCHIVED, folder="two"
+    )
     publish(fresh)
     one, two = load(root).output_dir, load(fresh).output_dir
     assert {p: b for p, (b, _) in _files(one).items()} == {
