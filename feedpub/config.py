@@ -372,6 +372,14 @@ def _check_hub(value: str) -> str:
         raise ValueError("must not contain spaces or control characters")
     if parts.fragment or "#" in value:
         raise ValueError("must not have a fragment (#...)")
+    # What RFC 3986 lets a URI hold (the non-ASCII is encoded below); the feeds' validators
+    # refuse the rest ('<', '"', '{', '|', '\\', '^', '`').
+    odd = [c for c in value if c.isascii() and not (c.isalnum() or c in "-._~:/?[]@!$&'()*+,;=%")]
+    if odd:
+        raise ValueError(
+            f"holds {odd[0]!r}, which a URL cannot carry; write it percent-encoded "
+            f"(%{ord(odd[0]):02X})"
+        )
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
     except ValueError:

@@ -262,6 +262,7 @@ def test_without_a_hub_nothing_is_owed(make_site: MakeSite) -> None:
         "http://[::1/hub",
         "https://hub.example.org:99999/",
         "https://hub.example.org/" + "a" * 3000,
+        "https://hub.example.org/'><script>",
     ],
     ids=[
         "ftp",
@@ -275,6 +276,7 @@ def test_without_a_hub_nothing_is_owed(make_site: MakeSite) -> None:
         "broken-ipv6",
         "port",
         "huge",
+        "markup",
     ],
 )
 def test_a_hub_url_that_is_no_http_url_is_a_clear_error(make_site: MakeSite, value: str) -> None:
@@ -293,10 +295,52 @@ def test_a_hub_url_that_is_no_http_url_is_a_clear_error(make_site: MakeSite, val
         ("https://pubsubhubbub.appspot.com/", "https://pubsubhubbub.appspot.com/"),
         ("https://hub.example.org/publish", "https://hub.example.org/publish"),
         ("https://bücher.example/hub", "https://xn--bcher-kva.example/hub"),
+        ("https://hub.example.org/?site=1&x=2", "https://hub.example.org/?site=1&x=2"),
         ("", ""),
     ],
-    ids=["slash", "no-slash-added", "idn", "none"],
+    ids=["slash", "no-slash-added", "idn", "query", "none"],
 )
 def test_a_hub_url_is_kept_as_given(make_site: MakeSite, value: str, kept: str) -> None:
     root = make_site(extra=f'\n[feeds]\nwebsub_hub = "{value}"\n')
     assert load(root).feeds.websub_hub == kept
+
+
+def test_a_query_in_the_hub_url_leaves_the_feeds_valid(make_site: MakeSite) -> None:
+    hub_url = "https://hub.example.org/?site=1&x=%3C2%3E"
+    root = make_site(ARTICLES, extra=f'\n[feeds]\nwebsub_hub = "{hub_url}"\n')
+    build(load(root), NOW)
+    output = load(root).output_dir
+    check_rss((output / "rss.xml").read_bytes(), "")
+    check_atom((output / "atom.xml").read_bytes(), "")
+    links = feedparser.parse((output / "atom.xml").read_bytes()).feed.links
+    assert {"rel": "hub", "href": hub_url} in [{"rel": x.rel, "href": x.href} for x in links]
+
+
+def test_pings_a_build_did_not_send_go_with_the_next_run(make_site: MakeSite, hub: Hub) -> None:
+    # A build that recorded its pings and was stopped before sending them (the library's
+    # build, which records and never sends).
+    root = _site(make_site, hub.url)
+    build(load(root), NOW)
+    owed = _owed(root)
+    assert owed and hub.pings == []
+    assert_clean_exit(invoke(CliRunner(), "--site", root, "run", "--now", NOW_ARG), 0)
+    assert hub.topics == owed
+    assert _owed(root) == []
+
+
+def test_the_state_keeps_one_ping_per_feed_until_the_hub_takes_it(tmp_path: Path) -> None:
+    with State.open(tmp_path / ".feedpub") as state:
+        with state.transaction():
+            state.pings.add(["https://e.org/rss.xml", "https://e.org/atom.xml"], "t1")
+            state.pings.add(["https://e.org/rss.xml"], "t2")
+        assert state.pings.pending() == ["https://e.org/rss.xml", "https://e.org/atom.xml"]
+        with state.transaction():
+            assert state.pings.failed("https://e.org/rss.xml", "down") == 1
+            assert state.pings.failed("https://e.org/rss.xml", "down") == 2
+            state.pings.done("https://e.org/atom.xml")
+        assert state.pings.pending() == ["https://e.org/rss.xml"]
+    with State.open(tmp_path / ".feedpub") as state:
+        assert state.pings.pending() == ["https://e.org/rss.xml"]
+        with state.transaction():
+            assert state.pings.clear() == 1
+        assert state.pings.pending() == []
