@@ -116,6 +116,11 @@ def test_next_archive_links_run_forward_and_the_subscription_feed_stays_valid(
     assert len(check_rss((output / "rss.xml").read_bytes(), "").items) == 2
     assert len(check_atom((output / "atom.xml").read_bytes(), "").items) == 2
     assert len(check_json((output / "feed.json").read_bytes(), "").items) == 2
+    # One feed in many documents: the archives share the subscription feed's id.
+    ids = {etree.fromstring(data).findtext(f"{ATOM}id") for data in (january, february)}
+    assert ids == {f"{SITE}atom.xml"}
+    document = json.loads((output / "archive/feed/2026-01/feed.json").read_bytes())
+    assert document["feed_url"] == f"{SITE}feed.json"
     rss = etree.fromstring((output / "archive/feed/2026-01/rss.xml").read_bytes())
     rels = [link.get("rel") for link in rss.iter(f"{ATOM}link")]
     assert rels == ["self", "current", "next-archive"]

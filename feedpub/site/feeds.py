@@ -120,7 +120,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     from feedgen.feed import FeedGenerator
 
     fg = FeedGenerator()
-    fg.id(spec.url(site, "atom.xml"))
+    fg.id(_logical(spec).url(site, "atom.xml"))
     fg.title(xml_safe(spec.title))
     fg.subtitle(xml_safe(spec.description or spec.title))
     fg.description(xml_safe(spec.description or spec.title))
@@ -318,6 +318,15 @@ def _is_archive(spec: FeedSpec) -> bool:
     return spec.history is not None and spec.history.archive
 
 
+def _logical(spec: FeedSpec) -> FeedSpec:
+    """The feed ``spec`` is a document of: itself, or for an archive document the subscription
+    feed, whose id (Atom's id, JSON Feed's feed_url) every document of the history shares, as
+    in RFC 5005's examples: one feed, in many documents."""
+    if spec.history is not None and spec.history.archive:
+        return FeedSpec(spec.history.current, "", "", "", ())
+    return spec
+
+
 def _more_links(site: Site, spec: FeedSpec, name: str) -> list[tuple[str, str]]:
     """The links beside self and alternate, as (rel, href): the WebSub hub (section 4 of the
     WebSub recommendation: a hub link and a self link), except in archive documents, which do
@@ -400,10 +409,13 @@ class _NoEntryLinks:
 
 def _json_more(site: Site, spec: FeedSpec) -> dict[str, object]:
     """JSON Feed 1.1's part of the links above: ``hubs`` (a WebSub hub) in the documents that
-    change, and ``next_url``, the page of older items, for the archive documents' prev-archive
+    change, the subscription feed's ``feed_url`` in the archive documents (the feed's id), and
+    ``next_url``, the page of older items, for the archive documents' prev-archive
     (JSON Feed has no archives of its own; a reader that follows next_url reads the whole
     history, each item once)."""
     more: dict[str, object] = {}
+    if _is_archive(spec):
+        more["feed_url"] = _logical(spec).url(site, "feed.json")
     if spec.history is not None and spec.history.prev:
         more["next_url"] = FeedSpec(spec.history.prev, "", "", "", ()).url(site, "feed.json")
     if site.feeds.websub_hub and not _is_archive(spec):
