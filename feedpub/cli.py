@@ -513,12 +513,13 @@ def _ping_hub(site: config.Site) -> websub.PingReport | None:
 
 def _say_pings(options: Options, pings: websub.PingReport | None) -> None:
     """A hub that took the pings, said; one that did not, a warning (never a failure: the
-    pings wait in the state for the next build or run)."""
+    pings wait in the state for the next build or run), under -q once it has refused a few
+    times running."""
     if pings is None:
         return
     if pings.sent:
         options.say(f"Told the WebSub hub of {plural(len(pings.sent), 'changed feed')}")
-    if pings.warning is not None:
+    if pings.warning is not None and (not options.quiet or pings.urgent):
         click.echo(f"warning: {pings.warning}", err=True)
 
 

@@ -344,3 +344,16 @@ def test_the_state_keeps_one_ping_per_feed_until_the_hub_takes_it(tmp_path: Path
         with state.transaction():
             assert state.pings.clear() == 1
         assert state.pings.pending() == []
+
+
+def test_quiet_runs_tell_a_hub_that_keeps_refusing(make_site: MakeSite, hub: Hub) -> None:
+    root = _site(make_site, hub.url)
+    hub.status = 503
+    runner = CliRunner()
+    told = []
+    for _ in range(websub.TELL_QUIET_AFTER):
+        result = invoke(runner, "--site", root, "-q", "build", "--now", NOW_ARG)
+        assert_clean_exit(result, 0)
+        told.append("warning: the WebSub hub" in result.output)
+    assert told == [False] * (websub.TELL_QUIET_AFTER - 1) + [True]
+    assert f"refused {websub.TELL_QUIET_AFTER} times running" in result.output

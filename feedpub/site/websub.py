@@ -26,6 +26,9 @@ from feedpub.store.state import State
 from feedpub.text import url_path
 
 TIMEOUT = 10.0  # seconds for the hub to answer one ping
+# A hub that refused a ping this many times running is told even under -q: a cron job's
+# quiet run would otherwise never say that the hub is gone for good.
+TELL_QUIET_AFTER = 3
 MAX_REPLY = 200  # characters of a hub's answer that a warning shows
 
 
@@ -38,6 +41,7 @@ class PingReport:
     sent: tuple[str, ...]
     waiting: int
     error: str | None = None
+    tries: int = 0  # how many times the hub has now refused the first ping still owed
 
     @property
     def warning(self) -> str | None:
@@ -46,8 +50,15 @@ class PingReport:
         return (
             f"the WebSub hub {self.hub} was not told of the changed feeds: {self.error}; "
             f"{self.waiting} {'ping waits' if self.waiting == 1 else 'pings wait'} for the "
-            "next build or run (check [feeds] websub_hub)"
+            "next build or run"
+            + (f" (refused {self.tries} times running)" if self.tries > 1 else "")
+            + "; check [feeds] websub_hub"
         )
+
+    @property
+    def urgent(self) -> bool:
+        """Whether the warning is told even under -q."""
+        return self.error is not None and self.tries >= TELL_QUIET_AFTER
 
 
 def feed_urls(site: Site, paths: Iterable[str]) -> list[str]:
@@ -85,9 +96,9 @@ def ping(site: Site, state: State, timeout: float = TIMEOUT) -> PingReport | Non
             if error is None:
                 state.pings.done(url)
             else:
-                state.pings.failed(url, error)
+                tries = state.pings.failed(url, error)
         if error is not None:
-            return PingReport(hub, tuple(sent), len(owed) - len(sent), error)
+            return PingReport(hub, tuple(sent), len(owed) - len(sent), error, tries)
         sent.append(url)
     return PingReport(hub, tuple(sent), 0)
 
