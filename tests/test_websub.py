@@ -45,6 +45,7 @@ class Hub:
     status: int = 204
     headers: dict[str, str] = field(default_factory=dict)
     stall: threading.Event | None = None
+    drip: threading.Event | None = None  # a 2xx whose body never ends (until set)
 
     @property
     def topics(self) -> list[str]:
@@ -63,6 +64,14 @@ def hub() -> Iterator[Hub]:
             made.types.append(self.headers.get("Content-Type", ""))
             if made.stall is not None:
                 made.stall.wait(10)
+            if made.drip is not None:
+                self.send_response(200)
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                self.wfile.flush()
+                made.drip.wait(10)
+                return
             self.send_response(made.status)
             for name, value in made.headers.items():
                 self.send_header(name, value)
@@ -78,8 +87,9 @@ def hub() -> Iterator[Hub]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield made
-    if made.stall is not None:
-        made.stall.set()
+    for event in (made.stall, made.drip):
+        if event is not None:
+            event.set()
     server.shutdown()
     server.server_close()
 
@@ -357,3 +367,18 @@ def test_quiet_runs_tell_a_hub_that_keeps_refusing(make_site: MakeSite, hub: Hub
         told.append("warning: the WebSub hub" in result.output)
     assert told == [False] * (websub.TELL_QUIET_AFTER - 1) + [True]
     assert f"refused {websub.TELL_QUIET_AFTER} times running" in result.output
+
+
+def test_a_hub_that_answers_yes_and_never_ends_its_answer_holds_nothing_up(
+    make_site: MakeSite, hub: Hub
+) -> None:
+    root = _site(make_site, hub.url)
+    hub.drip = threading.Event()
+    site = load(root)
+    build(site, NOW)
+    with State.open(site.state_dir) as state:
+        owed = state.pings.pending()
+        started = time.monotonic()
+        report = websub.ping(site, state, timeout=2)
+        assert time.monotonic() - started < 2
+        assert report is not None and report.error is None and list(report.sent) == owed

@@ -112,7 +112,7 @@ def publish(hub: str, url: str, timeout: float = TIMEOUT) -> str | None:
     import urllib.parse
     import urllib.request
     from http import HTTPStatus
-    from http.client import HTTPException
+    from http.client import HTTPException, HTTPResponse
 
     class NoRedirects(urllib.request.HTTPRedirectHandler):
         """A hub that redirects is told nothing more: urllib would follow a POST's redirect
@@ -133,13 +133,16 @@ def publish(hub: str, url: str, timeout: float = TIMEOUT) -> str | None:
     )
     opener = urllib.request.build_opener(NoRedirects)
     try:
-        with opener.open(request, timeout=timeout) as answer:
-            answer.read(65536)
+        # A 2xx is all there is to know: its body is not read (a hub that drips one would
+        # hold the run for a timeout per byte).
+        with opener.open(request, timeout=timeout):
             return None
     except urllib.error.HTTPError as exc:
         with exc:
             try:
-                said = _said(exc.read(4096))
+                # One read of what arrived: at most one timeout's wait.
+                answer = exc.fp
+                said = _said(answer.read1(4096) if isinstance(answer, HTTPResponse) else b"")
             except (OSError, HTTPException):  # the answer's body cut short, or too slow
                 said = ""
         # The status line's phrase is the hub's to write: the standard one is shown.
