@@ -6,6 +6,9 @@ state for the next build or run."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +21,17 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 from feed_checks import check_atom, check_json, check_rss, feed_folders
-from helpers import NOW, NOW_ARG, MakeSite, article, assert_clean_exit, free_port, invoke, load
+from helpers import (
+    CHILD_ENV,
+    NOW,
+    NOW_ARG,
+    MakeSite,
+    article,
+    assert_clean_exit,
+    free_port,
+    invoke,
+    load,
+)
 from helpers import write_articles as write
 
 from feedpub.config import FEED_FILES
@@ -46,15 +59,21 @@ class Hub:
     headers: dict[str, str] = field(default_factory=dict)
     stall: threading.Event | None = None
     drip: threading.Event | None = None  # a 2xx whose body never ends (until set)
+    arrived: threading.Event = field(default_factory=threading.Event)  # a ping came
 
     @property
     def topics(self) -> list[str]:
         return [ping["hub.url"][0] for ping in self.pings]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client killed mid-request breaks the handler's pipe: not the test's output."""
+
+
 @pytest.fixture
 def hub() -> Iterator[Hub]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = _QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     made = Hub(f"http://127.0.0.1:{server.server_address[1]}/hub")
 
     class Handler(BaseHTTPRequestHandler):
@@ -62,6 +81,7 @@ def hub() -> Iterator[Hub]:
             length = int(self.headers.get("Content-Length", "0"))
             made.pings.append(parse_qs(self.rfile.read(length).decode("ascii")))
             made.types.append(self.headers.get("Content-Type", ""))
+            made.arrived.set()
             if made.stall is not None:
                 made.stall.wait(10)
             if made.drip is not None:
@@ -382,3 +402,30 @@ def test_a_hub_that_answers_yes_and_never_ends_its_answer_holds_nothing_up(
         report = websub.ping(site, state, timeout=2)
         assert time.monotonic() - started < 2
         assert report is not None and report.error is None and list(report.sent) == owed
+
+
+def test_a_build_killed_while_it_pings_leaves_the_pings_for_the_next(
+    make_site: MakeSite, hub: Hub
+) -> None:
+    root = _site(make_site, hub.url)
+    hub.stall = threading.Event()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "feedpub", "--site", str(root), "build", "--now", NOW_ARG],
+        env=CHILD_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert hub.arrived.wait(60), "the build never pinged"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(60)
+    assert child.returncode == -signal.SIGKILL
+    every = sorted(_feeds(load(root).output_dir))
+    assert sorted(_owed(root)) == every
+    hub.stall.set()
+    hub.stall = None
+    hub.pings.clear()
+    _build(CliRunner(), root)
+    assert sorted(hub.topics) == every
+    assert _owed(root) == []
