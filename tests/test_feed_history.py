@@ -5,6 +5,8 @@ valid (tests/feed_checks.py); older months' files untouched by rebuilds."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -19,9 +21,15 @@ from feed_checks import (
     validator_rss,
 )
 from helpers import ATOM, NOW, MakeSite, article, load, publish, write_articles
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
+from feedpub.config import FeedSettings, Site, SiteSettings
 from feedpub.errors import ConfigError
+from feedpub.model import Article
+from feedpub.site.feeds import FeedSpec
+from feedpub.site.history import archives, subscription
 
 HISTORY = "{http://purl.org/syndication/history/1.0}archive"
 SITE = "https://news.example.org/"
@@ -223,3 +231,78 @@ def test_archive_must_be_true_or_false(make_site: MakeSite, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(root)
     assert "[feeds] archive" in str(caught.value)
+
+
+# --- the months, as properties of any catalog ---------------------------------------------------
+
+MOMENTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+def _catalog(moments: list[datetime]) -> list[Article]:
+    """Articles at ``moments``, sorted as the catalog sorts them (newest first)."""
+    made = [
+        Article(
+            source="x",
+            relpath=f"a{n}.md",
+            title=f"A{n}",
+            date=when,
+            body="",
+            body_format="markdown",
+            content_hash="",
+            feed_id=f"urn:uuid:{n}",
+        )
+        for n, when in enumerate(moments)
+    ]
+    made.sort(key=lambda a: (a.date.timestamp(), a.feed_id), reverse=True)
+    return made
+
+
+def _archived(limit: int) -> Site:
+    """A Site object (no files) in Berlin, whose month boundaries are not UTC's."""
+    return Site(
+        root=Path("/nonexistent"),
+        site=SiteSettings(title="T", url=SITE, timezone="Europe/Berlin"),
+        feeds=FeedSettings(limit=limit, archive=True),
+    )
+
+
+def _history(site: Site, articles: list[Article]) -> tuple[FeedSpec, list[FeedSpec]]:
+    main = FeedSpec("", "T", "", SITE, articles[: site.feeds.limit])
+    return subscription(site, main, articles), archives(site, main, articles)
+
+
+@given(st.lists(MOMENTS, max_size=60), st.integers(min_value=1, max_value=10))
+def test_every_article_is_in_one_document_and_the_months_chain(
+    moments: list[datetime], limit: int
+) -> None:
+    site = _archived(limit)
+    articles = _catalog(moments)
+    main, months = _history(site, articles)
+    seen = [a.feed_id for spec in [main, *months] for a in spec.articles]
+    assert sorted(seen) == sorted(a.feed_id for a in articles)
+    assert len(main.articles) == min(limit, len(articles))
+    folders = [spec.folder for spec in months]
+    assert folders == sorted(set(folders))
+    assert main.history is not None and main.history.prev == (folders[-1] if folders else "")
+    for index, spec in enumerate(months):
+        assert spec.history is not None and spec.history.archive
+        assert spec.history.prev == (folders[index - 1] if index else "")
+        assert spec.history.next == (folders[index + 1] if index + 1 < len(folders) else "")
+        shown = {a.date.astimezone(site.tz).strftime("%Y-%m") for a in spec.articles}
+        assert shown == {spec.folder.rsplit("/", 1)[1]}
+
+
+@given(st.lists(MOMENTS, min_size=1, max_size=60), st.integers(min_value=1, max_value=10))
+def test_a_newer_article_changes_the_newest_month_only(moments: list[datetime], limit: int) -> None:
+    site = _archived(limit)
+    before = _history(site, _catalog(moments))[1]
+    newest = max(moments) + timedelta(minutes=1)
+    after = _history(site, _catalog([*moments, newest]))[1]
+    # Every month but the newest of before is as it was: the same articles and links, except
+    # that the newest may gain its next-archive link to a month that begins.
+    assert after[: max(len(before) - 1, 0)] == before[:-1]
+    assert len(after) - len(before) in (0, 1)
+    if before and len(after) > len(before):
+        assert replace(after[len(before) - 1], history=before[-1].history) == before[-1]
