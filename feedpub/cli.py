@@ -32,6 +32,7 @@ from feedpub.errors import (
 from feedpub.lock import SiteLock
 from feedpub.private import write_private
 from feedpub.site import build as build_module
+from feedpub.site import websub
 from feedpub.site.form import snippet as form_snippet
 from feedpub.store.state import State
 from feedpub.store.subscribers import STATUSES
@@ -480,7 +481,9 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
     site = options.site()
     with SiteLock(site.state_dir, "build"):
         report = build_module.build(site, resolve_now(site, now), keep_going)
+        pings = _ping_hub(site)
     _build_problems(report, options.quiet)
+    _say_pings(options, pings)
     options.say(
         f"Built {plural(report.articles, 'article')} "
         f"({report.scheduled} scheduled, {plural(report.drafts, 'draft')}): "
@@ -498,6 +501,26 @@ def build(options: Options, keep_going: bool, now: str | None) -> None:
         raise click.ClickException(
             f"{plural(errors, 'article error')}; published the valid articles only"
         )
+
+
+def _ping_hub(site: config.Site) -> websub.PingReport | None:
+    """Tell the WebSub hub of the feeds a build changed (and of those an earlier one could not)."""
+    if not site.feeds.websub_hub:
+        return None  # a build without a hub opens the state no more than it did
+    with State.open(site.state_dir) as state:
+        return websub.ping(site, state)
+
+
+def _say_pings(options: Options, pings: websub.PingReport | None) -> None:
+    """A hub that took the pings, said; one that did not, a warning (never a failure: the
+    pings wait in the state for the next build or run), under -q once it has refused a few
+    times running."""
+    if pings is None:
+        return
+    if pings.sent:
+        options.say(f"Told the WebSub hub of {plural(len(pings.sent), 'changed feed')}")
+    if pings.warning is not None and (not options.quiet or pings.urgent):
+        click.echo(f"warning: {pings.warning}", err=True)
 
 
 @main.command("subscribe-form")
@@ -922,6 +945,7 @@ def run(options: Options, dry_run: bool, now: str | None) -> None:
             f"Built {plural(report.build.articles, 'article')}: "
             f"{plural(report.build.written, 'file')} written"
         )
+    _say_pings(options, report.pings)
     if report.created is not None:
         options.say(f"Created issue {report.created}")
     for note in report.notes:

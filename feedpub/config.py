@@ -348,6 +348,53 @@ def _check_postal_address(value: str) -> str:
     return "\n".join(lines)
 
 
+MAX_HUB_URL = 2000
+
+
+def _check_hub(value: str) -> str:
+    """A WebSub hub's URL, as given (its path is the hub's own: no slash is added): absolute
+    http(s), no user name or password (it is in every feed, for anyone to read), no fragment."""
+    if not value:
+        return value
+    if len(value) > MAX_HUB_URL:
+        raise ValueError(f"is {len(value)} characters; a hub's URL fits in {MAX_HUB_URL}")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValueError(
+            f"{_quoted(value)} is not a URL; give the hub's, like 'https://hub.example.org/'"
+        ) from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(
+            f"{_quoted(value)} must be an absolute http:// or https:// URL, like "
+            "'https://hub.example.org/'"
+        )
+    if "@" in parts.netloc:
+        raise ValueError(
+            "must not hold a user name or password: the hub's URL is in every feed, for anyone "
+            "to read"
+        )
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    if parts.fragment or "#" in value:
+        raise ValueError("must not have a fragment (#...)")
+    # What RFC 3986 lets a URI hold (the non-ASCII is encoded below); the feeds' validators
+    # refuse the rest ('<', '"', '{', '|', '\\', '^', '`').
+    odd = [c for c in value if c.isascii() and not (c.isalnum() or c in "-._~:/?[]@!$&'()*+,;=%")]
+    if odd:
+        raise ValueError(
+            f"holds {odd[0]!r}, which a URL cannot carry; write it percent-encoded "
+            f"(%{ord(odd[0]):02X})"
+        )
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if not value.isascii():
+        value = _ascii_url(value) + (f"?{quote(parts.query, safe='=&%')}" if parts.query else "")
+    return value
+
+
 def _check_optional_url(value: str) -> str:
     return _check_url(value).rstrip("/") if value else value
 
@@ -475,6 +522,10 @@ class FeedSettings:
     limit: int = _setting(50, _check_limit, "most items in each feed")
     full_content: bool = _setting(True, doc="put whole articles into feeds, not only summaries")
     output: str = _setting("public", _check_output, "folder the build writes, relative to the site")
+    archive: bool = _setting(
+        False, doc="also write the main feed's whole history, a document a month (RFC 5005)"
+    )
+    websub_hub: str = _setting("", _check_hub, "WebSub hub told of each changed feed (empty: none)")
 
 
 MAX_TOPICS = 20

@@ -43,7 +43,9 @@ from feedpub.newsletter.issues import (
 )
 from feedpub.newsletter.topics import TopicEditions
 from feedpub.private import write_private
+from feedpub.site import websub
 from feedpub.site.build import BuildReport, load_catalog, publish, read_catalog
+from feedpub.site.websub import PingReport
 from feedpub.store.events import KEEP_RECEIVED_DAYS
 from feedpub.store.issues import IssueRecord
 from feedpub.store.state import STATE_NAME, State
@@ -257,6 +259,7 @@ class RunReport:
     review_error: DeliveryError | None = None  # why a review copy did not go (the next run tries)
     # Issues the pre-send checks kept from going out (the due one unmade, or one not started).
     refused: list[IssueRefused] = field(default_factory=list)
+    pings: PingReport | None = None  # the WebSub hub told of the feeds that changed
 
 
 def run(
@@ -288,6 +291,9 @@ def run(
         if made.draft is not None:
             report.created = made.draft.number
             report.warnings.extend(made.draft.digest.warnings)
+        # The feeds first: their readers need no issue to be told. A hub that is down holds up
+        # nothing (the pings wait in the state for the next run).
+        report.pings = websub.ping(site, state)
         report.review_error = review(site, state, now, report.notes)
         for number in unfinished(state):
             record = state.issues.get(number)

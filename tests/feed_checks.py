@@ -434,10 +434,12 @@ def assert_once(parent: etree._Element, names: list[str], where: str) -> None:
         assert len(parent.findall(name)) <= 1, f"{where}: DuplicateElement <{name}>"
 
 
-# IANA's link relations that link.py knows (others need a full URI as rel).
+# IANA's link relations that link.py knows (others need a full URI as rel); prev-archive and
+# next-archive are RFC 5005's, in link.py's validRelations beside current.
 ATOM_RELS = frozenset(
     "alternate self related enclosure via edit edit-media first last next previous prev "
-    "current payment license replies hub search service archives".split()
+    "current payment license replies hub search service archives prev-archive "
+    "next-archive".split()
 )
 RSS_CHANNEL = {
     "title", "link", "description", "language", "copyright", "managingEditor", "webMaster",

@@ -22,6 +22,7 @@ from feedpub.config import FEED_FILES, Site, packaged_templates
 from feedpub.content import catalog as catalog_module
 from feedpub.content.catalog import Catalog, Reading
 from feedpub.errors import ArticleError, Problem, StateError
+from feedpub.site import websub
 from feedpub.site import writer as writer_module
 from feedpub.site.cache import incremental, snapshot
 from feedpub.site.outputs import Work, every_feed, feed_specs, outputs
@@ -255,6 +256,7 @@ def carry_out(
         state.remember_articles(work.known, now.isoformat(), work.known_before)
         state.replace_outputs(writer.outputs, writer.previous)
         state.update_content_cache(work.cache_rows, work.present)
+        websub.owe(site, state, writer.written, now)
         # Made here, once every output is written: its text (a megabyte at 10,000 articles)
         # is not held while they are rendered.
         record = work.record.seen(taken).dump() if work.record is not None else None

@@ -43,6 +43,20 @@ _ESCAPES = re.compile(rb"&amp;|&lt;")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005's fh: namespace
+
+
+@dataclass(frozen=True)
+class History:
+    """A document's place in an archived feed (RFC 5005, section 4): whether it is an archive
+    document, and the folders of the subscription document (``current``) and of the archive
+    documents before and after it ("": none)."""
+
+    archive: bool
+    current: str
+    prev: str = ""
+    next: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class FeedSpec:
     description: str
     home: str  # the absolute URL of the page the feed stands for
     articles: Sequence[Article]
+    history: History | None = None  # with [feeds] archive: where it stands in the history
 
     def url(self, site: Site, name: str) -> str:
         # Percent-encoded like the page links: a self link must be the URL the file is served
@@ -105,7 +120,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     from feedgen.feed import FeedGenerator
 
     fg = FeedGenerator()
-    fg.id(spec.url(site, "atom.xml"))
+    fg.id(_logical(spec).url(site, "atom.xml"))
     fg.title(xml_safe(spec.title))
     fg.subtitle(xml_safe(spec.description or spec.title))
     fg.description(xml_safe(spec.description or spec.title))
@@ -117,6 +132,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.generator("feedpub", __version__, GENERATOR_URI)
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("feedpub", _FeedText, _EntryText, atom=True, rss=True)
+    fg.register_extension("feedpub_links", _FeedLinks, _NoEntryLinks, atom=True, rss=True)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -294,7 +310,117 @@ def _links(fg: FeedGenerator, site: Site, spec: FeedSpec, name: str) -> FeedGene
     link() came last: the page, after the self link."""
     fg.link(href=spec.url(site, name), rel="self", replace=True)
     fg.link(href=spec.home, rel="alternate")
+    fg.feedpub_links.use(_more_links(site, spec, name), _is_archive(spec))
     return fg
+
+
+def _is_archive(spec: FeedSpec) -> bool:
+    return spec.history is not None and spec.history.archive
+
+
+def _logical(spec: FeedSpec) -> FeedSpec:
+    """The feed ``spec`` is a document of: itself, or for an archive document the subscription
+    feed, whose id (Atom's id, JSON Feed's feed_url) every document of the history shares, as
+    in RFC 5005's examples: one feed, in many documents."""
+    if spec.history is not None and spec.history.archive:
+        return FeedSpec(spec.history.current, "", "", "", ())
+    return spec
+
+
+def _more_links(site: Site, spec: FeedSpec, name: str) -> list[tuple[str, str]]:
+    """The links beside self and alternate, as (rel, href): the WebSub hub (section 4 of the
+    WebSub recommendation: a hub link and a self link), except in archive documents, which do
+    not change; and the archived feed's (RFC 5005): current, prev-archive, next-archive, each
+    to the document of the same format."""
+    links: list[tuple[str, str]] = []
+    if site.feeds.websub_hub and not _is_archive(spec):
+        links.append(("hub", site.feeds.websub_hub))
+    history = spec.history
+    if history is not None:
+        for rel, folder in (
+            ("current", history.current),
+            ("prev-archive", history.prev),
+            ("next-archive", history.next),
+        ):
+            if folder or rel == "current":
+                links.append((rel, FeedSpec(folder, "", "", "", ()).url(site, name)))
+    return links
+
+
+class _FeedLinks:
+    """A feedgen extension for the links feedgen cannot write: it knows the rel values of
+    Atom 1.0 only, and in RSS a self link alone. Atom's links go before the first entry (the
+    feed's metadata come before its entries in RFC 4287's schema); RSS's are atom:link
+    elements in the channel (RFC 5005, appendix B). An archive document says so with
+    <fh:archive/>."""
+
+    def __init__(self) -> None:
+        self._links: list[tuple[str, str]] = []
+        self._archive = False
+
+    def use(self, links: list[tuple[str, str]], archive: bool) -> None:
+        """The links (rel, href) of the document about to be written."""
+        self._links, self._archive = links, archive
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def _add(self, parent: etree._Element, before: str, link_tag: str) -> None:
+        from lxml import etree
+
+        made: list[etree._Element] = []
+        for rel, href in self._links:
+            link = etree.Element(link_tag)
+            link.set("href", href)
+            link.set("rel", rel)
+            made.append(link)
+        if self._archive:
+            made.append(etree.Element(f"{{{HISTORY_NS}}}archive", nsmap={"fh": HISTORY_NS}))
+        first = parent.find(before)
+        for element in made:
+            if first is not None:
+                first.addprevious(element)
+            else:
+                parent.append(element)
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        self._add(feed, "entry", "link")
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed.find("channel")
+        if channel is not None:
+            self._add(channel, "item", f"{{{ATOM_NS}}}link")
+        return feed
+
+
+class _NoEntryLinks:
+    """The entries' half of _FeedLinks: entries get no links of its own."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        return item
+
+
+def _json_more(site: Site, spec: FeedSpec) -> dict[str, object]:
+    """JSON Feed 1.1's part of the links above: ``hubs`` (a WebSub hub) in the documents that
+    change, the subscription feed's ``feed_url`` in the archive documents (the feed's id), and
+    ``next_url``, the page of older items, for the archive documents' prev-archive
+    (JSON Feed has no archives of its own; a reader that follows next_url reads the whole
+    history, each item once)."""
+    more: dict[str, object] = {}
+    if _is_archive(spec):
+        more["feed_url"] = _logical(spec).url(site, "feed.json")
+    if spec.history is not None and spec.history.prev:
+        more["next_url"] = FeedSpec(spec.history.prev, "", "", "", ()).url(site, "feed.json")
+    if site.feeds.websub_hub and not _is_archive(spec):
+        more["hubs"] = [{"type": "WebSub", "url": site.feeds.websub_hub}]
+    return more
 
 
 def _plain_text_as_text(data: bytes) -> bytes:
@@ -359,6 +485,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         "description": xml_safe(spec.description),
         "language": site.site.language,
         "authors": [_json_person(*_site_person(site))],
+        **_json_more(site, spec),
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -14,7 +14,7 @@ from feedpub.config import FEED_FILES, Site
 from feedpub.content import tree
 from feedpub.content.catalog import CacheRow, Catalog, Group
 from feedpub.errors import OutputError, Problem
-from feedpub.site import archive, sitemap
+from feedpub.site import archive, history, sitemap
 from feedpub.site.cache.keys import base_key, key, within
 from feedpub.site.cache.snapshot import LastBuild
 from feedpub.site.feeds import FeedBodies, FeedSpec, atom, json_feed, rss
@@ -31,6 +31,7 @@ def feed_specs(site: Site, catalog: Catalog) -> Specs:
     limit = site.feeds.limit
     title = site.site.title
     main = FeedSpec("", title, site.site.description, site.site.url, catalog.articles[:limit])
+    main = history.subscription(site, main, catalog.articles)
     groups: dict[str, list[tuple[Group, FeedSpec]]] = {"tags": [], "authors": []}
     for kind, label, members in (
         ("tags", "Articles tagged", catalog.tags),
@@ -87,6 +88,7 @@ def feed_outputs(site: Site, spec: FeedSpec, bodies: FeedBodies, base: str) -> I
         spec.title,
         spec.description,
         spec.home,
+        repr(spec.history),
         *map(article_key, spec.articles),
     )
     for name, render in ((FEED_FILES[0], rss), (FEED_FILES[1], atom), (FEED_FILES[2], json_feed)):
@@ -105,6 +107,8 @@ def outputs(
     for spec in every_feed(specs):
         produced.extend(feed_outputs(site, spec, bodies, base))
     main, groups = specs
+    for spec in history.archives(site, main, catalog.articles):
+        produced.extend(feed_outputs(site, spec, bodies, base))
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.render(main, groups))
     produced.extend(static_files(site))

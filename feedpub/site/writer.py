@@ -412,6 +412,11 @@ class Writer:
         return report
 
     @property
+    def written(self) -> frozenset[str]:
+        """The outputs whose bytes differ from the live tree's (new ones among them)."""
+        return frozenset(self._written)
+
+    @property
     def changes(self) -> bool:
         """Whether the new tree differs from the live one (and so is to be swapped in)."""
         return bool(self._written or self._removed)

@@ -15,6 +15,7 @@
   ``OutgoingRow``); ``State.outgoing``.
 - ``variants``: an issue rendered once per set of its articles (``Variants``);
   ``State.variants``.
+- ``pings``: the WebSub publish pings a build owes the hub (``Pings``); ``State.pings``.
 - ``events``: what happened after the relay took a message (hard and soft bounces,
   complaints, unsubscribes), each issue's figures made of them, and the incoming messages and
   webhook events acted on, by key, so each is acted on once (``Events``, ``IssueFigures``);

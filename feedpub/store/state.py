@@ -32,6 +32,7 @@ from feedpub.store.events import Events
 from feedpub.store.issues import Issues
 from feedpub.store.limits import Limits
 from feedpub.store.outgoing import Outgoing
+from feedpub.store.pings import Pings
 from feedpub.store.subscribers import SubscriberRows, new_token_key
 from feedpub.store.variants import Variants
 
@@ -218,6 +219,15 @@ ALTER TABLE issues ADD COLUMN review TEXT NOT NULL DEFAULT ''
     CHECK (review IN ('', 'waiting', 'approved'));
 ALTER TABLE issues ADD COLUMN reviewed TEXT;
 ALTER TABLE issues ADD COLUMN approved TEXT;
+""",
+    # The WebSub publish pings a build owes the hub, until it takes them.
+    """
+CREATE TABLE websub_pings (
+    url TEXT PRIMARY KEY,
+    added TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_reply TEXT NOT NULL DEFAULT ''
+);
 """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -427,6 +437,10 @@ class State:
     @property
     def variants(self) -> Variants:
         return Variants(self.db)
+
+    @property
+    def pings(self) -> Pings:
+        return Pings(self.db)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

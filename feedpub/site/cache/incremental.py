@@ -71,6 +71,9 @@ def edits(
         return None
     if not lists_show_lines_and_cards(site):
         return None
+    # The archived feed's documents are cut from the whole catalog (site.history): read it.
+    if site.feeds.archive:
+        return None
     if last.until is not None and now >= datetime.fromisoformat(last.until):
         return None
     if last.newest is not None and now < datetime.fromisoformat(last.newest):
