@@ -10,6 +10,7 @@ from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.errors import TemplateError
+from feedpub.i18n import words
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
@@ -84,6 +85,7 @@ class Pages:
         else:  # a template of the site's own may show anything of an article
             self.line_key = self.card_key = article_key
         self.env = environment(site)
+        self.words = words(site.site.language)
         self._urls: dict[tuple[str, str], str | None] = {}
         self._lost: dict[str, set[str]] = {}  # by kind: the name_keys without pages
         self._cards: dict[str, Markup] = {}
@@ -193,9 +195,10 @@ class Pages:
             "archive.html",
             articles=articles,
             feeds=feed_links(site, main),
-            page_title=page_title("Archive", site.site.title),
+            page_title=page_title(self.words.gettext("Archive"), site.site.title),
         )
-        for kind, label in (("tags", "Tag"), ("authors", "Author")):
+        gettext = self.words.gettext
+        for kind, label in (("tags", gettext("Tags")), ("authors", gettext("Authors"))):
             pairs = groups[kind]
             yield self._output(
                 f"{kind}/index.html",
@@ -204,7 +207,7 @@ class Pages:
                 kind=kind,
                 groups=[g for g, _ in pairs],
                 feeds=feed_links(site, main),
-                page_title=page_title(f"{label}s", site.site.title),
+                page_title=page_title(label, site.site.title),
             )
             limit = site.feeds.limit
             for group, spec in pairs:
