@@ -54,15 +54,19 @@ def catalogue_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@functools.cache
 def translations(tag: str) -> Translations:
-    """The gettext translations for ``tag``'s language, compiled from its .po file once per
-    process: the .po is the only copy, so no compiled file can fall behind it."""
+    """The gettext translations for ``tag``'s language (``es-MX``: Spanish's)."""
+    return _compiled(language_of(tag))
+
+
+@functools.cache
+def _compiled(language: str) -> Translations:
+    """The catalogue of ``language``, compiled from its .po file once per process: the .po is
+    the only copy, so no compiled file can fall behind it."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
     from babel.support import Translations
 
-    language = language_of(tag)
     with catalogue_path(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
