@@ -273,6 +273,15 @@ def environment(site: Site) -> jinja2.Environment:
     return env
 
 
+def _isolating(made: Callable[..., str]) -> Callable[..., str]:
+    """Jinja2's new-style ``made`` (gettext or ngettext), each value it puts in isolated."""
+
+    def isolating(context: jinja2.runtime.Context, *args: Any, **variables: Any) -> str:
+        return made(context, *args, **{k: _isolated(v) for k, v in variables.items()})
+
+    return isolating
+
+
 def install_words(env: jinja2.Environment, tag: str) -> None:
     """Have ``env``'s templates speak the language ``tag``: ``_()``, ``gettext``, ``ngettext``
     and ``{% trans %}`` from its catalogue, and the ``human_date`` filter in its way (i18n).
@@ -285,17 +294,8 @@ def install_words(env: jinja2.Environment, tag: str) -> None:
         gettext=said.gettext, ngettext=said.ngettext, newstyle=True
     )
     for name in ("gettext", "ngettext"):
-        made = env.globals[name]
-
-        def isolating(
-            context: jinja2.runtime.Context,
-            *args: Any,
-            _made: Callable[..., str] = made,
-            **variables: Any,
-        ) -> str:
-            return _made(context, *args, **{k: _isolated(v) for k, v in variables.items()})
-
-        env.globals[name] = pass_context(isolating)
+        made: Callable[..., str] = env.globals[name]  # type: ignore[assignment]
+        env.globals[name] = pass_context(_isolating(made))
     env.filters["human_date"] = said.date
 
 
