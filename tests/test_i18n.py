@@ -493,3 +493,17 @@ def test_the_process_locale_is_left_alone(make_site: MakeSite) -> None:
     compose(site)
     dict(built_pages(site))
     assert locale.setlocale(locale.LC_ALL) == before
+
+
+def test_a_subject_of_the_site_s_own_may_use_the_catalogue(make_site: MakeSite) -> None:
+    root = make_site(
+        ARTICLES,
+        settings=settings("es").replace(
+            'schedule = "manual"',
+            'schedule = "manual"\n'
+            'subject = "{{ newsletter.name }} · '
+            "{{ _('Issue #%(number)s', number=issue.number) }}\"",
+        ),
+    )
+    site = config.load(root, env={})
+    assert compose(site).digest.subject == "Boletín Ñandú · Número 1"
