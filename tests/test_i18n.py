@@ -13,6 +13,7 @@ from typing import Any
 
 import lxml.html
 import pytest
+from babel.dates import format_date
 from babel.messages.pofile import read_po
 from helpers import NOW, REPO, MakeSite, publish
 from werkzeug.test import Client
@@ -27,6 +28,7 @@ from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.web import WebApp
 from feedpub.i18n import (
     SHIPPED,
+    babel_locale_name,
     catalogue_path,
     date_formatter,
     extract,
@@ -507,3 +509,14 @@ def test_a_subject_of_the_site_s_own_may_use_the_catalogue(make_site: MakeSite) 
     )
     site = config.load(root, env={})
     assert compose(site).digest.subject == "Boletín Ñandú · Número 1"
+
+
+@pytest.mark.parametrize("tag", ["en", "en-GB", "es-MX", "fr", "de", "pt-BR", "nl", "ja"])
+def test_the_remembered_dates_are_babel_s_own(tag: str) -> None:
+    """The fast path (the pattern parsed once, each day remembered) writes what Babel's
+    format_date writes, for every day of four years and again from the memo."""
+    shown = date_formatter(tag)
+    first = date(2026, 1, 1)
+    for offset in (*range(4 * 366), *range(0, 4 * 366, 97)):
+        day = first + timedelta(days=offset)
+        assert shown(day) == format_date(day, "long", locale=babel_locale_name(tag))
