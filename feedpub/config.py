@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import dkimkey
+from feedpub import dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
@@ -1431,6 +1431,15 @@ PLACEHOLDER_URL_LEFT = (
 )
 
 
+def _no_catalogue(language: str) -> str:
+    return (
+        f"[site] language {language!r} has no catalogue in feedpub: the pages, the digest and "
+        "the emails show their words in English (dates follow the language where Babel "
+        f"knows it); use one of {', '.join(i18n.SHIPPED)}, or add a catalogue for it "
+        "(README: \"The publication's language\")"
+    )
+
+
 def _warnings(site: Site, text: str) -> list[Problem]:
     """What is allowed but probably wrong in the settings, with the line to change."""
     found: list[Problem] = []
@@ -1449,6 +1458,9 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         found.append(
             Problem(CONFIG_NAME, key_line(text, "smtp", "bounce_address"), "warning", message)
         )
+    if not i18n.is_shipped(site.site.language):
+        line = key_line(text, "site", "language")
+        found.append(Problem(CONFIG_NAME, line, "warning", _no_catalogue(site.site.language)))
     if site.has_newsletter and site.has_smtp and not site.newsletter.postal_address:
         line = key_line(text, "newsletter")
         found.append(Problem(CONFIG_NAME, line, "warning", POSTAL_ADDRESS_MISSING))

@@ -153,6 +153,8 @@ class ImportFileError(SubscriberError):
 
 class PluginError(FeedpubError):
     """A plugin's hook added what it may not (a taken suffix or filter name, a bad name)."""
+
+
 class NoSuchIssue(FeedpubError):
     """The state has no issue of that number."""
 
@@ -169,11 +171,21 @@ class DkimKeyError(FeedpubError):
     """The DKIM private key file cannot be read, or holds no key fit for signing."""
 
 
-class FormError(FeedpubError):
+class Worded(FeedpubError):
+    """An error a reader sees: its English ``message`` (a msgid of the catalogues, with
+    %(name)s for each of ``values``) is kept, so that the web app can show it translated."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values if values else message)
+        self.message = message
+        self.values = values
+
+
+class FormError(Worded):
     """A web form's field is missing, malformed or too long; ``field`` names it."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
@@ -181,7 +193,7 @@ class LinkExpired(TokenError):
     """A confirmation link is genuine but older than its lifetime: a fresh one can be sent."""
 
 
-class RateLimited(FeedpubError):
+class RateLimited(Worded):
     """A client or an address has asked more often than the web app's limits allow."""
 
 

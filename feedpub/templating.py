@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from feedpub.config import Site, packaged_templates
+from feedpub.i18n import human_date as in_language
+from feedpub.i18n import words
 from feedpub.plugins import registry
 from feedpub.text import isolate
 
@@ -265,11 +267,36 @@ def environment(site: Site) -> jinja2.Environment:
         # gettext: the result is escaped like any other value).
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters["human_date"] = human_date
+    install_words(env, site.site.language)
     env.filters["html_datetime"] = html_datetime
     env.filters.update(registry(site).filters)
     return env
+
+
+def _isolating(made: Callable[..., str]) -> Callable[..., str]:
+    """Jinja2's new-style ``made`` (gettext or ngettext), each value it puts in isolated."""
+
+    def isolating(context: jinja2.runtime.Context, *args: Any, **variables: Any) -> str:
+        return made(context, *args, **{k: _isolated(v) for k, v in variables.items()})
+
+    return isolating
+
+
+def install_words(env: jinja2.Environment, tag: str) -> None:
+    """Have ``env``'s templates speak the language ``tag``: ``_()``, ``gettext``, ``ngettext``
+    and ``{% trans %}`` from its catalogue, and the ``human_date`` filter in its way (i18n).
+    The values put into a message (``_("Get %(name)s", name=…)``) are isolated as ``{{ }}``
+    isolates a value (_isolated), since a translated message is one piece of text."""
+    from jinja2 import pass_context
+
+    said = words(tag)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=said.gettext, ngettext=said.ngettext, newstyle=True
+    )
+    for name in ("gettext", "ngettext"):
+        made: Callable[..., str] = env.globals[name]  # type: ignore[assignment]
+        env.globals[name] = pass_context(_isolating(made))
+    env.filters["human_date"] = said.date
 
 
 def template_problem(exc: BaseException, site: Site, fallback: str) -> str:
@@ -325,15 +352,10 @@ def template_error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}; fix this line of the template"
 
 
-MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
-
-
 def human_date(value: datetime) -> str:
-    """'March 4, 2026'. The names are spelled out rather than taken from strftime('%B'), which
-    is slower and would follow the locale of a program that imports feedpub."""
-    return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
+    """'March 4, 2026': the day in English (i18n.human_date; never the locale of a program
+    that imports feedpub). Templates get the site's language's own as the filter."""
+    return in_language(value, "en")
 
 
 def html_datetime(value: datetime) -> str:

@@ -30,6 +30,7 @@ from feedpub.config import packaged_templates
 from feedpub.content.catalog import content_files
 from feedpub.content.readers import is_article_name
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, OutputError, StateError
+from feedpub.i18n import SHIPPED
 from feedpub.model import article_from_row, article_to_row, evolve
 from feedpub.site.build import build, check
 from feedpub.site.cache import incremental, snapshot
@@ -612,6 +613,9 @@ def test_wheel_contains_the_templates(tmp_path: Path) -> None:
         assert f"feedpub/templates/{template.name}" in names
     assert "feedpub/py.typed" in names
     assert "feedpub/cli.py" in names
+    # The catalogues, which the installed package compiles when a language is first used.
+    for language in SHIPPED:
+        assert f"feedpub/locale/{language}/LC_MESSAGES/feedpub.po" in names
 
 
 # -- the web pages -----------------------------------------------------------------------------

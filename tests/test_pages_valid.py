@@ -176,12 +176,14 @@ def issue(site: Site, when: datetime, note: str = "") -> None:
         assert issues.create(site, state, load_catalog(site, state, when), when, note)
 
 
-def hostile_site(root: Path, url: str) -> Site:
-    """The hostile corpus, its two issues (the first with a note), built."""
+def hostile_site(root: Path, url: str, language: str = "en") -> Site:
+    """The hostile corpus, its two issues (the first with a note), built; in ``language``'s
+    words (the translations' markup is checked too)."""
     (root / "content").mkdir(parents=True)
     (root / "static" / "images").mkdir(parents=True)
     (root / "static" / "images" / "square.png").write_bytes(PNG)
     settings = SETTINGS.replace(SITE_URL, url).replace('"Test Gazette"', f'"Gazette {RLO}evil"')
+    settings = settings.replace('language = "en"', f'language = "{language}"')
     # Three cards to a page: the home page and Desk's list have a page/2/ and 3/.
     settings += "per_page = 3\n"
     (root / "feedpub.toml").write_text(settings + NEWSLETTER + SIGNUP_BOX + FEEDS, encoding="utf-8")
@@ -254,12 +256,13 @@ url = "https://news.example.org/"
 """
 
 
-def signup_pages(root: Path) -> dict[str, bytes]:
+def signup_pages(root: Path, language: str = "en") -> dict[str, bytes]:
     """The sign-up, confirmation and manage pages and the message pages, in their states."""
     from werkzeug.test import Client
 
     (root / "content").mkdir(parents=True)
-    (root / "feedpub.toml").write_text(SETTINGS + SIGNUP, encoding="utf-8")
+    settings = SETTINGS.replace('language = "en"', f'language = "{language}"')
+    (root / "feedpub.toml").write_text(settings + SIGNUP, encoding="utf-8")
     site = load(root)
     client = Client(WebApp(site, clock=lambda: NOW))
     form = {"email": "ann@example.org", "name": "Ann", "topics": "Sports"}
@@ -377,6 +380,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         (folder / "signup").mkdir()
         for state, body in signup_pages(work / "signup").items():
             (folder / "signup" / f"{state}.html").write_bytes(body)
+        # The same pages in the other languages' words: French and Portuguese pages, German
+        # and Spanish web app pages.
+        for language, other in (("fr", "de"), ("pt", "es")):
+            translated = hostile_site(
+                work / f"hostile-{language}", base + f"hostile-{language}/", language
+            )
+            shutil.copytree(translated.output_dir, folder / f"hostile-{language}")
+            (folder / f"signup-{other}").mkdir()
+            for state, body in signup_pages(work / f"signup-{other}", other).items():
+                (folder / f"signup-{other}" / f"{state}.html").write_bytes(body)
         (folder / "form").mkdir()
         (folder / "form" / "snippet.html").write_text(
             EMBEDDED_FORM.format(form=snippet(hostile)), encoding="utf-8"

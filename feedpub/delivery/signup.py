@@ -27,6 +27,7 @@ from feedpub.delivery import tokens
 from feedpub.delivery.messages import list_id
 from feedpub.delivery.subscribers import Subscribers, normalize
 from feedpub.errors import FormError, LinkExpired, RateLimited, SubscriberError, TokenError
+from feedpub.i18n import N_
 from feedpub.store.state import State
 from feedpub.store.subscribers import Subscriber
 
@@ -68,7 +69,12 @@ class SignupForm:
 def _one(fields: Mapping[str, Sequence[str]], name: str) -> str:
     values = fields.get(name) or []
     if len(values) > 1:
-        raise FormError(name, f"the form sent '{name}' {len(values)} times; send it once")
+        raise FormError(
+            name,
+            N_("the form sent '%(name)s' %(count)s times; send it once"),
+            name=name,
+            count=len(values),
+        )
     return values[0] if values else ""
 
 
@@ -78,7 +84,12 @@ def clean_name(text: str) -> str:
     kept = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co"))
     kept = " ".join(kept.split())
     if len(kept) > MAX_NAME:
-        raise FormError(NAME, f"the name is {len(kept)} characters; keep it to {MAX_NAME}")
+        raise FormError(
+            NAME,
+            N_("the name is %(count)s characters; keep it to %(most)s"),
+            count=len(kept),
+            most=MAX_NAME,
+        )
     return kept
 
 
@@ -91,11 +102,18 @@ def clean_topics(site: Site, chosen: Sequence[str]) -> tuple[str, ...]:
     names = topic_names(site)
     unknown = [name for name in chosen if name not in names]
     if unknown:
-        shown = unknown[0][:60]
+        shown = repr(unknown[0][:60])
+        if not names:
+            raise FormError(
+                TOPICS,
+                N_("there is no topic %(topic)s; choose among none: this newsletter has no topics"),
+                topic=shown,
+            )
         raise FormError(
             TOPICS,
-            f"there is no topic {shown!r}; choose among "
-            + (", ".join(names) if names else "none: this newsletter has no topics"),
+            N_("there is no topic %(topic)s; choose among %(topics)s"),
+            topic=shown,
+            topics=", ".join(names),
         )
     return tuple(name for name in names if name in chosen)
 
@@ -105,16 +123,19 @@ def read_form(site: Site, fields: Mapping[str, Sequence[str]]) -> SignupForm:
     trapped = bool(_one(fields, HONEYPOT).strip())
     email = _one(fields, EMAIL).strip()
     if not email:
-        raise FormError(EMAIL, "the email address is missing; type the address to send to")
+        raise FormError(EMAIL, N_("the email address is missing; type the address to send to"))
     if len(email) > MAX_EMAIL:
         raise FormError(
-            EMAIL, f"the email address is too long; an address has at most {MAX_EMAIL} characters"
+            EMAIL,
+            N_("the email address is too long; an address has at most %(most)s characters"),
+            most=MAX_EMAIL,
         )
     try:
         address, key = normalize(email)
     except SubscriberError:
         raise FormError(
-            EMAIL, "this is not an email address; check it for typing mistakes (name@example.org)"
+            EMAIL,
+            N_("this is not an email address; check it for typing mistakes (name@example.org)"),
         ) from None
     name = clean_name(_one(fields, NAME))
     topics = clean_topics(site, fields.get(TOPICS) or [])
@@ -161,8 +182,10 @@ def sign_up(
         client_bucket(secret, client), now, CLIENT_WINDOW, site.web.signups_per_hour
     ):
         raise RateLimited(
-            f"more than {site.web.signups_per_hour} sign-ups came from your network this hour; "
-            "try again in an hour"
+            N_(
+                "more than %(most)s sign-ups came from your network this hour; try again in an hour"
+            ),
+            most=site.web.signups_per_hour,
         )
     email, key = form.email, form.key
     rows = state.subscribers
@@ -258,8 +281,10 @@ def confirm(state: State, site: Site, secret: bytes, token: str, now: datetime) 
         other = rows.find(key)
         if other is not None and other.id != found.id:
             raise SubscriberError(
-                "that address is already on the list with a subscription of its own; "
-                "unsubscribe one of the two first"
+                N_(
+                    "that address is already on the list with a subscription of its own; "
+                    "unsubscribe one of the two first"
+                )
             )
         rows.change_email(found.id, email, key, stamp)
         rows.unsuppress(people.suppression_hash(key))
@@ -317,14 +342,15 @@ def pause_until(site: Site, value: str, now: datetime) -> str | None:
     except ValueError:
         day = None
     if day is None:
-        raise FormError("until", "the date is not one; write it as YYYY-MM-DD, e.g. 2027-01-31")
+        raise FormError("until", N_("the date is not one; write it as YYYY-MM-DD, e.g. 2027-01-31"))
     today = now.astimezone(site.tz).date()
     if day <= today:
-        raise FormError("until", "the date has passed; choose a day after today")
+        raise FormError("until", N_("the date has passed; choose a day after today"))
     if day > today + timedelta(days=MAX_PAUSE_DAYS):
         raise FormError(
             "until",
-            f"that is more than {MAX_PAUSE_DAYS} days away; choose a nearer day, or unsubscribe",
+            N_("that is more than %(most)s days away; choose a nearer day, or unsubscribe"),
+            most=MAX_PAUSE_DAYS,
         )
     return datetime.combine(day, time(0), site.tz).isoformat()
 
@@ -337,15 +363,16 @@ def change_address(
     queued (False within the limits, or for the address it already is)."""
     text = address.strip()
     if not text or len(text) > MAX_EMAIL:
-        raise FormError(EMAIL, "type the new email address (at most 320 characters)")
+        raise FormError(EMAIL, N_("type the new email address (at most 320 characters)"))
     try:
         email, key = normalize(text)
     except SubscriberError:
         raise FormError(
-            EMAIL, "this is not an email address; check it for typing mistakes (name@example.org)"
+            EMAIL,
+            N_("this is not an email address; check it for typing mistakes (name@example.org)"),
         ) from None
     if key == normalize(subscriber.email)[1]:
-        raise FormError(EMAIL, "that is the address already in use; type a different one")
+        raise FormError(EMAIL, N_("that is the address already in use; type a different one"))
     stamp = _stamp(now)
     if email != subscriber.new_email:
         state.subscribers.set_new_email(subscriber.id, email, stamp)

@@ -36,7 +36,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -52,6 +52,7 @@ from feedpub.delivery.subscribers import Subscribers
 from feedpub.delivery.tokens import load_secret
 from feedpub.delivery.transport import forget_copies
 from feedpub.errors import (
+    FeedpubError,
     FormError,
     HookRefused,
     LinkExpired,
@@ -61,7 +62,9 @@ from feedpub.errors import (
     StateError,
     SubscriberError,
     TokenError,
+    Worded,
 )
+from feedpub.i18n import N_, words
 from feedpub.store.state import State
 from feedpub.store.subscribers import Subscriber
 from feedpub.templating import environment
@@ -126,48 +129,61 @@ _URLS = Map(
     redirect_defaults=False,
 )
 
-# Every message page: (status, title, text). The texts name what happened and what to do.
+# Every message page: (status, title, text), in English: the catalogues' msgids (i18n), shown
+# in the site's language. The texts name what happened and what to do; %(most)s is MAX_BODY.
 MESSAGES: dict[str, tuple[int, str, str]] = {
-    "missing": (404, "Not found", "There is nothing here."),
-    "method": (405, "Not allowed", "This page takes GET and POST requests only."),
+    "missing": (404, N_("Not found"), N_("There is nothing here.")),
+    "method": (405, N_("Not allowed"), N_("This page takes GET and POST requests only.")),
     "too-big": (
         413,
-        "Too large",
-        f"The form sent more than {MAX_BODY:,} bytes; a form of this site is far smaller. "
-        "Shorten what you typed and send it again.",
+        N_("Too large"),
+        N_(
+            "The form sent more than %(most)s bytes; a form of this site is far smaller. "
+            "Shorten what you typed and send it again."
+        ),
     ),
     "bad-request": (
         400,
-        "Bad request",
-        "This request cannot be read: it carries more fields than any form of this site, or "
-        "a broken length. Reload the page and send the form again.",
+        N_("Bad request"),
+        N_(
+            "This request cannot be read: it carries more fields than any form of this site, "
+            "or a broken length. Reload the page and send the form again."
+        ),
     ),
     "invalid": (
         400,
-        "This link is not valid",
-        "This link is not valid: it may be incomplete or damaged, or from another site. Use "
-        "the link in the newsletter's most recent email.",
+        N_("This link is not valid"),
+        N_(
+            "This link is not valid: it may be incomplete or damaged, or from another site. "
+            "Use the link in the newsletter's most recent email."
+        ),
     ),
     "busy": (
         503,
-        "Try again in a minute",
-        "Your request could not be recorded just now: nothing has changed. Please try again "
-        "in a minute.",
+        N_("Try again in a minute"),
+        N_(
+            "Your request could not be recorded just now: nothing has changed. Please try "
+            "again in a minute."
+        ),
     ),
-    "limited": (429, "Too many sign-ups", ""),
-    "conflict": (409, "Address in use", ""),
+    "limited": (429, N_("Too many sign-ups"), ""),
+    "conflict": (409, N_("Address in use"), ""),
     "forgotten": (
         200,
-        "Forgotten",
-        "Everything held about you is erased: your address, name, choices and what was sent "
-        "to you. Only a keyed hash of the address is kept, so that no import adds it again; "
-        "signing up again with it works as for anyone.",
+        N_("Forgotten"),
+        N_(
+            "Everything held about you is erased: your address, name, choices and what was "
+            "sent to you. Only a keyed hash of the address is kept, so that no import adds it "
+            "again; signing up again with it works as for anyone."
+        ),
     ),
     "error": (
         500,
-        "Something went wrong",
-        "This request failed on the server, and nothing has changed. Please try again "
-        "later; if it keeps failing, write to the newsletter's editors.",
+        N_("Something went wrong"),
+        N_(
+            "This request failed on the server, and nothing has changed. Please try again "
+            "later; if it keeps failing, write to the newsletter's editors."
+        ),
     ),
 }
 
@@ -201,6 +217,7 @@ class WebApp:
         # at their first request (a template edited later shows after a restart).
         self.fixed: dict[str, bytes] = {}
         self.env = environment(site)
+        self.words = words(site.site.language)  # what a reader reads, in the site's language
         url = site.site.url
         self.base: dict[str, Any] = {
             "site": site.site,
@@ -261,17 +278,29 @@ class WebApp:
     def message(
         self, what: str, text: str = "", headers: Mapping[str, str] | None = None, **context: Any
     ) -> Response:
-        status, title, default = MESSAGES[what]
+        status, english, default = MESSAGES[what]
+        title = self.words.gettext(english)
+        shown = text or self.words.say(default, most=self.words.number(MAX_BODY))
         return self.render(
             "web_message.html",
             status,
             headers,
             state=what,
             title=title,
-            text=text or default,
-            page_title=f"{self.site.newsletter_name}: {title}",
+            text=shown,
+            page_title=self.titled(title),
             **context,
         )
+
+    def titled(self, what: str) -> str:
+        """A page's <title>: the newsletter's name, and what the page is for."""
+        return f"{self.site.newsletter_name}: {what}"
+
+    def told(self, error: FeedpubError) -> str:
+        """``error``'s message in the site's language: its msgid's translation, filled in."""
+        if isinstance(error, Worded):
+            return self.words.say(error.message, **error.values)
+        return self.words.gettext(str(error))
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
@@ -432,7 +461,7 @@ class WebApp:
             with self.state() as state, state.transaction():
                 queued = signup.sign_up(state, self.site, secret, form, client, self.clock())
         except RateLimited as exc:
-            return self.message("limited", str(exc), {"Retry-After": str(RATE_RETRY_AFTER)})
+            return self.message("limited", self.told(exc), {"Retry-After": str(RATE_RETRY_AFTER)})
         if queued:
             self.notify()
         return self.subscribe_page(200, "sent")
@@ -454,12 +483,12 @@ class WebApp:
             "subscribe.html",
             status,
             state=state,
-            error=str(error) if error else "",
+            error=self.told(error) if error else "",
             error_field=error.field if error else "",
             email=values[signup.EMAIL][0][: signup.MAX_EMAIL],
             person=values[signup.NAME][0][: signup.MAX_NAME * 2],
             chosen=list((fields or {}).get(signup.TOPICS, [])),
-            page_title=f"{self.site.newsletter_name}: sign up",
+            page_title=self.titled(self.words.gettext("sign up")),
         )
         if error is None and not fields:
             self.fixed[state] = response.get_data()
@@ -508,7 +537,7 @@ class WebApp:
         except (TokenError, SecretError):
             return self.message("invalid")
         except SubscriberError as exc:
-            return self.message("conflict", str(exc))
+            return self.message("conflict", self.told(exc))
         self.notify()
         if done is None:
             return self.confirm_page(200, "resent", "")
@@ -525,7 +554,7 @@ class WebApp:
             token=token,
             script_text=CONFIRM_SCRIPT if script else "",
             manage_token=manage,
-            page_title=f"{self.site.newsletter_name}: confirm",
+            page_title=self.titled(self.words.gettext("confirm")),
         )
 
     # -- /manage ---------------------------------------------------------------------------
@@ -587,17 +616,19 @@ class WebApp:
             rows.set_topics(
                 found.id, signup.clean_topics(self.site, fields.get(signup.TOPICS) or []), stamp
             )
-            return "Your topics are saved."
+            return self.words.gettext("Your topics are saved.")
         if action == "pause":
             until = signup.pause_until(self.site, one("until"), now)
             rows.set_pause(found.id, until, stamp)
-            return "Paused." if until else "Resumed: the next issue comes to you."
+            if until:
+                return self.words.gettext("Paused.")
+            return self.words.gettext("Resumed: the next issue comes to you.")
         if action == "resume":
             rows.set_pause(found.id, None, stamp)
-            return "Resumed: the next issue comes to you."
+            return self.words.gettext("Resumed: the next issue comes to you.")
         if action == "address":
             signup.change_address(state, self.site, found, one(signup.EMAIL), now)
-            return (
+            return self.words.gettext(
                 "A confirmation link is on its way to the new address; until it is used, "
                 "issues keep coming to this one."
             )
@@ -606,14 +637,14 @@ class WebApp:
                 rows.set_status(found.id, "unsubscribed", stamp)
                 # An event too, so the issue's figures count the readers who left from here.
                 state.events.add(found.id, None, "unsubscribe", "web", "manage page", stamp)
-            return "You are unsubscribed: no more issues will be sent to you."
+            return self.words.gettext("You are unsubscribed: no more issues will be sent to you.")
         if action == "resubscribe":
             if found.status != "unsubscribed":
                 raise FormError(
-                    "action", "only an unsubscribed address can be subscribed again here"
+                    "action", N_("only an unsubscribed address can be subscribed again here")
                 )
             rows.reactivate(found.id, "", stamp)
-            return "You are subscribed again."
+            return self.words.gettext("You are subscribed again.")
         if action == "download":
             body = signup.data(state, secret, found)
             response = Response(
@@ -624,11 +655,13 @@ class WebApp:
             return response
         if action == "forget":
             if one("sure") != "yes":
-                raise FormError("sure", "tick the box to say you want everything erased")
+                raise FormError("sure", N_("tick the box to say you want everything erased"))
             Subscribers(state, secret).forget(found.email, now)
             forget_copies(self.site, (found.email, found.new_email))
             return ""
-        raise FormError("action", "this form asked for no change this page knows; reload the page")
+        raise FormError(
+            "action", N_("this form asked for no change this page knows; reload the page")
+        )
 
     def manage_page(
         self,
@@ -639,6 +672,7 @@ class WebApp:
         error: FormError | None = None,
     ) -> Response:
         paused = (found.paused_until or "")[:10]
+        paused_day = date.fromisoformat(paused) if paused else None
         return self.render(
             "manage.html",
             status,
@@ -646,10 +680,11 @@ class WebApp:
             token=token,
             chosen=list(found.topics),
             paused=paused,
+            paused_day=paused_day,
             notice=notice,
-            error=str(error) if error else "",
+            error=self.told(error) if error else "",
             error_field=error.field if error else "",
-            page_title=f"{self.site.newsletter_name}: your subscription",
+            page_title=self.titled(self.words.gettext("your subscription")),
         )
 
     # -- /unsubscribe ----------------------------------------------------------------------
@@ -694,7 +729,7 @@ class WebApp:
             headers,
             state=state,
             token=token,
-            page_title=f"{self.site.newsletter_name}: unsubscribe",
+            page_title=self.titled(self.words.gettext("unsubscribe")),
         )
 
     def unsubscribe_key(self, token: str, environ: Mapping[str, Any]) -> tokens.Reading | None:

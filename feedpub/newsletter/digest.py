@@ -33,7 +33,13 @@ from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.placeholders import MANAGE_PLACEHOLDER
 from feedpub.store.issues import UNSUBSCRIBE_PLACEHOLDER
-from feedpub.templating import Sandbox, environment, template_error_text, template_problem
+from feedpub.templating import (
+    Sandbox,
+    environment,
+    install_words,
+    template_error_text,
+    template_problem,
+)
 from feedpub.text import html_to_text, isolate, shorten, wrap
 
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -87,7 +93,8 @@ def _view(issue: IssueView) -> IssueView:
 
 
 def subject_line(site: Site, issue: IssueView) -> str:
-    env = Sandbox(undefined=jinja2.StrictUndefined)
+    env = Sandbox(undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"])
+    install_words(env, site.site.language)  # a subject of the site's own may say _("…")
     issue = _view(issue)
     context = {
         "newsletter": {"name": isolate(site.newsletter_name)},

@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 
 from feedpub.config import Site
+from feedpub.i18n import N_, words
 from feedpub.model import Article
 from feedpub.newsletter.note import note_html
 from feedpub.site.cache.keys import key
@@ -31,7 +32,7 @@ def issues_feed(site: Site, newest: list[Article]) -> FeedSpec:
     return FeedSpec(
         "issues",
         site.newsletter_name,
-        f"Every issue of {site.newsletter_name}",
+        words(site.site.language).say(N_("Every issue of %(name)s"), name=site.newsletter_name),
         f"{site.site.url}issues/",
         newest[: site.feeds.limit],
     )

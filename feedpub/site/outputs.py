@@ -14,6 +14,7 @@ from feedpub.config import FEED_FILES, Site
 from feedpub.content import tree
 from feedpub.content.catalog import CacheRow, Catalog, Group
 from feedpub.errors import OutputError, Problem
+from feedpub.i18n import N_, words
 from feedpub.site import archive, history, sitemap
 from feedpub.site.cache.keys import base_key, key, within
 from feedpub.site.cache.snapshot import LastBuild
@@ -33,9 +34,10 @@ def feed_specs(site: Site, catalog: Catalog) -> Specs:
     main = FeedSpec("", title, site.site.description, site.site.url, catalog.articles[:limit])
     main = history.subscription(site, main, catalog.articles)
     groups: dict[str, list[tuple[Group, FeedSpec]]] = {"tags": [], "authors": []}
+    said = words(site.site.language)
     for kind, label, members in (
-        ("tags", "Articles tagged", catalog.tags),
-        ("authors", "Articles by", catalog.authors),
+        ("tags", N_("Articles tagged %(name)s in %(site)s"), catalog.tags),
+        ("authors", N_("Articles by %(name)s in %(site)s"), catalog.authors),
     ):
         for group in members:
             folder = f"{kind}/{group.slug}"
@@ -43,7 +45,7 @@ def feed_specs(site: Site, catalog: Catalog) -> Specs:
             spec = FeedSpec(
                 folder,
                 f"{title}: {group.name}",
-                f"{label} {group.name} in {title}",
+                said.say(label, name=group.name, site=title),
                 home,
                 group.articles[:limit],
             )

@@ -13,6 +13,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.catalog import Catalog, Group
 from feedpub.content.images import shown_images
 from feedpub.errors import TemplateError
+from feedpub.i18n import words
 from feedpub.links import page_links, site_url
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
@@ -169,6 +170,7 @@ class Pages:
         else:  # a template of the site's own may show anything of an article
             self.line_key = self.card_key = article_key
         self.env = environment(site)
+        self.words = words(site.site.language)
         self._urls: dict[tuple[str, str], str | None] = {}
         self._lost: dict[str, set[str]] = {}  # by kind: the name_keys without pages
         self._cards: dict[str, Markup] = {}
@@ -300,10 +302,11 @@ class Pages:
             "archive.html",
             articles=articles,
             feeds=feed_links(site, main),
-            page_title=page_title("Archive", site.site.title),
-            share=self.share("Archive", archive_url),
+            page_title=page_title(self.words.gettext("Archive"), site.site.title),
+            share=self.share(self.words.gettext("Archive"), archive_url),
         )
-        for kind, label in (("tags", "Tag"), ("authors", "Author")):
+        gettext = self.words.gettext
+        for kind, label in (("tags", gettext("Tags")), ("authors", gettext("Authors"))):
             pairs = groups[kind]
             yield self._output(
                 f"{kind}/index.html",
@@ -312,8 +315,8 @@ class Pages:
                 kind=kind,
                 groups=[g for g, _ in pairs],
                 feeds=feed_links(site, main),
-                page_title=page_title(f"{label}s", site.site.title),
-                share=self.share(f"{label}s", f"{site.site.url}{kind}/"),
+                page_title=page_title(label, site.site.title),
+                share=self.share(label, f"{site.site.url}{kind}/"),
             )
             for group, spec in pairs:
                 count = str(len(group.articles))

@@ -9,6 +9,7 @@ import hashlib
 
 from feedpub import __version__
 from feedpub.config import Site, packaged_templates
+from feedpub.i18n import catalogue_path, language_of
 
 
 def key(*parts: str) -> str:
@@ -33,5 +34,7 @@ def templates_key(site: Site) -> str:
 
 
 def base_key(site: Site) -> str:
-    """What every output depends on: feedpub's version, the settings and the templates."""
-    return key(__version__, repr(site), templates_key(site))
+    """What every output depends on: feedpub's version, the settings, the templates and the
+    catalogue of the site's language (its words and their translations)."""
+    catalogue = catalogue_path(language_of(site.site.language)).read_bytes().hex()
+    return key(__version__, repr(site), templates_key(site), catalogue)
