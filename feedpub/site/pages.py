@@ -348,16 +348,19 @@ class Pages:
                 [],
                 NOT_FOUND,
                 feeds=feed_links(site, main),
-                page_title=page_title("Page not found", site.site.title),
+                page_title=page_title(self.words.gettext("Page not found"), site.site.title),
             )
         yield from self.article_pages(articles, main)
 
-    @staticmethod
-    def _numbered(pager: Pager, *parts: str) -> str:
+    def _numbered(self, pager: Pager, *parts: str) -> str:
         """A list page's <title>: the list's, with the page's number after the first."""
         if pager.number == 1:
             return page_title(*parts)
-        return page_title(parts[0], f"page {pager.number} of {pager.total}", *parts[1:])
+        place = self.words.gettext("page %(number)s of %(total)s") % {
+            "number": pager.number,
+            "total": pager.total,
+        }
+        return page_title(parts[0], place, *parts[1:])
 
     def share(self, title: str, url: str) -> Share:
         """A page's sharing card (not an article's): its title, the site's description."""
