@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from feedpub.config import Site
-from feedpub.content import uris
+from feedpub.content import media, uris
 from feedpub.content.tree import FileTooBig, Refused, of_site, read_input
 from feedpub.content.uris import first_control
 from feedpub.dates import parse_date
@@ -37,6 +37,10 @@ MAX_NAME = 200
 MAX_URL = 2000
 FILENAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_ ]+")
 FIELDS = "title date updated author authors tags categories summary slug id draft image url".split()
+# A podcast's episode and an article's own language (content/media.py checks them); "lang" is
+# also Jekyll's, ignored before feedpub read it.
+MEDIA_FIELDS = ("enclosure", "duration", "lang")
+FIELDS += MEDIA_FIELDS
 # Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
 # as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
 # ``status`` (Pelican: draft, hidden, published) and ``published`` (Jekyll: false hides a post)
@@ -513,6 +517,7 @@ def make_article(
             draft = draft_value
     image = _url(meta["image"], "image", found) if "image" in meta else None
     url = _url(meta["url"], "url", found) if "url" in meta else None
+    media_fields = _media(meta, site, found)
 
     if found.failed or title is None or date is None:
         return None
@@ -535,4 +540,33 @@ def make_article(
         image=image or None,
         url=url or None,
         inferred=inferred,
+        **media_fields,
     )
+
+
+def _media(meta: dict[str, Value], site: Site, found: Findings) -> dict[str, Any]:
+    """The Article fields of ``enclosure``, ``duration`` and ``lang``; errors recorded."""
+    fields: dict[str, Any] = {}
+    try:
+        if "enclosure" in meta:
+            enclosure = media.enclosure(meta["enclosure"].value, site.static_dir)
+            fields.update(
+                enclosure_url=enclosure.url,
+                enclosure_length=enclosure.length,
+                enclosure_type=enclosure.type,
+            )
+    except ValueError as exc:
+        found.error(meta["enclosure"].line, str(exc))
+    try:
+        if "duration" in meta:
+            fields["duration"] = media.duration(meta["duration"].value)
+    except ValueError as exc:
+        found.error(meta["duration"].line, str(exc))
+    try:
+        if "lang" in meta:
+            lang = media.lang(meta["lang"].value)
+            if lang.casefold() != site.site.language.casefold():
+                fields["lang"] = lang
+    except ValueError as exc:
+        found.error(meta["lang"].line, str(exc))
+    return fields
