@@ -1593,7 +1593,9 @@ def _check_podcast(site: Site, text: str) -> None:
         known = ", ".join(CATEGORIES[podcast.category]) or "none"
         problem("subcategory", f"is not one of {podcast.category}'s subcategories ({known})")
     if not podcast.owner_email:
-        problem("owner_email", 'is required by Apple Podcasts; add: owner_email = "you@example.org"')
+        problem(
+            "owner_email", 'is required by Apple Podcasts; add: owner_email = "you@example.org"'
+        )
     if not podcast.artwork:
         problem("artwork", 'is required by Apple Podcasts; add: artwork = "/podcast.jpg"')
     elif not podcast.artwork.lower().startswith(("http:", "https:")):
@@ -1602,7 +1604,9 @@ def _check_podcast(site: Site, text: str) -> None:
         path = site.static_dir.joinpath(*[p for p in podcast.artwork.split("/") if p])
         least, most = ARTWORK_SIZES
         if not path.is_file():
-            problem("artwork", f"{_quoted(podcast.artwork)}: no such file in static/; copy it there")
+            problem(
+                "artwork", f"{_quoted(podcast.artwork)}: no such file in static/; copy it there"
+            )
         else:
             try:
                 width, height = imagesize.get(str(path))

@@ -45,8 +45,8 @@ def enclosure(value: Any, static_dir: Path) -> Enclosure:
     if isinstance(value, str):
         url = _url(value)
         if _is_site_path(url):
-            length, kind = _static_file(value.strip(), static_dir)
-            return Enclosure(url, length, kind)
+            size, guessed = _static_file(value.strip(), static_dir)
+            return Enclosure(url, size, guessed)
         raise ValueError(
             f"'enclosure' {value.strip()!r} is a URL elsewhere, whose length feedpub cannot "
             f"read; give it as a mapping with its length: {ENCLOSURE_EXAMPLE}"
@@ -131,16 +131,21 @@ def _length(value: Any) -> int:
         )
     if not 0 <= value <= MAX_LENGTH:
         raise ValueError(
-            f"'enclosure' length must be from 0 to {MAX_LENGTH} bytes, not {value:.40}"
+            f"'enclosure' length must be from 0 to {MAX_LENGTH} bytes, not {_short(value)}"
         )
     return value
+
+
+def _short(value: int) -> str:
+    # str() of an integer of more than 4300 digits raises; YAML reads any length.
+    digits = len(str(value)) if abs(value) < 10**100 else 101
+    return str(value) if digits <= 40 else f"a number of {digits}+ digits"
 
 
 def _type(value: Any) -> str:
     if not isinstance(value, str) or not _MIME.fullmatch(value.strip()):
         raise ValueError(
-            f"'enclosure' type must be a MIME type, like audio/mpeg or video/mp4, "
-            f"not {value!r:.60}"
+            f"'enclosure' type must be a MIME type, like audio/mpeg or video/mp4, not {value!r:.60}"
         )
     return value.strip().lower()
 
