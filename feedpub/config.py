@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub import dkimkey
 from feedpub.errors import ConfigError, DkimKeyError, Problem
+from feedpub.itunes import ARTWORK_SIZES, ARTWORK_SUFFIXES, CATEGORIES
 from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
@@ -977,8 +978,6 @@ class HooksSettings:
 
 
 def _check_category(value: str) -> str:
-    from feedpub.itunes import CATEGORIES
-
     if value and value not in CATEGORIES:
         raise ValueError(
             f"{_quoted(value)} is not one of Apple Podcasts' categories; use one of "
@@ -994,8 +993,6 @@ def _check_show_type(value: str) -> str:
 
 
 def _check_artwork(value: str) -> str:
-    from feedpub.itunes import ARTWORK_SUFFIXES
-
     if value and not urlsplit(value).path.lower().endswith(ARTWORK_SUFFIXES):
         raise ValueError(
             "must be a JPEG or PNG file (.jpg or .png), as Apple Podcasts requires, like "
@@ -1050,7 +1047,7 @@ class Site:
     inbox: InboxSettings = field(default_factory=InboxSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
     podcast: PodcastSettings = field(default_factory=PodcastSettings)
-    # Whether feedpub.toml has a [podcast] section: then the main RSS feed is a podcast's.
+    # Whether [podcast] sets anything: then the main RSS feed is a podcast's.
     has_podcast: bool = False
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
@@ -1356,7 +1353,8 @@ def load(
         root=root,
         **{name: SECTIONS[name](**values) for name, values in sections.items()},
         has_newsletter="newsletter" in data,
-        has_podcast="podcast" in data,
+        # feedpub init writes every section with its defaults: those are no podcast.
+        has_podcast=PodcastSettings(**sections["podcast"]) != PodcastSettings(),
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
@@ -1578,8 +1576,6 @@ def _check_podcast(site: Site, text: str) -> None:
     file of static/ is measured here)."""
     if not site.has_podcast:
         return
-    from feedpub.itunes import ARTWORK_SIZES, CATEGORIES
-
     podcast = site.podcast
     problems: list[Problem] = []
 

@@ -140,7 +140,7 @@ def fields_shown(folder: Path, names: frozenset[str]) -> set[str]:
 
 
 def test_the_keys_cover_what_they_say() -> None:
-    assert covered() == {"link", "title", "date", "authors", "lead"}
+    assert covered() == {"link", "title", "date", "authors", "lead", "lang"}
 
 
 def test_the_packaged_lists_show_only_what_their_keys_cover() -> None:

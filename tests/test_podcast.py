@@ -365,3 +365,11 @@ def test_building_twice_writes_the_same_feeds(tmp_path: Path) -> None:
     first = {n: (output / n).read_bytes() for n in ("rss.xml", "atom.xml", "feed.json")}
     publish(tmp_path)
     assert first == {n: (output / n).read_bytes() for n in first}
+
+
+def test_the_podcast_section_init_writes_is_no_podcast(tmp_path: Path) -> None:
+    from feedpub.scaffold import settings_text
+
+    (tmp_path / "feedpub.toml").write_text(settings_text("Paper"), encoding="utf-8")
+    assert "[podcast]" in settings_text("Paper")
+    assert not load(tmp_path).has_podcast

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
+from feedpub.content.media import clock
 from feedpub.content.readers import site_author
+from feedpub.itunes import NAMESPACE
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -439,8 +441,6 @@ def _podcast_channel(fg: FeedGenerator, site: Site, spec: FeedSpec) -> None:
 def _itunes(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
     from lxml import etree
 
-    from feedpub.itunes import NAMESPACE
-
     element = etree.SubElement(parent, f"{{{NAMESPACE}}}{name}")
     if text is not None:
         element.text = text
@@ -469,8 +469,6 @@ class _ShowTags:
         self.link = ""
 
     def extend_ns(self) -> dict[str, str]:
-        from feedpub.itunes import NAMESPACE
-
         return {"itunes": NAMESPACE} if self.site is not None else {}
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
@@ -546,8 +544,6 @@ class _EpisodeTags:
     def extend_rss(self, item: etree._Element) -> etree._Element:
         if not self.itunes:
             return item
-        from feedpub.content.media import clock
-
         if self.duration:
             _itunes(item, "duration", clock(self.duration))
         if self.image is not None:
