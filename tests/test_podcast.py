@@ -16,8 +16,11 @@ import feedparser
 import pytest
 from feed_checks import AUTHOR_KINDS, validator_atom, validator_json, validator_rss
 from helpers import SETTINGS, SITE_URL, article, errors, load, publish, write_articles
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
+from feedpub.content import media
 from feedpub.content.readers import read_article
 from feedpub.errors import ConfigError
 from feedpub.itunes import CATEGORIES, NAMESPACE
@@ -373,3 +376,31 @@ def test_the_podcast_section_init_writes_is_no_podcast(tmp_path: Path) -> None:
     (tmp_path / "feedpub.toml").write_text(settings_text("Paper"), encoding="utf-8")
     assert "[podcast]" in settings_text("Paper")
     assert not load(tmp_path).has_podcast
+
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["url", "length", "type", "x"]), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=VALUES)
+def test_any_enclosure_duration_or_lang_is_a_value_or_a_clear_error(
+    tmp_path: Path, value: object
+) -> None:
+    for check in (
+        lambda v: media.enclosure(v, tmp_path),
+        media.duration,
+        media.lang,
+    ):
+        try:
+            check(value)
+        except ValueError as exc:
+            assert str(exc).startswith(("'enclosure'", "'duration'", "'lang'")), exc
