@@ -404,3 +404,31 @@ def test_any_enclosure_duration_or_lang_is_a_value_or_a_clear_error(
             check(value)
         except ValueError as exc:
             assert str(exc).startswith(("'enclosure'", "'duration'", "'lang'")), exc
+
+
+def test_a_replaced_media_file_gives_its_new_length(tmp_path: Path) -> None:
+    output = load(radio(tmp_path)).output_dir
+    publish(tmp_path)
+    assert b'length="5000"' in (output / "rss.xml").read_bytes()
+    (tmp_path / "static" / "audio" / "episode-1.mp3").write_bytes(b"ID3" + bytes(6997))
+    publish(tmp_path)
+    assert b'length="7000"' in (output / "rss.xml").read_bytes()
+    (tmp_path / "static" / "audio" / "episode-1.mp3").unlink()
+    report = publish(tmp_path, keep_going=True)
+    assert any("no such file in static/" in p.message for p in errors(report.problems))
+
+
+def test_an_encoded_static_path_is_found_and_written_encoded(tmp_path: Path) -> None:
+    radio(tmp_path)
+    (tmp_path / "static" / "audio" / "my show.mp3").write_bytes(bytes(10))
+    write_articles(
+        tmp_path, {"2026-11-22-s.md": article("Spaced", enclosure="'/audio/my show.mp3'")}
+    )
+    output = load(tmp_path).output_dir
+    publish(tmp_path)
+    assert (
+        f'url="{SITE_URL}audio/my%20show.mp3" length="10"'.encode()
+        in (output / "rss.xml").read_bytes()
+    )
+    publish(tmp_path)  # from the cache: the file is found by its encoded path
+    assert b"my%20show.mp3" in (output / "rss.xml").read_bytes()

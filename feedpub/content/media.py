@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from feedpub.config import _check_language
 from feedpub.content import uris
+from feedpub.model import Article
 
 # A media file's length: RSS and JSON Feed take any non-negative integer; a petabyte is more
 # than any episode, and bounds what a typing slip can write into every feed.
@@ -177,6 +179,19 @@ def lang(value: Any) -> str:
         return _check_language(value.strip())
     except ValueError as exc:
         raise ValueError(f"'lang': {exc}") from None
+
+
+def enclosure_current(article: Article | None, static_dir: Path) -> bool:
+    """Whether a cached article's enclosure, if it is a file of static/, still has the length
+    read with it: the article's file may be unchanged while the media file was replaced."""
+    url = article.enclosure_url if article is not None else ""
+    if article is None or not url or not _is_site_path(url):
+        return True
+    try:
+        size, _ = _static_file(unquote(url), static_dir)
+    except ValueError:
+        return False
+    return size == article.enclosure_length
 
 
 def clock(seconds: int) -> str:
