@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -432,3 +434,22 @@ def test_an_encoded_static_path_is_found_and_written_encoded(tmp_path: Path) -> 
     )
     publish(tmp_path)  # from the cache: the file is found by its encoded path
     assert b"my%20show.mp3" in (output / "rss.xml").read_bytes()
+
+
+def test_pages_with_their_own_language_pass_the_nu_html_checker(tmp_path: Path) -> None:
+    vnu = Path(__file__).parent / "browser" / "node_modules" / "vnu-jar" / "build" / "dist"
+    java = shutil.which("java")
+    if java is None or not (vnu / "vnu.jar").is_file():
+        pytest.fail("the Nu checker needs java and tests/browser/node_modules (see the README)")
+    output = load(radio(tmp_path)).output_dir
+    publish(tmp_path)
+    pages = [output / "index.html", output / "2026" / "11" / "one" / "index.html"]
+    done = subprocess.run(
+        [java, "-jar", str(vnu / "vnu.jar"), "--format", "json", "--stdout", *map(str, pages)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    messages = json.loads(done.stdout or done.stderr)["messages"]
+    assert [m for m in messages if m["type"] == "error"] == []
