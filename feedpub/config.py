@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub import dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
+from feedpub.itunes import ARTWORK_SIZES, ARTWORK_SUFFIXES, CATEGORIES
 from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
@@ -1036,6 +1037,53 @@ class HooksSettings:
     )
 
 
+# --- [podcast]: the iTunes tags Apple Podcasts requires on the main RSS feed ----------------
+
+
+def _check_category(value: str) -> str:
+    if value and value not in CATEGORIES:
+        raise ValueError(
+            f"{_quoted(value)} is not one of Apple Podcasts' categories; use one of "
+            + ", ".join(CATEGORIES)
+        )
+    return value
+
+
+def _check_show_type(value: str) -> str:
+    if value not in {"episodic", "serial"}:
+        raise ValueError(f"must be 'episodic' or 'serial', not {_quoted(value)}")
+    return value
+
+
+def _check_artwork(value: str) -> str:
+    if value and not urlsplit(value).path.lower().endswith(ARTWORK_SUFFIXES):
+        raise ValueError(
+            "must be a JPEG or PNG file (.jpg or .png), as Apple Podcasts requires, like "
+            "'/podcast.jpg' (a file in static/) or 'https://example.org/podcast.jpg'"
+        )
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    if value.lower().startswith(("http:", "https:")):
+        _check_url(value)
+    elif ":" in value.split("/", 1)[0] or value.startswith("//") or ".." in value.split("/"):
+        raise ValueError("must be an http(s) URL or a path of a file in static/")
+    return value
+
+
+@dataclass(frozen=True)
+class PodcastSettings:
+    category: str = _setting("", _check_category, "Apple Podcasts category, e.g. Education")
+    subcategory: str = _setting("", _at_most(60), "one of the category's subcategories")
+    explicit: bool = _setting(False, doc="whether the show has explicit content")
+    owner_name: str = _setting("", _at_most(255, _check_header_text), "the show's owner")
+    owner_email: str = _setting("", _check_optional_address, "the owner's email (Apple's)")
+    artwork: str = _setting(
+        "", _at_most(2000, _check_artwork), "square JPEG/PNG, 1400-3000 px: static path or URL"
+    )
+    author: str = _setting("", _at_most(255), "the show's author (default: [site] author)")
+    type: str = _setting("episodic", _check_show_type, "episodic (newest first) or serial")
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
@@ -1044,6 +1092,7 @@ SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "inbox": InboxSettings,
     "hooks": HooksSettings,
+    "podcast": PodcastSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -1060,6 +1109,9 @@ class Site:
     web: WebSettings = field(default_factory=WebSettings)
     inbox: InboxSettings = field(default_factory=InboxSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
+    podcast: PodcastSettings = field(default_factory=PodcastSettings)
+    # Whether [podcast] sets anything: then the main RSS feed is a podcast's.
+    has_podcast: bool = False
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -1364,6 +1416,8 @@ def load(
         root=root,
         **{name: SECTIONS[name](**values) for name, values in sections.items()},
         has_newsletter="newsletter" in data,
+        # feedpub init writes every section with its defaults: those are no podcast.
+        has_podcast=PodcastSettings(**sections["podcast"]) != PodcastSettings(),
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
@@ -1372,6 +1426,7 @@ def load(
     _check_schedule_day(site, text)
     _check_hooks(site, text)
     _check_dkim(site, text)
+    _check_podcast(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
 
 
@@ -1588,3 +1643,51 @@ def _certificate_problem(path: Path) -> str:
     if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
         return f"{path}: its key is not RSA, which SNS signs with; {fix}"
     return ""
+
+
+def _check_podcast(site: Site, text: str) -> None:
+    """What Apple Podcasts requires of a show, once [podcast] is there: a category (and a
+    subcategory of it), an owner's email, artwork that is a square of 1400 to 3000 pixels (a
+    file of static/ is measured here)."""
+    if not site.has_podcast:
+        return
+    podcast = site.podcast
+    problems: list[Problem] = []
+
+    def problem(key: str, message: str) -> None:
+        line = key_line(text, "podcast", key) or key_line(text, "podcast")
+        problems.append(Problem(CONFIG_NAME, line, "error", f"[podcast] {key} {message}"))
+
+    if not podcast.category:
+        problem("category", 'is required by Apple Podcasts; add a line: category = "Education"')
+    elif podcast.subcategory and podcast.subcategory not in CATEGORIES[podcast.category]:
+        known = ", ".join(CATEGORIES[podcast.category]) or "none"
+        problem("subcategory", f"is not one of {podcast.category}'s subcategories ({known})")
+    if not podcast.owner_email:
+        problem(
+            "owner_email", 'is required by Apple Podcasts; add: owner_email = "you@example.org"'
+        )
+    if not podcast.artwork:
+        problem("artwork", 'is required by Apple Podcasts; add: artwork = "/podcast.jpg"')
+    elif not podcast.artwork.lower().startswith(("http:", "https:")):
+        import imagesize
+
+        path = site.static_dir.joinpath(*[p for p in podcast.artwork.split("/") if p])
+        least, most = ARTWORK_SIZES
+        if not path.is_file():
+            problem(
+                "artwork", f"{_quoted(podcast.artwork)}: no such file in static/; copy it there"
+            )
+        else:
+            try:
+                width, height = imagesize.get(str(path))
+            except (OSError, ValueError):
+                width = height = -1
+            if width != height or not least <= width <= most:
+                problem(
+                    "artwork",
+                    f"is {width}x{height} pixels; Apple Podcasts requires a square from "
+                    f"{least}x{least} to {most}x{most}",
+                )
+    if problems:
+        raise ConfigError(problems)

@@ -141,7 +141,8 @@ def fields_shown(folder: Path, names: frozenset[str]) -> set[str]:
 
 
 def test_the_keys_cover_what_they_say() -> None:
-    assert covered() == {"link", "title", "date", "authors", "lead", "image", "image_alt"}
+    covers = {"link", "title", "date", "authors", "lead", "image", "image_alt", "lang"}
+    assert covered() == covers
 
 
 def test_the_packaged_lists_show_only_what_their_keys_cover() -> None:

@@ -457,9 +457,12 @@ def line_key(article: Article) -> str:
 
 def card_key(article: Article) -> str:
     """What an article's card (card.html) shows: the same, its time, authors, lead and
-    picture."""
+    picture (and its language)."""
     shown = (article.link, article.title, article.date.isoformat(), *article.authors)
-    return "\x1f".join(shown) + f"\x1e{article.lead}\x1e{article.image}\x1e{article.image_alt}"
+    lang = f"\x1e{article.lang}" if article.lang else ""
+    return (
+        "\x1f".join(shown) + f"\x1e{article.lead}\x1e{article.image}\x1e{article.image_alt}" + lang
+    )
 
 
 def _once_each(make: Callable[[Article], str]) -> Callable[[Article], str]:
