@@ -453,3 +453,19 @@ def test_pages_with_their_own_language_pass_the_nu_html_checker(tmp_path: Path) 
     )
     messages = json.loads(done.stdout or done.stderr)["messages"]
     assert [m for m in messages if m["type"] == "error"] == []
+
+
+def test_a_sub_path_sites_episode_and_artwork_are_under_its_path(tmp_path: Path) -> None:
+    """Under a sub-path, a file of static/ is served under the site's path: the enclosure and
+    the artwork say so, whether written from the site's root or with the path."""
+    radio(tmp_path)
+    sub = SITE_URL + "radio/"
+    settings = (tmp_path / "feedpub.toml").read_text(encoding="utf-8")
+    assert SITE_URL in settings
+    (tmp_path / "feedpub.toml").write_text(settings.replace(SITE_URL, sub), encoding="utf-8")
+    publish(tmp_path)
+    rss = etree.fromstring((load(tmp_path).output_dir / "rss.xml").read_bytes())
+    enclosures = [e.get("url") for e in rss.iter("enclosure")]
+    assert sub + "audio/episode-1.mp3" in enclosures
+    [image] = rss.iter(f"{IT}image")
+    assert image.get("href") == sub + "show.png"

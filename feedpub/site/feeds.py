@@ -25,6 +25,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.media import clock
 from feedpub.content.readers import site_author
 from feedpub.itunes import NAMESPACE
+from feedpub.links import site_url
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -510,7 +511,7 @@ def enclosure_url(site: Site, article: Article) -> str | None:
         return None
     if article.enclosure_url.lower().startswith(("http://", "https://")):
         return article.enclosure_url
-    return site.site.url + article.enclosure_url.lstrip("/").removeprefix("./")
+    return site_url(site.site.url, "/" + article.enclosure_url.removeprefix("./").lstrip("/"))
 
 
 def _is_podcast(site: Site, spec: FeedSpec) -> bool:
@@ -532,7 +533,7 @@ def _media_entry(entry: object, site: Site, spec: FeedSpec, article: Article) ->
         episode.itunes = True
         episode.duration = article.duration
         episode.explicit = site.podcast.explicit
-        if (image := image_url(article)) is not None and image.lower().endswith(
+        if (image := image_url(article, site.site.url)) is not None and image.lower().endswith(
             (".jpg", ".jpeg", ".png")
         ):
             episode.image = image
@@ -616,7 +617,7 @@ class _ShowTags:
         holder = channel.makeelement("holder")
         artwork = podcast.artwork
         if not artwork.lower().startswith(("http://", "https://")):
-            artwork = site.site.url + artwork.lstrip("/")
+            artwork = site_url(site.site.url, "/" + artwork.removeprefix("./").lstrip("/"))
         _itunes(holder, "image").set("href", artwork)
         category = _itunes(holder, "category")
         category.set("text", podcast.category)
