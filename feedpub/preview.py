@@ -206,7 +206,8 @@ class Preview:
             status, text = self.issue_page()
             return self._html(text.encode(), status)
         if not path.startswith(self.base):
-            if path + "/" == self.base:
+            # A site under a sub-path is served under it, as on its host.
+            if path in ("/", self.base.rstrip("/")):
                 return self._moved(self.base)
             return self._missing()
         found = self._file(path[len(self.base) - 1 :])

@@ -20,6 +20,7 @@ from helpers import (
     CHILD_ENV,
     FEEDPUB,
     NOW,
+    SETTINGS,
     MakeSite,
     article,
     assert_clean_exit,
@@ -30,8 +31,9 @@ from helpers import (
     wait_until,
 )
 from test_signup_browser import browser
+from watchfiles import Change
 
-from feedpub.preview import ISSUE_PATH, Outcome, Preview, running
+from feedpub.preview import ISSUE_PATH, Outcome, Preview, running, watched
 from feedpub.store.state import State
 
 NEWSLETTER = """
@@ -74,8 +76,12 @@ def serve_preview(make_site: MakeSite) -> Iterator[Callable[..., Served]]:
     127.0.0.1 in this process with its folders watched, at the fixed clock."""
     stops: list[Callable[[], None]] = []
 
-    def start(articles: dict[str, str | bytes] = ARTICLES, extra: str = NEWSLETTER) -> Served:
-        root = make_site(articles, extra=extra)
+    def start(
+        articles: dict[str, str | bytes] = ARTICLES,
+        extra: str = NEWSLETTER,
+        settings: str = SETTINGS,
+    ) -> Served:
+        root = make_site(articles, settings=settings, extra=extra)
         port = free_port()
         outcomes: list[Outcome] = []
         context = running(root, "127.0.0.1", port, outcomes.append, clock=lambda site: NOW)
@@ -120,6 +126,61 @@ def test_pages_are_served_with_the_reload_script_and_the_files_in_public_are_not
     assert (status, headers["Location"]) == (301, PAGE)
     status, headers, body = served.get(PAGE, "HEAD")
     assert (status, body) == (200, b"")
+
+
+def test_a_change_to_the_settings_or_a_static_file_is_built_and_a_bad_setting_shown(
+    serve_preview: Callable[..., Served],
+) -> None:
+    served = serve_preview()
+    settings = served.root / "feedpub.toml"
+    good = settings.read_text(encoding="utf-8")
+    for text, seen in [
+        (good.replace("Test Gazette", "Evening Gazette"), b"Evening Gazette"),
+        (good + '\n[site]\ntitle = "twice"\n', b"feedpub.toml:"),
+        (good, b"Test Gazette"),
+    ]:
+        before = served.preview.version
+        settings.write_text(text, encoding="utf-8")
+        wait_until(served.rebuilt(before))
+        assert seen in served.get("/")[2]
+    before = served.preview.version
+    (served.root / "static").mkdir()
+    (served.root / "static/note.txt").write_text("Added while previewing", encoding="utf-8")
+    wait_until(served.rebuilt(before))
+    assert served.get("/note.txt")[2] == b"Added while previewing"
+
+
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ("content/a.md", True),
+        ("content/sub/b.md", True),
+        ("templates/article.html", True),
+        ("static/images/x.png", True),
+        ("feedpub.toml", True),
+        ("public/index.html", False),
+        (".feedpub/state.db", False),
+        (".feedpub/preview/issue-1.html", False),
+        ("README.md", False),
+        ("feedpub.toml.swp", False),
+    ],
+)
+def test_only_the_sites_sources_call_for_a_build(tmp_path: Path, path: str, kept: bool) -> None:
+    assert watched(tmp_path)(Change.modified, str(tmp_path / path)) is kept
+
+
+def test_a_site_under_a_sub_path_is_previewed_under_it(
+    serve_preview: Callable[..., Served],
+) -> None:
+    served = serve_preview(
+        settings=SETTINGS.replace("https://news.example.org/", "https://club.example.org/paper/")
+    )
+    status, headers, _ = served.get("/")
+    assert (status, headers["Location"]) == (301, "/paper/")
+    status, _, body = served.get("/paper" + PAGE)
+    assert status == 200 and b"The first draft of the story." in body
+    assert b"https://club.example.org/" not in body and b'href="/paper/' in body
+    assert served.get(PAGE)[0] == 404
 
 
 def test_a_missing_file_is_the_sites_404_page_and_only_get_and_head_are_served(
