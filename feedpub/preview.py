@@ -129,6 +129,7 @@ class Preview:
         self.version = 0
         self.errors: list[str] = []
         self._changed = threading.Condition()
+        self.closed = False
         # One build or issue at a time in this process; the site lock keeps out other
         # processes' (a cron job's run) for the length of a build only.
         self._busy = threading.Lock()
@@ -147,6 +148,8 @@ class Preview:
                 errors = [f"{exc}; the preview builds again at the next change"]
             except FeedpubError as exc:
                 errors = error_lines(exc)
+            except Exception as exc:  # a bug: told in the page, and the preview goes on
+                errors = [f"unexpected {type(exc).__name__}: {exc} (a bug in feedpub)"]
         with self._changed:
             self.version += 1
             self.errors = errors
@@ -156,8 +159,14 @@ class Preview:
     def wait_for(self, since: int, timeout: float = LONG_POLL) -> int:
         """The version, once it is not ``since`` (or after ``timeout`` seconds)."""
         with self._changed:
-            self._changed.wait_for(lambda: self.version != since, timeout)
+            self._changed.wait_for(lambda: self.version != since or self.closed, timeout)
             return self.version
+
+    def close(self) -> None:
+        """Answer the questions held for a newer build at once: the server is stopping."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
 
     def issue_page(self) -> tuple[int, str]:
         """(status, HTML) of the next issue's digest as ``issue preview`` renders it."""
@@ -385,6 +394,7 @@ def running(
         yield preview, server
     finally:
         stop.set()
+        preview.close()
         server.server_close()
         if watcher.is_alive():
             watcher.join(timeout=READY_TIMEOUT)
