@@ -29,7 +29,7 @@ from feedpub import config
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, IssueError, LockBusy
 from feedpub.links import root_path
 from feedpub.lock import SiteLock
-from feedpub.run import next_issue
+from feedpub.run import need_newsletter, next_issue
 from feedpub.site import build as build_module
 from feedpub.store.state import State
 
@@ -173,10 +173,12 @@ class Preview:
         with self._busy:
             site = self.site
             try:
-                with State.open(site.state_dir) as state:
-                    upcoming = next_issue(site, state, self.clock(site))
+                need_newsletter(site)
             except IssueError as exc:
                 return 404, page("No newsletter", str(exc))
+            try:
+                with State.open(site.state_dir) as state:
+                    upcoming = next_issue(site, state, self.clock(site))
             except FeedpubError as exc:
                 return 500, page("The next issue cannot be rendered", "", error_lines(exc))
         if upcoming is None:
@@ -267,16 +269,19 @@ class Preview:
         joined = safe_join(str(output), path.lstrip("/"))
         if joined is None:
             return None
-        found = Path(joined).resolve()
-        if not found.is_relative_to(output):
-            return None
-        if found.is_dir():
-            if not path.endswith("/"):
-                return path + "/"
-            found = (found / INDEX).resolve()
+        try:
+            found = Path(joined).resolve()
             if not found.is_relative_to(output):
                 return None
-        return found if found.is_file() else None
+            if found.is_dir():
+                if not path.endswith("/"):
+                    return path + "/"
+                found = (found / INDEX).resolve()
+                if not found.is_relative_to(output):
+                    return None
+            return found if found.is_file() else None
+        except (OSError, ValueError):  # a name too long, a NUL in it: no such file
+            return None
 
     def _html(self, data: bytes, status: int) -> Response:
         from werkzeug.wrappers import Response

@@ -204,8 +204,22 @@ def test_a_missing_file_is_the_sites_404_page_and_only_get_and_head_are_served(
         "/2026/../../feedpub.toml",
         "/.feedpub-link/state.db",
         "/leak.toml",
+        "/index.html%00.txt",
+        "/" + "a" * 5000,
+        "/" + "a/" * 3000,
     ],
-    ids=["dots", "encoded", "encoded-twice", "encoded-slash", "inside-out", "dir-link", "link"],
+    ids=[
+        "dots",
+        "encoded",
+        "encoded-twice",
+        "encoded-slash",
+        "inside-out",
+        "dir-link",
+        "link",
+        "nul",
+        "long-name",
+        "deep",
+    ],
 )
 def test_nothing_outside_public_is_served(serve_preview: Callable[..., Served], path: str) -> None:
     served = serve_preview()
