@@ -184,8 +184,9 @@ class Preview:
         if upcoming is None:
             return 200, page(
                 "Nothing new",
-                "No article is waiting for the next issue: every published article has gone "
-                "out in an earlier one. A new article shows here once it is published.",
+                "No article is waiting for the next issue: every published article went out "
+                "in an earlier one, or none is published yet. The next one shows here once it "
+                "is published.",
             )
         return 200, upcoming.record.html
 
