@@ -306,11 +306,19 @@ def test_preview_issue_without_a_newsletter_says_there_is_none(
 def test_the_open_page_shows_an_edit_by_itself_in_chromium(
     serve_preview: Callable[..., Served], tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     served = serve_preview()
     driver = browser(tmp_path / "profile")
+
+    def shows(text: str) -> None:
+        # A page that reloads between finding its body and reading it leaves a stale element.
+        WebDriverWait(
+            driver, 30, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+
     try:
         driver.get(f"http://127.0.0.1:{served.port}{PAGE}")
         assert "The first draft of the story." in driver.find_element(By.TAG_NAME, "body").text
@@ -320,22 +328,16 @@ def test_the_open_page_shows_an_edit_by_itself_in_chromium(
             article("Games tonight", "2026-11-20 09:00", body="The story, rewritten."),
             encoding="utf-8",
         )
-        WebDriverWait(driver, 30, poll_frequency=0.1).until(
-            lambda d: "The story, rewritten." in d.find_element(By.TAG_NAME, "body").text
-        )
+        shows("The story, rewritten.")
         assert driver.execute_script("return window.openedByTest === undefined;")
         # A bad edit: the error in the page; fixed: the page again.
         (served.root / "content/a.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
-        WebDriverWait(driver, 30, poll_frequency=0.1).until(
-            lambda d: "The build failed" in d.find_element(By.TAG_NAME, "body").text
-        )
-        assert "content/a.md" in driver.find_element(By.TAG_NAME, "body").text
+        shows("The build failed")
+        shows("content/a.md:")
         (served.root / "content/a.md").write_text(
             article("Games tonight", "2026-11-20 09:00", body="Back again."), encoding="utf-8"
         )
-        WebDriverWait(driver, 30, poll_frequency=0.1).until(
-            lambda d: "Back again." in d.find_element(By.TAG_NAME, "body").text
-        )
+        shows("Back again.")
     finally:
         driver.quit()
 
