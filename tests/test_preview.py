@@ -113,10 +113,8 @@ def test_pages_are_served_with_the_reload_script_and_the_files_in_public_are_not
     assert body.count(MARK) == 1 and body.index(MARK) < body.rindex(b"</body>")
     # The page's links to the site's own address lead to the preview's.
     assert b"https://news.example.org/" not in body
-    start = body.index(b"<script>/* feedpub preview")
-    end = body.index(b"</script>\n", start) + len(b"</script>\n")
     written = (public / "2026/11/a/index.html").read_bytes()
-    assert body[:start] + body[end:] == written.replace(b"https://news.example.org/", b"/")
+    assert _unscripted(body) == written.replace(b"https://news.example.org/", b"/")
     assert all(MARK not in data for data in files_of(public).values())
     # A feed is served as it is, with no script.
     status, headers, body = served.get("/rss.xml")
@@ -283,7 +281,12 @@ def test_the_next_issue_is_at_preview_issue_and_nothing_is_recorded_or_sent(
     served = serve_preview()
     status, _, body = served.get(ISSUE_PATH)
     assert status == 200
-    assert b"Ledger Weekly" in body and b"Games tonight" in body and MARK in body
+    assert b"Ledger Weekly" in body and b"Games tonight" in body
+    # The digest `issue preview` writes, but for the script and the links to the site.
+    shown = invoke(runner, "--site", served.root, "issue", "preview", "--now", NOW.isoformat())
+    assert_clean_exit(shown, 0)
+    written = Path(shown.output.splitlines()[0]).read_bytes()
+    assert _unscripted(body) == written.replace(b"https://news.example.org/", b"/")
     state_dir = load(served.root).state_dir
     with State.open(state_dir) as state:
         assert state.issues.all() == []
@@ -382,6 +385,26 @@ def test_ctrl_c_stops_the_preview_cleanly(make_site: MakeSite, tmp_path: Path, w
     assert "Traceback" not in err.read_text() and "Aborted" not in err.read_text()
     if when == "serving":
         assert f"Previewing http://127.0.0.1:{port}/ (the next issue: " in out.read_text()
+
+
+def test_a_host_other_machines_reach_is_warned_of(make_site: MakeSite, runner: CliRunner) -> None:
+    """The warning `serve` gives; an address not of this machine (TEST-NET-1) is then an error
+    that says so, as nothing listens there."""
+    root = make_site(ARTICLES)
+    result = invoke(runner, "--site", root, "preview", "--host", "192.0.2.1")
+    assert_clean_exit(result, 1)
+    assert "warning: --host 192.0.2.1 is reachable from other machines" in result.output
+    assert "Error: cannot listen on 192.0.2.1:8000: Cannot assign requested address" in (
+        result.output
+    )
+
+
+def _unscripted(page: bytes) -> bytes:
+    """``page`` without the script the preview adds (it appears once)."""
+    assert page.count(MARK) == 1
+    start = page.index(b"<script>/* feedpub preview")
+    end = page.index(b"</script>\n", start) + len(b"</script>\n")
+    return page[:start] + page[end:]
 
 
 def _listening(port: int) -> bool:
