@@ -302,15 +302,18 @@ class Preview:
         return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
 
-def watched(site_dir: Path) -> Callable[[Any, str], bool]:
+def watched(site: config.Site) -> Callable[[Any, str], bool]:
     """The changes that call for a build: under content/, templates/, static/, or
-    feedpub.toml; not the output or the state (the build's own writes)."""
-    root = site_dir.resolve()
-    folders = tuple(root / name for name in ("content", "templates", "static"))
-    settings = root / config.CONFIG_NAME
+    feedpub.toml; never the output or the state (the build's own writes), wherever
+    ``[feeds] output`` puts the output."""
+    folders = tuple(f.resolve() for f in (site.content_dir, site.templates_dir, site.static_dir))
+    settings = site.config_path.resolve()
+    own = (site.output_dir.resolve(), site.state_dir.resolve())
 
     def keep(change: Any, path: str) -> bool:
         found = Path(path)
+        if any(found.is_relative_to(f) for f in own):
+            return False
         return found == settings or any(found.is_relative_to(f) for f in folders)
 
     return keep
@@ -328,11 +331,13 @@ def watch(
     import watchfiles
 
     root = preview.site_dir.resolve()
+    # The sources are where they are; [feeds] output may not overlap them (config says so).
+    keep = watched(preview.site)
     # The watch wakes every WAKE ms with no changes: the first wake says the folders are
     # watched (watchfiles has no other word for it), so that no edit goes unseen.
     for changes in watchfiles.watch(
         root,
-        watch_filter=watched(root),
+        watch_filter=keep,
         stop_event=stop,
         rust_timeout=WAKE,
         yield_on_timeout=True,

@@ -156,15 +156,18 @@ def test_a_change_to_the_settings_or_a_static_file_is_built_and_a_bad_setting_sh
         ("templates/article.html", True),
         ("static/images/x.png", True),
         ("feedpub.toml", True),
-        ("public/index.html", False),
+        ("www/index.html", False),
         (".feedpub/state.db", False),
         (".feedpub/preview/issue-1.html", False),
         ("README.md", False),
         ("feedpub.toml.swp", False),
     ],
 )
-def test_only_the_sites_sources_call_for_a_build(tmp_path: Path, path: str, kept: bool) -> None:
-    assert watched(tmp_path)(Change.modified, str(tmp_path / path)) is kept
+def test_only_the_sites_sources_call_for_a_build(
+    make_site: MakeSite, path: str, kept: bool
+) -> None:
+    root = make_site(ARTICLES, extra='[feeds]\noutput = "www"\n')
+    assert watched(load(root))(Change.modified, str(root / path)) is kept
 
 
 def test_a_site_under_a_sub_path_is_previewed_under_it(
