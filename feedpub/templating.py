@@ -20,6 +20,7 @@ from feedpub.config import Site, packaged_templates
 from feedpub.i18n import human_date as in_language
 from feedpub.i18n import words
 from feedpub.plugins import registry
+from feedpub.theme import theme_of
 from feedpub.text import isolate
 
 # Jinja2 takes tens of milliseconds to import: it is imported when a template is first made
@@ -270,6 +271,8 @@ def environment(site: Site) -> jinja2.Environment:
     install_words(env, site.site.language)
     env.filters["html_datetime"] = html_datetime
     env.filters.update(registry(site).filters)
+    # The publication's colours, font, logo and icons, for the pages and the emails alike.
+    env.globals["theme"] = theme_of(site)
     return env
 
 
