@@ -20,8 +20,8 @@ from feedpub.config import Site, packaged_templates
 from feedpub.i18n import human_date as in_language
 from feedpub.i18n import words
 from feedpub.plugins import registry
-from feedpub.theme import theme_of
 from feedpub.text import isolate
+from feedpub.theme import theme_of
 
 # Jinja2 takes tens of milliseconds to import: it is imported when a template is first made
 # (environment(), Sandbox), so that a build with nothing to render does not load it. The

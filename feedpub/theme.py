@@ -17,7 +17,7 @@ other part of feedpub.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
@@ -177,8 +177,12 @@ def light_palette(accent: str = "", background: str = "") -> Palette:
     colours = LIGHT
     if background:
         note = _shade(background, 0.03)
-        backs = (background, note)
-        ink = readable(LIGHT.ink, backs)
+        ink = readable(LIGHT.ink, (background, note))
+        if contrast(ink, note) < AA_TEXT or contrast(ink, background) < AA_TEXT:
+            # A background near the middle, where no text reads on both it and a shade of it
+            # (#777: black reads on it, not on a shade darker): the note goes untinted.
+            note = background
+            ink = readable(LIGHT.ink, (background,))
         colours = replace(
             colours,
             paper=background,
@@ -324,7 +328,8 @@ def contrast_problems(accent: str = "", background: str = "") -> list[tuple[str,
             accent
         )
         fg, bg = failure.colours(palette)
-        told.setdefault((failure.mode, fg, bg), []).append(failure.text)
+        # The pages' "#fff" and the digest's "#ffffff" are one colour, told once.
+        told.setdefault((failure.mode, mix(fg, fg, 0), mix(bg, bg, 0)), []).append(failure.text)
     for (mode, fg, bg), texts in told.items():
         where = " and ".join(dict.fromkeys(_WHERE[t] for t in texts))
         ratio = contrast(fg, bg)
@@ -355,7 +360,3 @@ def _readable_background(accent: str, background: str) -> str:
             if not any(f.text not in _CHOSEN_BY for f in failures("", moved)):
                 return moved
     return "#ffffff"
-
-
-def palette_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Palette))

@@ -325,8 +325,10 @@ def test_without_a_favicon_the_build_makes_one(make_site: MakeSite) -> None:
     first = icon.read_bytes()
     svg = lxml.etree.fromstring(first)  # well-formed XML
     ns = "{http://www.w3.org/2000/svg}"
-    assert svg.find(f"{ns}rect").get("fill") == "#a3336b"
-    assert svg.find(f"{ns}text").text == "Ü"
+    rect, text = svg.find(f"{ns}rect"), svg.find(f"{ns}text")
+    assert rect is not None and text is not None
+    assert rect.get("fill") == "#a3336b"
+    assert text.text == "Ü"
     page = (root / "public" / "index.html").read_text()
     assert icon_links(page) == [
         ("https://club.example.github.io/paper/favicon.svg", "image/svg+xml")

@@ -40,8 +40,8 @@ from feedpub.templating import (
     template_error_text,
     template_problem,
 )
-from feedpub.theme import theme_of
 from feedpub.text import html_to_text, isolate, shorten, wrap
+from feedpub.theme import theme_of
 
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
