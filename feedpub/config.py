@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import dkimkey, i18n, theme
+from feedpub import colours, dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
@@ -1066,12 +1066,12 @@ class HooksSettings:
 @dataclass(frozen=True)
 class ThemeSettings:
     accent: str = _setting(
-        "", _at_most(MAX_COLOUR, theme.check_colour), "the links' colour, as #rrggbb or #rgb"
+        "", _at_most(MAX_COLOUR, colours.check_colour), "the links' colour, as #rrggbb or #rgb"
     )
     background: str = _setting(
-        "", _at_most(MAX_COLOUR, theme.check_colour), "pages' and digest's background, as #rrggbb"
+        "", _at_most(MAX_COLOUR, colours.check_colour), "pages' and digest's background, as #rrggbb"
     )
-    font: str = _setting("serif", _at_most(MAX_COLOUR, theme.check_font), "serif or sans")
+    font: str = _setting("serif", _at_most(MAX_COLOUR, colours.check_font), "serif or sans")
     logo: str = _setting("", _at_most(MAX_LOGO, _check_logo), "the same as [site] logo")
 
 
@@ -1459,7 +1459,7 @@ def _theme_warnings(site: Site, text: str) -> list[Problem]:
             "warning",
             message,
         )
-        for setting, message in theme.contrast_problems(chosen.accent, chosen.background)
+        for setting, message in colours.contrast_problems(chosen.accent, chosen.background)
     ]
 
 

@@ -16,7 +16,7 @@ from helpers import NOW, SETTINGS, SITE_URL, MakeSite, article, assert_clean_exi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedpub import config, theme
+from feedpub import colours, config, theme
 from feedpub.config import Site
 from feedpub.errors import ConfigError
 from feedpub.newsletter.digest import IssueView, render
@@ -40,10 +40,10 @@ def custom_properties(page: str) -> tuple[dict[str, str], dict[str, str]]:
 def page_pairs(page: str) -> dict[tuple[str, str, str], float]:
     """(mode, text colour, background) to the contrast of each pair the page's CSS writes."""
     found: dict[tuple[str, str, str], float] = {}
-    for mode, colours in zip(("light", "dark"), custom_properties(page), strict=True):
+    for mode, shown in zip(("light", "dark"), custom_properties(page), strict=True):
         for text in ("ink", "muted", "link"):
-            pair = (mode, colours[text], colours["paper"])
-            found[pair] = theme.contrast(colours[text], colours["paper"])
+            pair = (mode, shown[text], shown["paper"])
+            found[pair] = colours.contrast(shown[text], shown["paper"])
     return found
 
 
@@ -91,8 +91,8 @@ def theme_error(root: Path) -> str:
     ],
 )
 def test_contrast_is_wcag_2s(one: str, other: str, ratio: float) -> None:
-    assert round(theme.contrast(one, other), 2) == ratio
-    assert theme.contrast(one, other) == theme.contrast(other, one)
+    assert round(colours.contrast(one, other), 2) == ratio
+    assert colours.contrast(one, other) == colours.contrast(other, one)
 
 
 # -- the pages ----------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_accent_background_and_font_restyle_every_page(make_site: MakeSite) -> N
         assert (light["link"], light["paper"]) == ("#a3336b", "#fdf3e1")
         # The dark mode's link is the accent lightened until it reads on the dark paper.
         assert dark["link"] != "#a3336b"
-        assert theme.contrast(dark["link"], dark["paper"]) >= 4.5
+        assert colours.contrast(dark["link"], dark["paper"]) >= 4.5
         assert 'font: 1.0625rem/1.6 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;' in (
             page
         )
@@ -137,7 +137,7 @@ def test_the_text_is_derived_for_a_dark_background(make_site: MakeSite) -> None:
     light, _ = custom_properties(base_page(site))
     assert light["paper"] == "#202a44"
     # Lighter text on the dark-blue paper, as little changed as reads.
-    assert theme.luminance(light["ink"]) > theme.luminance("#202a44")
+    assert colours.luminance(light["ink"]) > colours.luminance("#202a44")
     assert all(ratio >= 4.5 for ratio in page_pairs(base_page(site)).values())
 
 
@@ -174,7 +174,7 @@ def test_every_pair_reads_at_aa_or_check_warns_about_exactly_that_pair(
         assert f"{ratio:.2f}:1" in message
         fix = re.search(r'such as accent = "(#[0-9a-f]{6})"', message)
         assert fix is not None, message
-        assert theme.contrast(fix[1], paper) >= 4.5
+        assert colours.contrast(fix[1], paper) >= 4.5
 
 
 def test_check_names_the_setting_the_pair_the_ratio_and_a_fix(
@@ -216,7 +216,7 @@ def test_the_digest_carries_the_colours_inline(make_site: MakeSite) -> None:
     (masthead,) = tree.find_class("masthead")
     assert "font-family:Arial,Helvetica,sans-serif" in masthead.get("style", "").replace(" ", "")
     # Dark mode stays in <style>, for the clients that read it, with the derived link.
-    dark = theme.dark_palette("#a3336b")
+    dark = colours.dark_palette("#a3336b")
     assert re.search(rf"\.title a \{{\s*color: {dark.title} !important\s*\}}", html)
 
 
