@@ -35,8 +35,8 @@ EMAIL_FONTS = {
 
 def check_colour(value: str) -> str:
     """A CSS hex colour, "#rgb" or "#rrggbb", lowercased; anything else is refused, so that a
-    setting can never write more CSS than one colour."""
-    if _HEX.fullmatch(value) is None:
+    setting can never write more CSS than one colour. Empty: not set."""
+    if value and _HEX.fullmatch(value) is None:
         shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
         raise ValueError(
             f'must be a hex colour like "#0b57d0" or "#c03" (a # and 3 or 6 hex digits), '

@@ -4,8 +4,8 @@ icons; and the favicon the build makes for a site whose static/ has none."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 from feedpub.colours import (
     EMAIL_FONTS,

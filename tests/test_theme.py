@@ -238,6 +238,7 @@ def test_the_default_digest_keeps_todays_colours(make_site: MakeSite) -> None:
         ('accent = "#ggg"', "[theme] accent must be a hex colour like"),
         ('accent = "#fff\\n"', "[theme] accent must be a hex colour like"),
         ('accent = "red"', "not 'red'"),
+        ('accent = " #fff"', "not ' #fff'"),
         ('background = "expression(alert(1))"', "[theme] background must be a hex colour"),
         (f'accent = "#{"f" * 100_000}"', "is 100001 characters; keep it under 100"),
         ("accent = 12", "[theme] accent must be a string in quotes"),
