@@ -354,3 +354,18 @@ def test_a_favicon_of_the_sites_own_is_linked_and_none_made(make_site: MakeSite)
             (SITE_URL + "favicon.ico", None),
             (SITE_URL + "favicon.png", "image/png"),
         ]
+
+
+def test_relative_pages_link_the_logo_and_favicon_relatively(make_site: MakeSite) -> None:
+    root = make_site(
+        ARTICLES, settings=SUBPATH, extra='relative_urls = true\nlogo = "images/logo.png"\n'
+    )
+    (root / "static" / "images").mkdir(parents=True)
+    (root / "static" / "images" / "logo.png").write_bytes(PNG)
+    build(load(root), NOW, False)
+    page = sorted((root / "public").glob("2026/11/*/index.html"))[0]
+    html = page.read_text()
+    assert icon_links(html) == [("../../../favicon.svg", "image/svg+xml")]
+    (img,) = lxml.html.fromstring(html).cssselect("header.site img.logo")
+    assert img.get("src") == "../../../images/logo.png"
+    assert (page.parent / "../../../images/logo.png").resolve().is_file()
