@@ -369,3 +369,75 @@ def test_relative_pages_link_the_logo_and_favicon_relatively(make_site: MakeSite
     (img,) = lxml.html.fromstring(html).cssselect("header.site img.logo")
     assert img.get("src") == "../../../images/logo.png"
     assert (page.parent / "../../../images/logo.png").resolve().is_file()
+
+
+def inline(element: lxml.html.HtmlElement, name: str) -> str | None:
+    """The value of one property of an element's inline style (premailer wrote it)."""
+    found = re.search(rf"(?:^|;)\s*{name}\s*:\s*([^;]+)", element.get("style", ""))
+    return found[1].strip() if found else None
+
+
+@pytest.mark.parametrize(
+    ("accent", "background"),
+    [("", ""), ("#ffff00", ""), ("#a3336b", "#fdf3e1"), ("#7fdbff", "#111111"), ("", "#777777")],
+)
+def test_the_digests_inline_colours_read_or_check_warns(
+    make_site: MakeSite, accent: str, background: str
+) -> None:
+    lines = "".join(
+        f'{name} = "{value}"\n' for name, value in (("accent", accent), ("background", background))
+        if value
+    )
+    root = themed(make_site, lines)
+    tree = lxml.html.fromstring(digest_html(root))
+    (card,) = tree.find_class("card")
+    paper = inline(card, "background")
+    assert paper is not None
+    shown = {
+        "title": [inline(a, "color") for a in tree.cssselect(".title a")],
+        "text": [inline(e, "color") for e in tree.cssselect(".summary, .masthead")],
+        "meta": [inline(e, "color") for e in tree.find_class("meta")],
+    }
+    warned = " ".join(p.message for p in load(root).warnings)
+    for kind, values in shown.items():
+        assert values and None not in values, kind
+        for colour in values:
+            assert colour is not None
+            ratio = colours.contrast(colour, paper)
+            if ratio < 4.5:
+                assert kind == "title" and f"{ratio:.2f}:1 in light mode" in warned, (kind, colour)
+            else:
+                assert f'accent "{colour}"' not in warned
+
+
+def test_the_short_emails_carry_the_theme(make_site: MakeSite) -> None:
+    from feedpub.delivery.mailer import render_letter
+
+    root = themed(make_site, 'accent = "#a3336b"\nbackground = "#fdf3e1"\nfont = "sans"\n')
+    letter = render_letter(
+        load(root), "confirm", {"confirm_url": "https://x.example/c?t=1", "expires": NOW}
+    )
+    assert "background: #fdf3e1; color: #1d1d1f;" in letter.html
+    assert "font-family: Arial, Helvetica, sans-serif; font-size: 24px" in letter.html
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(["accent", "background", "font", "logo"]),
+    value=st.text(max_size=60) | st.from_regex(r"#[0-9a-fA-F]{0,7}", fullmatch=True),
+)
+def test_any_text_in_a_theme_setting_loads_or_is_a_clear_error(name: str, value: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "content").mkdir()
+        (root / "feedpub.toml").write_text(SETTINGS, encoding="utf-8")
+        try:
+            site = config.load(root, env={}, overrides={("theme", name): value})
+        except ConfigError as exc:
+            (problem,) = exc.problems
+            assert problem.message.startswith(f"[theme] {name}"), problem.message
+            return
+        if name in ("accent", "background") and value:
+            assert re.fullmatch(r"#[0-9a-f]{3}|#[0-9a-f]{6}", getattr(site.theme, name))
+        if name == "logo" and value:
+            assert site.theme.logo.startswith("https://")  # no file in static/: only a URL
