@@ -136,8 +136,9 @@ def test_the_text_is_derived_for_a_dark_background(make_site: MakeSite) -> None:
     assert not site.warnings
     light, _ = custom_properties(base_page(site))
     assert light["paper"] == "#202a44"
-    # Lighter text on the dark-blue paper, as little changed as reads.
+    # Lighter text on the dark-blue paper: the body text at AAA's 7:1, the rest at AA.
     assert colours.luminance(light["ink"]) > colours.luminance("#202a44")
+    assert colours.contrast(light["ink"], light["paper"]) >= 7
     assert all(ratio >= 4.5 for ratio in page_pairs(base_page(site)).values())
 
 
