@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import dkimkey, i18n
+from feedpub import colours, dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.itunes import ARTWORK_SIZES, ARTWORK_SUFFIXES, CATEGORIES
 from feedpub.text import first_not_xml
@@ -33,6 +33,9 @@ MAX_SKIP_DAYS = 366
 MAX_CONFIG_BYTES = 1_000_000
 # The site's and the newsletter's name: in every page, feed and issue.
 MAX_TITLE = 300
+# A colour setting is 7 characters at most; a logo's path or URL is in every page's header.
+MAX_COLOUR = 100
+MAX_LOGO = 1000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -98,6 +101,27 @@ def _check_per_page(value: int) -> int:
     if not 1 <= value <= 1000:
         raise ValueError("must be between 1 and 1000 (articles on each page of a list)")
     return value
+
+
+def _check_logo(value: str) -> str:
+    """A logo: an https:// URL, or a path in static/ (read when the site loads, in
+    _check_logo_file)."""
+    if not value:
+        return value
+    fix = 'write a path in static/ like "images/logo.png" or an https:// URL'
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"must not contain spaces or control characters; {fix}")
+    if any(c in value for c in "\"'<>()\\"):
+        raise ValueError(f"must not contain quotes, brackets or backslashes; {fix}")
+    parts = urlsplit(value)
+    if parts.scheme or value.startswith("//"):
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"is a URL that is not https://; {fix}")
+        return value
+    path = value.removeprefix("/")
+    if not path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"must name a file inside static/, without '..'; {fix}")
+    return path
 
 
 def _check_output(value: str) -> str:
@@ -515,6 +539,9 @@ class SiteSettings:
     )
     relative_urls: bool = _setting(
         False, doc="pages link relatively (../index.html), so public/ works opened from disk"
+    )
+    logo: str = _setting(
+        "", _at_most(MAX_LOGO, _check_logo), "a picture in static/ or an https:// URL for headers"
     )
 
 
@@ -1084,6 +1111,18 @@ class PodcastSettings:
     type: str = _setting("episodic", _check_show_type, "episodic (newest first) or serial")
 
 
+@dataclass(frozen=True)
+class ThemeSettings:
+    accent: str = _setting(
+        "", _at_most(MAX_COLOUR, colours.check_colour), "the links' colour, as #rrggbb or #rgb"
+    )
+    background: str = _setting(
+        "", _at_most(MAX_COLOUR, colours.check_colour), "pages' and digest's background, as #rrggbb"
+    )
+    font: str = _setting("serif", _at_most(MAX_COLOUR, colours.check_font), "serif or sans")
+    logo: str = _setting("", _at_most(MAX_LOGO, _check_logo), "the same as [site] logo")
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
@@ -1093,6 +1132,7 @@ SECTIONS: dict[str, type] = {
     "inbox": InboxSettings,
     "hooks": HooksSettings,
     "podcast": PodcastSettings,
+    "theme": ThemeSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -1112,6 +1152,7 @@ class Site:
     podcast: PodcastSettings = field(default_factory=PodcastSettings)
     # Whether [podcast] sets anything: then the main RSS feed is a podcast's.
     has_podcast: bool = False
+    theme: ThemeSettings = field(default_factory=ThemeSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -1427,7 +1468,54 @@ def load(
     _check_hooks(site, text)
     _check_dkim(site, text)
     _check_podcast(site, text)
+    _check_logo_file(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+def _check_logo_file(site: Site, text: str) -> None:
+    """[site] logo and [theme] logo say the same, and a logo in static/ is a file there (not a
+    link out of it)."""
+    problems: list[Problem] = []
+    chosen = site.site.logo or site.theme.logo
+    section = "site" if site.site.logo else "theme"
+    line = key_line(text, section, "logo")
+    if site.site.logo and site.theme.logo and site.site.logo != site.theme.logo:
+        message = (
+            f"[site] logo {site.site.logo!r} and [theme] logo {site.theme.logo!r} differ; "
+            "keep one of them (they are the same setting)"
+        )
+        problems.append(Problem(CONFIG_NAME, key_line(text, "theme", "logo"), "error", message))
+    elif chosen and not chosen.startswith("https://"):
+        static = site.static_dir.resolve()
+        found = (static / chosen).resolve()
+        if not found.is_relative_to(static):
+            message = (
+                f"[{section}] logo {chosen!r} is a link out of static/; copy the picture into "
+                "static/ and name it there"
+            )
+            problems.append(Problem(CONFIG_NAME, line, "error", message))
+        elif not found.is_file():
+            message = (
+                f"[{section}] logo: there is no file static/{chosen}; put the picture there, "
+                'or write its path inside static/ (like "images/logo.png") or an https:// URL'
+            )
+            problems.append(Problem(CONFIG_NAME, line, "error", message))
+    if problems:
+        raise ConfigError(problems)
+
+
+def _theme_warnings(site: Site, text: str) -> list[Problem]:
+    """The [theme] colours that do not read at WCAG AA, in light or dark mode."""
+    chosen = site.theme
+    return [
+        Problem(
+            CONFIG_NAME,
+            key_line(text, "theme", setting) or key_line(text, "theme"),
+            "warning",
+            message,
+        )
+        for setting, message in colours.contrast_problems(chosen.accent, chosen.background)
+    ]
 
 
 def _check_schedule_day(site: Site, text: str) -> None:
@@ -1532,6 +1620,7 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         )
         line = key_line(text, "smtp", "dkim_domain")
         found.append(Problem(CONFIG_NAME, line, "warning", message))
+    found.extend(_theme_warnings(site, text))
     return found
 
 

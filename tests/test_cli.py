@@ -520,7 +520,8 @@ CONFIG_ERRORS = [
         "unknown-key",
         SETTINGS + "colour = 'red'\n",
         "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
-        "description, language, timezone, author, plugins, ascii_urls, per_page, relative_urls",
+        "description, language, timezone, author, plugins, ascii_urls, per_page, relative_urls, "
+        "logo",
     ),
     (
         "bad-url",

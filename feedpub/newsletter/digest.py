@@ -41,6 +41,7 @@ from feedpub.templating import (
     template_problem,
 )
 from feedpub.text import html_to_text, isolate, shorten, wrap
+from feedpub.theme import theme_of
 
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
@@ -163,6 +164,7 @@ def render(
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "manage_url": MANAGE_PLACEHOLDER,
     }
+    context["logo_width"], context["logo_height"] = logo_size(site)
     try:
         name = "digest.html"
         raw_html = env.get_template(name).render(**context)
@@ -197,6 +199,25 @@ def image_size(site: Site, article: Article) -> tuple[int, int | None]:
     width, height = size
     shown = min(width, ARTICLE_COLUMN)
     return shown, max(1, round(height * shown / width))
+
+
+LOGO_HEIGHT = 48
+
+
+def logo_size(site: Site) -> tuple[int | None, int]:
+    """The width and height attributes of the logo in the digest's header: LOGO_HEIGHT
+    pixels high, as wide as its proportions make it (at most the column) when it is a picture
+    in static/ feedpub can read; for another site's picture the width is left out."""
+    logo = theme_of(site).logo
+    found = _static_file(site, logo) if logo else None
+    size = _pixels(found) if found is not None else None
+    if size is None:
+        return None, LOGO_HEIGHT
+    width, height = size
+    shown = max(1, round(width * LOGO_HEIGHT / height))
+    if shown <= ARTICLE_COLUMN:
+        return shown, LOGO_HEIGHT
+    return ARTICLE_COLUMN, max(1, round(height * ARTICLE_COLUMN / width))
 
 
 def _static_file(site: Site, url: str) -> Path | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from feedpub import theme
 from feedpub.config import FEED_FILES, Site
 from feedpub.content import tree
 from feedpub.content.catalog import CacheRow, Catalog, Group
@@ -82,6 +83,13 @@ def _read_static(path: str, allowed: tree.Roots) -> bytes:
         raise OutputError(f"cannot read {tree.shown(path)}: {exc.strerror}") from None
 
 
+def icon_outputs(site: Site, base: str) -> Iterator[Output]:
+    """The generated favicon (theme.generated_icon), for a site whose static/ has none."""
+    if not theme.icon_names(site):
+        made = key(base, "icon", site.site.title, site.theme.accent)
+        yield theme.GENERATED_ICON, made, partial(theme.generated_icon, site)
+
+
 def feed_outputs(site: Site, spec: FeedSpec, bodies: FeedBodies, base: str) -> Iterator[Output]:
     made = key(
         base,
@@ -114,6 +122,7 @@ def outputs(
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.render(main, groups))
     produced.extend(static_files(site))
+    produced.extend(icon_outputs(site, base))
     # A newsletter's issues page (the navigation links it) is there before its first issue.
     if issues or site.has_newsletter:
         newest = archive.as_articles(site, issues)
