@@ -442,3 +442,30 @@ def test_any_text_in_a_theme_setting_loads_or_is_a_clear_error(name: str, value:
             assert re.fullmatch(r"#[0-9a-f]{3}|#[0-9a-f]{6}", getattr(site.theme, name))
         if name == "logo" and value:
             assert site.theme.logo.startswith("https://")  # no file in static/: only a URL
+
+
+def test_a_page_without_a_picture_of_its_own_is_shared_with_the_logo(make_site: MakeSite) -> None:
+    pictured = article("Pictured", "2026-11-21 09:00", image="/images/stage.png")
+    root = make_site(
+        {**ARTICLES, "c.md": pictured}, settings=SUBPATH, extra='logo = "images/logo-one.png"\n'
+    )
+    (root / "static" / "images").mkdir(parents=True)
+    for name in ("logo-one.png", "stage.png"):
+        (root / "static" / "images" / name).write_bytes(PNG)
+    build(load(root), NOW, False)
+    base = "https://club.example.github.io/paper/"
+
+    def shared(page: str) -> tuple[str | None, str | None]:
+        tree = lxml.html.fromstring((root / "public" / page).read_text(encoding="utf-8"))
+        image = tree.xpath("string(//meta[@property='og:image']/@content)") or None
+        card = tree.xpath("string(//meta[@name='twitter:card']/@content)") or None
+        return image, card
+
+    logo = (base + "images/logo-one.png", "summary")  # a logo is no large picture
+    assert shared("index.html") == logo
+    assert shared("tags/art/index.html") == logo
+    assert shared("2026/11/a/index.html") == logo
+    assert shared("2026/11/c/index.html") == (
+        base + "images/stage.png",
+        "summary_large_image",
+    )
