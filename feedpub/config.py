@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import dkimkey, i18n
+from feedpub import colours, dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
@@ -477,6 +477,58 @@ def _at_most(limit: int, check: Callable[[str], str] | None = None) -> Callable[
     return checked
 
 
+MAX_LOGO = 2000
+FONTS = ("serif", "sans")
+
+
+def _check_logo(value: str) -> str:
+    """A logo as pages and the digest link it: an http(s) URL, or the path of a file in
+    static/ ('images/logo.png', '/images/logo.png' or 'static/images/logo.png'), kept as the
+    site's root-relative URL '/images/logo.png'. That the file is there is checked once the
+    site folder is known (_check_theme)."""
+    if not value:
+        return value
+    if len(value) > MAX_LOGO:
+        raise ValueError(f"is {len(value)} characters; a logo's path or URL has at most {MAX_LOGO}")
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value) or '"' in value:
+        raise ValueError(
+            "holds a space, a quote or a control character; name a file in static/ without "
+            "them, like 'images/logo.png', or give the URL percent-encoded"
+        )
+    parts = urlsplit(value)
+    if parts.scheme or value.startswith("//"):
+        if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+            raise ValueError(
+                f"{value[:80]!r} is not a picture a page may show; give a file in static/, like "
+                "'images/logo.png', or an absolute http:// or https:// URL"
+            )
+        return value
+    if "\\" in value or parts.query or parts.fragment:
+        raise ValueError(
+            "must be the path of a file in static/ with '/' between folders and no '?' or '#', "
+            "like 'images/logo.png'"
+        )
+    path = value.lstrip("/")
+    if path.startswith("static/"):
+        path = path[len("static/") :]
+    names = path.split("/")
+    if not path or any(name in ("", ".", "..") for name in names):
+        raise ValueError(
+            f"{value!r} must name a file inside static/, like 'images/logo.png' (no '..', no "
+            "empty folder names)"
+        )
+    return "/" + path
+
+
+def _check_font(value: str) -> str:
+    if value not in FONTS:
+        raise ValueError(
+            f"{value[:40]!r} is not a font of feedpub's; use 'serif' (Georgia and the like) or "
+            "'sans' (the system's sans-serif)"
+        )
+    return value
+
+
 def _setting(
     default: Any, check: Callable[[Any], Any] | None = None, doc: str = "", key: str = ""
 ) -> Any:
@@ -514,6 +566,9 @@ class SiteSettings:
     )
     relative_urls: bool = _setting(
         False, doc="pages link relatively (../index.html), so public/ works opened from disk"
+    )
+    logo: str = _setting(
+        "", _check_logo, "picture in the header of pages and the digest: a file in static/ or a URL"
     )
 
 
@@ -1036,6 +1091,18 @@ class HooksSettings:
     )
 
 
+@dataclass(frozen=True)
+class ThemeSettings:
+    accent: str = _setting(
+        "", colours.check_colour, "colour of links and buttons, as '#rrggbb' (empty: blue)"
+    )
+    background: str = _setting(
+        "", colours.check_colour, "colour of the page and the digest's card (empty: white)"
+    )
+    font: str = _setting("serif", _check_font, "type of the text: serif or sans")
+    logo: str = _setting("", _check_logo, "the same as [site] logo (set one of them)")
+
+
 SECTIONS: dict[str, type] = {
     "site": SiteSettings,
     "feeds": FeedSettings,
@@ -1044,6 +1111,7 @@ SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "inbox": InboxSettings,
     "hooks": HooksSettings,
+    "theme": ThemeSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
 
@@ -1060,6 +1128,7 @@ class Site:
     web: WebSettings = field(default_factory=WebSettings)
     inbox: InboxSettings = field(default_factory=InboxSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
+    theme: ThemeSettings = field(default_factory=ThemeSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
     # Without an [smtp] section (and host) messages go to the outbox folder instead.
@@ -1096,6 +1165,11 @@ class Site:
     def issue_url(self, number: int) -> str:
         """The web version of issue ``number``: the archive writes it, the digest links to it."""
         return f"{self.site.url}issues/{number}/"
+
+    @property
+    def logo(self) -> str:
+        """The logo: ``[site] logo``, or ``[theme] logo`` (the same setting, by another name)."""
+        return self.site.logo or self.theme.logo
 
     @property
     def tz(self) -> ZoneInfo:
@@ -1372,6 +1446,7 @@ def load(
     _check_schedule_day(site, text)
     _check_hooks(site, text)
     _check_dkim(site, text)
+    _check_theme(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
 
 
@@ -1477,6 +1552,50 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         )
         line = key_line(text, "smtp", "dkim_domain")
         found.append(Problem(CONFIG_NAME, line, "warning", message))
+    found.extend(_theme_warnings(site, text))
+    return found
+
+
+def _check_theme(site: Site, text: str) -> None:
+    """One logo, and a file of the site's own when it is one: found now, not at a build."""
+    given, other = site.site.logo, site.theme.logo
+    if given and other and given != other:
+        message = (
+            f"[site] logo {given!r} and [theme] logo {other!r} name two logos; they are the same "
+            "setting: keep one of them"
+        )
+        raise ConfigError([Problem(CONFIG_NAME, key_line(text, "theme", "logo"), "error", message)])
+    logo = site.logo
+    if not logo or not logo.startswith("/"):
+        return
+    section = "site" if given else "theme"
+    line = key_line(text, section, "logo")
+    static = site.static_dir.resolve()
+    found = (static / logo[1:]).resolve()
+    message = ""
+    if not found.is_relative_to(static):
+        message = (
+            f"[{section}] logo {logo[1:]!r} is a link out of static/; copy the picture into "
+            "static/ and name that file"
+        )
+    elif not found.is_file():
+        message = (
+            f"[{section}] logo: there is no file static{logo}; put the picture there or name the "
+            "file in static/ that holds it, like 'images/logo.png'"
+        )
+    if message:
+        raise ConfigError([Problem(CONFIG_NAME, line, "error", message)])
+
+
+def _theme_warnings(site: Site, text: str) -> list[Problem]:
+    """The pairs of colours the site chose that fall below WCAG AA, with a colour that holds."""
+    # Imported here: the theme is made from the settings.
+    from feedpub.theme import weak_pairs
+
+    found: list[Problem] = []
+    for weak in weak_pairs(site):
+        line = key_line(text, "theme", weak.setting)
+        found.append(Problem(CONFIG_NAME, line, "warning", weak.message))
     return found
 
 

@@ -28,7 +28,7 @@ from premailer import Premailer
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
-from feedpub.links import rooted
+from feedpub.links import rooted, site_url
 from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.placeholders import MANAGE_PLACEHOLDER
@@ -157,6 +157,7 @@ def render(
         "image": partial(image_url, root=site.site.url),
         "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,
+        **logo_size(site),
         "web_url": site.issue_url(issue.number),
         "feed_url": site.site.url + "rss.xml",
         "issues_feed_url": site.site.url + "issues/rss.xml",
@@ -178,6 +179,26 @@ def render(
             "lower [newsletter] max_items or shorten the summaries"
         )
     return Digest(subject, html, text, tuple(warnings))
+
+
+LOGO_HEIGHT = 64
+
+
+def logo_size(site: Site) -> dict[str, int]:
+    """The width and height attributes of the logo in the digest, for Outlook (which ignores
+    CSS sizes): at most LOGO_HEIGHT pixels high and the column wide; none for a logo that is
+    not in static/, whose size feedpub does not know."""
+    logo = site.logo
+    found = _static_file(site, site_url(site.site.url, logo)) if logo.startswith("/") else None
+    size = _pixels(found) if found is not None else None
+    if size is None:
+        return {"logo_width": 0, "logo_height": 0}
+    width, height = size
+    scale = min(1.0, LOGO_HEIGHT / height, ARTICLE_COLUMN / width)
+    return {
+        "logo_width": max(1, round(width * scale)),
+        "logo_height": max(1, round(height * scale)),
+    }
 
 
 def image_size(site: Site, article: Article) -> tuple[int, int | None]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from feedpub import theme
 from feedpub.config import FEED_FILES, Site
 from feedpub.content import tree
 from feedpub.content.catalog import CacheRow, Catalog, Group
@@ -71,6 +72,13 @@ def static_files(site: Site) -> Iterator[Output]:
         yield relpath, made, partial(_read_static, path, allowed)
 
 
+def favicon_outputs(site: Site, base: str) -> Iterator[Output]:
+    """The favicon feedpub draws (theme.favicon_svg) for a site whose static/ has none."""
+    if theme.favicon(site).href == "/" + theme.FAVICON_OUTPUT:
+        name = theme.FAVICON_OUTPUT
+        yield name, within(base, name), partial(theme.favicon_svg, site)
+
+
 def _read_static(path: str, allowed: tree.Roots) -> bytes:
     try:
         return tree.read_input(path, allowed)
@@ -114,6 +122,7 @@ def outputs(
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.render(main, groups))
     produced.extend(static_files(site))
+    produced.extend(favicon_outputs(site, base))
     # A newsletter's issues page (the navigation links it) is there before its first issue.
     if issues or site.has_newsletter:
         newest = archive.as_articles(site, issues)
