@@ -62,6 +62,7 @@ class Palette:
     on_accent: str
     wrap: str = ""
     note: str = ""
+    note_link: str = ""  # links in the note, on its background
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class Theme:
     email_font: str
     # Whether the site chose an accent: then buttons wear it (a site without keeps its look).
     accented: bool
+    # Whether it chose an accent or a background: then the note's links are styled too (in a
+    # site without, they keep the mail client's own link colours, as they always had).
+    coloured: bool
     logo: str  # root-relative or absolute; "" for none
     favicon: Favicon
 
@@ -110,7 +114,8 @@ def _derive(defaults: dict[str, str], paper: str, accent: str | None) -> Palette
     link = ensure(defaults["link"], paper, AA_TEXT) if accent is None else accent
     button = accent or link
     on_accent = ensure(WHITE, button, AA_TEXT)
-    return Palette(ink, muted, rule, link, paper, button, on_accent, wrap, note)
+    note_link = ensure(link, note, AA_TEXT) if note else ""
+    return Palette(ink, muted, rule, link, paper, button, on_accent, wrap, note, note_link)
 
 
 def _dark(defaults: dict[str, str], light_paper: str, accent: str, chose: bool) -> Palette:
@@ -121,9 +126,10 @@ def _dark(defaults: dict[str, str], light_paper: str, accent: str, chose: bool) 
     if not accent:
         return palette
     link = ensure(accent, paper, AA_TEXT)
+    note_link = ensure(link, palette.note, AA_TEXT) if palette.note else ""
     return Palette(
         palette.ink, palette.muted, palette.rule, link, paper, link,
-        ensure(WHITE, link, AA_TEXT), palette.wrap, palette.note,
+        ensure(WHITE, link, AA_TEXT), palette.wrap, palette.note, note_link,
     )
 
 
@@ -154,6 +160,7 @@ def theme(site: Site) -> Theme:
         font=Markup(FONTS[site.theme.font]),
         email_font=Markup(EMAIL_FONTS[site.theme.font]),
         accented=bool(site.theme.accent),
+        coloured=bool(site.theme.accent or site.theme.background),
         logo=site.logo,
         favicon=favicon(site),
     )
