@@ -12,23 +12,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from feedpub.colours import AA_TEXT, check_colour, BLACK, WHITE, contrast, ensure, ensure_on, is_dark, mix
+from feedpub.colours import (
+    AA_TEXT,
+    BLACK,
+    WHITE,
+    check_colour,
+    contrast,
+    ensure,
+    ensure_on,
+    is_dark,
+    mix,
+)
 from feedpub.config import Site
 
 # The look of a site that sets nothing: the colours the templates had before there was a theme.
 SITE_LIGHT = {
-    "ink": "#1d1d1f", "muted": "#5f6368", "rule": "#e3e3e3", "link": "#0b57d0", "paper": "#fff"
+    "ink": "#1d1d1f",
+    "muted": "#5f6368",
+    "rule": "#e3e3e3",
+    "link": "#0b57d0",
+    "paper": "#fff",
 }
 SITE_DARK = {
-    "ink": "#e8e8e8", "muted": "#a8acb3", "rule": "#3a3a3a", "link": "#8ab4f8", "paper": "#161616"
+    "ink": "#e8e8e8",
+    "muted": "#a8acb3",
+    "rule": "#3a3a3a",
+    "link": "#8ab4f8",
+    "paper": "#161616",
 }
 DIGEST_LIGHT = {
-    "ink": "#1d1d1f", "muted": "#5f6368", "rule": "#e3e3e3", "link": "#0b4fb3",
-    "paper": "#ffffff", "wrap": "#f2f2f0", "note": "#f7f5ee",
+    "ink": "#1d1d1f",
+    "muted": "#5f6368",
+    "rule": "#e3e3e3",
+    "link": "#0b4fb3",
+    "paper": "#ffffff",
+    "wrap": "#f2f2f0",
+    "note": "#f7f5ee",
 }
 DIGEST_DARK = {
-    "ink": "#e8e8e8", "muted": "#a8acb3", "rule": "#3a3a3a", "link": "#8ab4f8",
-    "paper": "#1c1c1e", "wrap": "#111111", "note": "#2a2a2c",
+    "ink": "#e8e8e8",
+    "muted": "#a8acb3",
+    "rule": "#3a3a3a",
+    "link": "#8ab4f8",
+    "paper": "#1c1c1e",
+    "wrap": "#111111",
+    "note": "#2a2a2c",
 }
 FONTS = {
     "serif": 'Georgia, "Times New Roman", serif',
@@ -40,8 +68,11 @@ EMAIL_FONTS = {
     "sans": "Arial, Helvetica, sans-serif",
 }
 # The text a site's own favicon may be in, best first (browsers take SVG at any size).
-FAVICONS = (("favicon.svg", "image/svg+xml"), ("favicon.png", "image/png"),
-            ("favicon.ico", "image/x-icon"))
+FAVICONS = (
+    ("favicon.svg", "image/svg+xml"),
+    ("favicon.png", "image/png"),
+    ("favicon.ico", "image/x-icon"),
+)
 FAVICON_OUTPUT = "favicon.svg"
 # Body text aims higher than AA where the background allows it (AAA: 7:1).
 INK_RATIO = 7.0
@@ -128,8 +159,16 @@ def _dark(defaults: dict[str, str], light_paper: str, accent: str, chose: bool) 
     link = ensure(accent, paper, AA_TEXT)
     note_link = ensure(link, palette.note, AA_TEXT) if palette.note else ""
     return Palette(
-        palette.ink, palette.muted, palette.rule, link, paper, link,
-        ensure(WHITE, link, AA_TEXT), palette.wrap, palette.note, note_link,
+        palette.ink,
+        palette.muted,
+        palette.rule,
+        link,
+        paper,
+        link,
+        ensure(WHITE, link, AA_TEXT),
+        palette.wrap,
+        palette.note,
+        note_link,
     )
 
 
@@ -214,7 +253,7 @@ def weak_pairs(site: Site) -> list[WeakPair]:
                 "accent",
                 f"[theme] accent {chosen.accent} as the links' colour on {background} "
                 f"{paper} ({where}) has a contrast of {ratio:.2f}:1, under the 4.5:1 WCAG AA "
-                f"asks of text; use a darker or lighter accent, like accent = \"{better}\", "
+                f'asks of text; use a darker or lighter accent, like accent = "{better}", '
                 "or another background",
             )
         )

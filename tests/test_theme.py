@@ -18,6 +18,7 @@ from typing import Any
 import cssutils
 import lxml.html
 import pytest
+from helpers import SETTINGS, SITE_URL, load, publish
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_digest import (
@@ -37,12 +38,13 @@ from feedpub.newsletter.digest import IssueView, render
 from feedpub.site.form import signup_form
 from feedpub.templating import environment
 from feedpub.theme import weak_pairs
-from helpers import SETTINGS, SITE_URL, load, publish
 
 NEWSLETTER = '[newsletter]\nname = "The Test Weekly"\nfrom = "Desk <desk@news.example.org>"\n'
 
 
-def site_with(root: Path, theme: str = "", site_extra: str = "", files: dict[str, bytes] | None = None) -> Path:
+def site_with(
+    root: Path, theme: str = "", site_extra: str = "", files: dict[str, bytes] | None = None
+) -> Path:
     """A site folder whose feedpub.toml has ``theme`` as its [theme] section."""
     (root / "content").mkdir(parents=True)
     (root / "content" / "2026-11-20-one.md").write_text(
@@ -73,7 +75,10 @@ HUGE = "#" + "a" * 200_000
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [
-        ('accent = "red; } body { display:none"', r"\[theme\] accent .* is not a colour; write it as '#rgb' or '#rrggbb'"),
+        (
+            'accent = "red; } body { display:none"',
+            r"\[theme\] accent .* is not a colour; write it as '#rgb' or '#rrggbb'",
+        ),
         ('accent = "url(javascript:alert(1))"', r"\[theme\] accent .* is not a colour"),
         ('accent = "#0b57d0; background: url(x)"', r"\[theme\] accent .* is not a colour"),
         ('accent = "#12345"', r"\[theme\] accent '#12345' is not a colour"),
@@ -82,19 +87,45 @@ HUGE = "#" + "a" * 200_000
         ("accent = 12", r"\[theme\] accent must be a string in quotes, not a number"),
         ("background = ['#fff']", r"\[theme\] background must be a string in quotes, not a list"),
         ('background = "expression(alert(1))"', r"\[theme\] background .* is not a colour"),
-        ('font = "Comic Sans"', r"\[theme\] font 'Comic Sans' is not a font of feedpub's; use 'serif'"),
+        (
+            'font = "Comic Sans"',
+            r"\[theme\] font 'Comic Sans' is not a font of feedpub's; use 'serif'",
+        ),
         ("font = true", r"\[theme\] font must be a string in quotes, not a boolean"),
         ('logo = "javascript:alert(1)"', r"\[theme\] logo .* is not a picture a page may show"),
-        ('logo = "data:image/svg+xml,<svg/>"', r"\[theme\] logo holds a space, a quote|is not a picture"),
-        ('logo = "../feedpub.toml"', r"\[theme\] logo '../feedpub.toml' must name a file inside static/"),
-        ('logo = "images/missing.png"', r"\[theme\] logo: there is no file static/images/missing.png"),
+        (
+            'logo = "data:image/svg+xml,<svg/>"',
+            r"\[theme\] logo holds a space, a quote|is not a picture",
+        ),
+        (
+            'logo = "../feedpub.toml"',
+            r"\[theme\] logo '../feedpub.toml' must name a file inside static/",
+        ),
+        (
+            'logo = "images/missing.png"',
+            r"\[theme\] logo: there is no file static/images/missing.png",
+        ),
         ('logo = "a\\" onerror=\\"alert(1)"', r"\[theme\] logo holds a space, a quote"),
         (f'logo = "{"a/" * 2000}"', r"\[theme\] logo is 4000 characters"),
     ],
     ids=[
-        "css-injection", "url-javascript", "declaration", "short-hex", "name", "huge", "number",
-        "list", "expression", "font-name", "font-bool", "logo-javascript", "logo-data",
-        "logo-dotdot", "logo-missing", "logo-attribute", "logo-huge",
+        "css-injection",
+        "url-javascript",
+        "declaration",
+        "short-hex",
+        "name",
+        "huge",
+        "number",
+        "list",
+        "expression",
+        "font-name",
+        "font-bool",
+        "logo-javascript",
+        "logo-data",
+        "logo-dotdot",
+        "logo-missing",
+        "logo-attribute",
+        "logo-huge",
     ],
 )
 def test_bad_theme_settings_are_clear_errors(tmp_path: Path, setting: str, expected: str) -> None:
@@ -109,12 +140,14 @@ def test_a_logo_that_links_out_of_static_is_refused(tmp_path: Path) -> None:
     outside.write_bytes(png(10, 10))
     os.symlink(outside, root / "static" / "logo.png")
     message = problem(root)
-    assert "[theme] logo 'logo.png' is a link out of static/; copy the picture into static/" in message
+    assert (
+        "[theme] logo 'logo.png' is a link out of static/; copy the picture into static/" in message
+    )
 
 
 def test_two_different_logos_are_an_error(tmp_path: Path) -> None:
     files = {"static/a.png": png(10, 10), "static/b.png": png(10, 10)}
-    root = site_with(tmp_path / "site", 'logo = "b.png"\n', '', files)
+    root = site_with(tmp_path / "site", 'logo = "b.png"\n', "", files)
     text = (root / "feedpub.toml").read_text()
     (root / "feedpub.toml").write_text(text.replace("[site]\n", '[site]\nlogo = "a.png"\n', 1))
     message = problem(root)
@@ -124,9 +157,12 @@ def test_two_different_logos_are_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("written", "kept"),
-    [("images/logo.png", "/images/logo.png"), ("/images/logo.png", "/images/logo.png"),
-     ("static/images/logo.png", "/images/logo.png"),
-     ("https://cdn.example.net/logo.png", "https://cdn.example.net/logo.png")],
+    [
+        ("images/logo.png", "/images/logo.png"),
+        ("/images/logo.png", "/images/logo.png"),
+        ("static/images/logo.png", "/images/logo.png"),
+        ("https://cdn.example.net/logo.png", "https://cdn.example.net/logo.png"),
+    ],
     ids=["relative", "rooted", "static-prefix", "url"],
 )
 def test_logo_forms(tmp_path: Path, written: str, kept: str) -> None:
@@ -154,11 +190,16 @@ def site_of(base: Site, accent: str, background: str, font: str = "serif") -> Si
 def page_css(site: Site) -> str:
     """The <style> of a page (base.html rendered with the sign-up box)."""
     env = environment(site)
-    feeds = [{"type": "application/rss+xml", "title": "t", "href": SITE_URL + "rss.xml",
-              "label": "RSS"}]
+    feeds = [
+        {"type": "application/rss+xml", "title": "t", "href": SITE_URL + "rss.xml", "label": "RSS"}
+    ]
     html = env.get_template("base.html").render(
-        page_title="Page", site=site.site, feeds=feeds, home=SITE_URL,
-        archive_url=SITE_URL + "archive/", tags_url=SITE_URL + "tags/",
+        page_title="Page",
+        site=site.site,
+        feeds=feeds,
+        home=SITE_URL,
+        archive_url=SITE_URL + "archive/",
+        tags_url=SITE_URL + "tags/",
         signup=signup_form(site),
     )
     return "\n".join(lxml.html.fromstring(html).xpath("//style/text()"))
@@ -197,8 +238,13 @@ def css_pairs(css: str) -> dict[str, list[tuple[str, str, str]]]:
         for rule in rules:
             if rule.style["color"]:
                 back = rule.style["background"] or rule.style["background-color"]
-                pairs.append((rule.selectorText, _colour(rule.style["color"], variables),
-                              _colour(back, variables) if back else page))
+                pairs.append(
+                    (
+                        rule.selectorText,
+                        _colour(rule.style["color"], variables),
+                        _colour(back, variables) if back else page,
+                    )
+                )
         found[scheme] = pairs
     return found
 
@@ -210,7 +256,10 @@ def digest_pairs(html: str) -> dict[str, list[tuple[str, str, str]]]:
     dark_rules: list[tuple[str, dict[str, str]]] = []
     for css in doc.xpath("//style/text()"):
         for rule in cssutils.CSSParser(validate=False).parseString(css):
-            if rule.type == rule.MEDIA_RULE and "prefers-color-scheme: dark" in rule.media.mediaText:
+            if (
+                rule.type == rule.MEDIA_RULE
+                and "prefers-color-scheme: dark" in rule.media.mediaText
+            ):
                 for inner in rule:
                     props = {p.name: p.value for p in inner.style}
                     dark_rules.append((inner.selectorText, props))
@@ -239,11 +288,18 @@ def digest_pairs(html: str) -> dict[str, list[tuple[str, str, str]]]:
         text = (element.text or "") + "".join(child.tail or "" for child in element)
         if not text.strip() or "display:none" in element.get("style", "").replace(" ", ""):
             continue
-        if any("display:none" in a.get("style", "").replace(" ", "") for a in element.iterancestors()):
+        if any(
+            "display:none" in a.get("style", "").replace(" ", "") for a in element.iterancestors()
+        ):
             continue
         for scheme in found:
-            found[scheme].append((text.strip()[:30], nearest(scheme, element, "color"),
-                                  nearest(scheme, element, "background", "background-color")))
+            found[scheme].append(
+                (
+                    text.strip()[:30],
+                    nearest(scheme, element, "color"),
+                    nearest(scheme, element, "background", "background-color"),
+                )
+            )
     return found
 
 
@@ -256,9 +312,10 @@ def digest_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, IssueVi
     site = write_site(tmp_path_factory.mktemp("theme") / "site")
     record = create_issue(site, NOTE)
     assert record.html
+    from helpers import NOW
+
     from feedpub.site.build import load_catalog
     from feedpub.store.state import State
-    from helpers import NOW
 
     with State.open(site.state_dir) as state:
         articles = load_catalog(site, state, NOW).articles[:3]
@@ -284,7 +341,9 @@ def the_accent_on_the_background(site: Site, found: list[tuple[str, str, str, st
         assert f"{ratio:.2f}:1" in warnings
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(accent=maybe, background=maybe, font=st.sampled_from(["serif", "sans"]))
 def test_every_pair_in_the_pages_css_holds_aa_or_check_warns(
     digest_site: tuple[Site, IssueView], accent: str, background: str, font: str
@@ -305,7 +364,9 @@ def site_pair_text(site: Site) -> str:
     return palettes(site)[0].on_accent
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(accent=maybe, background=maybe)
 def test_every_pair_in_the_digest_holds_aa_or_check_warns(
     digest_site: tuple[Site, IssueView], accent: str, background: str
@@ -319,10 +380,15 @@ def test_every_pair_in_the_digest_holds_aa_or_check_warns(
 def test_a_yellow_accent_on_white_is_warned_of_with_a_fix(tmp_path: Path) -> None:
     site = load(site_with(tmp_path / "site", 'accent = "#ffff00"\n'))
     [warning] = [w for w in site.warnings if "[theme] accent" in w.message]
-    assert warning.line == (tmp_path / "site" / "feedpub.toml").read_text().splitlines().index(
-        'accent = "#ffff00"'
-    ) + 1
-    assert "[theme] accent #ffff00 as the links' colour on the default background #ffffff (pages)" in warning.message
+    assert (
+        warning.line
+        == (tmp_path / "site" / "feedpub.toml").read_text().splitlines().index('accent = "#ffff00"')
+        + 1
+    )
+    assert (
+        "[theme] accent #ffff00 as the links' colour on the default background #ffffff (pages)"
+        in warning.message
+    )
     assert "has a contrast of 1.07:1, under the 4.5:1 WCAG AA asks of text" in warning.message
     better = re.search(r'accent = "(#[0-9a-f]{6})"', warning.message)
     assert better and contrast(better[1], "#ffffff") >= AA_TEXT
@@ -330,8 +396,11 @@ def test_a_yellow_accent_on_white_is_warned_of_with_a_fix(tmp_path: Path) -> Non
 
 def test_default_theme_keeps_the_look(tmp_path: Path) -> None:
     css = page_css(load(site_with(tmp_path / "site")))
-    assert ":root { color-scheme: light dark; --ink: #1d1d1f; --muted: #5f6368; --rule: #e3e3e3; --link: #0b57d0; --paper: #fff; }" in css
-    assert '--link: #8ab4f8; --paper: #161616; } }' in css
+    assert (
+        ":root { color-scheme: light dark; --ink: #1d1d1f; --muted: #5f6368; --rule: #e3e3e3; "
+        "--link: #0b57d0; --paper: #fff; }" in css
+    )
+    assert "--link: #8ab4f8; --paper: #161616; } }" in css
     assert 'font: 1.0625rem/1.6 Georgia, "Times New Roman", serif;' in css
     assert "--accent" not in css
 
@@ -342,9 +411,11 @@ def test_default_theme_keeps_the_look(tmp_path: Path) -> None:
 
 def test_pages_show_the_logo_and_the_drawn_favicon(tmp_path: Path) -> None:
     theme = 'accent = "#b3261e"\nbackground = "#fdf6e3"\nfont = "sans"\n'
-    root = site_with(tmp_path / "site", theme, '', {"static/images/logo.png": png(300, 100)})
+    root = site_with(tmp_path / "site", theme, "", {"static/images/logo.png": png(300, 100)})
     text = (root / "feedpub.toml").read_text()
-    (root / "feedpub.toml").write_text(text.replace("[site]\n", '[site]\nlogo = "images/logo.png"\n', 1))
+    (root / "feedpub.toml").write_text(
+        text.replace("[site]\n", '[site]\nlogo = "images/logo.png"\n', 1)
+    )
     publish(root)
     out = root / "public"
     page = lxml.html.fromstring((out / "index.html").read_bytes())
@@ -379,8 +450,12 @@ def test_the_digest_has_the_logo_as_an_absolute_url_and_the_colours_inline(
     base, view = digest_site
     (base.static_dir / "images").mkdir(parents=True, exist_ok=True)
     (base.static_dir / "images" / "logo.png").write_bytes(png(400, 100))
-    site = replace(base, theme=ThemeSettings(accent="#b3261e", background="#fdf6e3",
-                                             font="sans", logo="/images/logo.png"))
+    site = replace(
+        base,
+        theme=ThemeSettings(
+            accent="#b3261e", background="#fdf6e3", font="sans", logo="/images/logo.png"
+        ),
+    )
     doc = lxml.html.fromstring(render(site, view).html)
     [logo] = doc.xpath("//img[@class='logo']")
     assert logo.get("src") == SITE_URL + "images/logo.png"
@@ -406,10 +481,15 @@ THEMES = {
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 @pytest.mark.parametrize("name", list(THEMES))
 def test_themed_digest_in_chromium_stays_readable(
-    served: tuple[str, Path], tmp_path: Path, name: str, dark: bool  # noqa: F811
+    served: tuple[str, Path],  # noqa: F811  (test_digest's fixture)
+    tmp_path: Path,
+    name: str,
+    dark: bool,
 ) -> None:
     base, folder = served
-    site = write_site(tmp_path / "site", url=base, extra=NEWSLETTER_EXTRA + "[theme]\n" + THEMES[name])
+    site = write_site(
+        tmp_path / "site", url=base, extra=NEWSLETTER_EXTRA + "[theme]\n" + THEMES[name]
+    )
     record = create_issue(site, NOTE)
     sub = folder / name
     sub.mkdir(exist_ok=True)
@@ -453,10 +533,10 @@ AXE_THEMES = {
 
 @pytest.fixture(scope="module")
 def themed_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from helpers import NOW
     from test_pages_valid import QuietHandler, Served, hostile_site, one_of_each_kind
 
     from feedpub.site.build import build
-    from helpers import NOW
 
     folder = tmp_path_factory.mktemp("themed-served")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
