@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import colours, dkimkey, i18n
+from feedpub import colours, dkimkey, i18n, palette
 from feedpub.errors import ConfigError, DkimKeyError, Problem
 from feedpub.text import first_not_xml
 
@@ -1589,11 +1589,8 @@ def _check_theme(site: Site, text: str) -> None:
 
 def _theme_warnings(site: Site, text: str) -> list[Problem]:
     """The pairs of colours the site chose that fall below WCAG AA, with a colour that holds."""
-    # Imported here: the theme is made from the settings.
-    from feedpub.theme import weak_pairs
-
     found: list[Problem] = []
-    for weak in weak_pairs(site):
+    for weak in palette.weak_pairs(site.theme.accent, site.theme.background):
         line = key_line(text, "theme", weak.setting)
         found.append(Problem(CONFIG_NAME, line, "warning", weak.message))
     return found

@@ -386,8 +386,8 @@ def test_a_yellow_accent_on_white_is_warned_of_with_a_fix(tmp_path: Path) -> Non
         + 1
     )
     assert (
-        "[theme] accent #ffff00 as the links' colour on the default background #ffffff (pages)"
-        in warning.message
+        "[theme] accent #ffff00 as the links' colour on the default background #ffffff "
+        "(pages and digest)" in warning.message
     )
     assert "has a contrast of 1.07:1, under the 4.5:1 WCAG AA asks of text" in warning.message
     better = re.search(r'accent = "(#[0-9a-f]{6})"', warning.message)
