@@ -18,7 +18,8 @@ from typing import Any
 import cssutils
 import lxml.html
 import pytest
-from helpers import SETTINGS, SITE_URL, load, publish
+from click.testing import CliRunner
+from helpers import SETTINGS, SITE_URL, assert_clean_exit, invoke, load, publish
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_digest import (
@@ -577,3 +578,30 @@ def test_themed_pages_pass_axe_core(themed_served: Any, tmp_path: Path, dark: bo
     found = {r["page"]: lines for r in results if (lines := findings(r))}
     report = "\n".join(f"{page}:\n  " + "\n  ".join(lines) for page, lines in found.items())
     assert not found, f"axe-core ({', '.join(WCAG_TAGS)}) found:\n{report}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the commands say.
+
+
+def test_check_prints_the_contrast_warning(runner: CliRunner, tmp_path: Path) -> None:
+    root = site_with(tmp_path / "site", 'accent = "#ffff00"\n')
+    line = (root / "feedpub.toml").read_text().splitlines().index('accent = "#ffff00"') + 1
+    checked = invoke(runner, "--site", root, "check")
+    assert_clean_exit(checked, 0)
+    assert f"feedpub.toml:{line}: warning: [theme] accent #ffff00 as the links' colour" in (
+        checked.stderr
+    )
+
+
+def test_build_refuses_css_in_a_colour_with_the_line(runner: CliRunner, tmp_path: Path) -> None:
+    root = site_with(tmp_path / "site", 'background = "#fff; } body { display:none"\n')
+    line = (root / "feedpub.toml").read_text().splitlines().index(
+        'background = "#fff; } body { display:none"'
+    ) + 1
+    built = invoke(runner, "--site", root, "build")
+    assert_clean_exit(built, 1)
+    assert f"feedpub.toml:{line}: error: [theme] background '#fff; }} body {{ display:none' is" in (
+        built.stderr
+    )
+    assert not (root / "public").exists()
