@@ -10,6 +10,7 @@ from html import escape
 
 from feedpub import palette
 from feedpub.config import Site
+from feedpub.links import site_url
 from feedpub.palette import Palette, WeakPair
 from feedpub.palette import palettes as derived
 
@@ -33,7 +34,7 @@ FAVICON_OUTPUT = "favicon.svg"
 
 @dataclass(frozen=True)
 class Favicon:
-    href: str  # root-relative
+    href: str  # root-relative from favicon(), absolute in a Theme
     type: str
 
 
@@ -53,7 +54,7 @@ class Theme:
     # Whether it chose an accent or a background: then the note's links are styled too (in a
     # site without, they keep the mail client's own link colours, as they always had).
     coloured: bool
-    logo: str  # root-relative or absolute; "" for none
+    logo: str  # an absolute URL; "" for none
     favicon: Favicon
 
 
@@ -67,6 +68,10 @@ def theme(site: Site) -> Theme:
     from markupsafe import Markup  # with Jinja2, which only a render loads
 
     light, dark, digest_light, digest_dark = palettes(site)
+    # Absolute, as the pages' other links are: the web app's pages, served from another
+    # address, show them too ([site] relative_urls makes them relative in the site's pages).
+    root = site.site.url
+    icon = favicon(site)
     return Theme(
         light=light,
         dark=dark,
@@ -76,8 +81,8 @@ def theme(site: Site) -> Theme:
         email_font=Markup(EMAIL_FONTS[site.theme.font]),
         accented=bool(site.theme.accent),
         coloured=bool(site.theme.accent or site.theme.background),
-        logo=site.logo,
-        favicon=favicon(site),
+        logo=site_url(root, site.logo) if site.logo else "",
+        favicon=Favicon(site_url(root, icon.href), icon.type),
     )
 
 

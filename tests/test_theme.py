@@ -421,8 +421,8 @@ def test_pages_show_the_logo_and_the_drawn_favicon(tmp_path: Path) -> None:
     out = root / "public"
     page = lxml.html.fromstring((out / "index.html").read_bytes())
     [logo] = page.xpath("//header//a[@class='name']/img")
-    assert logo.get("src") == "/images/logo.png" and logo.get("alt") == "Test Gazette"
-    assert page.xpath("//link[@rel='icon']/@href") == ["/favicon.svg"]
+    assert logo.get("src") == SITE_URL + "images/logo.png" and logo.get("alt") == "Test Gazette"
+    assert page.xpath("//link[@rel='icon']/@href") == [SITE_URL + "favicon.svg"]
     svg = (out / "favicon.svg").read_text()
     assert 'fill="#b3261e"' in svg and ">T</text>" in svg
     css = "".join(page.xpath("//style/text()"))
@@ -436,13 +436,13 @@ def test_a_favicon_of_the_sites_own_is_linked_instead(tmp_path: Path) -> None:
     root = site_with(tmp_path / "site", files={"static/favicon.ico": b"\x00\x00\x01\x00"})
     publish(root)
     page = lxml.html.fromstring((root / "public" / "index.html").read_bytes())
-    assert page.xpath("//link[@rel='icon']/@href") == ["/favicon.ico"]
+    assert page.xpath("//link[@rel='icon']/@href") == [SITE_URL + "favicon.ico"]
     assert not (root / "public" / "favicon.svg").exists()
     # Removing it brings the drawn one back on the next build (the pages' key knows it).
     (root / "static" / "favicon.ico").unlink()
     publish(root)
     page = lxml.html.fromstring((root / "public" / "index.html").read_bytes())
-    assert page.xpath("//link[@rel='icon']/@href") == ["/favicon.svg"]
+    assert page.xpath("//link[@rel='icon']/@href") == [SITE_URL + "favicon.svg"]
 
 
 def test_the_digest_has_the_logo_as_an_absolute_url_and_the_colours_inline(
