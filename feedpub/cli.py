@@ -1516,6 +1516,54 @@ def serve(options: Options, host: str, port: int) -> None:
     serve_forever(site, host, port, options.say, sender=Mailer(site))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@verbosity
+@pass_options
+@reports_errors
+def preview(options: Options, host: str, port: int) -> None:
+    """Serve a live preview of the site: built again on each change, the open page reloaded.
+
+    Builds as `feedpub build` does, serves the output folder, and builds again whenever
+    content/, templates/, static/ or feedpub.toml change; a failed build shows its error in
+    the page. The next newsletter issue is at /_preview/issue. Nothing is sent.
+    """
+    from feedpub import preview as preview_module
+
+    if not config.is_loopback(host):
+        _warn(
+            [
+                f"--host {host} is reachable from other machines, and feedpub preview speaks "
+                "plain HTTP and shows drafts of the site: listen on 127.0.0.1"
+            ],
+            options,
+        )
+
+    def built(outcome: preview_module.Outcome) -> None:
+        if outcome.errors:
+            for line in outcome.errors:
+                click.echo(line, err=True)
+            click.echo("The build failed; the preview shows the error until it is fixed", err=True)
+            return
+        report = outcome.report
+        if report is None:
+            return
+        _build_problems(report, options.quiet)
+        options.say(
+            f"Built {plural(report.articles, 'article')}: {report.written} files written, "
+            f"{report.removed} removed in {report.seconds:.2f} s"
+        )
+
+    preview_module.serve(options.site_dir, host, port, options.say, built)
+
+
 def _state_files() -> tuple[str, ...]:
     """The state folder's small files a backup carries: the secret and the List-Id."""
     from feedpub.delivery.identity import LIST_ID_FILE  # the email package: not for a build

@@ -1,102 +1,277 @@
-"""Colours as the theme settings write them (#rgb, #rrggbb) and the WCAG 2.x contrast between
-two of them; imports nothing of feedpub's, so that the settings can check a colour."""
+"""The publication's colours and font: ``[theme]``'s accent and background read into what the
+pages' and the digest's templates write, with the contrast of every text on its background measured
+as WCAG 2 measures it.
+
+The pages set CSS custom properties (--ink, --paper, --link...) for light and dark mode; the
+digest gets the same colours as values, since Outlook and Gmail need them inline (premailer
+writes them into style attributes). A site chooses ``accent`` (its links) and ``background``;
+the rest is derived from them: the text and muted text darkened or lightened until they read
+at AA (4.5:1) on the chosen background, the dark mode's links lightened from the accent until
+they read on the dark paper. What a site's own choice cannot meet (a yellow accent on white)
+is kept, as chosen, and ``feedpub check`` says so (``contrast_problems``).
+
+A basic module that imports no other part of feedpub: config checks the settings with it and
+warns with ``contrast_problems``; feedpub.theme gives the templates its palettes.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 
-# WCAG 2.x success criteria 1.4.3 and 1.4.11: body text, and large text or a control's parts.
+# WCAG 2's minimum contrast for text (success criterion 1.4.3, level AA).
 AA_TEXT = 4.5
-AA_LARGE = 3.0
-BLACK = "#000000"
-WHITE = "#ffffff"
-MAX_COLOUR_TEXT = 40
+# The body text aims at AAA's 7:1 (1.4.6) where it is moved: AA is the least that passes, and a
+# page of grey text at 4.6:1 on a dark background reads poorly.
+AAA_TEXT = 7.0
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_WORD = re.compile(r"[A-Za-z]+")
-
+FONTS = ("serif", "sans")
+# The body's font in pages and in the digest; headings and notes stay sans in pages.
+PAGE_FONTS = {
+    "serif": 'Georgia, "Times New Roman", serif',
+    "sans": 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+}
+EMAIL_FONTS = {
+    "serif": "Georgia, 'Times New Roman', serif",
+    "sans": "Arial, Helvetica, sans-serif",
+}
 
 def check_colour(value: str) -> str:
-    """A colour setting as the CSS and the digest write it: '#rrggbb' in lower case ('' for
-    none). Only hex is taken: the value goes as it is into a page's <style> and the digest's
-    inline styles, where anything else (a ';', a url(...)) would be CSS of the site's own."""
-    if value == "":
-        return value
-    if len(value) > MAX_COLOUR_TEXT:
+    """A CSS hex colour, "#rgb" or "#rrggbb", lowercased; anything else is refused, so that a
+    setting can never write more CSS than one colour. Empty: not set."""
+    if value and _HEX.fullmatch(value) is None:
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
         raise ValueError(
-            f"is {len(value)} characters, not a colour; write one as '#rrggbb', like '#b3261e'"
+            f'must be a hex colour like "#0b57d0" or "#c03" (a # and 3 or 6 hex digits), '
+            f"not {shown}"
         )
-    if _HEX.fullmatch(value):
-        digits = value[1:].lower()
-        if len(digits) == 3:
-            digits = "".join(c * 2 for c in digits)
-        return "#" + digits
-    if _WORD.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is a colour name; write the colour in hex, as '#rrggbb' (like '#b3261e'), "
-            "so that feedpub can measure its contrast and mail clients show it the same"
-        )
-    raise ValueError(
-        f"{value[:MAX_COLOUR_TEXT]!r} is not a colour; write it as '#rgb' or '#rrggbb', like "
-        "'#b3261e' (nothing else: the value goes into the site's CSS as it is)"
-    )
+    return value.lower()
+
+
+def check_font(value: str) -> str:
+    if value not in FONTS:
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}..."
+        raise ValueError(f'must be "serif" or "sans", not {shown}')
+    return value
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
-    """The red, green and blue of '#rrggbb' (or '#rgb')."""
-    if len(colour) == 4:
-        colour = "#" + "".join(c * 2 for c in colour[1:])
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
-def hex_colour(red: float, green: float, blue: float) -> str:
-    return "#" + "".join(f"{max(0, min(255, round(c))):02x}" for c in (red, green, blue))
+    digits = colour[1:]
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
 def luminance(colour: str) -> float:
-    """The relative luminance of WCAG 2.x (sRGB), from 0 (black) to 1 (white)."""
-    linear = []
-    for channel in rgb(colour):
+    """WCAG 2's relative luminance of an sRGB colour (0 black, 1 white). The threshold is
+    WCAG's 0.03928, as axe-core's is."""
+
+    def linear(channel: int) -> float:
         c = channel / 255
-        linear.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = map(linear, rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def contrast(one: str, other: str) -> float:
-    """The contrast ratio of WCAG 2.x, from 1 to 21."""
-    high, low = sorted((luminance(one), luminance(other)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
+    """WCAG 2's contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    a, b = luminance(one), luminance(other)
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 
 
-def mix(one: str, other: str, share: float) -> str:
-    """``one`` with ``share`` (0 to 1) of ``other`` mixed in, channel by channel."""
-    a, b = rgb(one), rgb(other)
-    return hex_colour(*(x + (y - x) * share for x, y in zip(a, b, strict=True)))
+def mix(colour: str, towards: str, share: float) -> str:
+    """``colour`` moved ``share`` (0 to 1) of the way to ``towards``, as #rrggbb."""
+    a, b = rgb(colour), rgb(towards)
+    return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b, strict=True))
 
 
-def is_dark(colour: str) -> bool:
-    """Whether text on ``colour`` reads better light than dark."""
-    return contrast(WHITE, colour) > contrast(BLACK, colour)
-
-
-def ensure(colour: str, background: str, ratio: float) -> str:
-    """``colour``, or the least change of it towards black or white (whichever stands out more
-    from ``background``) that reaches ``ratio`` against ``background``; black or white itself
-    when no mix does (then it has the most contrast there is, over 4.5:1 on any background)."""
-    return ensure_on(colour, (background,), ratio)
-
-
-def ensure_on(colour: str, backgrounds: tuple[str, ...], ratio: float) -> str:
-    """``colour`` changed as little as it takes to reach ``ratio`` on each of ``backgrounds``
-    (which should be alike); else black or white, whichever stands out more from them all."""
-
-    def worst(candidate: str) -> float:
-        return min(contrast(candidate, b) for b in backgrounds)
-
-    if worst(colour) >= ratio:
+def readable(colour: str, backgrounds: tuple[str, ...], ratio: float = AA_TEXT) -> str:
+    """``colour`` as it is when it reads at ``ratio`` on every one of ``backgrounds``; else
+    the least change of it towards black or white (whichever reads better) that does; black
+    or white when nothing nearer does."""
+    if min(contrast(colour, bg) for bg in backgrounds) >= ratio:
         return colour
-    extreme = max((WHITE, BLACK), key=worst)
-    for step in range(1, 101):
-        mixed = mix(colour, extreme, step / 100)
-        if worst(mixed) >= ratio:
-            return mixed
-    return extreme
+    ends = sorted(
+        ("#000000", "#ffffff"), key=lambda end: -min(contrast(end, bg) for bg in backgrounds)
+    )
+    for end in ends:
+        for step in range(1, 65):
+            moved = mix(colour, end, step / 64)
+            if min(contrast(moved, bg) for bg in backgrounds) >= ratio:
+                return moved
+    return ends[0]
+
+
+def _shade(colour: str, share: float) -> str:
+    """A quieter surface next to ``colour``: a little darker, or lighter on a dark one."""
+    return mix(colour, "#000000" if luminance(colour) > 0.18 else "#ffffff", share)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The colours of one mode (light or dark): the pages' (paper, ink, muted, rule, link)
+    and the digest's (wrap around the card, card, note, title links)."""
+
+    paper: str
+    ink: str
+    muted: str
+    rule: str
+    link: str
+    wrap: str
+    card: str
+    note: str
+    title: str
+
+
+# Today's look, exactly: a site that sets nothing gets the bytes it got before [theme].
+LIGHT = Palette(
+    paper="#fff",
+    ink="#1d1d1f",
+    muted="#5f6368",
+    rule="#e3e3e3",
+    link="#0b57d0",
+    wrap="#f2f2f0",
+    card="#ffffff",
+    note="#f7f5ee",
+    title="#0b4fb3",
+)
+DARK = Palette(
+    paper="#161616",
+    ink="#e8e8e8",
+    muted="#a8acb3",
+    rule="#3a3a3a",
+    link="#8ab4f8",
+    wrap="#111111",
+    card="#1c1c1e",
+    note="#2a2a2c",
+    title="#8ab4f8",
+)
+# Every text colour with each background it is written on (pages and digest): what must read
+# at AA. The rule is a line, not text, and the wrap carries no text.
+TEXT_PAIRS = (
+    ("ink", "paper"),
+    ("muted", "paper"),
+    ("link", "paper"),
+    ("ink", "card"),
+    ("muted", "card"),
+    ("title", "card"),
+    ("ink", "note"),
+)
+# Which setting chose each text colour's pair, when it fails: the accent chose the links.
+_CHOSEN_BY = {"link": "accent", "title": "accent"}
+
+
+def light_palette(accent: str = "", background: str = "") -> Palette:
+    colours = LIGHT
+    if background:
+        note = _shade(background, 0.03)
+        ink = readable(LIGHT.ink, (background, note), AAA_TEXT)
+        if contrast(ink, note) < AA_TEXT or contrast(ink, background) < AA_TEXT:
+            # A background near the middle, where no text reads on both it and a shade of it
+            # (#777: black reads on it, not on a shade darker): the note goes untinted.
+            note = background
+            ink = readable(LIGHT.ink, (background,))
+        colours = replace(
+            colours,
+            paper=background,
+            card=background,
+            wrap=_shade(background, 0.05),
+            note=note,
+            ink=ink,
+            muted=readable(LIGHT.muted, (background,)),
+            rule=mix(background, ink, 0.12),
+            link=readable(LIGHT.link, (background,)),
+            title=readable(LIGHT.title, (background,)),
+        )
+    if accent:  # as chosen: check says when it does not read
+        colours = replace(colours, link=accent, title=accent)
+    return colours
+
+
+def dark_palette(accent: str = "") -> Palette:
+    if not accent:
+        return DARK
+    # The accent lightened (or darkened) until it reads on the dark paper and card.
+    link = readable(accent, (DARK.paper, DARK.card))
+    return replace(DARK, link=link, title=link)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A text colour that does not read on its background."""
+
+    mode: str  # "light" or "dark"
+    text: str  # the Palette's field names
+    background: str
+    ratio: float
+
+    def colours(self, palette: Palette) -> tuple[str, str]:
+        return getattr(palette, self.text), getattr(palette, self.background)
+
+
+def failures(accent: str = "", background: str = "") -> list[Failure]:
+    """Every pair of TEXT_PAIRS under AA, in light and dark mode."""
+    found: list[Failure] = []
+    for mode, palette in (
+        ("light", light_palette(accent, background)),
+        ("dark", dark_palette(accent)),
+    ):
+        for text, back in TEXT_PAIRS:
+            ratio = contrast(getattr(palette, text), getattr(palette, back))
+            if ratio < AA_TEXT:
+                found.append(Failure(mode, text, back, ratio))
+    return found
+
+
+_WHERE = {
+    "ink": "the text",
+    "muted": "the dates and footers",
+    "link": "the pages' links",
+    "title": "the digest's titles",
+}
+
+
+def contrast_problems(accent: str = "", background: str = "") -> list[tuple[str, str]]:
+    """(setting, message) for each colour pair under AA: the setting that chose it, the pair,
+    its measured ratio and a colour that would read. Pairs of the same two colours are told
+    once."""
+    problems: list[tuple[str, str]] = []
+    told: dict[tuple[str, str, str], list[str]] = {}
+    for failure in failures(accent, background):
+        palette = light_palette(accent, background) if failure.mode == "light" else dark_palette(
+            accent
+        )
+        fg, bg = failure.colours(palette)
+        # The pages' "#fff" and the digest's "#ffffff" are one colour, told once.
+        told.setdefault((failure.mode, mix(fg, fg, 0), mix(bg, bg, 0)), []).append(failure.text)
+    for (mode, fg, bg), texts in told.items():
+        where = " and ".join(dict.fromkeys(_WHERE[t] for t in texts))
+        ratio = contrast(fg, bg)
+        setting = "accent" if all(_CHOSEN_BY.get(t) == "accent" for t in texts) else "background"
+        if setting == "accent":
+            fix = readable(accent, (bg,))
+            message = (
+                f'[theme] accent "{accent}" ({where}) on the background {bg} has a contrast of '
+                f"{ratio:.2f}:1 in {mode} mode, under the 4.5:1 WCAG AA asks of text; "
+                f'use an accent that reads on it, such as accent = "{fix}"'
+            )
+        else:
+            fix = _readable_background(accent, background)
+            message = (
+                f'[theme] background "{background}" under {where} ({fg}) has a contrast of '
+                f"{ratio:.2f}:1 in {mode} mode, under the 4.5:1 WCAG AA asks of text; "
+                f'use a lighter or darker background, such as background = "{fix}"'
+            )
+        problems.append((setting, message))
+    return problems
+
+
+def _readable_background(accent: str, background: str) -> str:
+    """The nearest background (towards white, else black) whose own pairs all read."""
+    for end in ("#ffffff", "#000000"):
+        for step in range(1, 65):
+            moved = mix(background, end, step / 64)
+            if not any(f.text not in _CHOSEN_BY for f in failures("", moved)):
+                return moved
+    return "#ffffff"

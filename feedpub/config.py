@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedpub import colours, dkimkey, i18n, palette
+from feedpub import colours, dkimkey, i18n
 from feedpub.errors import ConfigError, DkimKeyError, Problem
+from feedpub.itunes import ARTWORK_SIZES, ARTWORK_SUFFIXES, CATEGORIES
 from feedpub.text import first_not_xml
 
 CONFIG_NAME = "feedpub.toml"
@@ -32,6 +33,9 @@ MAX_SKIP_DAYS = 366
 MAX_CONFIG_BYTES = 1_000_000
 # The site's and the newsletter's name: in every page, feed and issue.
 MAX_TITLE = 300
+# A colour setting is 7 characters at most; a logo's path or URL is in every page's header.
+MAX_COLOUR = 100
+MAX_LOGO = 1000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -97,6 +101,27 @@ def _check_per_page(value: int) -> int:
     if not 1 <= value <= 1000:
         raise ValueError("must be between 1 and 1000 (articles on each page of a list)")
     return value
+
+
+def _check_logo(value: str) -> str:
+    """A logo: an https:// URL, or a path in static/ (read when the site loads, in
+    _check_logo_file)."""
+    if not value:
+        return value
+    fix = 'write a path in static/ like "images/logo.png" or an https:// URL'
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError(f"must not contain spaces or control characters; {fix}")
+    if any(c in value for c in "\"'<>()\\"):
+        raise ValueError(f"must not contain quotes, brackets or backslashes; {fix}")
+    parts = urlsplit(value)
+    if parts.scheme or value.startswith("//"):
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"is a URL that is not https://; {fix}")
+        return value
+    path = value.removeprefix("/")
+    if not path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"must name a file inside static/, without '..'; {fix}")
+    return path
 
 
 def _check_output(value: str) -> str:
@@ -477,58 +502,6 @@ def _at_most(limit: int, check: Callable[[str], str] | None = None) -> Callable[
     return checked
 
 
-MAX_LOGO = 2000
-FONTS = ("serif", "sans")
-
-
-def _check_logo(value: str) -> str:
-    """A logo as pages and the digest link it: an http(s) URL, or the path of a file in
-    static/ ('images/logo.png', '/images/logo.png' or 'static/images/logo.png'), kept as the
-    site's root-relative URL '/images/logo.png'. That the file is there is checked once the
-    site folder is known (_check_theme)."""
-    if not value:
-        return value
-    if len(value) > MAX_LOGO:
-        raise ValueError(f"is {len(value)} characters; a logo's path or URL has at most {MAX_LOGO}")
-    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value) or '"' in value:
-        raise ValueError(
-            "holds a space, a quote or a control character; name a file in static/ without "
-            "them, like 'images/logo.png', or give the URL percent-encoded"
-        )
-    parts = urlsplit(value)
-    if parts.scheme or value.startswith("//"):
-        if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-            raise ValueError(
-                f"{value[:80]!r} is not a picture a page may show; give a file in static/, like "
-                "'images/logo.png', or an absolute http:// or https:// URL"
-            )
-        return value
-    if "\\" in value or parts.query or parts.fragment:
-        raise ValueError(
-            "must be the path of a file in static/ with '/' between folders and no '?' or '#', "
-            "like 'images/logo.png'"
-        )
-    path = value.lstrip("/")
-    if path.startswith("static/"):
-        path = path[len("static/") :]
-    names = path.split("/")
-    if not path or any(name in ("", ".", "..") for name in names):
-        raise ValueError(
-            f"{value!r} must name a file inside static/, like 'images/logo.png' (no '..', no "
-            "empty folder names)"
-        )
-    return "/" + path
-
-
-def _check_font(value: str) -> str:
-    if value not in FONTS:
-        raise ValueError(
-            f"{value[:40]!r} is not a font of feedpub's; use 'serif' (Georgia and the like) or "
-            "'sans' (the system's sans-serif)"
-        )
-    return value
-
-
 def _setting(
     default: Any, check: Callable[[Any], Any] | None = None, doc: str = "", key: str = ""
 ) -> Any:
@@ -568,7 +541,7 @@ class SiteSettings:
         False, doc="pages link relatively (../index.html), so public/ works opened from disk"
     )
     logo: str = _setting(
-        "", _check_logo, "picture in the header of pages and the digest: a file in static/ or a URL"
+        "", _at_most(MAX_LOGO, _check_logo), "a picture in static/ or an https:// URL for headers"
     )
 
 
@@ -1091,16 +1064,63 @@ class HooksSettings:
     )
 
 
+# --- [podcast]: the iTunes tags Apple Podcasts requires on the main RSS feed ----------------
+
+
+def _check_category(value: str) -> str:
+    if value and value not in CATEGORIES:
+        raise ValueError(
+            f"{_quoted(value)} is not one of Apple Podcasts' categories; use one of "
+            + ", ".join(CATEGORIES)
+        )
+    return value
+
+
+def _check_show_type(value: str) -> str:
+    if value not in {"episodic", "serial"}:
+        raise ValueError(f"must be 'episodic' or 'serial', not {_quoted(value)}")
+    return value
+
+
+def _check_artwork(value: str) -> str:
+    if value and not urlsplit(value).path.lower().endswith(ARTWORK_SUFFIXES):
+        raise ValueError(
+            "must be a JPEG or PNG file (.jpg or .png), as Apple Podcasts requires, like "
+            "'/podcast.jpg' (a file in static/) or 'https://example.org/podcast.jpg'"
+        )
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    if value.lower().startswith(("http:", "https:")):
+        _check_url(value)
+    elif ":" in value.split("/", 1)[0] or value.startswith("//") or ".." in value.split("/"):
+        raise ValueError("must be an http(s) URL or a path of a file in static/")
+    return value
+
+
+@dataclass(frozen=True)
+class PodcastSettings:
+    category: str = _setting("", _check_category, "Apple Podcasts category, e.g. Education")
+    subcategory: str = _setting("", _at_most(60), "one of the category's subcategories")
+    explicit: bool = _setting(False, doc="whether the show has explicit content")
+    owner_name: str = _setting("", _at_most(255, _check_header_text), "the show's owner")
+    owner_email: str = _setting("", _check_optional_address, "the owner's email (Apple's)")
+    artwork: str = _setting(
+        "", _at_most(2000, _check_artwork), "square JPEG/PNG, 1400-3000 px: static path or URL"
+    )
+    author: str = _setting("", _at_most(255), "the show's author (default: [site] author)")
+    type: str = _setting("episodic", _check_show_type, "episodic (newest first) or serial")
+
+
 @dataclass(frozen=True)
 class ThemeSettings:
     accent: str = _setting(
-        "", colours.check_colour, "colour of links and buttons, as '#rrggbb' (empty: blue)"
+        "", _at_most(MAX_COLOUR, colours.check_colour), "the links' colour, as #rrggbb or #rgb"
     )
     background: str = _setting(
-        "", colours.check_colour, "colour of the page and the digest's card (empty: white)"
+        "", _at_most(MAX_COLOUR, colours.check_colour), "pages' and digest's background, as #rrggbb"
     )
-    font: str = _setting("serif", _check_font, "type of the text: serif or sans")
-    logo: str = _setting("", _check_logo, "the same as [site] logo (set one of them)")
+    font: str = _setting("serif", _at_most(MAX_COLOUR, colours.check_font), "serif or sans")
+    logo: str = _setting("", _at_most(MAX_LOGO, _check_logo), "the same as [site] logo")
 
 
 SECTIONS: dict[str, type] = {
@@ -1111,6 +1131,7 @@ SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "inbox": InboxSettings,
     "hooks": HooksSettings,
+    "podcast": PodcastSettings,
     "theme": ThemeSettings,
 }
 REQUIRED = {("site", "title"), ("site", "url")}
@@ -1128,6 +1149,9 @@ class Site:
     web: WebSettings = field(default_factory=WebSettings)
     inbox: InboxSettings = field(default_factory=InboxSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
+    podcast: PodcastSettings = field(default_factory=PodcastSettings)
+    # Whether [podcast] sets anything: then the main RSS feed is a podcast's.
+    has_podcast: bool = False
     theme: ThemeSettings = field(default_factory=ThemeSettings)
     # Whether feedpub.toml has a [newsletter] section at all: without one there is no newsletter.
     has_newsletter: bool = False
@@ -1165,11 +1189,6 @@ class Site:
     def issue_url(self, number: int) -> str:
         """The web version of issue ``number``: the archive writes it, the digest links to it."""
         return f"{self.site.url}issues/{number}/"
-
-    @property
-    def logo(self) -> str:
-        """The logo: ``[site] logo``, or ``[theme] logo`` (the same setting, by another name)."""
-        return self.site.logo or self.theme.logo
 
     @property
     def tz(self) -> ZoneInfo:
@@ -1438,6 +1457,8 @@ def load(
         root=root,
         **{name: SECTIONS[name](**values) for name, values in sections.items()},
         has_newsletter="newsletter" in data,
+        # feedpub init writes every section with its defaults: those are no podcast.
+        has_podcast=PodcastSettings(**sections["podcast"]) != PodcastSettings(),
         has_smtp=bool(sections["smtp"].get("host")),
     )
     _check_output_folder(site, text)
@@ -1446,8 +1467,55 @@ def load(
     _check_schedule_day(site, text)
     _check_hooks(site, text)
     _check_dkim(site, text)
-    _check_theme(site, text)
+    _check_podcast(site, text)
+    _check_logo_file(site, text)
     return replace(site, warnings=tuple(_warnings(site, text)))
+
+
+def _check_logo_file(site: Site, text: str) -> None:
+    """[site] logo and [theme] logo say the same, and a logo in static/ is a file there (not a
+    link out of it)."""
+    problems: list[Problem] = []
+    chosen = site.site.logo or site.theme.logo
+    section = "site" if site.site.logo else "theme"
+    line = key_line(text, section, "logo")
+    if site.site.logo and site.theme.logo and site.site.logo != site.theme.logo:
+        message = (
+            f"[site] logo {site.site.logo!r} and [theme] logo {site.theme.logo!r} differ; "
+            "keep one of them (they are the same setting)"
+        )
+        problems.append(Problem(CONFIG_NAME, key_line(text, "theme", "logo"), "error", message))
+    elif chosen and not chosen.startswith("https://"):
+        static = site.static_dir.resolve()
+        found = (static / chosen).resolve()
+        if not found.is_relative_to(static):
+            message = (
+                f"[{section}] logo {chosen!r} is a link out of static/; copy the picture into "
+                "static/ and name it there"
+            )
+            problems.append(Problem(CONFIG_NAME, line, "error", message))
+        elif not found.is_file():
+            message = (
+                f"[{section}] logo: there is no file static/{chosen}; put the picture there, "
+                'or write its path inside static/ (like "images/logo.png") or an https:// URL'
+            )
+            problems.append(Problem(CONFIG_NAME, line, "error", message))
+    if problems:
+        raise ConfigError(problems)
+
+
+def _theme_warnings(site: Site, text: str) -> list[Problem]:
+    """The [theme] colours that do not read at WCAG AA, in light or dark mode."""
+    chosen = site.theme
+    return [
+        Problem(
+            CONFIG_NAME,
+            key_line(text, "theme", setting) or key_line(text, "theme"),
+            "warning",
+            message,
+        )
+        for setting, message in colours.contrast_problems(chosen.accent, chosen.background)
+    ]
 
 
 def _check_schedule_day(site: Site, text: str) -> None:
@@ -1553,46 +1621,6 @@ def _warnings(site: Site, text: str) -> list[Problem]:
         line = key_line(text, "smtp", "dkim_domain")
         found.append(Problem(CONFIG_NAME, line, "warning", message))
     found.extend(_theme_warnings(site, text))
-    return found
-
-
-def _check_theme(site: Site, text: str) -> None:
-    """One logo, and a file of the site's own when it is one: found now, not at a build."""
-    given, other = site.site.logo, site.theme.logo
-    if given and other and given != other:
-        message = (
-            f"[site] logo {given!r} and [theme] logo {other!r} name two logos; they are the same "
-            "setting: keep one of them"
-        )
-        raise ConfigError([Problem(CONFIG_NAME, key_line(text, "theme", "logo"), "error", message)])
-    logo = site.logo
-    if not logo or not logo.startswith("/"):
-        return
-    section = "site" if given else "theme"
-    line = key_line(text, section, "logo")
-    static = site.static_dir.resolve()
-    found = (static / logo[1:]).resolve()
-    message = ""
-    if not found.is_relative_to(static):
-        message = (
-            f"[{section}] logo {logo[1:]!r} is a link out of static/; copy the picture into "
-            "static/ and name that file"
-        )
-    elif not found.is_file():
-        message = (
-            f"[{section}] logo: there is no file static{logo}; put the picture there or name the "
-            "file in static/ that holds it, like 'images/logo.png'"
-        )
-    if message:
-        raise ConfigError([Problem(CONFIG_NAME, line, "error", message)])
-
-
-def _theme_warnings(site: Site, text: str) -> list[Problem]:
-    """The pairs of colours the site chose that fall below WCAG AA, with a colour that holds."""
-    found: list[Problem] = []
-    for weak in palette.weak_pairs(site.theme.accent, site.theme.background):
-        line = key_line(text, "theme", weak.setting)
-        found.append(Problem(CONFIG_NAME, line, "warning", weak.message))
     return found
 
 
@@ -1704,3 +1732,51 @@ def _certificate_problem(path: Path) -> str:
     if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
         return f"{path}: its key is not RSA, which SNS signs with; {fix}"
     return ""
+
+
+def _check_podcast(site: Site, text: str) -> None:
+    """What Apple Podcasts requires of a show, once [podcast] is there: a category (and a
+    subcategory of it), an owner's email, artwork that is a square of 1400 to 3000 pixels (a
+    file of static/ is measured here)."""
+    if not site.has_podcast:
+        return
+    podcast = site.podcast
+    problems: list[Problem] = []
+
+    def problem(key: str, message: str) -> None:
+        line = key_line(text, "podcast", key) or key_line(text, "podcast")
+        problems.append(Problem(CONFIG_NAME, line, "error", f"[podcast] {key} {message}"))
+
+    if not podcast.category:
+        problem("category", 'is required by Apple Podcasts; add a line: category = "Education"')
+    elif podcast.subcategory and podcast.subcategory not in CATEGORIES[podcast.category]:
+        known = ", ".join(CATEGORIES[podcast.category]) or "none"
+        problem("subcategory", f"is not one of {podcast.category}'s subcategories ({known})")
+    if not podcast.owner_email:
+        problem(
+            "owner_email", 'is required by Apple Podcasts; add: owner_email = "you@example.org"'
+        )
+    if not podcast.artwork:
+        problem("artwork", 'is required by Apple Podcasts; add: artwork = "/podcast.jpg"')
+    elif not podcast.artwork.lower().startswith(("http:", "https:")):
+        import imagesize
+
+        path = site.static_dir.joinpath(*[p for p in podcast.artwork.split("/") if p])
+        least, most = ARTWORK_SIZES
+        if not path.is_file():
+            problem(
+                "artwork", f"{_quoted(podcast.artwork)}: no such file in static/; copy it there"
+            )
+        else:
+            try:
+                width, height = imagesize.get(str(path))
+            except (OSError, ValueError):
+                width = height = -1
+            if width != height or not least <= width <= most:
+                problem(
+                    "artwork",
+                    f"is {width}x{height} pixels; Apple Podcasts requires a square from "
+                    f"{least}x{least} to {most}x{most}",
+                )
+    if problems:
+        raise ConfigError(problems)

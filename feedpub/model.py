@@ -38,6 +38,15 @@ class Article:
     # Each author's email address, "" for none: one per name of ``authors`` ("Jane Doe
     # <jane@example.org>" is the name "Jane Doe" and this address), or () when none has one.
     author_emails: tuple[str, ...] = ()
+    # A media file the article carries (a podcast's episode): its URL as written (absolute, or
+    # a path in the site), its length in bytes and its MIME type; "" when there is none.
+    enclosure_url: str = ""
+    enclosure_length: int = 0
+    enclosure_type: str = ""
+    # The episode's running time in seconds (itunes:duration); 0 when not given.
+    duration: int = 0
+    # The article's own language (a BCP 47 tag) when it is not the site's; "" for the site's.
+    lang: str = ""
     # Set by the catalog once the article is published.
     feed_id: str = ""
     link: str = ""

@@ -21,7 +21,7 @@ from feedpub.i18n import human_date as in_language
 from feedpub.i18n import words
 from feedpub.plugins import registry
 from feedpub.text import isolate
-from feedpub.theme import theme
+from feedpub.theme import theme_of
 
 # Jinja2 takes tens of milliseconds to import: it is imported when a template is first made
 # (environment(), Sandbox), so that a build with nothing to render does not load it. The
@@ -270,8 +270,9 @@ def environment(site: Site) -> jinja2.Environment:
     )
     install_words(env, site.site.language)
     env.filters["html_datetime"] = html_datetime
-    env.globals["theme"] = theme(site)
     env.filters.update(registry(site).filters)
+    # The publication's colours, font, logo and icons, for the pages and the emails alike.
+    env.globals["theme"] = theme_of(site)
     return env
 
 

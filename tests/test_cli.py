@@ -421,7 +421,7 @@ WARNING_ARTICLE = article("Hello", colour="red")
 WARNING_LINE = (
     "content/w.md:4: warning: unknown front matter key 'colour' is ignored; known keys: "
     "title, date, updated, author, authors, tags, categories, summary, slug, id, draft, image, "
-    "url, image_alt"
+    "url, image_alt, enclosure, duration, lang"
 )
 
 
@@ -520,7 +520,8 @@ CONFIG_ERRORS = [
         "unknown-key",
         SETTINGS + "colour = 'red'\n",
         "feedpub.toml:8: error: unknown setting 'colour' in [site]; known: title, url, "
-        "description, language, timezone, author, plugins, ascii_urls, per_page, relative_urls",
+        "description, language, timezone, author, plugins, ascii_urls, per_page, relative_urls, "
+        "logo",
     ),
     (
         "bad-url",

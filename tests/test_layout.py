@@ -14,7 +14,7 @@ import feedpub
 PACKAGE = Path(feedpub.__file__).parent
 BASICS = "basics"
 # What each area may import besides itself. The entry points (cli, run, scaffold, web,
-# __main__) may import anything and nothing may import them.
+# __main__, preview) may import anything and nothing may import them.
 ALLOWED = {
     BASICS: {BASICS},
     "templating": {BASICS},
@@ -26,6 +26,8 @@ ALLOWED = {
     "site.archive": {BASICS, "templating", "content", "store", "site", "newsletter"},
 }
 ENTRY_POINTS = {"feedpub.cli", "feedpub.run", "feedpub.scaffold", "feedpub.web", "feedpub.__main__"}
+# The live preview builds the site and renders the next issue, as run does.
+ENTRY_POINTS |= {"feedpub.preview"}
 
 
 def module_name(path: Path) -> str:

@@ -23,8 +23,9 @@ from feedpub.site.pages import LISTING_TEMPLATES, card_key, line_key
 # The names the list templates hold articles in: a loop over these gives one article each.
 LISTS = {"articles", "group"}
 # What the pages hand the templates that take an article, and the fields each shows. card
-# renders card.html, a listing template walked as the others; summary shows the lead.
-CALLS: dict[str, set[str]] = {"card": set(), "summary": {"lead"}}
+# renders card.html, a listing template walked as the others; summary shows the lead, image
+# the picture (its URL).
+CALLS: dict[str, set[str]] = {"card": set(), "summary": {"lead"}, "image": {"image"}}
 # Filters whose string arguments name an article's attribute (groupby("date.year")).
 BY_ATTRIBUTE = {"groupby", "sort", "map", "selectattr", "rejectattr", "sum", "unique", "min", "max"}
 
@@ -140,7 +141,8 @@ def fields_shown(folder: Path, names: frozenset[str]) -> set[str]:
 
 
 def test_the_keys_cover_what_they_say() -> None:
-    assert covered() == {"link", "title", "date", "authors", "lead"}
+    covers = {"link", "title", "date", "authors", "lead", "image", "image_alt", "lang"}
+    assert covered() == covers
 
 
 def test_the_packaged_lists_show_only_what_their_keys_cover() -> None:
@@ -155,7 +157,7 @@ def test_the_packaged_lists_show_only_what_their_keys_cover() -> None:
     [
         ("archive.html", "{{ article.tags }}", "tags"),
         ("card.html", "{{ article['summary'] }}", "summary"),
-        ("list.html", "{{ image(article) }}", "image(article)"),
+        ("card.html", "{{ thumbnail(article) }}", "thumbnail(article)"),
         ("card.html", "{{ article }}", "*"),
         ("_macros.html", "{{ article.slug }}", "slug"),  # inside byline, which cards call
     ],

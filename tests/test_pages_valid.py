@@ -197,6 +197,37 @@ def hostile_site(root: Path, url: str, language: str = "en") -> Site:
     return site
 
 
+# A site with colours of its own: a warm background the text is derived for, an accent that
+# reads on it, the sans font, a logo; its dark mode derived from the accent.
+THEME = """
+[theme]
+accent = "#a3336b"
+background = "#fdf3e1"
+font = "sans"
+logo = "images/logo.png"
+"""
+
+
+def themed_site(root: Path, url: str) -> Site:
+    """Two articles under [theme]'s colours and logo, with a generated favicon."""
+    (root / "static" / "images").mkdir(parents=True)
+    (root / "static" / "images" / "logo.png").write_bytes(PNG)
+    (root / "content").mkdir(parents=True)
+    settings = SETTINGS.replace(SITE_URL, url) + THEME
+    (root / "feedpub.toml").write_text(settings, encoding="utf-8")
+    write_articles(
+        root,
+        {
+            "a.md": article("Colours", tags="[art]", body="A [link](https://example.org/) here."),
+            "b.md": article("Second", date="2026-11-21 09:00", authors="[Ann]"),
+        },
+    )
+    site = load(root)
+    assert not site.warnings, site.warnings
+    build(site, NOW, False)
+    return site
+
+
 def empty_site(root: Path, url: str) -> Site:
     """A site with nothing published: every list says so."""
     (root / "content").mkdir(parents=True)
@@ -374,6 +405,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         shutil.copytree(hostile.output_dir, folder / "hostile")
         empty = empty_site(work / "empty", base + "empty/")
         shutil.copytree(empty.output_dir, folder / "empty")
+        themed = themed_site(work / "themed", base + "themed/")
+        shutil.copytree(themed.output_dir, folder / "themed")
         (folder / "unsubscribe").mkdir()
         for state, body in unsubscribe_pages(hostile).items():
             (folder / "unsubscribe" / f"{state}.html").write_bytes(body)

@@ -13,6 +13,7 @@ from pathlib import Path
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content import images, tree
+from feedpub.content.media import enclosure_current
 from feedpub.content.readers import article_names, read_article
 from feedpub.content.tree import Tree
 from feedpub.errors import Problem
@@ -329,6 +330,8 @@ def read(
         cached = None
         if hit and hit[:3] == (info.st_size, info.st_mtime_ns, reader):
             cached = from_cache(hit[3], name)
+        if cached is not None and not enclosure_current(cached[0], site.static_dir):
+            cached = None  # its media file in static/ was replaced: read the length again
         if cached is None:
             unread.append((len(results), Path(name), relpath, info))
         results.append(cached)

@@ -28,7 +28,7 @@ from premailer import Premailer
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
 from feedpub.errors import DigestError
-from feedpub.links import rooted, site_url
+from feedpub.links import rooted
 from feedpub.model import Article
 from feedpub.newsletter.note import ARTICLE_COLUMN, email_html, note_html, note_text
 from feedpub.placeholders import MANAGE_PLACEHOLDER
@@ -41,6 +41,7 @@ from feedpub.templating import (
     template_problem,
 )
 from feedpub.text import html_to_text, isolate, shorten, wrap
+from feedpub.theme import theme_of
 
 GMAIL_CLIP_BYTES = 102 * 1024
 ISSUE_NAMESPACE = uuid.UUID("8d6f0b0e-3b8e-4b6f-9a0b-4c1f9f6f2e55")
@@ -157,13 +158,13 @@ def render(
         "image": partial(image_url, root=site.site.url),
         "image_size": partial(image_size, site),
         "image_alt": lambda a: a.title,
-        **logo_size(site),
         "web_url": site.issue_url(issue.number),
         "feed_url": site.site.url + "rss.xml",
         "issues_feed_url": site.site.url + "issues/rss.xml",
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "manage_url": MANAGE_PLACEHOLDER,
     }
+    context["logo_width"], context["logo_height"] = logo_size(site)
     try:
         name = "digest.html"
         raw_html = env.get_template(name).render(**context)
@@ -179,26 +180,6 @@ def render(
             "lower [newsletter] max_items or shorten the summaries"
         )
     return Digest(subject, html, text, tuple(warnings))
-
-
-LOGO_HEIGHT = 64
-
-
-def logo_size(site: Site) -> dict[str, int]:
-    """The width and height attributes of the logo in the digest, for Outlook (which ignores
-    CSS sizes): at most LOGO_HEIGHT pixels high and the column wide; none for a logo that is
-    not in static/, whose size feedpub does not know."""
-    logo = site.logo
-    found = _static_file(site, site_url(site.site.url, logo)) if logo.startswith("/") else None
-    size = _pixels(found) if found is not None else None
-    if size is None:
-        return {"logo_width": 0, "logo_height": 0}
-    width, height = size
-    scale = min(1.0, LOGO_HEIGHT / height, ARTICLE_COLUMN / width)
-    return {
-        "logo_width": max(1, round(width * scale)),
-        "logo_height": max(1, round(height * scale)),
-    }
 
 
 def image_size(site: Site, article: Article) -> tuple[int, int | None]:
@@ -218,6 +199,25 @@ def image_size(site: Site, article: Article) -> tuple[int, int | None]:
     width, height = size
     shown = min(width, ARTICLE_COLUMN)
     return shown, max(1, round(height * shown / width))
+
+
+LOGO_HEIGHT = 48
+
+
+def logo_size(site: Site) -> tuple[int | None, int]:
+    """The width and height attributes of the logo in the digest's header: LOGO_HEIGHT
+    pixels high, as wide as its proportions make it (at most the column) when it is a picture
+    in static/ feedpub can read; for another site's picture the width is left out."""
+    logo = theme_of(site).logo
+    found = _static_file(site, logo) if logo else None
+    size = _pixels(found) if found is not None else None
+    if size is None:
+        return None, LOGO_HEIGHT
+    width, height = size
+    shown = max(1, round(width * LOGO_HEIGHT / height))
+    if shown <= ARTICLE_COLUMN:
+        return shown, LOGO_HEIGHT
+    return ARTICLE_COLUMN, max(1, round(height * ARTICLE_COLUMN / width))
 
 
 def _static_file(site: Site, url: str) -> Path | None:

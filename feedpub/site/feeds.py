@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING
 from feedpub import __version__
 from feedpub.config import Site
 from feedpub.content.bodies import Bodies, image_url
+from feedpub.content.media import clock
 from feedpub.content.readers import site_author
+from feedpub.itunes import NAMESPACE
+from feedpub.links import site_url
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -133,6 +136,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("feedpub", _FeedText, _EntryText, atom=True, rss=True)
     fg.register_extension("feedpub_links", _FeedLinks, _NoEntryLinks, atom=True, rss=True)
+    _podcast_channel(fg, site, spec)
     updated = _updated(spec.articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -161,6 +165,7 @@ def _generator(site: Site, spec: FeedSpec, bodies: FeedBodies, full: bool) -> Fe
             entry.feedpub.image(image)
         for tag in article.tags:
             entry.category(term=tag, label=tag)
+        _media_entry(entry, site, spec, article)
         # summary() fills Atom's <summary> and RSS's <description>; content() fills Atom's
         # <content> and RSS's <content:encoded>. (description() would overwrite <content>.)
         # An empty body is no content: a reader shows the summary, or the title and link.
@@ -476,6 +481,7 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
             item["authors"] = [_json_person(name, email) for name, email in _people(article)]
         if article.tags:
             item["tags"] = list(article.tags)
+        item.update(_json_media(site, article))
         items.append(item)
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -489,3 +495,186 @@ def json_feed(site: Site, spec: FeedSpec, bodies: FeedBodies) -> bytes:
         "items": items,
     }
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+
+# --- enclosures, an article's own language, and the iTunes tags of a podcast ----------------
+# The main RSS feed is the podcast's when feedpub.toml has [podcast]: Apple Podcasts and every
+# podcast app read RSS only. Tag and author feeds, Atom and JSON Feed carry the enclosures and
+# languages but no iTunes tags.
+
+
+def enclosure_url(site: Site, article: Article) -> str | None:
+    """The article's enclosure as an absolute URL: a path in the site is a file of static/,
+    copied to the top of the output, so it resolves under the site's URL (its path kept)."""
+    if not article.enclosure_url:
+        return None
+    if article.enclosure_url.lower().startswith(("http://", "https://")):
+        return article.enclosure_url
+    return site_url(site.site.url, "/" + article.enclosure_url.removeprefix("./").lstrip("/"))
+
+
+def _is_podcast(site: Site, spec: FeedSpec) -> bool:
+    return site.has_podcast and spec.folder == ""
+
+
+def _media_entry(entry: object, site: Site, spec: FeedSpec, article: Article) -> None:
+    """An entry's enclosure (RSS <enclosure>, Atom <link rel="enclosure">), its language (Atom
+    xml:lang; RSS has only the channel's <language>) and, in a podcast's feed, its iTunes tags."""
+    from feedgen.entry import FeedEntry
+
+    assert isinstance(entry, FeedEntry)
+    episode: _EpisodeTags = entry.episode
+    if (url := enclosure_url(site, article)) is not None:
+        entry.enclosure(url, str(article.enclosure_length), article.enclosure_type)
+        episode.enclosure = (url, str(article.enclosure_length), article.enclosure_type)
+    episode.lang = article.lang
+    if _is_podcast(site, spec):
+        episode.itunes = True
+        episode.duration = article.duration
+        episode.explicit = site.podcast.explicit
+        if (image := image_url(article, site.site.url)) is not None and image.lower().endswith(
+            (".jpg", ".jpeg", ".png")
+        ):
+            episode.image = image
+
+
+def _json_media(site: Site, article: Article) -> dict[str, object]:
+    """A JSON Feed item's attachments and language."""
+    item: dict[str, object] = {}
+    if (url := enclosure_url(site, article)) is not None:
+        attachment: dict[str, object] = {
+            "url": url,
+            "mime_type": article.enclosure_type,
+            "size_in_bytes": article.enclosure_length,
+        }
+        if article.duration:
+            attachment["duration_in_seconds"] = article.duration
+        item["attachments"] = [attachment]
+    if article.lang:
+        item["language"] = article.lang
+    return item
+
+
+def _podcast_channel(fg: FeedGenerator, site: Site, spec: FeedSpec) -> None:
+    # Two extensions: the show's namespace and tags in RSS only, the entries' in both.
+    fg.register_extension("show", _ShowTags, _NoTags, atom=False, rss=True)
+    fg.register_extension("episode", _NoTags, _EpisodeTags, atom=True, rss=True)
+    if _is_podcast(site, spec):
+        show: _ShowTags = fg.show
+        show.site = site
+        show.link = spec.home
+
+
+def _itunes(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
+    from lxml import etree
+
+    element = etree.SubElement(parent, f"{{{NAMESPACE}}}{name}")
+    if text is not None:
+        element.text = text
+    return element
+
+
+class _NoTags:
+    """The half of an extension that writes nothing (feedgen asks for both)."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_atom(self, element: etree._Element) -> etree._Element:
+        return element
+
+    def extend_rss(self, element: etree._Element) -> etree._Element:
+        return element
+
+
+class _ShowTags:
+    """The channel's iTunes tags, from [podcast] (Apple's required ones: itunes:image,
+    itunes:category, itunes:explicit; and itunes:owner's email, author and type)."""
+
+    def __init__(self) -> None:
+        self.site: Site | None = None
+        self.link = ""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"itunes": NAMESPACE} if self.site is not None else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        if self.site is None:
+            return feed
+        from email.utils import parseaddr
+
+        channel = feed.find("channel")
+        assert channel is not None
+        site, podcast = self.site, self.site.podcast
+        # itunes:* goes before the items (RSS readers take the channel's elements in any
+        # order, but Apple's examples and the validator's profile put them there).
+        first_item = channel.find("item")
+        tags: list[etree._Element] = []
+        holder = channel.makeelement("holder")
+        artwork = podcast.artwork
+        if not artwork.lower().startswith(("http://", "https://")):
+            artwork = site_url(site.site.url, "/" + artwork.removeprefix("./").lstrip("/"))
+        _itunes(holder, "image").set("href", artwork)
+        category = _itunes(holder, "category")
+        category.set("text", podcast.category)
+        if podcast.subcategory:
+            _itunes(category, "category").set("text", podcast.subcategory)
+        _itunes(holder, "explicit", "true" if podcast.explicit else "false")
+        author = podcast.author or _site_person(site)[0]
+        _itunes(holder, "author", xml_safe(author)[:255])
+        owner = _itunes(holder, "owner")
+        _itunes(owner, "name", xml_safe(podcast.owner_name or author)[:255])
+        _itunes(owner, "email", parseaddr(podcast.owner_email)[1])
+        _itunes(holder, "type", podcast.type)
+        tags = list(holder)
+        for tag in tags:
+            if first_item is not None:
+                first_item.addprevious(tag)
+            else:
+                channel.append(tag)
+        return feed
+
+
+class _EpisodeTags:
+    """An entry's language (Atom xml:lang) and, in a podcast's feed, its iTunes tags."""
+
+    def __init__(self) -> None:
+        self.lang = ""
+        self.itunes = False
+        self.duration = 0
+        self.explicit = False
+        self.image: str | None = None
+        self.enclosure: tuple[str, str, str] | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        # feedgen 1.0 writes an entry's links with their href only: the enclosure's would be a
+        # second alternate link (the W3C validator's DuplicateAtomLink). Its rel, type and
+        # length are set here.
+        if self.enclosure is not None:
+            url, length, kind = self.enclosure
+            for link in entry.findall("link"):
+                if link.get("href") == url and link.get("rel") is None:
+                    link.set("rel", "enclosure")
+                    link.set("type", kind)
+                    link.set("length", length)
+                    break
+        if self.lang:
+            entry.set("{http://www.w3.org/XML/1998/namespace}lang", self.lang)
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        if not self.itunes:
+            return item
+        if self.duration:
+            _itunes(item, "duration", clock(self.duration))
+        if self.image is not None:
+            _itunes(item, "image").set("href", self.image)
+        _itunes(item, "explicit", "true" if self.explicit else "false")
+        return item

@@ -72,13 +72,6 @@ def static_files(site: Site) -> Iterator[Output]:
         yield relpath, made, partial(_read_static, path, allowed)
 
 
-def favicon_outputs(site: Site, base: str) -> Iterator[Output]:
-    """The favicon feedpub draws (theme.favicon_svg) for a site whose static/ has none."""
-    if theme.favicon(site).href == "/" + theme.FAVICON_OUTPUT:
-        name = theme.FAVICON_OUTPUT
-        yield name, within(base, name), partial(theme.favicon_svg, site)
-
-
 def _read_static(path: str, allowed: tree.Roots) -> bytes:
     try:
         return tree.read_input(path, allowed)
@@ -88,6 +81,13 @@ def _read_static(path: str, allowed: tree.Roots) -> bytes:
         ) from None
     except OSError as exc:
         raise OutputError(f"cannot read {tree.shown(path)}: {exc.strerror}") from None
+
+
+def icon_outputs(site: Site, base: str) -> Iterator[Output]:
+    """The generated favicon (theme.generated_icon), for a site whose static/ has none."""
+    if not theme.icon_names(site):
+        made = key(base, "icon", site.site.title, site.theme.accent)
+        yield theme.GENERATED_ICON, made, partial(theme.generated_icon, site)
 
 
 def feed_outputs(site: Site, spec: FeedSpec, bodies: FeedBodies, base: str) -> Iterator[Output]:
@@ -122,7 +122,7 @@ def outputs(
     pages = Pages(site, catalog, bodies, base)
     produced.extend(pages.render(main, groups))
     produced.extend(static_files(site))
-    produced.extend(favicon_outputs(site, base))
+    produced.extend(icon_outputs(site, base))
     # A newsletter's issues page (the navigation links it) is there before its first issue.
     if issues or site.has_newsletter:
         newest = archive.as_articles(site, issues)

@@ -22,6 +22,7 @@ from feedpub.site.form import TEMPLATE as FORM_TEMPLATE
 from feedpub.site.form import SignupForm, page_form
 from feedpub.templating import environment, html_datetime, template_problem
 from feedpub.text import isolate, name_key, name_slug, url_path
+from feedpub.theme import theme_of
 
 # markupsafe comes with Jinja2, when something is rendered (templating.environment).
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class Share:
     type: str = "website"  # Open Graph's og:type: "article" for an article's page
     image: str | None = None
     image_alt: str = ""
+    logo: bool = False  # the picture is the site's logo ([site] logo), not the page's own
     published: str = ""  # article:published_time, as HTML and ISO 8601 write it
     modified: str = ""
     authors: tuple[str, ...] = ()
@@ -106,7 +108,7 @@ class Share:
     @property
     def card(self) -> str:
         """Twitter's card: the large one when there is a picture to show."""
-        return "summary_large_image" if self.image else "summary"
+        return "summary_large_image" if self.image and not self.logo else "summary"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ class Pages:
         self.base = base
         self.catalog = catalog
         self.bodies = bodies
+        # What a page without a picture of its own shows where it is shared.
+        self.logo = theme_of(site).logo
         from markupsafe import Markup
 
         if lists_show_lines_and_cards(site):
@@ -365,21 +369,32 @@ class Pages:
     def share(self, title: str, url: str) -> Share:
         """A page's sharing card (not an article's): its title, the site's description."""
         site = self.site.site
-        return Share(url, _meta_text(title), _meta_text(site.description), _meta_text(site.title))
+        logo = self.logo
+        return Share(
+            url,
+            _meta_text(title),
+            _meta_text(site.description),
+            _meta_text(site.title),
+            image=logo or None,
+            image_alt=_meta_text(site.title) if logo else "",
+            logo=bool(logo),
+        )
 
     def article_share(self, article: Article) -> Share:
         """An article's sharing card: its summary, picture, dates, authors and tags (an issue's
         web version is one too)."""
         site = self.site.site
         image = image_url(article, self.site.site.url)
+        logo = "" if image else self.logo
         return Share(
             url=article.link,
             title=_meta_text(article.title),
             description=_meta_text(self.bodies.summary(article) or site.description),
             site_name=_meta_text(site.title),
             type="article",
-            image=image,
-            image_alt=_meta_text(article.image_alt or "") if image else "",
+            image=image or logo or None,
+            image_alt=_meta_text(article.image_alt or "") if image else _meta_text(site.title),
+            logo=bool(logo),
             published=html_datetime(article.date),
             modified=html_datetime(article.modified),
             authors=tuple(map(_meta_text, article.authors)),
@@ -457,9 +472,12 @@ def line_key(article: Article) -> str:
 
 def card_key(article: Article) -> str:
     """What an article's card (card.html) shows: the same, its time, authors, lead and
-    picture."""
+    picture (and its language)."""
     shown = (article.link, article.title, article.date.isoformat(), *article.authors)
-    return "\x1f".join(shown) + f"\x1e{article.lead}\x1e{article.image}\x1e{article.image_alt}"
+    lang = f"\x1e{article.lang}" if article.lang else ""
+    return (
+        "\x1f".join(shown) + f"\x1e{article.lead}\x1e{article.image}\x1e{article.image_alt}" + lang
+    )
 
 
 def _once_each(make: Callable[[Article], str]) -> Callable[[Article], str]:

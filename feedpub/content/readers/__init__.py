@@ -84,7 +84,10 @@ def read_article(path: Path, relpath: str, site: Site) -> tuple[Article | None, 
     reader = registry(site).readers.get(suffix) or builtin(MARKDOWN if markdown else PLAINTEXT)
     article, problems = reader.read(path, relpath, text, site)
     if article is not None:
-        fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw).hexdigest()
+        # A media file of static/ is read with the article: its length is part of what the
+        # outputs showing the article depend on.
+        media = f"\0{article.enclosure_length}".encode() if article.enclosure_url else b""
+        fingerprint = hashlib.sha256(relpath.encode() + b"\0" + raw + media).hexdigest()
         article = evolve(article, fingerprint=fingerprint, lead=lead_of(article, site))
     return article, found.problems + problems
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from feedpub.config import Site
-from feedpub.content import uris
+from feedpub.content import media, uris
 from feedpub.content.tree import FileTooBig, Refused, of_site, read_input
 from feedpub.content.uris import first_control
 from feedpub.dates import parse_date
@@ -40,6 +40,10 @@ FIELDS = "title date updated author authors tags categories summary slug id draf
 FIELDS.append("image_alt")  # what the image shows, in words: its alt text on the pages
 # Alt text is read aloud whole: a long description belongs in the article's text.
 MAX_ALT = 1000
+# A podcast's episode and an article's own language (content/media.py checks them); "lang" is
+# also Jekyll's, ignored before feedpub read it.
+MEDIA_FIELDS = ("enclosure", "duration", "lang")
+FIELDS += MEDIA_FIELDS
 # Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
 # as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
 # ``status`` (Pelican: draft, hidden, published) and ``published`` (Jekyll: false hides a post)
@@ -525,6 +529,7 @@ def make_article(
             "'image_alt' describes an image, but there is no 'image'; add 'image:' or remove "
             "the line",
         )
+    media_fields = _media(meta, site, found)
 
     if found.failed or title is None or date is None:
         return None
@@ -548,4 +553,33 @@ def make_article(
         url=url or None,
         image_alt=image_alt if image_alt and image else None,
         inferred=inferred,
+        **media_fields,
     )
+
+
+def _media(meta: dict[str, Value], site: Site, found: Findings) -> dict[str, Any]:
+    """The Article fields of ``enclosure``, ``duration`` and ``lang``; errors recorded."""
+    fields: dict[str, Any] = {}
+    try:
+        if "enclosure" in meta:
+            enclosure = media.enclosure(meta["enclosure"].value, site.static_dir)
+            fields.update(
+                enclosure_url=enclosure.url,
+                enclosure_length=enclosure.length,
+                enclosure_type=enclosure.type,
+            )
+    except ValueError as exc:
+        found.error(meta["enclosure"].line, str(exc))
+    try:
+        if "duration" in meta:
+            fields["duration"] = media.duration(meta["duration"].value)
+    except ValueError as exc:
+        found.error(meta["duration"].line, str(exc))
+    try:
+        if "lang" in meta:
+            lang = media.lang(meta["lang"].value)
+            if lang.casefold() != site.site.language.casefold():
+                fields["lang"] = lang
+    except ValueError as exc:
+        found.error(meta["lang"].line, str(exc))
+    return fields

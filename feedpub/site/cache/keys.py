@@ -10,7 +10,7 @@ import hashlib
 from feedpub import __version__
 from feedpub.config import Site, packaged_templates
 from feedpub.i18n import catalogue_path, language_of
-from feedpub.theme import favicon
+from feedpub.theme import icon_names
 
 
 def key(*parts: str) -> str:
@@ -36,8 +36,7 @@ def templates_key(site: Site) -> str:
 
 def base_key(site: Site) -> str:
     """What every output depends on: feedpub's version, the settings, the templates and the
-    catalogue of the site's language (its words and their translations), and the favicon
-    the pages link (static/'s own, or the one feedpub draws)."""
+    catalogue of the site's language (its words and their translations) and the icons static/
+    has (every page links them)."""
     catalogue = catalogue_path(language_of(site.site.language)).read_bytes().hex()
-    icon = repr(favicon(site))
-    return key(__version__, repr(site), templates_key(site), catalogue, icon)
+    return key(__version__, repr(site), templates_key(site), catalogue, *icon_names(site))
