@@ -111,7 +111,7 @@ def _shade(colour: str, share: float) -> str:
 @dataclass(frozen=True)
 class Palette:
     """The colours of one mode (light or dark): the pages' (paper, ink, muted, rule, link)
-    and the digest's (wrap around the card, card, note, title links)."""
+    and the digest's (wrap around the card, card, note, title links, the note's links)."""
 
     paper: str
     ink: str
@@ -122,6 +122,9 @@ class Palette:
     card: str
     note: str
     title: str
+    # The links of the editor's note, on the note: a themed digest colours them (a site that
+    # sets nothing leaves them to the mail client, as before [theme]).
+    note_link: str
 
 
 # Today's look, exactly: a site that sets nothing gets the bytes it got before [theme].
@@ -135,6 +138,7 @@ LIGHT = Palette(
     card="#ffffff",
     note="#f7f5ee",
     title="#0b4fb3",
+    note_link="#0b4fb3",
 )
 DARK = Palette(
     paper="#161616",
@@ -146,6 +150,7 @@ DARK = Palette(
     card="#1c1c1e",
     note="#2a2a2c",
     title="#8ab4f8",
+    note_link="#8ab4f8",
 )
 # Every text colour with each background it is written on (pages and digest): what must read
 # at AA. The rule is a line, not text, and the wrap carries no text.
@@ -157,6 +162,7 @@ TEXT_PAIRS = (
     ("muted", "card"),
     ("title", "card"),
     ("ink", "note"),
+    ("note_link", "note"),
 )
 # Which setting chose each text colour's pair, when it fails: the accent chose the links.
 _CHOSEN_BY = {"link": "accent", "title": "accent"}
@@ -183,9 +189,13 @@ def light_palette(accent: str = "", background: str = "") -> Palette:
             rule=mix(background, ink, 0.12),
             link=readable(LIGHT.link, (background,)),
             title=readable(LIGHT.title, (background,)),
+            note_link=readable(LIGHT.note_link, (note,)),
         )
     if accent:  # as chosen: check says when it does not read
-        colours = replace(colours, link=accent, title=accent)
+        # The note's background is feedpub's, not the site's: its links are fitted to it.
+        colours = replace(
+            colours, link=accent, title=accent, note_link=readable(accent, (colours.note,))
+        )
     return colours
 
 
@@ -194,7 +204,7 @@ def dark_palette(accent: str = "") -> Palette:
         return DARK
     # The accent lightened (or darkened) until it reads on the dark paper and card.
     link = readable(accent, (DARK.paper, DARK.card))
-    return replace(DARK, link=link, title=link)
+    return replace(DARK, link=link, title=link, note_link=readable(link, (DARK.note,)))
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,7 @@ _WHERE = {
     "muted": "the dates and footers",
     "link": "the pages' links",
     "title": "the digest's titles",
+    "note_link": "the note's links",
 }
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from helpers import NOW, SETTINGS, SITE_URL, MakeSite, article, assert_clean_exit, invoke, load
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_digest import served  # noqa: F401  (the digest's server, for Chromium)
 
 from feedpub import colours, config, theme
 from feedpub.config import Site
@@ -155,7 +156,8 @@ def test_every_pair_reads_at_aa_or_check_warns_about_exactly_that_pair(
     accent: str, background: str
 ) -> None:
     lines = "".join(
-        f'{name} = "{value}"\n' for name, value in (("accent", accent), ("background", background))
+        f'{name} = "{value}"\n'
+        for name, value in (("accent", accent), ("background", background))
         if value
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -188,7 +190,7 @@ def test_check_names_the_setting_the_pair_the_ratio_and_a_fix(
     assert checked.stderr.splitlines()[0] == (
         f'feedpub.toml:{line}: warning: [theme] accent "#ffff00" (the pages\' links and the '
         "digest's titles) on the background #ffffff has a contrast of 1.07:1 in light mode, "
-        'under the 4.5:1 WCAG AA asks of text; use an accent that reads on it, such as '
+        "under the 4.5:1 WCAG AA asks of text; use an accent that reads on it, such as "
         'accent = "#787800"'
     )
     assert invoke(runner, "--site", root, "check", "--strict").exit_code == 1
@@ -244,7 +246,7 @@ def test_the_default_digest_keeps_todays_colours(make_site: MakeSite) -> None:
         (f'accent = "#{"f" * 100_000}"', "is 100001 characters; keep it under 100"),
         ("accent = 12", "[theme] accent must be a string in quotes"),
         ('accent = ["#fff"]', "[theme] accent must be a string in quotes"),
-        ('font = "comic sans"', "[theme] font must be \"serif\" or \"sans\", not 'comic sans'"),
+        ('font = "comic sans"', '[theme] font must be "serif" or "sans", not \'comic sans\''),
         ("font = true", "[theme] font must be a string in quotes"),
         ("colour = 1", "unknown setting 'colour' in [theme]"),
         ('logo = "javascript:alert(1)"', "[theme] logo must not contain quotes, brackets"),
@@ -273,8 +275,10 @@ def test_a_logo_linking_out_of_static_is_refused(make_site: MakeSite, tmp_path: 
 
 def test_site_and_theme_logos_must_agree(make_site: MakeSite) -> None:
     root = themed(make_site, 'logo = "https://cdn.example.org/b.png"\n')
-    text = (root / "feedpub.toml").read_text().replace(
-        "[site]\n", '[site]\nlogo = "https://cdn.example.org/a.png"\n', 1
+    text = (
+        (root / "feedpub.toml")
+        .read_text()
+        .replace("[site]\n", '[site]\nlogo = "https://cdn.example.org/a.png"\n', 1)
     )
     (root / "feedpub.toml").write_text(text)
     assert "[site] logo 'https://cdn.example.org/a.png' and [theme] logo" in theme_error(root)
@@ -386,7 +390,8 @@ def test_the_digests_inline_colours_read_or_check_warns(
     make_site: MakeSite, accent: str, background: str
 ) -> None:
     lines = "".join(
-        f'{name} = "{value}"\n' for name, value in (("accent", accent), ("background", background))
+        f'{name} = "{value}"\n'
+        for name, value in (("accent", accent), ("background", background))
         if value
     )
     root = themed(make_site, lines)
@@ -469,3 +474,44 @@ def test_a_page_without_a_picture_of_its_own_is_shared_with_the_logo(make_site: 
         base + "images/stage.png",
         "summary_large_image",
     )
+
+
+# In headless Chromium: a themed digest with a note whose links the theme colours too. A
+# note's links have no colour of their own in the HTML; without the theme's they took the
+# mail client's default blue, 1.8:1 on a dark background's note.
+BROWSER_THEMES = {
+    "dark-background": 'accent = "#ffb000"\nbackground = "#10141c"\nfont = "sans"\n',
+    "background-only": 'background = "#202a44"\n',
+    "red-on-cream": 'accent = "#b3261e"\nbackground = "#fdf6e3"\n',
+}
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("name", list(BROWSER_THEMES))
+def test_a_themed_digest_reads_at_aa_in_chromium(
+    served: tuple[str, Path],  # noqa: F811  (test_digest's server on 127.0.0.1)
+    tmp_path: Path,
+    name: str,
+    dark: bool,
+) -> None:
+    from test_digest import NEWSLETTER, NOTE, contrast, create_issue, render_in_chromium, write_site
+
+    base, folder = served
+    site = write_site(
+        tmp_path / "site", url=base, extra=NEWSLETTER + "[theme]\n" + BROWSER_THEMES[name]
+    )
+    assert not site.warnings
+    record = create_issue(site, NOTE)
+    sub = f"{name}-{'dark' if dark else 'light'}"
+    (folder / sub).mkdir()
+    (folder / sub / "digest.html").write_text(record.html, encoding="utf-8")
+    result = render_in_chromium(folder / sub, f"{base}{sub}/", 600, dark, tmp_path / "profile")
+    assert result["dark"] is dark
+    links = [t for t in result["texts"] if t["text"] in ("archive", "feed")]
+    assert len(links) == 2  # the note's two links were measured
+    poor = [
+        (t["text"], t["color"], t["background"], round(contrast(t["color"], t["background"]), 2))
+        for t in result["texts"]
+        if contrast(t["color"], t["background"]) < colours.AA_TEXT
+    ]
+    assert poor == []
