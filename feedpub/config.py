@@ -36,7 +36,7 @@ MAX_TITLE = 300
 # A colour setting is 7 characters at most; a logo's path or URL is in every page's header.
 MAX_COLOUR = 100
 MAX_LOGO = 1000
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 def _check_url(value: str) -> str:
@@ -86,7 +86,7 @@ def _check_timezone(value: str) -> str:
 
 
 def _check_language(value: str) -> str:
-    if not _LANGUAGE.match(value):
+    if not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a language tag; use one like 'en' or 'en-GB'")
     return value
 

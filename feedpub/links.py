@@ -32,6 +32,10 @@ _MAY_BE_ROOTED = re.compile(r"""=\s*["']?/|srcset|url\(|@import""", re.IGNORECAS
 if TYPE_CHECKING:
     from feedpub.config import Site
 
+# The page a web server shows for an address with nothing there (GitHub Pages, Netlify,
+# Cloudflare Pages and nginx's ``error_page 404 /404.html;`` look for it at the root).
+NOT_FOUND = "404.html"
+
 
 def root_path(site_url: str) -> str:
     """The path of the site's root on its host: "/paper/" ("/" for a site at the root)."""
@@ -113,7 +117,9 @@ def page_links(html: str, site: Site, page: str) -> str:
     is absolute by its nature, and a form's action, which posts to a server. Every other URL
     as written: a relative one resolves against the page already."""
     root = site.site.url
-    relative = site.site.relative_urls
+    # The page for an address with nothing there is served at any depth: relative links would
+    # lead nowhere from most of them.
+    relative = site.site.relative_urls and page != NOT_FOUND
     if not relative and (root_path(root) == "/" or not _MAY_BE_ROOTED.search(html)):
         # A browser reads a root-relative URL right at the host's root; and a page without
         # one (no value starts with '/', no srcset or CSS URL) is spared the pass.

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from feedpub import config
 from feedpub.errors import ArticleError, ConfigError, FeedpubError, IssueError, LockBusy
-from feedpub.links import root_path
+from feedpub.links import NOT_FOUND, root_path
 from feedpub.lock import SiteLock
 from feedpub.run import need_newsletter, next_issue
 from feedpub.site import build as build_module
@@ -41,7 +41,6 @@ VERSION_PATH = "/_preview/version"
 ISSUE_PATH = "/_preview/issue"
 # How long /_preview/version holds a question before answering "no newer build".
 LONG_POLL = 20.0
-NOT_FOUND = "404.html"
 # The watcher wakes this often (ms) when nothing changed, to see whether to stop.
 WAKE = 200
 READY_TIMEOUT = 10.0

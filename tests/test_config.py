@@ -363,6 +363,7 @@ def test_feeds_setting_in_the_site_section_is_unknown(tmp_path: Path) -> None:
         ('language = "english"', "[site] language", "not a language tag"),
         ('language = "en_US"', "[site] language", "not a language tag"),
         ('language = "e"', "[site] language", "not a language tag"),
+        ('language = "en\\n"', "[site] language", "not a language tag"),
         ('title = "  "', "[site] title", "must not be empty"),
     ],
     ids=[
@@ -381,6 +382,7 @@ def test_feeds_setting_in_the_site_section_is_unknown(tmp_path: Path) -> None:
         "lang-word",
         "lang-underscore",
         "lang-one-letter",
+        "lang-line-break",
         "title-blank",
     ],
 )

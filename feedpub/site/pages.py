@@ -14,7 +14,7 @@ from feedpub.content.catalog import Catalog, Group
 from feedpub.content.images import shown_images
 from feedpub.errors import TemplateError
 from feedpub.i18n import words
-from feedpub.links import page_links, site_url
+from feedpub.links import NOT_FOUND, page_links, site_url
 from feedpub.model import Article
 from feedpub.site.cache.keys import key, within
 from feedpub.site.feeds import FeedSpec
@@ -68,10 +68,6 @@ LISTING_TEMPLATES = frozenset(
         "_share.html",  # base.html includes it too: the page's head for sharing
     }
 )
-# The page a web server shows for an address with nothing there (GitHub Pages, Netlify,
-# Cloudflare Pages and nginx's ``error_page 404 /404.html;`` look for it at the root).
-NOT_FOUND = "404.html"
-
 
 def page_title(*parts: str) -> str:
     """A page's <title>: its names and titles each isolated (text.isolate), since <title> is
