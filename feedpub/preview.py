@@ -17,6 +17,7 @@ import html
 import mimetypes
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -367,9 +368,19 @@ def make_server(preview: Preview, host: str, port: int) -> BaseWSGIServer:
             "or choose another with --port"
         ) from None
     with listener:
-        return werkzeug_server(
+        server = werkzeug_server(
             host, port, preview.app, threaded=True, request_handler=Quiet, fd=listener.fileno()
         )
+    told = server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        # A browser's connection closed under its thread (Ctrl-C while a page waits for the
+        # next build, a tab closed) is no error to print a traceback for.
+        if not isinstance(sys.exc_info()[1], OSError):
+            told(request, client_address)
+
+    server.handle_error = handle_error  # type: ignore[method-assign]
+    return server
 
 
 def url_of(server: BaseWSGIServer, preview: Preview) -> str:

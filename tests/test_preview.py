@@ -385,7 +385,7 @@ def test_ctrl_c_stops_the_preview_cleanly(make_site: MakeSite, tmp_path: Path, w
                 proc.kill()
                 proc.wait()
     assert proc.returncode == 0, err.read_text()
-    assert "Traceback" not in err.read_text() and "Aborted" not in err.read_text()
+    assert "Traceback" not in err.read_text() and "Aborted" not in err.read_text(), err.read_text()
     if when == "serving":
         assert f"Previewing http://127.0.0.1:{port}/ (the next issue: " in out.read_text()
 
