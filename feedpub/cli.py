@@ -1484,15 +1484,26 @@ def subscribers_export(options: Options, file: Path | None) -> None:
     options.say(f"Wrote {file}")
 
 
+def listening(port: int) -> Callable[[F], F]:
+    """--host and --port, for a command that serves on ``port`` unless told otherwise."""
+
+    def add(command: F) -> F:
+        command = click.option(
+            "--port",
+            default=port,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help="Port to listen on.",
+        )(command)
+        return click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        )(command)
+
+    return add
+
+
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on.",
-)
+@listening(8080)
 @verbosity
 @pass_options
 @reports_errors
@@ -1517,14 +1528,7 @@ def serve(options: Options, host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on.",
-)
+@listening(8000)
 @verbosity
 @pass_options
 @reports_errors

@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
@@ -35,6 +34,7 @@ from helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
+from test_signup_browser import browser
 
 from feedpub import config
 from feedpub.errors import ConfigError
@@ -396,29 +396,6 @@ def test_relative_urls_keep_feeds_and_the_sitemap_absolute(relative_site: Path) 
     assert missing_targets(public, urls) == []
 
 
-def _chromium(profile: Path) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    found = shutil.which("chromium")
-    if found is None or not CHROMEDRIVER.is_file():
-        pytest.fail("chromium and chromedriver are not installed", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = found
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-
-
 def test_chromium_opens_the_site_from_disk_and_follows_its_links(
     relative_site: Path, tmp_path: Path
 ) -> None:
@@ -427,7 +404,7 @@ def test_chromium_opens_the_site_from_disk_and_follows_its_links(
     from selenium.webdriver.common.by import By
 
     public = relative_site / "public"
-    driver = _chromium(tmp_path / "profile")
+    driver = browser(tmp_path / "profile")
     try:
         driver.get((public / "index.html").as_uri())
         driver.find_element(By.LINK_TEXT, "First").click()
