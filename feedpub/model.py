@@ -45,6 +45,9 @@ class Article:
     enclosure_type: str = ""
     # The episode's running time in seconds (itunes:duration); 0 when not given.
     duration: int = 0
+    # The episode's and its season's numbers (itunes:episode, itunes:season); 0 when not given.
+    episode: int = 0
+    season: int = 0
     # The article's own language (a BCP 47 tag) when it is not the site's; "" for the site's.
     lang: str = ""
     # Set by the catalog once the article is published.

@@ -421,7 +421,7 @@ WARNING_ARTICLE = article("Hello", colour="red")
 WARNING_LINE = (
     "content/w.md:4: warning: unknown front matter key 'colour' is ignored; known keys: "
     "title, date, updated, author, authors, tags, categories, summary, slug, id, draft, image, "
-    "url, image_alt, enclosure, duration, lang"
+    "url, image_alt, enclosure, duration, episode, season, lang"
 )
 
 

@@ -375,7 +375,7 @@ def test_pelicans_metadata_header(test_site: Site) -> None:
         ("Title: Hi\nDate: 2026-11-20\nColour: red\n\nBody.\n", "warning", 3,
          "unknown front matter key 'Colour' is ignored; known keys: title, date, updated, author, "
          "authors, tags, categories, summary, slug, id, draft, image, url, image_alt, enclosure, "
-         "duration, lang"),
+         "duration, episode, season, lang"),
     ],
     ids=["not-a-pair", "twice", "unknown"],
 )  # fmt: skip

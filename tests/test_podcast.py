@@ -278,6 +278,13 @@ def _problem(tmp_path: Path, **front: str) -> str:
         ({"duration": "'1:99:00'"}, "'duration' must be"),
         ({"duration": "0"}, "from 1 second"),
         ({"duration": "99999999"}, "from 1 second to 100 hours"),
+        ({"episode": "0"}, "'episode' must be a whole number from 1 to 1,000,000"),
+        ({"episode": "-3"}, "'episode' must be a whole number"),
+        ({"episode": "2.5"}, "'episode' must be a whole number"),
+        ({"episode": "true"}, "'episode' must be a whole number"),
+        ({"episode": "'" + "9" * 40 + "'"}, "'episode' must be a whole number"),
+        ({"season": "[1]"}, "'season' must be a whole number"),
+        ({"season": "'two'"}, "'season' must be a whole number"),
         ({"lang": "'english please'"}, "'lang'"),
         ({"lang": "'e'"}, "is not a language tag"),
         ({"lang": "'" + "en-" * 30 + "x'"}, "'lang' must be a language tag"),
@@ -469,3 +476,21 @@ def test_a_sub_path_sites_episode_and_artwork_are_under_its_path(tmp_path: Path)
     assert sub + "audio/episode-1.mp3" in enclosures
     [image] = rss.iter(f"{IT}image")
     assert image.get("href") == sub + "show.png"
+
+
+def test_an_episode_and_its_season_are_numbered_in_the_podcast(tmp_path: Path) -> None:
+    """A serial show numbers its episodes: itunes:episode and itunes:season on the item, and
+    the feed still meets Apple's requirements and the validator's."""
+    radio(tmp_path, podcast=PODCAST + 'type = "serial"\n')
+    one = tmp_path / "content" / "2026-11-20-one.md"
+    text = one.read_text(encoding="utf-8")
+    one.write_text(text.replace("lang: fr\n", "lang: fr\nepisode: 7\nseason: '2'\n"), "utf-8")
+    assert "episode: 7" in one.read_text(encoding="utf-8")
+    publish(tmp_path)
+    data = (load(tmp_path).output_dir / "rss.xml").read_bytes()
+    items = {i.findtext("title"): i for i in etree.fromstring(data).iter("item")}
+    numbered, plain = items["Episode one"], items["Episode two"]
+    assert (numbered.findtext(f"{IT}episode"), numbered.findtext(f"{IT}season")) == ("7", "2")
+    assert plain.find(f"{IT}episode") is None and plain.find(f"{IT}season") is None
+    apple_podcast(data)
+    assert validator_rss(data, "") <= AUTHOR_KINDS

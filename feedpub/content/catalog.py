@@ -115,7 +115,8 @@ NAMES_RULE = 2
 # datelines, a saved page's Tags: and Summary: lines), raised when that changes: an article
 # cached by an older reader (its warnings too) is read again. 2: saved pages in Spanish,
 # French, German, Portuguese, Italian and Japanese, and the warnings about unsure headlines.
-READING_RULE = 2
+# 3: a podcast episode's front matter episode and season.
+READING_RULE = 3
 # A content cache entry: the file's path, size, time, reader_fingerprint, and to_cache's data.
 CacheRow = tuple[str, int, int, str, bytes]
 

@@ -25,6 +25,7 @@ from feedpub.model import Article
 MAX_LENGTH = 10**15
 MAX_TYPE = 127
 MAX_DURATION = 100 * 3600
+MAX_NUMBER = 1_000_000  # an episode's or season's number; Apple takes any positive one
 # RFC 6838's type/subtype names (restricted-name), parameters refused: feeds carry the bare type.
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}")
 _CLOCK = re.compile(r"(?:(\d{1,3}):)?([0-5]?\d):([0-5]\d)")
@@ -169,6 +170,17 @@ def duration(value: Any) -> int:
     if not 0 < seconds <= MAX_DURATION:
         raise ValueError(f"'duration' must be from 1 second to 100 hours, not {seconds} seconds")
     return seconds
+
+
+def number(value: Any, name: str) -> int:
+    """An episode's or season's number (itunes:episode, itunes:season): a whole number from 1."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_NUMBER:
+        raise ValueError(
+            f"'{name}' must be a whole number from 1 to {MAX_NUMBER:,}, like 12, not {value!r:.40}"
+        )
+    return value
 
 
 def lang(value: Any) -> str:

@@ -532,6 +532,7 @@ def _media_entry(entry: object, site: Site, spec: FeedSpec, article: Article) ->
     if _is_podcast(site, spec):
         episode.itunes = True
         episode.duration = article.duration
+        episode.numbers = (article.season, article.episode)
         episode.explicit = site.podcast.explicit
         if (image := image_url(article, site.site.url)) is not None and image.lower().endswith(
             (".jpg", ".jpeg", ".png")
@@ -646,6 +647,7 @@ class _EpisodeTags:
         self.lang = ""
         self.itunes = False
         self.duration = 0
+        self.numbers = (0, 0)  # the season's and the episode's, 0 for none
         self.explicit = False
         self.image: str | None = None
         self.enclosure: tuple[str, str, str] | None = None
@@ -674,6 +676,11 @@ class _EpisodeTags:
             return item
         if self.duration:
             _itunes(item, "duration", clock(self.duration))
+        season, number = self.numbers
+        if number:
+            _itunes(item, "episode", str(number))
+        if season:
+            _itunes(item, "season", str(season))
         if self.image is not None:
             _itunes(item, "image").set("href", self.image)
         _itunes(item, "explicit", "true" if self.explicit else "false")

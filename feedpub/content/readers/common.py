@@ -42,7 +42,7 @@ FIELDS.append("image_alt")  # what the image shows, in words: its alt text on th
 MAX_ALT = 1000
 # A podcast's episode and an article's own language (content/media.py checks them); "lang" is
 # also Jekyll's, ignored before feedpub read it.
-MEDIA_FIELDS = ("enclosure", "duration", "lang")
+MEDIA_FIELDS = ("enclosure", "duration", "episode", "season", "lang")
 FIELDS += MEDIA_FIELDS
 # Jekyll's, Hugo's and Pelican's names for feedpub's fields, so that their content folders build
 # as they are (keys are matched in any case: Pelican's are, and Hugo's are case-insensitive).
@@ -558,7 +558,8 @@ def make_article(
 
 
 def _media(meta: dict[str, Value], site: Site, found: Findings) -> dict[str, Any]:
-    """The Article fields of ``enclosure``, ``duration`` and ``lang``; errors recorded."""
+    """The Article fields of ``enclosure``, ``duration``, ``episode``, ``season`` and ``lang``;
+    errors recorded."""
     fields: dict[str, Any] = {}
     try:
         if "enclosure" in meta:
@@ -575,6 +576,12 @@ def _media(meta: dict[str, Value], site: Site, found: Findings) -> dict[str, Any
             fields["duration"] = media.duration(meta["duration"].value)
     except ValueError as exc:
         found.error(meta["duration"].line, str(exc))
+    for name in ("episode", "season"):
+        try:
+            if name in meta:
+                fields[name] = media.number(meta[name].value, name)
+        except ValueError as exc:
+            found.error(meta[name].line, str(exc))
     try:
         if "lang" in meta:
             lang = media.lang(meta["lang"].value)
