@@ -23,7 +23,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from feedpub.text import Join, has_scheme, rewrite_urls
+from feedpub.text import Join, has_scheme, rewrite_urls, url_path
 
 # What a page with a root-relative URL holds: a value starting with '/', a srcset (whose later
 # candidates may), a CSS url() or @import.
@@ -35,6 +35,22 @@ if TYPE_CHECKING:
 # The page a web server shows for an address with nothing there (GitHub Pages, Netlify,
 # Cloudflare Pages and nginx's ``error_page 404 /404.html;`` look for it at the root).
 NOT_FOUND = "404.html"
+
+
+def output_url(root: str, path: str) -> str:
+    """The URL the output file ``path`` is served at under the site's root ``root``,
+    percent-encoded: a folder's index.html as the folder."""
+    folder, _, name = path.rpartition("/")
+    if name == "index.html":
+        return root + (url_path(*folder.split("/")) + "/" if folder else "")
+    return root + url_path(*path.split("/"))
+
+
+def static_url(root: str, path: str) -> str:
+    """The URL of a file of static/ named by ``path`` as front matter and settings write it
+    ("/audio/ep1.mp3", "audio/ep1.mp3", "./audio/ep1.mp3"): static/ is copied to the top of
+    the output, so under the site's root (a path already under it kept, as site_url does)."""
+    return site_url(root, "/" + path.removeprefix("./").lstrip("/"))
 
 
 def root_path(site_url: str) -> str:

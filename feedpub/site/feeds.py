@@ -25,7 +25,7 @@ from feedpub.content.bodies import Bodies, image_url
 from feedpub.content.media import clock
 from feedpub.content.readers import site_author
 from feedpub.itunes import NAMESPACE
-from feedpub.links import site_url
+from feedpub.links import static_url
 from feedpub.model import Article, evolve
 from feedpub.text import url_path, xml_safe
 
@@ -511,7 +511,7 @@ def enclosure_url(site: Site, article: Article) -> str | None:
         return None
     if article.enclosure_url.lower().startswith(("http://", "https://")):
         return article.enclosure_url
-    return site_url(site.site.url, "/" + article.enclosure_url.removeprefix("./").lstrip("/"))
+    return static_url(site.site.url, article.enclosure_url)
 
 
 def _is_podcast(site: Site, spec: FeedSpec) -> bool:
@@ -618,7 +618,7 @@ class _ShowTags:
         holder = channel.makeelement("holder")
         artwork = podcast.artwork
         if not artwork.lower().startswith(("http://", "https://")):
-            artwork = site_url(site.site.url, "/" + artwork.removeprefix("./").lstrip("/"))
+            artwork = static_url(site.site.url, artwork)
         _itunes(holder, "image").set("href", artwork)
         category = _itunes(holder, "category")
         category.set("text", podcast.category)

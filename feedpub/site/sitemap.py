@@ -20,23 +20,14 @@ from functools import partial
 from html import escape
 
 from feedpub.config import Site
+from feedpub.links import NOT_FOUND, output_url
 from feedpub.site.cache.keys import key
 from feedpub.site.pages import Output
-from feedpub.text import url_path
 
 NAMESPACE = "http://www.sitemaps.org/schemas/sitemap/0.9"
 MAX_URLS = 50_000
-NOT_LISTED = frozenset({"404.html"})
 SITEMAP = "sitemap.xml"
 ROBOTS = "robots.txt"
-
-
-def page_address(site: Site, path: str) -> str:
-    """The URL the output file ``path`` is served at: a folder's index.html as the folder."""
-    folder, _, name = path.rpartition("/")
-    if name == "index.html":
-        return site.site.url + (url_path(*folder.split("/")) + "/" if folder else "")
-    return site.site.url + url_path(*path.split("/"))
 
 
 def outputs(
@@ -46,9 +37,9 @@ def outputs(
     and robots.txt unless ``produced`` has one (static/robots.txt)."""
     paths = sorted({path for path, _, _ in produced})
     pages = [
-        (page_address(site, path), lastmod.get(path))
+        (output_url(site.site.url, path), lastmod.get(path))
         for path in paths
-        if path.endswith(".html") and path not in NOT_LISTED
+        if path.endswith(".html") and path != NOT_FOUND
     ]
     entries = [(url, when.isoformat() if when else None) for url, when in pages]
     parts = [entries[i : i + MAX_URLS] for i in range(0, len(entries), MAX_URLS)] or [[]]

@@ -21,9 +21,9 @@ from datetime import datetime
 
 from feedpub import __version__
 from feedpub.config import FEED_FILES, Site
+from feedpub.links import output_url
 from feedpub.site.history import ARCHIVE_FOLDER
 from feedpub.store.state import State
-from feedpub.text import url_path
 
 TIMEOUT = 10.0  # seconds for the hub to answer one ping
 # A hub that refused a ping this many times running is told even under -q: a cron job's
@@ -64,7 +64,7 @@ class PingReport:
 def feed_urls(site: Site, paths: Iterable[str]) -> list[str]:
     """The URLs of the feed documents among ``paths`` (outputs) that carry the hub link."""
     return sorted(
-        site.site.url + url_path(*path.split("/"))
+        output_url(site.site.url, path)
         for path in paths
         if path.split("/")[-1] in FEED_FILES and not path.startswith(ARCHIVE_FOLDER + "/")
     )
