@@ -76,10 +76,10 @@ def page_title(*parts: str) -> str:
 
 
 def _meta_text(text: str) -> str:
-    """A text for a <meta content>: on one line (a sharing card shows one), and isolated
-    (text.isolate), since a card shows it next to other text where an override left open
-    would reverse that."""
-    return isolate(" ".join(text.split()))
+    """A text for a <meta content>: on one line (a sharing card shows one). Writing it with
+    {{ }} isolates it (templating's finalize, text.isolate), since a card shows it next to
+    other text where an override left open would reverse that."""
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True)
